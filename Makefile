@@ -1,0 +1,50 @@
+# ferry — the two commands of the Quick start are `make demo` and `make test`.
+SHELL := /bin/bash
+NPM := npm
+# Debian packages as package:binary pairs; a package is installed only when its binary is missing.
+APT_DEMO := docker-registry:docker-registry
+APT_TEST := docker-registry:docker-registry skopeo:skopeo gnupg:gpg apache2-utils:htpasswd openssl:openssl
+
+.PHONY: all deps build build-tests demo test sysdeps-demo sysdeps-test bench clean
+
+all: build
+
+node_modules/.package-lock.json: package-lock.json
+	$(NPM) ci --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.package-lock.json
+
+# Installs the missing Debian packages among the pairs $(1) with apt-get (CI runs as root).
+define apt_install
+	@missing=""; for pair in $(1); do command -v "$${pair#*:}" >/dev/null 2>&1 || missing="$$missing $${pair%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+sysdeps-demo:
+	$(call apt_install,$(APT_DEMO))
+
+sysdeps-test:
+	$(call apt_install,$(APT_TEST))
+
+build: deps
+	node_modules/.bin/tsc -p tsconfig.json
+
+build-tests: deps
+	node_modules/.bin/tsc -p tsconfig.test.json
+
+demo: deps sysdeps-demo build build-tests
+	node .build/test/harness/demo.js
+
+test: deps sysdeps-test build build-tests
+	node_modules/.bin/mocha
+
+bench: deps sysdeps-test build build-tests
+	bench/inspect
+
+clean:
+	rm -rf lib .build

@@ -1,0 +1,111 @@
+/**
+ * Every error ferry raises is a {@link FerryError} with a stable `code`.
+ * The CLI (`cli/exit.ts`) is the only place that turns one into user text and an exit status.
+ * Messages are one line, name what failed, and never contain credentials.
+ */
+
+/** Stable error codes. Never renumber or rename: scripts may match on them (`ferry ... --debug` prints them). */
+export const ErrorCode = {
+  /** Bad command-line usage (unknown flag combination, missing argument). */
+  Usage: 'E_USAGE',
+  /** A transport name that is not registered, or a reference without a transport. */
+  UnknownTransport: 'E_UNKNOWN_TRANSPORT',
+  /** A reference that does not parse or fails validation. */
+  InvalidReference: 'E_INVALID_REFERENCE',
+  /** The image, manifest, tag or repository does not exist (exit status 2). */
+  NotFound: 'E_NOT_FOUND',
+  /** Authentication required or rejected (wrong password, bad token). */
+  Unauthorized: 'E_UNAUTHORIZED',
+  /** Authenticated but not allowed. */
+  Denied: 'E_DENIED',
+  /** Rate limited and out of retries. */
+  TooManyRequests: 'E_TOO_MANY_REQUESTS',
+  /** Any other error answered by a registry. */
+  Registry: 'E_REGISTRY',
+  /** Connection refused, reset, DNS failure, timeout. */
+  Network: 'E_NETWORK',
+  /** TLS handshake or certificate verification failure. */
+  Tls: 'E_TLS',
+  /** Content does not match its digest. */
+  DigestMismatch: 'E_DIGEST_MISMATCH',
+  /** Content does not match its declared size (truncated or too long). */
+  SizeMismatch: 'E_SIZE_MISMATCH',
+  /** A manifest, index or config that cannot be parsed or is not valid. */
+  InvalidManifest: 'E_INVALID_MANIFEST',
+  /** No instance of a multi-platform image matches the requested platform. */
+  NoMatchingPlatform: 'E_NO_MATCHING_PLATFORM',
+  /** A feature the transport or format does not support. */
+  Unsupported: 'E_UNSUPPORTED',
+  /** A tarball that tries to escape its destination or is otherwise malicious. */
+  HostileArchive: 'E_HOSTILE_ARCHIVE',
+  /** Invalid configuration file (auth.json, registries.conf, policy.json, …). */
+  Config: 'E_CONFIG',
+  /** Local file-system failure. */
+  Io: 'E_IO',
+  /** Operation aborted (Ctrl-C, AbortSignal). */
+  Aborted: 'E_ABORTED',
+  /** Rejected by the trust policy. */
+  Policy: 'E_POLICY',
+  /** Signature creation or verification failure. */
+  Signature: 'E_SIGNATURE',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Base error: a stable code, a one-line message and an optional cause. */
+export class FerryError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'FerryError';
+  }
+}
+
+/** One entry of a registry's JSON error body (`{"errors":[{code,message,detail}]}`). */
+export interface RegistryErrorEntry {
+  code: string;
+  message?: string;
+  detail?: unknown;
+}
+
+/** An error answered by a registry (HTTP status and the registry's own error codes). */
+export class RegistryError extends FerryError {
+  /** HTTP status of the response. */
+  readonly status: number;
+  /** Error entries parsed from the body (may be empty). */
+  readonly entries: RegistryErrorEntry[];
+  /** Whether retrying the same request may succeed (429, 502, 503, 504). */
+  readonly retryable: boolean;
+  /** Seconds from `Retry-After`, if the registry sent one. */
+  readonly retryAfter?: number;
+  constructor(
+    code: ErrorCode,
+    message: string,
+    init: { status: number; entries?: RegistryErrorEntry[]; retryable?: boolean; retryAfter?: number; cause?: unknown },
+  ) {
+    super(code, message, { cause: init.cause });
+    this.name = 'RegistryError';
+    this.status = init.status;
+    this.entries = init.entries ?? [];
+    this.retryable = init.retryable ?? false;
+    this.retryAfter = init.retryAfter;
+  }
+}
+
+/** Shorthand constructors keep call sites short and codes consistent. */
+export const notFound = (what: string, cause?: unknown) => new FerryError(ErrorCode.NotFound, what, { cause });
+export const invalidReference = (msg: string) => new FerryError(ErrorCode.InvalidReference, msg);
+export const digestMismatch = (what: string, expected: string, actual: string) =>
+  new FerryError(ErrorCode.DigestMismatch, `${what}: digest mismatch: expected ${expected}, got ${actual}`);
+export const sizeMismatch = (what: string, expected: number, actual: number) =>
+  new FerryError(ErrorCode.SizeMismatch, `${what}: size mismatch: expected ${expected} bytes, got ${actual}`);
+
+/** True if `e` is a FerryError with the given code. */
+export function isCode(e: unknown, code: ErrorCode): e is FerryError {
+  return e instanceof FerryError && e.code === code;
+}
+
+/** Exit status for an error: 2 for "not found" (like skopeo), 1 otherwise. */
+export function exitStatusFor(e: unknown): number {
+  return isCode(e, ErrorCode.NotFound) ? 2 : 1;
+}

@@ -1,0 +1,34 @@
+/**
+ * Options that shape how one side (source or destination) of an operation talks to the outside world.
+ * Plain data: built by the CLI from flags (`cli/options/`), passed down unchanged.
+ */
+export interface SystemContext {
+  /** Explicit auth file (`--authfile`, `REGISTRY_AUTH_FILE`); otherwise the containers search order applies. */
+  authFile?: string;
+  /** Credentials given on the command line (`--creds`, `--username/--password`). Never logged. */
+  credentials?: { username: string; password: string };
+  /** Bearer token given on the command line (`--registry-token`). Never logged. */
+  registryToken?: string;
+  /** `--no-creds`: access the registry anonymously, ignore auth files. */
+  noCreds?: boolean;
+  /** `--tls-verify`: undefined = default (verify, unless registries.conf marks the registry insecure). false allows HTTP and unverified TLS. */
+  tlsVerify?: boolean;
+  /** `--cert-dir`: directory with `*.crt` CAs and `*.cert`/`*.key` client pairs; replaces the certs.d lookup. */
+  certDir?: string;
+  /** Path to registries.conf (defaults: `CONTAINERS_REGISTRIES_CONF`, `~/.config/containers/registries.conf`, `/etc/containers/registries.conf`). */
+  registriesConf?: string;
+  /** Platform choice for multi-platform images; defaults to the running system. */
+  platform?: { os?: string; architecture?: string; variant?: string };
+  /** `--retry-times` (default 3) and `--retry-delay` in milliseconds (default: exponential backoff from 1 s). */
+  retryTimes?: number;
+  retryDelayMs?: number;
+  /** Home directory override (tests); default `os.homedir()`. */
+  homeDir?: string;
+  /** User agent; default `ferry/<version>`. */
+  userAgent?: string;
+}
+
+/** Every async operation accepts an AbortSignal; Ctrl-C aborts cleanly. */
+export interface OpOptions {
+  signal?: AbortSignal;
+}

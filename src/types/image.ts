@@ -1,0 +1,89 @@
+import type { Readable } from 'node:stream';
+import type { OpOptions } from './context.js';
+import type { ImageReference } from './reference.js';
+
+/** What is known about a blob: at least its digest; size -1 when unknown. */
+export interface BlobInfo {
+  /** `algorithm:hex`, e.g. `sha256:…`. */
+  digest: string;
+  /** Size in bytes, or -1 if unknown. */
+  size: number;
+  /** Media type from the manifest, if known. */
+  mediaType?: string;
+  /** Annotations from the manifest descriptor, if any. */
+  annotations?: Record<string, string>;
+  /** Alternative locations for the blob (OCI `urls`), if any. */
+  urls?: string[];
+}
+
+/** Raw manifest bytes as stored, plus the media type the source reported or detected. */
+export interface RawManifest {
+  bytes: Buffer;
+  mediaType: string;
+}
+
+/**
+ * Unverified raw access to one image (or one multi-platform index and its instances).
+ *
+ * Call order: any of the getters, any number of times, then `close()` once.
+ * The source does not verify digests: callers wrap it (see `UnparsedImage`, `util/verify`).
+ */
+export interface ImageSource {
+  readonly reference: ImageReference;
+  /**
+   * The manifest of the image, or with `instanceDigest` the manifest of one instance of its index.
+   * @throws FerryError(E_NOT_FOUND) if there is no such image or instance.
+   */
+  getManifest(instanceDigest?: string, opts?: OpOptions): Promise<RawManifest>;
+  /**
+   * Opens a blob for reading from byte `offset` (default 0). `size` is the full blob size (-1 if unknown).
+   * The stream is not verified; destroy it to cancel.
+   */
+  getBlob(info: BlobInfo, opts?: OpOptions & { offset?: number }): Promise<{ stream: Readable; size: number }>;
+  /** Signatures stored with the image (simple-signing blobs), possibly none. */
+  getSignatures(instanceDigest?: string, opts?: OpOptions): Promise<Buffer[]>;
+  /** Releases resources (connections, temp dirs). */
+  close(): Promise<void>;
+}
+
+/** What a destination can do, as one plain object. */
+export interface DestinationProperties {
+  /** Manifest media types accepted, most preferred first; empty means any. */
+  supportedManifestMIMETypes: string[];
+  /** Whether signatures can be stored; if false, copying signed images needs `--remove-signatures`. */
+  supportsSignatures: boolean;
+  /** Compression the destination wants for layers: keep what the source has, or force one way. */
+  desiredLayerCompression: 'preserve' | 'compress' | 'decompress';
+  /** Whether putBlob may be called concurrently. */
+  hasThreadSafePutBlob: boolean;
+  /** Whether layers with `urls` (foreign/non-distributable layers) may be referenced without being copied. */
+  acceptsForeignLayerURLs: boolean;
+}
+
+/**
+ * Writes one image. Call order:
+ * 1. `tryReusingBlob` / `putBlob` for every blob (config and layers), possibly in parallel if `hasThreadSafePutBlob`;
+ * 2. `putManifest` (for an index: every instance manifest first, with its digest, then the index);
+ * 3. `putSignatures`;
+ * 4. `commit`. Nothing is visible to other readers before `commit`; `close` without `commit` discards everything.
+ */
+export interface ImageDestination {
+  readonly reference: ImageReference;
+  readonly properties: DestinationProperties;
+  /** If the blob is already present (or can be mounted), records it and returns its info; otherwise undefined. */
+  tryReusingBlob(info: BlobInfo, opts?: OpOptions): Promise<BlobInfo | undefined>;
+  /**
+   * Stores a blob from `stream`, verifying digest (and size, if known) while bytes flow.
+   * On any error nothing of the blob remains.
+   * @throws FerryError(E_DIGEST_MISMATCH | E_SIZE_MISMATCH)
+   */
+  putBlob(stream: Readable, info: BlobInfo, opts?: OpOptions): Promise<BlobInfo>;
+  /** Stores a manifest; `instanceDigest` when it is one instance of an index being written. */
+  putManifest(manifest: RawManifest, instanceDigest?: string, opts?: OpOptions): Promise<void>;
+  /** Stores signatures for the image or one instance. */
+  putSignatures(signatures: Buffer[], instanceDigest?: string, opts?: OpOptions): Promise<void>;
+  /** Makes the image visible (renames, index update under lock, tag push). */
+  commit(opts?: OpOptions): Promise<void>;
+  /** Releases resources; discards uncommitted data. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,32 @@
+import type { SystemContext, OpOptions } from './context.js';
+import type { ImageSource, ImageDestination } from './image.js';
+
+/** A transport: the part before the first `:` of an image name (`docker`, `oci`, `dir`, …). */
+export interface Transport {
+  /** Name as written in image names, without the colon, e.g. `docker`, `oci-archive`. */
+  readonly name: string;
+  /**
+   * Parses the part after `name:` (for `docker`, after `docker:`, so it starts with `//`).
+   * @throws FerryError(E_INVALID_REFERENCE) with a message naming what is wrong.
+   */
+  parseReference(rest: string): ImageReference;
+}
+
+/** A fully parsed, immutable image reference for one transport. */
+export interface ImageReference {
+  readonly transport: Transport;
+  /** The part after `transport:`, such that `transport.parseReference(stringWithinTransport())` gives an equal reference. */
+  stringWithinTransport(): string;
+  /** `transport:stringWithinTransport()`. */
+  toString(): string;
+  /** The docker-style name this image is known by, if any (used for signatures and RepoTags), e.g. `docker.io/library/busybox:latest`. */
+  dockerReference(): string | undefined;
+  /** The identity trust policies are matched against (for docker: the full name; for files: the absolute path). */
+  policyIdentity(): string;
+  /** Opens the image for reading. May fail with E_NOT_FOUND. */
+  newImageSource(ctx: SystemContext, opts?: OpOptions): Promise<ImageSource>;
+  /** Opens a destination for writing this image. */
+  newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination>;
+  /** Deletes the image. May fail with E_NOT_FOUND or E_UNSUPPORTED. */
+  deleteImage(ctx: SystemContext, opts?: OpOptions): Promise<void>;
+}
