@@ -1,0 +1,68 @@
+import type { CommandSpec } from '../command.js';
+import { write } from '../io.js';
+import { ask, readAllStdin } from '../prompt.js';
+import { contextFromArgs } from '../options/registry.js';
+import { registryKey } from '../options/registry-key.js';
+import { FerryError, ErrorCode } from '../../errors.js';
+
+const spec: CommandSpec = {
+  command: 'login REGISTRY',
+  describe: 'Login to a container registry',
+  builder: (y) =>
+    y
+      .positional('REGISTRY', { type: 'string', describe: 'registry host[:port], optionally with a repository path' })
+      .options({
+        username: { alias: 'u', type: 'string', describe: 'username', requiresArg: true },
+        password: { alias: 'p', type: 'string', describe: 'password (prefer --password-stdin)', requiresArg: true },
+        'password-stdin': { type: 'boolean', describe: 'take the password from stdin' },
+        authfile: { type: 'string', describe: 'path of the authentication file', requiresArg: true },
+        'tls-verify': { type: 'boolean', describe: 'require HTTPS and verify certificates' },
+        'cert-dir': { type: 'string', describe: 'use certificates at PATH to connect to the registry', requiresArg: true },
+        'get-login': { type: 'boolean', describe: 'print the username stored for the registry and exit' },
+      })
+      .example('printf %s "$PASS" | $0 login --username me --password-stdin registry.example.com', 'log in without the password on the command line'),
+  async handler(args, cli) {
+    const { key, host } = registryKey(String(args['REGISTRY']));
+    const ctx = contextFromArgs({ ...args, username: undefined, password: undefined }, '', cli.io.env);
+    const { authFileForWriting, lookupCredentials, saveCredentials } = await import('../../registry/auth-file.js');
+    const { checkLogin } = await import('../../registry/login.js');
+    const file = authFileForWriting(ctx);
+    const [repoHost, ...path] = key.split('/');
+
+    if (args['get-login']) {
+      const existing = await lookupCredentials(repoHost!, path.join('/'), ctx);
+      if (!existing || !('username' in existing) || !existing.username) throw new FerryError(ErrorCode.Unauthorized, `not logged into ${key}`);
+      await write(cli.io.stdout, existing.username + '\n');
+      return;
+    }
+
+    let username = args['username'] as string | undefined;
+    let password = args['password'] as string | undefined;
+    if (args['password-stdin']) {
+      if (password !== undefined) throw new FerryError(ErrorCode.Usage, '--password and --password-stdin are mutually exclusive');
+      if (!username) throw new FerryError(ErrorCode.Usage, '--password-stdin requires --username');
+      password = await readAllStdin(cli.io);
+    }
+    if (username === undefined && password === undefined) {
+      const existing = await lookupCredentials(repoHost!, path.join('/'), ctx).catch(() => undefined);
+      if (existing && 'username' in existing && existing.username && existing.password) {
+        try {
+          await checkLogin(host, { username: existing.username, password: existing.password }, ctx, { signal: cli.signal });
+          await write(cli.io.stdout, `Already logged in to ${key}\n`);
+          return;
+        } catch {
+          // stored credentials no longer valid: ask for new ones
+        }
+      }
+    }
+    username ??= await ask(cli.io, 'Username: ', { flag: '--username' });
+    password ??= await ask(cli.io, 'Password: ', { secret: true, flag: '--password-stdin' });
+    if (!username) throw new FerryError(ErrorCode.Usage, 'username must not be empty');
+    if (!password) throw new FerryError(ErrorCode.Usage, 'password must not be empty');
+
+    await checkLogin(host, { username, password }, ctx, { signal: cli.signal });
+    await saveCredentials(file, key, { username, password });
+    await write(cli.io.stdout, 'Login Succeeded!\n');
+  },
+};
+export default spec;

@@ -1,0 +1,33 @@
+import type { CommandSpec } from '../command.js';
+import { write } from '../io.js';
+import { contextFromArgs } from '../options/registry.js';
+import { registryKey } from '../options/registry-key.js';
+import { FerryError, ErrorCode } from '../../errors.js';
+
+const spec: CommandSpec = {
+  command: 'logout [REGISTRY]',
+  describe: 'Logout of a container registry',
+  builder: (y) =>
+    y
+      .positional('REGISTRY', { type: 'string', describe: 'registry host[:port], optionally with a repository path' })
+      .options({
+        authfile: { type: 'string', describe: 'path of the authentication file', requiresArg: true },
+        all: { alias: 'a', type: 'boolean', describe: 'remove the credentials of every registry' },
+      }),
+  async handler(args, cli) {
+    const ctx = contextFromArgs(args, '', cli.io.env);
+    const { authFileForWriting, removeCredentials, removeAllCredentials } = await import('../../registry/auth-file.js');
+    const file = authFileForWriting(ctx);
+    if (args['all']) {
+      if (args['REGISTRY'] !== undefined) throw new FerryError(ErrorCode.Usage, '--all takes no REGISTRY');
+      await removeAllCredentials(file);
+      await write(cli.io.stdout, 'Removed login credentials for all registries\n');
+      return;
+    }
+    if (args['REGISTRY'] === undefined) throw new FerryError(ErrorCode.Usage, 'REGISTRY or --all is required');
+    const { key } = registryKey(String(args['REGISTRY']));
+    if (!(await removeCredentials(file, key))) throw new FerryError(ErrorCode.Unauthorized, `not logged into ${key}`);
+    await write(cli.io.stdout, `Removed login credentials for ${key}\n`);
+  },
+};
+export default spec;

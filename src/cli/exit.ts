@@ -1,0 +1,31 @@
+import { FerryError, exitStatusFor } from '../errors.js';
+
+/**
+ * Turns any error into the one line printed on stderr and the exit status:
+ * 2 when the image or repository does not exist, 1 otherwise.
+ * With `debug`, the stable error code and the chain of causes follow on further lines.
+ */
+export function describeError(e: unknown, debug = false): { message: string; status: number } {
+  const first = oneLine(messageOf(e));
+  let message = `Error: ${first}`;
+  if (debug) {
+    const lines = [message];
+    if (e instanceof FerryError) lines.push(`  code: ${e.code}`);
+    let cause = e instanceof Error ? e.cause : undefined;
+    for (let depth = 0; cause !== undefined && depth < 8; depth++) {
+      lines.push(`  caused by: ${oneLine(messageOf(cause))}`);
+      cause = cause instanceof Error ? cause.cause : undefined;
+    }
+    message = lines.join('\n');
+  }
+  return { message, status: exitStatusFor(e) };
+}
+
+function messageOf(e: unknown): string {
+  if (e instanceof Error) return e.message || e.name;
+  return String(e);
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, '; ').trim();
+}

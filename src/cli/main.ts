@@ -1,0 +1,113 @@
+import type { Argv } from 'yargs';
+import type { CommandSpec, CliContext } from './command.js';
+import { processIo, write, type CliIo } from './io.js';
+import { describeError } from './exit.js';
+import { VERSION } from '../version.js';
+
+/** The command list: loaded lazily so start-up only pays for the command that runs. */
+const COMMANDS: Record<string, { describe: string; load: () => Promise<{ default: CommandSpec }> }> = {
+  inspect: { describe: 'Inspect image IMAGE-NAME', load: () => import('./commands/inspect.js') },
+  'list-tags': { describe: 'List tags in the transport/repository specified by the SOURCE-IMAGE', load: () => import('./commands/list-tags.js') },
+  'manifest-digest': { describe: 'Compute a manifest digest of a file', load: () => import('./commands/manifest-digest.js') },
+  login: { describe: 'Login to a container registry', load: () => import('./commands/login.js') },
+  logout: { describe: 'Logout of a container registry', load: () => import('./commands/logout.js') },
+};
+
+/** Global flags (before or after the command name). */
+function globalOptions(y: Argv): Argv {
+  return y
+    .option('debug', { type: 'boolean', describe: 'enable debug output (error codes and causes)', global: true })
+    .option('registries-conf', { type: 'string', describe: 'use registries.conf at PATH', requiresArg: true, global: true })
+    .option('override-arch', { type: 'string', describe: 'use ARCH instead of the architecture of the machine for choosing images', requiresArg: true, global: true })
+    .option('override-os', { type: 'string', describe: 'use OS instead of the running OS for choosing images', requiresArg: true, global: true })
+    .option('override-variant', { type: 'string', describe: 'use VARIANT instead of the running architecture variant for choosing images', requiresArg: true, global: true })
+    .option('command-timeout', { type: 'string', describe: 'timeout for the command execution (e.g. 30s)', requiresArg: true, global: true });
+}
+
+/**
+ * Runs ferry with `argv` (without `node` and the script) and resolves to the exit status.
+ * Everything the command prints goes through `io`, so tests can run commands in-process.
+ */
+export async function run(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const { default: yargs } = await import('yargs');
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort(new Error(`interrupted by ${sig}`));
+  };
+  const isProcess = io.stdout === process.stdout;
+  if (isProcess) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  const debug = argv.includes('--debug');
+  let status = 0;
+  let failed: unknown;
+  const cli: CliContext = { io, signal: controller.signal, debug };
+
+  const wanted = argv.find((a) => !a.startsWith('-'));
+  const spec = wanted !== undefined && wanted in COMMANDS ? (await COMMANDS[wanted]!.load()).default : undefined;
+
+  let y = globalOptions(yargs(argv))
+    .scriptName('ferry')
+    .usage('$0 [global options] COMMAND [options]\n\nInspect, copy, sync, delete and sign container images across transports.')
+    .parserConfiguration({ 'boolean-negation': false, 'camel-case-expansion': false, 'dot-notation': false })
+    .version(VERSION)
+    .help()
+    .alias('h', 'help')
+    .strict()
+    .demandCommand(1, 'a command is required; see ferry --help')
+    .recommendCommands()
+    .wrap(Math.min(100, (io.stdout as { columns?: number }).columns ?? 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      failed = err ?? new UsageError(msg);
+    });
+  for (const [name, entry] of Object.entries(COMMANDS)) {
+    if (spec && name === wanted) {
+      y = y.command(spec.command, spec.describe, (b) => spec.builder(b), async (args) => {
+        const timeout = args['command-timeout'] as string | undefined;
+        let timer: NodeJS.Timeout | undefined;
+        if (timeout) {
+          const { parseDuration } = await import('./options/duration.js');
+          const ms = parseDuration(timeout, '--command-timeout');
+          timer = setTimeout(() => controller.abort(new Error(`command timed out after ${timeout}`)), ms);
+          timer.unref();
+        }
+        try {
+          status = (await spec.handler(args as Record<string, unknown>, cli)) ?? 0;
+        } finally {
+          clearTimeout(timer);
+        }
+      });
+    } else {
+      y = y.command(name, entry.describe);
+    }
+  }
+  try {
+    let helpOut = '';
+    await y.parseAsync(argv, {}, (err, _argv, output) => {
+      if (!err && output) helpOut = output;
+    });
+    if (helpOut) await write(io.stdout, helpOut.endsWith('\n') ? helpOut : helpOut + '\n');
+  } catch (e) {
+    failed ??= e;
+  } finally {
+    if (isProcess) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+  if (failed !== undefined) {
+    if (failed instanceof UsageError) {
+      await write(io.stderr, `Error: ${failed.message}\nSee 'ferry --help'.\n`);
+      return 1;
+    }
+    const { message, status: code } = describeError(failed, debug);
+    await write(io.stderr, message + '\n');
+    return code;
+  }
+  return status;
+}
+
+class UsageError extends Error {}

@@ -1,0 +1,82 @@
+import type { Options } from 'yargs';
+import type { SystemContext } from '../../types/context.js';
+import { FerryError, ErrorCode } from '../../errors.js';
+import { parseDuration } from './duration.js';
+
+/** Which side of an operation a flag group belongs to: plain (`--creds`), source (`--src-creds`) or destination (`--dest-creds`). */
+export type Side = '' | 'src-' | 'dest-';
+
+const sideName = (side: Side) => (side === 'src-' ? 'source ' : side === 'dest-' ? 'destination ' : '');
+
+/** The registry access flags of one side: credentials, TLS and auth file. */
+export function registryFlags(side: Side): Record<string, Options> {
+  const s = sideName(side);
+  return {
+    [`${side}authfile`]: { type: 'string', describe: `path of the ${s}authentication file`, requiresArg: true },
+    [`${side}creds`]: { type: 'string', describe: `use USERNAME[:PASSWORD] for accessing the ${s}registry`, requiresArg: true },
+    [`${side}username`]: { type: 'string', describe: `username for accessing the ${s}registry`, requiresArg: true },
+    [`${side}password`]: { type: 'string', describe: `password for accessing the ${s}registry`, requiresArg: true },
+    [`${side}registry-token`]: { type: 'string', describe: `bearer token for accessing the ${s}registry`, requiresArg: true },
+    [`${side}no-creds`]: { type: 'boolean', describe: `access the ${s}registry anonymously` },
+    [`${side}tls-verify`]: { type: 'boolean', describe: `require HTTPS and verify certificates when talking to the ${s}registry` },
+    [`${side}cert-dir`]: { type: 'string', describe: `use certificates at PATH (*.crt, *.cert, *.key) to connect to the ${s}registry`, requiresArg: true },
+  };
+}
+
+/** `--retry-times` and `--retry-delay`, shared by every command that talks to a registry. */
+export const retryFlags: Record<string, Options> = {
+  'retry-times': { type: 'number', describe: 'number of times to retry on network errors, 429 and 5xx', requiresArg: true },
+  'retry-delay': { type: 'string', describe: 'fixed delay between retries (e.g. 500ms, 2s); default exponential backoff', requiresArg: true },
+};
+
+type Args = Record<string, unknown>;
+
+/** Builds the SystemContext of one side from parsed flags and the global ones. */
+export function contextFromArgs(args: Args, side: Side, env: NodeJS.ProcessEnv): SystemContext {
+  const get = <T>(name: string): T | undefined => args[`${side}${name}`] as T | undefined;
+  const ctx: SystemContext = {};
+  const authFile = get<string>('authfile') ?? env.REGISTRY_AUTH_FILE;
+  if (authFile) ctx.authFile = authFile;
+  const creds = get<string>('creds');
+  const username = get<string>('username');
+  const password = get<string>('password');
+  if (creds !== undefined && (username !== undefined || password !== undefined)) {
+    throw new FerryError(ErrorCode.Usage, `--${side}creds and --${side}username/--${side}password are mutually exclusive`);
+  }
+  if (creds !== undefined) {
+    const i = creds.indexOf(':');
+    if (i <= 0 || i === creds.length - 1) {
+      throw new FerryError(ErrorCode.Usage, `--${side}creds must be USERNAME:PASSWORD`);
+    }
+    ctx.credentials = { username: creds.slice(0, i), password: creds.slice(i + 1) };
+  } else if (username !== undefined || password !== undefined) {
+    if (!username || !password) throw new FerryError(ErrorCode.Usage, `--${side}username and --${side}password must be given together`);
+    ctx.credentials = { username, password };
+  }
+  const token = get<string>('registry-token');
+  if (token !== undefined) ctx.registryToken = token;
+  if (get<boolean>('no-creds')) {
+    if (ctx.credentials || ctx.registryToken) {
+      throw new FerryError(ErrorCode.Usage, `--${side}no-creds cannot be combined with credentials`);
+    }
+    ctx.noCreds = true;
+  }
+  const tlsVerify = get<boolean>('tls-verify');
+  if (tlsVerify !== undefined) ctx.tlsVerify = tlsVerify;
+  const certDir = get<string>('cert-dir');
+  if (certDir) ctx.certDir = certDir;
+  const retryTimes = args['retry-times'] as number | undefined;
+  if (retryTimes !== undefined) {
+    if (!Number.isInteger(retryTimes) || retryTimes < 0) throw new FerryError(ErrorCode.Usage, '--retry-times must be a non-negative integer');
+    ctx.retryTimes = retryTimes;
+  }
+  const retryDelay = args['retry-delay'] as string | undefined;
+  if (retryDelay !== undefined) ctx.retryDelayMs = parseDuration(retryDelay, '--retry-delay');
+  const registriesConf = args['registries-conf'] as string | undefined;
+  if (registriesConf) ctx.registriesConf = registriesConf;
+  const os = args['override-os'] as string | undefined;
+  const architecture = args['override-arch'] as string | undefined;
+  const variant = args['override-variant'] as string | undefined;
+  if (os || architecture || variant) ctx.platform = { os, architecture, variant };
+  return ctx;
+}

@@ -1,0 +1,47 @@
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ferry, ferryProcess, ROOT } from '../harness/cli.js';
+import { VERSION } from '../../src/version.js';
+
+describe('cli/main', () => {
+  it('prints the version from package.json', async () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    expect(VERSION).to.equal(pkg.version);
+    const r = await ferry(['--version']);
+    expect(r.code).to.equal(0);
+    expect(r.stdout.trim()).to.equal(VERSION);
+  });
+
+  it('lists every command in --help', async () => {
+    const r = await ferry(['--help']);
+    expect(r.code).to.equal(0);
+    for (const c of ['inspect', 'list-tags', 'manifest-digest', 'login', 'logout']) expect(r.stdout).to.contain(c);
+  });
+
+  it('prints command help with its flags', async () => {
+    const r = await ferry(['inspect', '--help']);
+    expect(r.code).to.equal(0);
+    expect(r.stdout).to.contain('--raw').and.contain('--tls-verify').and.contain('--override-arch');
+  });
+
+  it('fails with one line and status 1 on an unknown command', async () => {
+    const r = await ferry(['frobnicate']);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.match(/^Error: .*frobnicate/);
+    expect(r.stdout).to.equal('');
+  });
+
+  it('fails on a missing argument and on an unknown flag', async () => {
+    expect((await ferry(['inspect'])).code).to.equal(1);
+    const r = await ferry(['inspect', '--no-such-flag', 'docker://x']);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.contain('no-such-flag');
+  });
+
+  it('runs as a real process through bin/ferry', async () => {
+    const r = await ferryProcess(['--version']);
+    expect(r.code).to.equal(0);
+    expect(r.stdout.trim()).to.equal(VERSION);
+  });
+});

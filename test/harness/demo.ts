@@ -1,0 +1,74 @@
+/**
+ * `make demo`: starts a throw-away registry on 127.0.0.1, seeds it with a generated multi-arch
+ * image, and runs ferry against it as a user would, printing each command and its output.
+ * The registry and temp dirs are removed at the end, whatever happens.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startRegistry, type TestRegistry } from './registry.js';
+import { buildImage } from './images.js';
+import { pushImage } from './images.js';
+import { FERRY_BIN } from './cli.js';
+
+const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+
+/** Runs `ferry ARGS` with inherited stdout/stderr, echoing the command line first. */
+function step(title: string, args: string[], expectCode = 0): Promise<void> {
+  process.stdout.write(`\n${bold('## ' + title)}\n${bold('$ ferry ' + args.join(' '))}\n`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [FERRY_BIN, ...args], { stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === expectCode) resolve();
+      else reject(new Error(`ferry ${args.join(' ')} exited with ${code}, expected ${expectCode}`));
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-demo-'));
+  let reg: TestRegistry | undefined;
+  try {
+    process.stdout.write(bold('Starting a throw-away registry (Debian docker-registry) on 127.0.0.1 ...\n'));
+    reg = await startRegistry('http');
+    process.stdout.write(`registry at ${reg.url}\n`);
+    const image = await buildImage(path.join(work, 'layout'), {
+      seed: 42,
+      tag: '1.0',
+      platforms: [
+        { os: 'linux', architecture: 'amd64' },
+        { os: 'linux', architecture: 'arm64', variant: 'v8' },
+      ],
+      labels: { 'org.opencontainers.image.title': 'ferry demo' },
+      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'GREETING=hello'],
+      layers: 2,
+      smallFiles: 200,
+    });
+    const repo = `${reg.host}/demo/hello`;
+    for (const tag of ['1.0', '1.1', 'latest']) await pushImage(image, reg, `demo/hello:${tag}`);
+    process.stdout.write(`pushed a generated two-platform image as ${repo}:{1.0,1.1,latest}\n`);
+
+    await step('Inspect a remote image (skopeo-compatible JSON, plus InstanceDigest and Platforms)', ['inspect', '--tls-verify=false', `docker://${repo}:1.0`]);
+    await step('Pick another platform of the same index', ['inspect', '--tls-verify=false', '--override-arch', 'arm64', '--format', '{{.Architecture}}/{{.Os}} {{.InstanceDigest}}', `docker://${repo}:1.0`]);
+    await step('The exact index bytes', ['inspect', '--tls-verify=false', '--raw', `docker://${repo}:1.0`]);
+    await step('The image config, as OCI', ['inspect', '--tls-verify=false', '--config', `docker://${repo}:1.0`]);
+    await step('List the tags of the repository', ['list-tags', '--tls-verify=false', `docker://${repo}`]);
+    const manifestFile = path.join(work, 'index.json');
+    await writeFile(manifestFile, image.bytes);
+    await step('Digest of a manifest file', ['manifest-digest', manifestFile]);
+    await step('Inspect the local OCI layout the image was built in', ['inspect', '--format', '{{.Digest}} {{json .Labels}}', `oci:${image.layoutDir}:1.0`]);
+    await step('An image that does not exist: one line, exit status 2', ['inspect', '--tls-verify=false', `docker://${repo}:nope`], 2);
+    await step('A malformed reference: one line, exit status 1', ['inspect', 'docker://UPPER/case'], 1);
+    process.stdout.write(`\n${bold('Demo finished.')}\n`);
+  } finally {
+    await reg?.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`demo failed: ${(e as Error).message}\n`);
+  process.exitCode = 1;
+});
