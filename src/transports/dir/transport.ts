@@ -1,0 +1,13 @@
+/** The `dir` transport: `dir:PATH` (everything after `dir:` is the path, colons included). */
+import { FerryError, ErrorCode } from '../../errors.js';
+import type { Transport } from '../../types/reference.js';
+import { DirReference } from './reference.js';
+
+/** The `dir` transport (skopeo's directory layout). */
+export const dirTransport: Transport = Object.freeze({
+  name: 'dir',
+  parseReference(rest: string): DirReference {
+    if (rest === '') throw new FerryError(ErrorCode.InvalidReference, 'invalid reference "dir:": the directory path is empty');
+    return new DirReference(rest);
+  },
+});

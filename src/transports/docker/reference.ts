@@ -1,0 +1,82 @@
+/**
+ * `docker://NAME[:TAG][@DIGEST]` references: an image in a registry.
+ * Opening sources/destinations lazy-loads the registry client, so parsing a reference stays cheap.
+ */
+import type { OpOptions, SystemContext } from '../../types/context.js';
+import type { ImageDestination, ImageSource } from '../../types/image.js';
+import type { ImageReference, Transport } from '../../types/reference.js';
+import { importOptional } from '../shared/optional-import.js';
+import { type DockerName, fullString, parseNormalizedName, withDefaultTag } from './name.js';
+import { dockerTransport } from './transport.js';
+
+/** What `./destination.js` (written separately) exports. */
+interface DestinationModule {
+  openDockerDestination(ref: DockerReference, ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination>;
+}
+/** What `./delete.js` (written separately) exports. */
+interface DeleteModule {
+  deleteDockerImage(ref: DockerReference, ctx: SystemContext, opts?: OpOptions): Promise<void>;
+}
+
+/**
+ * An image in a registry. Immutable. Like skopeo's docker transport, a name with neither tag nor digest
+ * gets the tag `latest`; a name may carry both a tag and a digest (the digest then identifies the image).
+ */
+export class DockerReference implements ImageReference {
+  /** The normalized name, always with a tag or a digest (or both). */
+  readonly name: DockerName;
+
+  /** Wraps an already parsed name, adding `latest` if it has neither tag nor digest. */
+  constructor(name: DockerName) {
+    this.name = withDefaultTag(name);
+  }
+
+  /**
+   * Parses a familiar or full name without the `//` prefix (`busybox`, `quay.io/a/b:1`).
+   * @throws FerryError(E_INVALID_REFERENCE)
+   */
+  static fromName(s: string): DockerReference {
+    return new DockerReference(parseNormalizedName(s));
+  }
+
+  get transport(): Transport {
+    return dockerTransport;
+  }
+
+  /** `//docker.io/library/busybox:latest`. */
+  stringWithinTransport(): string {
+    return `//${fullString(this.name)}`;
+  }
+
+  /** `docker://docker.io/library/busybox:latest`. */
+  toString(): string {
+    return `${dockerTransport.name}:${this.stringWithinTransport()}`;
+  }
+
+  /** `docker.io/library/busybox:latest`. */
+  dockerReference(): string {
+    return fullString(this.name);
+  }
+
+  /** The full name (`domain/path:tag`, `domain/path@digest` or both), as containers/image does. */
+  policyIdentity(): string {
+    return fullString(this.name);
+  }
+
+  async newImageSource(ctx: SystemContext, opts?: OpOptions): Promise<ImageSource> {
+    return (await import('./source.js')).openDockerSource(this, ctx, opts);
+  }
+
+  async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {
+    const m = await importOptional<DestinationModule>(
+      new URL('./destination.js', import.meta.url).href,
+      'writing to docker: references',
+    );
+    return m.openDockerDestination(this, ctx, opts);
+  }
+
+  async deleteImage(ctx: SystemContext, opts?: OpOptions): Promise<void> {
+    const m = await importOptional<DeleteModule>(new URL('./delete.js', import.meta.url).href, 'deleting docker: images');
+    return m.deleteDockerImage(this, ctx, opts);
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * `oci:PATH[:REF]` and `oci:PATH:@N` references: an image in an OCI image layout directory
+ * (containers-transports(5); containers/image `oci/layout`).
+ */
+import type { OpOptions, SystemContext } from '../../types/context.js';
+import type { ImageDestination, ImageSource } from '../../types/image.js';
+import type { ImageReference, Transport } from '../../types/reference.js';
+import { importOptional } from '../shared/optional-import.js';
+import { resolveExplicitPath } from '../shared/paths.js';
+import type { ImageSelector } from './layout.js';
+import { ociTransport } from './transport.js';
+
+/** What `./destination.js` (written separately) exports. */
+interface DestinationModule {
+  openOciDestination(ref: OciReference, ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination>;
+}
+/** What `./delete.js` (written separately) may export. */
+interface DeleteModule {
+  deleteOciImage(ref: OciReference, ctx: SystemContext, opts?: OpOptions): Promise<void>;
+}
+
+/** An image in an OCI layout. Immutable; validated by `ociTransport.parseReference`. */
+export class OciReference implements ImageReference {
+  /** The layout directory as the user wrote it (may be relative). */
+  readonly dir: string;
+  /** Absolute path with symlinks resolved (at parse time); the policy identity. */
+  readonly resolvedDir: string;
+  /** The `org.opencontainers.image.ref.name` to read or write; `''` for none. */
+  readonly image: string;
+  /** Zero-based position in `index.json` (`oci:PATH:@N`, sources only), or undefined. */
+  readonly sourceIndex: number | undefined;
+
+  /** Use `ociTransport.parseReference` for user input: this constructor does not validate. */
+  constructor(dir: string, image = '', sourceIndex?: number) {
+    this.dir = dir;
+    this.resolvedDir = resolveExplicitPath(dir);
+    this.image = image;
+    this.sourceIndex = sourceIndex;
+  }
+
+  get transport(): Transport {
+    return ociTransport;
+  }
+
+  /** Which image of the layout this reference means. */
+  get selector(): ImageSelector {
+    return this.sourceIndex !== undefined ? { sourceIndex: this.sourceIndex } : this.image !== '' ? { refName: this.image } : {};
+  }
+
+  /** `PATH`, `PATH:REF` or `PATH:@N`. */
+  stringWithinTransport(): string {
+    if (this.sourceIndex !== undefined) return `${this.dir}:@${this.sourceIndex}`;
+    return this.image === '' ? this.dir : `${this.dir}:${this.image}`;
+  }
+
+  toString(): string {
+    return `${ociTransport.name}:${this.stringWithinTransport()}`;
+  }
+
+  /** OCI layouts carry no docker name. */
+  dockerReference(): undefined {
+    return undefined;
+  }
+
+  /**
+   * The resolved absolute directory. As in containers/image, the ref name is not part of it:
+   * `PATH:REF` and `PATH` may mean the same image, and policy.json scopes for `oci` are directories.
+   */
+  policyIdentity(): string {
+    return this.resolvedDir;
+  }
+
+  async newImageSource(_ctx: SystemContext, opts?: OpOptions): Promise<ImageSource> {
+    const { openOciLayoutSource } = await import('./source.js');
+    return openOciLayoutSource({ dir: this.dir, selector: this.selector, reference: this }, opts);
+  }
+
+  async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {
+    const m = await importOptional<DestinationModule>(new URL('./destination.js', import.meta.url).href, 'writing to oci: layouts');
+    return m.openOciDestination(this, ctx, opts);
+  }
+
+  async deleteImage(ctx: SystemContext, opts?: OpOptions): Promise<void> {
+    const m = await importOptional<DeleteModule>(new URL('./delete.js', import.meta.url).href, 'deleting images from oci: layouts');
+    return m.deleteOciImage(this, ctx, opts);
+  }
+}

@@ -1,0 +1,88 @@
+/** File reading shared by the file-based transports: small JSON files and streamed blobs. */
+import { createReadStream } from 'node:fs';
+import { open, readFile, stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { FerryError, ErrorCode } from '../../errors.js';
+import type { OpOptions } from '../../types/context.js';
+
+/** Chunk size for blob streams: large chunks keep per-chunk overhead (hashing, progress) low. */
+export const BLOB_READ_CHUNK = 1 << 20;
+
+/** Whether `e` is a "no such file" error (including a path component that is not a directory). */
+export function isNotFoundError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** Wraps a file-system error: E_ABORTED for aborts, E_IO otherwise (keeps FerryErrors as they are). */
+export function ioError(what: string, e: unknown): FerryError {
+  if (e instanceof FerryError) return e;
+  if ((e as { name?: unknown } | null)?.name === 'AbortError') {
+    return new FerryError(ErrorCode.Aborted, `${what}: aborted`, { cause: e });
+  }
+  return new FerryError(ErrorCode.Io, `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
+/** Throws FerryError(E_ABORTED) naming `what` if `signal` is aborted. */
+export function checkAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new FerryError(ErrorCode.Aborted, `${what}: aborted`, { cause: signal.reason });
+}
+
+/**
+ * Reads a whole (small) file. A missing file is FerryError(E_NOT_FOUND) with `what` in the message,
+ * other failures E_IO.
+ */
+export async function readWholeFile(path: string, what: string, opts: OpOptions = {}): Promise<Buffer> {
+  try {
+    return await readFile(path, { signal: opts.signal });
+  } catch (e) {
+    if (isNotFoundError(e)) throw new FerryError(ErrorCode.NotFound, `${what} not found (${path})`, { cause: e });
+    throw ioError(`reading ${what} (${path})`, e);
+  }
+}
+
+/** Throws E_NOT_FOUND (with `what`) unless `path` is an existing directory. */
+export async function requireDirectory(path: string, what: string): Promise<void> {
+  let isDir: boolean;
+  try {
+    isDir = (await stat(path)).isDirectory();
+  } catch (e) {
+    if (isNotFoundError(e)) throw new FerryError(ErrorCode.NotFound, `${what}: no such directory ${path}`, { cause: e });
+    throw ioError(`${what}: ${path}`, e);
+  }
+  if (!isDir) throw new FerryError(ErrorCode.NotFound, `${what}: ${path} is not a directory`);
+}
+
+/**
+ * Opens a file as a blob stream from byte `offset`, in {@link BLOB_READ_CHUNK} chunks.
+ * `size` is the whole file's size. Missing file → E_NOT_FOUND naming `what`.
+ * The stream is destroyed when `opts.signal` aborts.
+ */
+export async function openFileBlob(
+  path: string,
+  what: string,
+  opts: OpOptions & { offset?: number } = {},
+): Promise<{ stream: Readable; size: number }> {
+  checkAborted(opts.signal, `reading ${what}`);
+  const offset = opts.offset ?? 0;
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (e) {
+    if (isNotFoundError(e)) throw new FerryError(ErrorCode.NotFound, `${what} not found (${path})`, { cause: e });
+    throw ioError(`opening ${what} (${path})`, e);
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new FerryError(ErrorCode.Io, `${what}: ${path} is not a regular file`);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > st.size) {
+      throw new FerryError(ErrorCode.Io, `${what}: cannot read from offset ${offset}, the blob has ${st.size} bytes`);
+    }
+    checkAborted(opts.signal, `reading ${what}`);
+    const stream = createReadStream('', { fd: handle, start: offset, highWaterMark: BLOB_READ_CHUNK, signal: opts.signal });
+    return { stream, size: st.size };
+  } catch (e) {
+    await handle.close().catch(() => {});
+    throw ioError(`reading ${what} (${path})`, e);
+  }
+}
