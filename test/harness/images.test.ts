@@ -147,4 +147,23 @@ describe('harness: test images', function () {
       expect(sha256(arm.stdoutBytes)).to.equal(img.digest);
     });
   });
+
+  for (const mode of ['basic', 'token'] as const) {
+    describe(`pushImage to a ${mode} registry`, () => {
+      const registry = useRegistry(mode);
+      it('authenticates, pushes, and is refused with a wrong password', async () => {
+        const reg = registry();
+        const img = await buildImage(await cleanup.tempDir(`img-${mode}`), { seed: 21, layers: 1, format: 'docker' });
+        await pushImage(img, reg, 'auth/img:v1');
+        const r = await run('skopeo', ['inspect', '--cert-dir', reg.certDir!, '--creds', `${reg.username}:${reg.password}`, `docker://${reg.host}/auth/img:v1`]);
+        expect(r.code, r.stderr).to.equal(0);
+        expect((JSON.parse(r.stdout) as { Digest: string }).Digest).to.equal(img.digest);
+        let err: unknown;
+        await pushImage(img, reg, 'auth/img:v2', { password: 'wrong' }).catch((e: unknown) => { err = e; });
+        expect(err).to.be.instanceOf(Error);
+        expect(String(err)).to.match(/401/).and.not.include(reg.password!);
+        if (mode === 'token') expect(reg.tokenServer!.requests.some((q) => q.authorized && q.scope.includes('repository:auth/img:pull,push'))).to.equal(true);
+      });
+    });
+  }
 });

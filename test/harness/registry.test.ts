@@ -7,7 +7,7 @@ import { startRegistry, stopAllRegistries, useRegistry, type TestRegistry } from
 interface Res { status: number; headers: IncomingHttpHeaders; body: string }
 
 /** A plain GET with node:http(s); `ca` undefined means the system trust store. */
-function get(url: string, opts: { ca?: string; headers?: Record<string, string>; method?: string } = {}): Promise<Res> {
+function get(url: string, opts: { ca?: string; headers?: Record<string, string>; method?: string; body?: string } = {}): Promise<Res> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const req = u.protocol === 'https:'
@@ -19,7 +19,7 @@ function get(url: string, opts: { ca?: string; headers?: Record<string, string>;
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
     });
     req.on('error', reject);
-    req.end();
+    req.end(opts.body);
   });
 }
 
@@ -149,6 +149,27 @@ describe('harness: test registries', function () {
       expect(push.status).to.equal(401);
       const userPush = await get(`${reg.url}/v2/some/repo/blobs/uploads/`, { method: 'POST', ca, headers: { authorization: `Bearer ${user.token}` } });
       expect(userPush.status).to.equal(202);
+    });
+  });
+
+  describe('token (OAuth2 POST, no anonymous)', () => {
+    const registry = useRegistry('token', { allowAnonymous: false, username: 'alice', password: 's3cret' });
+    it('issues tokens for grant_type=password forms and refuses anonymous GETs', async () => {
+      const reg = registry();
+      expect(reg.username).to.equal('alice');
+      const ts = reg.tokenServer!;
+      const form = (password: string) => new URLSearchParams({
+        grant_type: 'password', username: 'alice', password, service: ts.service, scope: 'repository:a/b:pull repository:c:push', client_id: 'ferry',
+      }).toString();
+      const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+      const ok = await get(ts.realm, { method: 'POST', ca: reg.caPem, headers, body: form('s3cret') });
+      expect(ok.status).to.equal(200);
+      const body = JSON.parse(ok.body) as { access_token: string };
+      expect(ts.requests.at(-1)).to.deep.include({ method: 'POST', account: 'alice', authorized: true, scope: ['repository:a/b:pull', 'repository:c:push'] });
+      const v2 = await get(`${reg.url}/v2/`, { ca: reg.caPem, headers: { authorization: `Bearer ${body.access_token}` } });
+      expect(v2.status).to.equal(200);
+      expect((await get(ts.realm, { method: 'POST', ca: reg.caPem, headers, body: form('nope') })).status).to.equal(401);
+      expect((await get(`${ts.realm}?service=${ts.service}&scope=repository:a/b:pull`, { ca: reg.caPem })).status).to.equal(401);
     });
   });
 
