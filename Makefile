@@ -41,7 +41,7 @@ demo: deps sysdeps-demo build build-tests
 	node .build/test/harness/demo.js
 
 test: deps sysdeps-test build build-tests
-	node_modules/.bin/mocha
+	node_modules/.bin/mocha '.build/test/**/*.test.js'
 
 bench: deps sysdeps-test build build-tests
 	bench/inspect

@@ -1,8 +1,8 @@
 import { PassThrough, Readable } from 'node:stream';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { run } from '../../src/cli/main.js';
+import { run as runProcess } from './procs.js';
 
 export interface CliResult {
   code: number;
@@ -34,33 +34,8 @@ export async function ferry(args: string[], opts: { stdin?: string; env?: NodeJS
   return { code, stdout: stdoutBytes.toString('utf8'), stderr: err().toString('utf8'), stdoutBytes };
 }
 
-/** Runs a program as a child process and captures its output. */
-export function runProcess(
-  cmd: string,
-  args: string[],
-  opts: { stdin?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
-): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      env: { ...process.env, ...opts.env },
-      cwd: opts.cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: opts.timeoutMs ?? 120_000,
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      const stdoutBytes = Buffer.concat(out);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes });
-    });
-    child.stdin.end(opts.stdin ?? '');
-  });
-}
-
 /** Runs the real `bin/ferry` (compiled lib/) as a child process. */
-export function ferryProcess(args: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
-  return runProcess(process.execPath, [FERRY_BIN, ...args], opts);
+export async function ferryProcess(args: string[], opts: { stdin?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<CliResult> {
+  const r = await runProcess(process.execPath, [FERRY_BIN, ...args], { input: opts.stdin, env: opts.env, timeoutMs: opts.timeoutMs });
+  return { ...r, code: r.code ?? 128 };
 }
