@@ -8,6 +8,7 @@ export const MediaType = {
   OciLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
   OciLayerNondistributable: 'application/vnd.oci.image.layer.nondistributable.v1.tar',
   OciLayerNondistributableGzip: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  OciLayerNondistributableZstd: 'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
   DockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
   DockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
   DockerSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
@@ -16,6 +17,7 @@ export const MediaType = {
   DockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
   DockerLayer: 'application/vnd.docker.image.rootfs.diff.tar',
   DockerForeignLayerGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  DockerForeignLayer: 'application/vnd.docker.image.rootfs.foreign.diff.tar',
 } as const;
 
 /** Every manifest type ferry can read, most preferred first: sent in `Accept` on manifest GETs. */
