@@ -44,6 +44,7 @@ test: deps sysdeps-test build build-tests
 	node_modules/.bin/mocha '.build/test/**/*.test.js'
 
 bench: deps sysdeps-test build build-tests
+	$(call apt_install,time:/usr/bin/time)
 	bench/inspect
 
 clean:
