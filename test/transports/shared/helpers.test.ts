@@ -1,0 +1,85 @@
+import { expect } from 'chai';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ErrorCode, FerryError } from '../../../src/errors.js';
+import { openFileBlob, readWholeFile } from '../../../src/transports/shared/files.js';
+import { importOptional } from '../../../src/transports/shared/optional-import.js';
+import { resolveExplicitPath } from '../../../src/transports/shared/paths.js';
+import { useCleanup } from '../../harness/tmp.js';
+
+async function rejection(p: Promise<unknown>): Promise<FerryError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).to.be.instanceOf(FerryError);
+    return e as FerryError;
+  }
+  throw new Error('expected a rejection');
+}
+
+async function readAll(s: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('transports/shared', () => {
+  const cleanup = useCleanup();
+
+  it('importOptional: a missing module is E_UNSUPPORTED, a missing dependency is rethrown', async () => {
+    const dir = await cleanup.tempDir('optional-import');
+    const missing = pathToFileURL(join(dir, 'nope.js')).href;
+    const e = await rejection(importOptional(missing, 'frobbing'));
+    expect(e.code).to.equal(ErrorCode.Unsupported);
+    expect(e.message).to.include('frobbing');
+
+    await writeFile(join(dir, 'broken.mjs'), "import './gone.mjs';\nexport const x = 1;\n");
+    let err: unknown;
+    try {
+      await importOptional(pathToFileURL(join(dir, 'broken.mjs')).href, 'broken');
+    } catch (x) {
+      err = x;
+    }
+    expect(err).not.to.be.instanceOf(FerryError);
+    expect((err as { code?: string }).code).to.equal('ERR_MODULE_NOT_FOUND');
+
+    await writeFile(join(dir, 'ok.mjs'), 'export const x = 42;\n');
+    expect((await importOptional<{ x: number }>(pathToFileURL(join(dir, 'ok.mjs')).href, 'ok')).x).to.equal(42);
+  });
+
+  it('resolveExplicitPath resolves symlinks of existing paths and of the parent of missing ones', async () => {
+    const dir = resolveExplicitPath(await cleanup.tempDir('paths'));
+    await mkdir(join(dir, 'real'));
+    await symlink(join(dir, 'real'), join(dir, 'link'));
+    expect(resolveExplicitPath(join(dir, 'link'))).to.equal(join(dir, 'real'));
+    expect(resolveExplicitPath(join(dir, 'link', 'new'))).to.equal(join(dir, 'real', 'new'));
+    expect(resolveExplicitPath(join(dir, 'gone', 'deeper'))).to.equal(join(dir, 'gone', 'deeper'));
+  });
+
+  it('openFileBlob streams from an offset and reports the full size; missing → E_NOT_FOUND', async () => {
+    const dir = await cleanup.tempDir('files');
+    const data = Buffer.alloc(3 * 1024 * 1024 + 5);
+    for (let i = 0; i < data.length; i++) data[i] = i % 251;
+    await writeFile(join(dir, 'blob'), data);
+    const whole = await openFileBlob(join(dir, 'blob'), 'blob');
+    expect(whole.size).to.equal(data.length);
+    expect((await readAll(whole.stream)).equals(data)).to.equal(true);
+    const tail = await openFileBlob(join(dir, 'blob'), 'blob', { offset: 1_000_000 });
+    expect(tail.size).to.equal(data.length);
+    expect((await readAll(tail.stream)).equals(data.subarray(1_000_000))).to.equal(true);
+    expect((await rejection(openFileBlob(join(dir, 'blob'), 'blob', { offset: data.length + 1 }))).code).to.equal(ErrorCode.Io);
+    const nf = await rejection(openFileBlob(join(dir, 'none'), 'blob sha256:x'));
+    expect(nf.code).to.equal(ErrorCode.NotFound);
+    expect(nf.message).to.include('blob sha256:x');
+    expect((await rejection(readWholeFile(join(dir, 'none', 'x'), 'thing'))).code).to.equal(ErrorCode.NotFound);
+  });
+
+  it('openFileBlob honours an aborted signal', async () => {
+    const dir = await cleanup.tempDir('files-abort');
+    await writeFile(join(dir, 'blob'), 'x');
+    const ac = new AbortController();
+    ac.abort();
+    expect((await rejection(openFileBlob(join(dir, 'blob'), 'blob', { signal: ac.signal }))).code).to.equal(ErrorCode.Aborted);
+  });
+});
