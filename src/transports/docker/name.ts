@@ -103,7 +103,7 @@ export function parseNormalizedName(s: string): DockerName {
   const tag = hasTag ? beforeDigest.slice(colon + 1) : undefined;
 
   if (path.toLowerCase() !== path) throw invalid(s, 'repository name must be lowercase');
-  if (!anchoredDomain.test(domain)) throw invalid(s, `invalid registry host "${domain}"`);
+  if (!anchoredDomain.test(domain)) throw invalid(s, `invalid reference format: invalid registry host "${domain}"`);
   if (!anchoredPath.test(path)) {
     throw invalid(
       s,
