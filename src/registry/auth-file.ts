@@ -1,0 +1,251 @@
+/**
+ * Credentials files: containers-auth.json(5) and Docker's config.json. Search order, key specificity, atomic writes.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm, chmod } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join, basename } from 'node:path';
+import { FerryError, ErrorCode } from '../errors.js';
+import type { SystemContext } from '../types/context.js';
+
+/** Credentials for one registry. Never logged, never put in an error message. */
+export interface Credentials {
+  username: string;
+  password: string;
+  /** OAuth2 refresh token (`identitytoken`): used with a POST to the token realm instead of the password. */
+  identityToken?: string;
+}
+
+/** An auth file and whether it uses the legacy `~/.dockercfg` layout (entries at the top level). */
+interface AuthPath {
+  path: string;
+  legacy: boolean;
+}
+
+interface AuthEntry {
+  auth?: string;
+  identitytoken?: string;
+  username?: string;
+  password?: string;
+}
+
+interface AuthFileContents {
+  auths?: Record<string, AuthEntry>;
+  credHelpers?: Record<string, string>;
+  credsStore?: string;
+  [other: string]: unknown;
+}
+
+const home = (ctx: SystemContext) => ctx.homeDir ?? homedir();
+
+/**
+ * The file `login` writes to and `logout` edits: `ctx.authFile`, else `$REGISTRY_AUTH_FILE`, else
+ * `$XDG_RUNTIME_DIR/containers/auth.json`, else `/run/containers/<uid>/auth.json` (as containers/image on Linux).
+ */
+export function authFileForWriting(ctx: SystemContext): string {
+  if (ctx.authFile) return ctx.authFile;
+  const env = process.env['REGISTRY_AUTH_FILE'];
+  if (env) return env;
+  const runtime = process.env['XDG_RUNTIME_DIR'];
+  if (runtime) return join(runtime, 'containers/auth.json');
+  return `/run/containers/${process.getuid?.() ?? 0}/auth.json`;
+}
+
+function authPaths(ctx: SystemContext): AuthPath[] {
+  const h = home(ctx);
+  const paths: AuthPath[] = [{ path: authFileForWriting(ctx), legacy: false }];
+  const xdgConfig = process.env['XDG_CONFIG_HOME'] || join(h, '.config');
+  paths.push({ path: join(xdgConfig, 'containers/auth.json'), legacy: false });
+  const dockerConfig = process.env['DOCKER_CONFIG'];
+  paths.push({ path: dockerConfig ? join(dockerConfig, 'config.json') : join(h, '.docker/config.json'), legacy: false });
+  paths.push({ path: join(h, '.dockercfg'), legacy: true });
+  const seen = new Set<string>();
+  return paths.filter((p) => (seen.has(p.path) ? false : (seen.add(p.path), true)));
+}
+
+/**
+ * The files searched for credentials, in order: the primary file ({@link authFileForWriting}), then
+ * `$XDG_CONFIG_HOME/containers/auth.json` (default `~/.config/containers/auth.json`), then `$DOCKER_CONFIG/config.json`
+ * (default `~/.docker/config.json`), then `~/.dockercfg`.
+ */
+export function authFilesForReading(ctx: SystemContext): string[] {
+  return authPaths(ctx).map((p) => p.path);
+}
+
+/** `docker.io` for the names Docker Hub goes by, the host otherwise. */
+export function normalizeRegistryHost(host: string): string {
+  return host === 'registry-1.docker.io' || host === 'index.docker.io' ? 'docker.io' : host;
+}
+
+/** Normalizes a key found in a file for the loose (host-only) comparison: scheme and path stripped when a scheme is present. */
+function normalizeFileKey(key: string, legacy: boolean): string {
+  const stripped = key.replace(/^https?:\/\//, '');
+  const host = stripped !== key || legacy ? stripped.split('/')[0]! : stripped;
+  return normalizeRegistryHost(host);
+}
+
+/** Keys to look up for `registry/repository`, most specific first: `host/ns/repo`, `host/ns`, `host`. */
+export function authKeys(registry: string, repository: string): string[] {
+  const keys: string[] = [];
+  let k = repository ? `${registry}/${repository}` : registry;
+  for (;;) {
+    keys.push(k);
+    const i = k.lastIndexOf('/');
+    if (i < 0) return keys;
+    k = k.slice(0, i);
+  }
+}
+
+async function readAuthFile(p: AuthPath): Promise<AuthFileContents | undefined> {
+  let text: string;
+  try {
+    text = await readFile(p.path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new FerryError(ErrorCode.Config, `reading auth file ${p.path}: ${(e as Error).message}`, { cause: e });
+  }
+  if (text.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // The message of a JSON syntax error may quote the file's contents: keep it out.
+    throw new FerryError(ErrorCode.Config, `auth file ${p.path} is not valid JSON`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new FerryError(ErrorCode.Config, `auth file ${p.path} does not contain a JSON object`);
+  }
+  if (p.legacy) return { auths: parsed as Record<string, AuthEntry> };
+  const c = parsed as AuthFileContents;
+  if (c.auths !== undefined && (typeof c.auths !== 'object' || c.auths === null || Array.isArray(c.auths))) {
+    throw new FerryError(ErrorCode.Config, `auth file ${p.path}: "auths" must be an object`);
+  }
+  return c;
+}
+
+function decodeEntry(e: AuthEntry, file: string, key: string): Credentials | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  let username = '';
+  let password = '';
+  if (typeof e.auth === 'string' && e.auth !== '') {
+    const decoded = Buffer.from(e.auth, 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    if (i < 0) throw new FerryError(ErrorCode.Config, `auth file ${file}: the "auth" value for "${key}" is not base64 of "user:password"`);
+    username = decoded.slice(0, i);
+    password = decoded.slice(i + 1);
+  } else if (typeof e.username === 'string') {
+    username = e.username;
+    password = typeof e.password === 'string' ? e.password : '';
+  }
+  const identityToken = typeof e.identitytoken === 'string' && e.identitytoken !== '' ? e.identitytoken : undefined;
+  if (!username && !password && !identityToken) return undefined;
+  return identityToken ? { username, password, identityToken } : { username, password };
+}
+
+/** Result of a detailed lookup: credentials, or a note on why none could be used. */
+export interface CredentialsLookup {
+  credentials?: Credentials;
+  /** File the credentials came from. */
+  file?: string;
+  /** Set when a credential helper (unsupported) is configured for this registry and nothing else matched. */
+  unsupportedHelper?: { helper: string; file: string };
+}
+
+/**
+ * Like {@link lookupCredentials}, but also reports a configured credential helper that ferry cannot run, so the
+ * caller can mention it if the registry then refuses anonymous access.
+ */
+export async function lookupCredentialsDetailed(registry: string, repository: string, ctx: SystemContext): Promise<CredentialsLookup> {
+  const host = normalizeRegistryHost(registry);
+  const keys = authKeys(host, repository);
+  let unsupportedHelper: CredentialsLookup['unsupportedHelper'];
+  for (const p of authPaths(ctx)) {
+    const c = await readAuthFile(p);
+    if (!c) continue;
+    const auths = c.auths ?? {};
+    const helper = c.credHelpers?.[host] ?? (host === 'docker.io' ? c.credHelpers?.['index.docker.io'] ?? c.credHelpers?.['https://index.docker.io/v1/'] : undefined);
+    for (const k of keys) {
+      const e = Object.hasOwn(auths, k) ? auths[k] : undefined;
+      const creds = e && decodeEntry(e, p.path, k);
+      if (creds) return { credentials: creds, file: p.path };
+    }
+    for (const [k, e] of Object.entries(auths)) {
+      if (normalizeFileKey(k, p.legacy) !== host) continue;
+      const creds = decodeEntry(e, p.path, k);
+      if (creds) return { credentials: creds, file: p.path };
+    }
+    if (helper) unsupportedHelper ??= { helper, file: p.path };
+    else if (c.credsStore && !unsupportedHelper) unsupportedHelper = { helper: c.credsStore, file: p.path };
+  }
+  return unsupportedHelper ? { unsupportedHelper } : {};
+}
+
+/**
+ * Credentials for `registry/repository` from the auth files, most specific key first (`host/ns/repo`, `host/ns`,
+ * `host`), then keys written as URLs (`https://index.docker.io/v1/` matches `docker.io`). `ctx.credentials` and
+ * `ctx.noCreds` are not consulted here (see the client). Credential helpers (`credHelpers`, `credsStore`) are not
+ * supported and are skipped.
+ * @throws FerryError(E_CONFIG) for a file that is not valid JSON.
+ */
+export async function lookupCredentials(registry: string, repository: string, ctx: SystemContext): Promise<Credentials | undefined> {
+  return (await lookupCredentialsDetailed(registry, repository, ctx)).credentials;
+}
+
+async function readForUpdate(file: string): Promise<AuthFileContents> {
+  const c = await readAuthFile({ path: file, legacy: false });
+  return c ?? {};
+}
+
+/** Writes `contents` to `file` atomically: a temp file in the same folder (mode 0600), fsync, rename. Folder mode 0700 when created. */
+async function writeAtomically(file: string, contents: AuthFileContents): Promise<void> {
+  const dir = dirname(file);
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new FerryError(ErrorCode.Io, `creating ${dir}: ${(e as Error).message}`, { cause: e });
+  }
+  const tmp = join(dir, `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const fh = await open(tmp, 'wx', 0o600);
+    try {
+      await fh.writeFile(JSON.stringify(contents, null, '\t') + '\n');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await chmod(tmp, 0o600);
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw new FerryError(ErrorCode.Io, `writing auth file ${file}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Stores credentials under `key` (`host` or `host/ns/repo`), keeping every other entry and top-level field. */
+export async function saveCredentials(file: string, key: string, creds: { username: string; password: string }): Promise<void> {
+  const c = await readForUpdate(file);
+  const auths = { ...(c.auths ?? {}) };
+  auths[key] = { auth: Buffer.from(`${creds.username}:${creds.password}`, 'utf8').toString('base64') };
+  await writeAtomically(file, { ...c, auths });
+}
+
+/** Removes the entry `key`; false if there was none. */
+export async function removeCredentials(file: string, key: string): Promise<boolean> {
+  const c = await readForUpdate(file);
+  if (!c.auths || !Object.hasOwn(c.auths, key)) return false;
+  const auths = { ...c.auths };
+  delete auths[key];
+  await writeAtomically(file, { ...c, auths });
+  return true;
+}
+
+/** Removes every stored credential from `file` (other top-level fields are kept); a missing file is fine. */
+export async function removeAllCredentials(file: string): Promise<void> {
+  const c = await readAuthFile({ path: file, legacy: false });
+  if (!c) return;
+  const rest = { ...c };
+  delete rest.auths;
+  delete rest.credHelpers;
+  await writeAtomically(file, { ...rest, auths: {} });
+}

@@ -1,0 +1,114 @@
+/**
+ * TLS settings for one registry endpoint: `--cert-dir` or the certs.d lookup, CA files added to the system roots,
+ * client certificate pairs, and whether verification is skipped.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
+import { FerryError, ErrorCode } from '../errors.js';
+import type { SystemContext } from '../types/context.js';
+
+/** Everything an HTTPS connection to one endpoint needs; `key` identifies equal settings (agent reuse). */
+export interface TlsSettings {
+  /** Extra CA certificates (PEM), added to the system roots. */
+  extraCAs: string[];
+  /** Client certificate and key (PEM), if configured. */
+  cert?: string;
+  key?: string;
+  /** False skips certificate verification (and allows plain HTTP at the client level). */
+  verify: boolean;
+  /** Stable identity of these settings. */
+  id: string;
+  /** The folder the certificates came from, if any. */
+  dir?: string;
+}
+
+/** Folders searched for `host[:port]` when there is no `--cert-dir`. */
+export function certsDirs(ctx: SystemContext): string[] {
+  return [join(ctx.homeDir ?? homedir(), '.config/containers/certs.d'), '/etc/containers/certs.d', '/etc/docker/certs.d'];
+}
+
+async function listDir(dir: string): Promise<string[] | undefined> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new FerryError(ErrorCode.Config, `reading certificates folder ${dir}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Reads a certificates folder: `*.crt` CAs, `*.cert` + `*.key` client pairs (one without the other is an error). */
+export async function readCertDir(dir: string, files?: string[]): Promise<{ extraCAs: string[]; cert?: string; key?: string }> {
+  const names = files ?? (await listDir(dir));
+  if (!names) throw new FerryError(ErrorCode.Config, `certificates folder ${dir} does not exist`);
+  const read = async (f: string) => {
+    try {
+      return await readFile(join(dir, f), 'utf8');
+    } catch (e) {
+      throw new FerryError(ErrorCode.Config, `reading ${join(dir, f)}: ${(e as Error).message}`, { cause: e });
+    }
+  };
+  const extraCAs: string[] = [];
+  let cert: string | undefined;
+  let key: string | undefined;
+  for (const f of names) {
+    if (f.endsWith('.crt')) extraCAs.push(await read(f));
+    else if (f.endsWith('.cert')) {
+      const keyName = f.slice(0, -'.cert'.length) + '.key';
+      if (!names.includes(keyName)) throw new FerryError(ErrorCode.Config, `missing key ${keyName} for client certificate ${join(dir, f)}`);
+      if (cert === undefined) {
+        cert = await read(f);
+        key = await read(keyName);
+      }
+    } else if (f.endsWith('.key')) {
+      const certName = f.slice(0, -'.key'.length) + '.cert';
+      if (!names.includes(certName)) throw new FerryError(ErrorCode.Config, `missing client certificate ${certName} for key ${join(dir, f)}`);
+    }
+  }
+  return { extraCAs, cert, key };
+}
+
+/**
+ * TLS settings for `hostPort`: `ctx.certDir` if given, else the first of `<certs.d>/<host:port>` then `<certs.d>/<host>`
+ * that exists in {@link certsDirs}. Verification is skipped when `ctx.tlsVerify === false`, or when `insecure`
+ * (registries.conf) and `ctx.tlsVerify` is not explicitly true.
+ */
+export async function tlsSettingsFor(hostPort: string, ctx: SystemContext, insecure: boolean): Promise<TlsSettings> {
+  const verify = ctx.tlsVerify !== undefined ? ctx.tlsVerify : !insecure;
+  let dir: string | undefined;
+  let files: string[] | undefined;
+  if (ctx.certDir) {
+    dir = ctx.certDir;
+  } else {
+    const host = hostPort.replace(/:\d+$/, '');
+    const candidates = host !== hostPort ? [hostPort, host] : [hostPort];
+    search: for (const base of certsDirs(ctx)) {
+      for (const c of candidates) {
+        const l = await listDir(join(base, c));
+        if (l) {
+          dir = join(base, c);
+          files = l;
+          break search;
+        }
+      }
+    }
+  }
+  const loaded = dir ? await readCertDir(dir, files) : { extraCAs: [] };
+  const h = createHash('sha256');
+  h.update(verify ? 'verify\0' : 'noverify\0');
+  for (const ca of loaded.extraCAs) h.update(ca).update('\0');
+  h.update(loaded.cert ?? '').update('\0').update(loaded.key ?? '');
+  return { ...loaded, verify, id: h.digest('hex').slice(0, 32), dir };
+}
+
+/** Node `tls.connect` options for these settings (extra CAs appended to the bundled roots). */
+export function connectOptions(t: TlsSettings): { ca?: string[]; cert?: string; key?: string; rejectUnauthorized: boolean } {
+  return {
+    ...(t.extraCAs.length ? { ca: [...rootCertificates, ...t.extraCAs] } : {}),
+    ...(t.cert ? { cert: t.cert, key: t.key } : {}),
+    rejectUnauthorized: t.verify,
+  };
+}

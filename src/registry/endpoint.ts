@@ -1,0 +1,253 @@
+/**
+ * One physical registry endpoint (host + repository path): TLS settings, the scheme found by pinging `/v2/` (https,
+ * or http when insecure access is allowed), authentication, retries. Requests go through {@link Endpoint.request}.
+ */
+import type { Agent } from 'undici';
+import { ErrorCode, FerryError, RegistryError } from '../errors.js';
+import type { SystemContext, OpOptions } from '../types/context.js';
+import { Authenticator } from './auth.js';
+import { tlsSettingsFor, type TlsSettings } from './certs.js';
+import { responseError, transportError } from './errors.js';
+import { discard, leaseAgent, readErrorText, send, type AgentLease, type HttpRequest, type HttpResponse } from './http.js';
+import { withRetry } from './retry.js';
+
+/** Where an endpoint is. */
+export interface EndpointSpec {
+  /** `host[:port]` as named by the user or registries.conf (`docker.io` is contacted as `registry-1.docker.io`). */
+  host: string;
+  /** Repository path on that host. */
+  repository: string;
+  /** registries.conf `insecure`. */
+  insecure: boolean;
+  /** Whether this is a mirror (for messages). */
+  mirror: boolean;
+}
+
+/** One request through {@link Endpoint.request}. */
+export interface EndpointRequest extends OpOptions {
+  method: HttpRequest['method'];
+  /** Path and query below the origin, e.g. `/v2/foo/manifests/latest`. */
+  path: string;
+  headers?: Record<string, string>;
+  body?: HttpRequest['body'];
+  /** Token scopes the request needs. */
+  scopes: string[];
+  /** Names the object for error messages (`docker://HOST/REPO:TAG`). */
+  what: string;
+  /** Statuses returned to the caller instead of thrown (401 is always handled here; 429/502/503/504 retried). */
+  followRedirects?: boolean;
+  /** Whether the request may be repeated on a transient failure (default true; false for a streamed body). */
+  retry?: boolean;
+}
+
+/** The host to actually contact for a registry name. */
+export function physicalHost(host: string): string {
+  return host === 'docker.io' ? 'registry-1.docker.io' : host;
+}
+
+/** A registry endpoint. Create with {@link Endpoint}, then `request`; `close()` when done. */
+export class Endpoint {
+  readonly auth: Authenticator;
+  private base?: URL;
+  private pinging?: Promise<void>;
+  private tls?: Promise<TlsSettings>;
+  private lease?: AgentLease;
+  private readonly foreign = new Map<string, AgentLease>();
+  private closed = false;
+
+  constructor(
+    readonly spec: EndpointSpec,
+    private readonly ctx: SystemContext,
+  ) {
+    this.auth = new Authenticator(spec.host, spec.repository, ctx, (r) => this.sendForeign(r));
+  }
+
+  /** `host[:port]` contacted. */
+  get physicalHost(): string {
+    return physicalHost(this.spec.host);
+  }
+
+  private tlsSettings(): Promise<TlsSettings> {
+    this.tls ??= tlsSettingsFor(this.physicalHost, this.ctx, this.spec.insecure);
+    return this.tls;
+  }
+
+  private async agent(): Promise<Agent> {
+    if (this.closed) throw new FerryError(ErrorCode.Registry, `${this.physicalHost}: client is closed`);
+    if (!this.lease) {
+      const tls = await this.tlsSettings();
+      this.lease ??= leaseAgent(this.physicalHost, tls);
+    }
+    return this.lease.agent;
+  }
+
+  /** Agent for another origin (redirect targets, token realms): same TLS trust, no client certificate. */
+  private agentForForeign(url: URL): Agent {
+    const tls = this.lease!.tls;
+    let l = this.foreign.get(url.host);
+    if (!l) {
+      l = leaseAgent(url.host, tls.cert ? { ...tls, cert: undefined, key: undefined, id: `${tls.id}-nocert` } : tls);
+      this.foreign.set(url.host, l);
+    }
+    return l.agent;
+  }
+
+  private async sendForeign(r: Parameters<ConstructorParameters<typeof Authenticator>[3]>[0]): Promise<HttpResponse> {
+    await this.agent();
+    const what = `authenticating to ${this.spec.host}`;
+    return withRetry(
+      async () => {
+        const agent = r.url.host === this.physicalHost ? this.lease!.agent : this.agentForForeign(r.url);
+        let res: HttpResponse;
+        try {
+          res = await send(agent, { ...r, headers: { ...this.uaHeader(), ...r.headers } }, (u) => this.agentForForeign(u));
+        } catch (e) {
+          throw transportError(`${what}: requesting a token from ${r.url.host}`, e, r.signal);
+        }
+        if (res.status === 429 || res.status === 502 || res.status === 503 || res.status === 504) {
+          throw responseError(`${what}: requesting a token`, res.status, res.headers, await readErrorText(res));
+        }
+        return res;
+      },
+      { retryTimes: this.ctx.retryTimes, retryDelayMs: this.ctx.retryDelayMs, signal: r.signal },
+    );
+  }
+
+  private uaHeader(): Record<string, string> {
+    return this.ctx.userAgent ? { 'user-agent': this.ctx.userAgent } : {};
+  }
+
+  /**
+   * Pings `/v2/` once (concurrent callers share it): picks https, or http when TLS verification is off and https fails,
+   * and learns the authentication challenge.
+   * @throws E_NETWORK / E_TLS (`pinging registry HOST: …`), E_REGISTRY for an answer other than 200/401.
+   */
+  ping(opts: OpOptions = {}): Promise<void> {
+    if (!this.pinging) {
+      this.pinging = this.doPing(opts).catch((e: unknown) => {
+        this.pinging = undefined;
+        throw e;
+      });
+    }
+    return this.pinging;
+  }
+
+  private async doPing(opts: OpOptions): Promise<void> {
+    const agent = await this.agent();
+    const tls = await this.tlsSettings();
+    const schemes = tls.verify ? ['https'] : ['https', 'http'];
+    const what = `pinging registry ${this.physicalHost}`;
+    let firstError: unknown;
+    for (const scheme of schemes) {
+      const url = new URL(`${scheme}://${this.physicalHost}/v2/`);
+      try {
+        const res = await withRetry(
+          async () => {
+            let r: HttpResponse;
+            try {
+              r = await send(agent, { method: 'GET', url, headers: this.uaHeader(), signal: opts.signal }, (u) => this.agentForForeign(u));
+            } catch (e) {
+              throw transportError(what, e, opts.signal);
+            }
+            if (r.status === 429 || r.status === 502 || r.status === 503 || r.status === 504) {
+              throw responseError(what, r.status, r.headers, await readErrorText(r));
+            }
+            return r;
+          },
+          { retryTimes: this.ctx.retryTimes, retryDelayMs: this.ctx.retryDelayMs, signal: opts.signal },
+        );
+        if (res.status !== 200 && res.status !== 401) {
+          const err = responseError(what, res.status, res.headers, await readErrorText(res));
+          if (res.status === 404) {
+            throw new RegistryError(ErrorCode.Registry, `${what}: the server does not implement the registry API v2 (HTTP status 404)`, { status: 404 });
+          }
+          throw err;
+        }
+        const challenge = res.headers['www-authenticate'];
+        await discard(res);
+        this.auth.adoptPing(res.status, challenge);
+        this.base = new URL(`${scheme}://${this.physicalHost}`);
+        return;
+      } catch (e) {
+        if (e instanceof FerryError && e.code === ErrorCode.Aborted) throw e;
+        firstError ??= e;
+        if (!(e instanceof FerryError) || (e.code !== ErrorCode.Network && e.code !== ErrorCode.Tls)) throw e;
+      }
+    }
+    throw firstError;
+  }
+
+  /** The origin chosen by the ping (`https://host`). */
+  async origin(opts: OpOptions = {}): Promise<URL> {
+    await this.ping(opts);
+    return this.base!;
+  }
+
+  /**
+   * Sends an authenticated request: pings first, answers 401 challenges (new challenge, wider scope, stale token),
+   * retries transient failures (network, 429, 502–504), and returns any other answer for the caller to judge.
+   * A final 401 is thrown as E_UNAUTHORIZED.
+   */
+  async request(req: EndpointRequest): Promise<HttpResponse> {
+    await this.ping(req);
+    const agent = await this.agent();
+    const attemptOnce = async (): Promise<HttpResponse> => {
+      let scopes = req.scopes;
+      for (let authAttempt = 0; ; authAttempt++) {
+        const authz = await this.auth.authorization(scopes, req);
+        const headers: Record<string, string> = { ...this.uaHeader(), ...req.headers };
+        if (authz) headers['authorization'] = authz;
+        let res: HttpResponse;
+        try {
+          res = await send(
+            agent,
+            { method: req.method, url: new URL(req.path, this.base), headers, body: req.body, signal: req.signal, followRedirects: req.followRedirects },
+            (u) => this.agentForForeign(u),
+          );
+        } catch (e) {
+          throw transportError(req.what, e, req.signal);
+        }
+        if (res.status === 401) {
+          const d = this.auth.onUnauthorized(res.headers['www-authenticate'], scopes, authAttempt);
+          if (d.retry) {
+            await discard(res);
+            scopes = d.scopes;
+            continue;
+          }
+          const err = responseError(req.what, res.status, res.headers, await errorText(res, req.method));
+          const creds = await this.auth.credentials();
+          const hint = creds || this.ctx.registryToken ? 'invalid username/password or token' : `authentication required${await this.auth.helperHint()}`;
+          const detail = err.message.slice(req.what.length + 2);
+          throw new RegistryError(ErrorCode.Unauthorized, `${req.what}: ${hint}${detail && !hint.startsWith(detail) ? `: ${detail}` : ''}`, {
+            status: 401,
+            entries: err.entries,
+          });
+        }
+        if (res.status === 429 || res.status === 502 || res.status === 503 || res.status === 504) {
+          throw responseError(req.what, res.status, res.headers, await errorText(res, req.method));
+        }
+        return res;
+      }
+    };
+    if (req.retry === false) return attemptOnce();
+    return withRetry(attemptOnce, { retryTimes: this.ctx.retryTimes, retryDelayMs: this.ctx.retryDelayMs, signal: req.signal });
+  }
+
+  /** Releases the agents (shared agents close with their last user). */
+  async close(): Promise<void> {
+    this.closed = true;
+    const leases = [this.lease, ...this.foreign.values()];
+    this.lease = undefined;
+    this.foreign.clear();
+    await Promise.all(leases.map((l) => l?.release()));
+  }
+}
+
+/** The body of an error answer as text ('' for HEAD, whose body is only discarded). */
+async function errorText(res: HttpResponse, method: string): Promise<string> {
+  if (method === 'HEAD') {
+    await discard(res);
+    return '';
+  }
+  return readErrorText(res);
+}

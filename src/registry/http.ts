@@ -1,0 +1,166 @@
+/**
+ * The HTTP layer under the registry client: one keep-alive undici Agent per (endpoint, TLS settings), shared by the
+ * clients that use it and closed with the last of them; requests with a User-Agent; manual redirects that never carry
+ * the registry's Authorization to another origin; bounded body reads.
+ */
+import { Agent, type Dispatcher } from 'undici';
+import { FerryError, ErrorCode } from '../errors.js';
+import { connectOptions, type TlsSettings } from './certs.js';
+import { userAgent } from './user-agent.js';
+
+/** A response whose body must be consumed (read, dumped or destroyed) by the caller. */
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  /** The URL that answered (after redirects). */
+  url: URL;
+}
+
+/** One request. */
+export interface HttpRequest {
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: URL;
+  headers?: Record<string, string>;
+  body?: Dispatcher.DispatchOptions['body'];
+  signal?: AbortSignal;
+  /** Follow redirects for GET/HEAD (default true). */
+  followRedirects?: boolean;
+}
+
+interface PooledAgent {
+  agent: Agent;
+  refs: number;
+}
+
+const pool = new Map<string, PooledAgent>();
+
+/** A handle on a shared agent; `release()` once. */
+export interface AgentLease {
+  readonly agent: Agent;
+  readonly tls: TlsSettings;
+  release(): Promise<void>;
+}
+
+/** Gets (creating if needed) the agent for `endpoint` (host:port) with `tls`; keep-alive, shared, reference-counted. */
+export function leaseAgent(endpoint: string, tls: TlsSettings): AgentLease {
+  const key = `${endpoint}\0${tls.id}`;
+  let p = pool.get(key);
+  if (!p) {
+    p = {
+      agent: new Agent({
+        connect: { ...connectOptions(tls), timeout: 10_000 },
+        keepAliveTimeout: 30_000,
+        connections: 16,
+      }),
+      refs: 0,
+    };
+    pool.set(key, p);
+  }
+  p.refs++;
+  const entry = p;
+  let released = false;
+  return {
+    agent: entry.agent,
+    tls,
+    async release() {
+      if (released) return;
+      released = true;
+      if (--entry.refs === 0 && pool.get(key) === entry) {
+        pool.delete(key);
+        await entry.agent.close().catch(() => undefined);
+      }
+    },
+  };
+}
+
+/** Number of pooled agents (tests). */
+export function pooledAgentCount(): number {
+  return pool.size;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 10;
+
+/**
+ * Sends a request. Redirects (GET/HEAD) are followed up to 10 hops; the `Authorization` header is dropped as soon as
+ * the request leaves the original origin. Network errors are thrown as they come (see `transportError`).
+ * @param agentFor agent for an origin the redirect moved to (same TLS settings, other host).
+ */
+export async function send(agent: Agent, req: HttpRequest, agentFor?: (origin: URL) => Agent): Promise<HttpResponse> {
+  let url = req.url;
+  let headers: Record<string, string> = { 'user-agent': userAgent(), ...req.headers };
+  let current = agent;
+  const origin = req.url.origin;
+  for (let hop = 0; ; hop++) {
+    const res = await current.request({
+      origin: url.origin,
+      path: url.pathname + url.search,
+      method: req.method,
+      headers,
+      body: req.body,
+      signal: req.signal,
+    });
+    const follow = (req.followRedirects ?? true) && (req.method === 'GET' || req.method === 'HEAD');
+    const location = res.headers['location'];
+    if (!follow || !REDIRECTS.has(res.statusCode) || typeof location !== 'string') {
+      return { status: res.statusCode, headers: res.headers, body: res.body, url };
+    }
+    await res.body.dump().catch(() => undefined);
+    if (hop >= MAX_REDIRECTS) throw new FerryError(ErrorCode.Registry, `${req.url.host}: too many redirects`);
+    const next = new URL(location, url);
+    if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+      throw new FerryError(ErrorCode.Registry, `${req.url.host}: redirect to unsupported URL scheme ${next.protocol}`);
+    }
+    if (next.origin !== origin) {
+      const { authorization: _dropped, ...rest } = headers;
+      headers = rest;
+      current = agentFor ? agentFor(next) : agent;
+    } else current = agent;
+    url = next;
+  }
+}
+
+/**
+ * Reads a whole (small) body, failing with `onTooLarge()` once more than `max` bytes arrive. The body is always
+ * consumed or destroyed.
+ */
+export async function readBody(res: HttpResponse, max: number, onTooLarge: () => Error): Promise<Buffer> {
+  const declared = Number(res.headers['content-length']);
+  if (Number.isFinite(declared) && declared > max) {
+    res.body.destroy();
+    throw onTooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of res.body) {
+    total += (chunk as Buffer).length;
+    if (total > max) {
+      res.body.destroy();
+      throw onTooLarge();
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Reads a body as text for an error message (bounded to 64 KiB; errors ignored). */
+export async function readErrorText(res: HttpResponse): Promise<string> {
+  try {
+    return (await readBody(res, 64 * 1024, () => new Error('too large'))).toString('utf8');
+  } catch {
+    res.body.destroy();
+    return '';
+  }
+}
+
+/** Discards a body so its connection can be reused. */
+export async function discard(res: HttpResponse): Promise<void> {
+  await res.body.dump({ limit: 128 * 1024 }).catch(() => res.body.destroy());
+}
+
+/** First value of a header. */
+export function header(res: { headers: Record<string, string | string[] | undefined> }, name: string): string | undefined {
+  const v = res.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
