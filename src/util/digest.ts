@@ -55,3 +55,13 @@ export function verifyDigest(what: string, data: Buffer, expected: string): void
   const actual = digestOf(data, parseDigest(expected).algorithm);
   if (actual !== expected) throw digestMismatch(what, expected, actual);
 }
+
+/**
+ * Node hash name for a digest algorithm name (`sha256`, `sha384`, `sha512`).
+ * @throws FerryError(E_INVALID_REFERENCE) for an unsupported algorithm.
+ */
+export function hashNameForAlgorithm(algorithm: string): string {
+  const alg = ALGORITHMS[algorithm];
+  if (!alg) throw new FerryError(ErrorCode.InvalidReference, `unsupported digest algorithm "${algorithm}"`);
+  return alg.hash;
+}

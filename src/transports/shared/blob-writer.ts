@@ -1,0 +1,86 @@
+/**
+ * The blob writer of the file-based destinations (oci, dir, archives): streams a blob into a
+ * temporary file while verifying it, then renames it to its content-addressed path.
+ */
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FerryError, ErrorCode } from '../../errors.js';
+import type { BlobInfo } from '../../types/image.js';
+import { AtomicFileSink, fileError } from '../../util/atomic.js';
+import { isDigest } from '../../util/digest.js';
+import { VerifyingStream } from '../../util/verify-stream.js';
+
+/** Options of {@link putBlobFile}. */
+export interface PutBlobFileOptions {
+  /** Aborting stops the copy and removes everything written. */
+  signal?: AbortSignal;
+  /** Where the blob with this digest lives (e.g. `<layout>/blobs/sha256/<hex>`); parents are created. */
+  pathFor(digest: string): string;
+  /** Called with the byte count after each chunk. */
+  onProgress?: (bytes: number) => void;
+  /** fsync file and directory before returning (default true). */
+  fsync?: boolean;
+}
+
+/**
+ * Stores the blob read from `stream` at `opts.pathFor(digest)`:
+ * - known digest, and a file already there (of the right size, if known): the stream is destroyed
+ *   unread and the existing blob is reused;
+ * - otherwise bytes go through a {@link VerifyingStream} into an {@link AtomicFileSink} in the blob's
+ *   directory (or in `dir` when the digest is unknown, i.e. `info.digest` is empty, e.g. after
+ *   re-compression: the file is then named by the computed digest).
+ * On any failure (mismatch, stream error, abort) nothing is left at the final path nor as a temporary file.
+ * @returns `info` with the verified or computed digest and the actual size.
+ * @throws FerryError(E_DIGEST_MISMATCH | E_SIZE_MISMATCH | E_IO | E_ABORTED)
+ */
+export async function putBlobFile(dir: string, stream: Readable, info: BlobInfo, opts: PutBlobFileOptions): Promise<BlobInfo> {
+  const known = info.digest !== '' && info.digest !== undefined;
+  if (known && !isDigest(info.digest)) {
+    stream.destroy();
+    throw new FerryError(ErrorCode.InvalidReference, `invalid blob digest "${info.digest}"`);
+  }
+  const what = known ? `blob ${info.digest}` : 'blob';
+  const { signal } = opts;
+  try {
+    if (signal?.aborted) throw new FerryError(ErrorCode.Aborted, `writing ${what}: aborted`, { cause: signal.reason });
+    const finalPath = known ? opts.pathFor(info.digest) : undefined;
+    if (finalPath !== undefined) {
+      const existing = await existingSize(finalPath);
+      if (existing !== undefined && (info.size < 0 || existing === info.size)) {
+        stream.destroy();
+        return { ...info, size: existing };
+      }
+      await mkdir(dirname(finalPath), { recursive: true });
+    } else {
+      await mkdir(dir, { recursive: true });
+    }
+    const verifier = new VerifyingStream({ digest: known ? info.digest : '', size: info.size, what, onProgress: opts.onProgress });
+    const sink = await AtomicFileSink.open(finalPath ?? { dir }, { signal, fsync: opts.fsync });
+    try {
+      await pipeline(stream, verifier, sink.stream, { signal });
+      const digest = verifier.digest!;
+      const target = finalPath ?? opts.pathFor(digest);
+      if (finalPath === undefined) await mkdir(dirname(target), { recursive: true });
+      await sink.commit(target);
+      return { ...info, digest, size: verifier.bytes };
+    } catch (e) {
+      await sink.abort();
+      throw e;
+    }
+  } catch (e) {
+    if (!stream.destroyed) stream.destroy();
+    throw fileError(`writing ${what}`, e);
+  }
+}
+
+/** Size of the regular file at `path`, or undefined if there is none. */
+async function existingSize(path: string): Promise<number | undefined> {
+  try {
+    const st = await stat(path);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * Atomic file writes: data goes to a temporary file in the target's own directory, is fsynced, then
+ * renamed over the target (and the directory fsynced), so readers see either the old file or the
+ * complete new one — never a partial file at the final path.
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { FerryError, ErrorCode } from '../errors.js';
+import { registerExitCleanup } from './temp.js';
+
+/** Write buffer of sink streams: large, so that few syscalls are made for multi-GB layers. */
+export const SINK_HIGH_WATER_MARK = 1 << 20;
+
+/** Options of {@link writeFileAtomic} and {@link AtomicFileSink.open}. */
+export interface AtomicWriteOptions {
+  /** File mode of the new file (default 0o644, minus umask). */
+  mode?: number;
+  /** Whether to fsync the file and its directory (default true). */
+  fsync?: boolean;
+  /** Aborting removes the temporary file and rejects with E_ABORTED. */
+  signal?: AbortSignal;
+}
+
+/** The temporary name used next to `finalPath`: `<finalPath>.tmp-<random>` (or `<dir>/.tmp-<random>`). */
+function tempNameFor(dir: string, finalPath?: string): string {
+  const suffix = `.tmp-${randomBytes(6).toString('hex')}`;
+  return finalPath !== undefined ? join(dirname(finalPath), basename(finalPath) + suffix) : join(dir, suffix);
+}
+
+function abortedError(what: string, signal: AbortSignal): FerryError {
+  return new FerryError(ErrorCode.Aborted, `${what}: aborted`, { cause: signal.reason });
+}
+
+/** Wraps a file-system failure into FerryError(E_IO) naming what was being done (FerryErrors pass through). */
+export function fileError(what: string, e: unknown): FerryError {
+  if (e instanceof FerryError) return e;
+  if ((e as { name?: string } | null)?.name === 'AbortError') return new FerryError(ErrorCode.Aborted, `${what}: aborted`, { cause: e });
+  return new FerryError(ErrorCode.Io, `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
+/** fsyncs a directory so that a rename in it is durable; file systems that refuse are ignored. */
+export async function fsyncDir(dir: string): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM' && code !== 'EBADF') throw e;
+  } finally {
+    await fh?.close().catch(() => {});
+  }
+}
+
+/**
+ * Writes `data` to `path` atomically (temp file in the same directory, write, fsync, rename, fsync dir).
+ * @throws FerryError(E_IO) on failure, E_ABORTED if `signal` aborts; no temp file is left behind.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+  const { signal } = opts;
+  if (signal?.aborted) throw abortedError(`writing ${path}`, signal);
+  const temp = tempNameFor(dirname(path), path);
+  const forget = registerExitCleanup(() => unlinkQuiet(temp));
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(temp, 'wx', opts.mode ?? 0o644);
+    await fh.writeFile(data);
+    if (opts.fsync !== false) await fh.sync();
+    await fh.close();
+    fh = undefined;
+    if (signal?.aborted) throw abortedError(`writing ${path}`, signal);
+    await rename(temp, path);
+    forget();
+    if (opts.fsync !== false) await fsyncDir(dirname(path));
+  } catch (e) {
+    await fh?.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+    forget();
+    throw fileError(`writing ${path}`, e);
+  }
+}
+
+function unlinkQuiet(p: string): void {
+  try {
+    unlinkSync(p);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * A streaming atomic file writer. Write into {@link stream} (typically as the last stage of
+ * `stream.pipeline`), then {@link commit} to fsync and rename the temporary file to its final path,
+ * or {@link abort} to remove it. A stream error or an abort of the signal aborts automatically.
+ * The temporary file is also removed if the process exits before commit.
+ *
+ * ```ts
+ * const sink = await AtomicFileSink.open(finalPath, { signal });
+ * try { await pipeline(src, sink.stream, { signal }); await sink.commit(); }
+ * catch (e) { await sink.abort(); throw e; }
+ * ```
+ */
+export class AtomicFileSink {
+  /** Where the data is written until commit. */
+  readonly tempPath: string;
+  /** The writable end: write the file's bytes here. It owns the file descriptor (fsync on close). */
+  readonly stream: WriteStream;
+  private readonly finalPath: string | undefined;
+  private readonly opts: AtomicWriteOptions;
+  private readonly forgetExit: () => void;
+  private state: 'open' | 'committing' | 'committed' | 'aborted' = 'open';
+  private aborting: Promise<void> | undefined;
+  private readonly onAbort: () => void;
+
+  private constructor(stream: WriteStream, tempPath: string, finalPath: string | undefined, opts: AtomicWriteOptions) {
+    this.stream = stream;
+    this.tempPath = tempPath;
+    this.finalPath = finalPath;
+    this.opts = opts;
+    this.forgetExit = registerExitCleanup(() => unlinkQuiet(tempPath));
+    this.stream.on('error', () => void this.abort());
+    this.onAbort = () => {
+      this.stream.destroy(abortedError(`writing ${this.finalPath ?? this.tempPath}`, opts.signal!));
+    };
+    opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /**
+   * Opens a sink for `finalPath` (temp file `<finalPath>.tmp-<random>` next to it), or, with `{dir}`,
+   * a sink whose final name is given only at {@link commit} (temp file `<dir>/.tmp-<random>`; the final
+   * path must then be on the same file system, typically inside `dir`).
+   * @throws FerryError(E_IO) if the temporary file cannot be created, E_ABORTED if already aborted.
+   */
+  static async open(target: string | { dir: string }, opts: AtomicWriteOptions = {}): Promise<AtomicFileSink> {
+    const finalPath = typeof target === 'string' ? target : undefined;
+    const dir = typeof target === 'string' ? dirname(target) : target.dir;
+    const what = `writing ${finalPath ?? dir}`;
+    if (opts.signal?.aborted) throw abortedError(what, opts.signal);
+    const temp = tempNameFor(dir, finalPath);
+    const stream = createWriteStream(temp, {
+      flags: 'wx',
+      mode: opts.mode ?? 0o644,
+      highWaterMark: SINK_HIGH_WATER_MARK,
+      flush: opts.fsync !== false,
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onErr = (e: Error) => {
+          stream.removeListener('ready', onReady);
+          reject(e);
+        };
+        const onReady = () => {
+          stream.removeListener('error', onErr);
+          resolve();
+        };
+        stream.once('error', onErr).once('ready', onReady);
+      });
+    } catch (e) {
+      stream.destroy();
+      throw fileError(what, e);
+    }
+    return new AtomicFileSink(stream, temp, finalPath, opts);
+  }
+
+  /** Whether the sink is still open (neither committed nor aborted). */
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  /**
+   * Finishes the stream (ending it if the caller did not), which fsyncs and closes the temporary file,
+   * renames it to its final path (`finalPath` overrides or supplies it), then fsyncs the directory.
+   * On failure the temporary file is removed.
+   * @throws FerryError(E_IO | E_ABORTED)
+   */
+  async commit(finalPath?: string): Promise<void> {
+    const target = finalPath ?? this.finalPath;
+    if (target === undefined) throw new FerryError(ErrorCode.Io, `committing ${this.tempPath}: no final path given`);
+    if (this.state !== 'open') throw new FerryError(ErrorCode.Io, `committing ${target}: sink already ${this.state}`);
+    this.state = 'committing';
+    const what = `writing ${target}`;
+    try {
+      if (this.opts.signal?.aborted) throw abortedError(what, this.opts.signal);
+      if (this.stream.errored) throw this.stream.errored;
+      if (!this.stream.writableEnded) this.stream.end();
+      await closed(this.stream);
+      if (this.opts.signal?.aborted) throw abortedError(what, this.opts.signal);
+      await rename(this.tempPath, target);
+      this.state = 'committed';
+      this.cleanupListeners();
+      if (this.opts.fsync !== false) await fsyncDir(dirname(target));
+    } catch (e) {
+      if (this.state === 'committed') throw fileError(what, e); // renamed; only the directory fsync failed
+      this.state = 'open';
+      await this.abort();
+      throw fileError(what, e);
+    }
+  }
+
+  /**
+   * Discards everything written: destroys the stream and removes the temporary file.
+   * Idempotent (every call resolves once the file is gone), never throws; a no-op after commit.
+   */
+  abort(): Promise<void> {
+    if (this.state === 'committed') return Promise.resolve();
+    if (this.state === 'committing') {
+      // commit() is in flight: stop its stream; its own failure path removes the file.
+      if (!this.stream.destroyed) this.stream.destroy();
+      return Promise.resolve();
+    }
+    this.aborting ??= (async () => {
+      this.state = 'aborted';
+      this.cleanupListeners();
+      if (!this.stream.destroyed) this.stream.destroy();
+      await closed(this.stream).catch(() => {});
+      await unlink(this.tempPath).catch(() => {});
+    })();
+    return this.aborting;
+  }
+
+  private cleanupListeners(): void {
+    this.forgetExit();
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+  }
+}
+
+/**
+ * Resolves once a file write stream has finished and closed its descriptor (fsynced when opened with
+ * `flush`); rejects with its error, or if it was destroyed before finishing.
+ */
+function closed(stream: WriteStream): Promise<void> {
+  const settle = (): Error | undefined =>
+    stream.errored ?? (stream.writableFinished ? undefined : new Error('write stream destroyed before finishing'));
+  if (stream.closed) {
+    const e = settle();
+    return e ? Promise.reject(e) : Promise.resolve();
+  }
+  return new Promise((resolve, reject) => {
+    stream.once('close', () => {
+      const e = settle();
+      if (e) reject(e);
+      else resolve();
+    });
+  });
+}
