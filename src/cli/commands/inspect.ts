@@ -1,0 +1,68 @@
+import type { CommandSpec } from '../command.js';
+import { write } from '../io.js';
+import { registryFlags, retryFlags, contextFromArgs } from '../options/registry.js';
+import { FerryError, ErrorCode } from '../../errors.js';
+
+const spec: CommandSpec = {
+  command: 'inspect IMAGE-NAME',
+  describe: 'Inspect image IMAGE-NAME',
+  builder: (y) =>
+    y
+      .positional('IMAGE-NAME', { type: 'string', describe: 'TRANSPORT:DETAILS, e.g. docker://registry.example.com/app:1.0' })
+      .options({
+        ...registryFlags(''),
+        ...retryFlags,
+        raw: { type: 'boolean', describe: 'print the exact manifest (or, with --config, config) bytes' },
+        config: { type: 'boolean', describe: 'print the image config (as OCI; exact bytes with --raw)' },
+        'no-tags': { alias: 'n', type: 'boolean', describe: "do not list the repository's tags" },
+        format: { alias: 'f', type: 'string', describe: 'format the output with a Go template, e.g. "{{.Digest}}"', requiresArg: true },
+      })
+      .example('$0 inspect docker://docker.io/library/busybox:latest', 'show image metadata as JSON')
+      .example("$0 inspect --format '{{.Digest}}' oci:/srv/layout:1.0", 'print one field'),
+  async handler(args, cli) {
+    const ctx = contextFromArgs(args, '', cli.io.env);
+    const format = args['format'] as string | undefined;
+    if (format !== undefined && (args['raw'] || args['config'])) {
+      throw new FerryError(ErrorCode.Usage, '--format cannot be combined with --raw or --config');
+    }
+    const { parseImageName } = await import('../../transports/registry.js');
+    const ref = parseImageName(String(args['IMAGE-NAME']));
+    const { inspectImage } = await import('../../image/inspect.js');
+    let listTags: (() => Promise<string[]>) | undefined;
+    if (ref.transport.name === 'docker' && !args['no-tags']) {
+      const { listDockerTags } = await import('../../transports/docker/tags.js');
+      const { DockerReference } = await import('../../transports/docker/reference.js');
+      if (ref instanceof DockerReference) listTags = () => listDockerTags(ref, ctx, { signal: cli.signal });
+    }
+    const result = await inspectImage(ref, ctx, {
+      raw: Boolean(args['raw']),
+      config: Boolean(args['config']),
+      noTags: Boolean(args['no-tags']),
+      signal: cli.signal,
+      listTags,
+    });
+    const { goJsonIndent } = await import('../../image/go-json.js');
+    switch (result.kind) {
+      case 'raw':
+        await write(cli.io.stdout, result.bytes);
+        return;
+      case 'config': {
+        const { ociImageJson } = await import('../../manifest/config.js');
+        await write(cli.io.stdout, goJsonIndent(ociImageJson(result.config)) + '\n');
+        return;
+      }
+      case 'info': {
+        if (format !== undefined) {
+          const { renderTemplate } = await import('../../image/template.js');
+          const text = renderTemplate(format, result.info);
+          await write(cli.io.stdout, text.endsWith('\n') ? text : text + '\n');
+          return;
+        }
+        const { inspectInfoJson } = await import('../../image/inspect-info.js');
+        await write(cli.io.stdout, goJsonIndent(inspectInfoJson(result.info)) + '\n');
+        return;
+      }
+    }
+  },
+};
+export default spec;
