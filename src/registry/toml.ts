@@ -265,9 +265,9 @@ class Parser {
     this.pos++; // opening quote
     let out = '';
     for (;;) {
+      if (this.peek() === '' || this.peek() === '\n') this.fail('unterminated string');
       const c = this.next();
       if (c === '"') return out;
-      if (c === '' || c === '\n') this.fail('unterminated string');
       out += c === '\\' ? this.parseEscape() : c;
     }
   }
@@ -276,9 +276,9 @@ class Parser {
     this.pos++;
     const start = this.pos;
     for (;;) {
+      if (this.peek() === '' || this.peek() === '\n') this.fail('unterminated string');
       const c = this.next();
       if (c === "'") return this.text.slice(start, this.pos - 1);
-      if (c === '' || c === '\n') this.fail('unterminated string');
     }
   }
 

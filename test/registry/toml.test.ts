@@ -1,0 +1,83 @@
+import { expect } from 'chai';
+import { parseToml } from '../../src/registry/toml.js';
+import { FerryError } from '../../src/errors.js';
+
+function configError(text: string): FerryError {
+  try {
+    parseToml(text, 'x.conf');
+  } catch (e) {
+    expect(e).to.be.instanceOf(FerryError);
+    expect((e as FerryError).code).to.equal('E_CONFIG');
+    return e as FerryError;
+  }
+  expect.fail('expected a parse error');
+}
+
+describe('registry/toml', () => {
+  it('parses tables, arrays of tables, nested arrays of tables, strings, booleans, integers and comments', () => {
+    const doc = parseToml(`
+# comment
+unqualified-search-registries = ["a.io", 'b.io',  # trailing comment
+  "c.io", ]   
+short-name-mode = "enforcing"
+
+[[registry]]
+prefix = "example.com/foo"   # a comment
+location = "mirror.local/bar"
+insecure = true
+blocked = false
+
+[[registry.mirror]]
+location = "m1.local"
+[[registry.mirror]]
+location = "m2.local"
+pull-from-mirror = "digest-only"
+
+[[registry]]
+location = "quay.io"
+count = -1_000
+
+[aliases]
+"busybox" = "docker.io/library/busybox"
+'lit\\x' = "v"
+a.b.c = 1
+`);
+    expect(doc['unqualified-search-registries']).to.deep.equal(['a.io', 'b.io', 'c.io']);
+    expect(doc['short-name-mode']).to.equal('enforcing');
+    const regs = doc['registry'] as Record<string, unknown>[];
+    expect(regs).to.have.length(2);
+    expect(regs[0]).to.deep.include({ prefix: 'example.com/foo', location: 'mirror.local/bar', insecure: true, blocked: false });
+    expect(regs[0]!['mirror']).to.deep.equal([{ location: 'm1.local' }, { location: 'm2.local', 'pull-from-mirror': 'digest-only' }]);
+    expect(regs[1]).to.deep.equal({ location: 'quay.io', count: -1000 });
+    expect(doc['aliases']).to.deep.equal({ busybox: 'docker.io/library/busybox', 'lit\\x': 'v', a: { b: { c: 1 } } });
+  });
+
+  it('decodes basic-string escapes and keeps literal strings raw', () => {
+    const doc = parseToml(String.raw`a = "q\"uote\\ \t\u00e9\U0001F600"` + '\n' + String.raw`b = 'C:\path\n'` + '\n');
+    expect(doc['a']).to.equal('q"uote\\ \t\u00e9\u{1F600}');
+    expect(doc['b']).to.equal('C:\\path\\n');
+  });
+
+  it('parses multi-line strings and inline tables', () => {
+    const doc = parseToml('s = """\nline1\nline2"""\nt = { x = "1", y = true }\nl = \'\'\'\nraw\\n\'\'\'\n');
+    expect(doc['s']).to.equal('line1\nline2');
+    expect(doc['t']).to.deep.equal({ x: '1', y: true });
+    expect(doc['l']).to.equal('raw\\n');
+  });
+
+  it('accepts CRLF line endings', () => {
+    expect(parseToml('a = "x"\r\n[t]\r\nb = true\r\n')).to.deep.equal({ a: 'x', t: { b: true } });
+  });
+
+  it('reports errors with the file name and line number', () => {
+    expect(configError('a = "x"\n\nb = "unterminated\n').message).to.equal('x.conf:3: unterminated string');
+    expect(configError('a = 1\na = 2\n').message).to.match(/^x\.conf:2: key "a" is defined more than once/);
+    expect(configError('[t]\n[t]\n').message).to.match(/^x\.conf:2: table \[t\] is defined more than once/);
+    expect(configError('a = [1, 2\n').message).to.match(/^x\.conf:2: /);
+    expect(configError('a = "x" b\n').message).to.match(/^x\.conf:1: unexpected "b"/);
+    expect(configError('a = "\\q"\n').message).to.match(/^x\.conf:1: invalid escape/);
+    expect(configError('a\n').message).to.match(/^x\.conf:1: expected "="/);
+    expect(configError('a = 1.5\n').message).to.match(/^x\.conf:1: /);
+    expect(configError('a = 1\n[[a]]\n').message).to.match(/^x\.conf:2: /);
+  });
+});
