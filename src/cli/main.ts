@@ -45,8 +45,8 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
   let failed: unknown;
   const cli: CliContext = { io, signal: controller.signal, debug };
 
-  const wanted = argv.find((a) => !a.startsWith('-'));
-  const spec = wanted !== undefined && wanted in COMMANDS ? (await COMMANDS[wanted]!.load()).default : undefined;
+  const wanted = argv.find((a) => Object.hasOwn(COMMANDS, a));
+  const spec = wanted !== undefined ? (await COMMANDS[wanted]!.load()).default : undefined;
 
   let y = globalOptions(yargs(argv))
     .scriptName('ferry')

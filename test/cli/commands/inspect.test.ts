@@ -1,0 +1,248 @@
+import { expect } from 'chai';
+import path from 'node:path';
+import { useRegistry, type TestRegistry, type RegistryMode } from '../../harness/registry.js';
+import { buildImage, pushImage, type BuiltImage } from '../../harness/images.js';
+import { startFaultProxy } from '../../harness/fault-proxy.js';
+import { useCleanup } from '../../harness/tmp.js';
+import { run } from '../../harness/procs.js';
+import { ferry } from '../../harness/cli.js';
+import { digestOf } from '../../../src/util/digest.js';
+
+const PLATFORMS = [
+  { os: 'linux', architecture: 'amd64' },
+  { os: 'linux', architecture: 'arm64', variant: 'v8' },
+];
+
+/** Flags giving ferry and skopeo access to the registry (identical spelling for both tools). */
+function accessFlags(reg: TestRegistry): string[] {
+  const flags = reg.mode === 'http' ? ['--tls-verify=false'] : ['--cert-dir', reg.certDir!];
+  if (reg.username) flags.push('--creds', `${reg.username}:${reg.password}`);
+  return flags;
+}
+
+/**
+ * ferry's inspect text with the keys skopeo 1.9.3 does not print taken out (LayersData is newer than 1.9.3;
+ * InstanceDigest and Platforms are ferry's), leaving the rest byte for byte as ferry printed it.
+ */
+function asSkopeo193(text: string): string {
+  const out: string[] = [];
+  let skippingUntil: string | undefined;
+  for (const line of text.split('\n')) {
+    if (skippingUntil !== undefined) {
+      if (line.startsWith(skippingUntil)) skippingUntil = undefined;
+      continue;
+    }
+    if (line === '    "LayersData": [' || line === '    "Platforms": [') skippingUntil = '    ]';
+    else if (!line.startsWith('    "InstanceDigest": ')) out.push(line);
+  }
+  const close = out.lastIndexOf('}');
+  out[close - 1] = out[close - 1]!.replace(/,$/, '');
+  return out.join('\n');
+}
+
+async function skopeo(args: string[]) {
+  const r = await run('skopeo', args);
+  expect(r.code, `skopeo ${args.join(' ')}: ${r.stderr}`).to.equal(0);
+  return r;
+}
+
+describe('cli/commands/inspect (against a real registry, compared with skopeo)', function () {
+  this.timeout(120_000);
+  const cleanup = useCleanup('after');
+  let multi: BuiltImage;
+  let dockerImg: BuiltImage;
+
+  before(async () => {
+    const dir = await cleanup.tempDir('ferry-inspect-');
+    multi = await buildImage(path.join(dir, 'multi'), {
+      seed: 11, tag: '1.0', platforms: PLATFORMS, labels: { 'a.b': 'x<y>&z', team: 'ferry' }, env: ['PATH=/bin', 'K=v'],
+    });
+    dockerImg = await buildImage(path.join(dir, 'docker'), { seed: 12, tag: 'd', format: 'docker', layers: 3 });
+  });
+
+  for (const mode of ['http', 'tls', 'basic', 'token'] as RegistryMode[]) {
+    describe(`${mode} registry`, () => {
+      const reg = useRegistry(mode);
+      before(async () => {
+        await pushImage(multi, reg(), 'team/multi:1.0');
+        await pushImage(multi, reg(), 'team/multi:latest');
+        await pushImage(dockerImg, reg(), 'team/docker:d');
+      });
+
+      it('prints what skopeo prints for a multi-arch OCI index and a Docker schema2 image', async () => {
+        for (const ref of [`docker://${reg().host}/team/multi:1.0`, `docker://${reg().host}/team/docker:d`]) {
+          const f = await ferry(['inspect', ...accessFlags(reg()), ref]);
+          expect(f.code, f.stderr).to.equal(0);
+          const s = await skopeo(['inspect', ...accessFlags(reg()), ref]);
+          expect(asSkopeo193(f.stdout)).to.equal(asSkopeo193(s.stdout));
+          // skopeo 1.9.3's exact text, byte for byte, once ferry's additions are taken out of the same document
+          expect(JSON.stringify(JSON.parse(f.stdout).Digest)).to.equal(JSON.stringify(JSON.parse(s.stdout).Digest));
+        }
+      });
+
+      it('--raw and --config --raw are byte-identical to skopeo', async () => {
+        const ref = `docker://${reg().host}/team/multi:1.0`;
+        for (const flags of [['--raw'], ['--config', '--raw'], ['--config']]) {
+          const f = await ferry(['inspect', ...flags, ...accessFlags(reg()), ref]);
+          expect(f.code, f.stderr).to.equal(0);
+          const s = await skopeo(['inspect', ...flags, ...accessFlags(reg()), ref]);
+          expect(f.stdoutBytes.equals(s.stdoutBytes), `inspect ${flags.join(' ')}`).to.equal(true);
+        }
+        const raw = await ferry(['inspect', '--raw', ...accessFlags(reg()), ref]);
+        expect(digestOf(raw.stdoutBytes)).to.equal(multi.digest);
+      });
+    });
+  }
+
+  describe('http registry: platforms, formats, errors', () => {
+    const reg = useRegistry('http');
+    before(async () => {
+      await pushImage(multi, reg(), 'team/multi:1.0');
+      await pushImage(multi, reg(), 'team/multi:2.0');
+    });
+    const ref = () => `docker://${reg().host}/team/multi:1.0`;
+
+    it('reports the index digest, the chosen instance and the platforms', async () => {
+      const f = await ferry(['inspect', '--tls-verify=false', '--override-arch', 'amd64', ref()]);
+      const o = JSON.parse(f.stdout);
+      expect(o.Name).to.equal(`${reg().host}/team/multi`);
+      expect(o.Digest).to.equal(multi.digest);
+      expect(o.InstanceDigest).to.equal(multi.manifests[0]!.digest);
+      expect([...o.RepoTags].sort()).to.deep.equal(['1.0', '2.0']);
+      expect(o.Platforms.map((p: { Architecture: string; Digest: string }) => [p.Architecture, p.Digest])).to.deep.equal([
+        ['amd64', multi.manifests[0]!.digest],
+        ['arm64', multi.manifests[1]!.digest],
+      ]);
+      expect(o.LayersData.map((l: { Digest: string; Size: number }) => [l.Digest, l.Size])).to.deep.equal(
+        multi.manifests[0]!.layers.map((l) => [l.digest, l.size]),
+      );
+    });
+
+    it('--override-arch/--override-variant pick another instance; an absent platform is a clear error', async () => {
+      const f = await ferry(['--override-arch', 'arm64', 'inspect', '--tls-verify=false', ref()]);
+      expect(JSON.parse(f.stdout)).to.include({ Architecture: 'arm64', Variant: 'v8', InstanceDigest: multi.manifests[1]!.digest });
+      const bad = await ferry(['inspect', '--tls-verify=false', '--override-arch', 's390x', ref()]);
+      expect(bad.code).to.equal(1);
+      expect(bad.stderr).to.match(/^Error: .*s390x.*\n$/);
+      expect(bad.stderr).to.contain('linux/amd64');
+    });
+
+    it('--no-tags and --format', async () => {
+      const f = await ferry(['inspect', '--tls-verify=false', '--no-tags', ref()]);
+      expect(JSON.parse(f.stdout).RepoTags).to.deep.equal([]);
+      const t = await ferry(['inspect', '--tls-verify=false', '--override-arch', 'amd64', '--format', '{{.Digest}} {{.Architecture}} {{json .Labels}}', ref()]);
+      expect(t.code, t.stderr).to.equal(0);
+      expect(t.stdout).to.equal(`${multi.digest} amd64 {"a.b":"x\\u003cy\\u003e\\u0026z","team":"ferry"}\n`);
+    });
+
+    it('an unknown tag or repository exits 2 with one line', async () => {
+      for (const r of [`docker://${reg().host}/team/multi:nope`, `docker://${reg().host}/team/absent:1`]) {
+        const f = await ferry(['inspect', '--tls-verify=false', r]);
+        expect(f.code, f.stderr).to.equal(2);
+        expect(f.stderr.trim().split('\n')).to.have.length(1);
+        expect(f.stderr).to.contain(r.replace('docker://', ''));
+        expect(f.stdout).to.equal('');
+      }
+    });
+
+    it('malformed references exit 1 with a message naming the problem', async () => {
+      const cases: [string, RegExp][] = [
+        ['docker://UPPER/case', /lowercase|invalid reference/],
+        ['busybox', /no transport.*docker/],
+        ['nosuch://x', /unknown transport|known transports/],
+        ['docker:busybox', /\/\//],
+        [`docker://${reg().host}/a@sha256:123`, /digest/],
+      ];
+      for (const [name, re] of cases) {
+        const f = await ferry(['inspect', name]);
+        expect(f.code, name).to.equal(1);
+        expect(f.stderr, name).to.match(re);
+        expect(f.stderr.trim().split('\n'), name).to.have.length(1);
+      }
+    });
+
+    it('refuses a manifest that does not match its digest', async () => {
+      const proxy = await startFaultProxy(reg().url, (req) =>
+        req.method === 'GET' && req.path.includes('/manifests/') ? { kind: 'corrupt', atByte: 40 } : undefined,
+      );
+      try {
+        const byDigest = `docker://${proxy.host}/team/multi@${multi.digest}`;
+        const f = await ferry(['inspect', '--raw', '--tls-verify=false', byDigest]);
+        expect(f.code).to.equal(1);
+        expect(f.stderr).to.match(/digest mismatch/);
+        expect(f.stdout).to.equal('');
+        const byTag = await ferry(['inspect', '--raw', '--tls-verify=false', `docker://${proxy.host}/team/multi:1.0`]);
+        expect(byTag.code).to.equal(1);
+        expect(byTag.stderr).to.match(/digest/);
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    it('a registry that is down fails fast with a network error', async () => {
+      const { freePort } = await import('../../harness/registry.js');
+      const port = await freePort();
+      const started = Date.now();
+      const f = await ferry(['inspect', '--tls-verify=false', '--retry-times', '1', '--retry-delay', '10ms', `docker://127.0.0.1:${port}/a/b:c`]);
+      expect(f.code).to.equal(1);
+      expect(f.stderr).to.match(/127\.0\.0\.1:\d+/).and.match(/refused|connect/i);
+      expect(Date.now() - started).to.be.below(10_000);
+    });
+  });
+
+  describe('basic-auth registry: credentials', () => {
+    const reg = useRegistry('basic');
+    before(async () => pushImage(multi, reg(), 'team/multi:1.0'));
+
+    it('a wrong password is a clear error and the password is printed nowhere', async () => {
+      const secret = 'Wr0ng-S3cret-Passw0rd';
+      const f = await ferry(['inspect', '--cert-dir', reg().certDir!, '--creds', `${reg().username}:${secret}`, `docker://${reg().host}/team/multi:1.0`]);
+      expect(f.code).to.equal(1);
+      expect(f.stderr).to.match(/unauthorized|authentication|username|password/i);
+      expect(f.stderr + f.stdout).not.to.contain(secret);
+      const dbg = await ferry(['--debug', 'inspect', '--cert-dir', reg().certDir!, '--creds', `${reg().username}:${secret}`, `docker://${reg().host}/team/multi:1.0`]);
+      expect(dbg.stderr).to.contain('E_UNAUTHORIZED');
+      expect(dbg.stderr + dbg.stdout).not.to.contain(secret);
+    });
+
+    it('without credentials the registry refuses, and TLS without the CA is refused', async () => {
+      const f = await ferry(['inspect', '--cert-dir', reg().certDir!, '--no-creds', `docker://${reg().host}/team/multi:1.0`]);
+      expect(f.code).to.equal(1);
+      const g = await ferry(['inspect', '--creds', `${reg().username}:${reg().password}`, `docker://${reg().host}/team/multi:1.0`]);
+      expect(g.code).to.equal(1);
+      expect(g.stderr).to.match(/certificate|TLS/i);
+    });
+
+    it('uses credentials from --authfile', async () => {
+      const dir = await cleanup.tempDir('ferry-auth-');
+      const authfile = path.join(dir, 'auth.json');
+      const { writeFile } = await import('node:fs/promises');
+      const auth = Buffer.from(`${reg().username}:${reg().password}`).toString('base64');
+      await writeFile(authfile, JSON.stringify({ auths: { [`${reg().host}`]: { auth } } }));
+      const f = await ferry(['inspect', '--raw', '--cert-dir', reg().certDir!, '--authfile', authfile, `docker://${reg().host}/team/multi:1.0`]);
+      expect(f.code, f.stderr).to.equal(0);
+      expect(digestOf(f.stdoutBytes)).to.equal(multi.digest);
+    });
+  });
+
+  describe('oci: and dir: transports', () => {
+    it('inspect agrees with skopeo on an OCI layout and on a dir written by skopeo', async () => {
+      const dir = await cleanup.tempDir('ferry-inspect-local-');
+      const single = await buildImage(path.join(dir, 'layout'), { seed: 13, tag: 'v1', labels: { k: 'v' } });
+      await skopeo(['copy', `oci:${single.layoutDir}:v1`, `dir:${path.join(dir, 'd')}`]);
+      for (const ref of [`oci:${single.layoutDir}:v1`, `dir:${path.join(dir, 'd')}`]) {
+        const f = await ferry(['inspect', ref]);
+        expect(f.code, f.stderr).to.equal(0);
+        const s = await skopeo(['inspect', ref]);
+        expect(asSkopeo193(f.stdout), ref).to.equal(asSkopeo193(s.stdout));
+        for (const flags of [['--raw'], ['--config', '--raw']]) {
+          const fr = await ferry(['inspect', ...flags, ref]);
+          const sr = await skopeo(['inspect', ...flags, ref]);
+          expect(fr.stdoutBytes.equals(sr.stdoutBytes), `${ref} ${flags}`).to.equal(true);
+        }
+      }
+      const missing = await ferry(['inspect', `oci:${single.layoutDir}:nope`]);
+      expect(missing.code).to.equal(2);
+    });
+  });
+});
