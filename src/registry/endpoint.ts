@@ -216,9 +216,14 @@ export class Endpoint {
           }
           const err = responseError(req.what, res.status, res.headers, await errorText(res, req.method));
           const creds = await this.auth.credentials();
-          const hint = creds || this.ctx.registryToken ? 'invalid username/password or token' : `authentication required${await this.auth.helperHint()}`;
+          const hint = this.ctx.registryToken
+            ? 'the registry token was refused'
+            : creds
+              ? 'invalid username/password'
+              : `authentication required${await this.auth.helperHint()}`;
           const detail = err.message.slice(req.what.length + 2);
-          throw new RegistryError(ErrorCode.Unauthorized, `${req.what}: ${hint}${detail && !hint.startsWith(detail) ? `: ${detail}` : ''}`, {
+          const extra = detail && !hint.startsWith(detail) && !/^authentication required$/i.test(detail) ? `: ${detail}` : '';
+          throw new RegistryError(ErrorCode.Unauthorized, `${req.what}: ${hint}${extra}`, {
             status: 401,
             entries: err.entries,
           });

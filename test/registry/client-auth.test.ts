@@ -157,6 +157,19 @@ describe('registry/client with TLS and authentication (real registries)', functi
       expect(e.message).not.to.include(wrong);
     });
 
+    it('uses the OAuth2 POST with the identitytoken of the auth file as refresh token', async () => {
+      const reg = registry();
+      const ts = reg.tokenServer!;
+      const authFile = join(dir, 'identity-auth.json');
+      await writeFile(authFile, JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('<token>:').toString('base64'), identitytoken: 'refresh-xyz' } } }));
+      const n0 = ts.requests.length;
+      // The test token server only implements grant_type=password, so the refresh grant is refused (400).
+      const e = await rejection(open(reg, { certDir: reg.certDir, authFile, retryTimes: 0 }).getManifest('v1'));
+      expect(e.code).to.equal('E_REGISTRY');
+      expect(e.message).not.to.include('refresh-xyz');
+      expect(ts.requests.slice(n0).map((r) => [r.method, r.status])).to.deep.equal([['POST', 400]]);
+    });
+
     it('sends --registry-token as a Bearer token directly', async () => {
       const reg = registry();
       const ts = reg.tokenServer!;
