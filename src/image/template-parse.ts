@@ -91,7 +91,7 @@ function findClose(tpl: string, from: number): number {
 }
 
 type Tok =
-  | { k: 'field'; v: string } // .Name (v without the dot); '' for bare dot
+  | { k: 'field'; v: string; adj: boolean } // .Name (v without the dot); '' for bare dot; adj: no space before it
   | { k: 'var'; v: string }
   | { k: 'str' | 'ident'; v: string }
   | { k: 'num'; v: number }
@@ -148,7 +148,8 @@ function lex(s: string): Tok[] {
       ident.lastIndex = i + 1;
       const m = ident.exec(s);
       const name = m ? m[0] : '';
-      toks.push(c === '.' ? { k: 'field', v: name } : { k: 'var', v: name });
+      const adj = i > 0 && !SPACE.test(s[i - 1]!) && s[i - 1] !== '(' && s[i - 1] !== '|' && s[i - 1] !== ',';
+      toks.push(c === '.' ? { k: 'field', v: name, adj } : { k: 'var', v: name });
       i += 1 + name.length;
     } else if (/[0-9-]/.test(c)) {
       const m = /-?[0-9]+(\.[0-9]+)?/y;
@@ -171,7 +172,12 @@ function lex(s: string): Tok[] {
 /** Adjacent `.A.B` tokens after an operand form its field chain. */
 function fieldChain(toks: Tok[], pos: { i: number }): string[] {
   const fields: string[] = [];
-  while (toks[pos.i]?.k === 'field' && (toks[pos.i] as { v: string }).v !== '') fields.push((toks[pos.i++] as { v: string }).v);
+  for (;;) {
+    const t = toks[pos.i];
+    if (t?.k !== 'field' || t.v === '' || !t.adj) break;
+    fields.push(t.v);
+    pos.i++;
+  }
   return fields;
 }
 
