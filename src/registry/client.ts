@@ -13,6 +13,7 @@ import { repositoryScope } from './auth.js';
 import { Endpoint, type EndpointSpec } from './endpoint.js';
 import { responseError, transportError } from './errors.js';
 import { discard, header, readBody, readErrorText, type HttpRequest, type HttpResponse } from './http.js';
+import { withRetry } from './retry.js';
 import { loadRegistriesConf, primarySource, pullSources, type PullSource, type RegistriesConf } from './registries-conf.js';
 
 /** What a client will do with the repository (decides token scopes and whether mirrors apply). */
@@ -218,9 +219,20 @@ export class RegistryClient {
     return this.firstOf(eps, (ep) => this.getManifestFrom(ep, tagOrDigest, opts), opts.signal);
   }
 
+  /** Retries the whole read (request and body), so a connection cut mid-body is retried like one cut before it. */
+  private retrying<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return withRetry(fn, { retryTimes: this.ctx.retryTimes, retryDelayMs: this.ctx.retryDelayMs, signal });
+  }
+
   private async getManifestFrom(ep: Endpoint, tagOrDigest: string, opts: OpOptions) {
+    await ep.ping(opts); // retried on its own: keep it out of the outer retries
+    return this.retrying(() => this.getManifestOnce(ep, tagOrDigest, opts), opts.signal);
+  }
+
+  private async getManifestOnce(ep: Endpoint, tagOrDigest: string, opts: OpOptions) {
     const what = this.what(ep, tagOrDigest);
     const res = await ep.request({
+      retry: false,
       method: 'GET',
       path: this.manifestPath(ep, tagOrDigest),
       headers: { accept: SUPPORTED_MANIFEST_TYPES.join(', ') },
@@ -369,14 +381,16 @@ export class RegistryClient {
         throw new FerryError(ErrorCode.Registry, `${what}: tag list pagination does not end`);
       }
       seen.add(url.href);
-      const res = await ep.request({ method: 'GET', path: url.pathname + url.search, scopes: this.scopes(ep), what, signal: opts.signal });
-      if (res.status !== 200) throw responseError(what, res.status, res.headers, await readErrorText(res));
-      let body: Buffer;
-      try {
-        body = await readBody(res, MAX_TAGS_PAGE_SIZE, () => new FerryError(ErrorCode.Registry, `${what}: tag list page is too large`));
-      } catch (e) {
-        throw transportError(what, e, opts.signal);
-      }
+      const pageUrl = url;
+      const { res, body } = await this.retrying(async () => {
+        const res = await ep.request({ method: 'GET', path: pageUrl.pathname + pageUrl.search, scopes: this.scopes(ep), what, signal: opts.signal, retry: false });
+        if (res.status !== 200) throw responseError(what, res.status, res.headers, await readErrorText(res));
+        try {
+          return { res, body: await readBody(res, MAX_TAGS_PAGE_SIZE, () => new FerryError(ErrorCode.Registry, `${what}: tag list page is too large`)) };
+        } catch (e) {
+          throw transportError(what, e, opts.signal);
+        }
+      }, opts.signal);
       let j: { tags?: unknown };
       try {
         j = JSON.parse(body.toString('utf8')) as { tags?: unknown };

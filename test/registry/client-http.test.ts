@@ -161,6 +161,13 @@ describe('registry/client over HTTP (real registry)', function () {
     expect(t.code).to.equal('E_DIGEST_MISMATCH');
   });
 
+  it('retries a manifest read whose connection is cut mid-body', async () => {
+    const proxy = await startProxy((r) => (r.path.endsWith('/manifests/v1') && r.method === 'GET' && r.pathCount === 1 ? { kind: 'cut', afterBytes: 10 } : undefined));
+    const m = await open({}, 'app/one', proxy.host).getManifest('v1');
+    expect(m.bytes.equals(image.bytes)).to.equal(true);
+    expect(proxy.requests.filter((r) => r.path.endsWith('/manifests/v1'))).to.have.length(2);
+  });
+
   it('waits for Retry-After on 429, then succeeds', async () => {
     const proxy = await startProxy((r) =>
       r.path.includes('/manifests/') && r.pathCount === 1
