@@ -11,6 +11,7 @@ import { DEFAULT_ZSTD_LEVEL, zstdCompressStream, zstdDecompressStream } from './
 
 export { type Compression, detectCompression, detectStreamCompression, peekBytes, MAGIC_LENGTH } from './detect.js';
 export { gunzipStream, gzipStream, DEFAULT_GZIP_LEVEL, GZIP_CHUNK_SIZE } from './gzip.js';
+export { ParallelGzip, PGZIP_BLOCK_SIZE } from './pgzip.js';
 export { zstdCompressStream, zstdDecompressStream, zstdAvailable, DEFAULT_ZSTD_LEVEL } from './zstd.js';
 
 /** Algorithms ferry can compress with. */
