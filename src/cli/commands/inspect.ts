@@ -41,28 +41,8 @@ const spec: CommandSpec = {
       signal: cli.signal,
       listTags,
     });
-    const { goJsonIndent } = await import('../../image/go-json.js');
-    switch (result.kind) {
-      case 'raw':
-        await write(cli.io.stdout, result.bytes);
-        return;
-      case 'config': {
-        const { ociImageJson } = await import('../../manifest/config.js');
-        await write(cli.io.stdout, goJsonIndent(ociImageJson(result.config)) + '\n');
-        return;
-      }
-      case 'info': {
-        if (format !== undefined) {
-          const { renderTemplate } = await import('../../image/template.js');
-          const text = renderTemplate(format, result.info);
-          await write(cli.io.stdout, text.endsWith('\n') ? text : text + '\n');
-          return;
-        }
-        const { inspectInfoJson } = await import('../../image/inspect-info.js');
-        await write(cli.io.stdout, goJsonIndent(inspectInfoJson(result.info)) + '\n');
-        return;
-      }
-    }
+    const { renderInspectResult } = await import('../../image/format.js');
+    await write(cli.io.stdout, renderInspectResult(result, { format }));
   },
 };
 export default spec;

@@ -132,7 +132,8 @@ describe('cli/commands/inspect (against a real registry, compared with skopeo)',
       expect(JSON.parse(f.stdout).RepoTags).to.deep.equal([]);
       const t = await ferry(['inspect', '--tls-verify=false', '--override-arch', 'amd64', '--format', '{{.Digest}} {{.Architecture}} {{json .Labels}}', ref()]);
       expect(t.code, t.stderr).to.equal(0);
-      expect(t.stdout).to.equal(`${multi.digest} amd64 {"a.b":"x\\u003cy\\u003e\\u0026z","team":"ferry"}\n`);
+      // containers/common's template `json` does not escape HTML, unlike the default output
+      expect(t.stdout).to.equal(`${multi.digest} amd64 {"a.b":"x<y>&z","team":"ferry"}\n`);
     });
 
     it('an unknown tag or repository exits 2 with one line', async () => {
