@@ -1,0 +1,104 @@
+/**
+ * Opening a `docker save` archive for reading: an uncompressed archive is indexed in place (headers
+ * only, blobs are streamed from their offsets later); a gzip-compressed one is first decompressed into
+ * a temporary file, as containers/image does, then indexed. `manifest.json` is read and checked.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { detectCompression, MAGIC_LENGTH } from '../../compression/detect.js';
+import { FerryError, ErrorCode } from '../../errors.js';
+import type { OpOptions } from '../../types/context.js';
+import { makeTempDir, type TempDir } from '../../util/temp.js';
+import { checkAborted, ioError, isNotFoundError } from '../shared/files.js';
+import { MANIFEST_FILE, MAX_JSON_SIZE, type ManifestItem, parseManifestJson } from './format.js';
+import { indexTar, type TarIndex } from './tar-index.js';
+
+/** An opened archive: its tar index and image list. Call {@link close} to remove temporary files. */
+export interface DockerArchive {
+  /** The archive as the user named it. */
+  readonly path: string;
+  /** Index of the (possibly decompressed) tar. */
+  readonly tar: TarIndex;
+  /** The images of `manifest.json`. */
+  readonly items: ManifestItem[];
+  /** Removes the decompressed copy, if any. Idempotent. */
+  close(): Promise<void>;
+}
+
+async function sniff(path: string, what: string): Promise<Buffer> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    if (isNotFoundError(e)) throw new FerryError(ErrorCode.NotFound, `${what}: no such file ${path}`, { cause: e });
+    throw ioError(`opening ${what}`, e);
+  }
+  try {
+    const buf = Buffer.alloc(MAGIC_LENGTH);
+    const { bytesRead } = await fh.read(buf, 0, MAGIC_LENGTH, 0);
+    return buf.subarray(0, bytesRead);
+  } catch (e) {
+    throw ioError(`reading ${what}`, e);
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+/**
+ * Returns the path of an uncompressed tar with the archive's content: `path` itself, or a decompressed
+ * copy in a new temporary directory (returned so the caller removes it).
+ * @throws FerryError(E_UNSUPPORTED) for compressions other than gzip; E_NOT_FOUND, E_IO, E_ABORTED.
+ */
+export async function uncompressedTar(path: string, what: string, opts: OpOptions = {}): Promise<{ tarPath: string; temp?: TempDir }> {
+  checkAborted(opts.signal, `opening ${what}`);
+  const compression = detectCompression(await sniff(path, what));
+  if (compression === 'none') return { tarPath: path };
+  if (compression !== 'gzip') throw new FerryError(ErrorCode.Unsupported, `${what}: ${compression}-compressed archives are not supported`);
+  const temp = await makeTempDir(undefined, 'ferry-archive-');
+  const tarPath = join(temp.path, 'archive.tar');
+  try {
+    await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), createGunzip({ chunkSize: 1 << 20 }), createWriteStream(tarPath), {
+      signal: opts.signal,
+    });
+  } catch (e) {
+    await temp.remove().catch(() => {});
+    if ((e as { code?: unknown }).code === 'Z_BUF_ERROR' || (e as { code?: unknown }).code === 'Z_DATA_ERROR') {
+      throw new FerryError(ErrorCode.InvalidManifest, `${what}: corrupt or truncated gzip data`, { cause: e });
+    }
+    throw ioError(`decompressing ${what}`, e);
+  }
+  return { tarPath, temp };
+}
+
+/**
+ * Opens the `docker save` archive at `path`.
+ * @throws FerryError(E_NOT_FOUND) if the file is missing or has no manifest.json; E_HOSTILE_ARCHIVE;
+ *         E_INVALID_MANIFEST for a corrupt/truncated archive or manifest.json; E_IO, E_ABORTED.
+ */
+export async function openDockerArchive(path: string, opts: OpOptions = {}): Promise<DockerArchive> {
+  const what = `docker archive ${path}`;
+  const { tarPath, temp } = await uncompressedTar(path, what, opts);
+  try {
+    const tar = await indexTar(tarPath, what, opts);
+    const m = tar.resolve(MANIFEST_FILE);
+    if (!m) throw new FerryError(ErrorCode.NotFound, `${what}: no ${MANIFEST_FILE} (not a docker save archive)`);
+    const items = parseManifestJson(await tar.readEntry(m, MAX_JSON_SIZE, opts), what);
+    let closed = false;
+    return {
+      path,
+      tar,
+      items,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await temp?.remove();
+      },
+    };
+  } catch (e) {
+    await temp?.remove().catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * Writing one image as a `docker save` archive (`docker-archive:PATH[:NAME:TAG]`).
+ *
+ * Blobs are staged, digest-verified while they stream in, in a temporary directory next to the
+ * destination (same file system); `commit` then writes the whole tar in one streaming pass into a
+ * temporary file next to the destination and renames it into place. Nothing exists at PATH before
+ * commit; `close` without commit removes everything. The archive has the same layout and bytes as
+ * skopeo's (containers/image `docker/internal/tarfile/writer.go`): `<diffID hex>.tar` layers (uncompressed:
+ * the destination asks for decompressed layers), `<config hex>.json`, legacy layer directories,
+ * `manifest.json`, `repositories`.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FerryError, ErrorCode } from '../../errors.js';
+import { goMarshal } from '../../manifest/go-json.js';
+import { MediaType } from '../../manifest/media-types.js';
+import { parseManifest } from '../../manifest/parse.js';
+import type { ImageManifest } from '../../manifest/types.js';
+import type { OpOptions, SystemContext } from '../../types/context.js';
+import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
+import type { ImageReference } from '../../types/reference.js';
+import { AtomicFileSink } from '../../util/atomic.js';
+import { parseDigest } from '../../util/digest.js';
+import { makeTempDir, type TempDir } from '../../util/temp.js';
+import { VerifyingStream } from '../../util/verify-stream.js';
+import { type DockerName, fullString, parseNormalizedName, repositoryString } from '../docker/name.js';
+import { BLOB_READ_CHUNK, checkAborted, ioError, isNotFoundError, requireDirectory } from '../shared/files.js';
+import { MANIFEST_FILE, REPOSITORIES_FILE } from './format.js';
+import { legacyLayers, repositoriesJson } from './legacy.js';
+import type { DockerArchiveReference } from './reference.js';
+import { TarWriter } from './tar-write.js';
+
+/** Options of {@link openDockerArchiveDestination}. */
+export interface DockerArchiveDestinationOptions extends OpOptions {
+  /**
+   * More `NAME:TAG` names to record in the image's `RepoTags` besides the reference's own (skopeo
+   * `copy --additional-tag`). Each must be tagged and must not have a digest; they are normalized
+   * (`busybox:1` → `docker.io/library/busybox:1`).
+   */
+  additionalTags?: string[];
+}
+
+/** What the destination advertises: uncompressed Docker schema2 images, no signatures. */
+export const DOCKER_ARCHIVE_PROPERTIES: DestinationProperties = Object.freeze({
+  supportedManifestMIMETypes: [MediaType.DockerManifest],
+  supportsSignatures: false,
+  desiredLayerCompression: 'decompress',
+  hasThreadSafePutBlob: true,
+  acceptsForeignLayerURLs: false,
+});
+
+function parseAdditionalTag(tag: string): DockerName {
+  let n: DockerName;
+  try {
+    n = parseNormalizedName(tag);
+  } catch (e) {
+    throw new FerryError(ErrorCode.InvalidReference, `invalid additional tag "${tag}": ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (n.tag === undefined || n.digest !== undefined) {
+    throw new FerryError(ErrorCode.InvalidReference, `additional tag "${tag}" must be a tagged reference without a digest`);
+  }
+  return n;
+}
+
+/** An ImageDestination writing one image into a docker archive file; see the module comment. */
+export class DockerArchiveDestination implements ImageDestination {
+  readonly reference: ImageReference;
+  readonly properties: DestinationProperties = DOCKER_ARCHIVE_PROPERTIES;
+  /** The archive file to create (replaced if it exists). */
+  readonly path: string;
+  /** The names recorded in `RepoTags` (normalized, tagged). */
+  readonly repoTags: readonly DockerName[];
+  private readonly staging: TempDir;
+  private readonly blobs = new Map<string, { path: string; size: number }>();
+  private manifest: ImageManifest | undefined;
+  private state: 'open' | 'committed' | 'closed' = 'open';
+  private sink: AtomicFileSink | undefined;
+  private seq = 0;
+
+  private constructor(reference: DockerArchiveReference, repoTags: DockerName[], staging: TempDir) {
+    this.reference = reference;
+    this.path = reference.path;
+    this.repoTags = repoTags;
+    this.staging = staging;
+  }
+
+  /** See {@link openDockerArchiveDestination}. */
+  static async open(ref: DockerArchiveReference, opts: DockerArchiveDestinationOptions = {}): Promise<DockerArchiveDestination> {
+    checkAborted(opts.signal, `opening ${ref.toString()}`);
+    if (ref.sourceIndex !== undefined) {
+      throw new FerryError(ErrorCode.InvalidReference, `${ref.toString()}: a destination reference cannot select an image with @${ref.sourceIndex}`);
+    }
+    const tags: DockerName[] = [];
+    const seen = new Set<string>();
+    for (const n of [...(ref.name ? [ref.name] : []), ...(opts.additionalTags ?? []).map(parseAdditionalTag)]) {
+      const s = fullString(n);
+      if (!seen.has(s)) tags.push(n);
+      seen.add(s);
+    }
+    await requireDirectory(dirname(ref.resolvedPath), `docker-archive: parent directory of ${ref.path}`);
+    await refuseNonEmpty(ref.path);
+    const staging = await makeTempDir(dirname(ref.resolvedPath), '.ferry-docker-archive-');
+    return new DockerArchiveDestination(ref, tags, staging);
+  }
+
+  private checkOpen(what: string): void {
+    if (this.state !== 'open') throw new FerryError(ErrorCode.Io, `${what}: destination ${this.reference.toString()} is already ${this.state}`);
+  }
+
+  /** Reuses a blob already staged by this destination (e.g. a layer present twice). */
+  async tryReusingBlob(info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo | undefined> {
+    checkAborted(opts.signal, `reusing blob ${info.digest}`);
+    const b = this.blobs.get(info.digest);
+    return b ? { digest: info.digest, size: b.size } : undefined;
+  }
+
+  /** Stages a blob, verifying digest (and size if known) while it streams; removes partial data on error. */
+  async putBlob(stream: Readable, info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo> {
+    this.checkOpen(`storing blob ${info.digest}`);
+    if (info.digest) parseDigest(info.digest);
+    const tmp = join(this.staging.path, `.in-${this.seq++}`);
+    const verify = new VerifyingStream({ digest: info.digest, size: info.size, what: `blob ${info.digest || '(unknown digest)'}` });
+    try {
+      await pipeline(stream, verify, createWriteStream(tmp, { highWaterMark: BLOB_READ_CHUNK }), { signal: opts.signal });
+      const digest = verify.digest!;
+      const final = join(this.staging.path, parseDigest(digest).hex);
+      await rename(tmp, final);
+      this.blobs.set(digest, { path: final, size: verify.bytes });
+      return { digest, size: verify.bytes, mediaType: info.mediaType };
+    } catch (e) {
+      stream.destroy();
+      await rm(tmp, { force: true }).catch(() => {});
+      throw ioError(`storing blob ${info.digest} for ${this.reference.toString()}`, e);
+    }
+  }
+
+  /**
+   * Records the image's Docker schema2 manifest (its blobs must have been stored). The manifest itself is
+   * not stored: a docker archive has none (readers synthesize it).
+   * @throws FerryError(E_UNSUPPORTED) for other manifest types or an `instanceDigest` (no lists);
+   *         E_NOT_FOUND if a referenced blob was not stored.
+   */
+  async putManifest(manifest: RawManifest, instanceDigest?: string, opts: OpOptions = {}): Promise<void> {
+    this.checkOpen('storing the manifest');
+    checkAborted(opts.signal, 'storing the manifest');
+    if (instanceDigest !== undefined) {
+      throw new FerryError(ErrorCode.Unsupported, `docker-archive: stores a single image, not a multi-platform list (instance ${instanceDigest})`);
+    }
+    const parsed = parseManifest(manifest.bytes, manifest.mediaType);
+    if (parsed.kind !== 'image' || parsed.mediaType !== MediaType.DockerManifest) {
+      throw new FerryError(ErrorCode.Unsupported, `docker-archive: needs a Docker schema2 manifest, got ${parsed.mediaType}`);
+    }
+    for (const b of [parsed.config, ...parsed.layers]) {
+      if (!this.blobs.has(b.digest)) throw new FerryError(ErrorCode.NotFound, `docker-archive: blob ${b.digest} of the manifest was not stored`);
+    }
+    this.manifest = parsed;
+  }
+
+  /** Docker archives hold no signatures: only an empty list is accepted. */
+  async putSignatures(signatures: Buffer[], _instanceDigest?: string, opts: OpOptions = {}): Promise<void> {
+    checkAborted(opts.signal, 'storing signatures');
+    if (signatures.length > 0) throw new FerryError(ErrorCode.Unsupported, 'docker-archive: destinations do not support signatures');
+  }
+
+  /** Writes the archive (temp file next to PATH, then rename) and removes the staged blobs. */
+  async commit(opts: OpOptions = {}): Promise<void> {
+    this.checkOpen('committing');
+    const m = this.manifest;
+    if (!m) throw new FerryError(ErrorCode.Io, `committing ${this.reference.toString()}: no manifest was stored`);
+    const sink = await AtomicFileSink.open(this.path, { signal: opts.signal });
+    this.sink = sink;
+    try {
+      const tar = new TarWriter(sink.stream);
+      const layerDigests = m.layers.map((l) => l.digest);
+      const written = new Set<string>();
+      for (const d of layerDigests) {
+        if (written.has(d)) continue;
+        written.add(d);
+        const blob = this.blobs.get(d)!;
+        const src = createReadStream(blob.path, { highWaterMark: BLOB_READ_CHUNK, signal: opts.signal });
+        await tar.addFile(`${parseDigest(d).hex}.tar`, blob.size, src, opts);
+      }
+      const config = this.blobs.get(m.config.digest)!;
+      const configName = `${parseDigest(m.config.digest).hex}.json`;
+      const configBytes = await readSmall(config.path, opts);
+      await tar.addFile(configName, configBytes.length, configBytes, opts);
+      const legacy = legacyLayers(layerDigests, configBytes);
+      for (const l of legacy) {
+        await tar.addSymlink(`${l.id}/layer.tar`, l.linkTarget);
+        await tar.addFile(`${l.id}/VERSION`, 3, Buffer.from('1.0'), opts);
+        await tar.addFile(`${l.id}/json`, l.json.length, l.json, opts);
+      }
+      const item = {
+        Config: configName,
+        RepoTags: this.repoTags.map(fullString),
+        Layers: layerDigests.map((d) => `${parseDigest(d).hex}.tar`),
+      };
+      const manifestJson = Buffer.from(goMarshal([item]));
+      await tar.addFile(MANIFEST_FILE, manifestJson.length, manifestJson, opts);
+      const repos = repositoriesJson(
+        this.repoTags.map((n) => ({ repository: repositoryString(n), tag: n.tag! })),
+        legacy.at(-1)?.id,
+      );
+      await tar.addFile(REPOSITORIES_FILE, repos.length, repos, opts);
+      await tar.finish();
+      await sink.commit();
+    } catch (e) {
+      await sink.abort();
+      throw ioError(`writing ${this.path}`, e);
+    }
+    this.state = 'committed';
+    await this.staging.remove().catch(() => {});
+  }
+
+  /** Removes staged blobs; without a commit, nothing is left at PATH. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    await this.sink?.abort();
+    await this.staging.remove().catch(() => {});
+  }
+}
+
+/** Like containers/image: an existing non-empty file is not overwritten (images are not added to archives). */
+async function refuseNonEmpty(path: string): Promise<void> {
+  let size = 0;
+  try {
+    const st = await stat(path);
+    size = st.isFile() ? st.size : 0;
+  } catch (e) {
+    if (isNotFoundError(e)) return;
+    throw ioError(`docker-archive: ${path}`, e);
+  }
+  if (size > 0) {
+    throw new FerryError(ErrorCode.Unsupported, `docker-archive: ${path} exists and is not empty: modifying existing archives is not supported`);
+  }
+}
+
+async function readSmall(path: string, opts: OpOptions): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of createReadStream(path, { signal: opts.signal })) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Opens a destination writing the image as a docker archive at `ref.path`. `RepoTags` are the
+ * reference's name (if any) followed by `opts.additionalTags`. A staging directory is created next to
+ * the destination now. Like skopeo, an existing non-empty file at the path is not replaced.
+ * @throws FerryError(E_INVALID_REFERENCE) for an `@N` reference or an invalid additional tag;
+ *         E_NOT_FOUND if the parent directory is missing; E_UNSUPPORTED if the file exists and is not empty; E_IO.
+ */
+export async function openDockerArchiveDestination(
+  ref: DockerArchiveReference,
+  _ctx: SystemContext,
+  opts: DockerArchiveDestinationOptions = {},
+): Promise<DockerArchiveDestination> {
+  return DockerArchiveDestination.open(ref, opts);
+}
