@@ -1,0 +1,78 @@
+/** Options and callbacks of the copy engine ({@link copyImage}). */
+import type { SystemContext } from '../types/context.js';
+import type { ProgressListener } from '../types/progress.js';
+import type { Platform } from '../manifest/types.js';
+
+/** How to treat a multi-platform source (skopeo `--multi-arch`). */
+export type MultiArch = 'system' | 'all' | 'index-only';
+
+/** Layer compression wanted by the user (`--dest-compress`, `--dest-decompress`, `--dest-compress-format`, `--dest-compress-level`). */
+export interface CompressOptions {
+  /** `preserve`: do what the destination wants; `compress` / `decompress` override it. */
+  mode: 'preserve' | 'compress' | 'decompress';
+  /** Format used when compressing; an explicitly given format also recompresses layers compressed otherwise. */
+  format?: 'gzip' | 'zstd';
+  /** Compression level (gzip 1–9, zstd 1–22). */
+  level?: number;
+}
+
+/**
+ * Destination-side settings that containers/image keeps in its SystemContext but ferry's
+ * {@link SystemContext} does not (yet) have; the engine passes this extended object to
+ * `newImageDestination`, and destinations that care read the extra fields.
+ */
+export interface DestinationContext extends SystemContext {
+  /** `--dest-oci-accept-uncompressed-layers`: the `oci:` destination keeps uncompressed layers as they are. */
+  ociAcceptUncompressedLayers?: boolean;
+  /** `--additional-tag` for `docker-archive:` destinations. */
+  additionalTags?: string[];
+}
+
+/** A notable step of a copy, for the CLI's `Writing manifest to image destination` style messages. */
+export type CopyPhase =
+  | { kind: 'signatures-get'; list: boolean }
+  | { kind: 'list-copy'; count: number; total: number }
+  | { kind: 'instance'; index: number; count: number; digest: string }
+  | { kind: 'foreign-layer'; digest: string }
+  | { kind: 'manifest-write'; list: boolean }
+  | { kind: 'signatures-store'; list: boolean };
+
+/** Options of {@link copyImage}. */
+export interface CopyOptions {
+  /** Source side settings (credentials, TLS, platform choice in `platform`). */
+  srcCtx?: SystemContext;
+  /** Destination side settings. */
+  destCtx?: DestinationContext;
+  /** Aborts every stream; the destination is closed without commit. */
+  signal?: AbortSignal;
+  /** Progress of blobs (start/bytes/done/skipped); `bytes` events are throttled. */
+  onProgress?: ProgressListener;
+  /** Notable steps (manifest written, signatures stored, …). */
+  onPhase?: (p: CopyPhase) => void;
+  /** Multi-platform handling (default `system`). */
+  multiArch?: MultiArch;
+  /** Copy only these platforms of a multi-platform source and write an index of just those (beyond skopeo). */
+  platforms?: Platform[];
+  /** Force the manifest format. */
+  format?: 'oci' | 'v2s2';
+  /** Fail rather than change any manifest digest. */
+  preserveDigests?: boolean;
+  /** Do not copy signatures. */
+  removeSignatures?: boolean;
+  /** Blobs copied at once when the destination allows it (default 6). */
+  parallel?: number;
+  /** Layer compression. */
+  compress?: CompressOptions;
+  /** `--dest-oci-accept-uncompressed-layers` (also settable in `destCtx`). */
+  ociAcceptUncompressedLayers?: boolean;
+  /** Extra tags for `docker-archive:` destinations (also settable in `destCtx`). */
+  additionalTags?: string[];
+  /** Minimum interval between two `bytes` events of one blob, in ms (default 100). */
+  progressIntervalMs?: number;
+}
+
+/** What a copy produced. */
+export interface CopyResult {
+  /** Digest of the top-level manifest written to the destination. */
+  manifestDigest: string;
+}

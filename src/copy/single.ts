@@ -1,0 +1,176 @@
+/**
+ * Copying one image (a single manifest): signatures check, manifest format decision, layers in
+ * parallel, config, updated manifest, signatures (containers/image `copy/single.go`).
+ */
+import { FerryError, ErrorCode } from '../errors.js';
+import { compressionOfMediaType, layerMediaTypeWithCompression } from '../compression/index.js';
+import { schema2ToOci, ociToSchema2 } from '../manifest/convert.js';
+import { manifestDigest } from '../manifest/manifest-digest.js';
+import { MediaType } from '../manifest/media-types.js';
+import { parseManifest } from '../manifest/parse.js';
+import { serializeImageManifest } from '../manifest/serialize.js';
+import { hasConfigBlob, type ImageManifest } from '../manifest/types.js';
+import type { UnparsedImage } from '../image/unparsed.js';
+import type { BlobInfo } from '../types/image.js';
+import { createLimit } from '../util/limit.js';
+import { copyBlob, putSmallBlob, readSmallBlob, type BlobCopyContext, type CompressionPolicy, type CopiedBlob } from './blob.js';
+import { chooseImageType, familyOf, forcedImageType } from './format.js';
+import type { CopyOptions, CopyPhase } from './options.js';
+
+/** Everything a single-image copy needs. */
+export interface ImageCopyContext extends BlobCopyContext {
+  opts: CopyOptions;
+  phase: (p: CopyPhase) => void;
+}
+
+/** A manifest as written to the destination. */
+export interface WrittenManifest {
+  digest: string;
+  size: number;
+  mediaType: string;
+  bytes: Buffer;
+}
+
+/** Where an image sits: the source instance (for reading signatures) and whether it is written as an instance of a list. */
+export interface ImagePlacement {
+  /** The instance digest at the source, if the image is an instance of a source list. */
+  sourceInstance?: string;
+  /** True when the image is written as an instance of a list (putManifest/putSignatures get its new digest). */
+  asInstance: boolean;
+}
+
+/** Why a manifest cannot be changed, or undefined if it can. */
+export function cannotModifyReason(opts: CopyOptions, signatures: number): string | undefined {
+  if (opts.preserveDigests) return 'preserving digests (--preserve-digests) was requested';
+  if (signatures > 0) return 'it would invalidate signatures (use --remove-signatures)';
+  return undefined;
+}
+
+/** Reads the signatures to carry over and checks that the destination can store them. */
+export async function sourceSignatures(c: ImageCopyContext, instance: string | undefined, list: boolean): Promise<Buffer[]> {
+  if (c.opts.removeSignatures) return [];
+  c.phase({ kind: 'signatures-get', list });
+  const sigs = await c.source.getSignatures(instance, { signal: c.signal });
+  if (sigs.length > 0 && !c.dest.properties.supportsSignatures) {
+    throw new FerryError(
+      ErrorCode.Unsupported,
+      `cannot copy signatures to ${c.dest.reference.toString()}: the destination does not support signatures (use --remove-signatures)`,
+    );
+  }
+  return sigs;
+}
+
+/**
+ * Runs `tasks` through the concurrency limit; the first failure aborts the others (through `abort`)
+ * and is rethrown once all have settled.
+ */
+async function runAll<T>(tasks: Array<() => Promise<T>>, concurrency: number, signal: AbortSignal, abort: (e: unknown) => void): Promise<T[]> {
+  const limit = createLimit(concurrency, { signal });
+  let first: { e: unknown } | undefined;
+  const settled = await Promise.allSettled(
+    tasks.map((t) =>
+      limit(t).catch((e: unknown) => {
+        if (!first) {
+          first = { e };
+          abort(e);
+        }
+        throw e;
+      }),
+    ),
+  );
+  if (first) throw first.e;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
+/**
+ * Copies the image whose verified manifest `unparsed` gives.
+ * @returns the manifest as written (new digest when anything changed).
+ */
+export async function copySingleImage(c: ImageCopyContext, unparsed: UnparsedImage, place: ImagePlacement): Promise<WrittenManifest> {
+  const { opts, dest } = c;
+  const vm = await unparsed.manifest({ signal: c.signal });
+  const parsed = parseManifest(vm.bytes, vm.mediaType);
+  if (parsed.kind !== 'image') throw new FerryError(ErrorCode.InvalidManifest, `expected an image manifest, got ${parsed.mediaType}`);
+  const m: ImageManifest = parsed;
+
+  const sigs = await sourceSignatures(c, place.sourceInstance, false);
+  const noModify = cannotModifyReason(opts, sigs.length);
+  const canModify = noModify === undefined;
+
+  const desired = opts.compress && opts.compress.mode !== 'preserve' ? opts.compress.mode : dest.properties.desiredLayerCompression;
+  const explicitFormat = opts.compress?.format;
+  const prefer = canModify && desired === 'compress' && explicitFormat === 'zstd' ? MediaType.OciManifest : undefined;
+  const targetType = chooseImageType(m.mediaType, dest.properties.supportedManifestMIMETypes, { forced: forcedImageType(opts.format), prefer });
+  const convert = targetType !== m.mediaType;
+  if (convert) {
+    if (!canModify) {
+      throw new FerryError(ErrorCode.Unsupported, `copying this image requires converting its manifest from ${m.mediaType} to ${targetType}, which cannot be done: ${noModify}`);
+    }
+    if (familyOf(m.mediaType) === undefined || familyOf(targetType) === undefined || m.schema1 !== undefined) {
+      throw new FerryError(ErrorCode.Unsupported, `converting manifests from ${m.mediaType} to ${targetType} is not supported`);
+    }
+  }
+  if (canModify && desired === 'compress' && explicitFormat === 'zstd' && familyOf(targetType) === 'docker') {
+    throw new FerryError(ErrorCode.Unsupported, 'zstd compression is not supported for Docker schema2 manifests; use --format oci');
+  }
+
+  // Layers, in parallel.
+  const concurrency = dest.properties.hasThreadSafePutBlob ? Math.max(1, opts.parallel ?? 6) : 1;
+  const ac = new AbortController();
+  const signal = AbortSignal.any([c.signal, ac.signal]);
+  const bc = { ...c, signal };
+  const tasks = m.layers.map((layer) => async (): Promise<CopiedBlob> => {
+    if (dest.properties.acceptsForeignLayerURLs && layer.urls !== undefined && layer.urls.length > 0) {
+      c.phase({ kind: 'foreign-layer', digest: layer.digest });
+      return { info: layer };
+    }
+    const policy: CompressionPolicy = {
+      canModify: canModify && compressionOfMediaType(layer.mediaType ?? '') !== undefined,
+      desired,
+      explicitFormat,
+      level: opts.compress?.level,
+    };
+    return copyBlob(bc, layer, 'layer', policy);
+  });
+  const layers = await runAll(tasks, concurrency, c.signal, (e) => ac.abort(e));
+
+  // Config (after the layers, like skopeo); rewritten when converting to OCI.
+  let base: ImageManifest = m;
+  if (convert) {
+    if (targetType === MediaType.OciManifest) {
+      const dockerConfig = await readSmallBlob(c, m.config);
+      const conv = schema2ToOci(m, dockerConfig);
+      base = conv.manifest;
+      await putSmallBlob(c, conv.config!, base.config, 'config');
+    } else {
+      base = ociToSchema2(m).manifest;
+      await copyBlob(c, m.config, 'config', { canModify: false, desired: 'preserve' });
+    }
+  } else if (hasConfigBlob(m)) {
+    await copyBlob(c, m.config, 'config', { canModify: false, desired: 'preserve' });
+  }
+
+  // The manifest: the source bytes unless something changed.
+  const changed = convert || layers.some((l, i) => l.compression !== undefined || l.info.digest !== m.layers[i]!.digest || l.info.size !== m.layers[i]!.size);
+  let bytes = vm.bytes;
+  if (changed) {
+    const newLayers: BlobInfo[] = base.layers.map((l, i) => {
+      const got = layers[i]!;
+      const out: BlobInfo = { ...l, digest: got.info.digest, size: got.info.size };
+      if (got.compression !== undefined) out.mediaType = layerMediaTypeWithCompression(l.mediaType ?? '', got.compression);
+      return out;
+    });
+    bytes = serializeImageManifest({ ...base, layers: newLayers });
+  }
+  if (opts.preserveDigests && !bytes.equals(vm.bytes)) {
+    throw new FerryError(ErrorCode.Unsupported, 'copying this image would change its manifest digest, but --preserve-digests was requested');
+  }
+  const digest = bytes === vm.bytes ? vm.digest : manifestDigest(bytes);
+  c.phase({ kind: 'manifest-write', list: false });
+  await dest.putManifest({ bytes, mediaType: targetType }, place.asInstance ? digest : undefined, { signal: c.signal });
+  if (sigs.length > 0) {
+    c.phase({ kind: 'signatures-store', list: false });
+    await dest.putSignatures(sigs, place.asInstance ? digest : undefined, { signal: c.signal });
+  }
+  return { digest, size: bytes.length, mediaType: targetType, bytes };
+}

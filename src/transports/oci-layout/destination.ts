@@ -1,0 +1,168 @@
+/**
+ * Writing an image into an OCI image layout (containers/image `oci/layout/oci_dest.go`).
+ * Blobs and manifests go straight to `blobs/<alg>/<hex>` through the atomic blob writer (they are
+ * content-addressed, so one visible before commit is harmless); `commit` adds the image to
+ * `index.json` under the layout's lock, which is what makes it visible.
+ */
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
+import { FerryError, ErrorCode } from '../../errors.js';
+import { MediaType } from '../../manifest/media-types.js';
+import type { OpOptions, SystemContext } from '../../types/context.js';
+import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
+import type { ImageReference } from '../../types/reference.js';
+import { writeFileAtomic } from '../../util/atomic.js';
+import { digestOf, isDigest, parseDigest } from '../../util/digest.js';
+import { putBlobFile } from '../shared/blob-writer.js';
+import { checkAborted, ioError } from '../shared/files.js';
+import { blobPath, readIndex, readLayoutVersion } from './layout.js';
+import type { OciReference } from './reference.js';
+import { addManifestDescriptor, ensureLayoutMarker, manifestDescriptor, updateLayoutIndex } from './writer.js';
+
+/** Destination settings the `oci:` destination reads besides the SystemContext (see `copy/options.ts`). */
+export interface OciDestinationContext extends SystemContext {
+  /** Keep uncompressed layers as they are instead of compressing them (`--dest-oci-accept-uncompressed-layers`). */
+  ociAcceptUncompressedLayers?: boolean;
+}
+
+/** Where and what to write. */
+export interface OciLayoutTarget {
+  /** The layout directory (created if missing). */
+  dir: string;
+  /** Ref name for `index.json` (`''`: none). */
+  refName: string;
+  /** The reference reported by the destination. */
+  reference: ImageReference;
+}
+
+const SUPPORTED = [MediaType.OciManifest, MediaType.OciIndex];
+
+/** An ImageDestination writing into an OCI layout. */
+export class OciLayoutDestination implements ImageDestination {
+  readonly reference: ImageReference;
+  readonly properties: DestinationProperties;
+  /** The layout directory. */
+  readonly dir: string;
+  private readonly refName: string;
+  private top: { mediaType: string; digest: string; size: number } | undefined;
+  private closed = false;
+
+  constructor(target: OciLayoutTarget, ctx: OciDestinationContext) {
+    this.reference = target.reference;
+    this.dir = target.dir;
+    this.refName = target.refName;
+    this.properties = {
+      supportedManifestMIMETypes: [...SUPPORTED],
+      supportsSignatures: false,
+      desiredLayerCompression: ctx.ociAcceptUncompressedLayers ? 'preserve' : 'compress',
+      hasThreadSafePutBlob: true,
+      acceptsForeignLayerURLs: true,
+    };
+  }
+
+  /** Reuses `blobs/<alg>/<hex>` if it is there (with the right size, when known). */
+  async tryReusingBlob(info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo | undefined> {
+    checkAborted(opts.signal, `checking blob ${info.digest}`);
+    if (!info.digest || !isDigest(info.digest)) return undefined;
+    try {
+      const st = await stat(blobPath(this.dir, info.digest));
+      if (!st.isFile() || (info.size >= 0 && st.size !== info.size)) return undefined;
+      return { ...info, size: st.size };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Streams the blob into `blobs/<alg>/<hex>`, verified (or named by its computed digest when `info.digest` is empty). */
+  async putBlob(stream: Readable, info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo> {
+    this.checkOpen();
+    return putBlobFile(this.dir, stream, info, { signal: opts.signal, pathFor: (d) => blobPath(this.dir, d) });
+  }
+
+  /**
+   * Writes the manifest as a blob. The top-level one (no `instanceDigest`) is recorded for `index.json` at commit.
+   * @throws FerryError(E_UNSUPPORTED) for manifest types other than OCI's, E_DIGEST_MISMATCH if `instanceDigest` is not the bytes' digest.
+   */
+  async putManifest(manifest: RawManifest, instanceDigest?: string, opts: OpOptions = {}): Promise<void> {
+    this.checkOpen();
+    if (!SUPPORTED.includes(manifest.mediaType as (typeof SUPPORTED)[number])) {
+      throw new FerryError(ErrorCode.Unsupported, `OCI layouts cannot store manifests of type ${JSON.stringify(manifest.mediaType)}`);
+    }
+    const algorithm = instanceDigest !== undefined ? parseDigest(instanceDigest).algorithm : 'sha256';
+    const digest = digestOf(manifest.bytes, algorithm);
+    if (instanceDigest !== undefined && digest !== instanceDigest) {
+      throw new FerryError(ErrorCode.DigestMismatch, `manifest for instance ${instanceDigest}: digest mismatch: got ${digest}`);
+    }
+    const path = blobPath(this.dir, digest);
+    try {
+      const st = await stat(path).catch(() => undefined);
+      if (!(st?.isFile() && st.size === manifest.bytes.length)) {
+        await mkdir(dirname(path), { recursive: true });
+        await writeFileAtomic(path, manifest.bytes, { signal: opts.signal });
+      }
+    } catch (e) {
+      throw ioError(`writing manifest ${digest} to OCI layout ${this.dir}`, e);
+    }
+    if (instanceDigest === undefined) this.top = { mediaType: manifest.mediaType, digest, size: manifest.bytes.length };
+  }
+
+  /** OCI layouts hold no simple-signing signatures: only an empty list is accepted. */
+  async putSignatures(signatures: Buffer[], _instanceDigest?: string, opts: OpOptions = {}): Promise<void> {
+    checkAborted(opts.signal, 'storing signatures');
+    if (signatures.length > 0) throw new FerryError(ErrorCode.Unsupported, `OCI layouts cannot store signatures (${this.dir})`);
+  }
+
+  /** Writes `oci-layout` if missing, then adds the image to `index.json` under the layout lock. */
+  async commit(opts: OpOptions = {}): Promise<void> {
+    this.checkOpen();
+    if (this.top === undefined) throw new FerryError(ErrorCode.Io, `committing to OCI layout ${this.dir}: no manifest was written`);
+    checkAborted(opts.signal, `committing to OCI layout ${this.dir}`);
+    const desc = manifestDescriptor(this.top.mediaType, this.top.digest, this.top.size, this.refName);
+    await ensureLayoutMarker(this.dir, opts);
+    await updateLayoutIndex(this.dir, (index) => addManifestDescriptor(index, desc), opts);
+    this.closed = true;
+  }
+
+  /** Nothing to discard: blobs are content-addressed, and `index.json` is only touched by commit. */
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new FerryError(ErrorCode.Io, `OCI layout destination ${this.dir} is already closed`);
+  }
+}
+
+/**
+ * Opens a layout for writing: creates the directory if missing and checks what is already there
+ * (a 1.x `oci-layout`, a valid `index.json`), so a bad layout fails before any blob is copied.
+ * @throws FerryError(E_INVALID_REFERENCE) for `PATH:@N` references, E_UNSUPPORTED, E_INVALID_MANIFEST, E_IO.
+ */
+export async function openOciLayoutDestination(target: OciLayoutTarget, ctx: OciDestinationContext = {}, opts: OpOptions = {}): Promise<OciLayoutDestination> {
+  checkAborted(opts.signal, `opening OCI layout ${target.dir}`);
+  try {
+    await mkdir(target.dir, { recursive: true });
+  } catch (e) {
+    throw ioError(`creating OCI layout ${target.dir}`, e);
+  }
+  try {
+    await readLayoutVersion(target.dir, opts);
+  } catch (e) {
+    if (!(e instanceof FerryError && e.code === ErrorCode.NotFound)) throw e;
+  }
+  try {
+    await readIndex(target.dir, opts);
+  } catch (e) {
+    if (!(e instanceof FerryError && e.code === ErrorCode.NotFound)) throw e;
+  }
+  return new OciLayoutDestination(target, ctx);
+}
+
+/** `OciReference.newImageDestination`'s entry point. */
+export async function openOciDestination(ref: OciReference, ctx: SystemContext, opts: OpOptions = {}): Promise<OciLayoutDestination> {
+  if (ref.sourceIndex !== undefined) {
+    throw new FerryError(ErrorCode.InvalidReference, `${ref.toString()}: an image position (@${ref.sourceIndex}) cannot be used as a destination`);
+  }
+  return openOciLayoutDestination({ dir: ref.dir, refName: ref.image, reference: ref }, ctx as OciDestinationContext, opts);
+}
