@@ -66,6 +66,7 @@ function encodeHeader(h: { name: string; mode: number; size: number; type: '0' |
   let sum = 0;
   for (const byte of b) sum += byte;
   putOctal(b, 148, 7, sum);
+  b[154] = 0;
   b[155] = 0x20;
   blocks.push(b);
   return blocks.length === 1 ? b : Buffer.concat(blocks);
