@@ -13,10 +13,12 @@ import { pushImage } from './images.js';
 import { FERRY_BIN } from './cli.js';
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+/** Quotes an argument the way a user would type it in a POSIX shell. */
+const shellQuote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`);
 
 /** Runs `ferry ARGS` with inherited stdout/stderr, echoing the command line first. */
 function step(title: string, args: string[], expectCode = 0): Promise<void> {
-  process.stdout.write(`\n${bold('## ' + title)}\n${bold('$ ferry ' + args.join(' '))}\n`);
+  process.stdout.write(`\n${bold('## ' + title)}\n${bold('$ ferry ' + args.map(shellQuote).join(' '))}\n`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [FERRY_BIN, ...args], { stdio: 'inherit' });
     child.on('error', reject);
