@@ -1,0 +1,187 @@
+/**
+ * Writing an image in skopeo's `dir:` layout (containers/image `directory/directory_dest.go`).
+ *
+ * Like skopeo, an existing directory must be empty or hold a `dir:` image (a `version` file with the
+ * expected content), and its old content is replaced. Unlike skopeo, nothing changes before `commit`:
+ * everything is written into a staging directory inside the target (`.ferry-staging-*`); `commit`
+ * removes the old content (keeping blobs the new image reuses), moves the new files in with
+ * `manifest.json` after the blobs, and writes `version` last. `close` without commit removes the staging
+ * directory and leaves the old image untouched.
+ */
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { FerryError, ErrorCode } from '../../errors.js';
+import type { OpOptions, SystemContext } from '../../types/context.js';
+import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
+import type { ImageReference } from '../../types/reference.js';
+import { fsyncDir, writeFileAtomic } from '../../util/atomic.js';
+import { isDigest } from '../../util/digest.js';
+import { makeTempDir, type TempDir } from '../../util/temp.js';
+import { putBlobFile } from '../shared/blob-writer.js';
+import { checkAborted, ioError, isNotFoundError } from '../shared/files.js';
+import { DIR_VERSION_CONTENT, MANIFEST_FILE, VERSION_FILE, blobPath, digestStem, manifestPath, signaturePath, versionPath } from './layout.js';
+import type { DirReference } from './reference.js';
+
+/** Prefix of the staging directories ferry creates inside a `dir:` destination. */
+export const STAGING_PREFIX = '.ferry-staging-';
+
+/** An ImageDestination writing a `dir:` image. */
+export class DirDestination implements ImageDestination {
+  readonly reference: ImageReference;
+  readonly properties: DestinationProperties;
+  /** The target directory. */
+  readonly dir: string;
+  private readonly staging: TempDir;
+  /** Files of the old content that the new image reuses (names in `dir`). */
+  private readonly kept = new Set<string>();
+  private state: 'open' | 'committed' | 'closed' = 'open';
+
+  constructor(dir: string, staging: TempDir, reference: ImageReference) {
+    this.dir = dir;
+    this.staging = staging;
+    this.reference = reference;
+    this.properties = {
+      supportedManifestMIMETypes: [],
+      supportsSignatures: true,
+      desiredLayerCompression: 'preserve',
+      hasThreadSafePutBlob: true,
+      acceptsForeignLayerURLs: false,
+    };
+  }
+
+  /** Reuses a blob written earlier in this copy, or one of the old image in the directory (kept at commit). */
+  async tryReusingBlob(info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo | undefined> {
+    checkAborted(opts.signal, `checking blob ${info.digest}`);
+    if (!info.digest || !isDigest(info.digest)) return undefined;
+    const staged = await fileSize(blobPath(this.staging.path, info.digest));
+    if (staged !== undefined && (info.size < 0 || staged === info.size)) return { ...info, size: staged };
+    const old = await fileSize(blobPath(this.dir, info.digest));
+    if (old !== undefined && (info.size < 0 || old === info.size)) {
+      this.kept.add(digestStem(info.digest));
+      return { ...info, size: old };
+    }
+    return undefined;
+  }
+
+  /** Streams the blob into the staging directory, verified (named by its computed digest when `info.digest` is empty). */
+  async putBlob(stream: Readable, info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo> {
+    this.checkOpen(stream);
+    return putBlobFile(this.staging.path, stream, info, { signal: opts.signal, pathFor: (d) => blobPath(this.staging.path, d) });
+  }
+
+  /** Stages `manifest.json`, or `<hex>.manifest.json` for an instance of a list. */
+  async putManifest(manifest: RawManifest, instanceDigest?: string, opts: OpOptions = {}): Promise<void> {
+    this.checkOpen();
+    await writeFileAtomic(manifestPath(this.staging.path, instanceDigest), manifest.bytes, { signal: opts.signal, fsync: false });
+  }
+
+  /** Stages `signature-1…N` (or `<hex>.signature-N` for an instance). */
+  async putSignatures(signatures: Buffer[], instanceDigest?: string, opts: OpOptions = {}): Promise<void> {
+    this.checkOpen();
+    for (const [i, sig] of signatures.entries()) {
+      await writeFileAtomic(signaturePath(this.staging.path, i, instanceDigest), sig, { signal: opts.signal, fsync: false });
+    }
+  }
+
+  /**
+   * Replaces the directory's content: removes the old files (except reused blobs and `version`), moves the
+   * staged files in (`manifest.json` after every blob and instance manifest), writes `version` last.
+   */
+  async commit(opts: OpOptions = {}): Promise<void> {
+    this.checkOpen();
+    checkAborted(opts.signal, `committing ${this.dir}`);
+    const what = `committing image to ${this.dir}`;
+    try {
+      const staged = await readdir(this.staging.path);
+      if (!staged.includes(MANIFEST_FILE)) throw new FerryError(ErrorCode.Io, `${what}: no manifest was written`);
+      const incoming = new Set(staged);
+      for (const name of await readdir(this.dir)) {
+        if (name === VERSION_FILE || name.startsWith(STAGING_PREFIX) || incoming.has(name) || this.kept.has(name)) continue;
+        await rm(join(this.dir, name), { recursive: true, force: true });
+      }
+      const order = (n: string) => (n === MANIFEST_FILE ? 3 : n.includes('.signature-') || n.startsWith('signature-') ? 2 : n.endsWith('.manifest.json') ? 1 : 0);
+      staged.sort((a, b) => order(a) - order(b));
+      for (const name of staged) await rename(join(this.staging.path, name), join(this.dir, name));
+      await fsyncDir(this.dir);
+      await writeFileAtomic(versionPath(this.dir), DIR_VERSION_CONTENT, { signal: opts.signal });
+      this.state = 'committed';
+    } catch (e) {
+      throw ioError(what, e);
+    } finally {
+      if (this.state === 'committed') await this.staging.remove().catch(() => {});
+    }
+  }
+
+  /** Discards everything staged (the old image, if any, is untouched unless commit ran). */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    await this.staging.remove().catch(() => {});
+  }
+
+  private checkOpen(stream?: Readable): void {
+    if (this.state !== 'open') {
+      stream?.destroy();
+      throw new FerryError(ErrorCode.Io, `dir: destination ${this.dir} is already ${this.state}`);
+    }
+  }
+}
+
+async function fileSize(path: string): Promise<number | undefined> {
+  try {
+    const st = await stat(path);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Checks that `dir` may receive an image: missing (it is created), empty, or holding a `dir:` image
+ * (a `version` file with exactly the expected content), like skopeo.
+ * @throws FerryError(E_INVALID_REFERENCE) for a non-empty directory that is not a `dir:` image or a non-directory, E_IO.
+ */
+export async function prepareDirTarget(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    if (isNotFoundError(e)) {
+      try {
+        await mkdir(dir, { recursive: true });
+        return;
+      } catch (e2) {
+        throw ioError(`creating directory ${dir}`, e2);
+      }
+    }
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new FerryError(ErrorCode.InvalidReference, `${dir} exists and is not a directory`);
+    throw ioError(`reading directory ${dir}`, e);
+  }
+  if (names.every((n) => n.startsWith(STAGING_PREFIX))) return;
+  let version: string | undefined;
+  try {
+    version = await readFile(versionPath(dir), 'utf8');
+  } catch (e) {
+    if (!isNotFoundError(e)) throw ioError(`reading ${versionPath(dir)}`, e);
+  }
+  if (version !== DIR_VERSION_CONTENT) {
+    throw new FerryError(ErrorCode.InvalidReference, `${dir} is not empty and not a containers image directory: refusing to overwrite it`);
+  }
+}
+
+/**
+ * Opens `dir` for writing a `dir:` image (see {@link prepareDirTarget}) with a fresh staging directory.
+ * @throws FerryError(E_INVALID_REFERENCE | E_IO | E_ABORTED)
+ */
+export async function openDirDestinationAt(dir: string, reference: ImageReference, opts: OpOptions = {}): Promise<DirDestination> {
+  checkAborted(opts.signal, `opening ${dir}`);
+  await prepareDirTarget(dir);
+  const staging = await makeTempDir(dir, STAGING_PREFIX);
+  return new DirDestination(dir, staging, reference);
+}
+
+/** `DirReference.newImageDestination`'s entry point. */
+export async function openDirDestination(ref: DirReference, _ctx: SystemContext, opts: OpOptions = {}): Promise<DirDestination> {
+  return openDirDestinationAt(ref.path, ref, opts);
+}
