@@ -7,3 +7,4 @@ export { dockerTransport } from '../docker/transport.js';
 export { ociTransport } from '../oci-layout/transport.js';
 export { dirTransport } from '../dir/transport.js';
 export { dockerArchiveTransport } from '../docker-archive/transport.js';
+export { ociArchiveTransport } from '../oci-archive/transport.js';

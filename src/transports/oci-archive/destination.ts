@@ -1,0 +1,100 @@
+/**
+ * Writing an image as an OCI archive: the `oci:` destination fills a layout in a temporary directory
+ * next to the archive; `commit` commits that layout, tars it into a temporary file next to the archive
+ * and renames it into place (an existing archive is replaced, as skopeo does). Nothing exists at PATH
+ * before commit; `close` without commit removes everything.
+ */
+import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
+import { FerryError, ErrorCode } from '../../errors.js';
+import type { OpOptions, SystemContext } from '../../types/context.js';
+import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
+import type { ImageReference } from '../../types/reference.js';
+import { AtomicFileSink } from '../../util/atomic.js';
+import { makeTempDir, type TempDir } from '../../util/temp.js';
+import { type OciDestinationContext, type OciLayoutDestination, openOciLayoutDestination } from '../oci-layout/destination.js';
+import { checkAborted, ioError, requireDirectory } from '../shared/files.js';
+import type { OciArchiveReference } from './reference.js';
+import { packDirectory } from './unpack.js';
+
+/** An ImageDestination writing an OCI archive; see the module comment. */
+export class OciArchiveDestination implements ImageDestination {
+  readonly reference: ImageReference;
+  /** The `oci:` destination's properties (OCI manifests and indexes, compressed layers by default). */
+  readonly properties: DestinationProperties;
+  /** The archive file to write. */
+  readonly path: string;
+  private readonly inner: OciLayoutDestination;
+  private readonly temp: TempDir;
+  private state: 'open' | 'committed' | 'closed' = 'open';
+
+  constructor(ref: OciArchiveReference, inner: OciLayoutDestination, temp: TempDir) {
+    this.reference = ref;
+    this.path = ref.path;
+    this.inner = inner;
+    this.temp = temp;
+    this.properties = inner.properties;
+  }
+
+  tryReusingBlob(info: BlobInfo, opts?: OpOptions): Promise<BlobInfo | undefined> {
+    return this.inner.tryReusingBlob(info, opts);
+  }
+
+  putBlob(stream: Readable, info: BlobInfo, opts?: OpOptions): Promise<BlobInfo> {
+    return this.inner.putBlob(stream, info, opts);
+  }
+
+  putManifest(manifest: RawManifest, instanceDigest?: string, opts?: OpOptions): Promise<void> {
+    return this.inner.putManifest(manifest, instanceDigest, opts);
+  }
+
+  putSignatures(signatures: Buffer[], instanceDigest?: string, opts?: OpOptions): Promise<void> {
+    return this.inner.putSignatures(signatures, instanceDigest, opts);
+  }
+
+  /** Commits the temporary layout, then writes the archive atomically and removes the layout. */
+  async commit(opts: OpOptions = {}): Promise<void> {
+    if (this.state !== 'open') throw new FerryError(ErrorCode.Io, `committing ${this.reference.toString()}: destination is already ${this.state}`);
+    await this.inner.commit(opts);
+    const sink = await AtomicFileSink.open(this.path, { signal: opts.signal });
+    try {
+      await packDirectory(this.temp.path, sink.stream, opts);
+      await sink.commit();
+    } catch (e) {
+      await sink.abort();
+      throw ioError(`writing ${this.path}`, e);
+    }
+    this.state = 'committed';
+    await this.inner.close().catch(() => {});
+    await this.temp.remove().catch(() => {});
+  }
+
+  /** Removes the temporary layout; without a commit nothing is left at PATH. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    await this.inner.close().catch(() => {});
+    await this.temp.remove().catch(() => {});
+  }
+}
+
+/**
+ * Opens a destination writing an OCI archive at `ref.path` (ref name `ref.image`). `ctx` is passed to the
+ * `oci:` destination (e.g. `ociAcceptUncompressedLayers`).
+ * @throws FerryError(E_INVALID_REFERENCE) for `@N` references; E_NOT_FOUND if the parent directory is missing; E_IO.
+ */
+export async function openOciArchiveDestination(ref: OciArchiveReference, ctx: SystemContext, opts: OpOptions = {}): Promise<OciArchiveDestination> {
+  checkAborted(opts.signal, `opening ${ref.toString()}`);
+  if (ref.sourceIndex !== undefined) {
+    throw new FerryError(ErrorCode.InvalidReference, `${ref.toString()}: an image position (@${ref.sourceIndex}) cannot be used as a destination`);
+  }
+  await requireDirectory(dirname(ref.resolvedPath), `oci-archive: parent directory of ${ref.path}`);
+  const temp = await makeTempDir(dirname(ref.resolvedPath), '.ferry-oci-archive-');
+  try {
+    const inner = await openOciLayoutDestination({ dir: temp.path, refName: ref.image, reference: ref }, ctx as OciDestinationContext, opts);
+    return new OciArchiveDestination(ref, inner, temp);
+  } catch (e) {
+    await temp.remove().catch(() => {});
+    throw e;
+  }
+}
