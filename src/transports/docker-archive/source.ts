@@ -199,6 +199,8 @@ async function inspectLayer(archive: DockerArchive, entry: TarEntry, opts: OpOpt
       for await (const chunk of src) size += chunk.length;
     });
   } catch (e) {
+    checkAborted(opts.signal, `reading layer ${entry.name}`);
+    if (e instanceof FerryError) throw e;
     throw new FerryError(ErrorCode.InvalidManifest, `docker archive ${archive.path}: layer ${entry.name} is not valid gzip data`, { cause: e });
   }
   return { entry, gzip: true, size };
