@@ -14,6 +14,11 @@ export interface BlobInfo {
   annotations?: Record<string, string>;
   /** Alternative locations for the blob (OCI `urls`), if any. */
   urls?: string[];
+  /**
+   * Only in what `ImageDestination.tryReusingBlob` returns: why nothing had to be uploaded, for progress output
+   * (`already exists`, `mounted from <repository>`). Not part of any manifest.
+   */
+  reason?: string;
 }
 
 /** Raw manifest bytes as stored, plus the media type the source reported or detected. */

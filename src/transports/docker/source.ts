@@ -5,6 +5,7 @@
  * `Docker-Content-Digest`.
  */
 import type { Readable } from 'node:stream';
+import { recordBlobLocation } from '../../registry/blob-cache.js';
 import { RegistryClient } from '../../registry/client.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { BlobInfo, ImageSource, RawManifest } from '../../types/image.js';
@@ -18,6 +19,7 @@ class DockerImageSource implements ImageSource {
     readonly reference: DockerReference,
     private readonly client: RegistryClient,
     private readonly top: { bytes: Buffer; mediaType: string; digest: string },
+    private readonly ctx: SystemContext = {},
   ) {}
 
   /** The digest of the top-level manifest as read (verified). */
@@ -35,6 +37,8 @@ class DockerImageSource implements ImageSource {
 
   async getBlob(info: BlobInfo, opts: OpOptions & { offset?: number } = {}): Promise<{ stream: Readable; size: number }> {
     const r = await this.client.getBlob(info.digest, opts);
+    // Remember where the blob lives, so pushes to other repositories of this registry can mount it.
+    void recordBlobLocation(this.reference.name.domain, this.reference.name.path, info.digest, this.ctx);
     return { stream: r.stream, size: r.size >= 0 ? r.size : info.size };
   }
 
@@ -60,7 +64,7 @@ export async function openDockerSource(ref: DockerReference, ctx: SystemContext,
   const client = RegistryClient.open({ registry: domain, repository: path, ctx, actions: ['pull'] });
   try {
     const top = await client.getManifest(digest ?? tag ?? 'latest', opts);
-    return new DockerImageSource(ref, client, top);
+    return new DockerImageSource(ref, client, top, ctx);
   } catch (e) {
     await client.close();
     throw e;

@@ -1,0 +1,176 @@
+/**
+ * The blob-location cache: which repositories of a registry are known to hold a blob, so a push can mount it
+ * (`POST …/blobs/uploads/?mount=<digest>&from=<repo>`) instead of uploading it again — like containers/image's
+ * blob-info cache, reduced to locations.
+ *
+ * One JSON file, `$XDG_CACHE_HOME/ferry/blob-info-cache.json` (default `~/.cache/ferry/…`; with
+ * `SystemContext.homeDir` set, `<homeDir>/.cache/ferry/…`):
+ * `{"version":1,"registries":{"<host>":{"<digest>":[{"repo":"a/b","time":1700000000000}, …]}}}`.
+ *
+ * - Records are batched in memory and merged into the file by a read–merge–write cycle (written atomically), so
+ *   concurrent writers never corrupt it; at worst one writer's newest records are lost, which a cache tolerates.
+ * - A corrupt or unreadable file is treated as empty (and replaced on the next write).
+ * - Capped: {@link MAX_REPOS_PER_BLOB} repositories per blob, {@link MAX_ENTRIES} (registry, digest) pairs overall;
+ *   the least recently used go first.
+ * - Nothing here ever throws to the caller: a cache failure only costs a mount.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { SystemContext } from '../types/context.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { isDigest } from '../util/digest.js';
+
+/** Most repositories remembered per blob. */
+export const MAX_REPOS_PER_BLOB = 5;
+/** Most (registry, digest) entries in the file. */
+export const MAX_ENTRIES = 20_000;
+/** Largest cache file read (a bigger one is ignored as corrupt). */
+const MAX_FILE_SIZE = 32 * 1024 * 1024;
+
+/** One known location of a blob. */
+interface Location {
+  repo: string;
+  /** When it was last seen (ms since the epoch). */
+  time: number;
+}
+
+type CacheData = Map<string, Map<string, Location[]>>;
+
+/** Where the cache of `ctx` lives. */
+export function blobCachePath(ctx: SystemContext = {}): string {
+  const base = ctx.homeDir !== undefined ? join(ctx.homeDir, '.cache') : process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
+  return join(base, 'ferry', 'blob-info-cache.json');
+}
+
+/** Parses the file; anything malformed is dropped (entry by entry, or the whole file). */
+function parse(text: string): CacheData {
+  const out: CacheData = new Map();
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch {
+    return out;
+  }
+  const regs = (j as { version?: unknown; registries?: unknown } | null)?.registries;
+  if ((j as { version?: unknown }).version !== 1 || typeof regs !== 'object' || regs === null) return out;
+  for (const [host, blobs] of Object.entries(regs as Record<string, unknown>)) {
+    if (typeof blobs !== 'object' || blobs === null) continue;
+    const m = new Map<string, Location[]>();
+    for (const [digest, locs] of Object.entries(blobs as Record<string, unknown>)) {
+      if (!isDigest(digest) || !Array.isArray(locs)) continue;
+      const good = locs.filter(
+        (l): l is Location => typeof l === 'object' && l !== null && typeof (l as Location).repo === 'string' && (l as Location).repo !== '' && Number.isFinite((l as Location).time),
+      );
+      if (good.length) m.set(digest, good.map((l) => ({ repo: l.repo, time: l.time })));
+    }
+    if (m.size) out.set(host, m);
+  }
+  return out;
+}
+
+function serialize(data: CacheData): string {
+  const registries: Record<string, Record<string, Location[]>> = {};
+  for (const [host, blobs] of data) registries[host] = Object.fromEntries(blobs);
+  return JSON.stringify({ version: 1, registries });
+}
+
+/** Adds `loc` for (host, digest), keeping the newest first and at most MAX_REPOS_PER_BLOB. */
+function merge(data: CacheData, host: string, digest: string, loc: Location): void {
+  let blobs = data.get(host);
+  if (!blobs) data.set(host, (blobs = new Map()));
+  const locs = (blobs.get(digest) ?? []).filter((l) => l.repo !== loc.repo || l.time > loc.time);
+  if (!locs.some((l) => l.repo === loc.repo)) locs.push(loc);
+  locs.sort((a, b) => b.time - a.time);
+  blobs.set(digest, locs.slice(0, MAX_REPOS_PER_BLOB));
+}
+
+/** Drops the least recently used entries beyond MAX_ENTRIES. */
+function cap(data: CacheData): void {
+  const all: { host: string; digest: string; time: number }[] = [];
+  for (const [host, blobs] of data) for (const [digest, locs] of blobs) all.push({ host, digest, time: locs[0]?.time ?? 0 });
+  if (all.length <= MAX_ENTRIES) return;
+  all.sort((a, b) => a.time - b.time);
+  for (const e of all.slice(0, all.length - MAX_ENTRIES)) {
+    const blobs = data.get(e.host)!;
+    blobs.delete(e.digest);
+    if (blobs.size === 0) data.delete(e.host);
+  }
+}
+
+async function load(path: string): Promise<CacheData> {
+  try {
+    const buf = await readFile(path);
+    if (buf.length > MAX_FILE_SIZE) return new Map();
+    return parse(buf.toString('utf8'));
+  } catch {
+    return new Map();
+  }
+}
+
+/** Records waiting to be written, per cache file. */
+interface Pending {
+  records: { host: string; digest: string; loc: Location }[];
+  /** Records being written right now. */
+  inflight: { host: string; digest: string; loc: Location }[];
+  /** The write in progress (it takes the records present when it starts). */
+  flushing?: Promise<void>;
+}
+const pending = new Map<string, Pending>();
+
+async function flushOne(path: string, p: Pending): Promise<void> {
+  while (p.records.length) {
+    const batch = p.records.splice(0);
+    p.inflight = batch;
+    try {
+      const data = await load(path);
+      for (const r of batch) merge(data, r.host, r.digest, r.loc);
+      cap(data);
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      await writeFileAtomic(path, serialize(data), { fsync: false, mode: 0o600 });
+    } catch {
+      // A cache that cannot be written only costs future mounts.
+    }
+    p.inflight = [];
+  }
+}
+
+function schedule(path: string): Promise<void> {
+  const p = pending.get(path)!;
+  p.flushing ??= flushOne(path, p).finally(() => {
+    p.flushing = undefined;
+    if (p.records.length) void schedule(path);
+    else if (pending.get(path) === p) pending.delete(path);
+  });
+  return p.flushing;
+}
+
+/**
+ * Remembers that `repository` on `registry` holds blob `digest` (after a successful pull or push of it). The write is
+ * batched and happens in the background; the returned promise resolves once it is on disk (never rejects).
+ */
+export function recordBlobLocation(registry: string, repository: string, digest: string, ctx: SystemContext = {}): Promise<void> {
+  if (!isDigest(digest) || !registry || !repository) return Promise.resolve();
+  const path = blobCachePath(ctx);
+  let p = pending.get(path);
+  if (!p) pending.set(path, (p = { records: [], inflight: [] }));
+  p.records.push({ host: registry, digest, loc: { repo: repository, time: Date.now() } });
+  return schedule(path);
+}
+
+/** Waits until every recorded location is written (for tests, and before a command exits). Never rejects. */
+export async function flushBlobLocations(): Promise<void> {
+  while (pending.size) await Promise.all([...pending.values()].map((p) => p.flushing ?? Promise.resolve()));
+}
+
+/**
+ * Repositories of `registry` known to hold `digest`, most recently seen first (`exclude`, typically the destination
+ * repository, left out). Includes records not yet written. Never throws.
+ */
+export async function knownBlobLocations(registry: string, digest: string, ctx: SystemContext = {}, exclude?: string): Promise<string[]> {
+  const path = blobCachePath(ctx);
+  const data = await load(path);
+  const p = pending.get(path);
+  for (const r of [...(p?.inflight ?? []), ...(p?.records ?? [])]) merge(data, r.host, r.digest, r.loc);
+  return (data.get(registry)?.get(digest) ?? []).map((l) => l.repo).filter((r) => r !== exclude);
+}

@@ -1,0 +1,189 @@
+/**
+ * `docker://` ImageDestination: pushes blobs and manifests to a registry.
+ *
+ * - `tryReusingBlob`: HEAD in the destination repository ("already exists"), else a cross-repository mount from a
+ *   repository the blob-location cache knows on the same registry ("mounted from …").
+ * - `putBlob`: streamed upload (see `registry/upload.ts`), verified while it streams.
+ * - `putManifest`: instance manifests of an index are PUT by digest at once (invisible without a tag); the top-level
+ *   manifest is kept and PUT in `commit` — by tag, or by digest when the reference has one — so nothing is visible
+ *   before `commit`.
+ */
+import type { Readable } from 'node:stream';
+import { ErrorCode, FerryError, digestMismatch } from '../../errors.js';
+import { MediaType } from '../../manifest/media-types.js';
+import { recordBlobLocation, flushBlobLocations, knownBlobLocations } from '../../registry/blob-cache.js';
+import { RegistryClient } from '../../registry/client.js';
+import { discard, header } from '../../registry/http.js';
+import { blobSize, mountBlob, uploadBlob, type UploadSettings } from '../../registry/upload.js';
+import type { OpOptions, SystemContext } from '../../types/context.js';
+import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
+import { digestOf, parseDigest } from '../../util/digest.js';
+import type { DockerReference } from './reference.js';
+
+/** Manifest types a registry destination accepts, most preferred first (schema1 is never written). */
+export const DOCKER_DESTINATION_MANIFEST_TYPES: readonly string[] = [
+  MediaType.OciManifest,
+  MediaType.DockerManifest,
+  MediaType.OciIndex,
+  MediaType.DockerManifestList,
+];
+
+/** Most cached repositories tried for a mount of one blob. */
+const MAX_MOUNT_CANDIDATES = 3;
+
+/** Options of {@link openDockerDestination} beyond the operation's signal. */
+export interface DockerDestinationOptions extends OpOptions {
+  /** Upload tuning (chunked uploads); see {@link UploadSettings}. */
+  upload?: UploadSettings;
+  /** Whether to use the blob-location cache for mounts and record pushed blobs in it (default true). */
+  blobCache?: boolean;
+}
+
+/** A registry repository opened for pushing one image. */
+export class DockerImageDestination implements ImageDestination {
+  readonly properties: DestinationProperties = Object.freeze({
+    supportedManifestMIMETypes: [...DOCKER_DESTINATION_MANIFEST_TYPES],
+    supportsSignatures: false,
+    desiredLayerCompression: 'preserve',
+    hasThreadSafePutBlob: true,
+    acceptsForeignLayerURLs: true,
+  });
+  private top?: { bytes: Buffer; mediaType: string; digest: string };
+  private committed = false;
+  private closed = false;
+
+  constructor(
+    readonly reference: DockerReference,
+    private readonly client: RegistryClient,
+    private readonly ctx: SystemContext,
+    private readonly opts: DockerDestinationOptions,
+  ) {}
+
+  private get registry(): string {
+    return this.reference.name.domain;
+  }
+  private get repository(): string {
+    return this.reference.name.path;
+  }
+  private get useCache(): boolean {
+    return this.opts.blobCache !== false;
+  }
+
+  private record(digest: string): void {
+    if (this.useCache) void recordBlobLocation(this.registry, this.repository, digest, this.ctx);
+  }
+
+  async tryReusingBlob(info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo | undefined> {
+    if (!info.digest) return undefined;
+    parseDigest(info.digest);
+    const size = await blobSize(this.client, info.digest, opts);
+    if (size !== undefined) {
+      this.record(info.digest);
+      return { ...info, size: size >= 0 ? size : info.size, reason: 'already exists' };
+    }
+    if (!this.useCache) return undefined;
+    const candidates = (await knownBlobLocations(this.registry, info.digest, this.ctx, this.repository)).slice(0, MAX_MOUNT_CANDIDATES);
+    for (const from of candidates) {
+      let mounted = false;
+      try {
+        mounted = await mountBlob(this.client, info.digest, from, opts);
+      } catch (e) {
+        if (opts.signal?.aborted || (e instanceof FerryError && e.code === ErrorCode.Aborted)) throw e;
+        continue; // not allowed to read there, or the registry refuses mounts: try the next one, then upload
+      }
+      if (mounted) {
+        this.record(info.digest);
+        return { ...info, reason: `mounted from ${from}` };
+      }
+    }
+    return undefined;
+  }
+
+  async putBlob(stream: Readable, info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo> {
+    const r = await uploadBlob(this.client, stream, { digest: info.digest, size: info.size }, { ...this.opts.upload, signal: opts.signal });
+    this.record(r.digest);
+    const out: BlobInfo = { ...info, digest: r.digest, size: r.size };
+    delete out.reason;
+    return out;
+  }
+
+  async putManifest(manifest: RawManifest, instanceDigest?: string, opts: OpOptions = {}): Promise<void> {
+    if (!DOCKER_DESTINATION_MANIFEST_TYPES.includes(manifest.mediaType)) {
+      throw new FerryError(ErrorCode.Unsupported, `${this.reference.toString()}: writing manifests of type ${manifest.mediaType} is not supported`);
+    }
+    if (instanceDigest !== undefined) {
+      const digest = digestOf(manifest.bytes, parseDigest(instanceDigest).algorithm);
+      if (digest !== instanceDigest) throw digestMismatch(`${this.reference.toString()}: instance manifest`, instanceDigest, digest);
+      await this.put(instanceDigest, manifest, digest, opts);
+      return;
+    }
+    const wanted = this.reference.name.digest;
+    const digest = digestOf(manifest.bytes, wanted ? parseDigest(wanted).algorithm : 'sha256');
+    if (wanted && wanted !== digest) {
+      throw new FerryError(
+        ErrorCode.DigestMismatch,
+        `${this.reference.toString()}: the destination names digest ${wanted}, but the manifest being written has digest ${digest}`,
+      );
+    }
+    this.top = { bytes: manifest.bytes, mediaType: manifest.mediaType, digest };
+  }
+
+  /** PUTs a manifest by `tagOrDigest` and checks the registry's `Docker-Content-Digest`. */
+  private async put(tagOrDigest: string, manifest: RawManifest, digest: string, opts: OpOptions): Promise<void> {
+    const what = `docker://${this.registry}/${this.repository}${tagOrDigest.includes(':') ? '@' : ':'}${tagOrDigest}: writing manifest`;
+    const res = await this.client.request({
+      method: 'PUT',
+      path: `manifests/${tagOrDigest}`,
+      headers: { 'content-type': manifest.mediaType, 'content-length': String(manifest.bytes.length) },
+      body: manifest.bytes,
+      signal: opts.signal,
+      what,
+    });
+    if (res.status !== 201 && res.status !== 200 && res.status !== 202) throw await RegistryClient.errorFrom(what, res);
+    await discard(res);
+    const got = header(res, 'docker-content-digest')?.trim();
+    if (got && got !== digest && got.split(':')[0] === digest.split(':')[0]) {
+      throw digestMismatch(`${what}: the registry stored a different manifest`, digest, got);
+    }
+  }
+
+  async putSignatures(signatures: Buffer[], _instanceDigest?: string, _opts?: OpOptions): Promise<void> {
+    if (signatures.length > 0) {
+      throw new FerryError(ErrorCode.Unsupported, `${this.reference.toString()}: storing signatures in a registry is not supported yet (use --remove-signatures)`);
+    }
+  }
+
+  async commit(opts: OpOptions = {}): Promise<void> {
+    if (this.committed) return;
+    if (!this.top) throw new FerryError(ErrorCode.Usage, `${this.reference.toString()}: commit without a manifest`);
+    const { tag, digest } = this.reference.name;
+    const m = { bytes: this.top.bytes, mediaType: this.top.mediaType };
+    if (digest) await this.put(digest, m, this.top.digest, opts);
+    if (tag) await this.put(tag, m, this.top.digest, opts);
+    this.committed = true;
+  }
+
+  /** The digest of the top-level manifest given to `putManifest` (undefined before). */
+  get manifestDigest(): string | undefined {
+    return this.top?.digest;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await flushBlobLocations();
+    } finally {
+      await this.client.close();
+    }
+  }
+}
+
+/**
+ * Opens `ref` for pushing: a push client (no mirrors; `pull,push` scope). No I/O happens until the first call.
+ */
+export async function openDockerDestination(ref: DockerReference, ctx: SystemContext, opts: DockerDestinationOptions = {}): Promise<DockerImageDestination> {
+  const { domain, path } = ref.name;
+  const client = RegistryClient.open({ registry: domain, repository: path, ctx, actions: ['pull', 'push'] });
+  return new DockerImageDestination(ref, client, ctx, opts);
+}
