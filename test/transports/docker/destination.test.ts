@@ -1,0 +1,298 @@
+/** The docker:// ImageDestination against real registries (push, reuse, mounts, chunked uploads, failures). */
+import { expect } from 'chai';
+import { createReadStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { FerryError } from '../../../src/errors.js';
+import { flushBlobLocations, knownBlobLocations } from '../../../src/registry/blob-cache.js';
+import { openDockerDestination, type DockerDestinationOptions, type DockerImageDestination } from '../../../src/transports/docker/destination.js';
+import { DockerReference } from '../../../src/transports/docker/reference.js';
+import { openDockerSource } from '../../../src/transports/docker/source.js';
+import type { SystemContext } from '../../../src/types/context.js';
+import { digestOf } from '../../../src/util/digest.js';
+import { startFaultProxy, type Fault, type FaultProxy, type FaultRequest } from '../../harness/fault-proxy.js';
+import { buildImage, layoutBlobPath, type BuiltImage } from '../../harness/images.js';
+import { run } from '../../harness/procs.js';
+import { startRegistry, type RegistryMode, type TestRegistry } from '../../harness/registry.js';
+import { useCleanup, type Cleanup } from '../../harness/tmp.js';
+
+const MULTI = [
+  { os: 'linux', architecture: 'amd64' },
+  { os: 'linux', architecture: 'arm64', variant: 'v8' },
+];
+
+/** Pushes every blob and manifest of a built image through `dest`; returns the reuse reasons per blob. */
+async function pushThrough(image: BuiltImage, dest: DockerImageDestination, opts: { commit?: boolean } = {}): Promise<Map<string, string | undefined>> {
+  const reasons = new Map<string, string | undefined>();
+  for (const m of image.manifests) {
+    const blobs = [{ digest: m.configDigest, size: m.config.length }, ...m.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType }))];
+    for (const b of blobs) {
+      if (reasons.has(b.digest)) continue;
+      const reused = await dest.tryReusingBlob(b);
+      if (reused) {
+        reasons.set(b.digest, reused.reason);
+        continue;
+      }
+      const put = await dest.putBlob(createReadStream(layoutBlobPath(image.layoutDir, b.digest)), b);
+      expect(put.digest).to.equal(b.digest);
+      expect(put.size).to.equal(b.size);
+      reasons.set(b.digest, undefined);
+    }
+    if (image.manifests.length > 1) await dest.putManifest({ bytes: m.bytes, mediaType: m.mediaType }, m.digest);
+  }
+  await dest.putManifest({ bytes: image.bytes, mediaType: image.mediaType });
+  await dest.putSignatures([]);
+  if (opts.commit !== false) await dest.commit();
+  return reasons;
+}
+
+async function expectRejection(p: Promise<unknown>, code: string): Promise<FerryError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e, String(e)).to.be.instanceOf(FerryError);
+    expect((e as FerryError).code, (e as Error).message).to.equal(code);
+    return e as FerryError;
+  }
+  throw new Error(`expected a rejection with ${code}`);
+}
+
+const uploads = (p: FaultProxy, from = 0) => p.requests.slice(from).filter((r) => /\/blobs\/uploads\//.test(r.path));
+const bodyUploads = (p: FaultProxy, from = 0) => uploads(p, from).filter((r) => r.method === 'PUT' || r.method === 'PATCH');
+
+describe('transports/docker/destination (real registry, http via fault proxy)', function () {
+  this.timeout(120_000);
+  const cleanup = useCleanup('after');
+  let reg: TestRegistry;
+  let proxy: FaultProxy;
+  let rule: (r: FaultRequest) => Fault | undefined = () => undefined;
+  let ctx: SystemContext;
+  let multi: BuiltImage;
+  let big: BuiltImage;
+  let dir: string;
+
+  before(async () => {
+    dir = await cleanup.tempDir('docker-dest');
+    await writeFile(join(dir, 'empty.conf'), '');
+    reg = cleanup.track(await startRegistry('http'));
+    proxy = cleanup.track(await startFaultProxy(reg.url, (r) => rule(r)));
+    ctx = { registriesConf: join(dir, 'empty.conf'), homeDir: join(dir, 'home'), tlsVerify: false, retryDelayMs: 10 };
+    multi = await buildImage(join(dir, 'multi'), { seed: 41, layers: 2, layerSize: 20_000, platforms: MULTI });
+    big = await buildImage(join(dir, 'big'), { seed: 42, layers: 1, layerSize: 3 * 1024 * 1024, compression: 'none' });
+  });
+  afterEach(() => {
+    rule = () => undefined;
+  });
+
+  const ref = (s: string) => DockerReference.fromName(`${proxy.host}/${s}`);
+  const open = async (s: string, o: DockerDestinationOptions = {}) => {
+    const d = await openDockerDestination(ref(s), ctx, o);
+    cleanup.defer(() => d.close());
+    return d;
+  };
+  const headManifest = async (path: string) => {
+    const res = await fetch(`${reg.url}/v2/${path}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json' } });
+    return res.status;
+  };
+
+  it('has the documented properties', async () => {
+    const d = await open('lib/props:v1');
+    expect(d.properties).to.deep.equal({
+      supportedManifestMIMETypes: [
+        'application/vnd.oci.image.manifest.v1+json',
+        'application/vnd.docker.distribution.manifest.v2+json',
+        'application/vnd.oci.image.index.v1+json',
+        'application/vnd.docker.distribution.manifest.list.v2+json',
+      ],
+      supportsSignatures: false,
+      desiredLayerCompression: 'preserve',
+      hasThreadSafePutBlob: true,
+      acceptsForeignLayerURLs: true,
+    });
+  });
+
+  it('pushes a multi-arch image byte-exactly; the tag appears only at commit', async () => {
+    const d = await open('lib/app:v1');
+    const start = proxy.requests.length;
+    const reasons = await pushThrough(multi, d, { commit: false });
+    expect([...reasons.values()].every((r) => r === undefined)).to.equal(true);
+    // instances are there by digest, the tag is not
+    expect(await headManifest(`lib/app/manifests/${multi.manifests[0]!.digest}`)).to.equal(200);
+    expect(await headManifest('lib/app/manifests/v1')).to.equal(404);
+    await d.commit();
+    expect(await headManifest('lib/app/manifests/v1')).to.equal(200);
+    const puts = proxy.requests.slice(start).filter((r) => r.method === 'PUT' && r.path.includes('/manifests/'));
+    expect(puts.map((r) => r.path.split('/manifests/')[1])).to.deep.equal([...multi.manifests.map((m) => m.digest), 'v1']);
+    const r = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/lib/app:v1`]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdoutBytes.equals(multi.bytes)).to.equal(true);
+    const inst = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/lib/app@${multi.manifests[1]!.digest}`]);
+    expect(inst.stdoutBytes.equals(multi.manifests[1]!.bytes)).to.equal(true);
+  });
+
+  it('skips blobs already in the repository (HEAD) without uploading anything', async () => {
+    const d = await open('lib/app:v2');
+    const start = proxy.requests.length;
+    const reasons = await pushThrough(multi, d);
+    expect([...reasons.values()]).to.satisfy((v: unknown[]) => v.length > 0 && v.every((x) => x === 'already exists'));
+    expect(uploads(proxy, start)).to.deep.equal([]);
+    expect(proxy.requests.slice(start).filter((r) => r.method === 'HEAD' && r.path.includes('/blobs/')).length).to.equal(reasons.size);
+  });
+
+  it('mounts blobs from another repository the blob cache knows, uploading no body', async () => {
+    await flushBlobLocations();
+    expect(await knownBlobLocations(proxy.host, multi.manifests[0]!.configDigest, ctx)).to.include('lib/app');
+    const d = await open('other/copy:v1');
+    const start = proxy.requests.length;
+    const reasons = await pushThrough(multi, d);
+    expect([...reasons.values()]).to.satisfy((v: unknown[]) => v.every((x) => x === 'mounted from lib/app'));
+    const mounts = proxy.requests.slice(start).filter((r) => r.method === 'POST' && r.path.includes('mount='));
+    expect(mounts.length).to.equal(reasons.size);
+    expect(mounts.every((m) => m.status === 201 && m.path.includes('from=lib%2Fapp'))).to.equal(true);
+    expect(bodyUploads(proxy, start)).to.deep.equal([]);
+    const r = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/other/copy:v1`]);
+    expect(r.stdoutBytes.equals(multi.bytes)).to.equal(true);
+  });
+
+  it('falls back to an upload when a cached location no longer has the blob (202 session cancelled)', async () => {
+    const img = await buildImage(join(dir, 'stale'), { seed: 43, layers: 1, layerSize: 1000 });
+    const { recordBlobLocation } = await import('../../../src/registry/blob-cache.js');
+    for (const m of img.manifests) for (const dgst of [m.configDigest, ...m.layers.map((l) => l.digest)]) await recordBlobLocation(proxy.host, 'nowhere/repo', dgst, ctx);
+    const d = await open('lib/stale:v1');
+    const start = proxy.requests.length;
+    const reasons = await pushThrough(img, d);
+    expect([...reasons.values()].every((x) => x === undefined)).to.equal(true);
+    const mounts = proxy.requests.slice(start).filter((r) => r.path.includes('mount='));
+    expect(mounts.length).to.equal(reasons.size);
+    expect(mounts.every((m) => m.status === 202)).to.equal(true);
+    expect(proxy.requests.slice(start).filter((r) => r.method === 'DELETE').length).to.equal(reasons.size);
+  });
+
+  it('uploads a multi-MiB blob in chunks (Content-Range, following Location), resuming a chunk the registry did not get', async () => {
+    const layer = big.manifests[0]!.layers[0]!;
+    expect(layer.size).to.be.greaterThan(3 * 1024 * 1024);
+    const d = await open('lib/big:v1', { upload: { chunkSize: 1024 * 1024 } });
+    const start = proxy.requests.length;
+    rule = (r) => (r.method === 'PATCH' && r.pathCount === 2 ? { kind: 'status', status: 503 } : undefined);
+    await pushThrough(big, d);
+    const patches = proxy.requests.slice(start).filter((r) => r.method === 'PATCH' && r.status === 202);
+    expect(patches.length).to.be.at.least(4);
+    expect(patches.map((p) => p.headers['content-range'])).to.include('0-1048575');
+    expect(proxy.requests.slice(start).some((r) => r.method === 'PATCH' && r.status === 503)).to.equal(true);
+    expect(proxy.requests.slice(start).some((r) => r.method === 'GET' && r.path.includes('/blobs/uploads/'))).to.equal(true);
+    const res = await fetch(`${reg.url}/v2/lib/big/blobs/${layer.digest}`);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(digestOf(bytes)).to.equal(layer.digest);
+  });
+
+  it('streams a blob of unknown digest (PATCH, then PUT with the computed digest)', async () => {
+    const d = await open('lib/stream:v1');
+    const data = Buffer.from('some blob whose digest the caller does not know');
+    const start = proxy.requests.length;
+    const got = await d.putBlob(Readable.from([data]), { digest: '', size: -1 });
+    expect(got.digest).to.equal(digestOf(data));
+    expect(got.size).to.equal(data.length);
+    expect(uploads(proxy, start).map((r) => r.method)).to.deep.equal(['POST', 'PATCH', 'PUT']);
+  });
+
+  it('fails with E_DIGEST_MISMATCH on a wrong body, cancels the upload, and nothing is tagged', async () => {
+    const d = await open('lib/bad:v1');
+    const data = Buffer.from('not what the digest says');
+    const wrong = digestOf('something else');
+    const start = proxy.requests.length;
+    await expectRejection(d.putBlob(Readable.from([data]), { digest: wrong, size: data.length }), 'E_DIGEST_MISMATCH');
+    expect(uploads(proxy, start).some((r) => r.method === 'DELETE')).to.equal(true);
+    expect((await fetch(`${reg.url}/v2/lib/bad/blobs/${wrong}`, { method: 'HEAD' })).status).to.equal(404);
+    await d.close();
+    expect(await headManifest('lib/bad/manifests/v1')).to.equal(404);
+  });
+
+  it('fails with E_SIZE_MISMATCH when the body is longer than declared', async () => {
+    const d = await open('lib/bad:v2');
+    const data = Buffer.alloc(5000, 1);
+    await expectRejection(d.putBlob(Readable.from([data]), { digest: digestOf(data), size: 100 }), 'E_SIZE_MISMATCH');
+  });
+
+  it('fails with E_DIGEST_MISMATCH when a mid-copy source stream is corrupted in chunked mode too', async () => {
+    const d = await open('lib/bad:v3', { upload: { chunkSize: 1000 } });
+    const data = Buffer.alloc(5000, 2);
+    const start = proxy.requests.length;
+    await expectRejection(d.putBlob(Readable.from([data]), { digest: digestOf('x'), size: data.length }), 'E_DIGEST_MISMATCH');
+    expect(uploads(proxy, start).some((r) => r.method === 'DELETE')).to.equal(true);
+  });
+
+  it('pushes by digest when the reference has one, and refuses a different manifest', async () => {
+    const m = multi.manifests[0]!;
+    const bad = await open(`lib/bydigest@${multi.manifests[1]!.digest}`);
+    await expectRejection(bad.putManifest({ bytes: m.bytes, mediaType: m.mediaType }), 'E_DIGEST_MISMATCH');
+    const d = await open(`lib/bydigest@${m.digest}`);
+    await pushThrough({ ...multi, manifests: [m], bytes: m.bytes, mediaType: m.mediaType, digest: m.digest }, d);
+    expect(await headManifest(`lib/bydigest/manifests/${m.digest}`)).to.equal(200);
+    expect(d.manifestDigest).to.equal(m.digest);
+  });
+
+  it('refuses schema1 manifests and signatures', async () => {
+    const d = await open('lib/s1:v1');
+    await expectRejection(d.putManifest({ bytes: Buffer.from('{}'), mediaType: 'application/vnd.docker.distribution.manifest.v1+prettyjws' }), 'E_UNSUPPORTED');
+    await expectRejection(d.putSignatures([Buffer.from('sig')]), 'E_UNSUPPORTED');
+    await expectRejection(d.commit(), 'E_USAGE');
+  });
+
+  it('the docker source records pulled blobs in the cache', async () => {
+    const src = await openDockerSource(DockerReference.fromName(`${proxy.host}/other/copy:v1`), { ...ctx, homeDir: join(dir, 'home2') });
+    cleanup.defer(() => src.close());
+    const layer = multi.manifests[0]!.layers[0]!;
+    const { stream } = await src.getBlob({ digest: layer.digest, size: layer.size }, { offset: 10 });
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).equals((await readFile(layoutBlobPath(multi.layoutDir, layer.digest))).subarray(10))).to.equal(true);
+    expect(proxy.requests.at(-1)!.headers['range']).to.equal('bytes=10-');
+    await flushBlobLocations();
+    expect(await knownBlobLocations(proxy.host, layer.digest, { homeDir: join(dir, 'home2') })).to.deep.equal(['other/copy']);
+  });
+});
+
+for (const mode of ['tls', 'basic', 'token'] as RegistryMode[]) {
+  describe(`transports/docker/destination (${mode} registry)`, function () {
+    this.timeout(120_000);
+    const cleanup: Cleanup = useCleanup('after');
+    let reg: TestRegistry;
+    let ctx: SystemContext;
+    let img: BuiltImage;
+
+    before(async () => {
+      const dir = await cleanup.tempDir(`docker-dest-${mode}`);
+      await writeFile(join(dir, 'empty.conf'), '');
+      reg = cleanup.track(await startRegistry(mode));
+      ctx = {
+        registriesConf: join(dir, 'empty.conf'), homeDir: join(dir, 'home'), certDir: reg.certDir, retryDelayMs: 10,
+        ...(reg.username ? { credentials: { username: reg.username, password: reg.password! } } : {}),
+      };
+      img = await buildImage(join(dir, 'img'), { seed: 51, layers: 1, layerSize: 5000, format: 'docker', platforms: MULTI });
+    });
+
+    it('pushes, then mounts into another repository', async () => {
+      const d1 = await openDockerDestination(DockerReference.fromName(`${reg.host}/src/app:v1`), ctx);
+      cleanup.defer(() => d1.close());
+      await pushThrough(img, d1);
+      await d1.close();
+      const tokensBefore = reg.tokenServer?.requests.length ?? 0;
+      const d2 = await openDockerDestination(DockerReference.fromName(`${reg.host}/dst/app:v1`), ctx);
+      cleanup.defer(() => d2.close());
+      const reasons = await pushThrough(img, d2);
+      expect([...reasons.values()].every((r) => r === 'mounted from src/app')).to.equal(true);
+      if (reg.tokenServer) {
+        const scopes = reg.tokenServer.requests.slice(tokensBefore).flatMap((r) => r.scope);
+        expect(scopes).to.include('repository:src/app:pull');
+        expect(scopes.some((s) => s.startsWith('repository:dst/app:') && s.includes('push'))).to.equal(true);
+      }
+      const r = await run('skopeo', ['inspect', '--raw', '--cert-dir', reg.certDir!, ...(reg.username ? ['--creds', `${reg.username}:${reg.password}`] : []), `docker://${reg.host}/dst/app:v1`]);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdoutBytes.equals(img.bytes)).to.equal(true);
+    });
+  });
+}
+
+
+
