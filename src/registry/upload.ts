@@ -235,20 +235,32 @@ async function uploadChunks(
   let offset = 0;
   let parts: Buffer[] = [];
   let held = 0;
-  const flush = async () => {
-    const chunk = parts.length === 1 ? parts[0]! : Buffer.concat(parts, held);
-    parts = [];
-    held = 0;
+  const send = async (chunk: Buffer) => {
     location = await sendChunk(client, location, chunk, offset, w, opts);
     setLocation(location);
     offset += chunk.length;
   };
+  const flush = async () => {
+    const all = parts.length === 1 ? parts[0]! : Buffer.concat(parts, held);
+    parts = [];
+    held = 0;
+    return all;
+  };
   for await (const c of verifier) {
     parts.push(c as Buffer);
     held += (c as Buffer).length;
-    if (held >= chunkSize) await flush();
+    if (held < chunkSize) continue;
+    let all = await flush();
+    while (all.length >= chunkSize) {
+      await send(all.subarray(0, chunkSize));
+      all = all.subarray(chunkSize);
+    }
+    if (all.length) {
+      parts = [all];
+      held = all.length;
+    }
   }
-  if (held > 0) await flush();
+  if (held > 0) await send(await flush());
   return location;
 }
 
