@@ -1,0 +1,87 @@
+import { expect } from 'chai';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  MAX_REPOS_PER_BLOB,
+  blobCachePath,
+  flushBlobLocations,
+  knownBlobLocations,
+  recordBlobLocation,
+} from '../../src/registry/blob-cache.js';
+import { digestOf } from '../../src/util/digest.js';
+import { run } from '../harness/procs.js';
+import { useCleanup } from '../harness/tmp.js';
+
+const D = (s: string) => digestOf(s);
+
+describe('registry/blob-cache', function () {
+  this.timeout(30_000);
+  const cleanup = useCleanup('after');
+
+  it('lives under <home>/.cache/ferry, or $XDG_CACHE_HOME/ferry without an explicit home', () => {
+    expect(blobCachePath({ homeDir: '/h' })).to.equal('/h/.cache/ferry/blob-info-cache.json');
+    const saved = process.env['XDG_CACHE_HOME'];
+    process.env['XDG_CACHE_HOME'] = '/xdg';
+    try {
+      expect(blobCachePath({})).to.equal('/xdg/ferry/blob-info-cache.json');
+    } finally {
+      if (saved === undefined) delete process.env['XDG_CACHE_HOME'];
+      else process.env['XDG_CACHE_HOME'] = saved;
+    }
+  });
+
+  it('records locations per registry, newest first, capped per blob, and persists them', async () => {
+    const ctx = { homeDir: await cleanup.tempDir('blob-cache') };
+    for (let i = 0; i < MAX_REPOS_PER_BLOB + 2; i++) {
+      await recordBlobLocation('r.example', `repo${i}`, D('a'), ctx);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    void recordBlobLocation('other.example', 'x', D('a'), ctx);
+    await flushBlobLocations();
+    const repos = await knownBlobLocations('r.example', D('a'), ctx);
+    expect(repos).to.deep.equal(['repo6', 'repo5', 'repo4', 'repo3', 'repo2']);
+    expect(await knownBlobLocations('r.example', D('a'), ctx, 'repo6')).to.deep.equal(['repo5', 'repo4', 'repo3', 'repo2']);
+    expect(await knownBlobLocations('other.example', D('a'), ctx)).to.deep.equal(['x']);
+    expect(await knownBlobLocations('r.example', D('b'), ctx)).to.deep.equal([]);
+    const file = JSON.parse(await readFile(blobCachePath(ctx), 'utf8'));
+    expect(file.version).to.equal(1);
+    expect(file.registries['r.example'][D('a')]).to.have.length(MAX_REPOS_PER_BLOB);
+  });
+
+  it('ignores invalid input and survives a corrupt file (replacing it on the next write)', async () => {
+    const ctx = { homeDir: await cleanup.tempDir('blob-cache-corrupt') };
+    await recordBlobLocation('r', 'x', 'not-a-digest', ctx);
+    const path = blobCachePath(ctx);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, '{"version":1,"registries":{"r":{"sha256:zz":[1,2]');
+    expect(await knownBlobLocations('r', D('a'), ctx)).to.deep.equal([]);
+    await recordBlobLocation('r', 'repo', D('a'), ctx);
+    expect(await knownBlobLocations('r', D('a'), ctx)).to.deep.equal(['repo']);
+    expect(JSON.parse(await readFile(path, 'utf8')).version).to.equal(1);
+    await writeFile(path, JSON.stringify({ version: 1, registries: { r: { [D('a')]: [{ repo: 'ok', time: 5 }, { repo: 3 }, 'junk'], bad: 1 } } }));
+    expect(await knownBlobLocations('r', D('a'), ctx)).to.deep.equal(['ok']);
+  });
+
+  it('concurrent writer processes never corrupt the file', async () => {
+    const home = await cleanup.tempDir('blob-cache-procs');
+    const mod = join(dirname(fileURLToPath(import.meta.url)), '../../src/registry/blob-cache.js');
+    const script = `
+      const m = await import(${JSON.stringify(mod)});
+      const { createHash } = await import('node:crypto');
+      const ps = [];
+      for (let i = 0; i < 40; i++) {
+        const d = 'sha256:' + createHash('sha256').update(process.argv[1] + i).digest('hex');
+        ps.push(m.recordBlobLocation('r', 'repo-' + process.argv[1], d, { homeDir: ${JSON.stringify(home)} }));
+        if (i % 5 === 0) await new Promise((r) => setTimeout(r, 1));
+      }
+      await Promise.all(ps);
+      await m.flushBlobLocations();
+    `;
+    const runs = await Promise.all(['p1', 'p2', 'p3'].map((id) => run(process.execPath, ['--input-type=module', '-e', script, id])));
+    for (const r of runs) expect(r.code, r.stderr).to.equal(0);
+    const text = await readFile(blobCachePath({ homeDir: home }), 'utf8');
+    const j = JSON.parse(text);
+    expect(Object.keys(j.registries.r).length).to.be.greaterThan(0);
+  });
+});
