@@ -1,0 +1,256 @@
+/**
+ * Applying a layer tar to an empty `diff/` directory, the way containers/storage's overlay driver does:
+ * every entry is created with its ownership, mode (setuid/setgid/sticky included), mtime and xattrs;
+ * Docker whiteouts become overlay whiteouts (`.wh.NAME` → 0/0 character device NAME,
+ * `.wh..wh..opq` → `trusted.overlay.opaque=y` on the directory). The tar-split records and the diff ID
+ * are produced in the same pass.
+ *
+ * Hostile archives are refused (E_HOSTILE_ARCHIVE): `..` or absolute names, writing through a symlink,
+ * hardlinks to anything not extracted earlier in this layer, a file over a directory. Because the
+ * target directory starts empty and only this code writes to it, an in-memory map of what was created
+ * tells, without touching the disk, whether a path's parents are real directories.
+ */
+import { createHash } from 'node:crypto';
+import {
+  closeSync, constants, fchmodSync, fchownSync, linkSync, lchownSync, lutimesSync, mkdirSync, openSync, rmSync,
+  symlinkSync, unlinkSync, writeSync, chmodSync, utimesSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { FerryError, ErrorCode } from '../errors.js';
+import { ByteReader } from './byte-reader.js';
+import { Crc64 } from './crc64.js';
+import { storeNative } from './native.js';
+import { TarReader, type TarEntry } from './tar-reader.js';
+import type { TarSplitWriter } from './tar-split.js';
+
+/** What applying a layer found out. */
+export interface AppliedLayer {
+  /** sha256 of the uncompressed tar (the diff ID). */
+  diffDigest: string;
+  diffSize: number;
+  uids: number[];
+  gids: number[];
+  /** Whether the tar had an entry for the root directory (`./`), which then set diff/'s mode. */
+  hasRootEntry: boolean;
+}
+
+/** Options of {@link applyLayerTar}. */
+export interface ApplyOptions {
+  signal?: AbortSignal;
+  /** Whether to chown entries (default: when running as root). */
+  chown?: boolean;
+}
+
+type Kind = 'dir' | 'file' | 'symlink' | 'other';
+
+const hostile = (name: string, why: string) => new FerryError(ErrorCode.HostileArchive, `refusing layer entry "${name}": ${why}`);
+
+const WHITEOUT = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+/** Splits a tar name into clean components; refuses `..` and absolute names. '' means the root. */
+export function cleanTarPath(name: string): string[] {
+  if (name.startsWith('/')) throw hostile(name, 'absolute path');
+  const parts: string[] = [];
+  for (const p of name.split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..') throw hostile(name, 'path contains ".."');
+    if (p.includes('\0')) throw hostile(name, 'NUL in path');
+    parts.push(p);
+  }
+  return parts;
+}
+
+/**
+ * Extracts the tar read from `source` (uncompressed bytes) into `diffDir` (must exist and be empty),
+ * writing tar-split records to `split`.
+ * @throws FerryError(E_HOSTILE_ARCHIVE | E_UNSUPPORTED | E_IO | E_ABORTED); the caller removes diffDir.
+ */
+export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: string, split: TarSplitWriter, opts: ApplyOptions = {}): Promise<AppliedLayer> {
+  const diffHash = createHash('sha256');
+  let diffSize = 0;
+  const bytes = new ByteReader(source, (c) => {
+    diffHash.update(c);
+    diffSize += c.length;
+  });
+  const tar = new TarReader(bytes);
+  const doChown = opts.chown ?? process.getuid?.() === 0;
+  const created = new Map<string, Kind>([['', 'dir']]);
+  const dirMeta: Array<{ path: string; mode: number; mtime: number }> = [];
+  const uids = new Set<number>();
+  const gids = new Set<number>();
+  let hasRootEntry = false;
+  let prevSize = 0;
+  const native = storeNative();
+
+  const abs = (rel: string) => (rel === '' ? diffDir : join(diffDir, rel));
+  /** Makes sure every parent of `parts` is a directory of this layer (implicit ones are created 0755). */
+  const ensureParents = (parts: string[], name: string) => {
+    let rel = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      rel = rel === '' ? parts[i]! : `${rel}/${parts[i]!}`;
+      const k = created.get(rel);
+      if (k === 'dir') continue;
+      if (k === 'symlink') throw hostile(name, `writes through the symlink "${rel}"`);
+      if (k !== undefined) throw hostile(name, `"${rel}" is not a directory`);
+      mkdirSync(abs(rel), 0o755);
+      created.set(rel, 'dir');
+    }
+  };
+  /** Clears the way for a new non-directory entry at `rel`. */
+  const replace = (rel: string, name: string) => {
+    const k = created.get(rel);
+    if (k === undefined) return;
+    if (k === 'dir') throw hostile(name, 'a file over a directory');
+    unlinkSync(abs(rel));
+    created.delete(rel);
+  };
+  const setXattrs = (p: string, e: TarEntry) => {
+    for (const [k, v] of e.xattrs) native.lsetxattr(p, k, v);
+  };
+
+  try {
+    for (;;) {
+      if (opts.signal?.aborted) throw new FerryError(ErrorCode.Aborted, 'applying layer: aborted', { cause: opts.signal.reason });
+      const { entry: e, raw } = await tar.next(prevSize);
+      split.segment(raw);
+      if (!e) break;
+      prevSize = e.size;
+      const parts = cleanTarPath(e.name);
+      const rel = parts.join('/');
+      const base = parts[parts.length - 1] ?? '';
+      uids.add(e.uid);
+      gids.add(e.gid);
+      let crc: Buffer | null = null;
+
+      if (base.startsWith(WHITEOUT)) {
+        ensureParents(parts, e.name);
+        const parentRel = parts.slice(0, -1).join('/');
+        if (base === OPAQUE) {
+          native.lsetxattr(abs(parentRel), 'trusted.overlay.opaque', Buffer.from('y'));
+        } else if (!base.startsWith(WHITEOUT + WHITEOUT)) {
+          const targetRel = parentRel === '' ? base.slice(WHITEOUT.length) : `${parentRel}/${base.slice(WHITEOUT.length)}`;
+          if (created.get(targetRel) === 'dir') rmSync(abs(targetRel), { recursive: true });
+          else if (created.has(targetRel)) unlinkSync(abs(targetRel));
+          native.mknod(abs(targetRel), S_IFCHR, 0, 0);
+          if (doChown) lchownSync(abs(targetRel), e.uid, e.gid);
+          created.set(targetRel, 'other');
+        }
+        if (e.size > 0) await bytes.forEachChunk(e.size, () => {});
+        split.file(e.name, e.size, null);
+        continue;
+      }
+
+      if (parts.length === 0) {
+        // The root directory itself: only its metadata applies.
+        if (e.type !== 'dir') throw hostile(e.name, 'the layer root must be a directory');
+        hasRootEntry = true;
+        if (doChown) lchownSync(diffDir, e.uid, e.gid);
+        setXattrs(diffDir, e);
+        dirMeta.push({ path: diffDir, mode: e.mode, mtime: e.mtime });
+        split.file(e.name, 0, null);
+        continue;
+      }
+      ensureParents(parts, e.name);
+      const p = abs(rel);
+      switch (e.type) {
+        case 'dir': {
+          const k = created.get(rel);
+          if (k !== undefined && k !== 'dir') replace(rel, e.name);
+          if (created.get(rel) !== 'dir') mkdirSync(p, 0o700);
+          created.set(rel, 'dir');
+          if (doChown) lchownSync(p, e.uid, e.gid);
+          setXattrs(p, e);
+          dirMeta.push({ path: p, mode: e.mode, mtime: e.mtime });
+          break;
+        }
+        case 'file': {
+          replace(rel, e.name);
+          const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+          try {
+            const c = e.size > 0 ? new Crc64() : undefined;
+            const got = await bytes.forEachChunk(e.size, (chunk) => {
+              c!.update(chunk);
+              let off = 0;
+              while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+            });
+            if (got < e.size) throw hostile(e.name, 'truncated content');
+            crc = c ? c.digest() : null;
+            if (doChown) fchownSync(fd, e.uid, e.gid);
+            fchmodSync(fd, e.mode);
+          } finally {
+            closeSync(fd);
+          }
+          created.set(rel, 'file');
+          setXattrs(p, e);
+          futimesSync2(p, e.mtime);
+          break;
+        }
+        case 'symlink':
+          replace(rel, e.name);
+          symlinkSync(e.linkname, p);
+          created.set(rel, 'symlink');
+          if (doChown) lchownSync(p, e.uid, e.gid);
+          setXattrs(p, e);
+          lutimesSync(p, e.mtime, e.mtime);
+          break;
+        case 'hardlink': {
+          const target = cleanTarPath(e.linkname).join('/');
+          const tk = created.get(target);
+          if (tk === undefined || target === '') throw hostile(e.name, `hardlink to "${e.linkname}", which is not in this layer`);
+          if (tk === 'dir') throw hostile(e.name, 'hardlink to a directory');
+          if (target !== rel) {
+            replace(rel, e.name);
+            linkSync(abs(target), p);
+            created.set(rel, tk);
+          }
+          break;
+        }
+        case 'char':
+        case 'block':
+        case 'fifo': {
+          replace(rel, e.name);
+          const t = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
+          native.mknod(p, t | 0o600, e.devmajor, e.devminor);
+          created.set(rel, 'other');
+          if (doChown) lchownSync(p, e.uid, e.gid);
+          chmodSync(p, e.mode);
+          setXattrs(p, e);
+          lutimesSync(p, e.mtime, e.mtime);
+          break;
+        }
+      }
+      split.file(e.name, e.size, crc);
+    }
+    // Directory modes and times last (children would change the times; 0555 dirs would refuse children).
+    for (let i = dirMeta.length - 1; i >= 0; i--) {
+      const d = dirMeta[i]!;
+      chmodSync(d.path, d.mode);
+      utimesSync(d.path, d.mtime, d.mtime);
+    }
+  } catch (e) {
+    await bytes.cancel().catch(() => {});
+    if (e instanceof FerryError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EPERM' && err.syscall === undefined) {
+      throw new FerryError(ErrorCode.Io, `applying layer: ${err.message} (device nodes and overlay whiteouts need root)`, { cause: e });
+    }
+    throw new FerryError(ErrorCode.Io, `applying layer: ${err.message}`, { cause: e });
+  }
+  split.flush();
+  return {
+    diffDigest: `sha256:${diffHash.digest('hex')}`,
+    diffSize,
+    uids: [...uids].sort((a, b) => a - b),
+    gids: [...gids].sort((a, b) => a - b),
+    hasRootEntry,
+  };
+}
+
+/** utimes on a regular file we just created (never a symlink). */
+function futimesSync2(p: string, mtime: number): void {
+  utimesSync(p, mtime, mtime);
+}

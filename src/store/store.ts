@@ -1,0 +1,427 @@
+/**
+ * A containers/storage-compatible local store (overlay driver): layers, images and containers in
+ * `<graphroot>/overlay-{layers,images,containers}/*.json`, layer contents under `<graphroot>/overlay/`,
+ * mount state in `<runroot>/overlay-layers/mountpoints.json`, all guarded by containers/storage's lock
+ * files so podman, skopeo and ferry can share a store.
+ *
+ * Lock order (as containers/storage): storage.lock → layers.lock → images.lock → containers.lock.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, openSync, readSync, closeSync, renameSync, rmSync, existsSync, copyFileSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { execFileSync } from 'node:child_process';
+import { FerryError, ErrorCode, notFound } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import type { StoreOptions } from './config.js';
+import { Crc64 } from './crc64.js';
+import { cleanTarPath } from './apply.js';
+import { imageIdFromConfig, layerChainIds } from './ids.js';
+import { lockFileFor, type Release } from './lockfile.js';
+import { OverlayLayout } from './overlay.js';
+import {
+  bigDataFileName, goTimeNow, readRecords, writeRecords,
+  type ContainerRecord, type ImageRecord, type LayerRecord, type MountRecord,
+} from './records.js';
+import { readTarSplit } from './tar-split.js';
+import { stageLayer, type StagedLayer } from './layer-stage.js';
+
+/** One layer of an image being committed, bottom first. */
+export interface CommitLayer {
+  diffDigest: string;
+  /** The unpacked content, if this pull staged it. */
+  staged?: StagedLayer;
+}
+
+/** What {@link Store.commitImage} stores. */
+export interface CommitImageSpec {
+  layers: CommitLayer[];
+  configDigest: string;
+  config: Buffer;
+  manifest: Buffer;
+  manifestDigest: string;
+  signatures: Buffer[];
+  /** Docker references to name the image by (moved from other images that have them). */
+  names: string[];
+  /** Creation time (the config's `created`). */
+  created?: string;
+}
+
+/** Options of operations doing I/O. */
+export interface Op {
+  signal?: AbortSignal;
+}
+
+type Locked = { release: () => void };
+
+/** Manifest keys in an image's big data. */
+export const MANIFEST_KEY = 'manifest';
+export const manifestKey = (digest: string) => `manifest-${digest}`;
+export const signatureKey = (digest: string) => `signature-${digest.slice(digest.indexOf(':') + 1)}`;
+
+/** A store opened on a graph root and run root. Cheap to create: nothing is read until used. */
+export class Store {
+  readonly options: StoreOptions;
+  readonly overlay: OverlayLayout;
+  private readonly d: string;
+
+  constructor(options: StoreOptions) {
+    if (options.driver !== 'overlay') {
+      throw new FerryError(ErrorCode.Unsupported, `storage driver "${options.driver}" is not implemented yet (overlay is)`);
+    }
+    this.options = options;
+    this.d = options.driver;
+    this.overlay = new OverlayLayout(options.graphRoot);
+  }
+
+  get graphRoot(): string {
+    return this.options.graphRoot;
+  }
+
+  /** `<graphroot>/overlay-layers` etc. */
+  dir(kind: 'layers' | 'images' | 'containers'): string {
+    return join(this.graphRoot, `${this.d}-${kind}`);
+  }
+
+  private file(kind: 'layers' | 'images' | 'containers'): string {
+    return join(this.dir(kind), `${kind}.json`);
+  }
+
+  private mountsFile(): string {
+    return join(this.options.runRoot, `${this.d}-layers`, 'mountpoints.json');
+  }
+
+  /** Takes locks in containers/storage's order; releases them in reverse. */
+  private async lock(kind: 'read' | 'write', which: Array<'storage' | 'layers' | 'images' | 'containers' | 'mounts'>, op: Op): Promise<Locked> {
+    const order = ['storage', 'layers', 'mounts', 'images', 'containers'] as const;
+    const held: Release[] = [];
+    try {
+      for (const w of order) {
+        if (!which.includes(w)) continue;
+        const path =
+          w === 'storage' ? join(this.graphRoot, 'storage.lock')
+          : w === 'mounts' ? join(this.options.runRoot, `${this.d}-layers`, 'mountpoints.lock')
+          : join(this.dir(w), `${w}.lock`);
+        held.push(await lockFileFor(path).lock(w === 'storage' ? 'read' : kind, op));
+      }
+    } catch (e) {
+      for (const r of held.reverse()) r({ modified: false });
+      throw e;
+    }
+    return { release: () => { for (const r of held.reverse()) r({ modified: kind === 'write' }); } };
+  }
+
+  /** Runs `fn` holding read locks on `which`. */
+  async read<T>(which: Array<'layers' | 'images' | 'containers' | 'mounts'>, op: Op, fn: () => Promise<T>): Promise<T> {
+    if (!existsSync(this.graphRoot)) return fn();
+    const l = await this.lock('read', which, op);
+    try {
+      return await fn();
+    } finally {
+      l.release();
+    }
+  }
+
+  /** Runs `fn` holding write locks on `which` (and a shared storage.lock). */
+  async write<T>(which: Array<'layers' | 'images' | 'containers' | 'mounts'>, op: Op, fn: () => Promise<T>): Promise<T> {
+    this.ensureDirs();
+    const l = await this.lock('write', ['storage', ...which], op);
+    try {
+      return await fn();
+    } finally {
+      l.release();
+    }
+  }
+
+  /** Creates the store's directories (like containers/storage does on first use). */
+  ensureDirs(): void {
+    for (const d of [this.graphRoot, this.dir('layers'), this.dir('images'), this.dir('containers'), this.overlay.home]) {
+      mkdirSync(d, { recursive: true, mode: 0o700 });
+    }
+    mkdirSync(join(this.overlay.home, 'l'), { recursive: true, mode: 0o755 });
+    mkdirSync(join(this.options.runRoot, `${this.d}-layers`), { recursive: true, mode: 0o700 });
+    mkdirSync(join(this.options.runRoot, `${this.d}-containers`), { recursive: true, mode: 0o700 });
+  }
+
+  // ---- raw record access (callers hold the right locks) ----
+
+  readLayersUnlocked(): Promise<LayerRecord[]> {
+    return readRecords<LayerRecord>(this.file('layers'));
+  }
+  readImagesUnlocked(): Promise<ImageRecord[]> {
+    return readRecords<ImageRecord>(this.file('images'));
+  }
+  readContainersUnlocked(): Promise<ContainerRecord[]> {
+    return readRecords<ContainerRecord>(this.file('containers'));
+  }
+  readMountsUnlocked(): Promise<MountRecord[]> {
+    return readRecords<MountRecord>(this.mountsFile());
+  }
+  writeLayersUnlocked(r: LayerRecord[], op: Op = {}): Promise<void> {
+    return writeRecords(this.file('layers'), r, op);
+  }
+  writeImagesUnlocked(r: ImageRecord[], op: Op = {}): Promise<void> {
+    return writeRecords(this.file('images'), r, op);
+  }
+  writeContainersUnlocked(r: ContainerRecord[], op: Op = {}): Promise<void> {
+    return writeRecords(this.file('containers'), r, op);
+  }
+  writeMountsUnlocked(r: MountRecord[], op: Op = {}): Promise<void> {
+    return writeRecords(this.mountsFile(), r, op);
+  }
+
+  // ---- reading ----
+
+  /** All layers (read-locked snapshot). */
+  layers(op: Op = {}): Promise<LayerRecord[]> {
+    return this.read(['layers'], op, () => this.readLayersUnlocked());
+  }
+
+  /** All images (read-locked snapshot). */
+  images(op: Op = {}): Promise<ImageRecord[]> {
+    return this.read(['images'], op, () => this.readImagesUnlocked());
+  }
+
+  /** All containers (read-locked snapshot). */
+  containers(op: Op = {}): Promise<ContainerRecord[]> {
+    return this.read(['containers'], op, () => this.readContainersUnlocked());
+  }
+
+  /**
+   * Finds an image by full ID, unique ID prefix (3+ characters) or exact name.
+   * @returns undefined when there is none; @throws FerryError(E_INVALID_REFERENCE) for an ambiguous prefix.
+   */
+  async findImage(spec: string, op: Op = {}): Promise<ImageRecord | undefined> {
+    return findIn(await this.images(op), spec, 'image');
+  }
+
+  /** Reads one big-data item of an image. @throws FerryError(E_NOT_FOUND) */
+  async imageBigData(imageId: string, key: string, op: Op = {}): Promise<Buffer> {
+    return this.read(['images'], op, async () => {
+      try {
+        return await readFile(join(this.dir('images'), imageId, bigDataFileName(key)), { signal: op.signal });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`image ${imageId} has no ${key}`, e);
+        throw new FerryError(ErrorCode.Io, `reading ${key} of image ${imageId}: ${(e as Error).message}`, { cause: e });
+      }
+    });
+  }
+
+  /**
+   * The uncompressed tar of a layer, rebuilt byte for byte from its tar-split and `diff/` (so its
+   * digest is the layer's diff ID). File contents are checked against tar-split's CRC-64.
+   * @throws FerryError(E_NOT_FOUND) when the layer or its tar-split is missing (through the stream).
+   */
+  layerDiff(layerId: string, op: Op = {}): Readable {
+    const tarSplit = join(this.dir('layers'), `${layerId}.tar-split.gz`);
+    const diffDir = this.overlay.diffDir(layerId);
+    async function* gen(): AsyncGenerator<Buffer> {
+      if (!existsSync(tarSplit)) throw notFound(`layer ${layerId} has no tar-split data (${tarSplit})`);
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for await (const e of readTarSplit(tarSplit, op)) {
+        if (e.type === 'segment') {
+          if (e.payload.length > 0) yield e.payload;
+          continue;
+        }
+        if (e.size === 0) continue;
+        const path = join(diffDir, ...cleanTarPath(e.name));
+        let fd: number;
+        try {
+          fd = openSync(path, 'r');
+        } catch (err) {
+          throw new FerryError(ErrorCode.Io, `layer ${layerId}: cannot read ${e.name}: ${(err as Error).message}`, { cause: err });
+        }
+        try {
+          const crc = new Crc64();
+          let left = e.size;
+          while (left > 0) {
+            const n = readSync(fd, buf, 0, Math.min(buf.length, left), null);
+            if (n === 0) throw new FerryError(ErrorCode.Io, `layer ${layerId}: ${e.name} is shorter than recorded`);
+            const chunk = Buffer.from(buf.subarray(0, n));
+            crc.update(chunk);
+            left -= n;
+            yield chunk;
+          }
+          if (e.crc && !crc.digest().equals(e.crc)) {
+            throw new FerryError(ErrorCode.DigestMismatch, `layer ${layerId}: ${e.name} does not match its recorded checksum`);
+          }
+        } finally {
+          closeSync(fd);
+        }
+      }
+    }
+    return Readable.from(gen(), { objectMode: false, highWaterMark: 1 << 20 });
+  }
+
+  // ---- writing ----
+
+  /** Unpacks a layer blob into a new staging directory (see {@link stageLayer}). */
+  async stageLayer(input: Readable, info: { digest?: string; size?: number }, op: Op = {}): Promise<StagedLayer> {
+    this.ensureDirs();
+    return stageLayer(input, this.overlay.newStaging(), this.dir('layers'), info, op);
+  }
+
+  /**
+   * Commits an image: its layers in order, parent first (reusing layers already present, copying the
+   * content of a layer with the same diff ID under another parent), then the image record and its big
+   * data (config, manifest, signatures). Staged layers not needed are discarded.
+   * @returns the image ID.
+   */
+  async commitImage(spec: CommitImageSpec, op: Op = {}): Promise<string> {
+    const ids = layerChainIds(spec.layers.map((l) => l.diffDigest));
+    const imageId = imageIdFromConfig(spec.configDigest);
+    try {
+      await this.write(['layers', 'images'], op, async () => {
+        const layers = await this.readLayersUnlocked();
+        const byId = new Map(layers.map((l) => [l.id, l]));
+        let changed = false;
+        for (let i = 0; i < ids.length; i++) {
+          const id = ids[i]!;
+          const parent = i > 0 ? ids[i - 1] : undefined;
+          const want = spec.layers[i]!;
+          if (byId.has(id)) continue;
+          const staged = want.staged && existsSync(want.staged.dir) ? want.staged : undefined;
+          let rec: LayerRecord;
+          if (staged) {
+            if (staged.diffDigest !== want.diffDigest) {
+              throw new FerryError(ErrorCode.DigestMismatch, `layer diff ID mismatch: expected ${want.diffDigest}, got ${staged.diffDigest}`);
+            }
+            this.overlay.finalize(id, parent, staged.dir, staged.hasRootEntry);
+            renameSync(staged.tarSplitPath, join(this.dir('layers'), `${id}.tar-split.gz`));
+            rec = layerRecord(id, parent, staged);
+          } else {
+            const src = layers.find((l) => l['diff-digest'] === want.diffDigest && existsSync(this.overlay.diffDir(l.id)));
+            if (!src) throw notFound(`no content for layer ${want.diffDigest}`);
+            const tmp = this.overlay.newStaging();
+            rmSync(join(tmp, 'diff'), { recursive: true });
+            execFileSync('cp', ['-a', '--reflink=auto', this.overlay.diffDir(src.id), join(tmp, 'diff')]);
+            copyFileSync(join(this.dir('layers'), `${src.id}.tar-split.gz`), join(this.dir('layers'), `${id}.tar-split.gz`));
+            this.overlay.finalize(id, parent, tmp, true);
+            rec = { ...pickLayerContent(src), id, ...(parent ? { parent } : {}), created: goTimeNow() };
+            rec = orderLayer(rec);
+          }
+          layers.push(rec);
+          byId.set(id, rec);
+          changed = true;
+        }
+        if (changed) await this.writeLayersUnlocked(layers, op);
+        await this.putImageUnlocked(imageId, ids[ids.length - 1], spec, op);
+      });
+    } finally {
+      for (const l of spec.layers) l.staged?.discard();
+    }
+    return imageId;
+  }
+
+  private async putImageUnlocked(imageId: string, topLayer: string | undefined, spec: CommitImageSpec, op: Op): Promise<void> {
+    const images = await this.readImagesUnlocked();
+    const names = [...new Set(spec.names)];
+    for (const other of images) {
+      if (other.id === imageId || !other.names) continue;
+      other.names = other.names.filter((n) => !names.includes(n));
+    }
+    let img = images.find((i) => i.id === imageId);
+    if (!img) {
+      img = { id: imageId };
+      images.push(img);
+    }
+    const big: Array<[string, Buffer]> = [
+      [spec.configDigest, spec.config],
+      [manifestKey(spec.manifestDigest), spec.manifest],
+      [MANIFEST_KEY, spec.manifest],
+      [signatureKey(spec.manifestDigest), Buffer.concat(spec.signatures)],
+    ];
+    const dir = join(this.dir('images'), imageId);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    for (const [key, data] of big) await writeFileAtomic(join(dir, bigDataFileName(key)), data, { mode: 0o600, signal: op.signal });
+    const bdNames = [...(img['big-data-names'] ?? [])];
+    const sizes = { ...(img['big-data-sizes'] ?? {}) };
+    const digests = { ...(img['big-data-digests'] ?? {}) };
+    for (const [key, data] of big) {
+      if (!bdNames.includes(key)) bdNames.push(key);
+      sizes[key] = data.length;
+      digests[key] = key.startsWith('manifest') ? spec.manifestDigest : `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    }
+    let meta: Record<string, unknown> = {};
+    try {
+      meta = img.metadata ? (JSON.parse(img.metadata) as Record<string, unknown>) : {};
+    } catch {
+      meta = {};
+    }
+    const sigSizes = { ...((meta['signatures-sizes'] as Record<string, number[]> | undefined) ?? {}) };
+    sigSizes[spec.manifestDigest] = spec.signatures.map((s) => s.length);
+    meta['signatures-sizes'] = sigSizes;
+    const allNames = [...new Set([...(img.names ?? []), ...names])];
+    const history = [...new Set([...names, ...(img['names-history'] ?? [])])];
+    const rebuilt: ImageRecord = {
+      id: imageId,
+      digest: spec.manifestDigest,
+      ...(allNames.length > 0 ? { names: allNames } : {}),
+      ...(history.length > 0 ? { 'names-history': history } : {}),
+      ...(topLayer ? { layer: topLayer } : {}),
+      metadata: JSON.stringify(meta),
+      'big-data-names': bdNames,
+      'big-data-sizes': sizes,
+      'big-data-digests': digests,
+      created: img.created ?? spec.created ?? goTimeNow(),
+    };
+    for (const [k, v] of Object.entries(img)) if (!(k in rebuilt) && k !== 'names' && k !== 'layer') (rebuilt as Record<string, unknown>)[k] = v;
+    images[images.indexOf(img)] = rebuilt;
+    await this.writeImagesUnlocked(images, op);
+  }
+
+  /** Removes a layer's content and tar-split (the caller updates layers.json). */
+  removeLayerContent(id: string): void {
+    this.overlay.remove(id);
+    rmSync(join(this.dir('layers'), `${id}.tar-split.gz`), { force: true });
+  }
+
+  /** Removes staging directories left by interrupted pulls. */
+  async removeStaleStaging(): Promise<void> {
+    await rm(join(this.overlay.home, '.ferry-staging'), { recursive: true, force: true });
+  }
+}
+
+function layerRecord(id: string, parent: string | undefined, s: StagedLayer): LayerRecord {
+  return {
+    id,
+    ...(parent ? { parent } : {}),
+    created: goTimeNow(),
+    'compressed-diff-digest': s.compressedDigest,
+    'compressed-size': s.compressedSize,
+    'diff-digest': s.diffDigest,
+    'diff-size': s.diffSize,
+    compression: s.compression,
+    uidset: s.uids,
+    gidset: s.gids,
+  };
+}
+
+function pickLayerContent(l: LayerRecord): Partial<LayerRecord> {
+  const out: Partial<LayerRecord> = {};
+  for (const k of ['compressed-diff-digest', 'compressed-size', 'diff-digest', 'diff-size', 'compression', 'uidset', 'gidset'] as const) {
+    if (l[k] !== undefined) (out as Record<string, unknown>)[k] = l[k];
+  }
+  return out;
+}
+
+function orderLayer(r: LayerRecord): LayerRecord {
+  const keys = ['id', 'names', 'parent', 'created', 'compressed-diff-digest', 'compressed-size', 'diff-digest', 'diff-size', 'compression', 'uidset', 'gidset'];
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (r[k] !== undefined) out[k] = r[k];
+  for (const [k, v] of Object.entries(r)) if (!(k in out)) out[k] = v;
+  return out as LayerRecord;
+}
+
+/** Finds a record by full ID, unique ID prefix or name. */
+export function findIn<T extends { id: string; names?: string[] }>(records: T[], spec: string, what: string): T | undefined {
+  const exact = records.find((r) => r.id === spec) ?? records.find((r) => r.names?.includes(spec));
+  if (exact) return exact;
+  if (/^[0-9a-f]{3,63}$/.test(spec)) {
+    const m = records.filter((r) => r.id.startsWith(spec));
+    if (m.length > 1) throw new FerryError(ErrorCode.InvalidReference, `${what} ID prefix "${spec}" is ambiguous`);
+    return m[0];
+  }
+  return undefined;
+}
