@@ -14,7 +14,7 @@
  *   the least recently used go first.
  * - Nothing here ever throws to the caller: a cache failure only costs a mount.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { SystemContext } from '../types/context.js';
@@ -98,11 +98,23 @@ function cap(data: CacheData): void {
   }
 }
 
+/** Deep copy, so callers may merge into what {@link load} returns. */
+function clone(data: CacheData): CacheData {
+  return new Map([...data].map(([h, blobs]) => [h, new Map([...blobs].map(([d, locs]) => [d, locs.map((l) => ({ ...l }))]))]));
+}
+
+/** The last file parsed, to skip re-parsing an unchanged file for every blob of a push. */
+let memo: { path: string; key: string; data: CacheData } | undefined;
+
 async function load(path: string): Promise<CacheData> {
   try {
-    const buf = await readFile(path);
-    if (buf.length > MAX_FILE_SIZE) return new Map();
-    return parse(buf.toString('utf8'));
+    const st = await stat(path);
+    if (st.size > MAX_FILE_SIZE) return new Map();
+    const key = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    if (memo?.path === path && memo.key === key) return clone(memo.data);
+    const data = parse((await readFile(path)).toString('utf8'));
+    memo = { path, key, data };
+    return clone(data);
   } catch {
     return new Map();
   }
