@@ -102,3 +102,18 @@ export function resolveStoreOptions(o: StoreOverrides = {}): StoreOptions {
   if (o.driver) driver = o.driver;
   return { graphRoot: resolve(graphRoot), runRoot: resolve(runRoot), driver: parseDriver(driver), ...(mountProgram ? { mountProgram } : {}) };
 }
+
+let processOverrides: StoreOverrides = {};
+
+/**
+ * Sets process-wide store overrides (the CLI's `--root`, `--runroot`, `--storage-driver`), used by
+ * `containers-storage:` references that name no store of their own.
+ */
+export function setDefaultStoreOverrides(o: StoreOverrides): void {
+  processOverrides = { ...o };
+}
+
+/** The overrides set by {@link setDefaultStoreOverrides}. */
+export function defaultStoreOverrides(): StoreOverrides {
+  return processOverrides;
+}

@@ -8,3 +8,4 @@ export { ociTransport } from '../oci-layout/transport.js';
 export { dirTransport } from '../dir/transport.js';
 export { dockerArchiveTransport } from '../docker-archive/transport.js';
 export { ociArchiveTransport } from '../oci-archive/transport.js';
+export { containersStorageTransport } from '../containers-storage/transport.js';

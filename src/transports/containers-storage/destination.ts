@@ -1,0 +1,167 @@
+/**
+ * Writing an image into the store. Layers stream straight into staging directories as they arrive
+ * (in parallel; see store/layer-stage.ts); `commit` adds them to layers.json in order, parent first,
+ * then the image with its config, manifest and signatures. `close` without `commit` discards them.
+ */
+import { Readable } from 'node:stream';
+import { FerryError, ErrorCode } from '../../errors.js';
+import { MediaType } from '../../manifest/media-types.js';
+import { parseManifest } from '../../manifest/parse.js';
+import { manifestDigest } from '../../manifest/manifest-digest.js';
+import type { OpOptions } from '../../types/context.js';
+import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
+import { VerifyingStream } from '../../util/verify-stream.js';
+import { Store } from '../../store/store.js';
+import type { StagedLayer } from '../../store/layer-stage.js';
+import type { StorageReference } from './reference.js';
+
+const MAX_CONFIG = 64 << 20;
+
+function isLayerType(mediaType: string | undefined): boolean | undefined {
+  if (!mediaType) return undefined;
+  return /layer|rootfs\.diff/.test(mediaType);
+}
+
+class StorageDestination implements ImageDestination {
+  readonly properties: DestinationProperties = {
+    supportedManifestMIMETypes: [MediaType.OciManifest, MediaType.DockerManifest],
+    supportsSignatures: true,
+    desiredLayerCompression: 'preserve',
+    hasThreadSafePutBlob: true,
+    acceptsForeignLayerURLs: false,
+  };
+  private readonly staged = new Map<string, StagedLayer>();
+  /** Blob digest → diff ID of a layer already in the store. */
+  private readonly reused = new Map<string, string>();
+  private readonly smallBlobs = new Map<string, Buffer>();
+  private manifest: RawManifest | undefined;
+  private signatures: Buffer[] = [];
+  private committed = false;
+
+  constructor(
+    readonly reference: StorageReference,
+    private readonly store: Store,
+  ) {}
+
+  async tryReusingBlob(info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo | undefined> {
+    const s = this.staged.get(info.digest);
+    if (s) return { ...info, digest: info.digest, size: s.compressedSize };
+    if (this.smallBlobs.has(info.digest)) return { ...info, size: this.smallBlobs.get(info.digest)!.length };
+    if (isLayerType(info.mediaType) === false) return undefined;
+    const layers = await this.store.layers(opts);
+    const byCompressed = layers.find((l) => l['compressed-diff-digest'] === info.digest && l['diff-digest']);
+    if (byCompressed) {
+      this.reused.set(info.digest, byCompressed['diff-digest']!);
+      return { ...info, size: byCompressed['compressed-size'] ?? info.size };
+    }
+    const byDiff = layers.find((l) => l['diff-digest'] === info.digest);
+    if (byDiff) {
+      this.reused.set(info.digest, info.digest);
+      return { ...info, size: byDiff['diff-size'] ?? info.size };
+    }
+    return undefined;
+  }
+
+  async putBlob(stream: Readable, info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo> {
+    let layer = isLayerType(info.mediaType);
+    let input: Readable = stream;
+    if (layer === undefined) {
+      // No media type: a JSON document is a config, anything else a layer.
+      const { peekBytes } = await import('../../compression/index.js');
+      const peeked = await peekBytes(stream, 1, opts);
+      layer = peeked.head[0] !== 0x7b;
+      input = peeked.stream;
+    }
+    if (!layer) {
+      const v = new VerifyingStream({ digest: info.digest || undefined, size: info.size, what: `blob ${info.digest}` });
+      const chunks: Buffer[] = [];
+      let n = 0;
+      for await (const c of input.pipe(v)) {
+        n += (c as Buffer).length;
+        if (n > MAX_CONFIG) throw new FerryError(ErrorCode.Unsupported, `blob ${info.digest}: a non-layer blob over ${MAX_CONFIG} bytes`);
+        chunks.push(c as Buffer);
+      }
+      input.on('error', () => {});
+      const data = Buffer.concat(chunks);
+      this.smallBlobs.set(v.digest!, data);
+      return { ...info, digest: v.digest!, size: data.length };
+    }
+    const s = await this.store.stageLayer(input, { digest: info.digest || undefined, size: info.size }, opts);
+    const prev = this.staged.get(s.compressedDigest);
+    if (prev) prev.discard();
+    this.staged.set(s.compressedDigest, s);
+    return { ...info, digest: s.compressedDigest, size: s.compressedSize };
+  }
+
+  async putManifest(manifest: RawManifest, instanceDigest?: string): Promise<void> {
+    if (instanceDigest !== undefined) {
+      throw new FerryError(ErrorCode.Unsupported, 'containers-storage: storing multi-platform images is not supported; copy one platform');
+    }
+    const parsed = parseManifest(manifest.bytes, manifest.mediaType);
+    if (parsed.kind !== 'image') {
+      throw new FerryError(ErrorCode.Unsupported, 'containers-storage: storing manifest lists is not supported; copy one platform');
+    }
+    this.manifest = manifest;
+  }
+
+  async putSignatures(signatures: Buffer[]): Promise<void> {
+    this.signatures = signatures;
+  }
+
+  async commit(opts: OpOptions = {}): Promise<void> {
+    if (!this.manifest) throw new FerryError(ErrorCode.Usage, 'containers-storage: commit before putManifest');
+    const m = parseManifest(this.manifest.bytes, this.manifest.mediaType);
+    if (m.kind !== 'image') throw new FerryError(ErrorCode.Unsupported, 'containers-storage: not a single image');
+    const config = this.smallBlobs.get(m.config.digest) ?? (await this.existingConfig(m.config.digest, opts));
+    let cfg: { created?: string; rootfs?: { diff_ids?: string[] } } = {};
+    try {
+      cfg = JSON.parse(config.toString('utf8')) as typeof cfg;
+    } catch {
+      throw new FerryError(ErrorCode.InvalidManifest, `config ${m.config.digest} is not JSON`);
+    }
+    const layers = m.layers.map((l, i) => {
+      const s = this.staged.get(l.digest);
+      const diffDigest = s?.diffDigest ?? this.reused.get(l.digest);
+      if (!diffDigest) throw new FerryError(ErrorCode.Io, `containers-storage: layer ${l.digest} was neither written nor reused`);
+      const expected = cfg.rootfs?.diff_ids?.[i];
+      if (expected !== undefined && expected !== diffDigest) {
+        throw new FerryError(ErrorCode.DigestMismatch, `layer ${l.digest}: diff ID ${diffDigest} does not match the config's ${expected}`);
+      }
+      return { diffDigest, ...(s ? { staged: s } : {}) };
+    });
+    const names = this.reference.name ? [this.reference.name] : [];
+    await this.store.commitImage(
+      {
+        layers,
+        configDigest: m.config.digest,
+        config,
+        manifest: this.manifest.bytes,
+        manifestDigest: manifestDigest(this.manifest.bytes),
+        signatures: this.signatures,
+        names,
+        ...(cfg.created ? { created: cfg.created } : {}),
+      },
+      opts,
+    );
+    this.committed = true;
+    this.staged.clear();
+  }
+
+  private async existingConfig(digest: string, opts: OpOptions): Promise<Buffer> {
+    const images = await this.store.images(opts);
+    const img = images.find((i) => i['big-data-names']?.includes(digest));
+    if (!img) throw new FerryError(ErrorCode.NotFound, `containers-storage: config ${digest} was not written`);
+    return this.store.imageBigData(img.id, digest, opts);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.staged.values()) s.discard();
+    this.staged.clear();
+  }
+}
+
+/** Opens a destination writing the image `ref` names. */
+export async function openStorageDestination(ref: StorageReference, _opts: OpOptions = {}): Promise<ImageDestination> {
+  if (ref.idPrefix !== undefined) throw new FerryError(ErrorCode.InvalidReference, `${ref.toString()}: a destination needs a name or a full image ID`);
+  return new StorageDestination(ref, new Store(ref.storeOptions()));
+}

@@ -1,0 +1,106 @@
+/** `containers-storage:` references: an image in a local containers/storage store. */
+import { FerryError, ErrorCode, notFound } from '../../errors.js';
+import type { OpOptions, SystemContext } from '../../types/context.js';
+import type { ImageDestination, ImageSource } from '../../types/image.js';
+import type { ImageReference, Transport } from '../../types/reference.js';
+import { defaultStoreOverrides, resolveStoreOptions, type StoreOptions } from '../../store/config.js';
+import type { ImageRecord } from '../../store/records.js';
+import { containersStorageTransport } from './transport.js';
+
+/** The `[driver@graphroot+runroot:options]` part. */
+export interface StoreSpec {
+  driver?: string;
+  graphRoot?: string;
+  runRoot?: string;
+  options?: string[];
+}
+
+/** An image in a store: by name, by ID, or both. Immutable. */
+export class StorageReference implements ImageReference {
+  /**
+   * @param name full docker reference (`docker.io/library/busybox:latest`), if any
+   * @param id full image ID, if any
+   * @param idPrefix a short hex string that may be an image ID prefix (resolved when opened)
+   */
+  constructor(
+    readonly spec: StoreSpec,
+    readonly name: string | undefined,
+    readonly id: string | undefined,
+    readonly idPrefix?: string,
+  ) {}
+
+  get transport(): Transport {
+    return containersStorageTransport;
+  }
+
+  /** The store options this reference means (its own spec, then CLI overrides, then storage.conf). */
+  storeOptions(): StoreOptions {
+    const d = defaultStoreOverrides();
+    return resolveStoreOptions({
+      ...d,
+      ...(this.spec.graphRoot ? { graphRoot: this.spec.graphRoot } : {}),
+      ...(this.spec.runRoot ? { runRoot: this.spec.runRoot } : {}),
+      ...(this.spec.driver ? { driver: this.spec.driver } : {}),
+    });
+  }
+
+  stringWithinTransport(): string {
+    const s = this.spec;
+    let store = '';
+    if (s.graphRoot || s.driver || s.runRoot) {
+      store = `[${s.driver ? `${s.driver}@` : ''}${s.graphRoot ?? ''}${s.runRoot ? `+${s.runRoot}` : ''}${s.options?.length ? `:${s.options.join(',')}` : ''}]`;
+    }
+    if (this.name && this.id) return `${store}${this.name}@${this.id}`;
+    return store + (this.name ?? this.id ?? this.idPrefix ?? '');
+  }
+
+  toString(): string {
+    return `${containersStorageTransport.name}:${this.stringWithinTransport()}`;
+  }
+
+  dockerReference(): string | undefined {
+    return this.name;
+  }
+
+  /** As containers/image: `[driver@graphroot]` + the name (or ID). */
+  policyIdentity(): string {
+    const o = this.storeOptions();
+    return `[${o.driver}@${o.graphRoot}]${this.name ?? this.id ?? this.idPrefix ?? ''}`;
+  }
+
+  /**
+   * Finds the image this reference names in `images`.
+   * @throws FerryError(E_NOT_FOUND)
+   */
+  resolve(images: ImageRecord[]): ImageRecord {
+    let img: ImageRecord | undefined;
+    if (this.id) img = images.find((i) => i.id === this.id);
+    else if (this.idPrefix) {
+      const m = images.filter((i) => i.id.startsWith(this.idPrefix!));
+      if (m.length > 1) throw new FerryError(ErrorCode.InvalidReference, `image ID prefix "${this.idPrefix}" is ambiguous`);
+      img = m[0] ?? images.find((i) => i.names?.includes(this.idPrefix!) || i.names?.includes(`docker.io/library/${this.idPrefix}:latest`));
+    } else if (this.name) img = images.find((i) => i.names?.includes(this.name!));
+    if (!img || (this.id && this.name && !img.names?.includes(this.name) && img.id !== this.id)) {
+      throw notFound(`image ${this.stringWithinTransport()} not found in the store`);
+    }
+    return img;
+  }
+
+  async newImageSource(_ctx: SystemContext, opts?: OpOptions): Promise<ImageSource> {
+    const { openStorageSource } = await import('./source.js');
+    return openStorageSource(this, opts);
+  }
+
+  async newImageDestination(_ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {
+    const { openStorageDestination } = await import('./destination.js');
+    return openStorageDestination(this, opts);
+  }
+
+  async deleteImage(_ctx: SystemContext, opts?: OpOptions): Promise<void> {
+    const { Store } = await import('../../store/store.js');
+    const { removeImage } = await import('../../store/housekeeping.js');
+    const store = new Store(this.storeOptions());
+    const img = this.resolve(await store.images(opts));
+    await removeImage(store, img.id, { force: false, signal: opts?.signal });
+  }
+}
