@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { describe: string; load: () => Promise<{ default
   'manifest-digest': { describe: 'Compute a manifest digest of a file', load: () => import('./commands/manifest-digest.js') },
   login: { describe: 'Login to a container registry', load: () => import('./commands/login.js') },
   logout: { describe: 'Logout of a container registry', load: () => import('./commands/logout.js') },
+  store: { describe: 'Manage the local image store (containers/storage format, shared with podman and skopeo)', load: () => import('./commands/store.js') },
 };
 
 /** Global flags (before or after the command name). */
