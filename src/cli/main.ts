@@ -6,6 +6,7 @@ import { VERSION } from '../version.js';
 
 /** The command list: loaded lazily so start-up only pays for the command that runs. */
 const COMMANDS: Record<string, { describe: string; load: () => Promise<{ default: CommandSpec }> }> = {
+  copy: { describe: 'Copy an IMAGE-NAME from one location to another', load: () => import('./commands/copy.js') },
   delete: { describe: 'Delete image IMAGE-NAME', load: () => import('./commands/delete.js') },
   inspect: { describe: 'Inspect image IMAGE-NAME', load: () => import('./commands/inspect.js') },
   'list-tags': { describe: 'List tags in the transport/repository specified by the SOURCE-IMAGE', load: () => import('./commands/list-tags.js') },
