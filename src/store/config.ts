@@ -75,7 +75,7 @@ export function resolveStoreOptions(o: StoreOverrides = {}): StoreOptions {
   let driver: string = 'overlay';
   let mountProgram: string | undefined;
   const conf = storageConfPath(o);
-  if (conf !== undefined && (conf === o.configFile || conf === env.CONTAINERS_STORAGE_CONF || existsSync(conf))) {
+  if (conf !== undefined && existsSync(conf)) {
     let t: TomlTable;
     try {
       t = parseToml(readFileSync(conf, 'utf8'), conf);
