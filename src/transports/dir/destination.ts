@@ -147,6 +147,7 @@ export async function prepareDirTarget(dir: string): Promise<void> {
   try {
     names = await readdir(dir);
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new FerryError(ErrorCode.InvalidReference, `${dir} exists and is not a directory`);
     if (isNotFoundError(e)) {
       try {
         await mkdir(dir, { recursive: true });
@@ -155,7 +156,6 @@ export async function prepareDirTarget(dir: string): Promise<void> {
         throw ioError(`creating directory ${dir}`, e2);
       }
     }
-    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new FerryError(ErrorCode.InvalidReference, `${dir} exists and is not a directory`);
     throw ioError(`reading directory ${dir}`, e);
   }
   if (names.every((n) => n.startsWith(STAGING_PREFIX))) return;

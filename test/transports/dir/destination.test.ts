@@ -1,0 +1,96 @@
+import { expect } from 'chai';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { ErrorCode, FerryError } from '../../../src/errors.js';
+import { MediaType } from '../../../src/manifest/media-types.js';
+import { parseImageName } from '../../../src/transports/registry.js';
+import type { ImageDestination } from '../../../src/types/image.js';
+import { useCleanup } from '../../harness/tmp.js';
+import { blob, makeOciImage } from '../fixtures.js';
+
+async function rejection(p: Promise<unknown>): Promise<FerryError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).to.be.instanceOf(FerryError);
+    return e as FerryError;
+  }
+  throw new Error('expected a rejection');
+}
+
+const open = (dir: string): Promise<ImageDestination> => parseImageName(`dir:${dir}`).newImageDestination({});
+const hex = (d: string) => d.slice(7);
+const ls = async (dir: string) => (await readdir(dir)).sort();
+
+describe('transports/dir/destination', function () {
+  this.timeout(20_000);
+  const cleanup = useCleanup();
+
+  it('stages everything and publishes at commit: blobs, manifests, signatures, version', async () => {
+    const dir = join(await cleanup.tempDir('dird-write'), 'img');
+    const d = await open(dir);
+    expect(d.properties).to.deep.equal({
+      supportedManifestMIMETypes: [],
+      supportsSignatures: true,
+      desiredLayerCompression: 'preserve',
+      hasThreadSafePutBlob: true,
+      acceptsForeignLayerURLs: false,
+    });
+    const img = makeOciImage('d');
+    await d.putBlob(Readable.from([img.layer.bytes]), { digest: img.layer.digest, size: img.layer.size });
+    const computed = await d.putBlob(Readable.from([img.config.bytes]), { digest: '', size: -1 });
+    expect(computed.digest).to.equal(img.config.digest);
+    expect(await d.tryReusingBlob({ digest: img.layer.digest, size: -1 })).to.deep.include({ size: img.layer.size });
+    const instance = blob('{"instance":true}');
+    await d.putManifest({ bytes: instance.bytes, mediaType: MediaType.OciManifest }, instance.digest);
+    await d.putManifest({ bytes: img.manifest.bytes, mediaType: MediaType.OciManifest });
+    await d.putSignatures([Buffer.from('s1'), Buffer.from('s2')]);
+    await d.putSignatures([Buffer.from('i1')], instance.digest);
+    // nothing visible yet but the staging directory
+    expect((await ls(dir)).every((n) => n.startsWith('.ferry-staging-'))).to.equal(true);
+    await d.commit();
+    await d.close();
+    expect(await ls(dir)).to.deep.equal(
+      [hex(img.layer.digest), hex(img.config.digest), `${hex(instance.digest)}.manifest.json`, `${hex(instance.digest)}.signature-1`, 'manifest.json', 'signature-1', 'signature-2', 'version'].sort(),
+    );
+    expect(await readFile(join(dir, 'version'), 'utf8')).to.equal('Directory Transport Version: 1.1\n');
+    expect(await readFile(join(dir, 'signature-2'), 'utf8')).to.equal('s2');
+    expect((await readFile(join(dir, 'manifest.json'))).equals(img.manifest.bytes)).to.equal(true);
+  });
+
+  it('close without commit removes the staging directory and keeps the old image', async () => {
+    const dir = await cleanup.tempDir('dird-close');
+    const img = makeOciImage('old');
+    const first = await open(dir);
+    await first.putBlob(Readable.from([img.layer.bytes]), { digest: img.layer.digest, size: img.layer.size });
+    await first.putManifest({ bytes: img.manifest.bytes, mediaType: MediaType.OciManifest });
+    await first.commit();
+    await first.close();
+    const before = await ls(dir);
+    const d = await open(dir);
+    const other = makeOciImage('new');
+    await d.putBlob(Readable.from([other.layer.bytes]), { digest: other.layer.digest, size: other.layer.size });
+    const e = await rejection(d.putBlob(Readable.from([Buffer.from('x')]), { digest: other.config.digest, size: 1 }));
+    expect(e.code).to.equal(ErrorCode.DigestMismatch);
+    await d.close();
+    expect(await ls(dir)).to.deep.equal(before);
+  });
+
+  it('refuses non-empty directories that are not dir: images, and a file', async () => {
+    const dir = await cleanup.tempDir('dird-refuse');
+    await writeFile(join(dir, 'notes'), 'x');
+    expect((await rejection(open(dir))).code).to.equal(ErrorCode.InvalidReference);
+    const wrongVersion = await cleanup.tempDir('dird-v');
+    await writeFile(join(wrongVersion, 'version'), 'Directory Transport Version: 1.0\n');
+    await writeFile(join(wrongVersion, 'manifest.json'), '{}');
+    expect((await rejection(open(wrongVersion))).code).to.equal(ErrorCode.InvalidReference);
+    const file = join(dir, 'notes');
+    expect((await rejection(open(file))).code).to.equal(ErrorCode.InvalidReference);
+    // an empty directory (or one holding only stale staging directories) is fine
+    const empty = await cleanup.tempDir('dird-empty');
+    await mkdir(join(empty, '.ferry-staging-stale'));
+    const d = await open(empty);
+    await d.close();
+  });
+});
