@@ -2,7 +2,7 @@
  * One physical registry endpoint (host + repository path): TLS settings, the scheme found by pinging `/v2/` (https,
  * or http when insecure access is allowed), authentication, retries. Requests go through {@link Endpoint.request}.
  */
-import type { Agent } from 'undici';
+import type { Agent } from './undici.js';
 import { ErrorCode, FerryError, RegistryError } from '../errors.js';
 import type { SystemContext, OpOptions } from '../types/context.js';
 import { Authenticator } from './auth.js';

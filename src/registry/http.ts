@@ -3,7 +3,7 @@
  * clients that use it and closed with the last of them; requests with a User-Agent; manual redirects that never carry
  * the registry's Authorization to another origin; bounded body reads.
  */
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from './undici.js';
 import { FerryError, ErrorCode } from '../errors.js';
 import { connectOptions, type TlsSettings } from './certs.js';
 import { userAgent } from './user-agent.js';

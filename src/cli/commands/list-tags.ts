@@ -9,7 +9,7 @@ const spec: CommandSpec = {
   builder: (y) =>
     y
       .options({ ...registryFlags(''), ...retryFlags })
-      .positional('SOURCE-IMAGE', { type: 'string', describe: 'docker://REPOSITORY' })
+      .positional('SOURCE-IMAGE', { type: 'string', describe: 'docker://REPOSITORY or docker-archive:PATH' })
       .example('$0 list-tags docker://docker.io/library/busybox', 'list the tags of a repository'),
   async handler(args, cli) {
     const name = String(args['SOURCE-IMAGE']);
@@ -29,9 +29,15 @@ const spec: CommandSpec = {
       await printJson(cli.io.stdout, { Repository: repositoryString(repo), Tags: tags });
       return;
     }
+    if (transport === 'docker-archive') {
+      const { listArchiveTags } = await import('../../transports/docker-archive/tags.js');
+      const tags = await listArchiveTags(name.slice(i + 1), { signal: cli.signal });
+      await printJson(cli.io.stdout, { Tags: tags });
+      return;
+    }
     throw new FerryError(
       ErrorCode.UnknownTransport,
-      `invalid image name "${name}": list-tags supports the docker transport`,
+      `invalid image name "${name}": list-tags supports the docker and docker-archive transports`,
     );
   },
 };

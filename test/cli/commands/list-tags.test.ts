@@ -28,6 +28,18 @@ describe('cli/commands/list-tags (real registry)', function () {
     expect(JSON.parse(f.stdout).Repository).to.equal(`${reg().host}/team/tags`);
   });
 
+  it('lists the images of a docker-archive like skopeo', async () => {
+    const dir = await cleanup.tempDir('ferry-tags-archive-');
+    const image = await buildImage(path.join(dir, 'l'), { seed: 32, layers: 1, layerSize: 256, tag: 't' });
+    const archive = path.join(dir, 'a.tar');
+    const c = await run('skopeo', ['copy', '-q', `oci:${image.layoutDir}:t`, `docker-archive:${archive}:team/app:1`]);
+    expect(c.code, c.stderr).to.equal(0);
+    const f = await ferry(['list-tags', `docker-archive:${archive}`]);
+    expect(f.code, f.stderr).to.equal(0);
+    expect(f.stdout).to.equal((await run('skopeo', ['list-tags', `docker-archive:${archive}`])).stdout);
+    expect(JSON.parse(f.stdout).Tags).to.deep.equal(['docker.io/team/app:1']);
+  });
+
   it('exits 2 for a repository that does not exist, 1 for a reference with a tag', async () => {
     const missing = await ferry(['list-tags', '--cert-dir', reg().certDir!, `docker://${reg().host}/team/absent`]);
     expect(missing.code, missing.stderr).to.equal(2);
