@@ -40,6 +40,13 @@ export interface CopiedBlob {
   compression?: Compression;
 }
 
+/** The manifest's view of a reused blob: the destination's digest and size, the source's other fields, no `reason`. */
+function reusedInfo(src: BlobInfo, reused: BlobInfo): BlobInfo {
+  const info: BlobInfo = { ...src, digest: reused.digest || src.digest, size: reused.size >= 0 ? reused.size : src.size };
+  delete info.reason;
+  return info;
+}
+
 /** The (de)compression step chosen for a blob, given its detected compression. */
 export function compressionStep(detected: Compression, p: CompressionPolicy): { op: 'preserve' } | { op: 'compress' | 'recompress' | 'decompress'; to: Compression } {
   if (!p.canModify) return { op: 'preserve' };
@@ -73,8 +80,8 @@ export async function copyBlob(ctx: BlobCopyContext, src: BlobInfo, role: 'layer
     if (signal.aborted) throw new FerryError(ErrorCode.Aborted, 'aborted', { cause: signal.reason });
     const reused = await ctx.dest.tryReusingBlob(src, { signal });
     if (reused) {
-      blobProgress(ctx.onProgress, { digest: src.digest, size: src.size, role }, ctx.progressIntervalMs).skipped('already exists');
-      return { info: { ...src, ...reused, mediaType: reused.mediaType ?? src.mediaType } };
+      blobProgress(ctx.onProgress, { digest: src.digest, size: src.size, role }, ctx.progressIntervalMs).skipped(reused.reason ?? 'already exists');
+      return { info: reusedInfo(src, reused) };
     }
     const { stream: raw, size: reportedSize } = await ctx.source.getBlob(src, { signal });
     const size = src.size >= 0 ? src.size : reportedSize;
@@ -121,6 +128,7 @@ export async function copyBlob(ctx: BlobCopyContext, src: BlobInfo, role: 'layer
     if (!written.digest) throw new FerryError(ErrorCode.Io, `destination ${ctx.dest.reference.toString()} returned no digest for blob`);
     progress.done(verifier.bytes);
     const info: BlobInfo = { ...src, digest: written.digest, size: written.size };
+    delete info.reason;
     return step.op !== 'preserve' ? { info, compression: step.to } : { info };
   } catch (e) {
     throw blobError(src.digest, e, signal);
@@ -137,8 +145,8 @@ export async function putSmallBlob(ctx: BlobCopyContext, bytes: Buffer, info: Bl
     const progress = blobProgress(ctx.onProgress, { digest: info.digest, size: bytes.length, role }, ctx.progressIntervalMs);
     const reused = await ctx.dest.tryReusingBlob(info, { signal });
     if (reused) {
-      progress.skipped('already exists');
-      return { ...info, ...reused, mediaType: reused.mediaType ?? info.mediaType };
+      progress.skipped(reused.reason ?? 'already exists');
+      return reusedInfo(info, reused);
     }
     progress.start(0);
     const written = await ctx.dest.putBlob(Readable.from([bytes]), { ...info, size: bytes.length }, { signal });
