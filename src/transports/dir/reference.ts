@@ -3,14 +3,8 @@ import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { ImageDestination, ImageSource } from '../../types/image.js';
 import type { ImageReference, Transport } from '../../types/reference.js';
 import { FerryError, ErrorCode } from '../../errors.js';
-import { importOptional } from '../shared/optional-import.js';
 import { resolveExplicitPath } from '../shared/paths.js';
 import { dirTransport } from './transport.js';
-
-/** What `./destination.js` (written separately) exports. */
-interface DestinationModule {
-  openDirDestination(ref: DirReference, ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination>;
-}
 
 /** An image in a directory. Immutable. */
 export class DirReference implements ImageReference {
@@ -53,8 +47,7 @@ export class DirReference implements ImageReference {
   }
 
   async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {
-    const m = await importOptional<DestinationModule>(new URL('./destination.js', import.meta.url).href, 'writing to dir: directories');
-    return m.openDirDestination(this, ctx, opts);
+    return (await import('./destination.js')).openDirDestination(this, ctx, opts);
   }
 
   /** Like containers/image: deleting `dir:` images is not supported (remove the directory instead). */

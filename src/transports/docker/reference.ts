@@ -5,18 +5,8 @@
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { ImageDestination, ImageSource } from '../../types/image.js';
 import type { ImageReference, Transport } from '../../types/reference.js';
-import { importOptional } from '../shared/optional-import.js';
 import { type DockerName, fullString, parseNormalizedName, withDefaultTag } from './name.js';
 import { dockerTransport } from './transport.js';
-
-/** What `./destination.js` (written separately) exports. */
-interface DestinationModule {
-  openDockerDestination(ref: DockerReference, ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination>;
-}
-/** What `./delete.js` (written separately) exports. */
-interface DeleteModule {
-  deleteDockerImage(ref: DockerReference, ctx: SystemContext, opts?: OpOptions): Promise<void>;
-}
 
 /**
  * An image in a registry. Immutable. Like skopeo's docker transport, a name with neither tag nor digest
@@ -68,15 +58,10 @@ export class DockerReference implements ImageReference {
   }
 
   async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {
-    const m = await importOptional<DestinationModule>(
-      new URL('./destination.js', import.meta.url).href,
-      'writing to docker: references',
-    );
-    return m.openDockerDestination(this, ctx, opts);
+    return (await import('./destination.js')).openDockerDestination(this, ctx, opts);
   }
 
   async deleteImage(ctx: SystemContext, opts?: OpOptions): Promise<void> {
-    const m = await importOptional<DeleteModule>(new URL('./delete.js', import.meta.url).href, 'deleting docker: images');
-    return m.deleteDockerImage(this, ctx, opts);
+    await (await import('./delete.js')).deleteDockerImage(this, ctx, opts);
   }
 }

@@ -5,19 +5,9 @@
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { ImageDestination, ImageSource } from '../../types/image.js';
 import type { ImageReference, Transport } from '../../types/reference.js';
-import { importOptional } from '../shared/optional-import.js';
 import { resolveExplicitPath } from '../shared/paths.js';
 import type { ImageSelector } from './layout.js';
 import { ociTransport } from './transport.js';
-
-/** What `./destination.js` (written separately) exports. */
-interface DestinationModule {
-  openOciDestination(ref: OciReference, ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination>;
-}
-/** What `./delete.js` (written separately) may export. */
-interface DeleteModule {
-  deleteOciImage(ref: OciReference, ctx: SystemContext, opts?: OpOptions): Promise<void>;
-}
 
 /** An image in an OCI layout. Immutable; validated by `ociTransport.parseReference`. */
 export class OciReference implements ImageReference {
@@ -76,12 +66,10 @@ export class OciReference implements ImageReference {
   }
 
   async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {
-    const m = await importOptional<DestinationModule>(new URL('./destination.js', import.meta.url).href, 'writing to oci: layouts');
-    return m.openOciDestination(this, ctx, opts);
+    return (await import('./destination.js')).openOciDestination(this, ctx, opts);
   }
 
   async deleteImage(ctx: SystemContext, opts?: OpOptions): Promise<void> {
-    const m = await importOptional<DeleteModule>(new URL('./delete.js', import.meta.url).href, 'deleting images from oci: layouts');
-    return m.deleteOciImage(this, ctx, opts);
+    await (await import('./delete.js')).deleteOciImage(this, ctx, opts);
   }
 }

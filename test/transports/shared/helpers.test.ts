@@ -1,10 +1,8 @@
 import { expect } from 'chai';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { ErrorCode, FerryError } from '../../../src/errors.js';
 import { openFileBlob, readWholeFile } from '../../../src/transports/shared/files.js';
-import { importOptional } from '../../../src/transports/shared/optional-import.js';
 import { resolveExplicitPath } from '../../../src/transports/shared/paths.js';
 import { useCleanup } from '../../harness/tmp.js';
 
@@ -26,27 +24,6 @@ async function readAll(s: NodeJS.ReadableStream): Promise<Buffer> {
 
 describe('transports/shared', () => {
   const cleanup = useCleanup();
-
-  it('importOptional: a missing module is E_UNSUPPORTED, a missing dependency is rethrown', async () => {
-    const dir = await cleanup.tempDir('optional-import');
-    const missing = pathToFileURL(join(dir, 'nope.js')).href;
-    const e = await rejection(importOptional(missing, 'frobbing'));
-    expect(e.code).to.equal(ErrorCode.Unsupported);
-    expect(e.message).to.include('frobbing');
-
-    await writeFile(join(dir, 'broken.mjs'), "import './gone.mjs';\nexport const x = 1;\n");
-    let err: unknown;
-    try {
-      await importOptional(pathToFileURL(join(dir, 'broken.mjs')).href, 'broken');
-    } catch (x) {
-      err = x;
-    }
-    expect(err).not.to.be.instanceOf(FerryError);
-    expect((err as { code?: string }).code).to.equal('ERR_MODULE_NOT_FOUND');
-
-    await writeFile(join(dir, 'ok.mjs'), 'export const x = 42;\n');
-    expect((await importOptional<{ x: number }>(pathToFileURL(join(dir, 'ok.mjs')).href, 'ok')).x).to.equal(42);
-  });
 
   it('resolveExplicitPath resolves symlinks of existing paths and of the parent of missing ones', async () => {
     const dir = resolveExplicitPath(await cleanup.tempDir('paths'));
