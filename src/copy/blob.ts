@@ -123,8 +123,13 @@ export async function copyBlob(ctx: BlobCopyContext, src: BlobInfo, role: 'layer
       // Prefer the source-side error (digest mismatch) over the destination's view of it.
       throw pipeError instanceof FerryError ? pipeError : e;
     }
+    if (!out.readableEnded) {
+      // The destination returned without reading everything (it had the blob after all): stop the source.
+      out.destroy();
+      if (!input.destroyed) input.destroy();
+    }
     await piped;
-    if (pipeError instanceof FerryError) throw pipeError;
+    if (pipeError instanceof FerryError && out.readableEnded) throw pipeError;
     if (!written.digest) throw new FerryError(ErrorCode.Io, `destination ${ctx.dest.reference.toString()} returned no digest for blob`);
     progress.done(verifier.bytes);
     const info: BlobInfo = { ...src, digest: written.digest, size: written.size };
