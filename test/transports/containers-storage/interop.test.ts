@@ -1,0 +1,153 @@
+/**
+ * containers-storage interop with Debian's skopeo and podman (root only: overlay needs it):
+ * ferry pulls into a fresh store → podman and skopeo see it with the same diff IDs; skopeo pulls →
+ * ferry lists, mounts and pushes it; whiteouts through a real overlay mount; an interrupted pull.
+ */
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { spawn } from 'node:child_process';
+import { buildImage, pushImage, type BuiltImage } from '../../harness/images.js';
+import { useRegistry } from '../../harness/registry.js';
+import { run } from '../../harness/procs.js';
+import { ferry, ROOT } from '../../harness/cli.js';
+import { hasCommand, isRoot, podmanArgs, removeStore, tempStore } from '../../store/helpers.js';
+import { buildTar } from '../../store/tar-build.js';
+import { writeLayout } from './layout.js';
+
+const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** The diff IDs of the image in an OCI layout (layers gunzipped when compressed). */
+function layoutDiffIds(dir: string): string[] {
+  const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+  const blob = (d: string) => readFileSync(join(dir, 'blobs', 'sha256', d.slice(7)));
+  const m = JSON.parse(blob(index.manifests[0]!.digest).toString()) as { layers: Array<{ digest: string; mediaType: string }> };
+  return m.layers.map((l) => sha(l.mediaType.endsWith('gzip') ? gunzipSync(blob(l.digest)) : blob(l.digest)));
+}
+
+describe('containers-storage: interop with skopeo and podman', function () {
+  this.timeout(120000);
+  const registry = useRegistry('http');
+  let t: ReturnType<typeof tempStore>;
+  let img: BuiltImage;
+  let store: string;
+  before(async function () {
+    if (!isRoot || !hasCommand('skopeo') || !hasCommand('podman')) this.skip();
+    t = tempStore('ferry-interop-');
+    store = `[overlay@${t.G}+${t.R}]`;
+    img = await buildImage(join(t.dir, 'src'), { seed: 41, tag: 'v1', layers: 2, smallFiles: 50 });
+    await pushImage(img, registry(), 'interop/app:v1');
+  });
+  after(() => t && removeStore(t.dir));
+
+  it('ferry pulls from a registry → podman lists it, podman mounts it, skopeo reads the same diff IDs', async () => {
+    const r = await ferry(['copy', '--quiet', '--src-tls-verify=false', `docker://${registry().host}/interop/app:v1`, `containers-storage:${store}example.com/app:v1`]);
+    expect(r.code, r.stderr).to.equal(0);
+    const configId = img.manifests[0]!.configDigest.slice(7);
+    const images = await run('podman', podmanArgs(t.G, t.R, 'images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}', '--no-trunc'));
+    expect(images.code, images.stderr).to.equal(0);
+    expect(images.stdout).to.include(`example.com/app:v1 sha256:${configId}`);
+    const mnt = await run('podman', podmanArgs(t.G, t.R, 'image', 'mount', 'example.com/app:v1'));
+    expect(mnt.code, mnt.stderr).to.equal(0);
+    try {
+      const dir = mnt.stdout.trim();
+      expect(readFileSync(join(dir, 'layer0', 'info.txt')).length).to.be.greaterThan(0);
+      expect(readdirSync(join(dir, 'files')).length).to.be.greaterThan(0);
+    } finally {
+      await run('podman', podmanArgs(t.G, t.R, 'image', 'unmount', 'example.com/app:v1'));
+    }
+    const out = join(t.dir, 'out-skopeo');
+    const s = await run('skopeo', ['copy', `containers-storage:${store}example.com/app:v1`, `oci:${out}:x`]);
+    expect(s.code, s.stderr).to.equal(0);
+    expect(layoutDiffIds(out)).to.deep.equal(img.manifests[0]!.layers.map((l) => l.diffId));
+  });
+
+  it('skopeo pulls → ferry lists, mounts and pushes it with the same diff IDs', async () => {
+    const s = await run('skopeo', ['copy', '--src-tls-verify=false', `docker://${registry().host}/interop/app:v1`, `containers-storage:${store}example.com/by-skopeo:v1`]);
+    expect(s.code, s.stderr).to.equal(0);
+    const flags = ['--root', t.G, '--runroot', t.R];
+    const list = await ferry(['store', 'images', '--json', ...flags]);
+    expect(list.code, list.stderr).to.equal(0);
+    const names = (JSON.parse(list.stdout) as Array<{ names: string[] }>).flatMap((i) => i.names);
+    expect(names).to.include('example.com/by-skopeo:v1');
+    const c = await ferry(['store', 'create', '--name', 'reader', 'example.com/by-skopeo:v1', ...flags]);
+    expect(c.code, c.stderr).to.equal(0);
+    const m = await ferry(['store', 'mount', 'reader', ...flags]);
+    expect(m.code, m.stderr).to.equal(0);
+    expect(readFileSync(join(m.stdout.trim(), 'layer1', 'info.txt')).length).to.be.greaterThan(0);
+    expect((await ferry(['store', 'unmount', 'reader', ...flags])).code).to.equal(0);
+    expect((await ferry(['store', 'rm', 'reader', ...flags])).code).to.equal(0);
+    const out = join(t.dir, 'out-ferry');
+    const p = await ferry(['copy', '--quiet', `containers-storage:${store}example.com/by-skopeo:v1`, `oci:${out}:x`]);
+    expect(p.code, p.stderr).to.equal(0);
+    expect(layoutDiffIds(out)).to.deep.equal(img.manifests[0]!.layers.map((l) => l.diffId));
+    // And back to a registry, then skopeo reads it with the same diff IDs.
+    const push = await ferry(['copy', '--quiet', '--dest-tls-verify=false', `containers-storage:${store}example.com/by-skopeo:v1`, `docker://${registry().host}/interop/back:v1`]);
+    expect(push.code, push.stderr).to.equal(0);
+    const cfg = await run('skopeo', ['inspect', '--tls-verify=false', '--config', `docker://${registry().host}/interop/back:v1`]);
+    expect((JSON.parse(cfg.stdout) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids).to.deep.equal(img.manifests[0]!.layers.map((l) => l.diffId));
+  });
+
+  it('gives the right merged view of whiteouts and opaque directories through a real overlay mount', async () => {
+    const dir = join(t.dir, 'wh-layout');
+    writeLayout(dir, 'wh', [
+      buildTar([{ name: 'etc/', type: 'dir' }, { name: 'etc/passwd', data: 'root' }, { name: 'etc/hosts', data: 'h' }, { name: 'var/', type: 'dir' }, { name: 'var/old', data: 'o' }]),
+      buildTar([{ name: 'etc/', type: 'dir' }, { name: 'etc/.wh.passwd' }, { name: 'var/', type: 'dir' }, { name: 'var/.wh..wh..opq' }, { name: 'var/new', data: 'n' }]),
+    ]);
+    const flags = ['--root', t.G, '--runroot', t.R];
+    expect((await ferry(['copy', '--quiet', `oci:${dir}:wh`, `containers-storage:${store}example.com/wh:1`])).code).to.equal(0);
+    expect((await ferry(['store', 'create', '--name', 'wh', 'example.com/wh:1', ...flags])).code).to.equal(0);
+    const m = await ferry(['store', 'mount', 'wh', ...flags]);
+    expect(m.code, m.stderr).to.equal(0);
+    const merged = m.stdout.trim();
+    expect(readdirSync(join(merged, 'etc'))).to.deep.equal(['hosts']);
+    expect(readdirSync(join(merged, 'var'))).to.deep.equal(['new']);
+    writeFileSync(join(merged, 'etc', 'written'), 'w');
+    expect((await ferry(['store', 'unmount', 'wh', ...flags])).code).to.equal(0);
+    expect(existsSync(join(merged, 'etc'))).to.equal(false);
+    const containers = JSON.parse((await ferry(['store', 'containers', '--json', ...flags])).stdout) as Array<{ names: string[]; layer: string }>;
+    const layer = containers.find((c) => c.names.includes('wh'))!.layer;
+    expect(readFileSync(join(t.G, 'overlay', layer, 'diff', 'etc', 'written'), 'utf8')).to.equal('w');
+    // podman agrees on the merged view of the image.
+    const pm = await run('podman', podmanArgs(t.G, t.R, 'image', 'mount', 'example.com/wh:1'));
+    expect(pm.code, pm.stderr).to.equal(0);
+    try {
+      expect(readdirSync(join(pm.stdout.trim(), 'var'))).to.deep.equal(['new']);
+    } finally {
+      await run('podman', podmanArgs(t.G, t.R, 'image', 'unmount', 'example.com/wh:1'));
+    }
+    const rmi = await ferry(['store', 'rmi', 'example.com/wh:1', ...flags]);
+    expect(rmi.code).to.equal(1);
+    expect(rmi.stderr).to.include('in use by container');
+    expect((await ferry(['store', 'rmi', '--force', 'example.com/wh:1', ...flags])).code).to.equal(0);
+  });
+
+  it('an interrupted pull (killed mid-layer) leaves a store that ferry, skopeo and podman still use', async () => {
+    const big = await buildImage(join(t.dir, 'big'), { seed: 42, tag: 'big', layers: 1, layerSize: 128 << 20, compression: 'none' });
+    const launcher = `import(${JSON.stringify(join(ROOT, 'lib', 'cli', 'main.js'))}).then(async (m) => { process.exitCode = await m.run(process.argv.slice(1)); })`;
+    const child = spawn(process.execPath, ['-e', launcher, 'copy', '--quiet', `oci:${big.layoutDir}:big`, `containers-storage:${store}example.com/big:1`], { stdio: 'ignore' });
+    const staging = join(t.G, 'overlay', '.ferry-staging');
+    const t0 = Date.now();
+    while (Date.now() - t0 < 20000) {
+      if (existsSync(staging) && readdirSync(staging).some((d) => existsSync(join(staging, d, 'diff', 'layer0')))) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
+    expect(child.exitCode, 'ferry finished before it could be killed').to.equal(null);
+    child.kill('SIGKILL');
+    await exited;
+    const flags = ['--root', t.G, '--runroot', t.R];
+    const list = await ferry(['store', 'images', '--json', ...flags]);
+    expect(list.code, list.stderr).to.equal(0);
+    expect(JSON.stringify(JSON.parse(list.stdout))).to.not.include('example.com/big');
+    const pi = await run('podman', podmanArgs(t.G, t.R, 'images'));
+    expect(pi.code, pi.stderr).to.equal(0);
+    const s = await run('skopeo', ['copy', `oci:${img.layoutDir}:v1`, `containers-storage:${store}example.com/after-kill:v1`]);
+    expect(s.code, s.stderr).to.equal(0);
+    expect((await ferry(['store', 'prune', ...flags])).code).to.equal(0);
+    const again = await ferry(['store', 'images', ...flags]);
+    expect(again.stdout).to.include('example.com/after-kill');
+  });
+});
