@@ -34,6 +34,8 @@ async function main(): Promise<void> {
   let reg: TestRegistry | undefined;
   try {
     process.stdout.write(bold('Starting a throw-away registry (Debian docker-registry) on 127.0.0.1 ...\n'));
+    // ferry's blob-location cache goes to the demo's temp dir, so the demo leaves nothing behind
+    process.env.XDG_CACHE_HOME = path.join(work, 'cache');
     reg = await startRegistry('http');
     process.stdout.write(`registry at ${reg.url}\n`);
     const image = await buildImage(path.join(work, 'layout'), {
@@ -61,6 +63,13 @@ async function main(): Promise<void> {
     await writeFile(manifestFile, image.bytes);
     await step('Digest of a manifest file', ['manifest-digest', manifestFile]);
     await step('Inspect the local OCI layout the image was built in', ['inspect', '--format', '{{.Digest}} {{json .Labels}}', `oci:${image.layoutDir}:1.0`]);
+    const ociOut = path.join(work, 'copied-layout');
+    await step('Copy every platform to a local OCI layout (layers stream, verified by digest)', ['copy', '--all', '--src-tls-verify=false', `docker://${repo}:1.0`, `oci:${ociOut}:1.0`]);
+    await step('Copy it back into a new repository: blobs already on the registry are mounted, not re-sent', ['copy', '--all', '--dest-tls-verify=false', `oci:${ociOut}:1.0`, `docker://${reg.host}/demo/mirror:1.0`]);
+    await step('Convert to a docker save archive for Docker (uncompressed layers, extra tag)', ['copy', '--src-tls-verify=false', '--additional-tag', 'demo/hello:stable', `docker://${repo}:1.0`, `docker-archive:${path.join(work, 'hello.tar')}:demo/hello:1.0`]);
+    await step('The archive lists its tags', ['list-tags', `docker-archive:${path.join(work, 'hello.tar')}`]);
+    await step('Remove one tag only; the image and its other tags stay', ['delete', '--tls-verify=false', '--tag-only', `docker://${repo}:1.1`]);
+    await step('Tags after the delete', ['list-tags', '--tls-verify=false', `docker://${repo}`]);
     await step('An image that does not exist: one line, exit status 2', ['inspect', '--tls-verify=false', `docker://${repo}:nope`], 2);
     await step('A malformed reference: one line, exit status 1', ['inspect', 'docker://UPPER/case'], 1);
     process.stdout.write(`\n${bold('Demo finished.')}\n`);

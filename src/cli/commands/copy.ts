@@ -95,7 +95,7 @@ const spec: CommandSpec = {
         digestfile: { type: 'string', describe: 'write the digest of the copied manifest to PATH', requiresArg: true },
         quiet: { alias: 'q', type: 'boolean', describe: 'print no progress' },
         progress: { type: 'string', choices: ['tty', 'plain', 'json'], describe: 'progress output on stderr (default: tty on a terminal, else plain)', requiresArg: true },
-        'additional-tag': { type: 'string', array: true, describe: 'extra tags for docker-archive: destinations', requiresArg: true },
+        'additional-tag': { type: 'string', describe: 'extra tag for docker-archive: destinations (repeat for more)', requiresArg: true },
       })
       .example('$0 copy docker://registry.example.com/app:1.0 oci:/srv/layout:1.0', 'copy an image from a registry into an OCI layout')
       .example('$0 copy --all --progress json oci:/srv/layout:1.0 dir:/tmp/app', 'copy every platform, progress as JSON lines'),
