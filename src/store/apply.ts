@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import {
   closeSync, constants, fchmodSync, fchownSync, linkSync, lchownSync, lutimesSync, mkdirSync, openSync, rmSync,
-  symlinkSync, unlinkSync, writeSync, chmodSync, utimesSync,
+  symlinkSync, unlinkSync, write, writeSync, chmodSync, utimesSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
@@ -173,9 +173,15 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
           try {
             const c = e.size > 0 ? new Crc64() : undefined;
             const got = await bytes.forEachChunk(e.size, (chunk) => {
+              if (chunk.length < ASYNC_WRITE_MIN) {
+                c!.update(chunk);
+                writeAllSync(fd, chunk);
+                return;
+              }
+              // Big chunks: the write runs on the thread pool while the checksum is computed here.
+              const w = writeAll(fd, chunk);
               c!.update(chunk);
-              let off = 0;
-              while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+              return w;
             });
             if (got < e.size) throw hostile(e.name, 'truncated content');
             crc = c ? c.digest() : null;
@@ -248,6 +254,21 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
     gids: [...gids].sort((a, b) => a - b),
     hasRootEntry,
   };
+}
+
+/** Chunks this big are written asynchronously (thread pool); smaller ones synchronously (cheaper). */
+const ASYNC_WRITE_MIN = 128 << 10;
+
+function writeAllSync(fd: number, chunk: Buffer): void {
+  let off = 0;
+  while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+}
+
+async function writeAll(fd: number, chunk: Buffer): Promise<void> {
+  let off = 0;
+  while (off < chunk.length) {
+    off += await new Promise<number>((resolve, reject) => write(fd, chunk, off, chunk.length - off, null, (err, n) => (err ? reject(err) : resolve(n))));
+  }
 }
 
 /** utimes on a regular file we just created (never a symlink). */

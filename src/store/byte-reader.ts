@@ -40,8 +40,8 @@ export class ByteReader {
     return out;
   }
 
-  /** Passes the next `n` bytes to `fn` chunk by chunk; returns how many there were (< n at EOF). */
-  async forEachChunk(n: number, fn: (chunk: Buffer) => void): Promise<number> {
+  /** Passes the next `n` bytes to `fn` chunk by chunk (awaiting it if it returns a promise); returns how many there were (< n at EOF). */
+  async forEachChunk(n: number, fn: (chunk: Buffer) => void | Promise<void>): Promise<number> {
     let left = n;
     while (left > 0) {
       if (this.buf.length === 0 && !(await this.fill())) break;
@@ -50,7 +50,8 @@ export class ByteReader {
       this.buf = this.buf.subarray(take);
       this.position += take;
       left -= take;
-      fn(part);
+      const p = fn(part);
+      if (p) await p;
     }
     return n - left;
   }

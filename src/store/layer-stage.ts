@@ -77,7 +77,7 @@ export async function stageLayer(
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     if (opts.signal?.aborted) onAbort();
-    const detected = await detectStreamCompression(verifier, opts);
+    const detected = await detectStreamCompression(verifier);
     const dec = decompressStream(detected.compression);
     let decError: unknown;
     const decDone = new Promise<void>((resolve) =>

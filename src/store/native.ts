@@ -15,6 +15,8 @@ export interface StoreNative {
   /** The value, or null when the attribute is absent. */
   lgetxattr(path: string, name: string): Buffer | null;
   llistxattr(path: string): string[];
+  /** CRC-64/ISO update: `state` is the running inverted CRC (8 bytes, little-endian), updated in place. */
+  crc64Update(state: Buffer, data: Buffer): void;
 }
 
 let loaded: StoreNative | undefined;
