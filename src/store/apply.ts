@@ -22,6 +22,7 @@ import { Crc64 } from './crc64.js';
 import { storeNative } from './native.js';
 import { TarReader, type TarEntry } from './tar-reader.js';
 import type { TarSplitWriter } from './tar-split.js';
+import type { Whiteouts } from './driver.js';
 
 /** What applying a layer found out. */
 export interface AppliedLayer {
@@ -32,6 +33,8 @@ export interface AppliedLayer {
   gids: number[];
   /** Whether the tar had an entry for the root directory (`./`), which then set diff/'s mode. */
   hasRootEntry: boolean;
+  /** With `whiteoutMode: 'record'`: what the layer deletes and which directories it makes opaque. */
+  whiteouts?: Whiteouts;
 }
 
 /** Options of {@link applyLayerTar}. */
@@ -39,6 +42,8 @@ export interface ApplyOptions {
   signal?: AbortSignal;
   /** Whether to chown entries (default: when running as root). */
   chown?: boolean;
+  /** `overlay` (default): create overlay whiteouts and opaque xattrs; `record`: return them in `whiteouts`. */
+  whiteoutMode?: 'overlay' | 'record';
 }
 
 type Kind = 'dir' | 'file' | 'symlink' | 'other';
@@ -83,6 +88,8 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
   const uids = new Set<number>();
   const gids = new Set<number>();
   let hasRootEntry = false;
+  const record = opts.whiteoutMode === 'record';
+  const recorded: Whiteouts = { whiteouts: [], opaques: [] };
   let prevSize = 0;
   const native = storeNative();
 
@@ -130,7 +137,10 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
         ensureParents(parts, e.name);
         const parentRel = parts.slice(0, -1).join('/');
         if (base === OPAQUE) {
-          native.lsetxattr(abs(parentRel), 'trusted.overlay.opaque', Buffer.from('y'));
+          if (record) recorded.opaques.push(parentRel);
+          else native.lsetxattr(abs(parentRel), 'trusted.overlay.opaque', Buffer.from('y'));
+        } else if (record && !base.startsWith(WHITEOUT + WHITEOUT)) {
+          recorded.whiteouts.push(parentRel === '' ? base.slice(WHITEOUT.length) : `${parentRel}/${base.slice(WHITEOUT.length)}`);
         } else if (!base.startsWith(WHITEOUT + WHITEOUT)) {
           const targetRel = parentRel === '' ? base.slice(WHITEOUT.length) : `${parentRel}/${base.slice(WHITEOUT.length)}`;
           if (created.get(targetRel) === 'dir') rmSync(abs(targetRel), { recursive: true });
@@ -253,6 +263,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
     uids: [...uids].sort((a, b) => a - b),
     gids: [...gids].sort((a, b) => a - b),
     hasRootEntry,
+    ...(record ? { whiteouts: recorded } : {}),
   };
 }
 

@@ -3,16 +3,12 @@
  * image), mount/unmount them with kernel overlayfs (or storage.conf's mount_program), remove images,
  * prune unreferenced layers, and disk usage. Records are changed under containers/storage's locks.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { FerryError, ErrorCode, notFound } from '../errors.js';
 import { randomId } from './ids.js';
 import { findIn, type Store } from './store.js';
 import { goTimeNow, type ContainerRecord, type ImageRecord, type LayerRecord, type MountRecord } from './records.js';
-
-const run = promisify(execFile);
 
 /** Options of the operations here. */
 export interface HousekeepingOptions {
@@ -30,16 +26,6 @@ function referencedLayers(layers: LayerRecord[], images: ImageRecord[], containe
   for (const i of images) walk(i.layer);
   for (const c of containers) walk(c.layer);
   return keep;
-}
-
-function isMountPoint(path: string): boolean {
-  try {
-    const a = statSync(path);
-    const b = statSync(join(path, '..'));
-    return a.dev !== b.dev || a.ino === b.ino;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -60,7 +46,7 @@ export async function createContainer(store: Store, imageSpec: string, name: str
     }
     const id = randomId();
     const layerId = randomId();
-    store.overlay.finalize(layerId, image.layer, undefined, false);
+    store.driver.finalize(layerId, image.layer, undefined, false);
     const layer: LayerRecord = { id: layerId, names: [`${cname}-layer`], ...(image.layer ? { parent: image.layer } : {}), created: goTimeNow() };
     layers.push(layer);
     await store.writeLayersUnlocked(layers, op);
@@ -96,32 +82,21 @@ export async function mountContainer(store: Store, spec: string, op: Housekeepin
   return store.write(['layers', 'mounts', 'containers'], op, async () => {
     const c = await findContainer(store, spec);
     const mounts = await store.readMountsUnlocked();
-    const o = store.overlay.mountOptions(c.layer);
     let m = mounts.find((x) => x.id === c.layer);
-    if (m && m.count > 0 && isMountPoint(o.merged)) {
+    const path = store.driver.mountPath(c.layer);
+    if (m && m.count > 0 && (store.driver.name === 'vfs' || store.driver.isMounted(c.layer))) {
       m.count++;
     } else {
-      const rel = (p: string) => p.slice(store.overlay.home.length + 1);
-      const options = `lowerdir=${o.lower.map(rel).join(':')},upperdir=${rel(o.upper)},workdir=${rel(o.work)}`;
-      const root = process.getuid?.() === 0;
-      try {
-        if (root) await run('mount', ['-t', 'overlay', 'overlay', '-o', options, o.merged], { cwd: store.overlay.home, signal: op.signal });
-        else if (store.options.mountProgram) await run(store.options.mountProgram, ['-o', options, o.merged], { cwd: store.overlay.home, signal: op.signal });
-        else throw new FerryError(ErrorCode.Unsupported, 'mounting overlays needs root, or a mount_program (e.g. fuse-overlayfs) in storage.conf');
-      } catch (e) {
-        if (e instanceof FerryError) throw e;
-        const err = e as { stderr?: string; message: string };
-        throw new FerryError(ErrorCode.Io, `mounting container ${c.id}: ${(err.stderr || err.message).trim()}`, { cause: e });
-      }
+      await store.driver.mount(c.layer, { mountProgram: store.options.mountProgram, signal: op.signal });
       if (m) m.count = 1;
       else {
-        m = { id: c.layer, path: o.merged, count: 1 };
+        m = { id: c.layer, path, count: 1 };
         mounts.push(m);
       }
-      m.path = o.merged;
+      m.path = path;
     }
     await store.writeMountsUnlocked(mounts, op);
-    return o.merged;
+    return path;
   });
 }
 
@@ -141,20 +116,12 @@ export async function unmountContainer(store: Store, spec: string, op: Housekeep
 
 async function unmountLayer(store: Store, mounts: MountRecord[], layerId: string, force: boolean, op: HousekeepingOptions): Promise<boolean> {
   const i = mounts.findIndex((x) => x.id === layerId);
-  const merged = store.overlay.mountOptions(layerId).merged;
   if (i !== -1) {
     mounts[i]!.count--;
     if (mounts[i]!.count > 0 && !force) return false;
     mounts.splice(i, 1);
   }
-  if (!isMountPoint(merged)) return false;
-  try {
-    await run('umount', [merged], { signal: op.signal });
-  } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    throw new FerryError(ErrorCode.Io, `unmounting ${merged}: ${(err.stderr || err.message).trim()}`, { cause: e });
-  }
-  return true;
+  return store.driver.unmount(layerId, { signal: op.signal });
 }
 
 /** Removes a container, its layer and directories (unmounting it first). */
@@ -231,7 +198,7 @@ export async function pruneLayers(store: Store, op: HousekeepingOptions = {}): P
     const drop = layers.filter((l) => !keep.has(l.id) && !mounts.some((m) => m.id === l.id && m.count > 0)).map((l) => l.id);
     await store.writeLayersUnlocked(layers.filter((l) => !drop.includes(l.id)), op);
     for (const id of drop) store.removeLayerContent(id);
-    const staging = join(store.overlay.home, '.ferry-staging');
+    const staging = join(store.driver.home, '.ferry-staging');
     if (existsSync(staging)) {
       for (const d of readdirSync(staging)) {
         const p = join(staging, d);
@@ -282,7 +249,7 @@ export async function diskUsage(store: Store, op: HousekeepingOptions = {}): Pro
     const images = await store.readImagesUnlocked();
     const containers = await store.readContainersUnlocked();
     const byId = new Map(layers.map((l) => [l.id, l]));
-    const sizeOf = (l: LayerRecord) => l['diff-size'] ?? directorySize(store.overlay.diffDir(l.id));
+    const sizeOf = (l: LayerRecord) => l['diff-size'] ?? directorySize(store.driver.contentDir(l.id));
     const sizes = new Map(layers.map((l) => [l.id, sizeOf(l)]));
     const chainOf = (top: string | undefined) => {
       const out: string[] = [];

@@ -15,6 +15,7 @@ import { registerExitCleanup } from '../util/temp.js';
 import { VerifyingStream } from '../util/verify-stream.js';
 import { applyLayerTar } from './apply.js';
 import { TarSplitWriter } from './tar-split.js';
+import type { Whiteouts } from './driver.js';
 
 /** A layer unpacked into a staging directory, not yet in layers.json. */
 export interface StagedLayer {
@@ -31,6 +32,8 @@ export interface StagedLayer {
   uids: number[];
   gids: number[];
   hasRootEntry: boolean;
+  /** Whiteouts recorded for drivers that apply them at commit (vfs). */
+  whiteouts?: Whiteouts;
   /** Removes what is left of the staged layer (idempotent). */
   discard(): void;
 }
@@ -47,7 +50,7 @@ export async function stageLayer(
   stagingDir: string,
   tarSplitDir: string,
   info: { digest?: string; size?: number },
-  opts: { signal?: AbortSignal } = {},
+  opts: { signal?: AbortSignal; whiteoutMode?: 'overlay' | 'record' } = {},
 ): Promise<StagedLayer> {
   mkdirSync(tarSplitDir, { recursive: true, mode: 0o700 });
   const tarSplitPath = join(tarSplitDir, `.ferry-${randomBytes(12).toString('hex')}.tar-split.gz`);

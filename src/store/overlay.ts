@@ -5,17 +5,82 @@
  * Layers are unpacked in `overlay/.ferry-staging/<random>/` (the same mount as the layer directories:
  * containers/storage bind-mounts `overlay/` on itself) and renamed into place when committed.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { FerryError, ErrorCode } from '../errors.js';
+import type { LayerDriver } from './driver.js';
 import { randomLinkName } from './ids.js';
 
+const run = promisify(execFile);
+
+/** Whether `path` is a mount point (its device differs from its parent's, or it is its parent). */
+export function isMountPoint(path: string): boolean {
+  try {
+    const a = statSync(path);
+    const b = statSync(join(path, '..'));
+    return a.dev !== b.dev || a.ino === b.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a mount-like command, turning failures into FerryError(E_IO) with its stderr. */
+export async function runMount(cmd: string, args: string[], what: string, opts: { cwd?: string; signal?: AbortSignal }): Promise<void> {
+  try {
+    await run(cmd, args, opts);
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new FerryError(ErrorCode.Io, `${what}: ${(err.stderr || err.message).trim()}`, { cause: e });
+  }
+}
+
 /** Paths and operations of one store's overlay directory. */
-export class OverlayLayout {
+export class OverlayLayout implements LayerDriver {
+  readonly name = 'overlay' as const;
   readonly home: string;
+  readonly whiteoutMode = 'overlay' as const;
 
   constructor(graphRoot: string) {
     this.home = join(graphRoot, 'overlay');
+  }
+
+  ensureDirs(): void {
+    mkdirSync(this.home, { recursive: true, mode: 0o700 });
+    mkdirSync(join(this.home, 'l'), { recursive: true, mode: 0o755 });
+  }
+
+  contentDir(id: string): string {
+    return this.diffDir(id);
+  }
+
+  mountPath(id: string): string {
+    return join(this.home, id, 'merged');
+  }
+
+  isMounted(id: string): boolean {
+    return isMountPoint(this.mountPath(id));
+  }
+
+  /** Kernel overlayfs as root; storage.conf's mount_program (fuse-overlayfs) otherwise. Paths relative to home, like containers/storage. */
+  async mount(id: string, opts: { mountProgram?: string; signal?: AbortSignal }): Promise<string> {
+    const o = this.mountOptions(id);
+    const rel = (p: string) => p.slice(this.home.length + 1);
+    const options = `lowerdir=${o.lower.map(rel).join(':')},upperdir=${rel(o.upper)},workdir=${rel(o.work)}`;
+    const what = `mounting layer ${id}`;
+    if (process.getuid?.() === 0) await runMount('mount', ['-t', 'overlay', 'overlay', '-o', options, o.merged], what, { cwd: this.home, signal: opts.signal });
+    else if (opts.mountProgram) await runMount(opts.mountProgram, ['-o', options, o.merged], what, { cwd: this.home, signal: opts.signal });
+    else throw new FerryError(ErrorCode.Unsupported, 'mounting overlays needs root, or a mount_program (e.g. fuse-overlayfs) in storage.conf');
+    return o.merged;
+  }
+
+  async unmount(id: string, opts: { signal?: AbortSignal }): Promise<boolean> {
+    const merged = this.mountPath(id);
+    if (!isMountPoint(merged)) return false;
+    await runMount('umount', [merged], `unmounting ${merged}`, opts);
+    return true;
   }
 
   layerDir(id: string): string {
@@ -56,8 +121,8 @@ export class OverlayLayout {
    * `keepRootMode`: the layer tar set diff/'s mode; otherwise it is the parent's diff mode (0555 at the base).
    */
   finalize(id: string, parent: string | undefined, staging: string | undefined, keepRootMode: boolean): void {
+    this.ensureDirs();
     const dir = this.layerDir(id);
-    mkdirSync(join(this.home, 'l'), { recursive: true, mode: 0o755 });
     if (staging !== undefined) renameSync(staging, dir);
     else {
       mkdirSync(dir, { mode: 0o700 });

@@ -1,17 +1,16 @@
 /**
- * A containers/storage-compatible local store (overlay driver): layers, images and containers in
- * `<graphroot>/overlay-{layers,images,containers}/*.json`, layer contents under `<graphroot>/overlay/`,
- * mount state in `<runroot>/overlay-layers/mountpoints.json`, all guarded by containers/storage's lock
+ * A containers/storage-compatible local store (overlay or vfs driver): layers, images and containers in
+ * `<graphroot>/<driver>-{layers,images,containers}/*.json`, layer contents under `<graphroot>/<driver>/`,
+ * mount state in `<runroot>/<driver>-layers/mountpoints.json`, all guarded by containers/storage's lock
  * files so podman, skopeo and ferry can share a store.
  *
  * Lock order (as containers/storage): storage.lock → layers.lock → images.lock → containers.lock.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, openSync, readSync, closeSync, renameSync, rmSync, existsSync, copyFileSync } from 'node:fs';
+import { mkdirSync, openSync, readSync, closeSync, renameSync, rmSync, existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { execFileSync } from 'node:child_process';
 import { FerryError, ErrorCode, notFound } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { StoreOptions } from './config.js';
@@ -19,7 +18,9 @@ import { Crc64 } from './crc64.js';
 import { cleanTarPath } from './apply.js';
 import { imageIdFromConfig, layerChainIds } from './ids.js';
 import { lockFileFor, type Release } from './lockfile.js';
+import type { LayerDriver } from './driver.js';
 import { OverlayLayout } from './overlay.js';
+import { VfsLayout } from './vfs.js';
 import {
   bigDataFileName, goTimeNow, readRecords, writeRecords,
   type ContainerRecord, type ImageRecord, type LayerRecord, type MountRecord,
@@ -63,16 +64,14 @@ export const signatureKey = (digest: string) => `signature-${digest.slice(digest
 /** A store opened on a graph root and run root. Cheap to create: nothing is read until used. */
 export class Store {
   readonly options: StoreOptions;
-  readonly overlay: OverlayLayout;
+  /** The storage driver's layout (overlay or vfs). */
+  readonly driver: LayerDriver;
   private readonly d: string;
 
   constructor(options: StoreOptions) {
-    if (options.driver !== 'overlay') {
-      throw new FerryError(ErrorCode.Unsupported, `storage driver "${options.driver}" is not implemented yet (overlay is)`);
-    }
     this.options = options;
     this.d = options.driver;
-    this.overlay = new OverlayLayout(options.graphRoot);
+    this.driver = options.driver === 'vfs' ? new VfsLayout(options.graphRoot) : new OverlayLayout(options.graphRoot);
   }
 
   get graphRoot(): string {
@@ -136,10 +135,10 @@ export class Store {
 
   /** Creates the store's directories (like containers/storage does on first use). */
   ensureDirs(): void {
-    for (const d of [this.graphRoot, this.dir('layers'), this.dir('images'), this.dir('containers'), this.overlay.home]) {
+    for (const d of [this.graphRoot, this.dir('layers'), this.dir('images'), this.dir('containers')]) {
       mkdirSync(d, { recursive: true, mode: 0o700 });
     }
-    mkdirSync(join(this.overlay.home, 'l'), { recursive: true, mode: 0o755 });
+    this.driver.ensureDirs();
     mkdirSync(join(this.options.runRoot, `${this.d}-layers`), { recursive: true, mode: 0o700 });
     mkdirSync(join(this.options.runRoot, `${this.d}-containers`), { recursive: true, mode: 0o700 });
   }
@@ -215,7 +214,7 @@ export class Store {
    */
   layerDiff(layerId: string, op: Op = {}): Readable {
     const tarSplit = join(this.dir('layers'), `${layerId}.tar-split.gz`);
-    const diffDir = this.overlay.diffDir(layerId);
+    const diffDir = this.driver.contentDir(layerId);
     async function* gen(): AsyncGenerator<Buffer> {
       if (!existsSync(tarSplit)) throw notFound(`layer ${layerId} has no tar-split data (${tarSplit})`);
       const buf = Buffer.allocUnsafe(1 << 20);
@@ -259,7 +258,7 @@ export class Store {
   /** Unpacks a layer blob into a new staging directory (see {@link stageLayer}). */
   async stageLayer(input: Readable, info: { digest?: string; size?: number }, op: Op = {}): Promise<StagedLayer> {
     this.ensureDirs();
-    return stageLayer(input, this.overlay.newStaging(), this.dir('layers'), info, op);
+    return stageLayer(input, this.driver.newStaging(), this.dir('layers'), info, { ...op, whiteoutMode: this.driver.whiteoutMode });
   }
 
   /**
@@ -287,19 +286,21 @@ export class Store {
             if (staged.diffDigest !== want.diffDigest) {
               throw new FerryError(ErrorCode.DigestMismatch, `layer diff ID mismatch: expected ${want.diffDigest}, got ${staged.diffDigest}`);
             }
-            this.overlay.finalize(id, parent, staged.dir, staged.hasRootEntry);
+            this.driver.finalize(id, parent, staged.dir, staged.hasRootEntry, staged.whiteouts);
             renameSync(staged.tarSplitPath, join(this.dir('layers'), `${id}.tar-split.gz`));
             rec = layerRecord(id, parent, staged);
           } else {
-            const src = layers.find((l) => l['diff-digest'] === want.diffDigest && existsSync(this.overlay.diffDir(l.id)));
+            // The same diff under another parent: rebuild it from the store and apply it again.
+            const src = layers.find((l) => l['diff-digest'] === want.diffDigest && existsSync(join(this.dir('layers'), `${l.id}.tar-split.gz`)));
             if (!src) throw notFound(`no content for layer ${want.diffDigest}`);
-            const tmp = this.overlay.newStaging();
-            rmSync(join(tmp, 'diff'), { recursive: true });
-            execFileSync('cp', ['-a', '--reflink=auto', this.overlay.diffDir(src.id), join(tmp, 'diff')]);
-            copyFileSync(join(this.dir('layers'), `${src.id}.tar-split.gz`), join(this.dir('layers'), `${id}.tar-split.gz`));
-            this.overlay.finalize(id, parent, tmp, true);
-            rec = { ...pickLayerContent(src), id, ...(parent ? { parent } : {}), created: goTimeNow() };
-            rec = orderLayer(rec);
+            const again = await this.stageLayer(this.layerDiff(src.id, op), { digest: want.diffDigest }, op);
+            try {
+              this.driver.finalize(id, parent, again.dir, again.hasRootEntry, again.whiteouts);
+              renameSync(again.tarSplitPath, join(this.dir('layers'), `${id}.tar-split.gz`));
+            } finally {
+              again.discard();
+            }
+            rec = orderLayer({ ...pickLayerContent(src), id, ...(parent ? { parent } : {}), created: goTimeNow() });
           }
           layers.push(rec);
           byId.set(id, rec);
@@ -373,13 +374,13 @@ export class Store {
 
   /** Removes a layer's content and tar-split (the caller updates layers.json). */
   removeLayerContent(id: string): void {
-    this.overlay.remove(id);
+    this.driver.remove(id);
     rmSync(join(this.dir('layers'), `${id}.tar-split.gz`), { force: true });
   }
 
   /** Removes staging directories left by interrupted pulls. */
   async removeStaleStaging(): Promise<void> {
-    await rm(join(this.overlay.home, '.ferry-staging'), { recursive: true, force: true });
+    await rm(join(this.driver.home, '.ferry-staging'), { recursive: true, force: true });
   }
 }
 
