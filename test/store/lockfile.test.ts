@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LockFile } from '../../src/store/lockfile.js';
+import { spawn } from 'node:child_process';
 import { run } from '../harness/procs.js';
 
 /** Asks another process (python's fcntl.lockf, the same record locks) whether it can take the lock now. */
@@ -69,8 +70,10 @@ describe('store: lock files (fcntl, containers/storage compatible)', function ()
     const path = join(dir, 'wait.lock');
     const lock = new LockFile(path);
     (await lock.lock('write'))();
-    const holder = run('python3', ['-c', `import fcntl,sys,time\nf=open(sys.argv[1],'r+')\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(0.4)\n`, path]);
-    await new Promise((r) => setTimeout(r, 150));
+    const holder = spawn('python3', ['-c', `import fcntl,sys,time\nf=open(sys.argv[1],'r+')\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(0.5)\n`, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise((r) => holder.once('exit', r));
+    await new Promise<void>((resolve) => holder.stdout!.on('data', (d: Buffer) => d.toString().includes('held') && resolve()));
+    const heldAt = Date.now();
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 50);
     let aborted = false;
@@ -80,10 +83,9 @@ describe('store: lock files (fcntl, containers/storage compatible)', function ()
       aborted = true;
     }
     expect(aborted).to.equal(true);
-    const t0 = Date.now();
     (await lock.lock('write'))();
-    expect(Date.now() - t0).to.be.greaterThan(50);
-    await holder;
+    expect(Date.now() - heldAt, 'the lock was taken while the other process still held it').to.be.greaterThan(400);
+    await exited;
     lock.closeIfIdle();
   });
 });
