@@ -124,6 +124,25 @@ describe('containers-storage: interop with skopeo and podman', function () {
     expect((await ferry(['store', 'rmi', '--force', 'example.com/wh:1', ...flags])).code).to.equal(0);
   });
 
+  it('ferry and skopeo writing one store at the same time both succeed (shared fcntl locks)', async () => {
+    const imgs = await Promise.all([1, 2, 3].map((i) => buildImage(join(t.dir, `conc${i}`), { seed: 100 + i, tag: 'c', layers: 3, layerSize: 256 << 10 })));
+    const jobs = imgs.flatMap((im, i) => [
+      ferry(['copy', '--quiet', `oci:${im.layoutDir}:c`, `containers-storage:${store}example.com/conc-ferry:${i}`]).then((r) => ({ ...r, who: 'ferry' })),
+      run('skopeo', ['copy', '--quiet', `oci:${im.layoutDir}:c`, `containers-storage:${store}example.com/conc-skopeo:${i}`]).then((r) => ({ ...r, code: r.code ?? 1, who: 'skopeo' })),
+    ]);
+    for (const r of await Promise.all(jobs)) expect(r.code, `${r.who}: ${r.stderr}`).to.equal(0);
+    const layers = JSON.parse(readFileSync(join(t.G, 'overlay-layers', 'layers.json'), 'utf8')) as Array<{ id: string }>;
+    expect(new Set(layers.map((l) => l.id)).size, 'no duplicate layer records').to.equal(layers.length);
+    const pi = await run('podman', podmanArgs(t.G, t.R, 'images', '--format', '{{.Repository}}:{{.Tag}}'));
+    for (let i = 0; i < 3; i++) {
+      expect(pi.stdout).to.include(`example.com/conc-ferry:${i}`);
+      expect(pi.stdout).to.include(`example.com/conc-skopeo:${i}`);
+    }
+    const out = join(t.dir, 'conc-out');
+    expect((await ferry(['copy', '--quiet', `containers-storage:${store}example.com/conc-skopeo:2`, `oci:${out}:x`])).code).to.equal(0);
+    expect(layoutDiffIds(out)).to.deep.equal(imgs[2]!.manifests[0]!.layers.map((l) => l.diffId));
+  });
+
   it('an interrupted pull (killed mid-layer) leaves a store that ferry, skopeo and podman still use', async () => {
     const big = await buildImage(join(t.dir, 'big'), { seed: 42, tag: 'big', layers: 1, layerSize: 128 << 20, compression: 'none' });
     const launcher = `import(${JSON.stringify(join(ROOT, 'lib', 'cli', 'main.js'))}).then(async (m) => { process.exitCode = await m.run(process.argv.slice(1)); })`;
