@@ -7,7 +7,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { FerryError, ErrorCode, notFound } from '../errors.js';
 import { randomId } from './ids.js';
-import { findIn, type Store } from './store.js';
+import { findImageRecord, findIn, type Store } from './store.js';
 import { goTimeNow, type ContainerRecord, type ImageRecord, type LayerRecord, type MountRecord } from './records.js';
 
 /** Options of the operations here. */
@@ -36,7 +36,7 @@ function referencedLayers(layers: LayerRecord[], images: ImageRecord[], containe
 export async function createContainer(store: Store, imageSpec: string, name: string | undefined, op: HousekeepingOptions = {}): Promise<ContainerRecord> {
   return store.write(['layers', 'images', 'containers'], op, async () => {
     const images = await store.readImagesUnlocked();
-    const image = findIn(images, imageSpec, 'image');
+    const image = findImageRecord(images, imageSpec);
     if (!image) throw notFound(`image ${imageSpec} not found in the store`);
     const containers = await store.readContainersUnlocked();
     const layers = await store.readLayersUnlocked();
@@ -158,7 +158,7 @@ async function dropContainersUnlocked(store: Store, drop: ContainerRecord[], op:
 export async function removeImage(store: Store, spec: string, op: HousekeepingOptions = {}): Promise<{ image: ImageRecord; layers: string[] }> {
   return store.write(['layers', 'mounts', 'images', 'containers'], op, async () => {
     let images = await store.readImagesUnlocked();
-    const image = findIn(images, spec, 'image');
+    const image = findImageRecord(images, spec);
     if (!image) throw notFound(`image ${spec} not found in the store`);
     const users = (await store.readContainersUnlocked()).filter((c) => c.image === image.id);
     if (users.length > 0) {

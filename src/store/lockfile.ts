@@ -42,6 +42,7 @@ export class LockFile {
   private writer = false;
   private readonly queue: Waiter[] = [];
   private osKind: 0 | 1 | 2 = 0;
+  private readOnly = false;
 
   constructor(path: string) {
     this.path = path;
@@ -51,7 +52,15 @@ export class LockFile {
     if (this.fd === undefined) {
       try {
         mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-        this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o644);
+        try {
+          this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o644);
+        } catch (e) {
+          // A store we may only read (another user's, a read-only mount): shared locks need only read access.
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code !== 'EACCES' && code !== 'EROFS' && code !== 'EPERM') throw e;
+          this.fd = openSync(this.path, constants.O_RDONLY);
+          this.readOnly = true;
+        }
       } catch (e) {
         throw new FerryError(ErrorCode.Io, `opening lock file ${this.path}: ${(e as Error).message}`, { cause: e });
       }
@@ -62,6 +71,9 @@ export class LockFile {
   /** Takes the fcntl lock of `kind`, polling (so the event loop never blocks) until it is free. */
   private async osLock(kind: 1 | 2, signal?: AbortSignal): Promise<void> {
     const fd = this.openFd();
+    if (kind === 2 && this.readOnly) {
+      throw new FerryError(ErrorCode.Io, `cannot lock ${this.path} for writing: the store is read-only for this user`);
+    }
     const native = storeNative();
     let delay = 1;
     for (;;) {
@@ -103,7 +115,7 @@ export class LockFile {
     return (ro = {}) => {
       if (released) return;
       released = true;
-      if (kind === 'write' && ro.modified !== false && this.fd !== undefined) {
+      if (kind === 'write' && ro.modified !== false && this.fd !== undefined && !this.readOnly) {
         try {
           writeSync(this.fd, newLastWriteToken(), 0, 64, 0);
         } catch {

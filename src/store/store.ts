@@ -26,6 +26,7 @@ import {
   type ContainerRecord, type ImageRecord, type LayerRecord, type MountRecord,
 } from './records.js';
 import { readTarSplit } from './tar-split.js';
+import { fullString, parseNormalizedName, withDefaultTag } from '../transports/docker/name.js';
 import { stageLayer, type StagedLayer } from './layer-stage.js';
 
 /** One layer of an image being committed, bottom first. */
@@ -192,7 +193,7 @@ export class Store {
    * @returns undefined when there is none; @throws FerryError(E_INVALID_REFERENCE) for an ambiguous prefix.
    */
   async findImage(spec: string, op: Op = {}): Promise<ImageRecord | undefined> {
-    return findIn(await this.images(op), spec, 'image');
+    return findImageRecord(await this.images(op), spec);
   }
 
   /** Reads one big-data item of an image. @throws FerryError(E_NOT_FOUND) */
@@ -413,6 +414,21 @@ function orderLayer(r: LayerRecord): LayerRecord {
   for (const k of keys) if (r[k] !== undefined) out[k] = r[k];
   for (const [k, v] of Object.entries(r)) if (!(k in out)) out[k] = v;
   return out as LayerRecord;
+}
+
+/**
+ * Finds an image the way a user names it: full ID, unique ID prefix, name as stored, or a short docker
+ * name normalized like containers/image (`busybox` → `docker.io/library/busybox:latest`).
+ */
+export function findImageRecord(images: ImageRecord[], spec: string): ImageRecord | undefined {
+  const direct = findIn(images, spec, 'image');
+  if (direct) return direct;
+  try {
+    const full = fullString(withDefaultTag(parseNormalizedName(spec)));
+    return images.find((i) => i.names?.includes(full));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Finds a record by full ID, unique ID prefix or name. */
