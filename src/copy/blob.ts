@@ -9,7 +9,10 @@ import { FerryError, ErrorCode } from '../errors.js';
 import { compressStream, decompressStream, detectStreamCompression, type Compression, type CompressionAlgorithm } from '../compression/index.js';
 import type { BlobInfo, ImageDestination, ImageSource } from '../types/image.js';
 import { VerifyingStream } from '../util/verify-stream.js';
+import type { CopyPhase } from './options.js';
+import type { PartialBlob, PartialStore } from './partial.js';
 import { blobProgress } from './progress.js';
+import { ResumingBlobReader, type BlobRetryPolicy } from './resume.js';
 import type { ProgressListener } from '../types/progress.js';
 
 /** What to do to a layer's compression (decided per blob once its first bytes are seen). */
@@ -31,6 +34,12 @@ export interface BlobCopyContext {
   signal: AbortSignal;
   onProgress?: ProgressListener;
   progressIntervalMs?: number;
+  /** Notable steps (blob resumes). */
+  phase?: (p: CopyPhase) => void;
+  /** Partial downloads kept across runs (network sources only); none: blobs only flow through. */
+  partials?: PartialStore;
+  /** How often a blob stream failing mid-way is opened again at the offset reached (default 3 times, backoff). */
+  retry?: BlobRetryPolicy;
 }
 
 /** A blob as written: its info at the destination, and its new compression if the pipeline changed it. */
@@ -69,13 +78,24 @@ export function blobError(digest: string, e: unknown, signal: AbortSignal): Ferr
   return new FerryError(code, msg.includes(digest) ? msg : `copying blob ${digest}: ${msg}`, { cause: e });
 }
 
+/** Whether `e` says the bytes were wrong (as opposed to failing to arrive). */
+function isVerificationError(e: unknown): boolean {
+  return e instanceof FerryError && (e.code === ErrorCode.DigestMismatch || e.code === ErrorCode.SizeMismatch);
+}
+
 /**
  * Copies one blob: tries reuse first (emits `skipped`), otherwise streams it through verification,
  * progress and the compression step into `putBlob`.
- * @throws FerryError naming the blob digest (E_DIGEST_MISMATCH, E_SIZE_MISMATCH, E_ABORTED, …).
+ *
+ * Bytes come from a {@link ResumingBlobReader} when the size is known: a partial download of an earlier run
+ * (`ctx.partials`) is continued with a ranged read, and a stream failing mid-way with a retryable error is opened
+ * again at the offset reached (`ctx.retry`). The digest is always checked over the whole blob; when a resumed
+ * blob turns out wrong, its partial is discarded and the blob is copied once more from zero.
+ * @throws FerryError naming the blob digest (E_DIGEST_MISMATCH, E_SIZE_MISMATCH, E_NETWORK after the retries, E_ABORTED, …).
  */
 export async function copyBlob(ctx: BlobCopyContext, src: BlobInfo, role: 'layer' | 'config', policy: CompressionPolicy): Promise<CopiedBlob> {
   const { signal } = ctx;
+  let partial: PartialBlob | undefined;
   try {
     if (signal.aborted) throw new FerryError(ErrorCode.Aborted, 'aborted', { cause: signal.reason });
     const reused = await ctx.dest.tryReusingBlob(src, { signal });
@@ -83,8 +103,91 @@ export async function copyBlob(ctx: BlobCopyContext, src: BlobInfo, role: 'layer
       blobProgress(ctx.onProgress, { digest: src.digest, size: src.size, role }, ctx.progressIntervalMs).skipped(reused.reason ?? 'already exists');
       return { info: reusedInfo(src, reused) };
     }
-    const { stream: raw, size: reportedSize } = await ctx.source.getBlob(src, { signal });
-    const size = src.size >= 0 ? src.size : reportedSize;
+    if (ctx.partials && src.size > 0) partial = await ctx.partials.claim(src.digest, { signal });
+    const state = { resumed: false };
+    let copied: CopiedBlob;
+    try {
+      copied = await transferBlob(ctx, src, role, policy, partial, state);
+    } catch (e) {
+      if (!isVerificationError(e)) throw e;
+      // Wrong bytes are never worth keeping.
+      await partial?.reset();
+      if (!state.resumed) throw e;
+      // The bytes before the resume point (a partial from disk, or a re-opened stream) may be what was wrong:
+      // once more from zero.
+      state.resumed = false;
+      try {
+        copied = await transferBlob(ctx, src, role, policy, partial, state);
+      } catch (e2) {
+        if (isVerificationError(e2)) await partial?.reset();
+        throw e2;
+      }
+    }
+    if (partial) await ctx.partials!.blobWritten(partial);
+    return copied;
+  } catch (e) {
+    if (partial && isVerificationError(e)) await partial.remove().catch(() => {});
+    throw blobError(src.digest, e, signal);
+  }
+}
+
+/** Opens the blob's bytes: resumable when its size is known, else a plain source stream. */
+async function openBlobBytes(
+  ctx: BlobCopyContext,
+  src: BlobInfo,
+  partial: PartialBlob | undefined,
+  state: { resumed: boolean },
+): Promise<{ raw: Readable; size: number }> {
+  const { signal } = ctx;
+  if (src.size < 0) {
+    const { stream, size } = await ctx.source.getBlob(src, { signal });
+    return { raw: stream, size };
+  }
+  const phase = (p: CopyPhase) => {
+    try {
+      ctx.phase?.(p);
+    } catch {
+      // a renderer failure must not break the copy
+    }
+  };
+  const reader = new ResumingBlobReader({
+    source: ctx.source,
+    info: src,
+    size: src.size,
+    partial,
+    signal,
+    retryTimes: ctx.retry?.retryTimes,
+    retryDelayMs: ctx.retry?.retryDelayMs,
+    onResume: (e) => {
+      state.resumed = true;
+      phase({ kind: 'blob-resume', digest: e.digest, offset: e.offset, attempt: e.attempt, reason: e.reason });
+    },
+  });
+  if (reader.resumedFrom > 0) {
+    state.resumed = true;
+    phase({ kind: 'blob-resume', digest: src.digest, offset: reader.resumedFrom, attempt: 0 });
+  }
+  try {
+    await reader.prime();
+  } catch (e) {
+    reader.destroy();
+    throw e;
+  }
+  return { raw: reader, size: src.size };
+}
+
+/** One pass of a blob from source (or partial) to `putBlob`; sets `state.resumed` when any bytes were resumed. */
+async function transferBlob(
+  ctx: BlobCopyContext,
+  src: BlobInfo,
+  role: 'layer' | 'config',
+  policy: CompressionPolicy,
+  partial: PartialBlob | undefined,
+  state: { resumed: boolean },
+): Promise<CopiedBlob> {
+  const { signal } = ctx;
+  const { raw, size } = await openBlobBytes(ctx, src, partial, state);
+  {
     const progress = blobProgress(ctx.onProgress, { digest: src.digest, size, role }, ctx.progressIntervalMs);
     let input: Readable = raw;
     let step: ReturnType<typeof compressionStep> = { op: 'preserve' };
@@ -135,8 +238,6 @@ export async function copyBlob(ctx: BlobCopyContext, src: BlobInfo, role: 'layer
     const info: BlobInfo = { ...src, digest: written.digest, size: written.size };
     delete info.reason;
     return step.op !== 'preserve' ? { info, compression: step.to } : { info };
-  } catch (e) {
-    throw blobError(src.digest, e, signal);
   }
 }
 

@@ -2,6 +2,10 @@
  * `copyImage`: the copy engine's entry point. Opens source and destination, verifies the source
  * manifest, copies one image or a multi-platform list, and commits — or, on any error or abort,
  * closes the destination without committing, so nothing becomes visible.
+ *
+ * Blobs read from a registry go through a partial-download store (`partial.ts`): a copy that failed or
+ * was killed continues its blobs where they stopped when run again; blob streams failing mid-way are
+ * resumed at once (`resume.ts`), up to `srcCtx.retryTimes` times.
  */
 import { FerryError, ErrorCode } from '../errors.js';
 import { UnparsedImage } from '../image/unparsed.js';
@@ -12,6 +16,7 @@ import type { ManifestList } from '../manifest/types.js';
 import type { ImageReference } from '../types/reference.js';
 import { copyMultipleImages } from './multiple.js';
 import type { CopyOptions, CopyResult, DestinationContext } from './options.js';
+import { PartialStore, partialLocationFor } from './partial.js';
 import { copySingleImage, type ImageCopyContext } from './single.js';
 
 export type { CopyOptions, CopyResult, CopyPhase, DestinationContext, CompressOptions, MultiArch } from './options.js';
@@ -41,6 +46,14 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
   }
 }
 
+/**
+ * Whether blobs from `src` are kept as partial downloads across runs: only for network sources (a local
+ * source is read again faster than a partial copy of it would be written).
+ */
+function usesPartials(src: ImageReference): boolean {
+  return src.transport.name === 'docker';
+}
+
 async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOptions, signal: AbortSignal): Promise<CopyResult> {
   const destCtx: DestinationContext = { ...(opts.destCtx ?? {}) };
   if (opts.ociAcceptUncompressedLayers !== undefined) destCtx.ociAcceptUncompressedLayers = opts.ociAcceptUncompressedLayers;
@@ -50,6 +63,7 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
   try {
     const dest = await destRef.newImageDestination(destCtx, { signal });
     let committed = false;
+    const partials = usesPartials(srcRef) ? new PartialStore(partialLocationFor(destRef, destCtx)) : undefined;
     try {
       const c: ImageCopyContext = {
         source,
@@ -57,6 +71,8 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
         signal,
         onProgress: opts.onProgress,
         progressIntervalMs: opts.progressIntervalMs,
+        partials,
+        retry: { retryTimes: opts.srcCtx?.retryTimes, retryDelayMs: opts.srcCtx?.retryDelayMs },
         opts,
         phase: (p) => {
           try {
@@ -88,8 +104,10 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
       if (signal.aborted) throw new FerryError(ErrorCode.Aborted, 'aborted before commit', { cause: signal.reason });
       await dest.commit({ signal });
       committed = true;
+      await partials?.committed().catch(() => {});
       return { manifestDigest: digest };
     } finally {
+      await partials?.close().catch(() => {});
       await dest.close().catch((e: unknown) => {
         if (committed) throw e;
       });

@@ -35,7 +35,12 @@ export type CopyPhase =
   | { kind: 'instance'; index: number; count: number; digest: string }
   | { kind: 'foreign-layer'; digest: string }
   | { kind: 'manifest-write'; list: boolean }
-  | { kind: 'signatures-store'; list: boolean };
+  | { kind: 'signatures-store'; list: boolean }
+  /**
+   * A blob continues from `offset` rather than from zero: `attempt` 0 when a partial download of an earlier run is
+   * picked up, n ≥ 1 when the source is opened again after the n-th failure mid-stream (`reason`).
+   */
+  | { kind: 'blob-resume'; digest: string; offset: number; attempt: number; reason?: string };
 
 /** Options of {@link copyImage}. */
 export interface CopyOptions {

@@ -1,0 +1,267 @@
+/**
+ * Partial blob downloads kept across runs, so that a copy killed mid-blob (kill -9, power loss, Ctrl-C)
+ * continues where it stopped when it is run again.
+ *
+ * Where partials live (decided from the destination reference; always beside, never inside, what a
+ * reader of the destination would see as an image):
+ *
+ * | destination | partial directory |
+ * |---|---|
+ * | `oci:LAYOUT` | `LAYOUT/.ferry-partial/` (ignored by OCI readers: not under `blobs/`, not in `index.json`) |
+ * | `dir:DIR` | `DIR/.ferry-staging-partial/` (the `dir:` destination's staging prefix: tolerated and kept by it) |
+ * | `docker-archive:FILE`, `oci-archive:FILE` | `dirname(FILE)/.<basename(FILE)>.ferry-partial/` (same file system as the archive) |
+ * | `docker://HOST/…` | `$XDG_CACHE_HOME/ferry/partial/<HOST>/` (default `~/.cache`; `<homeDir>/.cache` with `SystemContext.homeDir`) |
+ * | anything else (`containers-storage:`) | `$XDG_CACHE_HOME/ferry/partial/<transport>/` |
+ *
+ * Each partial is one file named `<algorithm>-<hex>` after the blob digest, holding the first bytes of the
+ * blob exactly as the source sent them (unverified: the whole blob is verified when the copy completes;
+ * a wrong partial is discarded and downloaded again). One process at a time writes a partial: it holds the
+ * inter-process lock `<file>.lock`; another process copying the same blob meanwhile simply streams without
+ * one. Partials older than {@link PARTIAL_MAX_AGE_MS} are removed whenever a store is opened.
+ *
+ * Lifetime: a partial is kept when a copy fails (that is what makes the next run resume). Once the blob is
+ * complete and verified, it is removed right away for destinations that keep written blobs across failed
+ * copies (`oci:` writes content-addressed blobs in place, `docker://` pushed blobs stay in the registry), and
+ * after a successful commit for the others (their staged blobs vanish when a copy fails).
+ */
+import { mkdir, open, readdir, rm, rmdir, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { FerryError, ErrorCode } from '../errors.js';
+import type { SystemContext } from '../types/context.js';
+import type { ImageReference } from '../types/reference.js';
+import { parseDigest } from '../util/digest.js';
+import { acquireLock, type HeldLock } from '../util/lock.js';
+
+/** Partials (and stray lock files) older than this are removed when a store opens: 7 days. */
+export const PARTIAL_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+
+/** Where partial downloads for a destination go, and whether completed ones wait for the commit. */
+export interface PartialLocation {
+  /** The directory holding the partial files. */
+  dir: string;
+  /**
+   * Whether a complete, verified partial is kept until the commit (the destination discards written blobs
+   * when a copy fails) rather than removed as soon as its blob is written.
+   */
+  keepUntilCommit: boolean;
+}
+
+/** Directory name of partials inside an `oci:` layout. */
+export const OCI_PARTIAL_DIR = '.ferry-partial';
+/** Directory name of partials inside a `dir:` destination (starts with the `dir:` staging prefix). */
+export const DIR_PARTIAL_DIR = '.ferry-staging-partial';
+
+function cacheBase(ctx: SystemContext): string {
+  if (ctx.homeDir !== undefined) return join(ctx.homeDir, '.cache');
+  return process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
+}
+
+/** A file-name-safe form of a registry host or transport name (`127.0.0.1:5000` → `127.0.0.1_5000`). */
+function safeName(s: string): string {
+  const out = s.replace(/[^A-Za-z0-9._-]/g, '_');
+  return out === '' || out === '.' || out === '..' ? '_' : out;
+}
+
+/** The path field of file references (`oci:` `dir`, `dir:`/archives `path`), read without importing the transports. */
+function refPath(ref: ImageReference): string | undefined {
+  const r = ref as unknown as { dir?: unknown; path?: unknown };
+  if (ref.transport.name === 'oci' && typeof r.dir === 'string') return r.dir;
+  return typeof r.path === 'string' ? r.path : undefined;
+}
+
+/**
+ * Where partial downloads for copies to `dest` live (see the module comment).
+ * @param ctx the destination's SystemContext (for `homeDir`).
+ */
+export function partialLocationFor(dest: ImageReference, ctx: SystemContext = {}): PartialLocation {
+  const name = dest.transport.name;
+  const p = refPath(dest);
+  if (name === 'oci' && p !== undefined) return { dir: join(resolve(p), OCI_PARTIAL_DIR), keepUntilCommit: false };
+  if (name === 'dir' && p !== undefined) return { dir: join(resolve(p), DIR_PARTIAL_DIR), keepUntilCommit: true };
+  if ((name === 'docker-archive' || name === 'oci-archive') && p !== undefined) {
+    const abs = resolve(p);
+    return { dir: join(dirname(abs), `.${basename(abs)}.ferry-partial`), keepUntilCommit: true };
+  }
+  if (name === 'docker') {
+    const host = (dest as unknown as { name?: { domain?: unknown } }).name?.domain;
+    return { dir: join(cacheBase(ctx), 'ferry', 'partial', safeName(typeof host === 'string' ? host : 'docker')), keepUntilCommit: false };
+  }
+  return { dir: join(cacheBase(ctx), 'ferry', 'partial', safeName(name)), keepUntilCommit: true };
+}
+
+/** The partial file name for a digest: `sha256:abc…` → `sha256-abc…`. */
+export function partialFileName(digest: string): string {
+  const d = parseDigest(digest);
+  return `${d.algorithm}-${d.hex}`;
+}
+
+/** One claimed partial file: this process is the only writer until {@link PartialBlob.release}. */
+export interface PartialBlob {
+  /** The digest it belongs to. */
+  readonly digest: string;
+  /** The partial file. */
+  readonly path: string;
+  /** Bytes in the file when it was claimed (or after {@link reset}). */
+  readonly size: number;
+  /** Empties the file (its content proved wrong); `size` becomes 0. */
+  reset(): Promise<void>;
+  /** Opens the file for appending at its end (the caller closes the handle). */
+  openAppend(): Promise<FileHandle>;
+  /** Deletes the file and releases the lock (idempotent). */
+  remove(): Promise<void>;
+  /** Releases the lock, keeping the file for a later run (idempotent). */
+  release(): Promise<void>;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+function ioErr(what: string, e: unknown): FerryError {
+  if (e instanceof FerryError) return e;
+  return new FerryError(ErrorCode.Io, `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
+/** The partial files of one copy, in one directory. */
+export class PartialStore {
+  /** Where the files are and how long completed ones stay. */
+  readonly location: PartialLocation;
+  private readonly maxAgeMs: number;
+  private prepared: Promise<void> | undefined;
+  /** Completed partials waiting for the commit. */
+  private readonly completed = new Set<PartialBlob>();
+  /** Every partial claimed and not yet released or removed. */
+  private readonly claimed = new Set<PartialBlob>();
+
+  constructor(location: PartialLocation, opts: { maxAgeMs?: number } = {}) {
+    this.location = location;
+    this.maxAgeMs = opts.maxAgeMs ?? PARTIAL_MAX_AGE_MS;
+  }
+
+  /** Creates the directory and removes stale entries, once. */
+  private prepare(signal?: AbortSignal): Promise<void> {
+    this.prepared ??= (async () => {
+      try {
+        await mkdir(this.location.dir, { recursive: true, mode: 0o700 });
+      } catch (e) {
+        this.prepared = undefined;
+        throw ioErr(`creating ${this.location.dir}`, e);
+      }
+      await this.removeStale(signal).catch(() => {});
+    })();
+    return this.prepared;
+  }
+
+  /** Removes partials (and stray lock files) older than the age limit that nobody holds. */
+  private async removeStale(signal?: AbortSignal): Promise<void> {
+    const now = Date.now();
+    for (const name of await readdir(this.location.dir)) {
+      if (signal?.aborted) return;
+      const p = join(this.location.dir, name);
+      const st = await stat(p).catch(() => undefined);
+      if (!st?.isFile() || now - st.mtimeMs < this.maxAgeMs) continue;
+      if (/^[a-z0-9]+-[a-f0-9]+$/.test(name)) {
+        // A partial: only if no live process holds it (a dead holder's lock is broken by acquireLock).
+        const lock = await acquireLock(`${p}.lock`, { timeoutMs: 0 }).catch(() => undefined);
+        if (!lock) continue;
+        await rm(p, { force: true }).catch(() => {});
+        await lock.release();
+      } else if (name.includes('.lock.')) {
+        await rm(p, { force: true }).catch(() => {}); // a lock's private file left by a killed process
+      }
+    }
+  }
+
+  /**
+   * Claims the partial file of `digest` (creating it empty if missing).
+   * @returns undefined when another live process is writing the same partial right now.
+   * @throws FerryError(E_IO) if the directory or file cannot be created; E_ABORTED.
+   */
+  async claim(digest: string, opts: { signal?: AbortSignal } = {}): Promise<PartialBlob | undefined> {
+    const path = join(this.location.dir, partialFileName(digest));
+    for (let attempt = 0; ; attempt++) {
+      await this.prepare(opts.signal);
+      let lock: HeldLock;
+      try {
+        lock = await acquireLock(`${path}.lock`, { timeoutMs: 0, signal: opts.signal });
+      } catch (e) {
+        if (e instanceof FerryError && e.code === ErrorCode.Aborted) throw e;
+        if (attempt === 0 && !(await exists(this.location.dir))) {
+          this.prepared = undefined; // another process removed the empty directory meanwhile
+          continue;
+        }
+        return undefined;
+      }
+      try {
+        const fh = await open(path, 'a', 0o600);
+        const size = (await fh.stat()).size;
+        await fh.close();
+        return this.track(digest, path, size, lock);
+      } catch (e) {
+        await lock.release();
+        throw ioErr(`opening partial blob ${path}`, e);
+      }
+    }
+  }
+
+  private track(digest: string, path: string, size: number, lock: HeldLock): PartialBlob {
+    let done = false;
+    const store = this;
+    const blob: PartialBlob = {
+      digest,
+      path,
+      size,
+      async reset() {
+        await truncate(path, 0).catch((e: unknown) => {
+          throw ioErr(`resetting partial blob ${path}`, e);
+        });
+        (blob as { size: number }).size = 0;
+      },
+      openAppend: () => open(path, 'a', 0o600).catch((e: unknown) => {
+        throw ioErr(`opening partial blob ${path}`, e);
+      }),
+      async remove() {
+        store.completed.delete(blob);
+        store.claimed.delete(blob);
+        if (done) return;
+        done = true;
+        await rm(path, { force: true }).catch(() => {});
+        await lock.release();
+      },
+      async release() {
+        store.claimed.delete(blob);
+        if (done) return;
+        done = true;
+        await lock.release();
+      },
+    };
+    this.claimed.add(blob);
+    return blob;
+  }
+
+  /**
+   * The blob of `partial` was written to the destination and verified: removes the partial now, or keeps
+   * it (still locked) until {@link committed} when the destination may still drop the written blob.
+   */
+  async blobWritten(partial: PartialBlob): Promise<void> {
+    if (this.location.keepUntilCommit) this.completed.add(partial);
+    else await partial.remove();
+  }
+
+  /** The destination committed: removes every completed partial, and the directory if it is empty. */
+  async committed(): Promise<void> {
+    for (const p of [...this.completed]) await p.remove();
+    await rmdir(this.location.dir).catch(() => {});
+  }
+
+  /** The copy is over (committed or not): releases every lock still held, keeping the files. */
+  async close(): Promise<void> {
+    for (const p of [...this.claimed]) await p.release();
+    this.completed.clear();
+    if (this.prepared) await rmdir(this.location.dir).catch(() => {}); // only if empty
+  }
+}
