@@ -34,8 +34,11 @@ function globalOptions(y: Argv): Argv {
 export async function run(argv: string[], io: CliIo = processIo()): Promise<number> {
   const { default: yargs } = await import('yargs');
   const controller = new AbortController();
+  /** The signal that interrupted the command: it then fails with `Error: interrupted` and 128 + the signal number. */
+  let interrupted: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(130);
+    interrupted = sig;
     controller.abort(new Error(`interrupted by ${sig}`));
   };
   const isProcess = io.stdout === process.stdout;
@@ -105,6 +108,10 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     if (failed instanceof UsageError) {
       await write(io.stderr, `Error: ${failed.message}\nSee 'ferry --help'.\n`);
       return 1;
+    }
+    if (interrupted !== undefined) {
+      await write(io.stderr, debug ? `${describeError(failed, true).message}\nError: interrupted\n` : 'Error: interrupted\n');
+      return interrupted === 'SIGINT' ? 130 : 143;
     }
     const { message, status: code } = describeError(failed, debug);
     await write(io.stderr, message + '\n');

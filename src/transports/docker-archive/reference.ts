@@ -71,9 +71,11 @@ export class DockerArchiveReference implements ImageReference {
     return openDockerArchiveSource(this, opts);
   }
 
+  /** `ctx.additionalTags` (the copy engine's `DestinationContext`, `--additional-tag`) are added to `RepoTags`. */
   async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {
     const { openDockerArchiveDestination } = await import('./destination.js');
-    return openDockerArchiveDestination(this, ctx, opts);
+    const additionalTags = (ctx as SystemContext & { additionalTags?: string[] }).additionalTags;
+    return openDockerArchiveDestination(this, ctx, { ...opts, ...(additionalTags !== undefined ? { additionalTags } : {}) });
   }
 
   /** Not supported, like containers/image: remove the file instead. */
