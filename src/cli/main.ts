@@ -69,6 +69,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     .fail((msg, err) => {
       failed = err ?? new UsageError(msg);
     });
+  skipHelpCache(y);
   for (const [name, entry] of Object.entries(COMMANDS)) {
     if (spec && name === wanted) {
       y = y.command(spec.command, spec.describe, (b) => spec.builder(b), async (args) => {
@@ -121,3 +122,16 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
 }
 
 class UsageError extends Error {}
+
+/**
+ * yargs renders the whole help text of a command just before running its handler, only to have it ready in case the
+ * handler fails later and yargs shows help on failure. ferry reports handler errors itself (`.fail()` above, no help),
+ * so that rendering (10-25 ms of every command) is wasted: turn it off. `--help` renders help as before. Uses yargs'
+ * internal methods; if they change, this does nothing.
+ */
+function skipHelpCache(y: Argv): void {
+  type Usage = { cacheHelpMessage?: () => void };
+  const internal = (y as unknown as { getInternalMethods?: () => { getUsageInstance?: () => Usage } }).getInternalMethods?.();
+  const usage = internal?.getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
+}
