@@ -44,7 +44,9 @@ export class DockerImageDestination implements ImageDestination {
   readonly properties: DestinationProperties = Object.freeze({
     supportedManifestMIMETypes: [...DOCKER_DESTINATION_MANIFEST_TYPES],
     supportsSignatures: false,
-    desiredLayerCompression: 'preserve',
+    // Registries get gzip layers, like containers/image (docker_image_dest: types.Compress): uncompressed layers
+    // from docker-archive:/containers-storage: are compressed, compressed ones are kept.
+    desiredLayerCompression: 'compress',
     hasThreadSafePutBlob: true,
     acceptsForeignLayerURLs: true,
   });

@@ -106,7 +106,7 @@ describe('transports/docker/destination (real registry, http via fault proxy)', 
         'application/vnd.docker.distribution.manifest.list.v2+json',
       ],
       supportsSignatures: false,
-      desiredLayerCompression: 'preserve',
+      desiredLayerCompression: 'compress',
       hasThreadSafePutBlob: true,
       acceptsForeignLayerURLs: true,
     });
