@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { SystemContext } from '../types/context.js';
+import { memoizedPerContext } from './context-memo.js';
 
 /** Everything an HTTPS connection to one endpoint needs; `key` identifies equal settings (agent reuse). */
 export interface TlsSettings {
@@ -102,6 +103,12 @@ export async function tlsSettingsFor(hostPort: string, ctx: SystemContext, insec
   for (const ca of loaded.extraCAs) h.update(ca).update('\0');
   h.update(loaded.cert ?? '').update('\0').update(loaded.key ?? '');
   return { ...loaded, verify, id: h.digest('hex').slice(0, 32), dir };
+}
+
+/** {@link tlsSettingsFor}, read once per `ctx` and host (every client of one command shares the result). */
+export function tlsSettingsOnce(hostPort: string, ctx: SystemContext, insecure: boolean): Promise<TlsSettings> {
+  const key = `tls\0${hostPort}\0${insecure}\0${ctx.tlsVerify}\0${ctx.certDir ?? ''}\0${ctx.homeDir ?? ''}`;
+  return memoizedPerContext(ctx, key, () => tlsSettingsFor(hostPort, ctx, insecure));
 }
 
 /** Node `tls.connect` options for these settings (extra CAs appended to the bundled roots). */

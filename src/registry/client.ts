@@ -14,7 +14,7 @@ import { Endpoint, type EndpointSpec } from './endpoint.js';
 import { responseError, transportError } from './errors.js';
 import { discard, header, readBody, readErrorText, type HttpRequest, type HttpResponse } from './http.js';
 import { withRetry } from './retry.js';
-import { loadRegistriesConf, primarySource, pullSources, type PullSource, type RegistriesConf } from './registries-conf.js';
+import { registriesConfFor, primarySource, pullSources, type PullSource, type RegistriesConf } from './registries-conf.js';
 
 /** What a client will do with the repository (decides token scopes and whether mirrors apply). */
 export type Action = 'pull' | 'push' | 'delete';
@@ -136,7 +136,7 @@ export class RegistryClient {
   }
 
   private config(opts: OpOptions): Promise<RegistriesConf> {
-    this.conf ??= loadRegistriesConf(this.ctx, opts).catch((e: unknown) => {
+    this.conf ??= registriesConfFor(this.ctx, opts).catch((e: unknown) => {
       this.conf = undefined;
       throw e;
     });

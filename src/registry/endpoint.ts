@@ -6,7 +6,7 @@ import type { Agent } from './undici.js';
 import { ErrorCode, FerryError, RegistryError } from '../errors.js';
 import type { SystemContext, OpOptions } from '../types/context.js';
 import { Authenticator } from './auth.js';
-import { tlsSettingsFor, type TlsSettings } from './certs.js';
+import { tlsSettingsOnce, type TlsSettings } from './certs.js';
 import { responseError, transportError } from './errors.js';
 import { discard, leaseAgent, readErrorText, send, type AgentLease, type HttpRequest, type HttpResponse } from './http.js';
 import { withRetry } from './retry.js';
@@ -68,7 +68,7 @@ export class Endpoint {
   }
 
   private tlsSettings(): Promise<TlsSettings> {
-    this.tls ??= tlsSettingsFor(this.physicalHost, this.ctx, this.spec.insecure);
+    this.tls ??= tlsSettingsOnce(this.physicalHost, this.ctx, this.spec.insecure);
     return this.tls;
   }
 

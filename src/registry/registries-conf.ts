@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { SystemContext, OpOptions } from '../types/context.js';
 import { parseToml, type TomlTable, type TomlValue } from './toml.js';
+import { memoizedPerContext } from './context-memo.js';
 
 /** When a mirror may be used: always, only for pulls by digest, or only for pulls by tag. */
 export type PullFromMirror = 'all' | 'digest-only' | 'tag-only';
@@ -225,6 +226,19 @@ async function dropIns(dir: string): Promise<string[] | undefined> {
  * @throws FerryError(E_CONFIG) for a file that does not parse.
  */
 export async function loadRegistriesConf(ctx: SystemContext, opts: OpOptions = {}): Promise<RegistriesConf> {
+  return readRegistriesConf(ctx, opts);
+}
+
+/**
+ * {@link loadRegistriesConf}, read once per `ctx` (every client of one command shares the result; treat it as
+ * read-only).
+ */
+export function registriesConfFor(ctx: SystemContext, opts: OpOptions = {}): Promise<RegistriesConf> {
+  const key = `registries.conf\0${ctx.registriesConf ?? process.env['CONTAINERS_REGISTRIES_CONF'] ?? ''}\0${ctx.homeDir ?? ''}`;
+  return memoizedPerContext(ctx, key, () => readRegistriesConf(ctx, opts));
+}
+
+async function readRegistriesConf(ctx: SystemContext, opts: OpOptions): Promise<RegistriesConf> {
   const conf: RegistriesConf = { unqualifiedSearchRegistries: [], registries: [], aliases: {}, files: [] };
   const explicit = ctx.registriesConf ?? process.env['CONTAINERS_REGISTRIES_CONF'];
   const load = async (file: string) => {
