@@ -131,6 +131,24 @@ export async function copyBlob(ctx: BlobCopyContext, src: BlobInfo, role: 'layer
   }
 }
 
+/**
+ * Reads the blob from the source once more only to check its digest (after a decompression failure):
+ * the verification error if the source's bytes are wrong, else undefined (also when reading fails).
+ */
+async function sourceVerdict(ctx: BlobCopyContext, src: BlobInfo): Promise<FerryError | undefined> {
+  try {
+    const { stream, size } = await ctx.source.getBlob(src, { signal: ctx.signal });
+    const verifier = new VerifyingStream({ digest: src.digest, size: src.size >= 0 ? src.size : size, what: `blob ${src.digest}` });
+    await new Promise<void>((resolve, reject) => {
+      pipeline(stream, verifier, (err) => (err ? reject(err) : resolve()));
+      verifier.resume();
+    });
+    return undefined;
+  } catch (e) {
+    return isVerificationError(e) ? (e as FerryError) : undefined;
+  }
+}
+
 /** Opens the blob's bytes: resumable when its size is known, else a plain source stream. */
 async function openBlobBytes(
   ctx: BlobCopyContext,
@@ -224,7 +242,10 @@ async function transferBlob(
       if (!input.destroyed) input.destroy();
       await piped;
       // Prefer the source-side error (digest mismatch) over the destination's view of it.
-      throw pipeError instanceof FerryError ? pipeError : e;
+      const err = pipeError instanceof FerryError ? pipeError : e;
+      // A (de)compressor may fail on corrupted input (a gzip CRC error) before the digest is checked: tell which.
+      if (stages.length > 1 && !isVerificationError(err) && !signal.aborted) throw (await sourceVerdict(ctx, src)) ?? err;
+      throw err;
     }
     if (!out.readableEnded) {
       // The destination returned without reading everything (it had the blob after all): stop the source.

@@ -96,8 +96,11 @@ export class ResumingBlobReader extends Readable {
    */
   async prime(): Promise<void> {
     if (this.resumedFrom > 0 || this.o.size === 0 || this.pending) return;
-    this.pending = (await this.o.source.getBlob(this.o.info, { offset: 0, signal: this.o.signal })).stream;
-    if (this.destroyed) this.pending.destroy();
+    const stream = (await this.o.source.getBlob(this.o.info, { offset: 0, signal: this.o.signal })).stream;
+    // It may fail before the first read: the error stays recorded on the stream and is seen when reading starts.
+    stream.on('error', () => {});
+    this.pending = stream;
+    if (this.destroyed) stream.destroy();
   }
 
   override _read(): void {
