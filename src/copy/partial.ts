@@ -110,7 +110,7 @@ export interface PartialBlob {
   openAppend(): Promise<FileHandle>;
   /** Deletes the file and releases the lock (idempotent). */
   remove(): Promise<void>;
-  /** Releases the lock, keeping the file for a later run (idempotent). */
+  /** Releases the lock, keeping the file for a later run unless it is empty (idempotent). */
   release(): Promise<void>;
 }
 
@@ -236,6 +236,8 @@ export class PartialStore {
         store.claimed.delete(blob);
         if (done) return;
         done = true;
+        // An empty partial is worth nothing to a later run.
+        if ((await stat(path).catch(() => undefined))?.size === 0) await rm(path, { force: true }).catch(() => {});
         await lock.release();
       },
     };
