@@ -281,6 +281,8 @@ export class Store {
           const parent = i > 0 ? ids[i - 1] : undefined;
           const want = spec.layers[i]!;
           if (byId.has(id)) continue;
+          // Leftovers of a pull killed between renaming a layer into place and recording it.
+          this.driver.remove(id);
           const staged = want.staged && existsSync(want.staged.dir) ? want.staged : undefined;
           let rec: LayerRecord;
           if (staged) {

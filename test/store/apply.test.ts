@@ -139,6 +139,17 @@ describe('store: applying layers', function () {
     });
   }
 
+  it('replaces a layer directory left unrecorded by an interrupted commit', async function () {
+    if (!isRoot) this.skip();
+    const tar = buildTar([{ name: 'f', data: 'fresh' }]);
+    const id = sha256(tar).slice(7);
+    mkdirSync(join(t.G, 'overlay', id, 'diff'), { recursive: true });
+    writeFileSync(join(t.G, 'overlay', id, 'diff', 'stale'), 's');
+    await commitOne(store, tar, true);
+    expect(readdirSync(join(t.G, 'overlay', id, 'diff'))).to.deep.equal(['f']);
+    expect((await collect(store.layerDiff(id))).equals(tar)).to.equal(true);
+  });
+
   it('fails on a digest mismatch and removes the staged layer', async () => {
     const blob = gzip(buildTar([{ name: 'f', data: 'x' }]));
     let err: unknown;
