@@ -244,7 +244,9 @@ async function transferBlob(
       // Prefer the source-side error (digest mismatch) over the destination's view of it.
       const err = pipeError instanceof FerryError ? pipeError : e;
       // A (de)compressor may fail on corrupted input (a gzip CRC error) before the digest is checked: tell which.
-      if (stages.length > 1 && !isVerificationError(err) && !signal.aborted) throw (await sourceVerdict(ctx, src)) ?? err;
+      if (stages.length > 1 && pipeError !== undefined && !(pipeError instanceof FerryError) && !signal.aborted) {
+        throw (await sourceVerdict(ctx, src)) ?? err;
+      }
       throw err;
     }
     if (!out.readableEnded) {
