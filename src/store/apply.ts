@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  closeSync, constants, fchmodSync, fchownSync, linkSync, lchownSync, lutimesSync, mkdirSync, openSync, rmSync,
+  closeSync, constants, fchmodSync, fchownSync, linkSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync,
   symlinkSync, unlinkSync, write, writeSync, chmodSync, utimesSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -31,8 +31,6 @@ export interface AppliedLayer {
   diffSize: number;
   uids: number[];
   gids: number[];
-  /** Whether the tar had an entry for the root directory (`./`), which then set diff/'s mode. */
-  hasRootEntry: boolean;
   /** With `whiteoutMode: 'record'`: what the layer deletes and which directories it makes opaque. */
   whiteouts?: Whiteouts;
 }
@@ -87,7 +85,6 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
   const dirMeta: Array<{ path: string; mode: number; mtime: number }> = [];
   const uids = new Set<number>();
   const gids = new Set<number>();
-  let hasRootEntry = false;
   const record = opts.whiteoutMode === 'record';
   const recorded: Whiteouts = { whiteouts: [], opaques: [] };
   let prevSize = 0;
@@ -156,11 +153,8 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
 
       if (parts.length === 0) {
         // The root directory itself: only its metadata applies.
+        // containers/storage keeps the layer root's own mode and owner (0555, or the parent's): so do we.
         if (e.type !== 'dir') throw hostile(e.name, 'the layer root must be a directory');
-        hasRootEntry = true;
-        if (doChown) lchownSync(diffDir, e.uid, e.gid);
-        setXattrs(diffDir, e);
-        dirMeta.push({ path: diffDir, mode: e.mode, mtime: e.mtime });
         split.file(e.name, 0, null);
         continue;
       }
@@ -223,6 +217,17 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
             linkSync(abs(target), p);
             created.set(rel, tk);
           }
+          // Like containers/storage, the hardlink header's metadata is applied to the (shared) inode; the owner
+          // only when it differs (a chown would drop the file's capabilities and setuid bits).
+          if (doChown) {
+            const st = lstatSync(p);
+            if (st.uid !== e.uid || st.gid !== e.gid) lchownSync(p, e.uid, e.gid);
+          }
+          if (tk !== 'symlink') {
+            chmodSync(p, e.mode);
+            setXattrs(p, e);
+            utimesSync(p, e.mtime, e.mtime);
+          }
           break;
         }
         case 'char':
@@ -262,7 +267,6 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
     diffSize,
     uids: [...uids].sort((a, b) => a - b),
     gids: [...gids].sort((a, b) => a - b),
-    hasRootEntry,
     ...(record ? { whiteouts: recorded } : {}),
   };
 }

@@ -31,7 +31,6 @@ export interface StagedLayer {
   diffSize: number;
   uids: number[];
   gids: number[];
-  hasRootEntry: boolean;
   /** Whiteouts recorded for drivers that apply them at commit (vfs). */
   whiteouts?: Whiteouts;
   /** Removes what is left of the staged layer (idempotent). */

@@ -289,7 +289,7 @@ export class Store {
             if (staged.diffDigest !== want.diffDigest) {
               throw new FerryError(ErrorCode.DigestMismatch, `layer diff ID mismatch: expected ${want.diffDigest}, got ${staged.diffDigest}`);
             }
-            this.driver.finalize(id, parent, staged.dir, staged.hasRootEntry, staged.whiteouts);
+            this.driver.finalize(id, parent, staged.dir, false, staged.whiteouts);
             renameSync(staged.tarSplitPath, join(this.dir('layers'), `${id}.tar-split.gz`));
             rec = layerRecord(id, parent, staged);
           } else {
@@ -298,7 +298,7 @@ export class Store {
             if (!src) throw notFound(`no content for layer ${want.diffDigest}`);
             const again = await this.stageLayer(this.layerDiff(src.id, op), { digest: want.diffDigest }, op);
             try {
-              this.driver.finalize(id, parent, again.dir, again.hasRootEntry, again.whiteouts);
+              this.driver.finalize(id, parent, again.dir, false, again.whiteouts);
               renameSync(again.tarSplitPath, join(this.dir('layers'), `${id}.tar-split.gz`));
             } finally {
               again.discard();

@@ -45,7 +45,7 @@ describe('store: applying layers', function () {
       { name: 'bin/sticky/', type: 'dir', mode: 0o1777 },
       { name: 'bin/sgid', data: 'g', mode: 0o2750, uid: 1000, gid: 1001 },
       { name: 'bin/link', type: 'symlink', linkname: 'tool', uid: 5, gid: 6 },
-      { name: 'bin/hard', type: 'hardlink', linkname: 'bin/tool' },
+      { name: 'bin/hard', type: 'hardlink', linkname: 'bin/tool', mode: 0o4755, mtime: 1600000001 },
       { name: 'dev/', type: 'dir' },
       { name: 'dev/null', type: 'char', devmajor: 1, devminor: 3, mode: 0o666 },
       { name: 'dev/loop9', type: 'block', devmajor: 7, devminor: 9, mode: 0o660 },

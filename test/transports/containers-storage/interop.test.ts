@@ -5,7 +5,8 @@
  */
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { storeNative } from '../../../src/store/native.js';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { spawn } from 'node:child_process';
@@ -25,6 +26,21 @@ function layoutDiffIds(dir: string): string[] {
   const blob = (d: string) => readFileSync(join(dir, 'blobs', 'sha256', d.slice(7)));
   const m = JSON.parse(blob(index.manifests[0]!.digest).toString()) as { layers: Array<{ digest: string; mediaType: string }> };
   return m.layers.map((l) => sha(l.mediaType.endsWith('gzip') ? gunzipSync(blob(l.digest)) : blob(l.digest)));
+}
+
+/** Every entry under `root` with type, mode, owner, size, mtime, device and xattrs, for comparing unpacked layers. */
+function describeTree(root: string): string[] {
+  const out: string[] = [];
+  const native = storeNative();
+  const walk = (rel: string) => {
+    const p = rel === '' ? root : join(root, rel);
+    const st = lstatSync(p);
+    const xattrs = native.llistxattr(p).sort().map((n) => `${n}=${native.lgetxattr(p, n)?.toString('hex')}`);
+    out.push([rel || '.', st.mode.toString(8), st.uid, st.gid, st.isFile() ? st.size : '-', st.isDirectory() || (st.isCharacterDevice() && st.rdev === 0) ? '-' : Math.floor(st.mtimeMs / 1000), st.rdev, st.nlink, ...xattrs].join(' '));
+    if (st.isDirectory()) for (const n of readdirSync(p).sort()) walk(rel === '' ? n : `${rel}/${n}`);
+  };
+  walk('');
+  return out;
 }
 
 describe('containers-storage: interop with skopeo and podman', function () {
@@ -122,6 +138,51 @@ describe('containers-storage: interop with skopeo and podman', function () {
     expect(rmi.code).to.equal(1);
     expect(rmi.stderr).to.include('in use by container');
     expect((await ferry(['store', 'rmi', '--force', 'example.com/wh:1', ...flags])).code).to.equal(0);
+  });
+
+  it('round-trips a layer with every entry type through both tools with the same diff ID', async () => {
+    const rich = buildTar([
+      { name: './', type: 'dir', mode: 0o755 },
+      { name: 'bin/', type: 'dir' },
+      { name: 'bin/tool', data: 't'.repeat(3000), mode: 0o4755, xattrs: { 'security.capability': Buffer.from('0100000200200000000000000000000000000000', 'hex'), 'user.x': 'y' } },
+      { name: 'bin/link', type: 'symlink', linkname: 'tool' },
+      { name: 'bin/hard', type: 'hardlink', linkname: 'bin/tool', mode: 0o4755 },
+      { name: 'dev/', type: 'dir' },
+      { name: 'dev/null', type: 'char', devmajor: 1, devminor: 3, mode: 0o666 },
+      { name: 'dev/fifo', type: 'fifo' },
+      { name: 'tmp/', type: 'dir', mode: 0o1777 },
+      { name: 'home/', type: 'dir', uid: 1000, gid: 1000, mode: 0o2750 },
+      { name: `home/${'n'.repeat(120)}`, data: 'long', uid: 1000, gid: 1000 },
+      { name: 'etc/', type: 'dir' },
+      { name: 'etc/.wh.gone' },
+      { name: 'opt/', type: 'dir' },
+      { name: 'opt/.wh..wh..opq' },
+    ], { trailing: 1024 });
+    const dir = join(t.dir, 'rich');
+    const { diffIds } = writeLayout(dir, 'r', [buildTar([{ name: 'etc/', type: 'dir' }, { name: 'etc/gone', data: 'g' }]), rich]);
+    // ferry writes → skopeo reads.
+    expect((await ferry(['copy', '--quiet', `oci:${dir}:r`, `containers-storage:${store}example.com/rich-ferry:1`])).code).to.equal(0);
+    const out1 = join(t.dir, 'rich-out1');
+    const s1 = await run('skopeo', ['copy', `containers-storage:${store}example.com/rich-ferry:1`, `oci:${out1}:x`]);
+    expect(s1.code, s1.stderr).to.equal(0);
+    expect(layoutDiffIds(out1)).to.deep.equal(diffIds);
+    // skopeo writes (into another store, so the layer is its own) → ferry reads.
+    const t2 = tempStore('ferry-interop-rich-');
+    try {
+      const store2 = `[overlay@${t2.G}+${t2.R}]`;
+      const s2 = await run('skopeo', ['copy', `oci:${dir}:r`, `containers-storage:${store2}example.com/rich-skopeo:1`]);
+      expect(s2.code, s2.stderr).to.equal(0);
+      const out2 = join(t.dir, 'rich-out2');
+      const f2 = await ferry(['copy', '--quiet', `containers-storage:${store2}example.com/rich-skopeo:1`, `oci:${out2}:x`]);
+      expect(f2.code, f2.stderr).to.equal(0);
+      expect(layoutDiffIds(out2)).to.deep.equal(diffIds);
+      // Both tools unpacked the layer to the same files, metadata and whiteouts.
+      const layers = JSON.parse(readFileSync(join(t2.G, 'overlay-layers', 'layers.json'), 'utf8')) as Array<{ id: string }>;
+      const id = layers[layers.length - 1]!.id;
+      expect(describeTree(join(t.G, 'overlay', id, 'diff'))).to.deep.equal(describeTree(join(t2.G, 'overlay', id, 'diff')));
+    } finally {
+      removeStore(t2.dir);
+    }
   });
 
   it('ferry and skopeo writing one store at the same time both succeed (shared fcntl locks)', async () => {
