@@ -74,6 +74,10 @@ export function phaseLine(p: CopyPhase): string | undefined {
       return p.list ? 'Writing manifest list to image destination' : 'Writing manifest to image destination';
     case 'signatures-store':
       return p.list ? 'Storing list signatures' : 'Storing signatures';
+    case 'blob-resume':
+      return p.attempt === 0
+        ? `Resuming blob ${shortDigest(p.digest)} from an earlier run at ${formatBytes(p.offset)}`
+        : `Resuming blob ${shortDigest(p.digest)} at ${formatBytes(p.offset)} (attempt ${p.attempt + 1}${p.reason ? `: ${p.reason}` : ''})`;
   }
 }
 
