@@ -31,11 +31,14 @@ sysdeps-demo:
 sysdeps-test:
 	$(call apt_install,$(APT_TEST))
 
-# lib/ is tsc's output of src/; lib/bundle/ is the same code bundled by esbuild, which bin/ferry runs: one file per
-# lazily loaded command instead of hundreds of modules, and string-width replaced by a start-up-cheap twin.
-BUNDLE_FLAGS := --bundle --platform=node --format=esm --target=node20.19 --splitting --outdir=lib/bundle \
-	--out-extension:.js=.mjs --external:zstd-napi --alias:string-width=./lib/cli/output/text-width.js \
-	--banner:js="import { createRequire as __ferryRequire } from 'node:module'; const require = __ferryRequire(import.meta.url);" \
+# lib/ is tsc's output of src/; lib/bundle/main.cjs is the same code bundled by esbuild into one CommonJS file, which
+# bin/ferry runs through lib/cli/launch.js with a V8 code cache (Node 20 caches no ES module code, see launch.ts);
+# commands stay lazily initialized inside it. string-width is replaced by a start-up-cheap twin; import.meta.url (for
+# createRequire of native add-ons) becomes the bundle's file URL; "use strict" keeps the strict semantics of ES modules.
+BUNDLE_FLAGS := --bundle --platform=node --format=cjs --target=node20.19 --outfile=lib/bundle/main.cjs \
+	--external:zstd-napi --alias:string-width=./lib/cli/output/text-width.js \
+	--define:import.meta.url=__ferryImportMetaUrl \
+	--banner:js="'use strict'; var __ferryImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" \
 	--log-level=warning
 
 build: deps

@@ -3,9 +3,10 @@ import type { CommandSpec, CliContext } from './command.js';
 import { processIo, write, type CliIo } from './io.js';
 import { describeError } from './exit.js';
 import { VERSION } from '../version.js';
+import type { CommandName } from './command-names.js';
 
 /** The command list: loaded lazily so start-up only pays for the command that runs. */
-const COMMANDS: Record<string, { describe: string; load: () => Promise<{ default: CommandSpec }> }> = {
+const COMMANDS: Record<CommandName, { describe: string; load: () => Promise<{ default: CommandSpec }> }> = {
   copy: { describe: 'Copy an IMAGE-NAME from one location to another', load: () => import('./commands/copy.js') },
   delete: { describe: 'Delete image IMAGE-NAME', load: () => import('./commands/delete.js') },
   inspect: { describe: 'Inspect image IMAGE-NAME', load: () => import('./commands/inspect.js') },
@@ -51,8 +52,8 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
   let failed: unknown;
   const cli: CliContext = { io, signal: controller.signal, debug };
 
-  const wanted = argv.find((a) => Object.hasOwn(COMMANDS, a));
-  const spec = wanted !== undefined ? (await COMMANDS[wanted]!.load()).default : undefined;
+  const wanted = argv.find((a): a is CommandName => Object.hasOwn(COMMANDS, a));
+  const spec = wanted !== undefined ? (await COMMANDS[wanted].load()).default : undefined;
 
   let y = globalOptions(yargs(argv))
     .scriptName('ferry')
