@@ -72,9 +72,22 @@ class StorageSource implements ImageSource {
 
   async getSignatures(instanceDigest?: string, opts: OpOptions = {}): Promise<Buffer[]> {
     const { image, rewritten } = this.loaded;
-    if (instanceDigest !== undefined || rewritten) return [];
+    if (instanceDigest !== undefined) return [];
     const digest = image.digest;
     if (!digest) return [];
+    const sigs = await this.storedSignatures(digest, opts);
+    if (sigs.length > 0 && rewritten) {
+      // As containers/image: serving the layers uncompressed changes the manifest, which the signatures sign.
+      throw new FerryError(
+        ErrorCode.Unsupported,
+        `image ${image.id} has ${sigs.length} signature(s) for its stored manifest, which cannot be kept: the store serves its layers uncompressed, which changes the manifest (use --remove-signatures)`,
+      );
+    }
+    return sigs;
+  }
+
+  private async storedSignatures(digest: string, opts: OpOptions): Promise<Buffer[]> {
+    const { image } = this.loaded;
     let sizes: number[] | undefined;
     try {
       const meta = JSON.parse(image.metadata ?? '{}') as { 'signatures-sizes'?: Record<string, number[]>; 'signature-sizes'?: number[] };
