@@ -125,4 +125,12 @@ describe('cli/launch', () => {
     expect(again.stdout).to.equal(v.stdout);
     expect((await cacheFiles(root)).files).to.deep.equal(['other.v8']);
   });
+
+  it('the bundle leaves out node:http2 (undici loads it, ferry speaks HTTP/1.1 only)', async function () {
+    const file = path.join(ROOT, 'lib/bundle/main.cjs');
+    if (!existsSync(file)) this.skip(); // needs `make build`
+    const text = await readFile(file, 'utf8');
+    expect(text).not.to.match(/require\(["']node:http2["']\)/);
+    expect(text).to.contain('node:http2 is not part of the ferry bundle');
+  });
 });
