@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  closeSync, constants, fchmodSync, fchownSync, linkSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync,
+  closeSync, constants, fchmodSync, fchownSync, futimesSync, linkSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync,
   symlinkSync, unlinkSync, write, writeSync, chmodSync, utimesSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -81,6 +81,8 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
   });
   const tar = new TarReader(bytes);
   const doChown = opts.chown ?? process.getuid?.() === 0;
+  const myUid = process.getuid?.() ?? -1;
+  const myGid = process.getgid?.() ?? -1;
   const created = new Map<string, Kind>([['', 'dir']]);
   const dirMeta: Array<{ path: string; mode: number; mtime: number }> = [];
   const uids = new Set<number>();
@@ -189,14 +191,15 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
             });
             if (got < e.size) throw hostile(e.name, 'truncated content');
             crc = c ? c.digest() : null;
-            if (doChown) fchownSync(fd, e.uid, e.gid);
+            // A new file belongs to us already: chown only to someone else (saves a syscall per file).
+            if (doChown && (e.uid !== myUid || e.gid !== myGid)) fchownSync(fd, e.uid, e.gid);
             fchmodSync(fd, e.mode);
+            futimesSync(fd, e.mtime, e.mtime);
           } finally {
             closeSync(fd);
           }
           created.set(rel, 'file');
           setXattrs(p, e);
-          futimesSync2(p, e.mtime);
           break;
         }
         case 'symlink':
@@ -286,7 +289,3 @@ async function writeAll(fd: number, chunk: Buffer): Promise<void> {
   }
 }
 
-/** utimes on a regular file we just created (never a symlink). */
-function futimesSync2(p: string, mtime: number): void {
-  utimesSync(p, mtime, mtime);
-}
