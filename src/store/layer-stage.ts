@@ -4,17 +4,14 @@
  * The staged layer is renamed into place by the store's commit, or discarded.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, openSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, pipeline } from 'node:stream';
-import { finished } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import { FerryError, ErrorCode } from '../errors.js';
 import { decompressStream, detectStreamCompression, type Compression } from '../compression/index.js';
 import { registerExitCleanup } from '../util/temp.js';
 import { VerifyingStream } from '../util/verify-stream.js';
-import { applyLayerTar } from './apply.js';
-import { TarSplitWriter } from './tar-split.js';
+import { applyToFiles } from './apply-files.js';
 import type { Whiteouts } from './driver.js';
 
 /** A layer unpacked into a staging directory, not yet in layers.json. */
@@ -62,11 +59,6 @@ export async function stageLayer(
     }
   };
   const unregister = registerExitCleanup(cleanup);
-  const gz = createGzip();
-  const out = createWriteStream('', { fd: openSync(tarSplitPath, 'wx', 0o600) });
-  gz.pipe(out);
-  const outDone = finished(out);
-  outDone.catch(() => {});
   const verifier = new VerifyingStream({ digest: info.digest, size: info.size ?? -1, what: `layer ${info.digest ?? ''}`.trim() });
   let inputError: unknown;
   const inputDone = new Promise<void>((resolve) =>
@@ -88,10 +80,9 @@ export async function stageLayer(
         resolve();
       }),
     );
-    const split = new TarSplitWriter((text) => gz.write(text));
     let applied;
     try {
-      applied = await applyLayerTar(dec as AsyncIterable<Buffer>, join(stagingDir, 'diff'), split, opts);
+      applied = await applyToFiles(dec as AsyncIterable<Buffer>, join(stagingDir, 'diff'), tarSplitPath, opts);
     } catch (e) {
       await inputDone;
       throw inputError instanceof FerryError ? inputError : e;
@@ -99,8 +90,6 @@ export async function stageLayer(
     await Promise.all([inputDone, decDone]);
     if (inputError) throw inputError;
     if (decError) throw new FerryError(ErrorCode.Io, `decompressing layer: ${(decError as Error).message}`, { cause: decError });
-    gz.end();
-    await outDone;
     unregister();
     let discarded = false;
     return {
@@ -119,8 +108,6 @@ export async function stageLayer(
     };
   } catch (e) {
     input.destroy();
-    gz.destroy();
-    out.destroy();
     cleanup();
     unregister();
     if (e instanceof FerryError) throw e;
