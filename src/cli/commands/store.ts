@@ -205,7 +205,7 @@ const spec: CommandSpec = {
   describe: 'Manage the local image store (containers/storage format, shared with podman and skopeo)',
   builder: (y) =>
     y
-      .positional('SUBCOMMAND', { type: 'string', describe: Object.entries(SUBCOMMANDS).map(([k, v]) => `${k} ${v}`).join('; ') })
+      .positional('SUBCOMMAND', { type: 'string', describe: `one of: ${Object.keys(SUBCOMMANDS).join(', ')} (see below)` })
       .positional('ARGS', { type: 'string', array: true, describe: 'images or containers' })
       .options({
         ...storageFlags,
