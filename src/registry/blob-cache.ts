@@ -25,6 +25,12 @@ import { isDigest } from '../util/digest.js';
 export const MAX_REPOS_PER_BLOB = 5;
 /** Most (registry, digest) entries in the file. */
 export const MAX_ENTRIES = 20_000;
+/**
+ * A location already recorded less than this long ago is not written again: its time only orders evictions and mount
+ * candidates, and skipping the rewrite spares every repeated pull (or `inspect`) of the same image a file write and
+ * rename that the process would wait for before exiting.
+ */
+export const REFRESH_AFTER_MS = 24 * 60 * 60 * 1000;
 /** Largest cache file read (a bigger one is ignored as corrupt). */
 const MAX_FILE_SIZE = 32 * 1024 * 1024;
 
@@ -85,6 +91,11 @@ function merge(data: CacheData, host: string, digest: string, loc: Location): vo
   blobs.set(digest, locs.slice(0, MAX_REPOS_PER_BLOB));
 }
 
+/** Whether `loc` is already recorded for (host, digest) with a time less than {@link REFRESH_AFTER_MS} older. */
+function isFresh(data: CacheData, host: string, digest: string, loc: Location): boolean {
+  return data.get(host)?.get(digest)?.some((l) => l.repo === loc.repo && l.time > loc.time - REFRESH_AFTER_MS) ?? false;
+}
+
 /** Drops the least recently used entries beyond MAX_ENTRIES. */
 function cap(data: CacheData): void {
   const all: { host: string; digest: string; time: number }[] = [];
@@ -136,10 +147,12 @@ async function flushOne(path: string, p: Pending): Promise<void> {
     p.inflight = batch;
     try {
       const data = await load(path);
-      for (const r of batch) merge(data, r.host, r.digest, r.loc);
-      cap(data);
-      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-      await writeFileAtomic(path, serialize(data), { fsync: false, mode: 0o600 });
+      if (!batch.every((r) => isFresh(data, r.host, r.digest, r.loc))) {
+        for (const r of batch) merge(data, r.host, r.digest, r.loc);
+        cap(data);
+        await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+        await writeFileAtomic(path, serialize(data), { fsync: false, mode: 0o600 });
+      }
     } catch {
       // A cache that cannot be written only costs future mounts.
     }

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   MAX_REPOS_PER_BLOB,
+  REFRESH_AFTER_MS,
   blobCachePath,
   flushBlobLocations,
   knownBlobLocations,
@@ -61,6 +62,28 @@ describe('registry/blob-cache', function () {
     expect(JSON.parse(await readFile(path, 'utf8')).version).to.equal(1);
     await writeFile(path, JSON.stringify({ version: 1, registries: { r: { [D('a')]: [{ repo: 'ok', time: 5 }, { repo: 3 }, 'junk'], bad: 1 } } }));
     expect(await knownBlobLocations('r', D('a'), ctx)).to.deep.equal(['ok']);
+  });
+
+  it('does not rewrite the file for a location recorded less than a day ago, refreshes an older one', async () => {
+    const ctx = { homeDir: await cleanup.tempDir('blob-cache-fresh') };
+    const path = blobCachePath(ctx);
+    await recordBlobLocation('r', 'repo', D('a'), ctx);
+    const first = await stat(path);
+    const text = await readFile(path, 'utf8');
+    await new Promise((r) => setTimeout(r, 5));
+    await recordBlobLocation('r', 'repo', D('a'), ctx);
+    const second = await stat(path);
+    expect([second.ino, second.mtimeMs]).to.deep.equal([first.ino, first.mtimeMs]);
+    expect(await readFile(path, 'utf8')).to.equal(text);
+    // A new repository for the same blob is written.
+    await recordBlobLocation('r', 'other', D('a'), ctx);
+    expect(await knownBlobLocations('r', D('a'), ctx)).to.have.members(['repo', 'other']);
+    // An entry older than REFRESH_AFTER_MS gets a new time.
+    const old = Date.now() - REFRESH_AFTER_MS - 60_000;
+    await writeFile(path, JSON.stringify({ version: 1, registries: { r: { [D('b')]: [{ repo: 'repo', time: old }] } } }));
+    await recordBlobLocation('r', 'repo', D('b'), ctx);
+    const saved = JSON.parse(await readFile(path, 'utf8'));
+    expect(saved.registries.r[D('b')][0].time).to.be.greaterThan(old + REFRESH_AFTER_MS);
   });
 
   it('concurrent writer processes never corrupt the file', async () => {
