@@ -13,6 +13,10 @@ export interface TomlTable {
 }
 
 const BARE_KEY = /[A-Za-z0-9_-]/;
+// Sticky patterns that consume whole runs at once: a short-lived CLI runs this parser in V8's interpreter, where
+// a call per character is what costs (registries.conf files are mostly comments, shortnames.conf mostly strings).
+const BARE_KEY_RUN = /[A-Za-z0-9_-]*/y;
+const PLAIN_BASIC_RUN = /[^"\\\n]*/y;
 
 /**
  * Parses TOML text.
@@ -63,7 +67,18 @@ class Parser {
   }
 
   private skipComment(): void {
-    if (this.peek() === '#') while (this.pos < this.text.length && this.peek() !== '\n') this.pos++;
+    if (this.peek() !== '#') return;
+    const nl = this.text.indexOf('\n', this.pos);
+    this.pos = nl === -1 ? this.text.length : nl;
+  }
+
+  /** Moves past the run `re` (a sticky pattern) matches here and returns it. */
+  private run(re: RegExp): string {
+    re.lastIndex = this.pos;
+    re.exec(this.text);
+    const s = this.text.slice(this.pos, re.lastIndex);
+    this.pos = re.lastIndex;
+    return s;
   }
 
   /** Skips whitespace, newlines and comments. */
@@ -200,10 +215,9 @@ class Parser {
       if (c === '"') keys.push(this.parseBasicString());
       else if (c === "'") keys.push(this.parseLiteralString());
       else {
-        const start = this.pos;
-        while (BARE_KEY.test(this.peek())) this.pos++;
-        if (this.pos === start) this.fail(c === '' || c === '\n' ? 'expected a key' : `invalid character "${c}" in key`);
-        keys.push(this.text.slice(start, this.pos));
+        const key = this.run(BARE_KEY_RUN);
+        if (key === '') this.fail(c === '' || c === '\n' ? 'expected a key' : `invalid character "${c}" in key`);
+        keys.push(key);
       }
       this.skipSpaces();
       if (this.peek() !== '.') return keys;
@@ -265,10 +279,10 @@ class Parser {
     this.pos++; // opening quote
     let out = '';
     for (;;) {
+      out += this.run(PLAIN_BASIC_RUN);
       if (this.peek() === '' || this.peek() === '\n') this.fail('unterminated string');
-      const c = this.next();
-      if (c === '"') return out;
-      out += c === '\\' ? this.parseEscape() : c;
+      if (this.next() === '"') return out;
+      out += this.parseEscape(); // the other character that ends a run is a backslash
     }
   }
 

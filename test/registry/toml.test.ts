@@ -65,6 +65,20 @@ a.b.c = 1
     expect(doc['l']).to.equal('raw\\n');
   });
 
+  it('reads comment-heavy files and runs of keys and strings like registries.conf and shortnames.conf', () => {
+    const comments = Array.from({ length: 50 }, (_, i) => `# comment ${i} with "quotes", [brackets] and = signs\r`).join('\n');
+    const aliases = Array.from({ length: 50 }, (_, i) => `"img-${i}.x" = "docker.io/library/img-${i}" # why`).join('\n');
+    const doc = parseToml(`${comments}\n[aliases]\n${aliases}\nbare_Key-1 = "a\\"b"\n# last comment, no newline`);
+    const table = doc['aliases'] as Record<string, string>;
+    expect(Object.keys(table)).to.have.length(51);
+    expect(table['img-0.x']).to.equal('docker.io/library/img-0');
+    expect(table['img-49.x']).to.equal('docker.io/library/img-49');
+    expect(table['bare_Key-1']).to.equal('a"b');
+    expect(parseToml('# only a comment')).to.deep.equal({});
+    expect(configError('a = 1\nb = "abc').message).to.equal('x.conf:2: unterminated string');
+    expect(configError('# c\n\n= 1\n').message).to.match(/^x\.conf:3: invalid character "=" in key/);
+  });
+
   it('accepts CRLF line endings', () => {
     expect(parseToml('a = "x"\r\n[t]\r\nb = true\r\n')).to.deep.equal({ a: 'x', t: { b: true } });
   });
