@@ -106,6 +106,21 @@ describe('containers-storage: interop with skopeo and podman', function () {
     expect((JSON.parse(cfg.stdout) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids).to.deep.equal(img.manifests[0]!.layers.map((l) => l.diffId));
   });
 
+  it('Docker schema2 images: stored as pulled, pushed back uncompressed-then-recompressed with the same diff IDs', async () => {
+    const d = await buildImage(join(t.dir, 'docker'), { seed: 43, tag: 'd', layers: 2, format: 'docker' });
+    await pushImage(d, registry(), 'interop/docker:d');
+    const pull = await ferry(['copy', '--quiet', '--src-tls-verify=false', `docker://${registry().host}/interop/docker:d`, `containers-storage:${store}example.com/docker:d`]);
+    expect(pull.code, pull.stderr).to.equal(0);
+    const podman = await run('podman', podmanArgs(t.G, t.R, 'image', 'inspect', '--format', '{{.Digest}}', 'example.com/docker:d'));
+    expect(podman.stdout.trim()).to.equal(d.manifests[0]!.digest);
+    const push = await ferry(['copy', '--quiet', '--dest-tls-verify=false', `containers-storage:${store}example.com/docker:d`, `docker://${registry().host}/interop/docker-back:d`]);
+    expect(push.code, push.stderr).to.equal(0);
+    const raw = await run('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${registry().host}/interop/docker-back:d`]);
+    expect((JSON.parse(raw.stdout) as { mediaType: string }).mediaType).to.equal('application/vnd.docker.distribution.manifest.v2+json');
+    const cfg = await run('skopeo', ['inspect', '--tls-verify=false', '--config', `docker://${registry().host}/interop/docker-back:d`]);
+    expect((JSON.parse(cfg.stdout) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids).to.deep.equal(d.manifests[0]!.layers.map((l) => l.diffId));
+  });
+
   it('gives the right merged view of whiteouts and opaque directories through a real overlay mount', async () => {
     const dir = join(t.dir, 'wh-layout');
     writeLayout(dir, 'wh', [
