@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Argv } from 'yargs';
 import type { CommandSpec, CliContext } from './command.js';
 import { processIo, write, type CliIo } from './io.js';
@@ -35,6 +36,8 @@ function globalOptions(y: Argv): Argv {
 export async function run(argv: string[], io: CliIo = processIo()): Promise<number> {
   const { default: yargs } = await import('yargs');
   const controller = new AbortController();
+  // every blob stream of a parallel copy listens on this one signal: more than Node's default of 10
+  setMaxListeners(0, controller.signal);
   /** The signal that interrupted the command: it then fails with `Error: interrupted` and 128 + the signal number. */
   let interrupted: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {

@@ -135,7 +135,7 @@ export async function startRegistry(mode: RegistryMode, opts: StartRegistryOptio
     }
     const withUser = mode === 'basic' || mode === 'token';
     const username = withUser ? (opts.username ?? 'ferryuser') : undefined;
-    const password = withUser ? (opts.password ?? randomBytes(12).toString('base64url')) : undefined;
+    const password = withUser ? (opts.password ?? `pw${randomBytes(12).toString('base64url')}`) : undefined;
 
     let auth: Record<string, unknown> | undefined;
     if (mode === 'basic') {

@@ -1,6 +1,7 @@
 import type { CommandSpec } from '../command.js';
 import { write } from '../io.js';
 import { registryFlags, retryFlags, contextFromArgs } from '../options/registry.js';
+import { storageFlags, applyStorageArgsFor } from '../options/storage.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 
 const spec: CommandSpec = {
@@ -12,6 +13,7 @@ const spec: CommandSpec = {
       .options({
         ...registryFlags(''),
         ...retryFlags,
+        ...storageFlags,
         raw: { type: 'boolean', describe: 'print the exact manifest (or, with --config, config) bytes' },
         config: { type: 'boolean', describe: 'print the image config (as OCI; exact bytes with --raw)' },
         'no-tags': { alias: 'n', type: 'boolean', describe: "do not list the repository's tags" },
@@ -25,6 +27,7 @@ const spec: CommandSpec = {
     if (format !== undefined && (args['raw'] || args['config'])) {
       throw new FerryError(ErrorCode.Usage, '--format cannot be combined with --raw or --config');
     }
+    await applyStorageArgsFor([String(args['IMAGE-NAME'])], args, cli.io.env);
     const { parseImageName } = await import('../../transports/registry.js');
     const ref = parseImageName(String(args['IMAGE-NAME']));
     const { inspectImage } = await import('../../image/inspect.js');

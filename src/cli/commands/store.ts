@@ -59,7 +59,7 @@ async function handle(args: Record<string, unknown>, cli: CliContext): Promise<n
   const sub = String(args['SUBCOMMAND']);
   const rest = ((args['ARGS'] as unknown[] | undefined) ?? []).map(String);
   if (!Object.hasOwn(SUBCOMMANDS, sub)) throw usage(`unknown store subcommand "${sub}"; expected one of: ${Object.keys(SUBCOMMANDS).join(', ')}`);
-  const options = applyStorageArgs(args, cli.io.env);
+  const options = await applyStorageArgs(args, cli.io.env);
   const { Store } = await import('../../store/store.js');
   const hk = await import('../../store/housekeeping.js');
   const store = new Store(options);

@@ -4,7 +4,7 @@
  * into its options and call {@link applyStorageArgs} before opening references).
  */
 import type { Options } from 'yargs';
-import { resolveStoreOptions, setDefaultStoreOverrides, type StoreOptions, type StoreOverrides } from '../../store/config.js';
+import type { StoreOptions, StoreOverrides } from '../../store/config.js';
 
 /** The flag definitions. */
 export const storageFlags: Record<string, Options> = {
@@ -26,11 +26,18 @@ export function storageOverridesFromArgs(args: Record<string, unknown>, env: Nod
 
 /**
  * Makes the flags the defaults of `containers-storage:` references without a `[store]` part, and
- * returns the resolved store options.
+ * returns the resolved store options. The store code loads only here, so commands that merely offer the
+ * flags pay nothing for them at start-up.
  * @throws FerryError(E_CONFIG | E_UNSUPPORTED) for a bad storage.conf or driver.
  */
-export function applyStorageArgs(args: Record<string, unknown>, env: NodeJS.ProcessEnv): StoreOptions {
+export async function applyStorageArgs(args: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<StoreOptions> {
+  const { resolveStoreOptions, setDefaultStoreOverrides } = await import('../../store/config.js');
   const o = storageOverridesFromArgs(args, env);
   setDefaultStoreOverrides(o);
   return resolveStoreOptions(o);
+}
+
+/** Applies the flags when one of the image names is a `containers-storage:` reference (call before parsing them). */
+export async function applyStorageArgsFor(names: string[], args: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<void> {
+  if (names.some((n) => n.startsWith('containers-storage:'))) await applyStorageArgs(args, env);
 }
