@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NPM := npm
 # Debian packages as package:binary pairs; a package is installed only when its binary is missing.
 APT_DEMO := docker-registry:docker-registry
-APT_TEST := docker-registry:docker-registry skopeo:skopeo gnupg:gpg apache2-utils:htpasswd openssl:openssl
+APT_TEST := docker-registry:docker-registry skopeo:skopeo podman:podman gnupg:gpg apache2-utils:htpasswd openssl:openssl
 
 .PHONY: all deps build build-tests demo test sysdeps-demo sysdeps-test bench clean
 
@@ -61,6 +61,8 @@ test: deps sysdeps-test build build-tests
 bench: deps sysdeps-test build build-tests
 	$(call apt_install,time:/usr/bin/time)
 	bench/inspect
+	bench/copy
+	if [ "$$(id -u)" = 0 ]; then bench/store; else echo "bench/store needs root: skipped"; fi
 
 clean:
 	rm -rf lib .build
