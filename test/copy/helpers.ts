@@ -21,16 +21,6 @@ export async function copy(src: string, dest: string, opts: CopyOptions = {}): P
 }
 
 /** Expects `p` to reject with a FerryError and returns it. */
-export async function rejection(p: Promise<unknown>): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e, String(e)).to.be.instanceOf(FerryError);
-    return e as FerryError;
-  }
-  throw new Error('expected a rejection');
-}
-
 /** The parsed index.json of a layout. */
 export async function layoutIndex(dir: string): Promise<{ manifests: { digest: string; mediaType: string; size: number; annotations?: Record<string, string> }[] }> {
   return JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as never;
@@ -59,3 +49,5 @@ export async function exists(p: string): Promise<boolean> {
 export async function entries(dir: string): Promise<string[]> {
   return (await readdir(dir).catch(() => [] as string[])).sort();
 }
+
+export { rejection } from '../harness/expect.js';

@@ -10,12 +10,7 @@ import type { SystemContext } from '../../src/types/context.js';
 import { buildImage, pushImage, type BuiltImage } from '../harness/images.js';
 import { useRegistry, type TestRegistry } from '../harness/registry.js';
 import { useCleanup } from '../harness/tmp.js';
-
-async function rejection(p: Promise<unknown>): Promise<FerryError> {
-  const e = await p.then(() => undefined, (x: unknown) => x);
-  expect(e, 'expected a rejection').to.be.instanceOf(FerryError);
-  return e as FerryError;
-}
+import { rejection } from '../harness/expect.js';
 
 describe('registry/client with TLS and authentication (real registries)', function () {
   this.timeout(60_000);

@@ -10,12 +10,7 @@ import { buildImage, layoutBlobPath, pushImage, type BuiltImage } from '../harne
 import { startFaultProxy, type Fault, type FaultProxy, type FaultRequest } from '../harness/fault-proxy.js';
 import { freePort, useRegistry } from '../harness/registry.js';
 import { makeTempDir, useCleanup } from '../harness/tmp.js';
-
-async function rejection(p: Promise<unknown>): Promise<FerryError> {
-  const e = await p.then(() => undefined, (x: unknown) => x);
-  expect(e, 'expected a rejection').to.be.instanceOf(FerryError);
-  return e as FerryError;
-}
+import { rejection } from '../harness/expect.js';
 
 describe('registry/client over HTTP (real registry)', function () {
   this.timeout(60_000);

@@ -11,6 +11,7 @@ import { digestOf } from '../../src/util/digest.js';
 import { startFaultProxy, type Fault, type FaultProxy, type FaultRequest } from '../harness/fault-proxy.js';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
 import { useCleanup } from '../harness/tmp.js';
+import { rejection } from '../harness/expect.js';
 
 function randomish(n: number, seed: number): Buffer {
   const b = Buffer.alloc(n);
@@ -22,16 +23,6 @@ function randomish(n: number, seed: number): Buffer {
     b[i] = x & 0xff;
   }
   return b;
-}
-
-async function rejection(p: Promise<unknown>): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e, String(e)).to.be.instanceOf(FerryError);
-    return e as FerryError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('registry/upload (real registry via fault proxy)', function () {

@@ -4,16 +4,7 @@ import { getTransport, parseImageName, transportNames } from '../../src/transpor
 import { DirReference } from '../../src/transports/dir/reference.js';
 import { DockerReference } from '../../src/transports/docker/reference.js';
 import { OciReference } from '../../src/transports/oci-layout/reference.js';
-
-function errorOf(fn: () => unknown): FerryError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).to.be.instanceOf(FerryError);
-    return e as FerryError;
-  }
-  throw new Error('expected an error');
-}
+import { errorOf } from '../harness/expect.js';
 
 describe('transports/registry', () => {
   it('knows docker, oci and dir, sorted', () => {

@@ -12,12 +12,7 @@ import { digestOf } from '../../src/util/digest.js';
 import { run, runOk } from '../harness/procs.js';
 import { useCleanup } from '../harness/tmp.js';
 import { makeOciImage, writeOciImageBlobs, writeOciIndex } from './fixtures.js';
-
-async function readAll(s: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of s) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
+import { readAll } from '../harness/expect.js';
 
 describe('transports: layouts written by skopeo', function () {
   const cleanup = useCleanup();

@@ -9,16 +9,7 @@ import { digestOf } from '../../src/util/digest.js';
 import { hashFile, hashFilePrefix, VerifyingStream } from '../../src/util/verify-stream.js';
 import { useCleanup } from '../harness/tmp.js';
 import { chunked, collector, seededRandom } from './fixtures.js';
-
-async function rejection(p: Promise<unknown>): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(FerryError);
-    return e as FerryError;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejection } from '../harness/expect.js';
 
 describe('util/verify-stream', () => {
   const cleanup = useCleanup();

@@ -8,16 +8,7 @@ import { parseImageName } from '../../../src/transports/registry.js';
 import type { ImageDestination } from '../../../src/types/image.js';
 import { useCleanup } from '../../harness/tmp.js';
 import { blob, makeOciImage } from '../fixtures.js';
-
-async function rejection(p: Promise<unknown>): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(FerryError);
-    return e as FerryError;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejection } from '../../harness/expect.js';
 
 const open = (dir: string): Promise<ImageDestination> => parseImageName(`dir:${dir}`).newImageDestination({});
 const hex = (d: string) => d.slice(7);

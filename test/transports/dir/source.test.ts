@@ -11,22 +11,7 @@ import { parseImageName } from '../../../src/transports/registry.js';
 import { digestOf } from '../../../src/util/digest.js';
 import { useCleanup } from '../../harness/tmp.js';
 import { blob, makeOciImage } from '../fixtures.js';
-
-async function readAll(s: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of s) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
-async function rejection(p: Promise<unknown>): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(FerryError);
-    return e as FerryError;
-  }
-  throw new Error('expected a rejection');
-}
+import { readAll, rejection } from '../../harness/expect.js';
 
 describe('transports/dir', () => {
   const cleanup = useCleanup();

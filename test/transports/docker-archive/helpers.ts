@@ -14,14 +14,9 @@ import type { ImageDestination } from '../../../src/types/image.js';
 import type { BuiltImage } from '../../harness/images.js';
 import { layoutBlobPath } from '../../harness/images.js';
 import { runOk } from '../../harness/procs.js';
+import { readAll, rejection } from '../../harness/expect.js';
 
 /** All bytes of a stream. */
-export async function readAll(s: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of s) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
 export const sha256 = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** sha256 of a file. */
@@ -30,16 +25,6 @@ export async function fileDigest(path: string): Promise<string> {
 }
 
 /** The FerryError a promise rejects with (fails if it resolves or rejects with something else). */
-export async function rejection(p: Promise<unknown>): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e, String(e)).to.be.instanceOf(FerryError);
-    return e as FerryError;
-  }
-  throw new Error('expected a rejection');
-}
-
 /** `skopeo copy oci:LAYOUT:TAG docker-archive:FILE[:NAME]` (plus `--additional-tag`s). */
 export async function skopeoToArchive(img: BuiltImage, file: string, name?: string, additional: string[] = []): Promise<void> {
   const extra = additional.flatMap((t) => ['--additional-tag', t]);
@@ -112,3 +97,5 @@ export async function gzipFile(from: string, to: string): Promise<void> {
   const { createGzip } = await import('node:zlib');
   await pipeline(createReadStream(from), createGzip(), createWriteStream(to));
 }
+
+export { readAll, rejection };

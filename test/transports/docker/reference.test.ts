@@ -2,18 +2,9 @@ import { expect } from 'chai';
 import { ErrorCode, FerryError } from '../../../src/errors.js';
 import { DockerReference } from '../../../src/transports/docker/reference.js';
 import { dockerTransport } from '../../../src/transports/docker/transport.js';
+import { errorOf } from '../../harness/expect.js';
 
 const D64 = 'sha256:' + 'a'.repeat(64);
-
-function errorOf(fn: () => unknown): FerryError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).to.be.instanceOf(FerryError);
-    return e as FerryError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('transports/docker/reference', () => {
   it('parses docker://NAME, defaulting the tag to latest', () => {

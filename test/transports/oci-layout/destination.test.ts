@@ -13,18 +13,9 @@ import { buildImage } from '../../harness/images.js';
 import { run } from '../../harness/procs.js';
 import { useCleanup } from '../../harness/tmp.js';
 import { blob, makeOciImage } from '../fixtures.js';
+import { rejection } from '../../harness/expect.js';
 
 const NAME = 'org.opencontainers.image.ref.name';
-
-async function rejection(p: Promise<unknown>): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(FerryError);
-    return e as FerryError;
-  }
-  throw new Error('expected a rejection');
-}
 
 function open(name: string, ctx = {}): Promise<ImageDestination> {
   return parseImageName(name).newImageDestination(ctx);

@@ -9,22 +9,7 @@ import { OciLayoutSource } from '../../../src/transports/oci-layout/source.js';
 import type { ImageSource } from '../../../src/types/image.js';
 import { useCleanup } from '../../harness/tmp.js';
 import { blob, makeOciImage, writeOciBlob, writeOciImageBlobs, writeOciIndex } from '../fixtures.js';
-
-async function readAll(s: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of s) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
-async function rejection(p: Promise<unknown>): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(FerryError);
-    return e as FerryError;
-  }
-  throw new Error('expected a rejection');
-}
+import { readAll, rejection } from '../../harness/expect.js';
 
 function open(name: string, signal?: AbortSignal): Promise<ImageSource> {
   return parseImageName(name).newImageSource({}, { signal });

@@ -4,16 +4,7 @@ import { ErrorCode, FerryError } from '../../../src/errors.js';
 import { isValidRefName } from '../../../src/transports/oci-layout/layout.js';
 import { OciReference } from '../../../src/transports/oci-layout/reference.js';
 import { ociTransport } from '../../../src/transports/oci-layout/transport.js';
-
-function errorOf(fn: () => unknown): FerryError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).to.be.instanceOf(FerryError);
-    return e as FerryError;
-  }
-  throw new Error('expected an error');
-}
+import { errorOf } from '../../harness/expect.js';
 
 describe('transports/oci-layout/transport', () => {
   it('parses PATH, PATH:REF and PATH:@N', () => {

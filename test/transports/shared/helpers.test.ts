@@ -5,22 +5,7 @@ import { ErrorCode, FerryError } from '../../../src/errors.js';
 import { openFileBlob, readWholeFile } from '../../../src/transports/shared/files.js';
 import { resolveExplicitPath } from '../../../src/transports/shared/paths.js';
 import { useCleanup } from '../../harness/tmp.js';
-
-async function rejection(p: Promise<unknown>): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(FerryError);
-    return e as FerryError;
-  }
-  throw new Error('expected a rejection');
-}
-
-async function readAll(s: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of s) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
+import { readAll, rejection } from '../../harness/expect.js';
 
 describe('transports/shared', () => {
   const cleanup = useCleanup();

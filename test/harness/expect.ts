@@ -1,0 +1,32 @@
+/** Small assertion helpers shared by the tests. */
+import { expect } from 'chai';
+import { FerryError } from '../../src/errors.js';
+
+/** Awaits `p`, asserts it rejects with a FerryError, and returns that error (for code/message checks). */
+export async function rejection(p: Promise<unknown>): Promise<FerryError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e, String(e)).to.be.instanceOf(FerryError);
+    return e as FerryError;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** Calls `fn`, asserts it throws a FerryError, and returns that error. */
+export function errorOf(fn: () => unknown): FerryError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e, String(e)).to.be.instanceOf(FerryError);
+    return e as FerryError;
+  }
+  throw new Error('expected an error');
+}
+
+/** Reads a whole stream into one buffer (small test data only). */
+export async function readAll(s: NodeJS.ReadableStream | AsyncIterable<unknown>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of s as AsyncIterable<unknown>) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array));
+  return Buffer.concat(chunks);
+}
