@@ -15,6 +15,7 @@ import type { BlobInfo } from '../types/image.js';
 import { createLimit } from '../util/limit.js';
 import { copyBlob, putSmallBlob, readSmallBlob, type BlobCopyContext, type CompressionPolicy, type CopiedBlob } from './blob.js';
 import { chooseImageType, familyOf, forcedImageType } from './format.js';
+import { layersForCopy } from './layer-infos.js';
 import type { CopyOptions, CopyPhase } from './options.js';
 
 /** Everything a single-image copy needs. */
@@ -91,11 +92,13 @@ export async function copySingleImage(c: ImageCopyContext, unparsed: UnparsedIma
   const vm = await unparsed.manifest({ signal: c.signal });
   const parsed = parseManifest(vm.bytes, vm.mediaType);
   if (parsed.kind !== 'image') throw new FerryError(ErrorCode.InvalidManifest, `expected an image manifest, got ${parsed.mediaType}`);
-  const m: ImageManifest = parsed;
 
   const sigs = await sourceSignatures(c, place.sourceInstance, false);
   const noModify = cannotModifyReason(opts, sigs.length);
   const canModify = noModify === undefined;
+  // The source's manifest, with its layers replaced by those the source can serve if it cannot serve its own
+  // (then `updated`, and the manifest written always changes).
+  const { manifest: m, updated } = await layersForCopy(c.source, place.sourceInstance, parsed, noModify, { signal: c.signal });
 
   const desired = opts.compress && opts.compress.mode !== 'preserve' ? opts.compress.mode : dest.properties.desiredLayerCompression;
   const explicitFormat = opts.compress?.format;
@@ -151,7 +154,7 @@ export async function copySingleImage(c: ImageCopyContext, unparsed: UnparsedIma
   }
 
   // The manifest: the source bytes unless something changed.
-  const changed = convert || layers.some((l, i) => l.compression !== undefined || l.info.digest !== m.layers[i]!.digest || l.info.size !== m.layers[i]!.size);
+  const changed = convert || updated || layers.some((l, i) => l.compression !== undefined || l.info.digest !== m.layers[i]!.digest || l.info.size !== m.layers[i]!.size);
   let bytes = vm.bytes;
   if (changed) {
     const newLayers: BlobInfo[] = base.layers.map((l, i) => {

@@ -45,6 +45,18 @@ export interface ImageSource {
    * The stream is not verified; destroy it to cancel.
    */
   getBlob(info: BlobInfo, opts?: OpOptions & { offset?: number }): Promise<{ stream: Readable; size: number }>;
+  /**
+   * Optional (containers/image `LayerInfosForCopy`): the layer blobs a copy must read instead of the layers
+   * the manifest of the image (or of instance `instanceDigest`) names, one per manifest layer, base first —
+   * for sources that cannot serve the blobs their manifest lists (containers-storage keeps layers unpacked
+   * and serves them as uncompressed tars, named by their diff IDs).
+   *
+   * Call order: after `getManifest` for the same `instanceDigest`, before any `getBlob` of its layers; never
+   * for a manifest list. A copy that uses the result writes a manifest whose layer descriptors are updated to
+   * these blobs (which changes the manifest digest, so signatures must be removed and `--preserve-digests` fails).
+   * @returns undefined when the manifest's layers can be copied as they are (sources without the method: always).
+   */
+  layerInfosForCopy?(instanceDigest?: string, opts?: OpOptions): Promise<BlobInfo[] | undefined>;
   /** Signatures stored with the image (simple-signing blobs), possibly none. */
   getSignatures(instanceDigest?: string, opts?: OpOptions): Promise<Buffer[]>;
   /** Releases resources (connections, temp dirs). */

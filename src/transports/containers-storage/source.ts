@@ -1,15 +1,16 @@
 /**
- * Reading an image from the store. Layers are served as the store has them: the uncompressed tar,
- * rebuilt byte for byte from tar-split (its digest is the diff ID). Like containers/image's storage
- * source (which reports the same change through LayerInfosForCopy), the manifest is served with its
- * layer descriptors updated to those uncompressed blobs when they differ from what was stored; the
- * stored manifest is returned unchanged when every layer was stored uncompressed.
+ * Reading an image from the store, like containers/image's storage source: `getManifest` returns the
+ * manifest bytes as stored (so its digest is the one podman and skopeo report), and `layerInfosForCopy`
+ * names the layers the store can actually serve when they differ from the manifest's. The store keeps
+ * layers unpacked and can only rebuild the uncompressed tar (byte for byte, from tar-split; its digest is
+ * the diff ID), so a layer stored compressed is served under its diff ID, and requests for its compressed
+ * digest fail with E_NOT_FOUND. The copy engine then writes the manifest with the updated layers.
  */
+import { Readable } from 'node:stream';
 import { FerryError, ErrorCode, notFound } from '../../errors.js';
-import { layerMediaTypeWithCompression } from '../../compression/index.js';
 import { guessManifestMediaType } from '../../manifest/guess.js';
+import { isIndexType, MediaType } from '../../manifest/media-types.js';
 import { parseManifest } from '../../manifest/parse.js';
-import { serializeImageManifest } from '../../manifest/serialize.js';
 import type { OpOptions } from '../../types/context.js';
 import type { BlobInfo, ImageSource, RawManifest } from '../../types/image.js';
 import { Store, MANIFEST_KEY, manifestKey, signatureKey } from '../../store/store.js';
@@ -21,9 +22,8 @@ interface Loaded {
   image: ImageRecord;
   /** Layers of the image, base first. */
   chain: LayerRecord[];
+  /** The top-level manifest as stored. */
   manifest: RawManifest;
-  /** Whether the manifest was rewritten (stored signatures then no longer apply). */
-  rewritten: boolean;
 }
 
 /** The image's layer chain, base first. @throws FerryError(E_NOT_FOUND) for a missing layer. */
@@ -39,6 +39,15 @@ export function layerChain(layers: LayerRecord[], top: string | undefined): Laye
   return out;
 }
 
+/** The uncompressed layer media type of a manifest type (containers/image: none for types it does not know). */
+function uncompressedLayerType(manifestType: string): string | undefined {
+  if (manifestType === MediaType.OciManifest) return MediaType.OciLayer;
+  if (manifestType === MediaType.DockerManifest || /^application\/vnd\.docker\.distribution\.manifest\.v1\+(prettyjws|json)$/.test(manifestType)) {
+    return MediaType.DockerLayer;
+  }
+  return undefined;
+}
+
 class StorageSource implements ImageSource {
   constructor(
     readonly reference: StorageReference,
@@ -46,44 +55,80 @@ class StorageSource implements ImageSource {
     private readonly loaded: Loaded,
   ) {}
 
-  async getManifest(instanceDigest?: string, _opts?: OpOptions): Promise<RawManifest> {
-    if (instanceDigest !== undefined) {
-      throw notFound(`image ${this.loaded.image.id} is a single image, it has no instance ${instanceDigest}`);
+  /** The stored manifest; with `instanceDigest`, the stored `manifest-<digest>` (an instance of a stored list). */
+  async getManifest(instanceDigest?: string, opts: OpOptions = {}): Promise<RawManifest> {
+    if (instanceDigest === undefined) return this.loaded.manifest;
+    let bytes: Buffer;
+    try {
+      bytes = await this.store.imageBigData(this.loaded.image.id, manifestKey(instanceDigest), opts);
+    } catch (e) {
+      if (e instanceof FerryError && e.code === ErrorCode.NotFound) {
+        throw notFound(`image ${this.loaded.image.id} in the store has no manifest for instance ${instanceDigest}`, e);
+      }
+      throw e;
     }
-    return this.loaded.manifest;
+    return { bytes, mediaType: guessManifestMediaType(bytes) };
   }
 
+  /**
+   * The layers as the store serves them (uncompressed, named by diff ID), or undefined when the manifest
+   * already names exactly those (every layer was stored uncompressed).
+   * @throws FerryError(E_INVALID_MANIFEST) when the manifest and the store disagree on the layer count,
+   *   or a layer has no diff ID; E_UNSUPPORTED for a manifest list.
+   */
+  async layerInfosForCopy(instanceDigest?: string, opts: OpOptions = {}): Promise<BlobInfo[] | undefined> {
+    const { image, chain } = this.loaded;
+    const raw = await this.getManifest(instanceDigest, opts);
+    if (isIndexType(raw.mediaType)) throw new FerryError(ErrorCode.Unsupported, `image ${image.id}: cannot list the layers of a manifest list`);
+    const parsed = parseManifest(raw.bytes, raw.mediaType);
+    if (parsed.kind !== 'image') throw new FerryError(ErrorCode.Unsupported, `image ${image.id}: cannot list the layers of a manifest list`);
+    if (parsed.layers.length !== chain.length) {
+      throw new FerryError(ErrorCode.InvalidManifest, `image ${image.id}: the manifest has ${parsed.layers.length} layers, the store ${chain.length}`);
+    }
+    const diffIds = chain.map((l) => {
+      const diff = l['diff-digest'];
+      if (!diff) throw new FerryError(ErrorCode.InvalidManifest, `layer ${l.id} of image ${image.id} has no diff digest`);
+      return diff;
+    });
+    if (parsed.layers.every((l, i) => l.digest === diffIds[i])) return undefined;
+    const mediaType = uncompressedLayerType(parsed.mediaType);
+    return chain.map((l, i) => ({ digest: diffIds[i]!, size: l['diff-size'] ?? -1, ...(mediaType !== undefined ? { mediaType } : {}) }));
+  }
+
+  /**
+   * A big-data item (the config) by its digest, or a layer of the image by its diff ID (rebuilt uncompressed).
+   * A layer's compressed digest is served only when the layer was stored uncompressed (then it is the diff ID).
+   * @throws FerryError(E_NOT_FOUND) for anything else, including compressed forms the store cannot produce.
+   */
   async getBlob(info: BlobInfo, opts: OpOptions & { offset?: number } = {}) {
     const { image, chain } = this.loaded;
     const offset = opts.offset ?? 0;
     if (image['big-data-names']?.includes(info.digest)) {
       const data = await this.store.imageBigData(image.id, info.digest, opts);
-      const { Readable } = await import('node:stream');
       return { stream: Readable.from([data.subarray(offset)]), size: data.length };
     }
     const layer = chain.find((l) => l['diff-digest'] === info.digest);
-    if (!layer) throw notFound(`blob ${info.digest} is not part of image ${image.id} in the store`);
-    const stream = this.store.layerDiff(layer.id, opts);
+    if (!layer) {
+      const stored = chain.find((l) => l['compressed-diff-digest'] === info.digest);
+      if (stored) {
+        throw notFound(
+          `blob ${info.digest} is the compressed form of layer ${stored.id}, which the store keeps unpacked: it can serve only its uncompressed form ${stored['diff-digest'] ?? '(unknown)'}`,
+        );
+      }
+      throw notFound(`blob ${info.digest} is not part of image ${image.id} in the store`);
+    }
     if (offset > 0) {
       throw new FerryError(ErrorCode.Unsupported, 'reading a layer from the store at an offset is not supported');
     }
-    return { stream, size: layer['diff-size'] ?? -1 };
+    return { stream: this.store.layerDiff(layer.id, opts), size: layer['diff-size'] ?? -1 };
   }
 
   async getSignatures(instanceDigest?: string, opts: OpOptions = {}): Promise<Buffer[]> {
-    const { image, rewritten } = this.loaded;
+    const { image } = this.loaded;
     if (instanceDigest !== undefined) return [];
     const digest = image.digest;
     if (!digest) return [];
-    const sigs = await this.storedSignatures(digest, opts);
-    if (sigs.length > 0 && rewritten) {
-      // As containers/image: serving the layers uncompressed changes the manifest, which the signatures sign.
-      throw new FerryError(
-        ErrorCode.Unsupported,
-        `image ${image.id} has ${sigs.length} signature(s) for its stored manifest, which cannot be kept: the store serves its layers uncompressed, which changes the manifest (use --remove-signatures)`,
-      );
-    }
-    return sigs;
+    return this.storedSignatures(digest, opts);
   }
 
   private async storedSignatures(digest: string, opts: OpOptions): Promise<Buffer[]> {
@@ -117,33 +162,34 @@ function split(all: Buffer, sizes: number[]): Buffer[] {
   return out;
 }
 
+/** The digest a reference's name carries (`name@sha256:…`), if any. */
+function namedDigest(name: string | undefined): string | undefined {
+  const m = name === undefined ? null : /@([a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,})$/.exec(name);
+  return m?.[1];
+}
+
+/**
+ * The stored manifest as containers/image picks it: `manifest-<digest>` when the reference names a digest
+ * and the image has that item, otherwise the image's `manifest` item.
+ */
+async function storedManifest(store: Store, ref: StorageReference, image: ImageRecord, opts: OpOptions): Promise<Buffer> {
+  const digest = namedDigest(ref.name);
+  if (digest !== undefined) {
+    try {
+      return await store.imageBigData(image.id, manifestKey(digest), opts);
+    } catch (e) {
+      if (!(e instanceof FerryError && e.code === ErrorCode.NotFound)) throw e;
+    }
+  }
+  return store.imageBigData(image.id, MANIFEST_KEY, opts);
+}
+
 /** Opens the image `ref` names. @throws FerryError(E_NOT_FOUND) */
 export async function openStorageSource(ref: StorageReference, opts: OpOptions = {}): Promise<ImageSource> {
   const store = new Store(ref.storeOptions());
   const image = ref.resolve(await store.images(opts));
   const layers = await store.layers(opts);
   const chain = layerChain(layers, image.layer);
-  let bytes: Buffer;
-  try {
-    bytes = await store.imageBigData(image.id, image.digest ? manifestKey(image.digest) : MANIFEST_KEY, opts);
-  } catch {
-    bytes = await store.imageBigData(image.id, MANIFEST_KEY, opts);
-  }
-  const mediaType = guessManifestMediaType(bytes);
-  const parsed = parseManifest(bytes, mediaType);
-  if (parsed.kind !== 'image') throw new FerryError(ErrorCode.Unsupported, `image ${image.id}: stored manifest lists are not supported`);
-  if (parsed.layers.length !== chain.length) {
-    throw new FerryError(ErrorCode.InvalidManifest, `image ${image.id}: the manifest has ${parsed.layers.length} layers, the store ${chain.length}`);
-  }
-  let rewritten = false;
-  const layersOut = parsed.layers.map((l, i) => {
-    const s = chain[i]!;
-    const diff = s['diff-digest'];
-    if (!diff) throw new FerryError(ErrorCode.InvalidManifest, `layer ${s.id} has no diff digest`);
-    if (l.digest === diff) return l;
-    rewritten = true;
-    return { ...l, digest: diff, size: s['diff-size'] ?? -1, mediaType: layerMediaTypeWithCompression(l.mediaType ?? '', 'none') };
-  });
-  const manifest: RawManifest = rewritten ? { bytes: serializeImageManifest({ ...parsed, layers: layersOut }), mediaType: parsed.mediaType } : { bytes, mediaType };
-  return new StorageSource(ref, store, { image, chain, manifest, rewritten });
+  const bytes = await storedManifest(store, ref, image, opts);
+  return new StorageSource(ref, store, { image, chain, manifest: { bytes, mediaType: guessManifestMediaType(bytes) } });
 }

@@ -67,14 +67,32 @@ describe('containers-storage: source and destination contract', function () {
     await src.close();
   });
 
-  it('serves compressed-stored layers uncompressed with an updated manifest, and refuses to carry their signatures', async () => {
-    const { ref } = await write('example.com/gz:1', true, [Buffer.from('s')]);
+  it('serves the stored manifest and signatures of a compressed-stored layer, names its uncompressed form for copies, and cannot serve the compressed blob', async () => {
+    const { ref, manifest, blob } = await write('example.com/gz:1', true, [Buffer.from('s')]);
     const src = await ref.newImageSource({});
-    const m = JSON.parse((await src.getManifest()).bytes.toString()) as { layers: Array<{ digest: string; size: number; mediaType: string }> };
-    expect(m.layers[0]).to.deep.include({ digest: sha256(tar), size: tar.length, mediaType: 'application/vnd.oci.image.layer.v1.tar' });
+    const m = await src.getManifest();
+    expect(m.bytes.equals(manifest), 'stored manifest bytes').to.equal(true);
+    expect(m.mediaType).to.equal('application/vnd.oci.image.manifest.v1+json');
+    expect(await src.layerInfosForCopy!()).to.deep.equal([{ digest: sha256(tar), size: tar.length, mediaType: 'application/vnd.oci.image.layer.v1.tar' }]);
+    expect((await src.getSignatures()).map((x) => x.toString()), 'signatures of the stored manifest').to.deep.equal(['s']);
+    const layer = await src.getBlob({ digest: sha256(tar), size: -1 });
+    expect(layer.size).to.equal(tar.length);
+    expect((await collect(layer.stream)).equals(tar)).to.equal(true);
     let e: unknown;
-    try { await src.getSignatures(); } catch (x) { e = x; }
-    expect(isCode(e, ErrorCode.Unsupported)).to.equal(true);
+    try { await src.getBlob({ digest: sha256(blob), size: blob.length }); } catch (x) { e = x; }
+    expect(isCode(e, ErrorCode.NotFound), String(e)).to.equal(true);
+    expect(String(e)).to.include(sha256(tar));
+    e = undefined;
+    try { await src.getManifest(sha256(Buffer.from('no such instance'))); } catch (x) { e = x; }
+    expect(isCode(e, ErrorCode.NotFound), String(e)).to.equal(true);
+    await src.close();
+  });
+
+  it('needs no layer changes for an uncompressed-stored layer (layerInfosForCopy undefined)', async () => {
+    const { ref, manifest } = await write('example.com/plain:2', false, []);
+    const src = await ref.newImageSource({});
+    expect((await src.getManifest()).bytes.equals(manifest)).to.equal(true);
+    expect(await src.layerInfosForCopy!()).to.equal(undefined);
     await src.close();
   });
 
