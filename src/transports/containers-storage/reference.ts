@@ -79,7 +79,7 @@ export class StorageReference implements ImageReference {
       const m = images.filter((i) => i.id.startsWith(this.idPrefix!));
       if (m.length > 1) throw new FerryError(ErrorCode.InvalidReference, `image ID prefix "${this.idPrefix}" is ambiguous`);
       img = m[0] ?? images.find((i) => i.names?.includes(this.idPrefix!) || i.names?.includes(`docker.io/library/${this.idPrefix}:latest`));
-    } else if (this.name) img = images.find((i) => i.names?.includes(this.name!));
+    } else if (this.name) img = images.find((i) => i.names?.includes(this.name!)) ?? findByDigest(images, this.name);
     if (!img || (this.id && this.name && !img.names?.includes(this.name) && img.id !== this.id)) {
       throw notFound(`image ${this.stringWithinTransport()} not found in the store`);
     }
@@ -103,4 +103,21 @@ export class StorageReference implements ImageReference {
     const img = this.resolve(await store.images(opts));
     await removeImage(store, img.id, { force: false, signal: opts?.signal });
   }
+}
+
+/**
+ * For `repo@sha256:…` names, as containers/image does: the image carrying a name of that repository whose manifest
+ * has that digest (its `digest`, one of its `digests`, or a stored `manifest-<digest>` big-data item).
+ */
+function findByDigest(images: ImageRecord[], name: string): ImageRecord | undefined {
+  const at = name.lastIndexOf('@');
+  if (at < 0) return undefined;
+  const repo = name.slice(0, at);
+  const digest = name.slice(at + 1);
+  const repoOf = (n: string) => n.replace(/@.*$/, '').replace(/:[^:/]*$/, '');
+  return images.find((i) => {
+    const digests = [i.digest, ...((i['digests'] as string[] | undefined) ?? [])];
+    const hasDigest = digests.includes(digest) || (i['big-data-names'] ?? []).includes(`manifest-${digest}`);
+    return hasDigest && (i.names ?? []).some((n) => repoOf(n) === repo);
+  });
 }

@@ -35,4 +35,18 @@ describe('containers-storage: references', () => {
       expect(isCode(e, ErrorCode.InvalidReference), bad).to.equal(true);
     }
   });
+  it('resolves repo@digest names by the manifest digests an image carries, like containers/image', () => {
+    const M1 = `sha256:${'1'.repeat(64)}`;
+    const M2 = `sha256:${'2'.repeat(64)}`;
+    const images = [
+      { id: 'a'.repeat(64), digest: M1, names: ['example.com/team/app:1'] },
+      { id: 'b'.repeat(64), digest: M2, names: ['example.com/other:1'], 'big-data-names': [`manifest-${M1}`] },
+      { id: 'c'.repeat(64), digest: M1, names: ['example.com/team/other:2'], digests: [M2] },
+    ];
+    expect(parseStorageReference(`example.com/team/app@${M1}`).resolve(images).id).to.equal('a'.repeat(64));
+    expect(parseStorageReference(`example.com/team/other@${M2}`).resolve(images).id).to.equal('c'.repeat(64));
+    let e: unknown;
+    try { parseStorageReference(`example.com/team/app@${M2}`).resolve(images); } catch (x) { e = x; }
+    expect(isCode(e, ErrorCode.NotFound)).to.equal(true);
+  });
 });
