@@ -15,6 +15,9 @@ const COMMANDS: Record<CommandName, { describe: string; load: () => Promise<{ de
   'manifest-digest': { describe: 'Compute a manifest digest of a file', load: () => import('./commands/manifest-digest.js') },
   login: { describe: 'Login to a container registry', load: () => import('./commands/login.js') },
   logout: { describe: 'Logout of a container registry', load: () => import('./commands/logout.js') },
+  'standalone-sign': { describe: 'Create a signature using local files', load: () => import('./commands/standalone-sign.js') },
+  'standalone-verify': { describe: 'Verify a signature using local files', load: () => import('./commands/standalone-verify.js') },
+  sync: { describe: 'Synchronize one or more images from one location to another', load: () => import('./commands/sync.js') },
   store: { describe: 'Manage the local image store (containers/storage format, shared with podman and skopeo)', load: () => import('./commands/store.js') },
 };
 

@@ -1,0 +1,36 @@
+import type { CommandSpec } from '../command.js';
+import { writeFileAtomic, fileError } from '../../util/atomic.js';
+import { VERSION } from '../../version.js';
+import { normalizeFingerprint } from '../../signature/fingerprint.js';
+import { loadSigningKey, readInputFile, readPassphraseFile } from '../../signature/keys.js';
+import { signDockerManifest } from '../../signature/sign.js';
+
+const spec: CommandSpec = {
+  command: 'standalone-sign MANIFEST DOCKER-REFERENCE KEY-FINGERPRINT',
+  describe: 'Create a signature using local files',
+  builder: (y) =>
+    y
+      .positional('MANIFEST', { type: 'string', describe: 'path of the manifest file to sign' })
+      .positional('DOCKER-REFERENCE', { type: 'string', describe: 'the name to sign the image as, e.g. registry.example.com/app:1.0' })
+      .positional('KEY-FINGERPRINT', { type: 'string', describe: 'fingerprint of the OpenPGP key to sign with' })
+      .options({
+        output: { alias: 'o', type: 'string', describe: 'write the signature to SIGNATURE', requiresArg: true, demandOption: true },
+        'passphrase-file': { type: 'string', describe: 'file whose first line is the passphrase of the key', requiresArg: true },
+        key: { type: 'string', describe: 'read the private key from FILE instead of the GnuPG keyring', requiresArg: true },
+      }),
+  async handler(args, cli) {
+    const fingerprint = normalizeFingerprint(String(args['KEY-FINGERPRINT']));
+    const passphraseFile = args['passphrase-file'] as string | undefined;
+    const passphrase = passphraseFile !== undefined ? await readPassphraseFile(passphraseFile, cli.signal) : undefined;
+    const manifest = await readInputFile(String(args['MANIFEST']), 'manifest', cli.signal);
+    const key = await loadSigningKey({ fingerprint, keyFile: args['key'] as string | undefined, passphrase, env: cli.io.env, signal: cli.signal });
+    const signature = await signDockerManifest({ manifest, dockerReference: String(args['DOCKER-REFERENCE']), key, creator: `ferry ${VERSION}` });
+    const output = String(args['output']);
+    try {
+      await writeFileAtomic(output, signature, { signal: cli.signal });
+    } catch (e) {
+      throw fileError(`writing signature ${output}`, e);
+    }
+  },
+};
+export default spec;

@@ -1,0 +1,121 @@
+/** Verifying simple signing signatures (containers-signature(5)): the OpenPGP signature first, then the payload. */
+import type * as OpenPgp from 'openpgp';
+import { openpgp } from './openpgp.js';
+import { FerryError, ErrorCode } from '../errors.js';
+import { manifestDigest } from '../manifest/manifest-digest.js';
+import { digestOf, parseDigest } from '../util/digest.js';
+import { parsePayload, type SignaturePayload } from './payload.js';
+
+/** The outcome of a verified OpenPGP signed message. */
+export interface VerifiedMessage {
+  /** The signed content (now trusted to come from the key). */
+  content: Buffer;
+  /** Fingerprint (upper-case hex) of the (sub)key that made the signature. */
+  signingFingerprint: string;
+  /** Fingerprint (upper-case hex) of that key's primary key (equal to `signingFingerprint` without subkeys). */
+  primaryFingerprint: string;
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function refused(reason: string, cause?: unknown): FerryError {
+  return new FerryError(ErrorCode.Signature, reason, { cause });
+}
+
+/**
+ * Verifies a non-detached OpenPGP signed message (binary or armored) made by one of `keys`, and returns its
+ * content with the signer. Exactly one signature is accepted, and it must verify (valid, not expired, by a key
+ * that is valid and allowed to sign at the signature's time).
+ * @throws FerryError(E_SIGNATURE) naming why the message is refused: not OpenPGP, not signed, several
+ *   signatures, made by a key not among `keys`, or a signature that does not verify.
+ */
+export async function verifySignedMessage(signature: Uint8Array, keys: OpenPgp.PublicKey[]): Promise<VerifiedMessage> {
+  const pgp = await openpgp();
+  let msg: OpenPgp.Message<Uint8Array>;
+  try {
+    const head = Buffer.from(signature.subarray(0, 64)).toString('latin1').trimStart();
+    msg = head.startsWith('-----BEGIN PGP')
+      ? ((await pgp.readMessage({ armoredMessage: Buffer.from(signature).toString('utf8') })) as OpenPgp.Message<Uint8Array>)
+      : await pgp.readMessage({ binaryMessage: signature });
+  } catch (e) {
+    throw refused(`invalid signature: not an OpenPGP signed message (${message(e)})`, e);
+  }
+  let result: Awaited<ReturnType<typeof OpenPgp.verify<Uint8Array>>>;
+  try {
+    result = await pgp.verify({ message: msg, verificationKeys: keys, format: 'binary' });
+  } catch (e) {
+    throw refused(`invalid signature: ${message(e)}`, e);
+  }
+  if (result.signatures.length !== 1) {
+    throw refused(result.signatures.length === 0 ? 'invalid signature: the message is not signed' : `invalid signature: expected one signature, found ${result.signatures.length}`);
+  }
+  const sig = result.signatures[0]!;
+  const signer = keys.find((k) => k.getKeys(sig.keyID).length > 0);
+  if (!signer) {
+    const known = keys.map((k) => k.getFingerprint().toUpperCase()).join(', ');
+    throw refused(`signature made by key ID ${sig.keyID.toHex().toUpperCase()}, which is not among the public keys (${known || 'none'})`);
+  }
+  try {
+    await sig.verified;
+  } catch (e) {
+    throw refused(`signature verification failed: ${message(e)}`, e);
+  }
+  return {
+    content: Buffer.from(result.data),
+    signingFingerprint: signer.getKeys(sig.keyID)[0]!.getFingerprint().toUpperCase(),
+    primaryFingerprint: signer.getFingerprint().toUpperCase(),
+  };
+}
+
+/** Whether `manifest` has `digest` (computed like registries do, signed schema1 manifests included for sha256). */
+export function manifestMatchesDigest(manifest: Buffer, digest: string): boolean {
+  const { algorithm } = parseDigest(digest);
+  return (algorithm === 'sha256' ? manifestDigest(manifest) : digestOf(manifest, algorithm)) === digest;
+}
+
+/** Options of {@link verifyDockerManifestSignature}. */
+export interface VerifyDockerManifestSignatureOptions {
+  /** The signature (an OpenPGP signed message). */
+  signature: Uint8Array;
+  /** The manifest bytes the signature must be for. */
+  manifest: Buffer;
+  /** The identity the signature must claim, compared as an exact string (as skopeo's standalone-verify). */
+  dockerReference: string;
+  /** Fingerprints (normalized) of the keys allowed to have signed, or `any` for any of `keys`. */
+  expectedFingerprints: string[] | 'any';
+  /** The public keys to verify with. */
+  keys: OpenPgp.PublicKey[];
+}
+
+/** A signature that passed every check. */
+export interface VerifiedDockerManifestSignature {
+  /** The expected fingerprint that matched (the signing key's own, or its primary key's). */
+  fingerprint: string;
+  /** The verified payload. */
+  payload: SignaturePayload;
+}
+
+/**
+ * Verifies a simple signing signature of a manifest: the OpenPGP signature first (by one of `keys`, whose
+ * fingerprint — of the signing subkey or of its primary key — is expected), only then the payload, parsed
+ * strictly; then that it is for `manifest`'s digest and claims `dockerReference`.
+ * @throws FerryError(E_SIGNATURE) with the reason for refusing it.
+ */
+export async function verifyDockerManifestSignature(opts: VerifyDockerManifestSignatureOptions): Promise<VerifiedDockerManifestSignature> {
+  const verified = await verifySignedMessage(opts.signature, opts.keys);
+  const candidates = [verified.signingFingerprint, verified.primaryFingerprint];
+  const fingerprint = opts.expectedFingerprints === 'any' ? verified.signingFingerprint : candidates.find((f) => (opts.expectedFingerprints as string[]).includes(f));
+  if (fingerprint === undefined) {
+    throw refused(`signature by key ${verified.signingFingerprint} does not match the expected fingerprints ${(opts.expectedFingerprints as string[]).join(', ')}`);
+  }
+  const payload = parsePayload(verified.content);
+  if (!manifestMatchesDigest(opts.manifest, payload.dockerManifestDigest)) {
+    throw refused(`signature is for manifest digest ${payload.dockerManifestDigest}, which does not match the manifest (${manifestDigest(opts.manifest)})`);
+  }
+  if (payload.dockerReference !== opts.dockerReference) {
+    throw refused(`signature is for docker reference ${JSON.stringify(payload.dockerReference)}, not ${JSON.stringify(opts.dockerReference)}`);
+  }
+  return { fingerprint, payload };
+}
