@@ -1,0 +1,140 @@
+import type { CommandSpec } from '../command.js';
+import { registryFlags, retryFlags, contextFromArgs } from '../options/registry.js';
+import { FerryError, ErrorCode } from '../../errors.js';
+import { write } from '../io.js';
+import type { ProgressMode } from '../output/progress.js';
+import type { SyncSourceKind } from '../../sync/sources.js';
+import type { SyncDestKind } from '../../sync/naming.js';
+import type { SyncFailure, SyncImage, SyncReporter } from '../../sync/sync.js';
+
+const usage = (m: string) => new FerryError(ErrorCode.Usage, m);
+
+function oneLine(e: unknown): string {
+  return (e instanceof Error ? e.message || e.name : String(e)).replace(/\s*\n\s*/g, '; ');
+}
+
+/** `Sync failed for 1 image or source (2 images synced): docker://…:v2 (…)` — the one-line summary of a `--keep-going` sync. */
+export function failureSummary(failures: SyncFailure[], synced: number): string {
+  const list = failures.map((f) => `${f.what} (${oneLine(f.error)})`).join('; ');
+  const n = failures.length;
+  return `Sync failed for ${n} image${n === 1 ? '' : 's'} or source${n === 1 ? '' : 's'} (${synced} image${synced === 1 ? '' : 's'} synced): ${list}`;
+}
+
+const spec: CommandSpec = {
+  command: 'sync SOURCE DESTINATION',
+  describe: 'Synchronize one or more images from one location to another',
+  builder: (y) =>
+    y
+      .positional('SOURCE', { type: 'string', describe: 'repository or image (--src docker), directory (--src dir) or YAML file (--src yaml)' })
+      .positional('DESTINATION', { type: 'string', describe: 'registry/namespace prefix (--dest docker) or directory (--dest dir)' })
+      .options({
+        src: { alias: 's', type: 'string', choices: ['docker', 'dir', 'yaml'], describe: 'SOURCE transport type', requiresArg: true, demandOption: true },
+        dest: { alias: 'd', type: 'string', choices: ['docker', 'dir'], describe: 'DESTINATION transport type', requiresArg: true, demandOption: true },
+        ...registryFlags('src-'),
+        ...registryFlags('dest-'),
+        ...retryFlags,
+        all: { alias: 'a', type: 'boolean', describe: 'copy every image of multi-platform images' },
+        platform: { type: 'string', describe: 'copy only these platforms (OS/ARCH[/VARIANT],…) of multi-platform images', requiresArg: true },
+        format: { alias: 'f', type: 'string', describe: 'manifest type to write (oci, v2s2)', requiresArg: true },
+        'preserve-digests': { type: 'boolean', describe: 'fail rather than change any digest' },
+        'remove-signatures': { type: 'boolean', describe: 'do not copy signatures' },
+        scoped: { type: 'boolean', describe: 'prefix images at DESTINATION with the full source image path' },
+        'append-suffix': { type: 'string', describe: 'string to append to destination tags', requiresArg: true },
+        'dry-run': { type: 'boolean', describe: 'list what would be copied, copy nothing' },
+        'keep-going': { type: 'boolean', describe: 'do not stop at an image that fails; exit 1 at the end if any did' },
+        'image-parallel-copies': { type: 'number', describe: 'blobs copied at once', requiresArg: true, default: 6 },
+        digestfile: { type: 'string', describe: 'write the digest and destination of each copied image to PATH, one per line', requiresArg: true },
+        quiet: { alias: 'q', type: 'boolean', describe: 'print no progress' },
+        progress: { type: 'string', choices: ['tty', 'plain', 'json'], describe: 'progress output on stderr (default: tty on a terminal, else plain)', requiresArg: true },
+      })
+      .example('$0 sync --src docker --dest dir --scoped registry.example.com/busybox /media/usb', 'copy every tag of a repository into directories')
+      .example('$0 sync --src yaml --dest docker sync.yaml mirror.example.com/team', 'copy the images a YAML file lists into a registry'),
+  async handler(args, cli) {
+    const srcKind = args['src'] as SyncSourceKind;
+    const destKind = args['dest'] as SyncDestKind;
+    if (srcKind === 'dir' && destKind === 'dir') throw usage("sync from 'dir' to 'dir' is not implemented, consider using rsync instead");
+    const { copyOptionsFromArgs } = await import('./copy.js');
+    const copy = copyOptionsFromArgs(args, cli.io.env);
+    const srcCtx = copy.srcCtx ?? {};
+    delete copy.srcCtx;
+    const source = String(args['SOURCE']);
+    const destination = String(args['DESTINATION']);
+    const dryRun = Boolean(args['dry-run']);
+    const keepGoing = Boolean(args['keep-going']);
+    const mode: ProgressMode = args['quiet'] ? 'quiet' : ((args['progress'] as ProgressMode | undefined) ?? (cli.io.stderr.isTTY ? 'tty' : 'plain'));
+    const text = mode === 'tty' || mode === 'plain';
+    const say = async (line: string) => {
+      if (text) await write(cli.io.stderr, line + '\n');
+    };
+    const json = async (value: Record<string, unknown>) => {
+      if (mode === 'json') await write(cli.io.stderr, JSON.stringify(value) + '\n');
+    };
+
+    const { syncSources } = await import('../../sync/sources.js');
+    const { syncImages } = await import('../../sync/sync.js');
+    const { createProgressRenderer } = await import('../output/progress.js');
+    const groups = await syncSources(srcKind, source, srcCtx, { signal: cli.signal });
+
+    const digestFile = args['digestfile'] as string | undefined;
+    const digests: string[] = [];
+    let renderer: Awaited<ReturnType<typeof createProgressRenderer>> | undefined;
+    const reporter: SyncReporter = {
+      async imageStart(image: SyncImage) {
+        const verb = dryRun ? 'Would have copied' : 'Copying';
+        await say(`${verb} image ref ${image.index}/${image.count} from ${image.from} to ${image.to}`);
+        await json({ kind: 'sync-image', index: image.index, count: image.count, from: image.from, to: image.to, dryRun });
+        if (dryRun) return;
+        renderer = await createProgressRenderer(mode, cli.io.stderr);
+        const r = renderer;
+        return { onProgress: (e) => r.onProgress(e), onPhase: (p) => r.onPhase(p) };
+      },
+      async imageEnd(image, outcome) {
+        await renderer?.finish();
+        renderer = undefined;
+        if (outcome.digest !== undefined) digests.push(`${outcome.digest} ${image.to}\n`);
+        if (outcome.error !== undefined && keepGoing) await write(cli.io.stderr, `Error copying ref ${image.from}: ${oneLine(outcome.error)}\n`);
+      },
+      async groupFailed(group, error) {
+        await write(cli.io.stderr, `Error processing repo ${group}, skipping: ${oneLine(error)}\n`);
+      },
+      async groupEmpty(group) {
+        await say(`No refs to sync found in ${group}`);
+      },
+    };
+    let result;
+    try {
+      result = await syncImages(groups, {
+        destKind,
+        destination,
+        scoped: Boolean(args['scoped']),
+        appendSuffix: (args['append-suffix'] as string | undefined) ?? '',
+        copy,
+        dryRun,
+        keepGoing,
+        reporter,
+        signal: cli.signal,
+      });
+    } finally {
+      await renderer?.finish();
+      if (digestFile !== undefined && !dryRun) await writeDigests(digestFile, digests);
+    }
+    await say(`${dryRun ? 'Would have synced' : 'Synced'} ${result.images} images from ${result.sources} sources`);
+    await json({ kind: 'sync-done', images: result.images, sources: result.sources, failures: result.failures.length, dryRun });
+    if (result.failures.length > 0) {
+      await write(cli.io.stderr, `Error: ${failureSummary(result.failures, result.images)}\n`);
+      return 1;
+    }
+    return 0;
+  },
+};
+
+async function writeDigests(file: string, lines: string[]): Promise<void> {
+  const { writeFile } = await import('node:fs/promises');
+  try {
+    await writeFile(file, lines.join(''));
+  } catch (e) {
+    throw new FerryError(ErrorCode.Io, `writing digest file ${file}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+export default spec;

@@ -1,0 +1,44 @@
+/**
+ * Where `sync` writes each image, as skopeo names it:
+ *
+ * - the source image's suffix is its docker name (`host/ns/repo:tag`) for registry sources, or its directory
+ *   relative to the `--src dir` base (`ns/repo:tag`; the base's own name when the base itself is the image);
+ * - without `--scoped` only the last path element is kept (`repo:tag`);
+ * - the destination is `DESTINATION/SUFFIX` followed by `--append-suffix` (so the suffix lands on the tag).
+ */
+import path from 'node:path';
+import { FerryError, ErrorCode } from '../errors.js';
+import type { ImageReference } from '../types/reference.js';
+
+/** The two kinds of destination `sync` writes to. */
+export type SyncDestKind = 'docker' | 'dir';
+
+/** Options of {@link destinationName}. */
+export interface NamingOptions {
+  /** Keep the whole source name (registry host included) under the destination. */
+  scoped?: boolean;
+  /** Appended to the destination name (to its tag for `name:tag` names). */
+  appendSuffix?: string;
+}
+
+/**
+ * The suffix naming `src` under the destination, before `--scoped` is applied.
+ * @param dirBase the `--src dir` base directory the image was found in.
+ */
+export function sourceSuffix(src: ImageReference, dirBase?: string): string {
+  const docker = src.dockerReference();
+  if (docker !== undefined) return docker;
+  if (dirBase === undefined) throw new FerryError(ErrorCode.Unsupported, `cannot name ${src.toString()} at a sync destination`);
+  const rel = path.relative(path.resolve(dirBase), path.resolve(src.stringWithinTransport())).split(path.sep).join('/');
+  return rel === '' ? path.basename(path.resolve(dirBase)) : rel;
+}
+
+/**
+ * The destination name (without transport) for `src`: `DEST/repo:tag` or, with `scoped`, `DEST/host/ns/repo:tag`,
+ * plus `appendSuffix`.
+ */
+export function destinationName(src: ImageReference, dest: string, opts: NamingOptions & { dirBase?: string } = {}): string {
+  let suffix = sourceSuffix(src, opts.dirBase);
+  if (!opts.scoped) suffix = path.posix.basename(suffix);
+  return path.posix.join(dest, suffix) + (opts.appendSuffix ?? '');
+}

@@ -1,0 +1,204 @@
+/**
+ * What `sync` copies: the SOURCE argument turned into groups of images ("sources" in skopeo's final count).
+ *
+ * - `docker`: a repository (one group: every tag the registry lists) or one image (`repo:tag`, `repo@digest`);
+ * - `dir`: every `dir:` image below a directory (a folder holding `manifest.json`; nothing below it is searched);
+ * - `yaml`: one group per repository entry of a skopeo sync file (`images`, then `images-by-tag-regex`, then
+ *   `images-by-semver`), each with the registry's own credentials and TLS settings.
+ *
+ * Groups list their images lazily ({@link SyncSourceGroup.list}), so a repository that cannot be listed is a
+ * failure of that group (which `--keep-going` can step over), not of the whole file.
+ */
+import type { Dirent } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { FerryError, ErrorCode } from '../errors.js';
+import type { OpOptions, SystemContext } from '../types/context.js';
+import type { ImageReference } from '../types/reference.js';
+import { type DockerName, parseNormalizedName, repositoryString } from '../transports/docker/name.js';
+import { DockerReference } from '../transports/docker/reference.js';
+import { dirTransport } from '../transports/dir/transport.js';
+import { readSyncConfig, type RegistrySyncConfig } from './config.js';
+import { parseSemver } from './semver.js';
+
+/** The kinds of SOURCE `sync` reads. */
+export type SyncSourceKind = 'docker' | 'dir' | 'yaml';
+
+/** One group of images to sync, read with one context. */
+export interface SyncSourceGroup {
+  /** What the group is, for messages: `127.0.0.1:5000/team/app`, `dir:/media/usb`. */
+  readonly label: string;
+  /** The source context for every image of the group. */
+  readonly ctx: SystemContext;
+  /** For `dir` sources: the base directory (destination names are relative to it). */
+  readonly dirBase?: string;
+  /**
+   * The images of the group, in a stable order; may be empty for YAML entries (nothing matched).
+   * @throws FerryError (E_NOT_FOUND for a repository or directory that does not exist; E_NOT_FOUND when there is nothing to sync).
+   */
+  list(opts?: OpOptions): Promise<ImageReference[]>;
+}
+
+/** A tag list filter of a YAML group. */
+type TagFilter = (tag: string) => boolean;
+
+/**
+ * Turns SOURCE into groups of images.
+ * @param ctx the source context from the command line (YAML entries override parts of it per registry).
+ * @throws FerryError: E_INVALID_REFERENCE for a bad docker name, E_CONFIG for a bad YAML file, E_NOT_FOUND when the
+ *         YAML file or the source directory does not exist.
+ */
+export async function syncSources(kind: SyncSourceKind, source: string, ctx: SystemContext, opts: OpOptions = {}): Promise<SyncSourceGroup[]> {
+  switch (kind) {
+    case 'docker':
+      return [dockerGroup(source, ctx)];
+    case 'dir':
+      return [await dirGroup(source, ctx)];
+    case 'yaml':
+      return yamlGroups(await readSyncConfig(source, opts), source, ctx);
+  }
+}
+
+function dockerGroup(source: string, ctx: SystemContext): SyncSourceGroup {
+  const name = parseNormalizedName(source);
+  if (name.tag !== undefined || name.digest !== undefined) {
+    const ref = new DockerReference(name);
+    return { label: ref.dockerReference(), ctx, list: async () => [ref] };
+  }
+  return repoGroup(name, ctx, acceptAll, true);
+}
+
+/** Every tag of `repo` that `filter` accepts. */
+function repoGroup(repo: DockerName, ctx: SystemContext, filter: TagFilter, emptyIsError: boolean): SyncSourceGroup {
+  const label = repositoryString(repo);
+  return {
+    label,
+    ctx,
+    async list(opts: OpOptions = {}) {
+      const { listDockerTags } = await import('../transports/docker/tags.js');
+      let tags: string[];
+      try {
+        tags = await listDockerTags({ name: repo }, ctx, opts);
+      } catch (e) {
+        if (e instanceof FerryError) throw new FerryError(e.code, `listing the tags of ${repositoryString(repo)}: ${e.message}`, { cause: e });
+        throw e;
+      }
+      const refs: ImageReference[] = [];
+      for (const tag of tags) {
+        if (!filter(tag)) continue;
+        try {
+          refs.push(new DockerReference(parseNormalizedName(`${repositoryString(repo)}:${tag}`)));
+        } catch {
+          // a tag the registry lists but no reference can name: skipped, as skopeo does
+        }
+      }
+      if (refs.length === 0 && emptyIsError) throw new FerryError(ErrorCode.NotFound, `no images to sync found in ${repositoryString(repo)}`);
+      return refs;
+    },
+  };
+}
+
+const acceptAll: TagFilter = () => true;
+
+async function dirGroup(source: string, ctx: SystemContext): Promise<SyncSourceGroup> {
+  try {
+    if (!(await stat(source)).isDirectory()) throw new FerryError(ErrorCode.InvalidReference, `sync source ${source} is not a directory`);
+  } catch (e) {
+    if (e instanceof FerryError) throw e;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new FerryError(ErrorCode.NotFound, `sync source directory ${source} does not exist`, { cause: e });
+    throw new FerryError(ErrorCode.Io, `reading sync source directory ${source}: ${(e as Error).message}`, { cause: e });
+  }
+  return {
+    label: `dir:${source}`,
+    ctx,
+    dirBase: source,
+    async list(opts: OpOptions = {}) {
+      const dirs = await findDirImages(source, opts);
+      if (dirs.length === 0) throw new FerryError(ErrorCode.NotFound, `no images to sync found in ${source}`);
+      return dirs.map((d) => dirTransport.parseReference(d));
+    },
+  };
+}
+
+/**
+ * Folders below `base` (and `base` itself) that hold a `manifest.json`, in lexical order; the search does not go
+ * below an image, nor into ferry's staging folders.
+ */
+export async function findDirImages(base: string, opts: OpOptions = {}): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    if (opts.signal?.aborted) throw new FerryError(ErrorCode.Aborted, `searching ${base}: aborted`, { cause: opts.signal.reason });
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      throw new FerryError(ErrorCode.Io, `reading directory ${dir}: ${(e as Error).message}`, { cause: e });
+    }
+    if (entries.some((e) => e.isFile() && e.name === 'manifest.json')) {
+      out.push(dir);
+      return;
+    }
+    const subdirs = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.ferry-staging-')).map((e) => e.name).sort();
+    for (const name of subdirs) await walk(path.join(dir, name));
+  };
+  await walk(base);
+  return out;
+}
+
+function yamlGroups(config: RegistrySyncConfig[], file: string, base: SystemContext): SyncSourceGroup[] {
+  const groups: SyncSourceGroup[] = [];
+  for (const reg of config) {
+    const ctx: SystemContext = { ...base };
+    if (reg.certDir !== undefined) ctx.certDir = reg.certDir;
+    if (reg.tlsVerify !== undefined) ctx.tlsVerify = reg.tlsVerify;
+    if (reg.credentials) {
+      ctx.credentials = reg.credentials;
+      delete ctx.registryToken;
+      delete ctx.noCreds;
+    }
+    const repoName = (repo: string, line: number): DockerName => {
+      let n: DockerName;
+      try {
+        n = parseNormalizedName(`${reg.registry}/${repo}`);
+      } catch (e) {
+        throw new FerryError(ErrorCode.Config, `${file}:${line}: invalid repository "${reg.registry}/${repo}": ${(e as Error).message}`, { cause: e });
+      }
+      if (n.tag !== undefined || n.digest !== undefined) {
+        throw new FerryError(ErrorCode.Config, `${file}:${line}: "${reg.registry}/${repo}" names an image, not a repository; list its tags under it`);
+      }
+      return n;
+    };
+    for (const entry of reg.images) {
+      const repo = repoName(entry.repo, entry.line);
+      if (entry.refs.length === 0) {
+        groups.push(repoGroup(repo, ctx, acceptAll, false));
+        continue;
+      }
+      const refs = entry.refs.map((r) => {
+        const isDigest = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}$/.test(r);
+        try {
+          return new DockerReference(parseNormalizedName(`${repositoryString(repo)}${isDigest ? '@' : ':'}${r}`));
+        } catch (e) {
+          throw new FerryError(ErrorCode.Config, `${file}:${entry.line}: invalid ${isDigest ? 'digest' : 'tag'} "${r}" for ${repositoryString(repo)}: ${(e as Error).message}`, { cause: e });
+        }
+      });
+      groups.push({ label: repositoryString(repo), ctx, list: async () => refs });
+    }
+    for (const entry of reg.imagesByTagRegex) {
+      const repo = repoName(entry.repo, entry.line);
+      const re = entry.pattern;
+      groups.push(repoGroup(repo, ctx, (t) => re.test(t), false));
+    }
+    for (const entry of reg.imagesBySemver) {
+      const repo = repoName(entry.repo, entry.line);
+      const c = entry.constraint;
+      groups.push(
+        repoGroup(repo, ctx, (t) => {
+          const v = parseSemver(t);
+          return v !== undefined && c(v);
+        }, false),
+      );
+    }
+  }
+  return groups;
+}
