@@ -136,7 +136,7 @@ export function parseSyncConfig(text: string, file = '<yaml>'): RegistrySyncConf
           for (const [k, e] of m.entries) if (k !== 'username' && k !== 'password') fail(e.line, `unknown key "${k}" in credentials (expected username and password)`);
           const username = m.entries.get('username');
           const password = m.entries.get('password');
-          if (!username || !password) fail(v.line, 'credentials need both username and password');
+          if (!username || !password) fail(entry.line, 'credentials need both username and password');
           // never echo the values: they are secrets
           cfg.credentials = { username: scalar(username!.value, 'credentials username', fail), password: scalar(password!.value, 'credentials password', fail) };
           break;

@@ -30,7 +30,7 @@ export function parseSemver(tag: string): SemverVersion | undefined {
 /** Orders versions (pre-releases before their release, identifiers compared as semver 2.0 says). */
 export function compareSemver(a: SemverVersion, b: SemverVersion): number {
   for (const k of ['major', 'minor', 'patch'] as const) if (a[k] !== b[k]) return a[k] < b[k] ? -1 : 1;
-  if (a.pre.length === 0 || b.pre.length === 0) return b.pre.length - a.pre.length;
+  if (a.pre.length === 0 || b.pre.length === 0) return Math.sign(b.pre.length - a.pre.length);
   for (let i = 0; i < Math.max(a.pre.length, b.pre.length); i++) {
     const x = a.pre[i];
     const y = b.pre[i];

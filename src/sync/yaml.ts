@@ -120,10 +120,11 @@ class Parser {
     const l = this.peek()!;
     if (isSeqItem(l.text)) return this.parseSeq(indent);
     if (this.findKeyColon(l.text) === undefined) {
-      // a lone scalar as a whole block (e.g. the document is just a word)
+      // a lone scalar as a whole block (`key:` and its value on the next line; a document that is one word)
+      const next = this.lines[this.i + 1];
+      if (next && next.indent >= indent) this.fail(l.no, `expected "key: value", got "${clip(l.text)}"`);
       this.i++;
-      const v = this.parseInlineValue(l.text, l.no);
-      return v;
+      return this.parseInlineValue(l.text, l.no);
     }
     return this.parseMap(indent);
   }
@@ -152,6 +153,7 @@ class Parser {
   private parseMap(indent: number): YamlMap {
     const map: YamlMap = { kind: 'map', line: this.peek()!.no, entries: new Map() };
     for (let l = this.peek(); l && l.indent === indent; l = this.peek()) {
+      if (indent === 0 && (l.text === '---' || l.text === '...')) break;
       if (isSeqItem(l.text)) this.fail(l.no, 'a list item where a "key: value" line was expected');
       const { key, rest } = this.splitKey(l);
       if (map.entries.has(key)) this.fail(l.no, `key "${key}" is already defined on line ${map.entries.get(key)!.line}`);

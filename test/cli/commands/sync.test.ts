@@ -54,8 +54,10 @@ describe('cli: ferry sync (real registry)', function () {
   });
 
   it('--src docker REPO --dest docker: every tag lands in the namespace with the same digest', async () => {
-    const r = await ferry(['sync', '--src', 'docker', '--dest', 'docker', ...tls, `${host()}/src/app`, `${host()}/mirror`]);
+    const digestFile = join(await cleanup.tempDir('cli-sync-digests'), 'digests');
+    const r = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--digestfile', digestFile, ...tls, `${host()}/src/app`, `${host()}/mirror`]);
     expect(r.code, r.stderr).to.equal(0);
+    expect(await readFile(digestFile, 'utf8')).to.equal(tags.map((t) => `${images.get(t)!.digest} docker://${host()}/mirror/app:${t}\n`).join(''));
     expect(r.stdout).to.equal('');
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines).to.include(`Copying image ref 1/3 from docker://${host()}/src/app:v1 to docker://${host()}/mirror/app:v1`);
@@ -139,6 +141,12 @@ describe('cli: ferry sync (real registry)', function () {
     expect(lines).to.deep.equal([
       ...tags.map((t, i) => `Would have copied image ref ${i + 1}/3 from docker://${host()}/src/app:${t} to docker://${host()}/dry/app:${t}-mirrored`),
       'Would have synced 3 images from 1 sources',
+    ]);
+    const j = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', '--progress', 'json', ...tls, `${host()}/src/app:v2`, `${host()}/dry`]);
+    expect(j.code, j.stderr).to.equal(0);
+    expect(j.stderr.trimEnd().split('\n').map((l) => JSON.parse(l))).to.deep.equal([
+      { kind: 'sync-image', index: 1, count: 1, from: `docker://${host()}/src/app:v2`, to: `docker://${host()}/dry/app:v2`, dryRun: true },
+      { kind: 'sync-done', images: 1, sources: 1, failures: 0, dryRun: true },
     ]);
     expect(await remoteTags('dry/app')).to.deep.equal([]);
   });
