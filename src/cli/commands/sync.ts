@@ -13,9 +13,12 @@ function oneLine(e: unknown): string {
   return (e instanceof Error ? e.message || e.name : String(e)).replace(/\s*\n\s*/g, '; ');
 }
 
-/** `Sync failed for 1 image or source (2 images synced): docker://…:v2 (…)` — the one-line summary of a `--keep-going` sync. */
+/**
+ * `Sync failed for 1 image or source (2 images synced): docker://…:v2` — the one-line summary of a `--keep-going`
+ * sync (each failure's error was printed when it happened).
+ */
 export function failureSummary(failures: SyncFailure[], synced: number): string {
-  const list = failures.map((f) => `${f.what} (${oneLine(f.error)})`).join('; ');
+  const list = failures.map((f) => f.what).join(', ');
   const n = failures.length;
   return `Sync failed for ${n} image${n === 1 ? '' : 's'} or source${n === 1 ? '' : 's'} (${synced} image${synced === 1 ? '' : 's'} synced): ${list}`;
 }

@@ -154,7 +154,7 @@ describe('cli: ferry sync (real registry)', function () {
   it('--keep-going: a missing tag fails alone, the others are copied, exit 1 with a summary naming it', async () => {
     const dir = await cleanup.tempDir('cli-sync-keep');
     const file = join(dir, 'sync.yaml');
-    await writeFile(file, `${host()}:\n  images:\n    src/app: [v1, missing, v3]\n`);
+    await writeFile(file, `${host()}:\n  images:\n    src/app: [v1, missing, v3]\n    src/nope: []\n`);
     const stopped = await ferry(['sync', '--src', 'yaml', '--dest', 'docker', ...tls, file, `${host()}/stop`]);
     expect(stopped.code, stopped.stderr).to.equal(2);
     expect(stopped.stderr.trimEnd().split('\n').at(-1)).to.match(new RegExp(`^Error: copying docker://${host()}/src/app:missing: `));
@@ -164,8 +164,12 @@ describe('cli: ferry sync (real registry)', function () {
     expect(r.code, r.stderr).to.equal(1);
     expect(await remoteTags('keep/app')).to.deep.equal(['v1', 'v3']);
     const lines = r.stderr.trimEnd().split('\n');
+    expect(lines.find((l) => l.startsWith('Error copying ref'))).to.match(new RegExp(`^Error copying ref docker://${host()}/src/app:missing: .+`));
+    expect(lines.find((l) => l.startsWith('Error processing repo'))).to.match(new RegExp(`^Error processing repo ${host()}/src/nope, skipping: .+`));
     expect(lines).to.include('Synced 2 images from 1 sources');
-    expect(lines.at(-1)).to.match(new RegExp(`^Error: Sync failed for 1 image or source \\(2 images synced\\): docker://${host()}/src/app:missing \\(.+\\)$`));
+    expect(lines.at(-1)).to.match(
+      new RegExp(`^Error: Sync failed for 2 images or sources \\(2 images synced\\): docker://${host()}/src/app:missing, ${host()}/src/nope$`),
+    );
   });
 
   it('an unknown repository exits 2; dir to dir and unknown --src are usage errors', async () => {
