@@ -4,11 +4,14 @@
  * detect compression → (de)compress if wanted → `putBlob`.
  * Nothing is buffered: bytes stream from source to destination.
  */
-import { PassThrough, Readable, pipeline } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { PassThrough, Readable, Writable, pipeline } from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { FerryError, ErrorCode } from '../errors.js';
 import { compressStream, decompressStream, detectStreamCompression, type Compression, type CompressionAlgorithm } from '../compression/index.js';
 import type { BlobInfo, ImageDestination, ImageSource } from '../types/image.js';
-import { VerifyingStream } from '../util/verify-stream.js';
+import { isBlobFileAdopter, type BlobFileAdopter } from '../util/blob-file-adopter.js';
+import { VerifyingStream, markVerifiedUpstream } from '../util/verify-stream.js';
 import type { CopyPhase } from './options.js';
 import type { PartialBlob, PartialStore } from './partial.js';
 import { blobProgress } from './progress.js';
@@ -221,12 +224,17 @@ async function transferBlob(
       step = compressionStep(detected, policy);
     }
     const verifier = new VerifyingStream({ digest: src.digest, size, what: `blob ${src.digest}`, onProgress: (n) => progress.bytes(n) });
+    if (step.op === 'preserve' && partial && ctx.partials && size > 0 && isBlobFileAdopter(ctx.dest)) {
+      return adoptPartial(ctx, src, size, input, verifier, partial, progress);
+    }
     const stages: NodeJS.ReadWriteStream[] = [verifier];
     if (step.op === 'decompress' || step.op === 'recompress') stages.push(decompressStream(detected));
     if (step.op === 'compress' || step.op === 'recompress') stages.push(compressStream(step.to as CompressionAlgorithm, policy.level));
     const out = new PassThrough({ highWaterMark: 1 << 20 });
     progress.start(0);
     let pipeError: unknown;
+    // With nothing after the verifier, the destination may trust the bytes instead of hashing them again.
+    if (step.op === 'preserve') markVerifiedUpstream(out, src.digest, size);
     const piped = new Promise<void>((resolve) => {
       pipeline([input, ...stages, out] as unknown as [Readable, PassThrough], (err) => {
         pipeError = err ?? undefined;
@@ -262,6 +270,41 @@ async function transferBlob(
     delete info.reason;
     return step.op !== 'preserve' ? { info, compression: step.to } : { info };
   }
+}
+
+/**
+ * The blob's bytes are written to its partial file anyway (by the {@link ResumingBlobReader}), and the destination
+ * can take a file as a blob: verify the stream while it fills the partial, then hand the file over (renamed, or
+ * hard-linked when the partial stays until commit) instead of writing the same bytes a second time. Falls back to
+ * `putBlob` from the file if the destination cannot take it.
+ */
+async function adoptPartial(
+  ctx: BlobCopyContext,
+  src: BlobInfo,
+  size: number,
+  input: Readable,
+  verifier: VerifyingStream,
+  partial: PartialBlob,
+  progress: ReturnType<typeof blobProgress>,
+): Promise<CopiedBlob> {
+  const { signal } = ctx;
+  const dest = ctx.dest as ImageDestination & BlobFileAdopter;
+  progress.start(0);
+  await pipelineAsync(input, verifier, discard(), { signal });
+  const target: BlobInfo = { ...src, size };
+  const keepSource = ctx.partials!.location.keepUntilCommit;
+  const written =
+    (await dest.adoptBlobFile(partial.path, target, { signal, keepSource })) ??
+    (await dest.putBlob(createReadStream(partial.path, { highWaterMark: 1 << 20 }), target, { signal }));
+  progress.done(verifier.bytes);
+  const info: BlobInfo = { ...src, digest: written.digest || src.digest, size: written.size >= 0 ? written.size : size };
+  delete info.reason;
+  return { info };
+}
+
+/** A Writable that drops what it is given (the end of a pipeline whose side effects are the point). */
+function discard(): Writable {
+  return new Writable({ highWaterMark: 1 << 20, write: (_c, _e, cb) => cb() });
 }
 
 /**

@@ -16,8 +16,10 @@ import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
 import { fsyncDir, writeFileAtomic } from '../../util/atomic.js';
+import type { AdoptBlobFileOptions, BlobFileAdopter } from '../../util/blob-file-adopter.js';
 import { isDigest } from '../../util/digest.js';
 import { makeTempDir, type TempDir } from '../../util/temp.js';
+import { adoptFileAt } from '../shared/blob-adopt.js';
 import { putBlobFile } from '../shared/blob-writer.js';
 import { checkAborted, ioError, isNotFoundError } from '../shared/files.js';
 import { DIR_VERSION_CONTENT, MANIFEST_FILE, VERSION_FILE, blobPath, digestStem, manifestPath, signaturePath, versionPath } from './layout.js';
@@ -27,7 +29,7 @@ import type { DirReference } from './reference.js';
 export const STAGING_PREFIX = '.ferry-staging-';
 
 /** An ImageDestination writing a `dir:` image. */
-export class DirDestination implements ImageDestination {
+export class DirDestination implements ImageDestination, BlobFileAdopter {
   readonly reference: ImageReference;
   readonly properties: DestinationProperties;
   /** The target directory. */
@@ -68,6 +70,12 @@ export class DirDestination implements ImageDestination {
   async putBlob(stream: Readable, info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo> {
     this.checkOpen(stream);
     return putBlobFile(this.staging.path, stream, info, { signal: opts.signal, pathFor: (d) => blobPath(this.staging.path, d) });
+  }
+
+  /** Takes a verified blob file (a complete partial download) into the staging directory without copying it. */
+  async adoptBlobFile(path: string, info: BlobInfo, opts: AdoptBlobFileOptions): Promise<BlobInfo | undefined> {
+    this.checkOpen();
+    return adoptFileAt(path, blobPath(this.staging.path, info.digest), info, opts);
   }
 
   /** Stages `manifest.json`, or `<hex>.manifest.json` for an instance of a list. */

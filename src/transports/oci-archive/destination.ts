@@ -11,6 +11,7 @@ import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
 import { AtomicFileSink } from '../../util/atomic.js';
+import type { AdoptBlobFileOptions, BlobFileAdopter } from '../../util/blob-file-adopter.js';
 import { makeTempDir, type TempDir } from '../../util/temp.js';
 import { type OciDestinationContext, type OciLayoutDestination, openOciLayoutDestination } from '../oci-layout/destination.js';
 import { checkAborted, ioError, requireDirectory } from '../shared/files.js';
@@ -18,7 +19,7 @@ import type { OciArchiveReference } from './reference.js';
 import { packDirectory } from './unpack.js';
 
 /** An ImageDestination writing an OCI archive; see the module comment. */
-export class OciArchiveDestination implements ImageDestination {
+export class OciArchiveDestination implements ImageDestination, BlobFileAdopter {
   readonly reference: ImageReference;
   /** The `oci:` destination's properties (OCI manifests and indexes, compressed layers by default). */
   readonly properties: DestinationProperties;
@@ -42,6 +43,11 @@ export class OciArchiveDestination implements ImageDestination {
 
   putBlob(stream: Readable, info: BlobInfo, opts?: OpOptions): Promise<BlobInfo> {
     return this.inner.putBlob(stream, info, opts);
+  }
+
+  /** Takes a verified blob file into the temporary layout without copying it (see the `oci:` destination). */
+  adoptBlobFile(path: string, info: BlobInfo, opts: AdoptBlobFileOptions): Promise<BlobInfo | undefined> {
+    return this.inner.adoptBlobFile(path, info, opts);
   }
 
   putManifest(manifest: RawManifest, instanceDigest?: string, opts?: OpOptions): Promise<void> {

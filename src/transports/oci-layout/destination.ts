@@ -13,7 +13,9 @@ import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import type { AdoptBlobFileOptions, BlobFileAdopter } from '../../util/blob-file-adopter.js';
 import { digestOf, isDigest, parseDigest } from '../../util/digest.js';
+import { adoptFileAt } from '../shared/blob-adopt.js';
 import { putBlobFile } from '../shared/blob-writer.js';
 import { checkAborted, ioError } from '../shared/files.js';
 import { blobPath, readIndex, readLayoutVersion } from './layout.js';
@@ -39,7 +41,7 @@ export interface OciLayoutTarget {
 const SUPPORTED = [MediaType.OciManifest, MediaType.OciIndex];
 
 /** An ImageDestination writing into an OCI layout. */
-export class OciLayoutDestination implements ImageDestination {
+export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
   readonly reference: ImageReference;
   readonly properties: DestinationProperties;
   /** The layout directory. */
@@ -78,6 +80,12 @@ export class OciLayoutDestination implements ImageDestination {
   async putBlob(stream: Readable, info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo> {
     this.checkOpen();
     return putBlobFile(this.dir, stream, info, { signal: opts.signal, pathFor: (d) => blobPath(this.dir, d) });
+  }
+
+  /** Takes a verified blob file (a complete partial download) as `blobs/<alg>/<hex>` without copying it. */
+  async adoptBlobFile(path: string, info: BlobInfo, opts: AdoptBlobFileOptions): Promise<BlobInfo | undefined> {
+    this.checkOpen();
+    return adoptFileAt(path, blobPath(this.dir, info.digest), info, opts);
   }
 
   /**

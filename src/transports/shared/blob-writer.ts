@@ -6,11 +6,11 @@ import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { FerryError, ErrorCode } from '../../errors.js';
+import { FerryError, ErrorCode, sizeMismatch } from '../../errors.js';
 import type { BlobInfo } from '../../types/image.js';
 import { AtomicFileSink, fileError } from '../../util/atomic.js';
 import { isDigest } from '../../util/digest.js';
-import { VerifyingStream } from '../../util/verify-stream.js';
+import { VerifyingStream, isVerifiedUpstream } from '../../util/verify-stream.js';
 
 /** Options of {@link putBlobFile}. */
 export interface PutBlobFileOptions {
@@ -56,15 +56,20 @@ export async function putBlobFile(dir: string, stream: Readable, info: BlobInfo,
     } else {
       await mkdir(dir, { recursive: true });
     }
-    const verifier = new VerifyingStream({ digest: known ? info.digest : '', size: info.size, what, onProgress: opts.onProgress });
+    // The copy engine already verifies what it hands over (and fails the stream on a mismatch): hash once.
+    const trusted = known && opts.onProgress === undefined && isVerifiedUpstream(stream, info.digest, info.size);
+    const verifier = trusted ? undefined : new VerifyingStream({ digest: known ? info.digest : '', size: info.size, what, onProgress: opts.onProgress });
     const sink = await AtomicFileSink.open(finalPath ?? { dir }, { signal, fsync: opts.fsync });
     try {
-      await pipeline(stream, verifier, sink.stream, { signal });
-      const digest = verifier.digest!;
+      if (verifier) await pipeline(stream, verifier, sink.stream, { signal });
+      else await pipeline(stream, sink.stream, { signal });
+      const digest = verifier ? verifier.digest! : info.digest;
+      const size = verifier ? verifier.bytes : sink.stream.bytesWritten;
+      if (size !== info.size && !verifier) throw sizeMismatch(what, info.size, size);
       const target = finalPath ?? opts.pathFor(digest);
       if (finalPath === undefined) await mkdir(dirname(target), { recursive: true });
       await sink.commit(target);
-      return { ...info, digest, size: verifier.bytes };
+      return { ...info, digest, size };
     } catch (e) {
       await sink.abort();
       throw e;
