@@ -16,6 +16,7 @@ import { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../errors.js';
 import { isRetryable, retryDelay, sleep } from '../registry/retry.js';
 import type { BlobInfo, ImageSource } from '../types/image.js';
+import { AppendWriter } from './append-writer.js';
 import type { PartialBlob } from './partial.js';
 
 /** Read size for the partial file's prefix. */
@@ -81,6 +82,8 @@ export class ResumingBlobReader extends Readable {
   private wake: (() => void) | undefined;
   private current: Readable | undefined;
   private file: FileHandle | undefined;
+  /** Gathers the chunks appended to {@link file} into large writes. */
+  private appender: AppendWriter | undefined;
   /** The source stream opened by {@link prime}, used by the first read. */
   private pending: Readable | undefined;
 
@@ -160,7 +163,10 @@ export class ResumingBlobReader extends Readable {
       }
       if (got !== this.resumedFrom) throw new FerryError(ErrorCode.Io, `partial ${this.what}: ${partial!.path} shrank while being read`);
     }
-    if (partial && (size < 0 || this.offset < size)) this.file = await partial.openAppend();
+    if (partial && (size < 0 || this.offset < size)) {
+      this.file = await partial.openAppend();
+      this.appender = new AppendWriter(this.file);
+    }
     const retryTimes = Math.max(0, this.o.retryTimes ?? 3);
     let failures = 0;
     while (size < 0 || this.offset < size) {
@@ -183,15 +189,18 @@ export class ResumingBlobReader extends Readable {
         for await (const c of stream) {
           if (this.destroyed) return;
           const chunk = c as Buffer;
-          const written = this.file?.write(chunk);
+          const written = this.appender?.write(chunk);
           await this.send(chunk);
           await written;
         }
+        await this.appender?.flush();
         if (size >= 0 && this.offset < size) throw new PrematureEnd(this.what, this.offset, size);
         break;
       } catch (e) {
         if (this.destroyed) return;
         stream.destroy();
+        // What arrived before the failure is kept for a later run (a write error is not retried).
+        await this.appender?.flush();
         if (signal.aborted || !(e instanceof PrematureEnd || isRetryable(e))) throw e;
         failures++;
         if (failures > retryTimes) {

@@ -1,0 +1,65 @@
+/**
+ * Appends a stream's chunks to a file in large writes: network chunks (~64 KiB) are gathered up to
+ * {@link APPEND_WRITE_BYTES} and written with one `writev`, one write in flight at a time, while the next
+ * chunks arrive. Each submitted write costs the event loop a thread-pool hand-off, so 16× fewer of them
+ * matter on a busy machine. The file always holds a prefix of what was given, in order.
+ */
+import type { FileHandle } from 'node:fs/promises';
+
+/** Bytes gathered before a write is started. */
+export const APPEND_WRITE_BYTES = 1 << 20;
+
+/** A coalescing, sequential appender to an open file (opened for appending). */
+export class AppendWriter {
+  private readonly file: FileHandle;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private inflight: Promise<void> = Promise.resolve();
+  private failed: { error: unknown } | undefined;
+
+  constructor(file: FileHandle) {
+    this.file = file;
+  }
+
+  /**
+   * Takes `chunk` (it must not be modified afterwards). Waits only when a full batch is ready and the previous
+   * write is still running.
+   * @throws the error of an earlier write.
+   */
+  async write(chunk: Buffer): Promise<void> {
+    if (this.failed) throw this.failed.error;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= APPEND_WRITE_BYTES) {
+      await this.inflight;
+      this.submit();
+    }
+  }
+
+  /**
+   * Writes everything taken so far and waits for it.
+   * @throws the error of any write.
+   */
+  async flush(): Promise<void> {
+    await this.inflight;
+    this.submit();
+    await this.inflight;
+    if (this.failed) throw this.failed.error;
+  }
+
+  private submit(): void {
+    if (this.failed || this.pendingBytes === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    const total = this.pendingBytes;
+    this.pendingBytes = 0;
+    this.inflight = this.file.writev(batch).then(
+      ({ bytesWritten }) => {
+        if (bytesWritten !== total) this.failed = { error: new Error(`short write: ${bytesWritten} of ${total} bytes`) };
+      },
+      (e: unknown) => {
+        this.failed = { error: e };
+      },
+    );
+  }
+}
