@@ -93,7 +93,13 @@ export async function loadSigningKey(opts: LoadSigningKeyOptions): Promise<Signi
     bytes = await readInputFile(opts.keyFile, 'private key', opts.signal);
     source = opts.keyFile;
   } else {
-    bytes = await exportFromGpg(fingerprint, true, { env: opts.env, passphrase: opts.passphrase, signal: opts.signal });
+    try {
+      bytes = await exportFromGpg(fingerprint, true, { env: opts.env, passphrase: opts.passphrase, signal: opts.signal });
+    } catch (e) {
+      // gpg asks for the passphrase of a protected key even to export it, and cannot in batch mode
+      if (opts.passphrase !== undefined || !(e instanceof FerryError) || e.code !== ErrorCode.Signature) throw e;
+      throw new FerryError(e.code, `${e.message} (a key protected by a passphrase needs --passphrase-file)`, { cause: e.cause });
+    }
     source = 'the GnuPG keyring';
     if (bytes.length === 0) throw new FerryError(ErrorCode.Signature, `no secret key with fingerprint ${fingerprint} in the GnuPG keyring`);
   }

@@ -36,9 +36,11 @@ export async function verifySignedMessage(signature: Uint8Array, keys: OpenPgp.P
   let msg: OpenPgp.Message<Uint8Array>;
   try {
     const head = Buffer.from(signature.subarray(0, 64)).toString('latin1').trimStart();
+    // packets openpgp.js does not know (a one-pass signature packet of an unknown version…) are errors, as in gpg
+    const config = { ignoreUnsupportedPackets: false };
     msg = head.startsWith('-----BEGIN PGP')
-      ? ((await pgp.readMessage({ armoredMessage: Buffer.from(signature).toString('utf8') })) as OpenPgp.Message<Uint8Array>)
-      : await pgp.readMessage({ binaryMessage: signature });
+      ? ((await pgp.readMessage({ armoredMessage: Buffer.from(signature).toString('utf8'), config })) as OpenPgp.Message<Uint8Array>)
+      : await pgp.readMessage({ binaryMessage: signature, config });
   } catch (e) {
     throw refused(`invalid signature: not an OpenPGP signed message (${message(e)})`, e);
   }

@@ -104,6 +104,12 @@ describe('signature: sign and verify (openpgp.js keys)', function () {
     const keys = [alice.key.toPublic()];
     expect(await rejection(verifySignedMessage(Buffer.from('{"critical":{}}'), keys))).to.match(/^invalid signature: not an OpenPGP signed message/);
     expect(await rejection(verifySignedMessage(Buffer.alloc(0), keys))).to.match(/^invalid signature/);
+    // a one-pass signature packet of an unknown version (not covered by the signature): refused, as gpg does
+    const sig = await sign();
+    expect([sig[0], sig[2]], 'new-format one-pass signature packet, version 3').to.deep.equal([0xc4, 3]);
+    const odd = Buffer.from(sig);
+    odd[2] = 9;
+    expect(await rejection(verifySignedMessage(odd, keys))).to.match(/^invalid signature: .*one-pass signature packet/);
     const literal = await pgp.createMessage({ binary: encodePayload({ dockerManifestDigest: digestOf(MANIFEST), dockerReference: REF }) });
     const unsigned = Buffer.from(literal.write() as Uint8Array);
     expect(await rejection(verifySignedMessage(unsigned, keys))).to.equal('invalid signature: the message is not signed');
