@@ -63,7 +63,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
 
   let y = globalOptions(yargs(argv))
     .scriptName('ferry')
-    .usage('$0 [global options] COMMAND [options]\n\nInspect, copy and delete container images across transports, without a daemon.')
+    .usage('$0 [global options] COMMAND [options]\n\nInspect, copy, sync, delete and sign container images across transports, without a daemon.')
     .parserConfiguration({ 'boolean-negation': false, 'camel-case-expansion': false, 'dot-notation': false })
     .version(VERSION)
     .help()
