@@ -30,3 +30,11 @@ export async function readAll(s: NodeJS.ReadableStream | AsyncIterable<unknown>)
   for await (const c of s as AsyncIterable<unknown>) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array));
   return Buffer.concat(chunks);
 }
+
+/** A CLI failure as ferry reports it: exit status 1, nothing on stdout, exactly one `Error: …` line on stderr matching `pattern`. */
+export function expectOneLineError(r: { code: number; stdout?: string; stderr: string }, pattern: RegExp): void {
+  expect(r.code, r.stderr).to.equal(1);
+  if (r.stdout !== undefined) expect(r.stdout).to.equal('');
+  expect(r.stderr).to.match(/^Error: [^\n]+\n$/);
+  expect(r.stderr).to.match(pattern);
+}

@@ -4,7 +4,6 @@
  * a temporary file, as containers/image does, then indexed. `manifest.json` is read and checked.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -12,7 +11,7 @@ import { detectCompression, MAGIC_LENGTH } from '../../compression/detect.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { OpOptions } from '../../types/context.js';
 import { makeTempDir, type TempDir } from '../../util/temp.js';
-import { checkAborted, ioError, isNotFoundError } from '../shared/files.js';
+import { checkAborted, ioError, openForReading } from '../shared/files.js';
 import { MANIFEST_FILE, MAX_JSON_SIZE, type ManifestItem, parseManifestJson } from './format.js';
 import { indexTar, type TarIndex } from './tar-index.js';
 
@@ -29,13 +28,7 @@ export interface DockerArchive {
 }
 
 async function sniff(path: string, what: string): Promise<Buffer> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    if (isNotFoundError(e)) throw new FerryError(ErrorCode.NotFound, `${what}: no such file ${path}`, { cause: e });
-    throw ioError(`opening ${what}`, e);
-  }
+  const fh = await openForReading(path, what);
   try {
     const buf = Buffer.alloc(MAGIC_LENGTH);
     const { bytesRead } = await fh.read(buf, 0, MAGIC_LENGTH, 0);

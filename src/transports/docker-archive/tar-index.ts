@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { Header, Pax, type HeaderData } from 'tar';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { OpOptions } from '../../types/context.js';
-import { BLOB_READ_CHUNK, checkAborted, ioError, isNotFoundError } from '../shared/files.js';
+import { BLOB_READ_CHUNK, checkAborted, ioError, openForReading } from '../shared/files.js';
 
 /** Tar block size. */
 export const BLOCK = 512;
@@ -194,13 +194,7 @@ async function readExact(fh: FileHandle, pos: number, len: number, fileSize: num
  */
 export async function indexTar(path: string, what: string, opts: OpOptions = {}): Promise<TarIndex> {
   checkAborted(opts.signal, `reading ${what}`);
-  let fh: FileHandle;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    if (isNotFoundError(e)) throw new FerryError(ErrorCode.NotFound, `${what}: no such file ${path}`, { cause: e });
-    throw ioError(`opening ${what}`, e);
-  }
+  const fh = await openForReading(path, what);
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new FerryError(ErrorCode.Io, `${what}: ${path} is not a regular file`);

@@ -1,6 +1,6 @@
 /** File reading shared by the file-based transports: small JSON files and streamed blobs. */
 import { createReadStream } from 'node:fs';
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { OpOptions } from '../../types/context.js';
@@ -21,6 +21,16 @@ export function ioError(what: string, e: unknown): FerryError {
     return new FerryError(ErrorCode.Aborted, `${what}: aborted`, { cause: e });
   }
   return new FerryError(ErrorCode.Io, `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
+/** Opens `path` for reading: E_NOT_FOUND (`WHAT: no such file PATH`) when it is missing, E_IO otherwise. */
+export async function openForReading(path: string, what: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r');
+  } catch (e) {
+    if (isNotFoundError(e)) throw new FerryError(ErrorCode.NotFound, `${what}: no such file ${path}`, { cause: e });
+    throw ioError(`opening ${what}`, e);
+  }
 }
 
 /** Throws FerryError(E_ABORTED) naming `what` if `signal` is aborted. */

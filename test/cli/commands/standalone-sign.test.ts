@@ -6,16 +6,11 @@ import { run } from '../../harness/procs.js';
 import { ferry } from '../../harness/cli.js';
 import { makeGpgHome, type GpgHome } from '../../signature/gpg-home.js';
 import { manifestDigest } from '../../../src/manifest/manifest-digest.js';
+import { expectOneLineError } from '../../harness/expect.js';
 
 const REF = 'registry.example.com/team/app:1.0';
 const MANIFEST = '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}';
 
-/** A failure: exit status 1 and exactly one line on stderr. */
-function expectOneLineError(r: { code: number; stderr: string }, pattern: RegExp): void {
-  expect(r.code, r.stderr).to.equal(1);
-  expect(r.stderr).to.match(/^Error: [^\n]+\n$/);
-  expect(r.stderr).to.match(pattern);
-}
 
 describe('cli/commands/standalone-sign (interop with gpg and skopeo)', function () {
   this.timeout(30_000);

@@ -6,18 +6,12 @@ import { run } from '../../harness/procs.js';
 import { ferry } from '../../harness/cli.js';
 import { makeGpgHome, type GpgHome } from '../../signature/gpg-home.js';
 import { manifestDigest } from '../../../src/manifest/manifest-digest.js';
+import { expectOneLineError } from '../../harness/expect.js';
 
 const REF = 'registry.example.com/team/app:1.0';
 const MANIFEST = '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}';
 const DIGEST = manifestDigest(Buffer.from(MANIFEST));
 
-/** A refusal: exit status 1 and exactly one line on stderr. */
-function expectRefused(r: { code: number; stdout: string; stderr: string }, pattern: RegExp): void {
-  expect(r.code, r.stderr).to.equal(1);
-  expect(r.stdout).to.equal('');
-  expect(r.stderr).to.match(/^Error: [^\n]+\n$/);
-  expect(r.stderr).to.match(pattern);
-}
 
 describe('cli/commands/standalone-verify (interop with gpg and skopeo)', function () {
   this.timeout(30_000);
@@ -68,19 +62,19 @@ describe('cli/commands/standalone-verify (interop with gpg and skopeo)', functio
     const r = await verify(['--public-key', bobPub, '--public-key', alicePub, manifest, REF, 'any', skopeoSig], empty);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.equal(`Signature verified using fingerprint ${alice}, digest ${DIGEST}\n`);
-    expectRefused(await verify(['--public-key', alicePub, manifest, REF, bob, skopeoSig], empty), new RegExp(`signature by key ${alice} does not match the expected fingerprints ${bob}`));
-    expectRefused(await verify(['--public-key', bobPub, manifest, REF, 'any', skopeoSig], empty), /signature made by key ID [0-9A-F]{16}, which is not among the public keys/);
-    expectRefused(await verify([manifest, REF, 'any', skopeoSig]), /"any" needs --public-key/);
+    expectOneLineError(await verify(['--public-key', alicePub, manifest, REF, bob, skopeoSig], empty), new RegExp(`signature by key ${alice} does not match the expected fingerprints ${bob}`));
+    expectOneLineError(await verify(['--public-key', bobPub, manifest, REF, 'any', skopeoSig], empty), /signature made by key ID [0-9A-F]{16}, which is not among the public keys/);
+    expectOneLineError(await verify([manifest, REF, 'any', skopeoSig]), /"any" needs --public-key/);
   });
 
   it('refuses another manifest, another reference (exact string match), another key', async () => {
     const other = path.join(dir, 'other.json');
     await writeFile(other, MANIFEST.replace('"size":2', '"size":3'));
-    expectRefused(await verify([other, REF, alice, skopeoSig]), new RegExp(`signature is for manifest digest ${DIGEST}, which does not match the manifest \\(sha256:`));
-    expectRefused(await verify([manifest, 'registry.example.com/team/app:2.0', alice, skopeoSig]), /signature is for docker reference "registry.example.com\/team\/app:1.0", not "registry.example.com\/team\/app:2.0"/);
-    expectRefused(await verify([manifest, 'REGISTRY.example.com/team/app:1.0', alice, ferrySig]), /signature is for docker reference/);
-    expectRefused(await verify([manifest, REF, bob, skopeoSig]), /signature made by key ID [0-9A-F]{16}, which is not among the public keys/);
-    expectRefused(await verify([manifest, REF, 'ABCDEF0123456789ABCDEF0123456789ABCDEF01', skopeoSig]), /no public key with fingerprint ABCDEF0123456789ABCDEF0123456789ABCDEF01 in the GnuPG keyring/);
+    expectOneLineError(await verify([other, REF, alice, skopeoSig]), new RegExp(`signature is for manifest digest ${DIGEST}, which does not match the manifest \\(sha256:`));
+    expectOneLineError(await verify([manifest, 'registry.example.com/team/app:2.0', alice, skopeoSig]), /signature is for docker reference "registry.example.com\/team\/app:1.0", not "registry.example.com\/team\/app:2.0"/);
+    expectOneLineError(await verify([manifest, 'REGISTRY.example.com/team/app:1.0', alice, ferrySig]), /signature is for docker reference/);
+    expectOneLineError(await verify([manifest, REF, bob, skopeoSig]), /signature made by key ID [0-9A-F]{16}, which is not among the public keys/);
+    expectOneLineError(await verify([manifest, REF, 'ABCDEF0123456789ABCDEF0123456789ABCDEF01', skopeoSig]), /no public key with fingerprint ABCDEF0123456789ABCDEF0123456789ABCDEF01 in the GnuPG keyring/);
   });
 
   it('refuses tampered signatures and garbage; skopeo refuses the same tampered file', async () => {
@@ -91,7 +85,7 @@ describe('cli/commands/standalone-verify (interop with gpg and skopeo)', functio
     tampered[at] = tampered[at] === 0x61 ? 0x62 : 0x61;
     const file = path.join(dir, 'tampered.sig');
     await writeFile(file, tampered);
-    expectRefused(await verify([manifest, REF, alice, file]), /signature verification failed/);
+    expectOneLineError(await verify([manifest, REF, alice, file]), /signature verification failed/);
     expect((await run('skopeo', ['standalone-verify', manifest, REF, alice, file], { env: home.env })).code).to.not.equal(0);
 
     // skopeo's signature is compressed: a flipped byte breaks it in some other way, still refused in one line
@@ -99,12 +93,12 @@ describe('cli/commands/standalone-verify (interop with gpg and skopeo)', functio
     const broken = Buffer.from(s);
     broken[Math.floor(s.length / 2)]! ^= 0x55;
     await writeFile(file, broken);
-    expectRefused(await verify([manifest, REF, alice, file]), /signature/);
+    expectOneLineError(await verify([manifest, REF, alice, file]), /signature/);
 
-    expectRefused(await verify([manifest, REF, alice, manifest]), /invalid signature: not an OpenPGP signed message/);
+    expectOneLineError(await verify([manifest, REF, alice, manifest]), /invalid signature: not an OpenPGP signed message/);
     const empty = path.join(dir, 'empty.sig');
     await writeFile(empty, '');
-    expectRefused(await verify([manifest, REF, alice, empty]), /invalid signature/);
+    expectOneLineError(await verify([manifest, REF, alice, empty]), /invalid signature/);
   });
 
   it('refuses a signed payload with unknown critical fields', async () => {
@@ -115,7 +109,7 @@ describe('cli/commands/standalone-verify (interop with gpg and skopeo)', functio
     const out = path.join(dir, 'bad-payload.sig');
     const g = await home.gpg(['--local-user', alice, '--output', out, '--sign', input]);
     expect(g.code, g.stderr).to.equal(0);
-    expectRefused(await verify([manifest, REF, alice, out]), /invalid signature payload: unknown field "extra" in critical/);
+    expectOneLineError(await verify([manifest, REF, alice, out]), /invalid signature payload: unknown field "extra" in critical/);
   });
 
   it('exits 2 when a file is missing', async () => {
