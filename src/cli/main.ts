@@ -80,6 +80,8 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
   for (const [name, entry] of Object.entries(COMMANDS)) {
     if (spec && name === wanted) {
       y = y.command(spec.command, spec.describe, (b) => spec.builder(b), async (args) => {
+        // yargs still calls the handler after reporting a validation failure through .fail(): never run it then
+        if (failed !== undefined) return;
         const timeout = args['command-timeout'] as string | undefined;
         let timer: NodeJS.Timeout | undefined;
         if (timeout) {

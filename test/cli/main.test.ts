@@ -32,6 +32,24 @@ describe('cli/main', () => {
     expect(r.stdout).to.equal('');
   });
 
+  it('does not run a command whose arguments failed validation', async () => {
+    const { mkdtemp, readdir, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-cwd-'));
+    const cwd = process.cwd();
+    try {
+      process.chdir(dir);
+      // a required --output is missing: the handler must not write a file named "undefined"
+      const r = await ferry(['standalone-sign', 'manifest.json', 'example.com/a:1', 'ABCDEF0123456789ABCDEF0123456789ABCDEF01']);
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.contain('output');
+      expect(await readdir(dir)).to.deep.equal([]);
+    } finally {
+      process.chdir(cwd);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('fails on a missing argument and on an unknown flag', async () => {
     expect((await ferry(['inspect'])).code).to.equal(1);
     const r = await ferry(['inspect', '--no-such-flag', 'docker://x']);
