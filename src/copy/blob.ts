@@ -11,6 +11,7 @@ import { FerryError, ErrorCode } from '../errors.js';
 import { compressStream, decompressStream, detectStreamCompression, type Compression, type CompressionAlgorithm } from '../compression/index.js';
 import type { BlobInfo, ImageDestination, ImageSource } from '../types/image.js';
 import { isBlobFileAdopter, type BlobFileAdopter } from '../util/blob-file-adopter.js';
+import { Rechunker } from '../util/rechunk.js';
 import { VerifyingStream, markVerifiedUpstream } from '../util/verify-stream.js';
 import type { CopyPhase } from './options.js';
 import type { PartialBlob, PartialStore } from './partial.js';
@@ -228,7 +229,8 @@ async function transferBlob(
       return adoptPartial(ctx, src, size, input, verifier, partial, progress);
     }
     const stages: NodeJS.ReadWriteStream[] = [verifier];
-    if (step.op === 'decompress' || step.op === 'recompress') stages.push(decompressStream(detected));
+    // zlib submits one thread-pool job per written chunk: give it 1 MiB chunks, not ~64 KiB network reads.
+    if (step.op === 'decompress' || step.op === 'recompress') stages.push(new Rechunker(), decompressStream(detected));
     if (step.op === 'compress' || step.op === 'recompress') stages.push(compressStream(step.to as CompressionAlgorithm, policy.level));
     const out = new PassThrough({ highWaterMark: 1 << 20 });
     progress.start(0);
