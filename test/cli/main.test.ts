@@ -33,17 +33,23 @@ describe('cli/main', () => {
   });
 
   it('does not run a command whose arguments failed validation', async () => {
-    const { mkdtemp, readdir, rm } = await import('node:fs/promises');
+    const { mkdtemp, readdir, rm, writeFile } = await import('node:fs/promises');
     const os = await import('node:os');
+    const { openpgp } = await import('../../src/signature/openpgp.js');
+    const pgp = await openpgp();
+    const { privateKey } = await pgp.generateKey({ type: 'ecc', userIDs: [{ name: 't', email: 't@example.com' }], format: 'armored' });
+    const fingerprint = (await pgp.readPrivateKey({ armoredKey: privateKey })).getFingerprint().toUpperCase();
     const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-cwd-'));
     const cwd = process.cwd();
     try {
+      await writeFile(path.join(dir, 'key.asc'), privateKey);
+      await writeFile(path.join(dir, 'manifest.json'), '{"schemaVersion":2}');
       process.chdir(dir);
-      // a required --output is missing: the handler must not write a file named "undefined"
-      const r = await ferry(['standalone-sign', 'manifest.json', 'example.com/a:1', 'ABCDEF0123456789ABCDEF0123456789ABCDEF01']);
+      // everything a signature needs except the required --output: the handler must not run (it once wrote "undefined")
+      const r = await ferry(['standalone-sign', '--key', 'key.asc', 'manifest.json', 'example.com/a:1', fingerprint]);
       expect(r.code).to.equal(1);
       expect(r.stderr).to.contain('output');
-      expect(await readdir(dir)).to.deep.equal([]);
+      expect((await readdir(dir)).sort()).to.deep.equal(['key.asc', 'manifest.json']);
     } finally {
       process.chdir(cwd);
       await rm(dir, { recursive: true, force: true });
