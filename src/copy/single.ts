@@ -2,6 +2,7 @@
  * Copying one image (a single manifest): signatures check, manifest format decision, layers in
  * parallel, config, updated manifest, signatures (containers/image `copy/single.go`).
  */
+import { setMaxListeners } from 'node:events';
 import { FerryError, ErrorCode } from '../errors.js';
 import { compressionOfMediaType, layerMediaTypeWithCompression } from '../compression/index.js';
 import { schema2ToOci, ociToSchema2 } from '../manifest/convert.js';
@@ -121,6 +122,8 @@ export async function copySingleImage(c: ImageCopyContext, unparsed: UnparsedIma
   const concurrency = dest.properties.hasThreadSafePutBlob ? Math.max(1, opts.parallel ?? 6) : 1;
   const ac = new AbortController();
   const signal = AbortSignal.any([c.signal, ac.signal]);
+  // Every blob in flight listens on it (request, pipelines, temp files): no MaxListeners warning at 6 layers.
+  setMaxListeners(0, signal);
   const bc = { ...c, signal };
   const tasks = m.layers.map((layer) => async (): Promise<CopiedBlob> => {
     if (dest.properties.acceptsForeignLayerURLs && layer.urls !== undefined && layer.urls.length > 0) {
