@@ -100,6 +100,16 @@ export const digestMismatch = (what: string, expected: string, actual: string) =
 export const sizeMismatch = (what: string, expected: number, actual: number) =>
   new FerryError(ErrorCode.SizeMismatch, `${what}: size mismatch: expected ${expected} bytes, got ${actual}`);
 
+/**
+ * Wraps a file-system (or other I/O) failure into one line naming `what`: E_ABORTED for aborts, E_IO otherwise;
+ * FerryErrors pass through unchanged.
+ */
+export function ioError(what: string, e: unknown): FerryError {
+  if (e instanceof FerryError) return e;
+  if ((e as { name?: unknown } | null)?.name === 'AbortError') return new FerryError(ErrorCode.Aborted, `${what}: aborted`, { cause: e });
+  return new FerryError(ErrorCode.Io, `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
 /** True if `e` is a FerryError with the given code. */
 export function isCode(e: unknown, code: ErrorCode): e is FerryError {
   return e instanceof FerryError && e.code === code;

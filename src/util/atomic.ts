@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { FerryError, ErrorCode } from '../errors.js';
+import { FerryError, ErrorCode, ioError } from '../errors.js';
 import { registerExitCleanup } from './temp.js';
 
 /** Write buffer of sink streams: large, so that few syscalls are made for multi-GB layers. */
@@ -31,13 +31,6 @@ function tempNameFor(dir: string, finalPath?: string): string {
 
 function abortedError(what: string, signal: AbortSignal): FerryError {
   return new FerryError(ErrorCode.Aborted, `${what}: aborted`, { cause: signal.reason });
-}
-
-/** Wraps a file-system failure into FerryError(E_IO) naming what was being done (FerryErrors pass through). */
-export function fileError(what: string, e: unknown): FerryError {
-  if (e instanceof FerryError) return e;
-  if ((e as { name?: string } | null)?.name === 'AbortError') return new FerryError(ErrorCode.Aborted, `${what}: aborted`, { cause: e });
-  return new FerryError(ErrorCode.Io, `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
 
 /** fsyncs a directory so that a rename in it is durable; file systems that refuse are ignored. */
@@ -78,7 +71,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     await fh?.close().catch(() => {});
     await unlink(temp).catch(() => {});
     forget();
-    throw fileError(`writing ${path}`, e);
+    throw ioError(`writing ${path}`, e);
   }
 }
 
@@ -159,7 +152,7 @@ export class AtomicFileSink {
       });
     } catch (e) {
       stream.destroy();
-      throw fileError(what, e);
+      throw ioError(what, e);
     }
     return new AtomicFileSink(stream, temp, finalPath, opts);
   }
@@ -192,10 +185,10 @@ export class AtomicFileSink {
       this.cleanupListeners();
       if (this.opts.fsync !== false) await fsyncDir(dirname(target));
     } catch (e) {
-      if (this.state === 'committed') throw fileError(what, e); // renamed; only the directory fsync failed
+      if (this.state === 'committed') throw ioError(what, e); // renamed; only the directory fsync failed
       this.state = 'open';
       await this.abort();
-      throw fileError(what, e);
+      throw ioError(what, e);
     }
   }
 

@@ -1,5 +1,6 @@
 import type { CommandSpec } from '../command.js';
-import { writeFileAtomic, fileError } from '../../util/atomic.js';
+import { writeFileAtomic } from '../../util/atomic.js';
+import { ioError } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import { normalizeFingerprint } from '../../signature/fingerprint.js';
 import { loadSigningKey, readInputFile, readPassphraseFile } from '../../signature/keys.js';
@@ -29,7 +30,7 @@ const spec: CommandSpec = {
     try {
       await writeFileAtomic(output, signature, { signal: cli.signal });
     } catch (e) {
-      throw fileError(`writing signature ${output}`, e);
+      throw ioError(`writing signature ${output}`, e);
     }
   },
 };

@@ -7,9 +7,9 @@
  * concurrent copy has written but not yet named in `index.json`) are never touched.
  */
 import { readFile, stat, unlink } from 'node:fs/promises';
-import { FerryError, ErrorCode } from '../../errors.js';
+import { FerryError, ErrorCode, ioError } from '../../errors.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import { fileError, writeFileAtomic } from '../../util/atomic.js';
+import { writeFileAtomic } from '../../util/atomic.js';
 import { isDigest } from '../../util/digest.js';
 import { withLock } from '../../util/lock.js';
 import { blobPath, indexPath, readIndex, readLayoutVersion, selectDescriptor, type OciDescriptor } from './layout.js';
@@ -64,7 +64,7 @@ async function reachable(dir: string, roots: OciDescriptor[], opts: OpOptions): 
       bytes = await readFile(path, { signal: opts.signal });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw fileError(`reading ${path}`, e);
+      throw ioError(`reading ${path}`, e);
     }
     let json: unknown;
     try {
@@ -101,7 +101,7 @@ export async function deleteOciImage(ref: OciReference, _ctx: SystemContext = {}
           await unlink(blobPath(dir, digest));
           deletedBlobs.push(digest);
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fileError(`removing blob ${digest} from ${dir}`, e);
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`removing blob ${digest} from ${dir}`, e);
         }
       }
       return { removed: descriptor, deletedBlobs };

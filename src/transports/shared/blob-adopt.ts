@@ -7,7 +7,8 @@
 import { link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { BlobInfo } from '../../types/image.js';
-import { fileError, fsyncDir } from '../../util/atomic.js';
+import { fsyncDir } from '../../util/atomic.js';
+import { ioError } from '../../errors.js';
 import type { AdoptBlobFileOptions } from '../../util/blob-file-adopter.js';
 import { checkAborted } from './files.js';
 
@@ -62,6 +63,6 @@ export async function adoptFileAt(src: string, finalPath: string, info: BlobInfo
     if (opts.fsync !== false) await fsyncDir(dirname(finalPath));
     return { ...info };
   } catch (e) {
-    throw fileError(what, e);
+    throw ioError(what, e);
   }
 }

@@ -6,9 +6,9 @@ import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { FerryError, ErrorCode, sizeMismatch } from '../../errors.js';
+import { FerryError, ErrorCode, ioError, sizeMismatch } from '../../errors.js';
 import type { BlobInfo } from '../../types/image.js';
-import { AtomicFileSink, fileError } from '../../util/atomic.js';
+import { AtomicFileSink } from '../../util/atomic.js';
 import { isDigest } from '../../util/digest.js';
 import { VerifyingStream, isVerifiedUpstream } from '../../util/verify-stream.js';
 
@@ -76,7 +76,7 @@ export async function putBlobFile(dir: string, stream: Readable, info: BlobInfo,
     }
   } catch (e) {
     if (!stream.destroyed) stream.destroy();
-    throw fileError(`writing ${what}`, e);
+    throw ioError(`writing ${what}`, e);
   }
 }
 

@@ -2,7 +2,7 @@
 import { createReadStream } from 'node:fs';
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { FerryError, ErrorCode } from '../../errors.js';
+import { FerryError, ErrorCode, ioError } from '../../errors.js';
 import type { OpOptions } from '../../types/context.js';
 
 /** Chunk size for blob streams: large chunks keep per-chunk overhead (hashing, progress) low. */
@@ -14,14 +14,7 @@ export function isNotFoundError(e: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
-/** Wraps a file-system error: E_ABORTED for aborts, E_IO otherwise (keeps FerryErrors as they are). */
-export function ioError(what: string, e: unknown): FerryError {
-  if (e instanceof FerryError) return e;
-  if ((e as { name?: unknown } | null)?.name === 'AbortError') {
-    return new FerryError(ErrorCode.Aborted, `${what}: aborted`, { cause: e });
-  }
-  return new FerryError(ErrorCode.Io, `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-}
+export { ioError } from '../../errors.js';
 
 /** Opens `path` for reading: E_NOT_FOUND (`WHAT: no such file PATH`) when it is missing, E_IO otherwise. */
 export async function openForReading(path: string, what: string): Promise<FileHandle> {
