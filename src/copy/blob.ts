@@ -10,6 +10,7 @@ import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { FerryError, ErrorCode } from '../errors.js';
 import { compressStream, decompressStream, detectStreamCompression, type Compression, type CompressionAlgorithm } from '../compression/index.js';
 import type { BlobInfo, ImageDestination, ImageSource } from '../types/image.js';
+import { markBlobOrigin } from './blob-origin.js';
 import { isBlobFileAdopter, type BlobFileAdopter } from '../util/blob-file-adopter.js';
 import { Rechunker } from '../util/rechunk.js';
 import { VerifyingStream, markVerifiedUpstream } from '../util/verify-stream.js';
@@ -237,6 +238,7 @@ async function transferBlob(
     let pipeError: unknown;
     // With nothing after the verifier, the destination may trust the bytes instead of hashing them again.
     if (step.op === 'preserve') markVerifiedUpstream(out, src.digest, size);
+    markBlobOrigin(out, src.digest);
     const piped = new Promise<void>((resolve) => {
       pipeline([input, ...stages, out] as unknown as [Readable, PassThrough], (err) => {
         pipeError = err ?? undefined;

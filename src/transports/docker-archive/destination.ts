@@ -1,16 +1,20 @@
 /**
  * Writing one image as a `docker save` archive (`docker-archive:PATH[:NAME:TAG]`).
  *
- * Blobs are staged, digest-verified while they stream in, in a temporary directory next to the
- * destination (same file system); `commit` then writes the whole tar in one streaming pass into a
- * temporary file next to the destination and renames it into place. Nothing exists at PATH before
- * commit; `close` without commit removes everything. The archive has the same layout and bytes as
+ * Layers are written into a temporary file next to the destination while they arrive, one at a time, in the
+ * order they start (src/transports/docker-archive/layer-spool.ts: the others wait in a staging directory next
+ * to the destination); the config is staged. Everything is digest-verified while it streams in. `commit` appends
+ * the rest of the tar (staged layers, config, legacy entries, `manifest.json`, `repositories`) and renames the
+ * file into place; if the layers reached the file in another order than the manifest's, it writes the tar once
+ * more in manifest order (so the bytes are always the same). Nothing exists at PATH before commit; `close`
+ * without commit removes everything. The archive has the same layout and bytes as
  * skopeo's (containers/image `docker/internal/tarfile/writer.go`): `<diffID hex>.tar` layers (uncompressed:
  * the destination asks for decompressed layers), `<config hex>.json`, legacy layer directories,
  * `manifest.json`, `repositories`.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
+import { finished } from 'node:stream/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -22,6 +26,7 @@ import type { ImageManifest } from '../../manifest/types.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
+import { blobOrigin } from '../../copy/blob-origin.js';
 import { AtomicFileSink } from '../../util/atomic.js';
 import { parseDigest } from '../../util/digest.js';
 import { makeTempDir, type TempDir } from '../../util/temp.js';
@@ -30,6 +35,7 @@ import { type DockerName, fullString, parseNormalizedName, repositoryString } fr
 import { BLOB_READ_CHUNK, checkAborted, ioError, isNotFoundError, requireDirectory } from '../shared/files.js';
 import { MANIFEST_FILE, REPOSITORIES_FILE } from './format.js';
 import { legacyLayers, repositoriesJson } from './legacy.js';
+import { LayerSpool, positionalWriter, sinkFd } from './layer-spool.js';
 import type { DockerArchiveReference } from './reference.js';
 import { TarWriter } from './tar-write.js';
 
@@ -74,7 +80,9 @@ export class DockerArchiveDestination implements ImageDestination {
   /** The names recorded in `RepoTags` (normalized, tagged). */
   readonly repoTags: readonly DockerName[];
   private readonly staging: TempDir;
-  private readonly blobs = new Map<string, { path: string; size: number }>();
+  /** Stored blobs: staged at `path`, or (no path) placed by the spool. */
+  private readonly blobs = new Map<string, { path?: string; size: number }>();
+  private readonly spool: LayerSpool;
   private manifest: ImageManifest | undefined;
   private state: 'open' | 'committed' | 'closed' = 'open';
   private sink: AtomicFileSink | undefined;
@@ -85,6 +93,7 @@ export class DockerArchiveDestination implements ImageDestination {
     this.path = reference.path;
     this.repoTags = repoTags;
     this.staging = staging;
+    this.spool = new LayerSpool(reference.path);
   }
 
   /** See {@link openDockerArchiveDestination}. */
@@ -114,6 +123,7 @@ export class DockerArchiveDestination implements ImageDestination {
   async tryReusingBlob(info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo | undefined> {
     checkAborted(opts.signal, `reusing blob ${info.digest}`);
     const b = this.blobs.get(info.digest);
+    if (!b && this.state === 'open') this.spool.announce(info.digest);
     return b ? { digest: info.digest, size: b.size } : undefined;
   }
 
@@ -123,6 +133,21 @@ export class DockerArchiveDestination implements ImageDestination {
     if (info.digest) parseDigest(info.digest);
     const tmp = join(this.staging.path, `.in-${this.seq++}`);
     const verify = new VerifyingStream({ digest: info.digest, size: info.size, what: `blob ${info.digest || '(unknown digest)'}` });
+    if (info.mediaType !== MediaType.DockerConfig && info.mediaType !== MediaType.OciConfig) {
+      // A layer (or anything not known to be a config): into the archive file as it arrives.
+      const { sink, done, fail } = await this.spool.begin(tmp, blobOrigin(stream));
+      try {
+        await pipeline(stream, verify, sink, { signal: opts.signal });
+      } catch (e) {
+        await fail();
+        stream.destroy();
+        throw ioError(`storing blob ${info.digest} for ${this.reference.toString()}`, e);
+      }
+      const digest = verify.digest!;
+      done({ digest, size: verify.bytes });
+      this.blobs.set(digest, { size: verify.bytes });
+      return { digest, size: verify.bytes, mediaType: info.mediaType };
+    }
     try {
       await pipeline(stream, verify, createWriteStream(tmp, { highWaterMark: BLOB_READ_CHUNK }), { signal: opts.signal });
       const digest = verify.digest!;
@@ -170,22 +195,37 @@ export class DockerArchiveDestination implements ImageDestination {
     this.checkOpen('committing');
     const m = this.manifest;
     if (!m) throw new FerryError(ErrorCode.Io, `committing ${this.reference.toString()}: no manifest was stored`);
-    const sink = await AtomicFileSink.open(this.path, { signal: opts.signal });
-    this.sink = sink;
+    const layerDigests = m.layers.map((l) => l.digest);
+    const unique = [...new Set(layerDigests)];
+    let sink: AtomicFileSink | undefined;
     try {
-      const tar = new TarWriter(sink.stream);
-      const layerDigests = m.layers.map((l) => l.digest);
-      const written = new Set<string>();
-      for (const d of layerDigests) {
-        if (written.has(d)) continue;
-        written.add(d);
+      await this.spool.end();
+      const placed = this.spool.placed;
+      // The layers already in the spool's file are kept if they are the manifest's first layers, in order.
+      const inOrder = this.spool.sink !== undefined && placed.length <= unique.length && placed.every((p, i) => p.digest === unique[i]);
+      let out;
+      if (inOrder) {
+        sink = this.spool.sink!;
+        out = positionalWriter(sinkFd(sink), this.spool.pos);
+      } else {
+        sink = await AtomicFileSink.open(this.path, { signal: opts.signal });
+        out = sink.stream;
+      }
+      this.sink = sink;
+      const tar = new TarWriter(out);
+      for (const d of inOrder ? unique.slice(placed.length) : unique) {
         const blob = this.blobs.get(d)!;
-        const src = createReadStream(blob.path, { highWaterMark: BLOB_READ_CHUNK, signal: opts.signal });
+        const at = placed.find((p) => p.digest === d);
+        let src;
+        if (blob.path !== undefined) src = createReadStream(blob.path, { highWaterMark: BLOB_READ_CHUNK, signal: opts.signal });
+        else if (at && this.spool.sink) {
+          src = createReadStream(this.spool.sink.tempPath, { start: at.offset, end: at.offset + at.size - 1, highWaterMark: BLOB_READ_CHUNK, signal: opts.signal });
+        } else throw new FerryError(ErrorCode.NotFound, `docker-archive: layer ${d} is not in the archive`);
         await tar.addFile(`${parseDigest(d).hex}.tar`, blob.size, src, opts);
       }
       const config = this.blobs.get(m.config.digest)!;
       const configName = `${parseDigest(m.config.digest).hex}.json`;
-      const configBytes = await readSmall(config.path, opts);
+      const configBytes = await this.readBlob(m.config.digest, config, opts);
       await tar.addFile(configName, configBytes.length, configBytes, opts);
       const legacy = legacyLayers(layerDigests, configBytes);
       for (const l of legacy) {
@@ -206,20 +246,38 @@ export class DockerArchiveDestination implements ImageDestination {
       );
       await tar.addFile(REPOSITORIES_FILE, repos.length, repos, opts);
       await tar.finish();
+      if (inOrder) {
+        out.end();
+        await finished(out);
+      }
       await sink.commit();
+      if (!inOrder) await this.spool.sink?.abort();
     } catch (e) {
-      await sink.abort();
+      await this.spool.stop();
+      await sink?.abort();
+      await this.spool.sink?.abort();
       throw ioError(`writing ${this.path}`, e);
     }
     this.state = 'committed';
     await this.staging.remove().catch(() => {});
   }
 
+  /** A small stored blob (the config), from staging or from where the spool placed it. */
+  private async readBlob(digest: string, blob: { path?: string; size: number }, opts: OpOptions): Promise<Buffer> {
+    if (blob.path !== undefined) return readSmall(blob.path, opts);
+    const at = this.spool.placed.find((p) => p.digest === digest);
+    if (!at || !this.spool.sink) throw new FerryError(ErrorCode.NotFound, `docker-archive: blob ${digest} is not in the archive`);
+    if (at.size === 0) return Buffer.alloc(0);
+    return readSmall(this.spool.sink.tempPath, opts, { start: at.offset, end: at.offset + at.size - 1 });
+  }
+
   /** Removes staged blobs; without a commit, nothing is left at PATH. */
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    await this.spool.stop();
     await this.sink?.abort();
+    await this.spool.sink?.abort();
     await this.staging.remove().catch(() => {});
   }
 }
@@ -239,9 +297,9 @@ async function refuseNonEmpty(path: string): Promise<void> {
   }
 }
 
-async function readSmall(path: string, opts: OpOptions): Promise<Buffer> {
+async function readSmall(path: string, opts: OpOptions, range: { start?: number; end?: number } = {}): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of createReadStream(path, { signal: opts.signal })) chunks.push(c as Buffer);
+  for await (const c of createReadStream(path, { ...range, signal: opts.signal })) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
 }
 

@@ -36,8 +36,8 @@ function splitUstar(name: string): { prefix: string; name: string } | undefined 
   return { prefix, name: rest };
 }
 
-/** One ustar header block (preceded by a PAX block when a name does not fit). */
-function encodeHeader(h: { name: string; mode: number; size: number; type: '0' | '2' | '5'; linkname?: string }): Buffer {
+/** One ustar header block (preceded by a PAX block when a name does not fit). Exported for headers written after their data. */
+export function encodeHeader(h: { name: string; mode: number; size: number; type: '0' | '2' | '5'; linkname?: string }): Buffer {
   const blocks: Buffer[] = [];
   let split = /^[\x20-\x7e]*$/.test(h.name) ? splitUstar(h.name) : undefined;
   const linkname = h.linkname ?? '';

@@ -1,0 +1,302 @@
+/**
+ * Layers written into the archive's temporary file while they arrive, instead of being staged and copied at commit.
+ *
+ * Layers are placed in the archive one at a time, in the order their `putBlob` started. The layer at the head
+ * streams straight into the archive: its 512-byte tar header is reserved, the data written, padded to 512, and the
+ * header written in place once the size and diff ID are known. Layers arriving while another one holds the archive
+ * are staged in a file; when their turn comes, their staged bytes are copied after the previous entry and they
+ * continue straight into the archive (or, if complete, are only copied). A layer that fails is cut off again
+ * (the file truncated to where its header would have started). Nothing is read back: at commit the destination
+ * appends the rest of the archive after {@link LayerSpool.end}.
+ */
+import { ftruncate, writev } from 'node:fs';
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { FerryError, ErrorCode } from '../../errors.js';
+import { AtomicFileSink } from '../../util/atomic.js';
+import { parseDigest } from '../../util/digest.js';
+import { BLOCK } from './tar-index.js';
+import { encodeHeader } from './tar-write.js';
+
+const COPY_CHUNK = 4 << 20;
+const BATCH = 1 << 20;
+
+/** Writes `bufs` at `pos` of `fd`, all of them. */
+export function writevAt(fd: number, bufs: Buffer[], pos: number): Promise<void> {
+  const total = bufs.reduce((n, b) => n + b.length, 0);
+  return new Promise((resolve, reject) => {
+    writev(fd, bufs, pos, (err, n) => {
+      if (err) reject(err);
+      else if (n !== total) reject(new FerryError(ErrorCode.Io, `short write: ${n} of ${total} bytes`));
+      else resolve();
+    });
+  });
+}
+
+/** Where a placed layer's data is in the archive's temp file. */
+export interface PlacedLayer {
+  digest: string;
+  /** Offset of the data (after its header). */
+  offset: number;
+  size: number;
+}
+
+type Outcome = { ok: true; digest: string; size: number } | { ok: false };
+
+/** One layer on its way into the archive. */
+class SpoolEntry {
+  /** Bytes written to the staging file. */
+  staged = 0;
+  /** Bytes written straight into the archive. */
+  direct = 0;
+  mode: 'stage' | 'direct' = 'stage';
+  stageFh: FileHandle | undefined;
+  /** Serializes this entry's writes and the switch to direct mode. */
+  lock: Promise<void> = Promise.resolve();
+  readonly settled: Promise<Outcome>;
+  settle!: (o: Outcome) => void;
+  /** Resolved once the entry is in the archive or dropped, and its staging file gone. */
+  readonly disposed: Promise<void>;
+  dispose!: () => void;
+
+  constructor(
+    readonly stagePath: string,
+    /** Position of the layer among those announced (see {@link LayerSpool.announce}), if known. */
+    readonly rank: number | undefined,
+  ) {
+    this.settled = new Promise((r) => (this.settle = r));
+    this.disposed = new Promise((r) => (this.dispose = r));
+  }
+}
+
+/** See the module comment. One per destination; the temp archive is created at the first layer. */
+export class LayerSpool {
+  /** The archive's temporary file (opened at the first layer), renamed into place by the destination's commit. */
+  sink: AtomicFileSink | undefined;
+  private opening: Promise<AtomicFileSink> | undefined;
+  /** Next free byte of the archive. */
+  pos = 0;
+  /** Layers in the archive, in order. */
+  readonly placed: PlacedLayer[] = [];
+  private readonly queue: SpoolEntry[] = [];
+  private pump: Promise<void> | undefined;
+  private error: unknown;
+  private stopped = false;
+  private readonly active = new Set<SpoolEntry>();
+  private readonly copyBuf = Buffer.allocUnsafe(COPY_CHUNK);
+  /** Source digests in the order the layers were announced (manifest order), and the next rank to place. */
+  private readonly ranks = new Map<string, number>();
+  private nextRank = 0;
+  private ending = false;
+
+  constructor(private readonly archivePath: string) {}
+
+  /**
+   * Records that the layer with source digest `digest` is about to be copied (the copy engine asks
+   * `tryReusingBlob` for the layers in manifest order). Layers whose `putBlob` names such a digest are placed
+   * in that order: one that arrives early is staged until those before it are in the archive.
+   */
+  announce(digest: string): void {
+    if (!this.ranks.has(digest)) this.ranks.set(digest, this.ranks.size);
+  }
+
+  /** The entry to place next, or undefined to wait for another arrival (or for {@link end}). */
+  private pick(): SpoolEntry | undefined {
+    if (this.queue.length === 0) return undefined;
+    let best = 0;
+    for (let i = 0; i < this.queue.length; i++) {
+      const r = this.queue[i]!.rank;
+      if (r === undefined) return this.queue.splice(i, 1)[0];
+      if (r < this.queue[best]!.rank!) best = i;
+    }
+    if (this.queue[best]!.rank !== this.nextRank && !this.ending) return undefined;
+    return this.queue.splice(best, 1)[0];
+  }
+
+  private ensureSink(): Promise<AtomicFileSink> {
+    // No abort signal on the sink: its descriptor is closed only once nothing writes to it (end/stop).
+    this.opening ??= AtomicFileSink.open(this.archivePath).then((s) => (this.sink = s));
+    return this.opening;
+  }
+
+  private get fd(): number {
+    return sinkFd(this.sink!);
+  }
+
+  /**
+   * Starts a layer: returns the Writable its bytes go to (staged or into the archive), `done`, to call once the
+   * bytes are complete and verified (with the layer's digest), and `fail`, to call if they are not: it resolves
+   * when the layer's bytes are gone (staging file removed, or cut off the archive).
+   */
+  async begin(stagePath: string, origin?: string): Promise<{ sink: Writable; done: (r: { digest: string; size: number }) => void; fail: () => Promise<void> }> {
+    if (this.stopped) throw new FerryError(ErrorCode.Io, 'docker-archive: destination closed');
+    await this.ensureSink();
+    const e = new SpoolEntry(stagePath, origin === undefined ? undefined : this.ranks.get(origin));
+    this.active.add(e);
+    this.queue.push(e);
+    this.kick();
+    const sink = new Writable({
+      highWaterMark: BATCH,
+      writev: (chunks, cb) => {
+        const p = e.lock.then(() => this.write(e, chunks.map((c) => c.chunk as Buffer)));
+        e.lock = p.catch(() => {});
+        p.then(() => cb(), cb);
+      },
+    });
+    const fail = async (): Promise<void> => {
+      e.settle({ ok: false });
+      const i = this.queue.indexOf(e);
+      if (i >= 0) {
+        // Not its turn yet: drop it here.
+        this.queue.splice(i, 1);
+        await e.lock;
+        await this.disposeEntry(e);
+      }
+      await e.disposed;
+    };
+    return { sink, done: (r) => e.settle({ ok: true, ...r }), fail };
+  }
+
+  private async write(e: SpoolEntry, bufs: Buffer[]): Promise<void> {
+    if (this.stopped) throw new FerryError(ErrorCode.Io, 'docker-archive: destination closed');
+    const n = bufs.reduce((s, b) => s + b.length, 0);
+    if (e.mode === 'direct') {
+      await writevAt(this.fd, bufs, this.pos);
+      this.pos += n;
+      e.direct += n;
+    } else {
+      e.stageFh ??= await open(e.stagePath, 'wx+', 0o600);
+      const { bytesWritten } = await e.stageFh.writev(bufs, e.staged);
+      if (bytesWritten !== n) throw new FerryError(ErrorCode.Io, `short write to ${e.stagePath}`);
+      e.staged += n;
+    }
+  }
+
+  /** Copies staged bytes [from, to) of `e` to the end of the archive. */
+  private async copyStaged(e: SpoolEntry, from: number, to: number): Promise<void> {
+    for (let at = from; at < to; ) {
+      const { bytesRead } = await e.stageFh!.read(this.copyBuf, 0, Math.min(COPY_CHUNK, to - at), at);
+      if (bytesRead <= 0) throw new FerryError(ErrorCode.Io, `${e.stagePath}: unexpected end of file`);
+      await writevAt(this.fd, [this.copyBuf.subarray(0, bytesRead)], this.pos);
+      this.pos += bytesRead;
+      at += bytesRead;
+    }
+  }
+
+  private pickable(): boolean {
+    return this.queue.some((e) => e.rank === undefined || e.rank === this.nextRank);
+  }
+
+  /** Starts placing entries if none is being placed and one can be. */
+  private kick(): void {
+    if (this.pump || this.stopped || this.error !== undefined) return;
+    if (!(this.ending ? this.queue.length > 0 : this.pickable())) return;
+    const p = (async () => {
+      await null; // `this.pump` is set before the loop runs
+      try {
+        for (let e = this.pick(); e && !this.stopped; e = this.pick()) await this.place(e);
+      } catch (err) {
+        this.error = err;
+      }
+    })();
+    this.pump = p;
+    void p.finally(() => {
+      if (this.pump === p) this.pump = undefined;
+      this.kick();
+    });
+  }
+
+  /** Puts `e` at the end of the archive (or nothing, if it fails). */
+  private async place(e: SpoolEntry): Promise<void> {
+    const start = this.pos;
+    this.pos += BLOCK; // the header, written once the size and digest are known
+    let copied = 0;
+    try {
+      // Catch up without holding the entry up, then switch it to direct writes.
+      while (copied < e.staged) {
+        const to = e.staged;
+        await this.copyStaged(e, copied, to);
+        copied = to;
+      }
+      const sw = e.lock.then(async () => {
+        if (this.stopped) return;
+        await this.copyStaged(e, copied, e.staged);
+        copied = e.staged;
+        e.mode = 'direct';
+        await e.stageFh?.close();
+        e.stageFh = undefined;
+      });
+      e.lock = sw.catch(() => {});
+      await sw;
+      const o = await e.settled;
+      await e.lock;
+      if (this.stopped) return;
+      if (!o.ok) {
+        await new Promise<void>((res, rej) => ftruncate(this.fd, start, (err) => (err ? rej(err) : res())));
+        this.pos = start;
+        return;
+      }
+      if (copied + e.direct !== o.size) throw new FerryError(ErrorCode.Io, `docker-archive: layer ${o.digest}: wrote ${copied + e.direct} of ${o.size} bytes`);
+      const header = encodeHeader({ name: `${parseDigest(o.digest).hex}.tar`, mode: 0o444, size: o.size, type: '0' });
+      if (header.length !== BLOCK) throw new FerryError(ErrorCode.Io, `docker-archive: unexpected header size for ${o.digest}`);
+      const pad = (BLOCK - (o.size % BLOCK)) % BLOCK;
+      if (pad > 0) await writevAt(this.fd, [Buffer.alloc(pad)], this.pos);
+      this.pos += pad;
+      await writevAt(this.fd, [header], start);
+      this.placed.push({ digest: o.digest, offset: start + BLOCK, size: o.size });
+      if (e.rank !== undefined) this.nextRank = Math.max(this.nextRank, e.rank + 1);
+    } finally {
+      await this.disposeEntry(e);
+    }
+  }
+
+  private async disposeEntry(e: SpoolEntry): Promise<void> {
+    await e.stageFh?.close().catch(() => {});
+    e.stageFh = undefined;
+    this.active.delete(e);
+    await rm(e.stagePath, { force: true }).catch(() => {});
+    e.dispose();
+  }
+
+  /**
+   * Waits until every started layer is in the archive (or dropped because it failed).
+   * @throws what broke the archive (E_IO).
+   */
+  async end(): Promise<void> {
+    this.ending = true;
+    this.kick();
+    while (this.pump) await this.pump;
+    if (this.error !== undefined) throw this.error;
+  }
+
+  /** Stops writing to the archive (for close/abort): afterwards nothing writes to its descriptor. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const e of this.active) e.settle({ ok: false });
+    while (this.pump) await this.pump;
+    for (const e of [...this.active]) {
+      await e.lock;
+      await this.disposeEntry(e);
+    }
+  }
+}
+
+/** A Writable appending at `pos` of `fd` with positional writes, batched (for the entries written at commit). */
+export function positionalWriter(fd: number, pos: number): Writable {
+  let at = pos;
+  return new Writable({
+    highWaterMark: BATCH,
+    writev: (chunks, cb) => {
+      const bufs = chunks.map((c) => c.chunk as Buffer);
+      writevAt(fd, bufs, at).then(() => {
+        at += bufs.reduce((n, b) => n + b.length, 0);
+        cb();
+      }, cb);
+    },
+  });
+}
+
+/** The open descriptor of `sink`'s temporary file (opened: AtomicFileSink.open waits for it). */
+export function sinkFd(sink: AtomicFileSink): number {
+  return (sink.stream as unknown as { fd: number }).fd;
+}
