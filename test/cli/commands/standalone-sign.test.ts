@@ -11,7 +11,6 @@ import { expectOneLineError } from '../../harness/expect.js';
 const REF = 'registry.example.com/team/app:1.0';
 const MANIFEST = '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}';
 
-
 describe('cli/commands/standalone-sign (interop with gpg and skopeo)', function () {
   this.timeout(30_000);
   const cleanup = useCleanup('after');

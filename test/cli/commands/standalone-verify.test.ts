@@ -12,7 +12,6 @@ const REF = 'registry.example.com/team/app:1.0';
 const MANIFEST = '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}';
 const DIGEST = manifestDigest(Buffer.from(MANIFEST));
 
-
 describe('cli/commands/standalone-verify (interop with gpg and skopeo)', function () {
   this.timeout(30_000);
   const cleanup = useCleanup('after');
