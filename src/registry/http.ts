@@ -100,6 +100,10 @@ export async function send(agent: Agent, req: HttpRequest, agentFor?: (origin: U
       headers,
       body: req.body,
       signal: req.signal,
+      // undici closes the connection after every HEAD by default (for servers that wrongly send a body with the answer),
+      // so each blob existence check paid a new TCP (and TLS) connection. Registries answer HEAD without a body, and Go's
+      // client (skopeo) keeps these connections open too.
+      ...(req.method === 'HEAD' ? { reset: false } : {}),
     });
     const follow = (req.followRedirects ?? true) && (req.method === 'GET' || req.method === 'HEAD');
     const location = res.headers['location'];
