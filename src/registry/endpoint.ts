@@ -8,7 +8,7 @@ import type { SystemContext, OpOptions } from '../types/context.js';
 import { Authenticator } from './auth.js';
 import { tlsSettingsOnce, type TlsSettings } from './certs.js';
 import { responseError, transportError } from './errors.js';
-import { discard, leaseAgent, readErrorText, send, type AgentLease, type HttpRequest, type HttpResponse } from './http.js';
+import { discard, leaseAgent, readErrorText, send, type AgentLease, type HttpRequest, type HttpResponse, type PingOutcome } from './http.js';
 import { withRetry } from './retry.js';
 
 /** Where an endpoint is. */
@@ -132,10 +132,33 @@ export class Endpoint {
     return this.pinging;
   }
 
+  /**
+   * Pings through the agent's shared ping: an endpoint of another repository on the same host and TLS settings that
+   * pinged already (or is pinging) gives its answer, so a copy between two repositories of one registry pings once.
+   * If a ping someone else started failed, this endpoint pings on its own (as it would have without sharing).
+   */
   private async doPing(opts: OpOptions): Promise<void> {
+    await this.agent();
+    let probed = false;
+    let outcome: PingOutcome;
+    try {
+      outcome = await this.lease!.sharedPing(() => {
+        probed = true;
+        return this.probe(opts);
+      });
+    } catch (e) {
+      if (probed) throw e;
+      outcome = await this.probe(opts);
+    }
+    this.auth.adoptPing(outcome.status, outcome.challenge);
+    this.base = new URL(`${outcome.scheme}://${this.physicalHost}`);
+  }
+
+  /** GET `/v2/`: https, then http when TLS verification is off and https fails. */
+  private async probe(opts: OpOptions): Promise<PingOutcome> {
     const agent = await this.agent();
     const tls = await this.tlsSettings();
-    const schemes = tls.verify ? ['https'] : ['https', 'http'];
+    const schemes = tls.verify ? (['https'] as const) : (['https', 'http'] as const);
     const what = `pinging registry ${this.physicalHost}`;
     let firstError: unknown;
     for (const scheme of schemes) {
@@ -165,9 +188,7 @@ export class Endpoint {
         }
         const challenge = res.headers['www-authenticate'];
         await discard(res);
-        this.auth.adoptPing(res.status, challenge);
-        this.base = new URL(`${scheme}://${this.physicalHost}`);
-        return;
+        return { scheme, status: res.status, challenge };
       } catch (e) {
         if (e instanceof FerryError && e.code === ErrorCode.Aborted) throw e;
         firstError ??= e;

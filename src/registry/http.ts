@@ -28,9 +28,21 @@ export interface HttpRequest {
   followRedirects?: boolean;
 }
 
+/** What a `/v2/` ping learned about an origin (see `Endpoint.ping`). */
+export interface PingOutcome {
+  /** The scheme that answered. */
+  scheme: 'https' | 'http';
+  /** 200 or 401. */
+  status: number;
+  /** The `WWW-Authenticate` header of the answer. */
+  challenge: string | string[] | undefined;
+}
+
 interface PooledAgent {
   agent: Agent;
   refs: number;
+  /** The ping of this agent's origin, shared by every endpoint leasing it (while it is pooled). */
+  ping?: Promise<PingOutcome>;
 }
 
 const pool = new Map<string, PooledAgent>();
@@ -39,6 +51,12 @@ const pool = new Map<string, PooledAgent>();
 export interface AgentLease {
   readonly agent: Agent;
   readonly tls: TlsSettings;
+  /**
+   * The ping of this origin: `probe()`'s promise, called only by the first caller while the agent is pooled (endpoints
+   * of other repositories on the same host and TLS settings, e.g. a copy's source and destination, share it). A
+   * rejected probe is forgotten, so the next caller probes again.
+   */
+  sharedPing(probe: () => Promise<PingOutcome>): Promise<PingOutcome>;
   release(): Promise<void>;
 }
 
@@ -63,6 +81,15 @@ export function leaseAgent(endpoint: string, tls: TlsSettings): AgentLease {
   return {
     agent: entry.agent,
     tls,
+    sharedPing(probe) {
+      if (entry.ping) return entry.ping;
+      const p = probe();
+      entry.ping = p;
+      p.catch(() => {
+        if (entry.ping === p) entry.ping = undefined;
+      });
+      return p;
+    },
     async release() {
       if (released) return;
       released = true;

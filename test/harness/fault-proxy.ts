@@ -48,6 +48,8 @@ export interface FaultProxy {
   host: string;
   /** Every request received, in order. */
   requests: ProxiedRequest[];
+  /** TCP connections accepted so far (including ones that sent no HTTP request, e.g. a TLS handshake attempt). */
+  readonly connections: number;
   stop(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function startFaultProxy(targetUrl: string, rule: (req: FaultReques
   const perPath = new Map<string, number>();
   const sockets = new Set<Socket>();
   let count = 0;
+  let connections = 0;
 
   const forward = (req: IncomingMessage, res: ServerResponse, record: ProxiedRequest, fault: Fault | undefined) => {
     const upstream = httpRequest({
@@ -156,6 +159,7 @@ export async function startFaultProxy(targetUrl: string, rule: (req: FaultReques
     forward(req, res, record, fault);
   });
   server.on('connection', (s) => {
+    connections++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -169,6 +173,9 @@ export async function startFaultProxy(targetUrl: string, rule: (req: FaultReques
     url: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
     requests,
+    get connections() {
+      return connections;
+    },
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

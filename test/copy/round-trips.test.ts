@@ -1,0 +1,85 @@
+/**
+ * The requests of a copy that transfers nothing (every blob is mounted from another repository of the destination
+ * registry): real `bin/ferry copy` processes through the fault proxy, which records every request and connection. Such
+ * copies are bound by round trips (bench/copy's docker→docker and warm oci→docker cases), so an extra ping, a blob
+ * checked twice or a connection closed after each HEAD fails these tests.
+ */
+import { expect } from 'chai';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ferryProcess } from '../harness/cli.js';
+import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
+import { buildImage, pushImage, type BuiltImage } from '../harness/images.js';
+import { useRegistry } from '../harness/registry.js';
+import { useCleanup } from '../harness/tmp.js';
+
+describe('copy: round trips of an all-mounted copy (real bin/ferry, fault proxy)', function () {
+  this.timeout(60_000);
+  const registry = useRegistry('http');
+  const cleanup = useCleanup();
+  let img: BuiltImage;
+  let env: Record<string, string>;
+  /** The image's blobs: its two layers, then its config. */
+  let blobs: string[];
+
+  before(async () => {
+    const home = await cleanup.tempDir('round-trips');
+    await writeFile(join(home, 'empty.conf'), '');
+    env = {
+      HOME: home,
+      XDG_CACHE_HOME: join(home, 'cache'),
+      CONTAINERS_REGISTRIES_CONF: join(home, 'empty.conf'),
+      REGISTRY_AUTH_FILE: join(home, 'no-auth.json'),
+    };
+    img = await buildImage(join(home, 'img'), { seed: 91, layers: 2, layerSize: 10_000 });
+    const m = img.manifests[0]!;
+    blobs = [...m.layers.map((l) => l.digest), m.configDigest];
+    await pushImage(img, registry(), 'rt/src:v1');
+  });
+
+  const copy = async (src: string, dest: string) => {
+    const r = await ferryProcess(['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', '--image-parallel-copies', '2', src, dest], { env });
+    expect(r.stderr).to.equal('');
+    expect(r.code).to.equal(0);
+  };
+  /** `METHOD path status` of the requests from the `from`-th on, a mount's query reduced to its digest. */
+  const lines = (p: FaultProxy, from: number) =>
+    p.requests.slice(from).map((r) => `${r.method} ${r.path.replace(/\?mount=([^&]*)&from=.*$/, (_m, d: string) => `?mount=${decodeURIComponent(d)}`)} ${r.status}`);
+  const sorted = (a: string[]) => [...a].sort();
+
+  /**
+   * Runs `copy` through `p` and checks that it sent only what a copy into the new repository `repo` needs when every
+   * blob is mounted, over at most 4 connections.
+   */
+  async function expectAllMounted(p: FaultProxy, run: () => Promise<void>, repo: string, sourceManifest?: string) {
+    const from = p.requests.length;
+    const connectionsBefore = p.connections;
+    await run();
+    const got = lines(p, from);
+    const start = ['GET /v2/ 200', ...(sourceManifest ? [`GET ${sourceManifest} 200`] : [])];
+    // the two layers in parallel (in any order), then the config, then the manifest
+    const layers = blobs.slice(0, 2).flatMap((d) => [`HEAD /v2/${repo}/blobs/${d} 404`, `POST /v2/${repo}/blobs/uploads/?mount=${d} 201`]);
+    const rest = [`HEAD /v2/${repo}/blobs/${blobs[2]} 404`, `POST /v2/${repo}/blobs/uploads/?mount=${blobs[2]} 201`, `PUT /v2/${repo}/manifests/v1 201`];
+    expect(got.slice(0, start.length)).to.deep.equal(start);
+    expect(sorted(got.slice(start.length, start.length + 4))).to.deep.equal(sorted(layers));
+    expect(got.slice(start.length + 4)).to.deep.equal(rest);
+    // one connection for the https attempt (--dest-tls-verify=false tries https first, like skopeo), one for the ping
+    // (its connection may not be idle yet when the first blobs start), one per parallel blob copy: the source and the
+    // destination share the ping (and its https attempt), and a HEAD keeps its connection
+    expect(p.connections - connectionsBefore).to.be.at.most(4);
+  }
+
+  it('docker → docker (new repository of the same registry): one ping, one manifest GET, HEAD + mount per blob, one PUT', async () => {
+    const p = cleanup.track(await startFaultProxy(registry().url, () => undefined));
+    // fills the blob-location cache: this copy uploads, and records rt/src and rt/a as holding every blob
+    await copy(`docker://${p.host}/rt/src:v1`, `docker://${p.host}/rt/a:v1`);
+    await expectAllMounted(p, () => copy(`docker://${p.host}/rt/src:v1`, `docker://${p.host}/rt/b:v1`), 'rt/b', '/v2/rt/src/manifests/v1');
+  });
+
+  it('oci → docker (new repository, warm blob-location cache): one ping, HEAD + mount per blob, one PUT', async () => {
+    const p = cleanup.track(await startFaultProxy(registry().url, () => undefined));
+    const src = `oci:${img.layoutDir}:${img.tag}`;
+    await copy(src, `docker://${p.host}/rt/o1:v1`);
+    await expectAllMounted(p, () => copy(src, `docker://${p.host}/rt/o2:v1`), 'rt/o2');
+  });
+});
