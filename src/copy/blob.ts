@@ -181,6 +181,9 @@ async function openBlobBytes(
     signal,
     retryTimes: ctx.retry?.retryTimes,
     retryDelayMs: ctx.retry?.retryDelayMs,
+    // A destination that adopts the partial file gets the blob written once anyway; for the others the partial
+    // is a second copy on disk, worth it only for a download slow (or failing) enough that a kill would hurt.
+    keepPartial: isBlobFileAdopter(ctx.dest) ? 'always' : 'late',
     onResume: (e) => {
       state.resumed = true;
       phase({ kind: 'blob-resume', digest: e.digest, offset: e.offset, attempt: e.attempt, reason: e.reason });
@@ -226,7 +229,8 @@ async function transferBlob(
       step = compressionStep(detected, policy);
     }
     const verifier = new VerifyingStream({ digest: src.digest, size, what: `blob ${src.digest}`, onProgress: (n) => progress.bytes(n) });
-    if (step.op === 'preserve' && partial && ctx.partials && size > 0 && isBlobFileAdopter(ctx.dest)) {
+    const partialWhole = raw instanceof ResumingBlobReader && raw.keepsWholePartial;
+    if (step.op === 'preserve' && partial && partialWhole && ctx.partials && size > 0 && isBlobFileAdopter(ctx.dest)) {
       return adoptPartial(ctx, src, size, input, verifier, partial, progress);
     }
     const stages: NodeJS.ReadWriteStream[] = [verifier];

@@ -13,9 +13,11 @@
  * | `docker://HOST/…` | `$XDG_CACHE_HOME/ferry/partial/<HOST>/` (default `~/.cache`; `<homeDir>/.cache` with `SystemContext.homeDir`) |
  * | anything else (`containers-storage:`) | `$XDG_CACHE_HOME/ferry/partial/<transport>/` |
  *
- * Each partial is one file named `<algorithm>-<hex>` after the blob digest, holding the first bytes of the
- * blob exactly as the source sent them (unverified: the whole blob is verified when the copy completes;
- * a wrong partial is discarded and downloaded again). One process at a time writes a partial: it holds the
+ * Each partial is one file named `<algorithm>-<hex>` after the blob digest, holding bytes of the blob exactly
+ * as the source sent them, from its start or — when the sidecar `<file>.start` holds a decimal offset — from that
+ * offset on (a copy that decided late to keep a slow download: the bytes before the offset are fetched again).
+ * They are unverified: the whole blob is verified when the copy completes; a wrong partial is discarded and
+ * downloaded again. One process at a time writes a partial: it holds the
  * inter-process lock `<file>.lock`; another process copying the same blob meanwhile simply streams without
  * one. Partials older than {@link PARTIAL_MAX_AGE_MS} are removed whenever a store is opened.
  *
@@ -24,7 +26,7 @@
  * copies (`oci:` writes content-addressed blobs in place, `docker://` pushed blobs stay in the registry), and
  * after a successful commit for the others (their staged blobs vanish when a copy fails).
  */
-import { mkdir, open, readdir, rm, rmdir, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, rmdir, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
@@ -104,14 +106,35 @@ export interface PartialBlob {
   readonly path: string;
   /** Bytes in the file when it was claimed (or after {@link reset}). */
   readonly size: number;
-  /** Empties the file (its content proved wrong); `size` becomes 0. */
+  /** Blob offset of the file's first byte (0 unless a `.start` sidecar says otherwise). */
+  readonly start: number;
+  /** Empties the file (its content proved wrong); `size` and `start` become 0. */
   reset(): Promise<void>;
+  /**
+   * Records that the (empty) file's first byte will be the blob's byte `offset`: written before anything is
+   * appended, so a file is never read from the wrong offset (a missing sidecar means 0).
+   */
+  setStart(offset: number): Promise<void>;
   /** Opens the file for appending at its end (the caller closes the handle). */
   openAppend(): Promise<FileHandle>;
   /** Deletes the file and releases the lock (idempotent). */
   remove(): Promise<void>;
   /** Releases the lock, keeping the file for a later run unless it is empty (idempotent). */
   release(): Promise<void>;
+}
+
+/** Suffix of the sidecar holding a partial's start offset. */
+const START_SUFFIX = '.start';
+
+function startFile(partialPath: string): string {
+  return partialPath + START_SUFFIX;
+}
+
+/** The start offset recorded beside a partial (0 when none or unreadable: the digest check catches a wrong one). */
+async function readStart(partialPath: string): Promise<number> {
+  const text = await readFile(startFile(partialPath), 'utf8').catch(() => '');
+  const n = Number(text.trim());
+  return /^\d+$/.test(text.trim()) && Number.isSafeInteger(n) ? n : 0;
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -169,9 +192,12 @@ export class PartialStore {
         const lock = await acquireLock(`${p}.lock`, { timeoutMs: 0 }).catch(() => undefined);
         if (!lock) continue;
         await rm(p, { force: true }).catch(() => {});
+        await rm(startFile(p), { force: true }).catch(() => {});
         await lock.release();
       } else if (name.includes('.lock.')) {
         await rm(p, { force: true }).catch(() => {}); // a lock's private file left by a killed process
+      } else if (name.endsWith(START_SUFFIX) && !(await exists(p.slice(0, -START_SUFFIX.length)))) {
+        await rm(p, { force: true }).catch(() => {}); // the start sidecar of a partial that is gone
       }
     }
   }
@@ -200,7 +226,7 @@ export class PartialStore {
         const fh = await open(path, 'a', 0o600);
         const size = (await fh.stat()).size;
         await fh.close();
-        return this.track(digest, path, size, lock);
+        return this.track(digest, path, size, await readStart(path), lock);
       } catch (e) {
         await lock.release();
         throw ioErr(`opening partial blob ${path}`, e);
@@ -208,18 +234,32 @@ export class PartialStore {
     }
   }
 
-  private track(digest: string, path: string, size: number, lock: HeldLock): PartialBlob {
+  private track(digest: string, path: string, size: number, start: number, lock: HeldLock): PartialBlob {
     let done = false;
     const store = this;
     const blob: PartialBlob = {
       digest,
       path,
       size,
+      start,
       async reset() {
         await truncate(path, 0).catch((e: unknown) => {
           throw ioErr(`resetting partial blob ${path}`, e);
         });
+        await rm(startFile(path), { force: true }).catch(() => {});
         (blob as { size: number }).size = 0;
+        (blob as { start: number }).start = 0;
+      },
+      async setStart(offset: number) {
+        const tmp = `${startFile(path)}.tmp`;
+        try {
+          await writeFile(tmp, `${offset}\n`, { mode: 0o600 });
+          await rename(tmp, startFile(path));
+        } catch (e) {
+          await rm(tmp, { force: true }).catch(() => {});
+          throw ioErr(`recording the start of partial blob ${path}`, e);
+        }
+        (blob as { start: number }).start = offset;
       },
       openAppend: () => open(path, 'a', 0o600).catch((e: unknown) => {
         throw ioErr(`opening partial blob ${path}`, e);
@@ -230,6 +270,7 @@ export class PartialStore {
         if (done) return;
         done = true;
         await rm(path, { force: true }).catch(() => {});
+        await rm(startFile(path), { force: true }).catch(() => {});
         await lock.release();
       },
       async release() {
@@ -237,7 +278,10 @@ export class PartialStore {
         if (done) return;
         done = true;
         // An empty partial is worth nothing to a later run.
-        if ((await stat(path).catch(() => undefined))?.size === 0) await rm(path, { force: true }).catch(() => {});
+        if ((await stat(path).catch(() => undefined))?.size === 0) {
+          await rm(path, { force: true }).catch(() => {});
+          await rm(startFile(path), { force: true }).catch(() => {});
+        }
         await lock.release();
       },
     };

@@ -1,9 +1,11 @@
 /**
  * A blob read that survives failures: one Readable that yields the whole blob, made of
  *
- * 1. the bytes of a partial download from an earlier run, read from disk, then
+ * 1. the bytes of a partial download from an earlier run, read from disk (when that partial starts at an offset,
+ *    the bytes before it are fetched from the source first), then
  * 2. the rest from the source, opened at the offset reached (`getBlob(info, {offset})`, a Range request for
- *    registries) — appended to the partial file as it arrives, so a killed process loses nothing — and,
+ *    registries) — appended to the partial file as it arrives, so a killed process loses little (see
+ *    {@link PartialKeeping}) — and,
  * 3. when that stream fails mid-way with a retryable error (connection reset or cut, a premature end), the
  *    source opened again at the new offset, after a backoff, at most `retryTimes` times.
  *
@@ -21,6 +23,20 @@ import type { PartialBlob } from './partial.js';
 
 /** Read size for the partial file's prefix. */
 const PREFIX_READ_CHUNK = 1 << 20;
+
+/** A `late` reader starts keeping a blob arriving for this long that still needs at least as long again. */
+export const PARTIAL_AFTER_MS = 3000;
+
+/**
+ * When the arriving bytes go to the partial file:
+ * - `always`: from the first byte (the destination adopts the file as its copy of the blob: no extra write);
+ * - `late`: only once the blob has been arriving for {@link PARTIAL_AFTER_MS} and, at its average rate so far,
+ *   still needs longer than that, or after its stream failed once — from the offset reached then (recorded
+ *   beside the file). A fast download is not written to disk twice; a slow or failing one is, and a killed copy
+ *   then fetches again only the bytes before that offset.
+ * A partial of an earlier run is always continued.
+ */
+export type PartialKeeping = 'always' | 'late';
 
 /** How a failed blob stream is retried. */
 export interface BlobRetryPolicy {
@@ -53,6 +69,10 @@ export interface ResumingBlobOptions extends BlobRetryPolicy {
   signal: AbortSignal;
   /** Called before each re-open. */
   onResume?: (e: ResumeEvent) => void;
+  /** When bytes are written to `partial` (default `always`). */
+  keepPartial?: PartialKeeping;
+  /** For `late`: how long a blob arrives before it is kept (default {@link PARTIAL_AFTER_MS}; tests). */
+  keepAfterMs?: number;
 }
 
 function message(e: unknown): string {
@@ -86,11 +106,29 @@ export class ResumingBlobReader extends Readable {
   private appender: AppendWriter | undefined;
   /** The source stream opened by {@link prime}, used by the first read. */
   private pending: Readable | undefined;
+  /** Blob offset of the partial file's first byte. */
+  private fileStart: number;
+  /** Whether arriving bytes are appended to the partial file (from the start, or once decided). */
+  private keeping: boolean;
+  /** For `late`: when (performance.now() ms) and at which offset bytes started arriving from the source. */
+  private arrival: { t: number; offset: number } | undefined;
 
   constructor(o: ResumingBlobOptions) {
     super({ highWaterMark: 1 << 20 });
     this.o = o;
-    this.resumedFrom = o.partial && (o.size < 0 || o.partial.size <= o.size) ? o.partial.size : 0;
+    const p = o.partial;
+    const valid = p !== undefined && p.size > 0 && (o.size < 0 || p.start + p.size <= o.size);
+    this.fileStart = valid ? p.start : 0;
+    this.resumedFrom = valid ? p.start + p.size : 0;
+    this.keeping = p !== undefined && (this.resumedFrom > 0 || (o.keepPartial ?? 'always') === 'always');
+  }
+
+  /**
+   * Whether the partial file will hold the whole blob from byte 0 once the stream ends (so a destination may
+   * adopt it): `always` readers, and partials of earlier runs that start at 0.
+   */
+  get keepsWholePartial(): boolean {
+    return this.keeping && this.fileStart === 0;
   }
 
   /**
@@ -98,7 +136,7 @@ export class ResumingBlobReader extends Readable {
    * before anything is written to the destination. With a partial prefix the source is opened after it.
    */
   async prime(): Promise<void> {
-    if (this.resumedFrom > 0 || this.o.size === 0 || this.pending) return;
+    if ((this.resumedFrom > 0 && this.fileStart === 0) || this.o.size === 0 || this.pending) return;
     const stream = (await this.o.source.getBlob(this.o.info, { offset: 0, signal: this.o.signal })).stream;
     // It may fail before the first read: the error stays recorded on the stream and is seen when reading starts.
     stream.on('error', () => {});
@@ -150,26 +188,35 @@ export class ResumingBlobReader extends Readable {
   }
 
   private async pump(): Promise<void> {
-    const { partial, size, signal } = this.o;
-    if (partial && partial.size > 0 && this.resumedFrom === 0) await partial.reset(); // longer than the blob: wrong
+    const { partial, size } = this.o;
+    if (partial && (partial.size > 0 || partial.start > 0) && this.resumedFrom === 0) await partial.reset(); // longer than the blob: wrong
     if (this.resumedFrom > 0) {
-      const rs = createReadStream(partial!.path, { start: 0, end: this.resumedFrom - 1, highWaterMark: PREFIX_READ_CHUNK });
+      // A partial that starts at an offset: the bytes before it come from the source again.
+      if (this.fileStart > 0) await this.fromSource(this.fileStart, false, true);
+      if (this.destroyed) return;
+      const rs = createReadStream(partial!.path, { start: 0, end: this.resumedFrom - this.fileStart - 1, highWaterMark: PREFIX_READ_CHUNK });
       this.current = rs;
-      let got = 0;
       for await (const chunk of rs) {
         if (this.destroyed) return;
-        got += (chunk as Buffer).length;
         await this.send(chunk as Buffer);
       }
-      if (got !== this.resumedFrom) throw new FerryError(ErrorCode.Io, `partial ${this.what}: ${partial!.path} shrank while being read`);
+      if (this.offset !== this.resumedFrom) throw new FerryError(ErrorCode.Io, `partial ${this.what}: ${partial!.path} shrank while being read`);
     }
-    if (partial && (size < 0 || this.offset < size)) {
-      this.file = await partial.openAppend();
-      this.appender = new AppendWriter(this.file);
-    }
+    if (partial && this.keeping && (size < 0 || this.offset < size)) await this.startKeeping();
+    await this.fromSource(size, partial !== undefined, false);
+    await this.closeFile();
+  }
+
+  /**
+   * Streams the source from {@link offset} up to `end` (-1: its end), re-opening it after retryable failures.
+   * With `keep`, arriving bytes go to the partial file as {@link PartialKeeping} says. With `prefix`, the stream
+   * is closed at `end` (the bytes before a partial that starts at an offset).
+   */
+  private async fromSource(end: number, keep: boolean, prefix: boolean): Promise<void> {
+    const { signal } = this.o;
     const retryTimes = Math.max(0, this.o.retryTimes ?? 3);
     let failures = 0;
-    while (size < 0 || this.offset < size) {
+    while (end < 0 || this.offset < end) {
       if (this.destroyed) return;
       let stream: Readable;
       try {
@@ -188,23 +235,32 @@ export class ResumingBlobReader extends Readable {
       try {
         for await (const c of stream) {
           if (this.destroyed) return;
-          const chunk = c as Buffer;
-          const written = this.appender?.write(chunk);
+          let chunk = c as Buffer;
+          if (prefix && this.offset + chunk.length >= end) {
+            // Only the bytes before a partial's start were wanted from this stream.
+            chunk = chunk.subarray(0, end - this.offset);
+            stream.destroy();
+            await this.send(chunk);
+            return;
+          }
+          const written = keep ? this.keep(chunk) : undefined;
           await this.send(chunk);
           await written;
         }
         await this.appender?.flush();
-        if (size >= 0 && this.offset < size) throw new PrematureEnd(this.what, this.offset, size);
-        break;
+        if (end >= 0 && this.offset < end) throw new PrematureEnd(this.what, this.offset, end);
+        return;
       } catch (e) {
         if (this.destroyed) return;
         stream.destroy();
-        // What arrived before the failure is kept for a later run (a write error is not retried).
+        // What arrived before the failure is kept for a later run (a write error is not retried); a stream
+        // that failed once is worth keeping from here on.
+        if (keep && !this.keeping && !signal.aborted) await this.startKeeping();
         await this.appender?.flush();
         if (signal.aborted || !(e instanceof PrematureEnd || isRetryable(e))) throw e;
         failures++;
         if (failures > retryTimes) {
-          throw new FerryError(ErrorCode.Network, `${this.what}: giving up after ${failures} attempts (at byte ${this.offset}${size >= 0 ? ` of ${size}` : ''}): ${message(e)}`, { cause: e });
+          throw new FerryError(ErrorCode.Network, `${this.what}: giving up after ${failures} attempts (at byte ${this.offset}${end >= 0 ? ` of ${end}` : ''}): ${message(e)}`, { cause: e });
         }
         const delay = retryDelay(failures - 1, e, { retryDelayMs: this.o.retryDelayMs, maxDelayMs: 10_000 }) ?? 0;
         await sleep(delay, signal);
@@ -216,6 +272,35 @@ export class ResumingBlobReader extends Readable {
         }
       }
     }
-    await this.closeFile();
+  }
+
+  /** Opens the partial file for appending at {@link offset}; a file started only now records its start offset. */
+  private async startKeeping(): Promise<void> {
+    const partial = this.o.partial!;
+    if (!this.keeping) {
+      await partial.setStart(this.offset);
+      this.fileStart = this.offset;
+    }
+    this.keeping = true;
+    this.file = await partial.openAppend();
+    this.appender = new AppendWriter(this.file);
+  }
+
+  /**
+   * Gives an arriving chunk to the partial file, or starts keeping when the blob has been arriving for
+   * {@link PARTIAL_AFTER_MS} and, at its average rate so far, still needs longer than that.
+   */
+  private async keep(chunk: Buffer): Promise<void> {
+    if (this.appender) return this.appender.write(chunk);
+    const now = performance.now();
+    this.arrival ??= { t: now, offset: this.offset };
+    const after = this.o.keepAfterMs ?? PARTIAL_AFTER_MS;
+    const elapsed = now - this.arrival.t;
+    if (elapsed < after) return;
+    const rate = (this.offset - this.arrival.offset) / elapsed; // bytes per ms
+    const remaining = this.o.size < 0 ? Infinity : this.o.size - this.offset;
+    if (rate > 0 && remaining / rate <= after) return;
+    await this.startKeeping();
+    return this.appender!.write(chunk);
   }
 }

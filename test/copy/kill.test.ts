@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OCI_PARTIAL_DIR, partialFileName } from '../../src/copy/partial.js';
@@ -107,6 +107,41 @@ describe('copy: killed ferry processes (real registry, fault proxy)', function (
     expect(raw.stdoutBytes.equals(img.bytes)).to.equal(true);
     expect((await hashFile(layoutBlob(dest, layer.digest))).digest).to.equal(layer.digest);
     expect(await exists(join(dest, OCI_PARTIAL_DIR))).to.equal(false);
+  });
+
+  it('docker-archive: a failing download is kept from the failure offset; after kill -9 only the bytes before it are fetched again', async () => {
+    // The destination decompresses, so a fast blob gets no partial file (it would be a second copy on disk); a
+    // stream that fails is kept from where it failed: cut at 1 MiB, then 512 KiB more arrive and are kept, then
+    // the next retry hangs until the process is killed.
+    let stall = true;
+    const proxy = await proxyFor((n) => (!stall ? undefined : n === 1 ? { kind: 'cut', afterBytes: 1 << 20 } : n === 2 ? { kind: 'cut', afterBytes: 512 << 10 } : { kind: 'delay', ms: 30_000 }));
+    const parent = await cleanup.tempDir('kill-archive');
+    const archive = join(parent, 'img.tar');
+    const partial = join(parent, '.img.tar.ferry-partial', partialFileName(layer.digest));
+    const dest = `docker-archive:${archive}:example.com/img:v1`;
+    const first = startFerry(copyArgs(`docker://${proxy.host}/kill/img:v1`, dest), env);
+    await until('the stalled retry', () => layerGets(proxy).length >= 3).catch(async (e: Error) => {
+      first.kill('SIGKILL');
+      throw new Error(`${e.message}; ferry said: ${(await first.done).stderr}`);
+    });
+    await until('the kept bytes', async () => (await stat(partial).catch(() => undefined))?.size === 512 << 10);
+    expect((await readFile(`${partial}.start`, 'utf8')).trim()).to.equal(String(1 << 20));
+    first.kill('SIGKILL');
+    expect((await first.done).signal).to.equal('SIGKILL');
+    expect(await exists(archive)).to.equal(false);
+
+    stall = false;
+    const before = layerGets(proxy).length;
+    const r2 = await ferryProcess(copyArgs(`docker://${proxy.host}/kill/img:v1`, dest), { env });
+    expect(r2.code, r2.stderr).to.equal(0);
+    // The first MiB again (a plain GET, closed at the kept file's start), then the rest after the kept bytes.
+    const again = layerGets(proxy).slice(before);
+    expect(again.map((g) => g.headers['range'])).to.deep.equal([undefined, `bytes=${(1 << 20) + (512 << 10)}-`]);
+    // The archive holds the image (skopeo reads it: same config), and the partial is gone. (The killed run's own
+    // temp archive and staging directory stay: nothing tells a later run that their owner is dead.)
+    const cfg = await runOk('skopeo', ['inspect', '--config', '--raw', `docker-archive:${archive}`], { env, timeoutMs: 30_000 });
+    expect(cfg.stdoutBytes.equals(img.manifests[0]!.config)).to.equal(true);
+    expect(await exists(join(parent, '.img.tar.ferry-partial'))).to.equal(false);
   });
 
   it('SIGINT mid-blob: exit 130, one line "Error: interrupted", no archive and nothing left beside it', async () => {
