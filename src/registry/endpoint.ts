@@ -135,7 +135,8 @@ export class Endpoint {
   /**
    * Pings through the agent's shared ping: an endpoint of another repository on the same host and TLS settings that
    * pinged already (or is pinging) gives its answer, so a copy between two repositories of one registry pings once.
-   * If a ping someone else started failed, this endpoint pings on its own (as it would have without sharing).
+   * If a ping someone else started failed, this endpoint pings again (as it would have without sharing; endpoints that
+   * were waiting too share that second ping).
    */
   private async doPing(opts: OpOptions): Promise<void> {
     await this.agent();
@@ -148,7 +149,8 @@ export class Endpoint {
       });
     } catch (e) {
       if (probed) throw e;
-      outcome = await this.probe(opts);
+      // someone else's ping failed (perhaps only under their signal): ping again, still shared with the others
+      outcome = await this.lease!.sharedPing(() => this.probe(opts));
     }
     this.auth.adoptPing(outcome.status, outcome.challenge);
     this.base = new URL(`${outcome.scheme}://${this.physicalHost}`);

@@ -272,3 +272,50 @@ describe('registry/client over HTTP (real registry)', function () {
     expect(Date.now() - t0).to.be.below(2000);
   });
 });
+
+describe('registry/client: the /v2/ ping shared by endpoints of one host (real registry, fault proxy)', function () {
+  this.timeout(60_000);
+  const registry = useRegistry('http');
+  const cleanup = useCleanup('after');
+  let ctx: () => SystemContext;
+
+  before(async () => {
+    const dir = await cleanup.tempDir('client-ping');
+    await writeFile(join(dir, 'empty.conf'), '');
+    // a new context object per client, as a copy's source and destination have
+    ctx = () => ({ registriesConf: join(dir, 'empty.conf'), homeDir: dir, noCreds: true, tlsVerify: false, retryDelayMs: 10 });
+  });
+
+  const pings = (p: FaultProxy) => p.requests.filter((r) => r.path === '/v2/').map((r) => r.status);
+  const client = (p: FaultProxy, repository: string, actions: ('pull' | 'push')[] = ['pull']) => {
+    const c = RegistryClient.open({ registry: p.host, repository, ctx: ctx(), actions });
+    cleanup.defer(() => c.close());
+    return c;
+  };
+
+  it('clients of other repositories on the same host and TLS settings ping once, also when pinging at the same time', async () => {
+    const p = cleanup.track(await startFaultProxy(registry().url, () => undefined));
+    await Promise.all([client(p, 'a/one').ping(), client(p, 'a/two', ['pull', 'push']).ping()]);
+    await client(p, 'a/three').ping();
+    expect(pings(p)).to.deep.equal([200]);
+  });
+
+  it('a failed ping is not shared: the next client (or one that was waiting for it) pings again', async () => {
+    const p = cleanup.track(await startFaultProxy(registry().url, (r) => (r.path === '/v2/' && r.pathCount === 1 ? { kind: 'status', status: 500 } : undefined)));
+    const [first, waiting] = await Promise.allSettled([client(p, 'b/one').ping(), client(p, 'b/two').ping()]);
+    expect(first.status).to.equal('rejected');
+    expect(waiting.status).to.equal('fulfilled');
+    await client(p, 'b/three').ping();
+    expect(pings(p)).to.deep.equal([500, 200]);
+  });
+
+  it('clients with other TLS settings ping on their own', async () => {
+    const p = cleanup.track(await startFaultProxy(registry().url, () => undefined));
+    await client(p, 'c/one').ping();
+    const strict = RegistryClient.open({ registry: p.host, repository: 'c/two', ctx: { ...ctx(), tlsVerify: true } });
+    cleanup.defer(() => strict.close());
+    expect((await rejection(strict.ping())).code).to.equal('E_TLS');
+    expect(pings(p)).to.deep.equal([200]);
+    expect(p.connections).to.equal(3); // https attempt + http ping, then the strict client's https attempt
+  });
+});
