@@ -17,6 +17,7 @@ import { createLimit } from '../util/limit.js';
 import { copyBlob, putSmallBlob, readSmallBlob, type BlobCopyContext, type CompressionPolicy, type CopiedBlob } from './blob.js';
 import { chooseImageType, familyOf, forcedImageType } from './format.js';
 import { layersForCopy } from './layer-infos.js';
+import { planLayerSizes } from './written-sizes.js';
 import type { CopyOptions, CopyPhase } from './options.js';
 
 /** Everything a single-image copy needs. */
@@ -125,18 +126,23 @@ export async function copySingleImage(c: ImageCopyContext, unparsed: UnparsedIma
   // Every blob in flight listens on it (request, pipelines, temp files): no MaxListeners warning at 6 layers.
   setMaxListeners(0, signal);
   const bc = { ...c, signal };
+  const policyFor = (layer: BlobInfo): CompressionPolicy => ({
+    canModify: canModify && compressionOfMediaType(layer.mediaType ?? '') !== undefined,
+    desired,
+    explicitFormat,
+    level: opts.compress?.level,
+  });
+  const foreign = (layer: BlobInfo) => dest.properties.acceptsForeignLayerURLs && layer.urls !== undefined && layer.urls.length > 0;
+  if (dest.planLayers) {
+    // A destination writing one sequential file places the layers at once when it knows their sizes.
+    dest.planLayers(await planLayerSizes(c.source, m.layers.filter((l) => !foreign(l)), policyFor, signal));
+  }
   const tasks = m.layers.map((layer) => async (): Promise<CopiedBlob> => {
-    if (dest.properties.acceptsForeignLayerURLs && layer.urls !== undefined && layer.urls.length > 0) {
+    if (foreign(layer)) {
       c.phase({ kind: 'foreign-layer', digest: layer.digest });
       return { info: layer };
     }
-    const policy: CompressionPolicy = {
-      canModify: canModify && compressionOfMediaType(layer.mediaType ?? '') !== undefined,
-      desired,
-      explicitFormat,
-      level: opts.compress?.level,
-    };
-    return copyBlob(bc, layer, 'layer', policy);
+    return copyBlob(bc, layer, 'layer', policyFor(layer));
   });
   const layers = await runAll(tasks, concurrency, c.signal, (e) => ac.abort(e));
 

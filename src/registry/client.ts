@@ -319,11 +319,12 @@ export class RegistryClient {
   }
 
   /**
-   * Streams a blob from byte `offset` (a Range request; a 200 answer is handled by skipping). Redirects are followed
-   * without the registry's Authorization. `size` is the full blob size, -1 if unknown. The stream is not verified.
-   * @throws E_NOT_FOUND for BLOB_UNKNOWN / 404.
+   * Streams a blob from byte `offset` (a Range request; a 200 answer is handled by skipping, or with `rangeOnly`
+   * refused). Redirects are followed without the registry's Authorization. `size` is the full blob size, -1 if
+   * unknown. The stream is not verified.
+   * @throws E_NOT_FOUND for BLOB_UNKNOWN / 404; E_UNSUPPORTED for a 200 answer to a `rangeOnly` request.
    */
-  async getBlob(digest: string, opts: OpOptions & { offset?: number } = {}): Promise<{ stream: Readable; size: number }> {
+  async getBlob(digest: string, opts: OpOptions & { offset?: number; rangeOnly?: boolean } = {}): Promise<{ stream: Readable; size: number }> {
     parseDigest(digest);
     const offset = opts.offset ?? 0;
     if (!Number.isSafeInteger(offset) || offset < 0) throw new FerryError(ErrorCode.Usage, `invalid blob offset ${offset}`);
@@ -332,7 +333,7 @@ export class RegistryClient {
     return this.firstOf(ordered, (ep) => this.getBlobFrom(ep, digest, offset, opts), opts.signal);
   }
 
-  private async getBlobFrom(ep: Endpoint, digest: string, offset: number, opts: OpOptions) {
+  private async getBlobFrom(ep: Endpoint, digest: string, offset: number, opts: OpOptions & { rangeOnly?: boolean }) {
     const what = this.what(ep, digest);
     const res = await ep.request({
       method: 'GET',
@@ -344,6 +345,10 @@ export class RegistryClient {
     });
     const length = Number(header(res, 'content-length'));
     if (res.status === 200) {
+      if (offset > 0 && opts.rangeOnly) {
+        res.body.destroy();
+        throw new FerryError(ErrorCode.Unsupported, `${what}: the registry ignores Range requests`);
+      }
       const size = Number.isFinite(length) && header(res, 'content-length') !== undefined ? length : -1;
       if (size >= 0 && offset > size) {
         await discard(res);

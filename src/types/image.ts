@@ -42,9 +42,10 @@ export interface ImageSource {
   getManifest(instanceDigest?: string, opts?: OpOptions): Promise<RawManifest>;
   /**
    * Opens a blob for reading from byte `offset` (default 0). `size` is the full blob size (-1 if unknown).
-   * The stream is not verified; destroy it to cancel.
+   * The stream is not verified; destroy it to cancel. With `rangeOnly`, a source that would have to read (or
+   * download) the bytes before `offset` to skip them fails instead (E_UNSUPPORTED): for small peeks at a blob's end.
    */
-  getBlob(info: BlobInfo, opts?: OpOptions & { offset?: number }): Promise<{ stream: Readable; size: number }>;
+  getBlob(info: BlobInfo, opts?: OpOptions & { offset?: number; rangeOnly?: boolean }): Promise<{ stream: Readable; size: number }>;
   /**
    * Optional (containers/image `LayerInfosForCopy`): the layer blobs a copy must read instead of the layers
    * the manifest of the image (or of instance `instanceDigest`) names, one per manifest layer, base first —
@@ -77,6 +78,14 @@ export interface DestinationProperties {
   acceptsForeignLayerURLs: boolean;
 }
 
+/** One layer announced to {@link ImageDestination.planLayers}. */
+export interface LayerPlan {
+  /** The layer's digest at the source (what `putBlob`'s stream comes from). */
+  digest: string;
+  /** The size the layer will have as written, if it can be told in advance. */
+  writtenSize?: number;
+}
+
 /**
  * Writes one image. Call order:
  * 1. `tryReusingBlob` / `putBlob` for every blob (config and layers), possibly in parallel if `hasThreadSafePutBlob`;
@@ -95,6 +104,14 @@ export interface ImageDestination {
    * @throws FerryError(E_DIGEST_MISMATCH | E_SIZE_MISMATCH)
    */
   putBlob(stream: Readable, info: BlobInfo, opts?: OpOptions): Promise<BlobInfo>;
+  /**
+   * Optional, for destinations that write layers into one sequential file: the layers of the image about to be
+   * written (manifest order, once each), each with the size it will have as written when the engine can tell in
+   * advance (a layer kept as it is: its size; a gzip layer being decompressed: the size its gzip trailer records).
+   * Called before the layers' `tryReusingBlob`/`putBlob`. The sizes are hints: the destination must check them
+   * against what arrives and stay correct when they are wrong.
+   */
+  planLayers?(layers: LayerPlan[]): void;
   /** Stores a manifest; `instanceDigest` when it is one instance of an index being written. */
   putManifest(manifest: RawManifest, instanceDigest?: string, opts?: OpOptions): Promise<void>;
   /** Stores signatures for the image or one instance. */

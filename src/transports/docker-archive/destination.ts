@@ -24,7 +24,7 @@ import { MediaType } from '../../manifest/media-types.js';
 import { parseManifest } from '../../manifest/parse.js';
 import type { ImageManifest } from '../../manifest/types.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
+import type { BlobInfo, DestinationProperties, ImageDestination, LayerPlan, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
 import { blobOrigin } from '../../copy/blob-origin.js';
 import { AtomicFileSink } from '../../util/atomic.js';
@@ -119,6 +119,11 @@ export class DockerArchiveDestination implements ImageDestination {
     if (this.state !== 'open') throw new FerryError(ErrorCode.Io, `${what}: destination ${this.reference.toString()} is already ${this.state}`);
   }
 
+  /** Reserves the layers' places in the archive when their sizes are known (see {@link LayerSpool.plan}). */
+  planLayers(layers: LayerPlan[]): void {
+    if (this.state === 'open') this.spool.plan(layers);
+  }
+
   /** Reuses a blob already staged by this destination (e.g. a layer present twice). */
   async tryReusingBlob(info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo | undefined> {
     checkAborted(opts.signal, `reusing blob ${info.digest}`);
@@ -202,7 +207,8 @@ export class DockerArchiveDestination implements ImageDestination {
       await this.spool.end();
       const placed = this.spool.placed;
       // The layers already in the spool's file are kept if they are the manifest's first layers, in order.
-      const inOrder = this.spool.sink !== undefined && placed.length <= unique.length && placed.every((p, i) => p.digest === unique[i]);
+      const inOrder =
+        this.spool.sink !== undefined && this.spool.contiguous && placed.length <= unique.length && placed.every((p, i) => p.digest === unique[i]);
       let out;
       if (inOrder) {
         sink = this.spool.sink!;

@@ -8,11 +8,18 @@
  * continue straight into the archive (or, if complete, are only copied). A layer that fails is cut off again
  * (the file truncated to where its header would have started). Nothing is read back: at commit the destination
  * appends the rest of the archive after {@link LayerSpool.end}.
+ *
+ * When the sizes of the first layers are known in advance ({@link LayerSpool.plan}), each of them gets its place
+ * reserved at once — header, data, padding — and streams straight to it, all in parallel, with nothing staged. A
+ * layer that turns out bigger than planned leaves its place (its bytes so far move to a staging file and it is
+ * placed after the planned ones); one that ends smaller, or fails, leaves a gap. Either way the file's layers are
+ * then no longer {@link LayerSpool.contiguous}, and the destination writes the archive anew at commit.
  */
 import { ftruncate, writev } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
+import type { LayerPlan } from '../../types/image.js';
 import { AtomicFileSink } from '../../util/atomic.js';
 import { parseDigest } from '../../util/digest.js';
 import { BLOCK } from './tar-index.js';
@@ -33,6 +40,26 @@ export function writevAt(fd: number, bufs: Buffer[], pos: number): Promise<void>
   });
 }
 
+/** Zero bytes after `size` bytes of data up to the next tar block. */
+function padding(size: number): number {
+  return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+
+/** The tar header of a layer entry (`<hex>.tar`, as skopeo names them). */
+function layerHeader(digest: string, size: number): Buffer {
+  const header = encodeHeader({ name: `${parseDigest(digest).hex}.tar`, mode: 0o444, size, type: '0' });
+  if (header.length !== BLOCK) throw new FerryError(ErrorCode.Io, `docker-archive: unexpected header size for ${digest}`);
+  return header;
+}
+
+/** A place reserved for a layer whose written size was planned: header at `start`, `size` bytes of data after it. */
+interface Reservation {
+  start: number;
+  size: number;
+  /** Whether a layer began writing into it. */
+  claimed: boolean;
+}
+
 /** Where a placed layer's data is in the archive's temp file. */
 export interface PlacedLayer {
   digest: string;
@@ -49,7 +76,7 @@ class SpoolEntry {
   staged = 0;
   /** Bytes written straight into the archive. */
   direct = 0;
-  mode: 'stage' | 'direct' = 'stage';
+  mode: 'stage' | 'direct' | 'reserved' = 'stage';
   stageFh: FileHandle | undefined;
   /** Serializes this entry's writes and the switch to direct mode. */
   lock: Promise<void> = Promise.resolve();
@@ -88,6 +115,15 @@ export class LayerSpool {
   private readonly ranks = new Map<string, number>();
   private nextRank = 0;
   private ending = false;
+  /** Places reserved by {@link plan}, by source digest. */
+  private readonly reserved = new Map<string, Reservation>();
+  /** The reserved layers still being written or finished. */
+  private readonly finishing = new Set<Promise<void>>();
+  /**
+   * Whether the layers in the file follow each other without gaps, in the order placed (false once a planned
+   * size was wrong or a planned layer failed or never came): only then may the rest be appended after {@link pos}.
+   */
+  contiguous = true;
 
   constructor(private readonly archivePath: string) {}
 
@@ -98,6 +134,21 @@ export class LayerSpool {
    */
   announce(digest: string): void {
     if (!this.ranks.has(digest)) this.ranks.set(digest, this.ranks.size);
+  }
+
+  /**
+   * Reserves the places of the layers whose written sizes are known, in manifest order, up to the first unknown
+   * one (the later ones are placed as they come, in this order). Only before the first layer begins.
+   */
+  plan(layers: LayerPlan[]): void {
+    if (this.opening || this.queue.length > 0 || this.active.size > 0 || this.ranks.size > 0) return;
+    for (const l of layers) this.announce(l.digest);
+    for (const l of layers) {
+      if (l.writtenSize === undefined || l.writtenSize < 0 || this.reserved.has(l.digest)) break;
+      this.reserved.set(l.digest, { start: this.pos, size: l.writtenSize, claimed: false });
+      this.pos += BLOCK + l.writtenSize + padding(l.writtenSize);
+      this.nextRank++;
+    }
   }
 
   /** The entry to place next, or undefined to wait for another arrival (or for {@link end}). */
@@ -131,14 +182,23 @@ export class LayerSpool {
   async begin(stagePath: string, origin?: string): Promise<{ sink: Writable; done: (r: { digest: string; size: number }) => void; fail: () => Promise<void> }> {
     if (this.stopped) throw new FerryError(ErrorCode.Io, 'docker-archive: destination closed');
     await this.ensureSink();
-    const e = new SpoolEntry(stagePath, origin === undefined ? undefined : this.ranks.get(origin));
+    const r = origin === undefined ? undefined : this.reserved.get(origin);
+    const reserved = r !== undefined && !r.claimed;
+    const e = new SpoolEntry(stagePath, reserved || origin === undefined ? undefined : this.ranks.get(origin));
     this.active.add(e);
-    this.queue.push(e);
-    this.kick();
+    if (reserved) {
+      r.claimed = true;
+      e.mode = 'reserved';
+      this.track(this.finishReserved(e, r));
+    } else {
+      this.queue.push(e);
+      this.kick();
+    }
     const sink = new Writable({
       highWaterMark: BATCH,
       writev: (chunks, cb) => {
-        const p = e.lock.then(() => this.write(e, chunks.map((c) => c.chunk as Buffer)));
+        const bufs = chunks.map((c) => c.chunk as Buffer);
+        const p = e.lock.then(() => (e.mode === 'reserved' ? this.writeReserved(e, r!, bufs) : this.write(e, bufs)));
         e.lock = p.catch(() => {});
         p.then(() => cb(), cb);
       },
@@ -155,6 +215,70 @@ export class LayerSpool {
       await e.disposed;
     };
     return { sink, done: (r) => e.settle({ ok: true, ...r }), fail };
+  }
+
+  /** Writes into a reserved place; a layer growing past it leaves it for staging (see the module comment). */
+  private async writeReserved(e: SpoolEntry, r: Reservation, bufs: Buffer[]): Promise<void> {
+    if (this.stopped) throw new FerryError(ErrorCode.Io, 'docker-archive: destination closed');
+    const n = bufs.reduce((s, b) => s + b.length, 0);
+    if (e.direct + n <= r.size) {
+      await writevAt(this.fd, bufs, r.start + BLOCK + e.direct);
+      e.direct += n;
+      return;
+    }
+    this.contiguous = false;
+    e.stageFh = await open(e.stagePath, 'wx+', 0o600);
+    // The bytes written so far move to the staging file (read through a second descriptor: the sink's is write-only).
+    // (Its own buffer: the pump may be copying another entry with copyBuf meanwhile.)
+    const archive = await open(this.sink!.tempPath, 'r');
+    const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(1, e.direct)));
+    try {
+      for (let at = 0; at < e.direct; ) {
+        const n = Math.min(buf.length, e.direct - at);
+        const { bytesRead } = await archive.read(buf, 0, n, r.start + BLOCK + at);
+        if (bytesRead <= 0) throw new FerryError(ErrorCode.Io, `${this.sink!.tempPath}: unexpected end of file`);
+        await e.stageFh.write(buf, 0, bytesRead, at);
+        at += bytesRead;
+      }
+    } finally {
+      await archive.close();
+    }
+    e.staged = e.direct;
+    e.direct = 0;
+    e.mode = 'stage';
+    this.queue.push(e);
+    this.kick();
+    await this.write(e, bufs);
+  }
+
+  /** Once a reserved layer is complete: its padding and header (or, if it failed, a gap); then its entry goes. */
+  private async finishReserved(e: SpoolEntry, r: Reservation): Promise<void> {
+    const o = await e.settled;
+    await e.lock;
+    if (e.mode !== 'reserved') return; // it left its place: the pump places it
+    try {
+      if (this.stopped) return;
+      if (!o.ok) {
+        this.contiguous = false;
+        return;
+      }
+      if (e.direct !== o.size) throw new FerryError(ErrorCode.Io, `docker-archive: layer ${o.digest}: wrote ${e.direct} of ${o.size} bytes`);
+      if (o.size !== r.size) this.contiguous = false; // smaller than planned: a gap after it
+      const pad = padding(o.size);
+      if (pad > 0) await writevAt(this.fd, [Buffer.alloc(pad)], r.start + BLOCK + o.size);
+      await writevAt(this.fd, [layerHeader(o.digest, o.size)], r.start);
+      this.placed.push({ digest: o.digest, offset: r.start + BLOCK, size: o.size });
+    } finally {
+      await this.disposeEntry(e);
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    const t = p.catch((err: unknown) => {
+      this.error ??= err;
+    });
+    this.finishing.add(t);
+    void t.finally(() => this.finishing.delete(t));
   }
 
   private async write(e: SpoolEntry, bufs: Buffer[]): Promise<void> {
@@ -237,12 +361,10 @@ export class LayerSpool {
         return;
       }
       if (copied + e.direct !== o.size) throw new FerryError(ErrorCode.Io, `docker-archive: layer ${o.digest}: wrote ${copied + e.direct} of ${o.size} bytes`);
-      const header = encodeHeader({ name: `${parseDigest(o.digest).hex}.tar`, mode: 0o444, size: o.size, type: '0' });
-      if (header.length !== BLOCK) throw new FerryError(ErrorCode.Io, `docker-archive: unexpected header size for ${o.digest}`);
-      const pad = (BLOCK - (o.size % BLOCK)) % BLOCK;
+      const pad = padding(o.size);
       if (pad > 0) await writevAt(this.fd, [Buffer.alloc(pad)], this.pos);
       this.pos += pad;
-      await writevAt(this.fd, [header], start);
+      await writevAt(this.fd, [layerHeader(o.digest, o.size)], start);
       this.placed.push({ digest: o.digest, offset: start + BLOCK, size: o.size });
       if (e.rank !== undefined) this.nextRank = Math.max(this.nextRank, e.rank + 1);
     } finally {
@@ -264,15 +386,19 @@ export class LayerSpool {
    */
   async end(): Promise<void> {
     this.ending = true;
+    while (this.finishing.size > 0) await Promise.all([...this.finishing]);
     this.kick();
     while (this.pump) await this.pump;
     if (this.error !== undefined) throw this.error;
+    if ([...this.reserved.values()].some((r) => !r.claimed)) this.contiguous = false;
+    this.placed.sort((a, b) => a.offset - b.offset);
   }
 
   /** Stops writing to the archive (for close/abort): afterwards nothing writes to its descriptor. */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const e of this.active) e.settle({ ok: false });
+    while (this.finishing.size > 0) await Promise.all([...this.finishing]);
     while (this.pump) await this.pump;
     for (const e of [...this.active]) {
       await e.lock;

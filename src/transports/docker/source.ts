@@ -35,7 +35,7 @@ class DockerImageSource implements ImageSource {
     return { bytes: m.bytes, mediaType: m.mediaType };
   }
 
-  async getBlob(info: BlobInfo, opts: OpOptions & { offset?: number } = {}): Promise<{ stream: Readable; size: number }> {
+  async getBlob(info: BlobInfo, opts: OpOptions & { offset?: number; rangeOnly?: boolean } = {}): Promise<{ stream: Readable; size: number }> {
     const r = await this.client.getBlob(info.digest, opts);
     // Remember where the blob lives, so pushes to other repositories of this registry can mount it.
     void recordBlobLocation(this.reference.name.domain, this.reference.name.path, info.digest, this.ctx);
