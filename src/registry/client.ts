@@ -346,6 +346,7 @@ export class RegistryClient {
     const length = Number(header(res, 'content-length'));
     if (res.status === 200) {
       if (offset > 0 && opts.rangeOnly) {
+        res.body.on('error', () => {}); // destroying undici's body emits an AbortError
         res.body.destroy();
         throw new FerryError(ErrorCode.Unsupported, `${what}: the registry ignores Range requests`);
       }

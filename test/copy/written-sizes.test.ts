@@ -13,6 +13,7 @@ import { planLayerSizes } from '../../src/copy/written-sizes.js';
 import { parseImageName } from '../../src/transports/registry.js';
 import type { BlobInfo } from '../../src/types/image.js';
 import { ferryProcess } from '../harness/cli.js';
+import { startFaultProxy } from '../harness/fault-proxy.js';
 import { runOk } from '../harness/procs.js';
 import { useRegistry } from '../harness/registry.js';
 import { useCleanup } from '../harness/tmp.js';
@@ -89,6 +90,22 @@ describe('copy: planned layer sizes (real registry)', function () {
       expect(kept.map((p) => p.writtenSize)).to.deep.equal(layers.map((l) => l.size));
       const unmodifiable = await planLayerSizes(source, layers, () => ({ canModify: false, desired: 'decompress' }), signal);
       expect(unmodifiable.map((p) => p.writtenSize)).to.deep.equal(layers.map((l) => l.size));
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('a registry that ignores Range (200 with the whole blob) leaves the layer unplanned instead of downloading it', async () => {
+    const proxy = cleanup.track(
+      await startFaultProxy(registry().url, (req) =>
+        req.method === 'GET' && req.headers['range'] !== undefined ? { kind: 'status', status: 200, body: 'x'.repeat(5000) } : undefined,
+      ),
+    );
+    const source = await parseImageName(`docker://${proxy.host}/planned/img:v1`).newImageSource({ tlsVerify: false });
+    try {
+      const plan = await planLayerSizes(source, layers, () => ({ canModify: true, desired: 'decompress' }), new AbortController().signal);
+      expect(plan).to.deep.equal(layers.map((l) => ({ digest: l.digest })));
+      expect(proxy.requests.filter((r) => r.headers['range'] !== undefined)).to.have.length(2);
     } finally {
       await source.close();
     }
