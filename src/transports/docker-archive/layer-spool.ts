@@ -21,6 +21,7 @@ import { Writable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { LayerPlan } from '../../types/image.js';
 import { AtomicFileSink } from '../../util/atomic.js';
+import { WritebackPacer } from '../../util/writeback.js';
 import { parseDigest } from '../../util/digest.js';
 import { BLOCK } from './tar-index.js';
 import { encodeHeader } from './tar-write.js';
@@ -115,6 +116,8 @@ export class LayerSpool {
   private readonly ranks = new Map<string, number>();
   private nextRank = 0;
   private ending = false;
+  /** Starts the archive's writeback early (its final fsync then has little left to do). */
+  private writeback: WritebackPacer | undefined;
   /** Places reserved by {@link plan}, by source digest. */
   private readonly reserved = new Map<string, Reservation>();
   /** The reserved layers still being written or finished. */
@@ -166,8 +169,18 @@ export class LayerSpool {
 
   private ensureSink(): Promise<AtomicFileSink> {
     // No abort signal on the sink: its descriptor is closed only once nothing writes to it (end/stop).
-    this.opening ??= AtomicFileSink.open(this.archivePath).then((s) => (this.sink = s));
+    this.opening ??= AtomicFileSink.open(this.archivePath).then((s) => {
+      this.sink = s;
+      this.writeback = new WritebackPacer(sinkFd(s));
+      return s;
+    });
     return this.opening;
+  }
+
+  /** Writes `bufs` at `pos` of the archive, keeping its writeback going. */
+  private async put(bufs: Buffer[], pos: number): Promise<void> {
+    await writevAt(this.fd, bufs, pos);
+    this.writeback?.wrote(bufs.reduce((n, b) => n + b.length, 0));
   }
 
   private get fd(): number {
@@ -222,7 +235,7 @@ export class LayerSpool {
     if (this.stopped) throw new FerryError(ErrorCode.Io, 'docker-archive: destination closed');
     const n = bufs.reduce((s, b) => s + b.length, 0);
     if (e.direct + n <= r.size) {
-      await writevAt(this.fd, bufs, r.start + BLOCK + e.direct);
+      await this.put(bufs, r.start + BLOCK + e.direct);
       e.direct += n;
       return;
     }
@@ -285,7 +298,7 @@ export class LayerSpool {
     if (this.stopped) throw new FerryError(ErrorCode.Io, 'docker-archive: destination closed');
     const n = bufs.reduce((s, b) => s + b.length, 0);
     if (e.mode === 'direct') {
-      await writevAt(this.fd, bufs, this.pos);
+      await this.put(bufs, this.pos);
       this.pos += n;
       e.direct += n;
     } else {
@@ -301,7 +314,7 @@ export class LayerSpool {
     for (let at = from; at < to; ) {
       const { bytesRead } = await e.stageFh!.read(this.copyBuf, 0, Math.min(COPY_CHUNK, to - at), at);
       if (bytesRead <= 0) throw new FerryError(ErrorCode.Io, `${e.stagePath}: unexpected end of file`);
-      await writevAt(this.fd, [this.copyBuf.subarray(0, bytesRead)], this.pos);
+      await this.put([this.copyBuf.subarray(0, bytesRead)], this.pos);
       this.pos += bytesRead;
       at += bytesRead;
     }
@@ -389,6 +402,7 @@ export class LayerSpool {
     while (this.finishing.size > 0) await Promise.all([...this.finishing]);
     this.kick();
     while (this.pump) await this.pump;
+    await this.writeback?.drain();
     if (this.error !== undefined) throw this.error;
     if ([...this.reserved.values()].some((r) => !r.claimed)) this.contiguous = false;
     this.placed.sort((a, b) => a.offset - b.offset);
@@ -404,6 +418,7 @@ export class LayerSpool {
       await e.lock;
       await this.disposeEntry(e);
     }
+    await this.writeback?.drain();
   }
 }
 
