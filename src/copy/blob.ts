@@ -10,7 +10,7 @@ import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { FerryError, ErrorCode } from '../errors.js';
 import { compressStream, decompressStream, detectStreamCompression, type Compression, type CompressionAlgorithm } from '../compression/index.js';
 import type { BlobInfo, ImageDestination, ImageSource } from '../types/image.js';
-import { markBlobOrigin } from './blob-origin.js';
+import { markBlobOrigin } from '../util/blob-origin.js';
 import { isBlobFileAdopter, type BlobFileAdopter } from '../util/blob-file-adopter.js';
 import { Rechunker } from '../util/rechunk.js';
 import { VerifyingStream, markVerifiedUpstream } from '../util/verify-stream.js';

@@ -26,7 +26,7 @@ import type { ImageManifest } from '../../manifest/types.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { BlobInfo, DestinationProperties, ImageDestination, LayerPlan, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
-import { blobOrigin } from '../../copy/blob-origin.js';
+import { blobOrigin } from '../../util/blob-origin.js';
 import { AtomicFileSink } from '../../util/atomic.js';
 import { parseDigest } from '../../util/digest.js';
 import { makeTempDir, type TempDir } from '../../util/temp.js';

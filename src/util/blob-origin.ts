@@ -1,7 +1,9 @@
 /**
  * Which source blob a `putBlob` stream carries, when the bytes were changed on the way (a decompressed layer is
  * put with an empty digest). Destinations that care about the order of layers (docker-archive writes them into
- * its archive while they arrive) can match it with the digests `tryReusingBlob` saw first, in manifest order.
+ * its archive while they arrive) can match it with the digests `planLayers` or `tryReusingBlob` saw first, in
+ * manifest order. A tag the copy engine puts on the streams it hands over, like `markVerifiedUpstream`
+ * (verify-stream.ts): shared by the engine and the transports, so it lives with the utilities both use.
  */
 
 /** Property carrying the source digest of a stream (see {@link markBlobOrigin}). */
