@@ -5,6 +5,7 @@
  * matter on a busy machine. The file always holds a prefix of what was given, in order.
  */
 import type { FileHandle } from 'node:fs/promises';
+import { WritebackPacer } from '../util/writeback.js';
 
 /** Bytes gathered before a write is started. */
 export const APPEND_WRITE_BYTES = 1 << 20;
@@ -16,9 +17,15 @@ export class AppendWriter {
   private pendingBytes = 0;
   private inflight: Promise<void> = Promise.resolve();
   private failed: { error: unknown } | undefined;
+  private readonly writeback: WritebackPacer | undefined;
 
-  constructor(file: FileHandle) {
+  /**
+   * @param opts.writeback start the file's writeback as it grows (for a file that will be fsynced and kept:
+   *   see src/util/writeback.ts), not for one that is likely to be deleted unread.
+   */
+  constructor(file: FileHandle, opts: { writeback?: boolean } = {}) {
     this.file = file;
+    this.writeback = opts.writeback ? new WritebackPacer(file.fd) : undefined;
   }
 
   /**
@@ -44,7 +51,14 @@ export class AppendWriter {
     await this.inflight;
     this.submit();
     await this.inflight;
+    await this.writeback?.drain();
     if (this.failed) throw this.failed.error;
+  }
+
+  /** Waits for the write and the writeback sync in flight (before the file is closed); does not write more. */
+  async idle(): Promise<void> {
+    await this.inflight;
+    await this.writeback?.drain();
   }
 
   private submit(): void {
@@ -56,6 +70,7 @@ export class AppendWriter {
     this.inflight = this.file.writev(batch).then(
       ({ bytesWritten }) => {
         if (bytesWritten !== total) this.failed = { error: new Error(`short write: ${bytesWritten} of ${total} bytes`) };
+        this.writeback?.wrote(bytesWritten);
       },
       (e: unknown) => {
         this.failed = { error: e };

@@ -174,6 +174,7 @@ export class ResumingBlobReader extends Readable {
   private async closeFile(): Promise<void> {
     const file = this.file;
     this.file = undefined;
+    await this.appender?.idle();
     await file?.close();
   }
 
@@ -283,7 +284,8 @@ export class ResumingBlobReader extends Readable {
     }
     this.keeping = true;
     this.file = await partial.openAppend();
-    this.appender = new AppendWriter(this.file);
+    // A partial kept from byte 0 is adopted as the destination's blob (and fsynced then): write it back early.
+    this.appender = new AppendWriter(this.file, { writeback: this.fileStart === 0 && (this.o.keepPartial ?? 'always') === 'always' });
   }
 
   /**
