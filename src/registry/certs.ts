@@ -10,6 +10,7 @@ import { rootCertificates } from 'node:tls';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { SystemContext } from '../types/context.js';
 import { memoizedPerContext } from './context-memo.js';
+import { environmentCAs } from './env-cas.js';
 
 /** Everything an HTTPS connection to one endpoint needs; `key` identifies equal settings (agent reuse). */
 export interface TlsSettings {
@@ -97,7 +98,8 @@ export async function tlsSettingsFor(hostPort: string, ctx: SystemContext, insec
       }
     }
   }
-  const loaded = dir ? await readCertDir(dir, files) : { extraCAs: [] };
+  const fromDir = dir ? await readCertDir(dir, files) : { extraCAs: [] };
+  const loaded = { ...fromDir, extraCAs: [...(await environmentCAs()), ...fromDir.extraCAs] };
   const h = createHash('sha256');
   h.update(verify ? 'verify\0' : 'noverify\0');
   for (const ca of loaded.extraCAs) h.update(ca).update('\0');
@@ -111,10 +113,14 @@ export function tlsSettingsOnce(hostPort: string, ctx: SystemContext, insecure: 
   return memoizedPerContext(ctx, key, () => tlsSettingsFor(hostPort, ctx, insecure));
 }
 
-/** Node `tls.connect` options for these settings (extra CAs appended to the bundled roots). */
+/**
+ * Node `tls.connect` options for these settings (extra CAs — from the environment, see env-cas.ts, and the
+ * certificates folder — appended to the bundled roots).
+ */
 export function connectOptions(t: TlsSettings): { ca?: string[]; cert?: string; key?: string; rejectUnauthorized: boolean } {
   return {
-    ...(t.extraCAs.length ? { ca: [...rootCertificates, ...t.extraCAs] } : {}),
+    // Without verification no CA is consulted: skip building a context from the roots and the extra bundle.
+    ...(t.verify && t.extraCAs.length ? { ca: [...rootCertificates, ...t.extraCAs] } : {}),
     ...(t.cert ? { cert: t.cert, key: t.key } : {}),
     rejectUnauthorized: t.verify,
   };

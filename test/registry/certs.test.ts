@@ -42,6 +42,10 @@ describe('registry/certs', () => {
     expect(opts.ca).to.have.length(rootCertificates.length + 1);
     expect(opts.ca![opts.ca!.length - 1]).to.equal('HOSTCA');
     expect(opts.rejectUnauthorized).to.equal(true);
+    // Without verification no CA list is built (it would only cost a context full of parsed roots).
+    const noVerify = connectOptions({ ...t, verify: false });
+    expect(noVerify.ca).to.equal(undefined);
+    expect(noVerify.rejectUnauthorized).to.equal(false);
   });
 
   it('skips verification for tlsVerify:false or an insecure registry (unless tlsVerify:true), and keys settings apart', async () => {
