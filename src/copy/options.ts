@@ -64,7 +64,7 @@ export interface CopyOptions {
   preserveDigests?: boolean;
   /** Do not copy signatures. */
   removeSignatures?: boolean;
-  /** Blobs copied at once when the destination allows it (default 6). */
+  /** Blobs copied at once when the destination allows it (default: the destination's preferredParallelBlobs, else 6). */
   parallel?: number;
   /** Layer compression. */
   compress?: CompressOptions;

@@ -120,7 +120,7 @@ export async function copySingleImage(c: ImageCopyContext, unparsed: UnparsedIma
   }
 
   // Layers, in parallel.
-  const concurrency = dest.properties.hasThreadSafePutBlob ? Math.max(1, opts.parallel ?? 6) : 1;
+  const concurrency = dest.properties.hasThreadSafePutBlob ? Math.max(1, opts.parallel ?? dest.properties.preferredParallelBlobs ?? 6) : 1;
   const ac = new AbortController();
   const signal = AbortSignal.any([c.signal, ac.signal]);
   // Every blob in flight listens on it (request, pipelines, temp files): no MaxListeners warning at 6 layers.

@@ -74,6 +74,11 @@ export interface DestinationProperties {
   desiredLayerCompression: 'preserve' | 'compress' | 'decompress';
   /** Whether putBlob may be called concurrently. */
   hasThreadSafePutBlob: boolean;
+  /**
+   * How many blobs to copy at once when the user does not say (default 6). A destination whose `putBlob` is
+   * CPU-bound (unpacking layers into a store) asks for fewer: more at the same time then only costs memory.
+   */
+  preferredParallelBlobs?: number;
   /** Whether layers with `urls` (foreign/non-distributable layers) may be referenced without being copied. */
   acceptsForeignLayerURLs: boolean;
 }

@@ -93,7 +93,7 @@ const spec: CommandSpec = {
         'dest-compress-format': { type: 'string', describe: 'compression format for layers (gzip, zstd)', requiresArg: true },
         'dest-compress-level': { type: 'number', describe: 'compression level for layers', requiresArg: true },
         'dest-oci-accept-uncompressed-layers': { type: 'boolean', describe: 'keep uncompressed layers when writing to an oci: destination' },
-        'image-parallel-copies': { type: 'number', describe: 'blobs copied at once', requiresArg: true, default: 6 },
+        'image-parallel-copies': { type: 'number', describe: 'blobs copied at once (default 6; 4 into containers-storage:)', requiresArg: true },
         digestfile: { type: 'string', describe: 'write the digest of the copied manifest to PATH', requiresArg: true },
         quiet: { alias: 'q', type: 'boolean', describe: 'print no progress' },
         progress: { type: 'string', choices: ['tty', 'plain', 'json'], describe: 'progress output on stderr (default: tty on a terminal, else plain)', requiresArg: true },

@@ -22,14 +22,20 @@ function isLayerType(mediaType: string | undefined): boolean | undefined {
   return /layer|rootfs\.diff/.test(mediaType);
 }
 
+/** What a containers-storage destination takes (the same for every store). */
+export const STORAGE_DESTINATION_PROPERTIES: DestinationProperties = {
+  supportedManifestMIMETypes: [MediaType.OciManifest, MediaType.DockerManifest],
+  supportsSignatures: true,
+  desiredLayerCompression: 'preserve',
+  hasThreadSafePutBlob: true,
+  // Unpacking is CPU-bound: 4 layers at once pull as fast as 6 on 2 cores, with ~30 MiB less peak RSS and less
+  // CPU (bench image, overlay: 146-163 vs 176-190 MiB).
+  preferredParallelBlobs: 4,
+  acceptsForeignLayerURLs: false,
+};
+
 class StorageDestination implements ImageDestination {
-  readonly properties: DestinationProperties = {
-    supportedManifestMIMETypes: [MediaType.OciManifest, MediaType.DockerManifest],
-    supportsSignatures: true,
-    desiredLayerCompression: 'preserve',
-    hasThreadSafePutBlob: true,
-    acceptsForeignLayerURLs: false,
-  };
+  readonly properties: DestinationProperties = STORAGE_DESTINATION_PROPERTIES;
   private readonly staged = new Map<string, StagedLayer>();
   /** Blob digest → diff ID of a layer already in the store. */
   private readonly reused = new Map<string, string>();
