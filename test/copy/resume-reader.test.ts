@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { PartialStore, partialFileName } from '../../src/copy/partial.js';
 import { ResumingBlobReader, type PartialKeeping } from '../../src/copy/resume.js';
 import type { BlobInfo, ImageSource } from '../../src/types/image.js';
+import { readAll } from '../harness/expect.js';
 import { useCleanup } from '../harness/tmp.js';
 
 const CHUNK = 64 * 1024;
@@ -41,12 +42,6 @@ function blobOf(size: number, seed: number): { blob: Buffer; info: BlobInfo } {
   const blob = Buffer.alloc(size);
   for (let i = 0; i < size; i += 4) blob.writeUInt32LE((i * 2654435761 + seed) >>> 0, i);
   return { blob, info: { digest: `sha256:${createHash('sha256').update(blob).digest('hex')}`, size, mediaType: 'application/octet-stream' } };
-}
-
-async function readAll(r: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of r) parts.push(c as Buffer);
-  return Buffer.concat(parts);
 }
 
 describe('copy: ResumingBlobReader partial files (always / late)', function () {

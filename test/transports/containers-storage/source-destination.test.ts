@@ -6,13 +6,8 @@ import { parseStorageReference } from '../../../src/transports/containers-storag
 import { isCode, ErrorCode } from '../../../src/errors.js';
 import { Store } from '../../../src/store/store.js';
 import { buildTar, gzip, sha256 } from '../../store/tar-build.js';
+import { readAll } from '../../harness/expect.js';
 import { isRoot, removeStore, tempStore } from '../../store/helpers.js';
-
-async function collect(r: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of r) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
 
 describe('containers-storage: source and destination contract', function () {
   this.timeout(20000);
@@ -57,10 +52,10 @@ describe('containers-storage: source and destination contract', function () {
     const m = await src.getManifest();
     expect(m.bytes.equals(manifest)).to.equal(true);
     expect((await src.getSignatures()).map((s) => s.toString())).to.deep.equal(['sig-one', 'signature two']);
-    expect((await collect((await src.getBlob({ digest: sha256(config), size: -1 })).stream)).equals(config)).to.equal(true);
+    expect((await readAll((await src.getBlob({ digest: sha256(config), size: -1 })).stream)).equals(config)).to.equal(true);
     const layer = await src.getBlob({ digest: sha256(tar), size: -1 });
     expect(layer.size).to.equal(tar.length);
-    expect((await collect(layer.stream)).equals(tar)).to.equal(true);
+    expect((await readAll(layer.stream)).equals(tar)).to.equal(true);
     let e: unknown;
     try { await src.getBlob({ digest: sha256(Buffer.from('nope')), size: -1 }); } catch (x) { e = x; }
     expect(isCode(e, ErrorCode.NotFound)).to.equal(true);
@@ -77,7 +72,7 @@ describe('containers-storage: source and destination contract', function () {
     expect((await src.getSignatures()).map((x) => x.toString()), 'signatures of the stored manifest').to.deep.equal(['s']);
     const layer = await src.getBlob({ digest: sha256(tar), size: -1 });
     expect(layer.size).to.equal(tar.length);
-    expect((await collect(layer.stream)).equals(tar)).to.equal(true);
+    expect((await readAll(layer.stream)).equals(tar)).to.equal(true);
     let e: unknown;
     try { await src.getBlob({ digest: sha256(blob), size: blob.length }); } catch (x) { e = x; }
     expect(isCode(e, ErrorCode.NotFound), String(e)).to.equal(true);
