@@ -28,7 +28,7 @@ function counting(ref: ImageReference, preferred: number | undefined, seen: { ma
             active++;
             seen.max = Math.max(seen.max, active);
             try {
-              await sleep(40);
+              await sleep(150); // long enough for every allowed copy to reach putBlob, even on a loaded machine
               return await target.putBlob(...args);
             } finally {
               active--;
