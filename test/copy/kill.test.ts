@@ -140,8 +140,9 @@ describe('copy: killed ferry processes (real registry, fault proxy)', function (
     // The first MiB again (a plain GET, closed at the kept file's start), then the rest after the kept bytes.
     const again = layerGets(proxy).slice(before);
     expect(again.map((g) => g.headers['range'])).to.deep.equal([undefined, `bytes=${(1 << 20) + (512 << 10)}-`]);
-    // The archive holds the image (skopeo reads it: same config), and the partial is gone. (The killed run's own
-    // temp archive and staging directory stay: nothing tells a later run that their owner is dead.)
+    // The archive holds the image (skopeo reads it: same config), and nothing else is left: not the partial, nor
+    // the killed run's staging directory with its temp archive (its owner lock was free: the second run removed it).
+    expect(await entries(parent)).to.deep.equal(['img.tar']);
     const cfg = await runOk('skopeo', ['inspect', '--config', '--raw', `docker-archive:${archive}`], { env, timeoutMs: 30_000 });
     expect(cfg.stdoutBytes.equals(img.manifests[0]!.config)).to.equal(true);
     expect(await exists(join(parent, '.img.tar.ferry-partial'))).to.equal(false);

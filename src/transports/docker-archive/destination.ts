@@ -29,7 +29,11 @@ import type { ImageReference } from '../../types/reference.js';
 import { blobOrigin } from '../../util/blob-origin.js';
 import { AtomicFileSink } from '../../util/atomic.js';
 import { parseDigest } from '../../util/digest.js';
-import { makeTempDir, type TempDir } from '../../util/temp.js';
+import { makeOwnedTempDir, removeAbandonedTempDirs } from '../../util/owned-temp-dir.js';
+import type { TempDir } from '../../util/temp.js';
+
+/** Prefix of the staging directory created beside the archive. */
+const STAGING_PREFIX = '.ferry-docker-archive-';
 import { VerifyingStream } from '../../util/verify-stream.js';
 import { type DockerName, fullString, parseNormalizedName, repositoryString } from '../docker/name.js';
 import { BLOB_READ_CHUNK, checkAborted, ioError, isNotFoundError, requireDirectory } from '../shared/files.js';
@@ -93,7 +97,7 @@ export class DockerArchiveDestination implements ImageDestination {
     this.path = reference.path;
     this.repoTags = repoTags;
     this.staging = staging;
-    this.spool = new LayerSpool(reference.path);
+    this.spool = new LayerSpool(reference.path, staging.path);
   }
 
   /** See {@link openDockerArchiveDestination}. */
@@ -111,7 +115,9 @@ export class DockerArchiveDestination implements ImageDestination {
     }
     await requireDirectory(dirname(ref.resolvedPath), `docker-archive: parent directory of ${ref.path}`);
     await refuseNonEmpty(ref.path);
-    const staging = await makeTempDir(dirname(ref.resolvedPath), '.ferry-docker-archive-');
+    // A run killed earlier (SIGKILL, power loss) left its staging directory, temp archive inside: clean it up.
+    await removeAbandonedTempDirs(dirname(ref.resolvedPath), STAGING_PREFIX);
+    const staging = await makeOwnedTempDir(dirname(ref.resolvedPath), STAGING_PREFIX);
     return new DockerArchiveDestination(ref, tags, staging);
   }
 
@@ -214,7 +220,7 @@ export class DockerArchiveDestination implements ImageDestination {
         sink = this.spool.sink!;
         out = positionalWriter(sinkFd(sink), this.spool.pos);
       } else {
-        sink = await AtomicFileSink.open(this.path, { signal: opts.signal });
+        sink = await AtomicFileSink.open({ dir: this.staging.path }, { signal: opts.signal });
         out = sink.stream;
       }
       this.sink = sink;
@@ -256,7 +262,7 @@ export class DockerArchiveDestination implements ImageDestination {
         out.end();
         await finished(out);
       }
-      await sink.commit();
+      await sink.commit(this.path);
       if (!inOrder) await this.spool.sink?.abort();
     } catch (e) {
       await this.spool.stop();

@@ -128,7 +128,15 @@ export class LayerSpool {
    */
   contiguous = true;
 
-  constructor(private readonly archivePath: string) {}
+  /**
+   * @param archivePath the archive's final path (for messages)
+   * @param tempDir where the archive's temporary file is created (the destination's owned staging directory, so a
+   *   killed run's file goes with it; see src/util/owned-temp-dir.ts); none: beside `archivePath`
+   */
+  constructor(
+    private readonly archivePath: string,
+    private readonly tempDir?: string,
+  ) {}
 
   /**
    * Records that the layer with source digest `digest` is about to be copied (the copy engine asks
@@ -169,7 +177,7 @@ export class LayerSpool {
 
   private ensureSink(): Promise<AtomicFileSink> {
     // No abort signal on the sink: its descriptor is closed only once nothing writes to it (end/stop).
-    this.opening ??= AtomicFileSink.open(this.archivePath).then((s) => {
+    this.opening ??= AtomicFileSink.open(this.tempDir !== undefined ? { dir: this.tempDir } : this.archivePath).then((s) => {
       this.sink = s;
       this.writeback = new WritebackPacer(sinkFd(s));
       return s;

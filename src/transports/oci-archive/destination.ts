@@ -4,7 +4,7 @@
  * and renames it into place (an existing archive is replaced, as skopeo does). Nothing exists at PATH
  * before commit; `close` without commit removes everything.
  */
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
@@ -12,7 +12,13 @@ import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } f
 import type { ImageReference } from '../../types/reference.js';
 import { AtomicFileSink } from '../../util/atomic.js';
 import type { AdoptBlobFileOptions, BlobFileAdopter } from '../../util/blob-file-adopter.js';
-import { makeTempDir, type TempDir } from '../../util/temp.js';
+import { makeOwnedTempDir, removeAbandonedTempDirs } from '../../util/owned-temp-dir.js';
+import type { TempDir } from '../../util/temp.js';
+
+/** Prefix of the directory created beside the archive (the layout being written, then the archive's temp file). */
+const TEMP_PREFIX = '.ferry-oci-archive-';
+/** The layout's folder inside it. */
+const LAYOUT_DIR = 'layout';
 import { type OciDestinationContext, type OciLayoutDestination, openOciLayoutDestination } from '../oci-layout/destination.js';
 import { checkAborted, ioError, requireDirectory } from '../shared/files.js';
 import type { OciArchiveReference } from './reference.js';
@@ -62,10 +68,10 @@ export class OciArchiveDestination implements ImageDestination, BlobFileAdopter 
   async commit(opts: OpOptions = {}): Promise<void> {
     if (this.state !== 'open') throw new FerryError(ErrorCode.Io, `committing ${this.reference.toString()}: destination is already ${this.state}`);
     await this.inner.commit(opts);
-    const sink = await AtomicFileSink.open(this.path, { signal: opts.signal });
+    const sink = await AtomicFileSink.open({ dir: this.temp.path }, { signal: opts.signal });
     try {
-      await packDirectory(this.temp.path, sink.stream, opts);
-      await sink.commit();
+      await packDirectory(join(this.temp.path, LAYOUT_DIR), sink.stream, opts);
+      await sink.commit(this.path);
     } catch (e) {
       await sink.abort();
       throw ioError(`writing ${this.path}`, e);
@@ -95,9 +101,12 @@ export async function openOciArchiveDestination(ref: OciArchiveReference, ctx: S
     throw new FerryError(ErrorCode.InvalidReference, `${ref.toString()}: an image position (@${ref.sourceIndex}) cannot be used as a destination`);
   }
   await requireDirectory(dirname(ref.resolvedPath), `oci-archive: parent directory of ${ref.path}`);
-  const temp = await makeTempDir(dirname(ref.resolvedPath), '.ferry-oci-archive-');
+  // A run killed earlier (SIGKILL, power loss) left its layout directory beside the archive: clean it up.
+  await removeAbandonedTempDirs(dirname(ref.resolvedPath), TEMP_PREFIX);
+  const temp = await makeOwnedTempDir(dirname(ref.resolvedPath), TEMP_PREFIX);
   try {
-    const inner = await openOciLayoutDestination({ dir: temp.path, refName: ref.image, reference: ref }, ctx as OciDestinationContext, opts);
+    // The layout goes in a folder of its own: the owned directory also holds its lock and the archive's temp file.
+    const inner = await openOciLayoutDestination({ dir: join(temp.path, LAYOUT_DIR), refName: ref.image, reference: ref }, ctx as OciDestinationContext, opts);
     return new OciArchiveDestination(ref, inner, temp);
   } catch (e) {
     await temp.remove().catch(() => {});
