@@ -42,14 +42,8 @@ function schema2Descriptor(d: BlobInfo): Record<string, unknown> {
 
 /** manifest.Schema2PlatformSpec. */
 function schema2Platform(p: Platform): Record<string, unknown> {
-  return {
-    architecture: p.architecture,
-    os: p.os,
-    'os.version': p.osVersion || undefined,
-    'os.features': nonEmpty(p.osFeatures),
-    variant: p.variant || undefined,
-    features: nonEmpty(p.features),
-  };
+  // imgspecv1.Platform's fields in the same order, then Docker's `features`.
+  return { ...ociPlatform(p), features: nonEmpty(p.features) };
 }
 
 /**
