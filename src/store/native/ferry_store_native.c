@@ -115,17 +115,23 @@ static napi_value do_mknod(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Reads an xattr name argument into `name`; 0 (with a TypeError thrown) if it is not a string. */
+static int get_xattr_name(napi_env env, napi_value v, char *name, size_t cap) {
+  size_t nlen;
+  if (napi_get_value_string_utf8(env, v, name, cap, &nlen) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected an xattr name");
+    return 0;
+  }
+  return 1;
+}
+
 /* lsetxattr(path, name, value: Buffer) */
 static napi_value do_lsetxattr(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!get_args(env, info, 3, argv)) return NULL;
   char path[PATH_MAX_LEN], name[256];
   if (!get_path(env, argv[0], path)) return NULL;
-  size_t nlen;
-  if (napi_get_value_string_utf8(env, argv[1], name, sizeof name, &nlen) != napi_ok) {
-    napi_throw_type_error(env, NULL, "expected an xattr name");
-    return NULL;
-  }
+  if (!get_xattr_name(env, argv[1], name, sizeof name)) return NULL;
   void *data = NULL;
   size_t len = 0;
   if (napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) {
@@ -142,8 +148,7 @@ static napi_value do_lgetxattr(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 2, argv)) return NULL;
   char path[PATH_MAX_LEN], name[256];
   if (!get_path(env, argv[0], path)) return NULL;
-  size_t nlen;
-  napi_get_value_string_utf8(env, argv[1], name, sizeof name, &nlen);
+  if (!get_xattr_name(env, argv[1], name, sizeof name)) return NULL;
   for (;;) {
     ssize_t size = lgetxattr(path, name, NULL, 0);
     if (size == -1) {
