@@ -58,7 +58,10 @@ export interface ImageSource {
    * @returns undefined when the manifest's layers can be copied as they are (sources without the method: always).
    */
   layerInfosForCopy?(instanceDigest?: string, opts?: OpOptions): Promise<BlobInfo[] | undefined>;
-  /** Signatures stored with the image (simple-signing blobs), possibly none. */
+  /**
+   * Signatures stored with the image (or instance `instanceDigest`), possibly none, each in containers/image's storage
+   * form (see `signature/blob.ts`: simple-signing messages as they are, sigstore records behind a format marker).
+   */
   getSignatures(instanceDigest?: string, opts?: OpOptions): Promise<Buffer[]>;
   /** Releases resources (connections, temp dirs). */
   close(): Promise<void>;
@@ -119,7 +122,7 @@ export interface ImageDestination {
   planLayers?(layers: LayerPlan[]): void;
   /** Stores a manifest; `instanceDigest` when it is one instance of an index being written. */
   putManifest(manifest: RawManifest, instanceDigest?: string, opts?: OpOptions): Promise<void>;
-  /** Stores signatures for the image or one instance. */
+  /** Stores signatures for the image or one instance, in the storage form `getSignatures` returns. */
   putSignatures(signatures: Buffer[], instanceDigest?: string, opts?: OpOptions): Promise<void>;
   /** Makes the image visible (renames, index update under lock, tag push). */
   commit(opts?: OpOptions): Promise<void>;
