@@ -68,6 +68,14 @@ async function main(): Promise<void> {
     await step('Copy it back into a new repository: blobs already on the registry are mounted, not re-sent', ['copy', '--all', '--dest-tls-verify=false', `oci:${ociOut}:1.0`, `docker://${reg.host}/demo/mirror:1.0`]);
     await step('Convert to a docker save archive for Docker (uncompressed layers, extra tag)', ['copy', '--src-tls-verify=false', '--additional-tag', 'demo/hello:stable', `docker://${repo}:1.0`, `docker-archive:${path.join(work, 'hello.tar')}:demo/hello:1.0`]);
     await step('The archive lists its tags', ['list-tags', `docker-archive:${path.join(work, 'hello.tar')}`]);
+    await step('Mirror: every tag of the repository into another namespace of the registry', ['sync', '--src', 'docker', '--dest', 'docker', '--src-tls-verify=false', '--dest-tls-verify=false', repo, `${reg.host}/mirror`]);
+    await step('Tags of the mirror', ['list-tags', '--tls-verify=false', `docker://${reg.host}/mirror/hello`]);
+    const airgap = path.join(work, 'airgap.tar');
+    await step('Air gap, outbound: every platform into one OCI archive to carry across', ['copy', '--all', '--src-tls-verify=false', `docker://${repo}:1.0`, `oci-archive:${airgap}:demo/hello:1.0`]);
+    await step('Air gap, inbound: from the archive into the registry on the other side', ['copy', '--all', '--dest-tls-verify=false', `oci-archive:${airgap}:demo/hello:1.0`, `docker://${reg.host}/inside/hello:1.0`]);
+    for (const side of [repo, `${reg.host}/inside/hello`]) {
+      await step('The same image on both sides of the gap', ['inspect', '--tls-verify=false', '--format', '{{.Name}} {{.Digest}}', `docker://${side}:1.0`]);
+    }
     await step('Remove one tag only; the image and its other tags stay', ['delete', '--tls-verify=false', '--tag-only', `docker://${repo}:1.1`]);
     await step('Tags after the delete', ['list-tags', '--tls-verify=false', `docker://${repo}`]);
     await step('An image that does not exist: one line, exit status 2', ['inspect', '--tls-verify=false', `docker://${repo}:nope`], 2);
