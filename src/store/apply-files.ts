@@ -4,7 +4,7 @@
  * memory per layer, so layers are applied on the main thread, their file writes on the thread pool.)
  */
 import { createWriteStream, openSync } from 'node:fs';
-import { finished } from 'node:stream/promises';
+import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { applyLayerTar, type AppliedLayer, type ApplyOptions } from './apply.js';
 import { TarSplitWriter } from './tar-split.js';
@@ -13,8 +13,7 @@ import { TarSplitWriter } from './tar-split.js';
 export async function applyToFiles(source: AsyncIterable<Buffer>, diffDir: string, tarSplitPath: string, opts: ApplyOptions = {}): Promise<AppliedLayer> {
   const gz = createGzip();
   const out = createWriteStream('', { fd: openSync(tarSplitPath, 'wx', 0o600) });
-  gz.pipe(out);
-  const outDone = finished(out);
+  const outDone = pipeline(gz, out);
   outDone.catch(() => {});
   try {
     const applied = await applyLayerTar(source, diffDir, new TarSplitWriter((text) => gz.write(text)), opts);

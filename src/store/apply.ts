@@ -6,7 +6,9 @@
  * are produced in the same pass.
  *
  * Hostile archives are refused (E_HOSTILE_ARCHIVE): `..` or absolute names, writing through a symlink,
- * hardlinks to anything not extracted earlier in this layer, a file over a directory. Because the
+ * hardlinks to anything not extracted earlier in this layer, a file over a directory, a whiteout of `.`,
+ * `..` or of nothing (`.wh.`). Whiteouts are also returned as paths so that the store can check them
+ * against the lower layers (src/store/whiteout-check.ts). Because the
  * target directory starts empty and only this code writes to it, an in-memory map of what was created
  * tells, without touching the disk, whether a path's parents are real directories.
  */
@@ -31,8 +33,8 @@ export interface AppliedLayer {
   diffSize: number;
   uids: number[];
   gids: number[];
-  /** With `whiteoutMode: 'record'`: what the layer deletes and which directories it makes opaque. */
-  whiteouts?: Whiteouts;
+  /** What the layer deletes and which directories it makes opaque (in every mode). */
+  whiteouts: Whiteouts;
 }
 
 /** Options of {@link applyLayerTar}. */
@@ -40,7 +42,7 @@ export interface ApplyOptions {
   signal?: AbortSignal;
   /** Whether to chown entries (default: when running as root). */
   chown?: boolean;
-  /** `overlay` (default): create overlay whiteouts and opaque xattrs; `record`: return them in `whiteouts`. */
+  /** `overlay` (default): also create overlay whiteouts and opaque xattrs; `record`: only return them in `whiteouts`. */
   whiteoutMode?: 'overlay' | 'record';
 }
 
@@ -88,7 +90,8 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
   const uids = new Set<number>();
   const gids = new Set<number>();
   const record = opts.whiteoutMode === 'record';
-  const recorded: Whiteouts = { whiteouts: [], opaques: [] };
+  const recorded: Whiteouts = { whiteouts: [], opaques: [], dirs: [] };
+  const explicitDirs = new Set<string>();
   let prevSize = 0;
   const native = storeNative();
 
@@ -136,17 +139,21 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
         ensureParents(parts, e.name);
         const parentRel = parts.slice(0, -1).join('/');
         if (base === OPAQUE) {
-          if (record) recorded.opaques.push(parentRel);
-          else native.lsetxattr(abs(parentRel), 'trusted.overlay.opaque', Buffer.from('y'));
-        } else if (record && !base.startsWith(WHITEOUT + WHITEOUT)) {
-          recorded.whiteouts.push(parentRel === '' ? base.slice(WHITEOUT.length) : `${parentRel}/${base.slice(WHITEOUT.length)}`);
+          recorded.opaques.push(parentRel);
+          if (!record) native.lsetxattr(abs(parentRel), 'trusted.overlay.opaque', Buffer.from('y'));
         } else if (!base.startsWith(WHITEOUT + WHITEOUT)) {
-          const targetRel = parentRel === '' ? base.slice(WHITEOUT.length) : `${parentRel}/${base.slice(WHITEOUT.length)}`;
-          if (created.get(targetRel) === 'dir') rmSync(abs(targetRel), { recursive: true });
-          else if (created.has(targetRel)) unlinkSync(abs(targetRel));
-          native.mknod(abs(targetRel), S_IFCHR, 0, 0);
-          if (doChown) lchownSync(abs(targetRel), e.uid, e.gid);
-          created.set(targetRel, 'other');
+          const hidden = base.slice(WHITEOUT.length);
+          // The path check above saw ".wh..." as a plain name: what it deletes must be a name too.
+          if (hidden === '' || hidden === '.' || hidden === '..') throw hostile(e.name, `a whiteout of "${hidden}"`);
+          const targetRel = parentRel === '' ? hidden : `${parentRel}/${hidden}`;
+          recorded.whiteouts.push(targetRel);
+          if (!record) {
+            if (created.get(targetRel) === 'dir') rmSync(abs(targetRel), { recursive: true });
+            else if (created.has(targetRel)) unlinkSync(abs(targetRel));
+            native.mknod(abs(targetRel), S_IFCHR, 0, 0);
+            if (doChown) lchownSync(abs(targetRel), e.uid, e.gid);
+            created.set(targetRel, 'other');
+          }
         }
         if (e.size > 0) await bytes.forEachChunk(e.size, () => {});
         split.file(e.name, e.size, null);
@@ -168,6 +175,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
           if (k !== undefined && k !== 'dir') replace(rel, e.name);
           if (created.get(rel) !== 'dir') mkdirSync(p, 0o700);
           created.set(rel, 'dir');
+          explicitDirs.add(rel);
           if (doChown) lchownSync(p, e.uid, e.gid);
           setXattrs(p, e);
           dirMeta.push({ path: p, mode: e.mode, mtime: e.mtime });
@@ -265,12 +273,22 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
     throw new FerryError(ErrorCode.Io, `applying layer: ${err.message}`, { cause: e });
   }
   split.flush();
+  // The layer's own directories on the way to its whiteouts (see Whiteouts.dirs).
+  const onTheWay = new Set<string>();
+  for (const p of [...recorded.whiteouts.map((w) => w.slice(0, Math.max(0, w.lastIndexOf('/')))), ...recorded.opaques]) {
+    const parts = p.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      if (explicitDirs.has(prefix)) onTheWay.add(prefix);
+    }
+  }
+  recorded.dirs = [...onTheWay];
   return {
     diffDigest: `sha256:${diffHash.digest('hex')}`,
     diffSize,
     uids: [...uids].sort((a, b) => a - b),
     gids: [...gids].sort((a, b) => a - b),
-    ...(record ? { whiteouts: recorded } : {}),
+    whiteouts: recorded,
   };
 }
 

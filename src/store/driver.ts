@@ -7,7 +7,15 @@ export interface Whiteouts {
   whiteouts: string[];
   /** Directories (relative, clean; '' for the root) whose lower contents the layer hides. */
   opaques: string[];
+  /**
+   * Directories the layer has as entries of its own on the way to its whiteouts and opaque directories: where the
+   * lower layers have something else (a symlink), this directory replaces it rather than leading into it.
+   */
+  dirs: string[];
 }
+
+/** The folder of `<driver home>` where layers are unpacked before they are committed. */
+export const STAGING_DIR = '.ferry-staging';
 
 /** A storage driver's layout and operations. All paths are absolute. */
 export interface LayerDriver {
@@ -18,8 +26,15 @@ export interface LayerDriver {
   readonly whiteoutMode: 'overlay' | 'record';
   /** Creates the driver's directories. */
   ensureDirs(): void;
-  /** A new staging directory (with an empty `diff/`) on the same file system as the layers. */
-  newStaging(): string;
+  /**
+   * Creates (if needed) and returns the folder where layers are unpacked (`<home>/.ferry-staging`), on the same
+   * file system as the layers; each layer gets an owner-locked directory there (see layer-stage.ts).
+   */
+  stagingRoot(): string;
+  /** The roots of the layers a child of `parent` sees below itself, nearest first (to check its whiteouts). */
+  lowerDirs(parent: string): string[];
+  /** Half-made layers a killed commit left (the caller holds the layers lock, so nobody is making them now). */
+  leftovers(): string[];
   /** Where a layer's files are (overlay: its `diff/`; vfs: the layer's whole root file system). */
   contentDir(id: string): string;
   /**

@@ -3,7 +3,7 @@
  * image), mount/unmount them with kernel overlayfs (or storage.conf's mount_program), remove images,
  * prune unreferenced layers, and disk usage. Records are changed under containers/storage's locks.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { FerryError, ErrorCode, notFound } from '../errors.js';
 import { randomId } from './ids.js';
@@ -189,8 +189,19 @@ export async function removeImage(store: Store, spec: string, op: HousekeepingOp
   });
 }
 
-/** Removes layers no image or container references, and stale staging directories. @returns removed layer IDs. */
-export async function pruneLayers(store: Store, op: HousekeepingOptions = {}): Promise<string[]> {
+/** What {@link pruneLayers} removed. */
+export interface Pruned {
+  /** Layer IDs. */
+  layers: string[];
+  /** Leftovers of killed pulls: staging directories, tar-split files, half-made layers (paths). */
+  leftovers: string[];
+}
+
+/**
+ * Removes layers no image or container references, and what killed pulls left behind (never what a live process
+ * is still writing: see {@link Store.removeAbandonedStagingUnlocked}).
+ */
+export async function pruneLayers(store: Store, op: HousekeepingOptions = {}): Promise<Pruned> {
   return store.write(['layers', 'mounts', 'images', 'containers'], op, async () => {
     const layers = await store.readLayersUnlocked();
     const keep = referencedLayers(layers, await store.readImagesUnlocked(), await store.readContainersUnlocked());
@@ -198,14 +209,7 @@ export async function pruneLayers(store: Store, op: HousekeepingOptions = {}): P
     const drop = layers.filter((l) => !keep.has(l.id) && !mounts.some((m) => m.id === l.id && m.count > 0)).map((l) => l.id);
     await store.writeLayersUnlocked(layers.filter((l) => !drop.includes(l.id)), op);
     for (const id of drop) store.removeLayerContent(id);
-    const staging = join(store.driver.home, '.ferry-staging');
-    if (existsSync(staging)) {
-      for (const d of readdirSync(staging)) {
-        const p = join(staging, d);
-        if (Date.now() - lstatSync(p).mtimeMs > 3600_000) rmSync(p, { recursive: true, force: true });
-      }
-    }
-    return drop;
+    return { layers: drop, leftovers: await store.removeAbandonedStagingUnlocked() };
   });
 }
 

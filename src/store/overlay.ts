@@ -2,16 +2,15 @@
  * The overlay driver's directory layout (containers/storage drivers/overlay):
  * `overlay/<id>/{diff,link,lower,work,merged}` (+ `empty` for a base layer), short names
  * `overlay/l/<link>` → `../<id>/diff`, `lower` = the parents' short names (`l/A:l/B`, nearest first).
- * Layers are unpacked in `overlay/.ferry-staging/<random>/` (the same mount as the layer directories:
+ * Layers are unpacked in `overlay/.ferry-staging/layer-<random>/` (the same mount as the layer directories:
  * containers/storage bind-mounts `overlay/` on itself) and renamed into place when committed.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FerryError, ErrorCode } from '../errors.js';
-import type { LayerDriver } from './driver.js';
+import { STAGING_DIR, type LayerDriver } from './driver.js';
 import { randomLinkName } from './ids.js';
 
 const run = promisify(execFile);
@@ -91,15 +90,20 @@ export class OverlayLayout implements LayerDriver {
     return join(this.home, id, 'diff');
   }
 
-  /** A new staging directory with an empty `diff/`; returns the staging dir. */
-  newStaging(): string {
-    const root = join(this.home, '.ferry-staging');
+  stagingRoot(): string {
+    const root = join(this.home, STAGING_DIR);
     mkdirSync(root, { recursive: true, mode: 0o700 });
     chmodSync(this.home, 0o700);
-    const dir = join(root, randomBytes(16).toString('hex'));
-    mkdirSync(dir, { mode: 0o700 });
-    mkdirSync(join(dir, 'diff'), { mode: 0o755 });
-    return dir;
+    return root;
+  }
+
+  /** The parent's diff, then its lower layers' (nearest first). */
+  lowerDirs(parent: string): string[] {
+    return this.lowerFor(parent).split(':').map((l) => join(this.home, l));
+  }
+
+  leftovers(): string[] {
+    return [];
   }
 
   /** The short link name of a layer. */

@@ -7,8 +7,8 @@
  * Lock order (as containers/storage): storage.lock → layers.lock → images.lock → containers.lock.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, openSync, readSync, closeSync, renameSync, rmSync, existsSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { constants, mkdirSync, openSync, readSync, closeSync, renameSync, rmSync, existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FerryError, ErrorCode, notFound } from '../errors.js';
@@ -18,7 +18,7 @@ import { Crc64 } from './crc64.js';
 import { cleanTarPath } from './apply.js';
 import { imageIdFromConfig, layerChainIds } from './ids.js';
 import { lockFileFor, type Release } from './lockfile.js';
-import type { LayerDriver } from './driver.js';
+import { STAGING_DIR, type LayerDriver } from './driver.js';
 import { OverlayLayout } from './overlay.js';
 import { VfsLayout } from './vfs.js';
 import {
@@ -27,7 +27,9 @@ import {
 } from './records.js';
 import { readTarSplit } from './tar-split.js';
 import { fullString, parseNormalizedName, withDefaultTag } from '../transports/docker/name.js';
-import { stageLayer, type StagedLayer } from './layer-stage.js';
+import { stageLayer, TAR_SPLIT_TEMP_PREFIX, TAR_SPLIT_TEMP_SUFFIX, type StagedLayer } from './layer-stage.js';
+import { checkWhiteoutsBeneath } from './whiteout-check.js';
+import { removeAbandonedTempDirs } from '../util/owned-temp-dir.js';
 
 /** One layer of an image being committed, bottom first. */
 export interface CommitLayer {
@@ -228,7 +230,8 @@ export class Store {
         const path = join(diffDir, ...cleanTarPath(e.name));
         let fd: number;
         try {
-          fd = openSync(path, 'r');
+          // O_NOFOLLOW: the entry may have been replaced by a symlink later in the same layer (a duplicate name).
+          fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
         } catch (err) {
           throw new FerryError(ErrorCode.Io, `layer ${layerId}: cannot read ${e.name}: ${(err as Error).message}`, { cause: err });
         }
@@ -259,7 +262,7 @@ export class Store {
   /** Unpacks a layer blob into a new staging directory (see {@link stageLayer}). */
   async stageLayer(input: Readable, info: { digest?: string; size?: number }, op: Op = {}): Promise<StagedLayer> {
     this.ensureDirs();
-    return stageLayer(input, this.driver.newStaging(), this.dir('layers'), info, { ...op, whiteoutMode: this.driver.whiteoutMode });
+    return stageLayer(input, this.driver.stagingRoot(), this.dir('layers'), info, { ...op, whiteoutMode: this.driver.whiteoutMode });
   }
 
   /**
@@ -275,47 +278,65 @@ export class Store {
       await this.write(['layers', 'images'], op, async () => {
         const layers = await this.readLayersUnlocked();
         const byId = new Map(layers.map((l) => [l.id, l]));
-        let changed = false;
-        for (let i = 0; i < ids.length; i++) {
-          const id = ids[i]!;
-          const parent = i > 0 ? ids[i - 1] : undefined;
-          const want = spec.layers[i]!;
-          if (byId.has(id)) continue;
-          // Leftovers of a pull killed between renaming a layer into place and recording it.
-          this.driver.remove(id);
-          const staged = want.staged && existsSync(want.staged.dir) ? want.staged : undefined;
-          let rec: LayerRecord;
-          if (staged) {
-            if (staged.diffDigest !== want.diffDigest) {
-              throw new FerryError(ErrorCode.DigestMismatch, `layer diff ID mismatch: expected ${want.diffDigest}, got ${staged.diffDigest}`);
+        /** Layers made by this commit and not yet recorded: removed again if the commit fails. */
+        const made: string[] = [];
+        try {
+          for (let i = 0; i < ids.length; i++) {
+            const id = ids[i]!;
+            const parent = i > 0 ? ids[i - 1] : undefined;
+            const want = spec.layers[i]!;
+            if (byId.has(id)) continue;
+            // Leftovers of a pull killed between renaming a layer into place and recording it.
+            this.driver.remove(id);
+            const staged = want.staged && existsSync(want.staged.dir) ? want.staged : undefined;
+            let rec: LayerRecord;
+            if (staged) {
+              if (staged.diffDigest !== want.diffDigest) {
+                throw new FerryError(ErrorCode.DigestMismatch, `layer diff ID mismatch: expected ${want.diffDigest}, got ${staged.diffDigest}`);
+              }
+              await this.makeLayer(id, parent, staged, staged.compressedDigest, made);
+              rec = layerRecord(id, parent, staged);
+            } else {
+              // The same diff under another parent: rebuild it from the store and apply it again.
+              const src = layers.find((l) => l['diff-digest'] === want.diffDigest && existsSync(join(this.dir('layers'), `${l.id}.tar-split.gz`)));
+              if (!src) throw notFound(`no content for layer ${want.diffDigest}`);
+              const again = await this.stageLayer(this.layerDiff(src.id, op), { digest: want.diffDigest }, op);
+              try {
+                await this.makeLayer(id, parent, again, want.diffDigest, made);
+              } finally {
+                await again.discard();
+              }
+              rec = orderLayer({ ...pickLayerContent(src), id, ...(parent ? { parent } : {}), created: goTimeNow() });
             }
-            this.driver.finalize(id, parent, staged.dir, false, staged.whiteouts);
-            renameSync(staged.tarSplitPath, join(this.dir('layers'), `${id}.tar-split.gz`));
-            rec = layerRecord(id, parent, staged);
-          } else {
-            // The same diff under another parent: rebuild it from the store and apply it again.
-            const src = layers.find((l) => l['diff-digest'] === want.diffDigest && existsSync(join(this.dir('layers'), `${l.id}.tar-split.gz`)));
-            if (!src) throw notFound(`no content for layer ${want.diffDigest}`);
-            const again = await this.stageLayer(this.layerDiff(src.id, op), { digest: want.diffDigest }, op);
-            try {
-              this.driver.finalize(id, parent, again.dir, false, again.whiteouts);
-              renameSync(again.tarSplitPath, join(this.dir('layers'), `${id}.tar-split.gz`));
-            } finally {
-              again.discard();
-            }
-            rec = orderLayer({ ...pickLayerContent(src), id, ...(parent ? { parent } : {}), created: goTimeNow() });
+            layers.push(rec);
+            byId.set(id, rec);
           }
-          layers.push(rec);
-          byId.set(id, rec);
-          changed = true;
+          if (made.length > 0) await this.writeLayersUnlocked(layers, op);
+        } catch (e) {
+          for (const id of made) this.removeLayerContent(id);
+          throw e;
         }
-        if (changed) await this.writeLayersUnlocked(layers, op);
         await this.putImageUnlocked(imageId, ids[ids.length - 1], spec, op);
+        // Best effort: the image is committed whatever happens here.
+        await this.removeAbandonedStagingUnlocked().catch(() => {});
       });
     } finally {
-      for (const l of spec.layers) l.staged?.discard();
+      for (const l of spec.layers) await l.staged?.discard();
     }
     return imageId;
+  }
+
+  /**
+   * Moves a staged layer into place as layer `id` (recorded in `made` first, so a failure removes it), once its
+   * whiteouts are known to stay within real directories of the layers below (see whiteout-check.ts).
+   * `name` names the layer in errors.
+   */
+  private async makeLayer(id: string, parent: string | undefined, staged: StagedLayer, name: string, made: string[]): Promise<void> {
+    if (parent !== undefined) checkWhiteoutsBeneath(this.driver.lowerDirs(parent), staged.whiteouts, name);
+    await staged.disown();
+    made.push(id);
+    this.driver.finalize(id, parent, staged.dir, false, staged.whiteouts);
+    renameSync(staged.tarSplitPath, join(this.dir('layers'), `${id}.tar-split.gz`));
   }
 
   private async putImageUnlocked(imageId: string, topLayer: string | undefined, spec: CommitImageSpec, op: Op): Promise<void> {
@@ -381,9 +402,27 @@ export class Store {
     rmSync(join(this.dir('layers'), `${id}.tar-split.gz`), { force: true });
   }
 
-  /** Removes staging directories left by interrupted pulls. */
-  async removeStaleStaging(): Promise<void> {
-    await rm(join(this.driver.home, '.ferry-staging'), { recursive: true, force: true });
+  /**
+   * Removes what killed pulls left: staging directories no live process owns (their owner lock, or, without
+   * one, an age of a minute: see util/owned-temp-dir.ts), tar-split files of staging directories that are gone,
+   * and half-made layers. The caller holds the layers write lock (layers are moved into place under it).
+   * @returns the paths removed.
+   */
+  async removeAbandonedStagingUnlocked(): Promise<string[]> {
+    const root = join(this.driver.home, STAGING_DIR);
+    const removed = (await removeAbandonedTempDirs(root, '')).map((n) => join(root, n));
+    const staging = new Set(await readdir(root).catch(() => [] as string[]));
+    for (const name of await readdir(this.dir('layers')).catch(() => [] as string[])) {
+      if (!name.startsWith(TAR_SPLIT_TEMP_PREFIX) || !name.endsWith(TAR_SPLIT_TEMP_SUFFIX)) continue;
+      if (staging.has(name.slice(TAR_SPLIT_TEMP_PREFIX.length, -TAR_SPLIT_TEMP_SUFFIX.length))) continue;
+      await rm(join(this.dir('layers'), name), { force: true });
+      removed.push(join(this.dir('layers'), name));
+    }
+    for (const p of this.driver.leftovers()) {
+      await rm(p, { recursive: true, force: true });
+      removed.push(p);
+    }
+    return removed;
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { FerryError, ErrorCode } from '../errors.js';
 
@@ -52,8 +52,10 @@ export class TarSplitWriter {
 
 /** Reads the records of a `.tar-split.gz` file in order. */
 export async function* readTarSplit(path: string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<TarSplitEntry> {
-  const input = createReadStream(path, { signal: opts.signal }).pipe(createGunzip());
-  const lines = createInterface({ input: input as unknown as Readable, crlfDelay: Infinity });
+  const input = createGunzip();
+  // pipeline, not pipe: a read error must reach the gunzip stream, and so the line reader.
+  pipeline(createReadStream(path, { signal: opts.signal }), input, () => {});
+  const lines = createInterface({ input, crlfDelay: Infinity });
   try {
     for await (const line of lines) {
       if (line === '') continue;

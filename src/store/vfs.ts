@@ -2,14 +2,16 @@
  * The vfs driver (containers/storage drivers/vfs): every layer is a whole root file system in
  * `vfs/dir/<id>`, a copy of its parent with the layer applied (whiteouts delete, opaque directories
  * drop the parent's contents). No mounts: a layer's directory is its "mount point".
- * Layers are unpacked in `vfs/.ferry-staging/<random>/diff` and merged onto a copy of the parent at commit.
+ * Layers are unpacked in `vfs/.ferry-staging/layer-<random>/diff` and merged onto a copy of the parent at commit.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lchownSync, lstatSync, lutimesSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, lutimesSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LayerDriver, Whiteouts } from './driver.js';
+import { STAGING_DIR, type LayerDriver, type Whiteouts } from './driver.js';
 import { storeNative } from './native.js';
+
+/** A layer being made from a copy of its parent: `dir/<id>` + this (removed by prune if a process was killed). */
+const TMP_SUFFIX = '.ferry-tmp';
 
 /** Copies a directory tree preserving everything (reflinks where the file system can). */
 function copyTree(src: string, dst: string): void {
@@ -54,6 +56,40 @@ function copyMeta(from: string, to: string): void {
   lutimesSync(to, st.atime, st.mtime);
 }
 
+/**
+ * `root/rel` if every component of `rel` is a real directory (lstat: symlinks are never followed), or undefined
+ * when one is missing or is not a directory. A symlink there is one the layer replaces by a directory of its own
+ * (anything else was refused by whiteout-check.ts): there is nothing below it to delete either.
+ */
+function realDirBeneath(root: string, rel: string): string | undefined {
+  let path = root;
+  for (const part of rel === '' ? [] : rel.split('/')) {
+    path = join(path, part);
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch {
+      return undefined;
+    }
+    if (!st.isDirectory()) return undefined;
+  }
+  return path;
+}
+
+/** Applies recorded whiteouts to `root` (a copy of the parent layer) without following symlinks. */
+function applyWhiteouts(root: string, wh: Whiteouts): void {
+  for (const o of wh.opaques) {
+    const d = realDirBeneath(root, o);
+    if (d !== undefined) for (const n of readdirSync(d)) rmSync(join(d, n), { recursive: true, force: true });
+  }
+  for (const w of wh.whiteouts) {
+    const slash = w.lastIndexOf('/');
+    const d = realDirBeneath(root, slash === -1 ? '' : w.slice(0, slash));
+    // rm looks at the last component with lstat: a symlink is removed, not followed.
+    if (d !== undefined) rmSync(join(d, w.slice(slash + 1)), { recursive: true, force: true });
+  }
+}
+
 /** Paths and operations of one store's vfs directory. */
 export class VfsLayout implements LayerDriver {
   readonly name = 'vfs' as const;
@@ -68,13 +104,18 @@ export class VfsLayout implements LayerDriver {
     mkdirSync(join(this.home, 'dir'), { recursive: true, mode: 0o700 });
   }
 
-  newStaging(): string {
-    const root = join(this.home, '.ferry-staging');
+  stagingRoot(): string {
+    const root = join(this.home, STAGING_DIR);
     mkdirSync(root, { recursive: true, mode: 0o700 });
-    const dir = join(root, randomBytes(16).toString('hex'));
-    mkdirSync(dir, { mode: 0o700 });
-    mkdirSync(join(dir, 'diff'), { mode: 0o755 });
-    return dir;
+    return root;
+  }
+
+  lowerDirs(parent: string): string[] {
+    return [this.contentDir(parent)];
+  }
+
+  leftovers(): string[] {
+    return readdirSync(join(this.home, 'dir')).filter((n) => n.endsWith(TMP_SUFFIX)).map((n) => join(this.home, 'dir', n));
   }
 
   contentDir(id: string): string {
@@ -92,19 +133,20 @@ export class VfsLayout implements LayerDriver {
         if (!keepRootMode) chmodSync(target, 0o555);
         return;
       }
-      const tmp = `${target}.ferry-tmp`;
+      const tmp = `${target}${TMP_SUFFIX}`;
       rmSync(tmp, { recursive: true, force: true });
       copyTree(this.contentDir(parent), tmp);
-      for (const o of wh?.opaques ?? []) {
-        const d = o === '' ? tmp : join(tmp, o);
-        if (existsSync(d) && statSync(d).isDirectory()) for (const n of readdirSync(d)) rmSync(join(d, n), { recursive: true, force: true });
+      try {
+        if (wh) applyWhiteouts(tmp, wh);
+        if (diff) {
+          mergeInto(diff, tmp);
+          if (keepRootMode) copyMeta(diff, tmp);
+        }
+        renameSync(tmp, target);
+      } catch (e) {
+        rmSync(tmp, { recursive: true, force: true });
+        throw e;
       }
-      for (const w of wh?.whiteouts ?? []) rmSync(join(tmp, w), { recursive: true, force: true });
-      if (diff) {
-        mergeInto(diff, tmp);
-        if (keepRootMode) copyMeta(diff, tmp);
-      }
-      renameSync(tmp, target);
     } finally {
       if (staging !== undefined) rmSync(staging, { recursive: true, force: true });
     }

@@ -19,17 +19,30 @@ export const OWNER_LOCK = '.owner.lock';
 /** How old an unlocked directory must be before it counts as abandoned. */
 export const ABANDONED_MIN_AGE_MS = 60_000;
 
+/** A {@link TempDir} holding its owner lock. */
+export interface OwnedTempDir extends TempDir {
+  /**
+   * Keeps the directory and drops its lock (removing the lock file), for a directory about to become something
+   * permanent. The caller must make sure no cleanup runs before that (e.g. by holding a lock cleanups take).
+   */
+  disown(): Promise<void>;
+}
+
 /**
  * {@link makeTempDir} `<parent>/<prefix>XXXXXX`, locked by this process until it is removed (or the process ends).
  * @throws FerryError(E_IO) if it cannot be created or locked.
  */
-export async function makeOwnedTempDir(parent: string, prefix: string): Promise<TempDir> {
+export async function makeOwnedTempDir(parent: string, prefix: string): Promise<OwnedTempDir> {
   const dir = await makeTempDir(parent, prefix);
   try {
     const lock = await acquireLock(join(dir.path, OWNER_LOCK), { timeoutMs: 0 });
     return {
       path: dir.path,
       commit: () => dir.commit(),
+      async disown() {
+        dir.commit();
+        await lock.release();
+      },
       async remove() {
         await lock.release();
         await dir.remove();

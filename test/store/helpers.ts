@@ -1,6 +1,7 @@
 /** Test helpers for stores: temp stores, cleanup that unmounts what podman/skopeo/ferry mounted. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -44,4 +45,26 @@ export function removeStore(dir: string): void {
 /** podman on a private store, with the flags this machine needs. */
 export function podmanArgs(G: string, R: string, ...args: string[]): string[] {
   return ['--root', G, '--runroot', R, '--storage-driver', 'overlay', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', ...args];
+}
+
+/**
+ * Everything under `dir` that a store operation could change, one sorted line per entry (path, type, mode, owner,
+ * content digest or link target or device number); lock files by name only (releasing a write lock records a
+ * new write in them). Directory times are left out.
+ */
+export function treeSnapshot(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    const p = rel === '' ? dir : join(dir, rel);
+    const st = lstatSync(p);
+    const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : st.isFile() ? 'file' : st.isCharacterDevice() ? 'char' : st.isBlockDevice() ? 'block' : 'other';
+    let what = '';
+    if (st.isSymbolicLink()) what = readlinkSync(p);
+    else if (st.isFile() && !rel.endsWith('.lock')) what = createHash('sha256').update(readFileSync(p)).digest('hex');
+    else if (kind === 'char' || kind === 'block') what = String(st.rdev);
+    out.push(`${rel || '.'} ${kind} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${what}`);
+    if (st.isDirectory()) for (const n of readdirSync(p).sort()) walk(rel === '' ? n : `${rel}/${n}`);
+  };
+  if (existsSync(dir)) walk('');
+  return out;
 }

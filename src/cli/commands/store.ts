@@ -171,7 +171,7 @@ async function handle(args: Record<string, unknown>, cli: CliContext): Promise<n
     }
     case 'prune': {
       const removed = await hk.pruneLayers(store, op);
-      for (const id of removed) await write(out, `${id}\n`);
+      for (const id of removed.layers) await write(out, `${id}\n`);
       return 0;
     }
     case 'df': {

@@ -3,7 +3,8 @@
  * (in parallel; see store/layer-stage.ts); `commit` adds them to layers.json in order, parent first,
  * then the image with its config, manifest and signatures. `close` without `commit` discards them.
  */
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { FerryError, ErrorCode } from '../../errors.js';
 import { MediaType } from '../../manifest/media-types.js';
 import { parseManifest } from '../../manifest/parse.js';
@@ -82,19 +83,21 @@ class StorageDestination implements ImageDestination {
       const v = new VerifyingStream({ digest: info.digest || undefined, size: info.size, what: `blob ${info.digest}` });
       const chunks: Buffer[] = [];
       let n = 0;
-      for await (const c of input.pipe(v)) {
-        n += (c as Buffer).length;
-        if (n > MAX_CONFIG) throw new FerryError(ErrorCode.Unsupported, `blob ${info.digest}: a non-layer blob over ${MAX_CONFIG} bytes`);
-        chunks.push(c as Buffer);
-      }
-      input.on('error', () => {});
+      // pipeline, not pipe: a failing source must fail this call, not leave it waiting for data that never comes.
+      await pipeline(input, v, async (verified: AsyncIterable<Buffer>) => {
+        for await (const c of verified) {
+          n += c.length;
+          if (n > MAX_CONFIG) throw new FerryError(ErrorCode.Unsupported, `blob ${info.digest}: a non-layer blob over ${MAX_CONFIG} bytes`);
+          chunks.push(c);
+        }
+      });
       const data = Buffer.concat(chunks);
       this.smallBlobs.set(v.digest!, data);
       return { ...info, digest: v.digest!, size: data.length };
     }
     const s = await this.store.stageLayer(input, { digest: info.digest || undefined, size: info.size }, opts);
     const prev = this.staged.get(s.compressedDigest);
-    if (prev) prev.discard();
+    if (prev) await prev.discard();
     this.staged.set(s.compressedDigest, s);
     return { ...info, digest: s.compressedDigest, size: s.compressedSize };
   }
@@ -161,7 +164,7 @@ class StorageDestination implements ImageDestination {
   }
 
   async close(): Promise<void> {
-    for (const s of this.staged.values()) s.discard();
+    for (const s of this.staged.values()) await s.discard();
     this.staged.clear();
   }
 }
