@@ -29,14 +29,35 @@ function globalOptions(y: Argv): Argv {
     .option('override-arch', { type: 'string', describe: 'use ARCH instead of the architecture of the machine for choosing images', requiresArg: true, global: true })
     .option('override-os', { type: 'string', describe: 'use OS instead of the running OS for choosing images', requiresArg: true, global: true })
     .option('override-variant', { type: 'string', describe: 'use VARIANT instead of the running architecture variant for choosing images', requiresArg: true, global: true })
-    .option('command-timeout', { type: 'string', describe: 'timeout for the command execution (e.g. 30s)', requiresArg: true, global: true });
+    .option('command-timeout', { type: 'string', describe: 'timeout for the command execution (e.g. 30s)', requiresArg: true, global: true })
+    .option('tmpdir', { type: 'string', describe: 'directory used to store temporary files (default $TMPDIR, else /tmp)', requiresArg: true, global: true });
 }
+
+/** What `ferry --version` prints: skopeo's form (`skopeo version 1.9.3`), so scripts that take the third word work. */
+export const VERSION_LINE = `ferry version ${VERSION}`;
+
+/**
+ * `ferry help [COMMAND]` as skopeo (cobra) has it: the same as `ferry [COMMAND] --help`. Global flags before `help`
+ * are kept; anything else is the command's business (so `ferry copy help` still names an image).
+ */
+export function rewriteHelpCommand(argv: readonly string[]): string[] {
+  const i = argv.findIndex((a) => !a.startsWith('-'));
+  if (i < 0 || argv[i] !== 'help') return [...argv];
+  // a value of a global flag (`--tmpdir help`) is not the help command
+  const prev = argv[i - 1];
+  if (prev !== undefined && VALUE_FLAGS.has(prev)) return [...argv];
+  return [...argv.slice(0, i), ...argv.slice(i + 1), '--help'];
+}
+
+/** Global flags that take a value as the next word. */
+const VALUE_FLAGS = new Set(['--registries-conf', '--override-arch', '--override-os', '--override-variant', '--command-timeout', '--tmpdir']);
 
 /**
  * Runs ferry with `argv` (without `node` and the script) and resolves to the exit status.
  * Everything the command prints goes through `io`, so tests can run commands in-process.
  */
-export async function run(argv: string[], io: CliIo = processIo()): Promise<number> {
+export async function run(argvIn: string[], io: CliIo = processIo()): Promise<number> {
+  const argv = rewriteHelpCommand(argvIn);
   const { default: yargs } = await import('yargs');
   const controller = new AbortController();
   // every blob stream of a parallel copy listens on this one signal: more than Node's default of 10
@@ -64,8 +85,10 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
   let y = globalOptions(yargs(argv))
     .scriptName('ferry')
     .usage('$0 [global options] COMMAND [options]\n\nInspect, copy, sync, delete and sign container images across transports, without a daemon.')
+    .epilog('Use "ferry help COMMAND" or "ferry COMMAND --help" for more information about a command.')
     .parserConfiguration({ 'boolean-negation': false, 'camel-case-expansion': false, 'dot-notation': false })
-    .version(VERSION)
+    .version('version', 'print the version and exit', VERSION_LINE)
+    .alias('v', 'version')
     .help()
     .alias('h', 'help')
     .strict()

@@ -16,6 +16,7 @@ import type { ManifestList } from '../manifest/types.js';
 import type { ImageReference } from '../types/reference.js';
 import { copyMultipleImages } from './multiple.js';
 import type { CopyOptions, CopyResult, DestinationContext } from './options.js';
+import { imageEvent } from './progress.js';
 import { PartialStore, partialLocationFor } from './partial.js';
 import { copySingleImage, type ImageCopyContext } from './single.js';
 
@@ -104,6 +105,7 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
       if (signal.aborted) throw new FerryError(ErrorCode.Aborted, 'aborted before commit', { cause: signal.reason });
       await dest.commit({ signal });
       committed = true;
+      imageEvent(opts.onImage, { kind: 'image-done', digest });
       await partials?.committed().catch(() => {});
       return { manifestDigest: digest };
     } finally {

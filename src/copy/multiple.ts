@@ -11,6 +11,7 @@ import { choosePlatformInstance } from '../manifest/platform.js';
 import { serializeManifestList } from '../manifest/serialize.js';
 import type { ManifestDescriptor, ManifestList, Platform } from '../manifest/types.js';
 import { chooseListType, forcedListType } from './format.js';
+import { imageEvent } from './progress.js';
 import { cannotModifyReason, copySingleImage, sourceSignatures, type ImageCopyContext, type WrittenManifest } from './single.js';
 
 /** Which instances of a list to copy. */
@@ -82,6 +83,7 @@ export async function copyMultipleImages(c: ImageCopyContext, list: ManifestList
   const digest = bytes === listBytes ? listDigest : manifestDigest(bytes);
   c.phase({ kind: 'manifest-write', list: true });
   await dest.putManifest({ bytes, mediaType: listType }, undefined, { signal: c.signal });
+  imageEvent(opts.onImage, { kind: 'manifest-written', digest, mediaType: listType, size: bytes.length, list: true });
   if (sigs.length > 0) {
     c.phase({ kind: 'signatures-store', list: true });
     await dest.putSignatures(sigs, undefined, { signal: c.signal });

@@ -1,6 +1,6 @@
 /** Options and callbacks of the copy engine ({@link copyImage}). */
 import type { SystemContext } from '../types/context.js';
-import type { ProgressListener } from '../types/progress.js';
+import type { ImageEventListener, ProgressListener } from '../types/progress.js';
 import type { Platform } from '../manifest/types.js';
 
 /** How to treat a multi-platform source (skopeo `--multi-arch`). */
@@ -52,6 +52,8 @@ export interface CopyOptions {
   signal?: AbortSignal;
   /** Progress of blobs (start/bytes/done/skipped); `bytes` events are throttled. */
   onProgress?: ProgressListener;
+  /** Image-level progress: each image's plan before its blobs, manifests written, the copy committed. */
+  onImage?: ImageEventListener;
   /** Notable steps (manifest written, signatures stored, …). */
   onPhase?: (p: CopyPhase) => void;
   /** Multi-platform handling (default `system`). */

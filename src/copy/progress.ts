@@ -1,5 +1,31 @@
-/** Per-blob progress reporting with throttled `bytes` events. */
-import type { ProgressEvent, ProgressListener } from '../types/progress.js';
+/** Per-blob progress reporting with throttled `bytes` events, and image-level events. */
+import type { ImageEvent, ImageEventListener, ProgressEvent, ProgressListener } from '../types/progress.js';
+
+/** Sends an image-level event; listener exceptions are swallowed (a broken renderer must not break a copy). */
+export function imageEvent(listener: ImageEventListener | undefined, e: ImageEvent): void {
+  if (!listener) return;
+  try {
+    listener(e);
+  } catch {
+    // ignore renderer failures
+  }
+}
+
+/**
+ * The plan of one image: every distinct blob its blob events will cover (the `layers` to copy, then the config when
+ * there is one) with their total known size.
+ */
+export function imagePlan(digest: string, layers: ReadonlyArray<{ digest: string; size: number }>, config: { digest: string; size: number } | undefined): ImageEvent {
+  const seen = new Map<string, number>();
+  for (const b of config ? [...layers, config] : layers) if (!seen.has(b.digest)) seen.set(b.digest, b.size);
+  let size = 0;
+  let unknownSizes = 0;
+  for (const s of seen.values()) {
+    if (s >= 0) size += s;
+    else unknownSizes++;
+  }
+  return { kind: 'image-plan', digest, blobs: seen.size, size, unknownSizes };
+}
 
 /** Reports the progress of one blob. */
 export interface BlobProgress {

@@ -19,6 +19,7 @@ import { chooseImageType, familyOf, forcedImageType } from './format.js';
 import { layersForCopy } from './layer-infos.js';
 import { planLayerSizes } from './written-sizes.js';
 import type { CopyOptions, CopyPhase } from './options.js';
+import { imageEvent, imagePlan } from './progress.js';
 
 /** Everything a single-image copy needs. */
 export interface ImageCopyContext extends BlobCopyContext {
@@ -133,6 +134,9 @@ export async function copySingleImage(c: ImageCopyContext, unparsed: UnparsedIma
     level: opts.compress?.level,
   });
   const foreign = (layer: BlobInfo) => dest.properties.acceptsForeignLayerURLs && layer.urls !== undefined && layer.urls.length > 0;
+  // Every blob this image will report, before the first byte moves: renderers show the whole total from the start.
+  const planned = m.layers.filter((l) => !foreign(l));
+  imageEvent(opts.onImage, imagePlan(vm.digest, planned, hasConfigBlob(m) ? m.config : undefined));
   if (dest.planLayers) {
     // A destination writing one sequential file places the layers at once when it knows their sizes.
     dest.planLayers(await planLayerSizes(c.source, m.layers.filter((l) => !foreign(l)), policyFor, signal));
@@ -180,6 +184,7 @@ export async function copySingleImage(c: ImageCopyContext, unparsed: UnparsedIma
   const digest = bytes === vm.bytes ? vm.digest : manifestDigest(bytes);
   c.phase({ kind: 'manifest-write', list: false });
   await dest.putManifest({ bytes, mediaType: targetType }, place.asInstance ? digest : undefined, { signal: c.signal });
+  imageEvent(opts.onImage, { kind: 'manifest-written', digest, mediaType: targetType, size: bytes.length, list: false });
   if (sigs.length > 0) {
     c.phase({ kind: 'signatures-store', list: false });
     await dest.putSignatures(sigs, place.asInstance ? digest : undefined, { signal: c.signal });

@@ -120,7 +120,8 @@ function isZstdInstance(d: ManifestDescriptor): boolean {
  * Chooses the instance of `list` for the wanted platform, like containers/image: the best-ranked wanted
  * platform wins, then (OCI index) zstd instances over gzip ones, then the first in the list; in an OCI index an
  * entry without platform is accepted as a last resort.
- * @throws FerryError(E_NO_MATCHING_PLATFORM) listing the available platforms.
+ * @throws FerryError(E_NO_MATCHING_PLATFORM) `choosing image instance: no image found in manifest list for architecture
+ *         s390x, variant "", OS linux; available: …` (`image index` for an OCI index).
  */
 export function choosePlatformInstance(list: ManifestList, wanted: WantedPlatform = {}): ManifestDescriptor {
   const wants = wantedPlatforms(wanted);
@@ -142,6 +143,7 @@ export function choosePlatformInstance(list: ManifestList, wanted: WantedPlatfor
   const available = list.manifests.map((d) => platformString(d.platform));
   throw new FerryError(
     ErrorCode.NoMatchingPlatform,
-    `no image found in ${kind} for architecture ${JSON.stringify(w.architecture)}, variant ${JSON.stringify(w.variant)}, OS ${JSON.stringify(w.os)}; available: ${available.length > 0 ? available.join(', ') : 'none'}`,
+    // containers/image's words (architecture and OS bare, variant quoted), which scripts match; then what there is
+    `choosing image instance: no image found in ${kind} for architecture ${w.architecture}, variant ${JSON.stringify(w.variant)}, OS ${w.os}; available: ${available.length > 0 ? available.join(', ') : 'none'}`,
   );
 }

@@ -17,14 +17,17 @@
  *   cert-dir: /home/john/certs
  * ```
  *
- * Unlike skopeo, unknown keys and wrongly shaped values are errors (E_CONFIG with the line) rather than
- * silently ignored, so a typo cannot turn into a sync that copies nothing.
+ * Read as skopeo reads it (go-yaml v2 into string fields, see ./yaml-tree.ts): flow mappings, anchors, aliases and
+ * merge keys are fine, every value is text (`tls-verify` takes YAML 1.1's `true`/`yes`/`on` and `false`/`no`/`off`,
+ * unquoted), and keys skopeo does not know are ignored, as skopeo ignores them (a registry left with no images at all
+ * is a sync of nothing, as in skopeo). Wrongly shaped values of known keys are errors (E_CONFIG with the line), as
+ * are duplicate keys (go-yaml keeps the last; a duplicated registry would silently lose images).
  */
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { OpOptions } from '../types/context.js';
 import { parseSemverConstraint, type SemverConstraint } from './semver.js';
-import { parseYaml, type YamlMap, type YamlNode } from './yaml.js';
+import { parseYaml, type YamlMap, type YamlNode } from './yaml-tree.js';
 
 /** Images of one repository named by tag or digest (empty `refs`: every tag of the repository). */
 export interface RepoRefs {
@@ -60,18 +63,34 @@ export interface RegistrySyncConfig {
   certDir?: string;
 }
 
-const KEYS = new Set(['images', 'images-by-tag-regex', 'images-by-semver', 'credentials', 'tls-verify', 'cert-dir']);
+/** Largest sync file read (4 MiB, like the other configuration and JSON reads). */
+export const MAX_SYNC_FILE_SIZE = 4 << 20;
 
 /**
- * Reads and validates a sync YAML file.
+ * Reads and validates a sync YAML file (at most {@link MAX_SYNC_FILE_SIZE} bytes).
  * @throws FerryError(E_NOT_FOUND) when the file does not exist, E_IO when it cannot be read,
- *         E_CONFIG `FILE:LINE: what is wrong` when it is not valid.
+ *         E_CONFIG `FILE:LINE: what is wrong` when it is not valid or too large.
  */
 export async function readSyncConfig(file: string, opts: OpOptions = {}): Promise<RegistrySyncConfig[]> {
   let text: string;
   try {
-    text = await readFile(file, { encoding: 'utf8', signal: opts.signal });
+    const fh = await open(file, 'r');
+    try {
+      const buf = Buffer.alloc(MAX_SYNC_FILE_SIZE + 1);
+      let n = 0;
+      while (n < buf.length) {
+        opts.signal?.throwIfAborted();
+        const { bytesRead } = await fh.read(buf, n, buf.length - n);
+        if (bytesRead === 0) break;
+        n += bytesRead;
+      }
+      if (n > MAX_SYNC_FILE_SIZE) throw new FerryError(ErrorCode.Config, `sync source file ${file} is larger than ${MAX_SYNC_FILE_SIZE} bytes`);
+      text = buf.subarray(0, n).toString('utf8');
+    } finally {
+      await fh.close();
+    }
   } catch (e) {
+    if (e instanceof FerryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new FerryError(ErrorCode.NotFound, `sync source file ${file} does not exist`, { cause: e });
     throw new FerryError(ErrorCode.Io, `reading sync source file ${file}: ${(e as Error).message}`, { cause: e });
@@ -99,8 +118,8 @@ export function parseSyncConfig(text: string, file = '<yaml>'): RegistrySyncConf
     }
     const body = asMap(value, `registry "${registry}"`, fail);
     for (const [key, entry] of body.entries) {
-      if (!KEYS.has(key)) fail(entry.line, `unknown key "${key}" for registry "${registry}" (known: ${[...KEYS].join(', ')})`);
       const v = entry.value;
+      // keys skopeo does not know are ignored, as go-yaml ignores them for skopeo
       switch (key) {
         case 'images':
           for (const [repo, r] of repoMap(v, key, fail)) {
@@ -133,7 +152,6 @@ export function parseSyncConfig(text: string, file = '<yaml>'): RegistrySyncConf
           break;
         case 'credentials': {
           const m = asMap(v, 'credentials', fail);
-          for (const [k, e] of m.entries) if (k !== 'username' && k !== 'password') fail(e.line, `unknown key "${k}" in credentials (expected username and password)`);
           const username = m.entries.get('username');
           const password = m.entries.get('password');
           if (!username || !password) fail(entry.line, 'credentials need both username and password');

@@ -6,7 +6,7 @@
  */
 import { FerryError, ErrorCode } from '../errors.js';
 import type { CopyOptions, CopyPhase } from '../copy/options.js';
-import type { ProgressListener } from '../types/progress.js';
+import type { ImageEventListener, ProgressListener } from '../types/progress.js';
 import type { ImageReference } from '../types/reference.js';
 import { DockerReference } from '../transports/docker/reference.js';
 import { dirTransport } from '../transports/dir/transport.js';
@@ -29,6 +29,7 @@ export interface SyncImage {
 /** Listeners for one image's copy (see `copyImage`). */
 export interface ImageCopyListeners {
   onProgress?: ProgressListener;
+  onImage?: ImageEventListener;
   onPhase?: (p: CopyPhase) => void;
 }
 
@@ -57,7 +58,7 @@ export interface SyncOptions extends NamingOptions {
   destKind: SyncDestKind;
   destination: string;
   /** Engine options for every image (`srcCtx` is replaced by each group's context). */
-  copy?: Omit<CopyOptions, 'srcCtx' | 'signal' | 'onProgress' | 'onPhase'>;
+  copy?: Omit<CopyOptions, 'srcCtx' | 'signal' | 'onProgress' | 'onImage' | 'onPhase'>;
   dryRun?: boolean;
   keepGoing?: boolean;
   reporter?: SyncReporter;
@@ -142,6 +143,7 @@ export async function syncImages(groups: SyncSourceGroup[], opts: SyncOptions): 
             srcCtx: group.ctx,
             signal,
             onProgress: listeners.onProgress,
+            onImage: listeners.onImage,
             onPhase: listeners.onPhase,
           })
         ).manifestDigest;

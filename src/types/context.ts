@@ -22,6 +22,11 @@ export interface SystemContext {
   /** `--retry-times` (default 3) and `--retry-delay` in milliseconds (default: exponential backoff from 1 s). */
   retryTimes?: number;
   retryDelayMs?: number;
+  /**
+   * Directory for temporary files such as unpacked or decompressed archives (`--tmpdir`, else `$TMPDIR`); default
+   * the OS temp directory. Files beside a destination (its staging) stay beside it.
+   */
+  tmpDir?: string;
   /** Home directory override (tests); default `os.homedir()`. */
   homeDir?: string;
   /** User agent; default `ferry/<version>`. */

@@ -11,6 +11,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
+import type { SystemContext } from '../types/context.js';
 
 type Action = () => void;
 
@@ -76,13 +77,28 @@ export interface TempDir {
   remove(): Promise<void>;
 }
 
+/** Where an operation puts its temporary files: passed down with the operation's options. */
+export interface TempOptions {
+  /**
+   * Directory for temporary files (`--tmpdir`, else `$TMPDIR`: {@link SystemContext.tmpDir}); default the OS temp
+   * directory.
+   */
+  tmpDir?: string;
+}
+
+/** The directory temporary files go to: `opts.tmpDir`, else the OS temp directory (`$TMPDIR`, else `/tmp`). */
+export function tempRoot(opts: TempOptions = {}): string {
+  return opts.tmpDir || tmpdir();
+}
+
 /**
- * Creates a fresh directory `<under>/<prefix>XXXXXX` (`under` defaults to the OS temp dir; it is created
- * if missing). It is removed on process exit or a fatal signal unless {@link TempDir.commit} is called.
+ * Creates a fresh directory `<under>/<prefix>XXXXXX` (`under` a directory, or {@link TempOptions} naming where
+ * temporary files go, see {@link tempRoot}; it is created if missing). It is removed on process exit or a fatal signal
+ * unless {@link TempDir.commit} is called.
  * @throws FerryError(E_IO) if it cannot be created.
  */
-export async function makeTempDir(under: string | undefined, prefix: string): Promise<TempDir> {
-  const parent = under ?? tmpdir();
+export async function makeTempDir(under: string | TempOptions | undefined, prefix: string): Promise<TempDir> {
+  const parent = typeof under === 'string' ? under : tempRoot(under);
   const safe = prefix.replace(/[^A-Za-z0-9._-]/g, '-');
   let path: string;
   try {

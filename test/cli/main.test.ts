@@ -1,16 +1,44 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ferry, ferryProcess, ROOT } from '../harness/cli.js';
 import { VERSION } from '../../src/version.js';
+import { run, runOk } from '../harness/procs.js';
+import { useCleanup } from '../harness/tmp.js';
+import { buildImage } from '../harness/images.js';
 
 describe('cli/main', () => {
-  it('prints the version from package.json', async () => {
+  it('prints the version from package.json as skopeo does ("ferry version N.N.N"), for --version and -v', async () => {
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
     expect(VERSION).to.equal(pkg.version);
-    const r = await ferry(['--version']);
-    expect(r.code).to.equal(0);
-    expect(r.stdout.trim()).to.equal(VERSION);
+    for (const flag of ['--version', '-v']) {
+      const r = await ferry([flag]);
+      expect(r.code, flag).to.equal(0);
+      expect(r.stdout, flag).to.equal(`ferry version ${VERSION}\n`);
+    }
+    // scripts written for skopeo take the third word
+    const s = await run('skopeo', ['--version']);
+    expect(s.stdout).to.match(/^skopeo version \d+\.\d+\.\d+\n$/);
+    expect((await ferry(['-v'])).stdout.split(' ')[2]!.trim()).to.equal(VERSION);
+  });
+
+  it('"ferry help COMMAND" prints the help of COMMAND, "ferry help" the overview, as skopeo help does', async () => {
+    for (const c of ['inspect', 'copy', 'sync']) {
+      const h = await ferry(['help', c]);
+      const direct = await ferry([c, '--help']);
+      expect(h.code, h.stderr).to.equal(0);
+      expect(h.stdout, c).to.equal(direct.stdout);
+      expect(h.stdout).to.contain(`ferry ${c} `);
+    }
+    const overview = await ferry(['help']);
+    expect(overview.code).to.equal(0);
+    expect(overview.stdout).to.equal((await ferry(['--help'])).stdout);
+    expect(overview.stdout).to.contain('ferry help COMMAND');
+    // global flags may come first; a global flag's value is not the help command
+    expect((await ferry(['--debug', 'help', 'inspect'])).stdout).to.equal((await ferry(['inspect', '--help'])).stdout);
+    const notHelp = await ferry(['--override-arch', 'help', 'inspect']);
+    expect(notHelp.code).to.equal(1);
+    expect(notHelp.stderr).to.contain('IMAGE-NAME');
   });
 
   it('lists every command in --help', async () => {
@@ -66,6 +94,46 @@ describe('cli/main', () => {
   it('runs as a real process through bin/ferry', async () => {
     const r = await ferryProcess(['--version']);
     expect(r.code).to.equal(0);
-    expect(r.stdout.trim()).to.equal(VERSION);
+    expect(r.stdout).to.equal(`ferry version ${VERSION}\n`);
+  });
+});
+
+describe('cli/main --tmpdir and $TMPDIR', function () {
+  this.timeout(60_000);
+  const cleanup = useCleanup('after');
+  let dir = '';
+  let archive = '';
+  let dockerArchive = '';
+
+  before(async () => {
+    dir = await cleanup.tempDir('ferry-tmpdir-');
+    const img = await buildImage(path.join(dir, 'layout'), { seed: 21, tag: 'v1' });
+    archive = path.join(dir, 'app.tar');
+    dockerArchive = path.join(dir, 'app-docker.tar');
+    await runOk('skopeo', ['--insecure-policy', 'copy', `oci:${img.layoutDir}:v1`, `oci-archive:${archive}:v1`]);
+    await runOk('skopeo', ['--insecure-policy', 'copy', `oci:${img.layoutDir}:v1`, `docker-archive:${dockerArchive}:team/app:v1`]);
+    await runOk('gzip', ['-k', dockerArchive]);
+  });
+
+  // An archive is unpacked (oci-archive) or decompressed (gzip'd docker-archive) into a temporary directory, removed
+  // afterwards: the directory it was made in is created if missing, and cannot be made inside a regular file.
+  it('puts the temporary files of archives where --tmpdir says, else in $TMPDIR', async () => {
+    const viaFlag = path.join(dir, 'flag', 'tmp');
+    const r = await ferry(['--tmpdir', viaFlag, 'inspect', `oci-archive:${archive}:v1`]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(readdirSync(viaFlag)).to.deep.equal([]);
+
+    const viaEnv = path.join(dir, 'env', 'tmp');
+    const e = await ferry(['list-tags', `docker-archive:${dockerArchive}.gz`], { env: { TMPDIR: viaEnv } });
+    expect(e.code, e.stderr).to.equal(0);
+    expect(readdirSync(viaEnv)).to.deep.equal([]);
+
+    // the flag wins over $TMPDIR; after the command name too (a global flag)
+    const file = path.join(dir, 'not-a-dir');
+    writeFileSync(file, '');
+    const copy = await ferry(['copy', '--tmpdir', file, `docker-archive:${dockerArchive}.gz`, `dir:${path.join(dir, 'out')}`], { env: { TMPDIR: viaEnv } });
+    expect(copy.code).to.equal(1);
+    expect(copy.stderr.startsWith(`Error: creating a temporary directory in ${file}: `), copy.stderr).to.equal(true);
+    expect(copy.stderr.trimEnd().split('\n')).to.have.length(1);
   });
 });

@@ -72,7 +72,7 @@ describe('manifest/platform', () => {
       expect(e).to.be.instanceOf(FerryError);
       expect((e as FerryError).code).to.equal('E_NO_MATCHING_PLATFORM');
       expect((e as Error).message).to.equal(
-        'no image found in manifest list for architecture "s390x", variant "", OS "linux"; available: linux/amd64, linux/arm64/v8',
+        'choosing image instance: no image found in manifest list for architecture s390x, variant "", OS linux; available: linux/amd64, linux/arm64/v8',
       );
     }
   });

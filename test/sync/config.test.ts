@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseSyncConfig, readSyncConfig } from '../../src/sync/config.js';
+import { MAX_SYNC_FILE_SIZE, parseSyncConfig, readSyncConfig } from '../../src/sync/config.js';
 import { parseSemver } from '../../src/sync/semver.js';
 import { ErrorCode } from '../../src/errors.js';
 import { errorOf, rejection } from '../harness/expect.js';
@@ -51,7 +51,6 @@ describe('sync/config: skopeo sync YAML files', () => {
   });
 
   const bad: [string, string][] = [
-    ['r:\n  image:\n    a: []\n', 's.yaml:2: unknown key "image" for registry "r"'],
     ['r:\n  images: [a, b]\n', 's.yaml:2: "images" must be a mapping of "key: value" lines'],
     ['r:\n  images:\n    a: v1\n', 's.yaml:3: images of "a" must be a list of tags or digests'],
     ['r:\n  images-by-tag-regex:\n    a: "(x"\n', 's.yaml:3: invalid tag regex "(x": '],
@@ -59,6 +58,12 @@ describe('sync/config: skopeo sync YAML files', () => {
     ['r:\n  tls-verify: "false"\n', 's.yaml:2: tls-verify must be true or false'],
     ['r:\n  credentials:\n    username: u\n', 's.yaml:2: credentials need both username and password'],
     ['- a\n- b\n', 's.yaml:1: the file must be a mapping of "key: value" lines'],
+    // YAML errors name the line
+    ['r:\n  images:\n    a: [v1\n', 's.yaml:4: Flow sequence in block collection must be sufficiently indented and end with a ]'],
+    ['r:\n  tls-verify: false\n  tls-verify: true\n', 's.yaml:3: Map keys must be unique'],
+    ['r:\n  images:\n    a: *nope\n', 's.yaml:3: '],
+    ['a: 1\n---\nb: 2\n', 's.yaml:2: only one YAML document is supported'],
+    ['r:\n\t- b\n', 's.yaml:2: Tabs are not allowed as indentation'],
   ];
   for (const [text, msg] of bad) {
     it(`refuses ${JSON.stringify(text)}`, () => {
@@ -67,6 +72,65 @@ describe('sync/config: skopeo sync YAML files', () => {
       expect(e.message.startsWith(msg), e.message).to.equal(true);
     });
   }
+
+  it('reads flow mappings, as skopeo does', () => {
+    const [r] = parseSyncConfig('r:\n  credentials: {username: u, password: "p: w"}\n  images: {a: [v1, v2], b: []}\n  tls-verify: off\n', 's.yaml');
+    expect(r!.credentials).to.deep.equal({ username: 'u', password: 'p: w' });
+    expect(r!.images).to.deep.equal([
+      { repo: 'a', refs: ['v1', 'v2'], line: 3 },
+      { repo: 'b', refs: [], line: 3 },
+    ]);
+    expect(r!.tlsVerify).to.equal(false);
+  });
+
+  it('expands anchors, aliases and merge keys (explicit keys win over merged ones)', () => {
+    const text = [
+      'common: &common',
+      '  tls-verify: false',
+      '  cert-dir: /common',
+      '  credentials: &creds {username: u, password: p}',
+      'one.example.com:',
+      '  <<: *common',
+      '  cert-dir: /one',
+      '  images:',
+      '    app: &tags [v1, v2]',
+      '    lib: *tags',
+      'two.example.com:',
+      '  credentials: *creds',
+      '  images-by-tag-regex: {app: ^v}',
+    ].join('\n');
+    const cfg = parseSyncConfig(text, 's.yaml');
+    expect(cfg.map((c) => c.registry)).to.deep.equal(['common', 'one.example.com', 'two.example.com']);
+    const [common, one, two] = cfg;
+    expect(common!.images).to.deep.equal([]);
+    expect(one).to.deep.include({ tlsVerify: false, certDir: '/one', credentials: { username: 'u', password: 'p' } });
+    expect(one!.images.map((i) => [i.repo, i.refs])).to.deep.equal([['app', ['v1', 'v2']], ['lib', ['v1', 'v2']]]);
+    expect(two!.credentials).to.deep.equal({ username: 'u', password: 'p' });
+    expect(two!.imagesByTagRegex[0]!.pattern.test('v9')).to.equal(true);
+  });
+
+  it('keeps every scalar the text it was written as: 1.10, yes, 010, null-looking tags', () => {
+    const [r] = parseSyncConfig('r:\n  images:\n    a: [1.10, yes, 010, 1e3, "null", 0x1F]\n    b: ~\n    c:\n', 's.yaml');
+    expect(r!.images).to.deep.equal([
+      { repo: 'a', refs: ['1.10', 'yes', '010', '1e3', 'null', '0x1F'], line: 3 },
+      { repo: 'b', refs: [], line: 4 },
+      { repo: 'c', refs: [], line: 5 },
+    ]);
+  });
+
+  it('ignores keys skopeo does not know, as skopeo does', () => {
+    const [r] = parseSyncConfig('r:\n  image:\n    a: []\n  images:\n    b: [v1]\n  credentials: {username: u, password: p, email: e}\n', 's.yaml');
+    expect(r!.images).to.deep.equal([{ repo: 'b', refs: ['v1'], line: 5 }]);
+    expect(r!.credentials).to.deep.equal({ username: 'u', password: 'p' });
+  });
+
+  it('refuses aliases that expand without end', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 0; i < 8; i++) bomb.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}]`);
+    const e = errorOf(() => parseSyncConfig(bomb.join('\n') + '\n', 's.yaml'));
+    expect(e.code).to.equal(ErrorCode.Config);
+    expect(e.message).to.match(/^s\.yaml:\d+: the file expands to more than 100000 values/);
+  });
 
   it('never puts the password in an error message', () => {
     const e = errorOf(() => parseSyncConfig('r:\n  credentials:\n    username: u\n    password: [s3cret]\n', 's.yaml'));
@@ -78,5 +142,14 @@ describe('sync/config: skopeo sync YAML files', () => {
     expect((await rejection(readSyncConfig(join(dir, 'nope.yaml')))).code).to.equal(ErrorCode.NotFound);
     await writeFile(join(dir, 'ok.yaml'), 'r:\n  images:\n    a: [v1]\n');
     expect((await readSyncConfig(join(dir, 'ok.yaml')))[0]!.images[0]!.refs).to.deep.equal(['v1']);
+  });
+
+  it('readSyncConfig refuses a file larger than 4 MiB without reading it all', async () => {
+    const dir = await cleanup.tempDir('sync-config-big');
+    const big = join(dir, 'big.yaml');
+    await writeFile(big, `r:\n  images:\n    a: [v1]\n# ${'x'.repeat(MAX_SYNC_FILE_SIZE)}\n`);
+    const e = await rejection(readSyncConfig(big));
+    expect(e.code).to.equal(ErrorCode.Config);
+    expect(e.message).to.equal(`sync source file ${big} is larger than ${MAX_SYNC_FILE_SIZE} bytes`);
   });
 });

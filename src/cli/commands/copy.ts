@@ -118,6 +118,7 @@ const spec: CommandSpec = {
           ...opts,
           signal: cli.signal,
           onProgress: (e) => renderer.onProgress(e),
+          onImage: (e) => renderer.onImage(e),
           onPhase: (p) => renderer.onPhase(p),
         })
       ).manifestDigest;

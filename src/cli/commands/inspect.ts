@@ -17,16 +17,15 @@ const spec: CommandSpec = {
         raw: { type: 'boolean', describe: 'print the exact manifest (or, with --config, config) bytes' },
         config: { type: 'boolean', describe: 'print the image config (as OCI; exact bytes with --raw)' },
         'no-tags': { alias: 'n', type: 'boolean', describe: "do not list the repository's tags" },
-        format: { alias: 'f', type: 'string', describe: 'format the output with a Go template, e.g. "{{.Digest}}"', requiresArg: true },
+        format: { alias: 'f', type: 'string', describe: 'format the output (or, with --config, the config) with a Go template, e.g. "{{.Digest}}"', requiresArg: true },
       })
       .example('$0 inspect docker://docker.io/library/busybox:latest', 'show image metadata as JSON')
       .example("$0 inspect --format '{{.Digest}}' oci:/srv/layout:1.0", 'print one field'),
   async handler(args, cli) {
     const ctx = contextFromArgs(args, '', cli.io.env);
     const format = args['format'] as string | undefined;
-    if (format !== undefined && (args['raw'] || args['config'])) {
-      throw new FerryError(ErrorCode.Usage, '--format cannot be combined with --raw or --config');
-    }
+    // as skopeo: a template formats the inspect output, or with --config the OCI config; raw bytes have no fields
+    if (format !== undefined && args['raw']) throw new FerryError(ErrorCode.Usage, 'raw output does not support format option');
     await applyStorageArgsFor([String(args['IMAGE-NAME'])], args, cli.io.env);
     const { parseImageName } = await import('../../transports/registry.js');
     const ref = parseImageName(String(args['IMAGE-NAME']));

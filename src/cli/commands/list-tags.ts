@@ -31,7 +31,7 @@ const spec: CommandSpec = {
     }
     if (transport === 'docker-archive') {
       const { listArchiveTags } = await import('../../transports/docker-archive/tags.js');
-      const tags = await listArchiveTags(name.slice(i + 1), { signal: cli.signal });
+      const tags = await listArchiveTags(name.slice(i + 1), { signal: cli.signal, tmpDir: ctx.tmpDir });
       await printJson(cli.io.stdout, { Tags: tags });
       return;
     }

@@ -23,6 +23,14 @@ export function failureSummary(failures: SyncFailure[], synced: number): string 
   return `Sync failed for ${n} image${n === 1 ? '' : 's'} or source${n === 1 ? '' : 's'} (${synced} image${synced === 1 ? '' : 's'} synced): ${list}`;
 }
 
+/**
+ * `Copying image ref 1/3 from="docker://…" to="dir:…"`: skopeo's log message with its `from`/`to` fields, quoted as
+ * logrus quotes them (Go's %q; JSON's quoting is the same for the printable text names are made of).
+ */
+export function imageRefLine(verb: string, image: Pick<SyncImage, 'index' | 'count' | 'from' | 'to'>): string {
+  return `${verb} image ref ${image.index}/${image.count} from=${JSON.stringify(image.from)} to=${JSON.stringify(image.to)}`;
+}
+
 const spec: CommandSpec = {
   command: 'sync SOURCE DESTINATION',
   describe: 'Synchronize one or more images from one location to another',
@@ -84,12 +92,12 @@ const spec: CommandSpec = {
     const reporter: SyncReporter = {
       async imageStart(image: SyncImage) {
         const verb = dryRun ? 'Would have copied' : 'Copying';
-        await say(`${verb} image ref ${image.index}/${image.count} from ${image.from} to ${image.to}`);
+        await say(imageRefLine(verb, image));
         await json({ kind: 'sync-image', index: image.index, count: image.count, from: image.from, to: image.to, dryRun });
         if (dryRun) return;
         renderer = await createProgressRenderer(mode, cli.io.stderr);
         const r = renderer;
-        return { onProgress: (e) => r.onProgress(e), onPhase: (p) => r.onPhase(p) };
+        return { onProgress: (e) => r.onProgress(e), onImage: (e) => r.onImage(e), onPhase: (p) => r.onPhase(p) };
       },
       async imageEnd(image, outcome) {
         await renderer?.finish();

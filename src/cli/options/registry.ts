@@ -78,5 +78,7 @@ export function contextFromArgs(args: Args, side: Side, env: NodeJS.ProcessEnv):
   const architecture = args['override-arch'] as string | undefined;
   const variant = args['override-variant'] as string | undefined;
   if (os || architecture || variant) ctx.platform = { os, architecture, variant };
+  const tmpDir = (args['tmpdir'] as string | undefined) || env.TMPDIR;
+  if (tmpDir) ctx.tmpDir = tmpDir;
   return ctx;
 }

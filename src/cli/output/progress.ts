@@ -1,15 +1,16 @@
 /**
  * Rendering copy progress on stderr:
- * - `tty`: an ora spinner with the aggregate (bytes done/total, speed, blobs done/total), and one
- *   permanent line per finished blob, like skopeo's (`Copying blob 4d69376f3a1c done | 100.0MiB`);
+ * - `tty`: an ora spinner with the aggregate (bytes done/total, speed, blobs done/total, time left), and one
+ *   permanent line per finished blob, like skopeo's (`Copying blob 4d69376f3a1c done | 100.0MiB`); totals come
+ *   from each image's plan (`image-plan`), so they are whole from the first byte;
  * - `plain`: the same permanent lines, plus a byte count line every few seconds for long blobs;
- * - `json`: one ProgressEvent per line;
+ * - `json`: one event per line, blob events (ProgressEvent) and image events (ImageEvent);
  * - `quiet`: nothing.
  * Step messages (`Writing manifest to image destination`, …) are lines in `tty` and `plain` modes.
  */
 import type { Writable } from 'node:stream';
 import type { CopyPhase } from '../../copy/options.js';
-import type { ProgressEvent } from '../../types/progress.js';
+import type { ImageEvent, ProgressEvent } from '../../types/progress.js';
 
 /** How progress is shown. */
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
@@ -17,6 +18,7 @@ export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
 /** Receives engine events and draws them. */
 export interface ProgressRenderer {
   onProgress(e: ProgressEvent): void;
+  onImage(e: ImageEvent): void;
   onPhase(p: CopyPhase): void;
   /** Prints a line (not in `json`/`quiet` modes). */
   message(text: string): void;
@@ -86,41 +88,87 @@ interface BlobState {
   offset: number;
   lastLine: number;
   finished: boolean;
+  /** Skipped (already at the destination): its bytes did not move. */
+  skipped: boolean;
 }
 
-/** Aggregate counters over all blobs seen. */
-class Totals {
-  readonly blobs = new Map<string, BlobState>();
+/** `45s`, `3m05s`, `2h07m`: a duration in whole seconds, rounded up. */
+export function formatEta(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/**
+ * Aggregate counters over the images of a copy. Each `image-plan` opens a new image and adds its blobs and bytes to
+ * the totals before any of them starts; blobs are counted per image (an instance of a multi-platform copy may skip a
+ * blob an earlier one copied). A blob no plan announced (a config rewritten by a format conversion) adds to the totals
+ * when it appears.
+ */
+export class Totals {
+  /** Blobs of the current image, by digest. */
+  private blobs = new Map<string, BlobState>();
+  private doneBefore = 0;
+  private movedBefore = 0;
+  private finishedBefore = 0;
+  private plannedBlobs = 0;
+  private plannedSize = 0;
+  private unknown = false;
+  private seenBlobs = 0;
   started = 0;
+
+  /** Starts the next image of the copy with its plan. */
+  plan(e: Extract<ImageEvent, { kind: 'image-plan' }>): void {
+    for (const b of this.blobs.values()) {
+      this.doneBefore += b.offset;
+      if (!b.skipped) this.movedBefore += b.offset;
+      if (b.finished) this.finishedBefore++;
+    }
+    this.blobs = new Map();
+    this.plannedBlobs += e.blobs;
+    this.plannedSize += e.size;
+    if (e.unknownSizes > 0) this.unknown = true;
+  }
 
   update(e: ProgressEvent, now: number): BlobState {
     let b = this.blobs.get(e.digest);
     if (!b) {
-      b = { size: e.size, offset: 0, lastLine: now, finished: false };
+      b = { size: e.size, offset: 0, lastLine: now, finished: false, skipped: false };
       this.blobs.set(e.digest, b);
+      this.seenBlobs++;
+      if (this.seenBlobs > this.plannedBlobs) {
+        // not announced by a plan
+        this.plannedBlobs++;
+        if (e.size >= 0) this.plannedSize += e.size;
+        else this.unknown = true;
+      }
       if (this.started === 0) this.started = now;
     }
     if (e.size >= 0) b.size = e.size;
     if (e.kind === 'start') b.lastLine = now;
     b.offset = e.kind === 'skipped' ? Math.max(0, b.size) : e.offset;
+    if (e.kind === 'skipped') b.skipped = true;
     if (e.kind === 'done' || e.kind === 'skipped') b.finished = true;
     return b;
   }
 
-  summary(now: number): string {
-    let done = 0;
-    let total = 0;
-    let finished = 0;
-    let unknown = false;
+  /** `Copying: 12.0MiB / 70.0MiB, 4.0MiB/s, blobs 2/5` and, with `eta`, `, ETA 15s` once a speed is known. */
+  summary(now: number, eta = false): string {
+    let done = this.doneBefore;
+    let moved = this.movedBefore;
+    let finished = this.finishedBefore;
     for (const b of this.blobs.values()) {
       done += b.offset;
-      if (b.size >= 0) total += b.size;
-      else unknown = true;
+      if (!b.skipped) moved += b.offset;
       if (b.finished) finished++;
     }
-    const secs = (now - this.started) / 1000;
-    const speed = secs > 0 ? `${formatBytes(Math.round(done / secs))}/s` : '-';
-    return `Copying: ${formatBytes(done)} / ${unknown ? '?' : formatBytes(total)}, ${speed}, blobs ${finished}/${this.blobs.size}`;
+    const secs = this.started === 0 ? 0 : (now - this.started) / 1000;
+    const rate = secs > 0 ? moved / secs : 0;
+    const speed = secs > 0 ? `${formatBytes(Math.round(rate))}/s` : '-';
+    let line = `Copying: ${formatBytes(done)} / ${this.unknown ? '?' : formatBytes(this.plannedSize)}, ${speed}, blobs ${finished}/${this.plannedBlobs}`;
+    if (eta && !this.unknown && rate > 0 && this.plannedSize > done) line += `, ETA ${formatEta((this.plannedSize - done) / rate)}`;
+    return line;
   }
 }
 
@@ -136,11 +184,12 @@ export async function createProgressRenderer(mode: ProgressMode, stream: Writabl
   const write = (s: string) => void stream.write(s);
   const flush = () => new Promise<void>((resolve) => stream.write('', () => resolve()));
   if (mode === 'quiet') {
-    return { onProgress() {}, onPhase() {}, message() {}, finish: async () => {} };
+    return { onProgress() {}, onImage() {}, onPhase() {}, message() {}, finish: async () => {} };
   }
   if (mode === 'json') {
     return {
       onProgress: (e) => write(JSON.stringify(e) + '\n'),
+      onImage: (e) => write(JSON.stringify(e) + '\n'),
       onPhase() {},
       message() {},
       finish: flush,
@@ -162,6 +211,9 @@ export async function createProgressRenderer(mode: ProgressMode, stream: Writabl
           write(`Copying ${what} ${shortDigest(e.digest)} ${formatBytes(e.offset)} / ${e.size >= 0 ? formatBytes(e.size) : '?'}\n`);
         }
       },
+      onImage(e) {
+        if (e.kind === 'image-plan') totals.plan(e);
+      },
       onPhase(p) {
         const line = phaseLine(p);
         if (line !== undefined) write(line + '\n');
@@ -180,11 +232,14 @@ export async function createProgressRenderer(mode: ProgressMode, stream: Writabl
       const t = now();
       totals.update(e, t);
       if (e.kind === 'done' || e.kind === 'skipped') above(blobLine(e));
-      spinner.text = totals.summary(t);
+      spinner.text = totals.summary(t, true);
       if (!spinning) {
         spinning = true;
         spinner.start();
       }
+    },
+    onImage(e) {
+      if (e.kind === 'image-plan') totals.plan(e);
     },
     onPhase(p) {
       const line = phaseLine(p);

@@ -70,7 +70,9 @@ export class StorageReference implements ImageReference {
 
   /**
    * Finds the image this reference names in `images`.
-   * @throws FerryError(E_NOT_FOUND)
+   * @throws FerryError(E_NOT_FOUND) in containers/storage's words, which scripts match:
+   *         `reference "[overlay@/var/lib/containers/storage+/run/containers/storage]docker.io/library/x:latest" does not
+   *         resolve to an image ID: identifier is not an image`.
    */
   resolve(images: ImageRecord[]): ImageRecord {
     let img: ImageRecord | undefined;
@@ -81,7 +83,9 @@ export class StorageReference implements ImageReference {
       img = m[0] ?? images.find((i) => i.names?.includes(this.idPrefix!) || i.names?.includes(`docker.io/library/${this.idPrefix}:latest`));
     } else if (this.name) img = images.find((i) => i.names?.includes(this.name!)) ?? findByDigest(images, this.name);
     if (!img || (this.id && this.name && !img.names?.includes(this.name) && img.id !== this.id)) {
-      throw notFound(`image ${this.stringWithinTransport()} not found in the store`);
+      const o = this.storeOptions();
+      const what = `[${o.driver}@${o.graphRoot}+${o.runRoot}]${this.name ?? this.id ?? this.idPrefix ?? ''}`;
+      throw notFound(`reference ${JSON.stringify(what)} does not resolve to an image ID: identifier is not an image`);
     }
     return img;
   }

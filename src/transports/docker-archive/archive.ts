@@ -10,7 +10,7 @@ import { createGunzip } from 'node:zlib';
 import { detectCompression, MAGIC_LENGTH } from '../../compression/detect.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { OpOptions } from '../../types/context.js';
-import { makeTempDir, type TempDir } from '../../util/temp.js';
+import { makeTempDir, type TempDir, type TempOptions } from '../../util/temp.js';
 import { checkAborted, ioError, openForReading } from '../shared/files.js';
 import { MANIFEST_FILE, MAX_JSON_SIZE, type ManifestItem, parseManifestJson } from './format.js';
 import { indexTar, type TarIndex } from './tar-index.js';
@@ -45,12 +45,12 @@ async function sniff(path: string, what: string): Promise<Buffer> {
  * copy in a new temporary directory (returned so the caller removes it).
  * @throws FerryError(E_UNSUPPORTED) for compressions other than gzip; E_NOT_FOUND, E_IO, E_ABORTED.
  */
-export async function uncompressedTar(path: string, what: string, opts: OpOptions = {}): Promise<{ tarPath: string; temp?: TempDir }> {
+export async function uncompressedTar(path: string, what: string, opts: OpOptions & TempOptions = {}): Promise<{ tarPath: string; temp?: TempDir }> {
   checkAborted(opts.signal, `opening ${what}`);
   const compression = detectCompression(await sniff(path, what));
   if (compression === 'none') return { tarPath: path };
   if (compression !== 'gzip') throw new FerryError(ErrorCode.Unsupported, `${what}: ${compression}-compressed archives are not supported`);
-  const temp = await makeTempDir(undefined, 'ferry-archive-');
+  const temp = await makeTempDir(opts, 'ferry-archive-');
   const tarPath = join(temp.path, 'archive.tar');
   try {
     await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), createGunzip({ chunkSize: 1 << 20 }), createWriteStream(tarPath), {
@@ -71,7 +71,7 @@ export async function uncompressedTar(path: string, what: string, opts: OpOption
  * @throws FerryError(E_NOT_FOUND) if the file is missing or has no manifest.json; E_HOSTILE_ARCHIVE;
  *         E_INVALID_MANIFEST for a corrupt/truncated archive or manifest.json; E_IO, E_ABORTED.
  */
-export async function openDockerArchive(path: string, opts: OpOptions = {}): Promise<DockerArchive> {
+export async function openDockerArchive(path: string, opts: OpOptions & TempOptions = {}): Promise<DockerArchive> {
   const what = `docker archive ${path}`;
   const { tarPath, temp } = await uncompressedTar(path, what, opts);
   try {

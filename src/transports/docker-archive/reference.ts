@@ -66,9 +66,9 @@ export class DockerArchiveReference implements ImageReference {
     return '';
   }
 
-  async newImageSource(_ctx: SystemContext, opts?: OpOptions): Promise<ImageSource> {
+  async newImageSource(ctx: SystemContext, opts?: OpOptions): Promise<ImageSource> {
     const { openDockerArchiveSource } = await import('./source.js');
-    return openDockerArchiveSource(this, opts);
+    return openDockerArchiveSource(this, { ...opts, tmpDir: ctx.tmpDir });
   }
 
   /** `ctx.additionalTags` (the copy engine's `DestinationContext`, `--additional-tag`) are added to `RepoTags`. */

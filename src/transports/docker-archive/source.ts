@@ -11,6 +11,7 @@ import { detectCompression, MAGIC_LENGTH } from '../../compression/detect.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 import { MediaType } from '../../manifest/media-types.js';
 import { serializeImageManifest } from '../../manifest/serialize.js';
+import type { TempOptions } from '../../util/temp.js';
 import type { OpOptions } from '../../types/context.js';
 import type { BlobInfo, ImageSource, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
@@ -118,7 +119,7 @@ export class DockerArchiveSource implements ImageSource {
    * Opens the archive, selects the image and prepares its manifest (reads the config; decompresses
    * gzip-compressed layer files once to learn their uncompressed sizes).
    */
-  static async open(loc: DockerArchiveLocation, opts: OpOptions = {}): Promise<DockerArchiveSource> {
+  static async open(loc: DockerArchiveLocation, opts: OpOptions & TempOptions = {}): Promise<DockerArchiveSource> {
     const archive = await openDockerArchive(loc.path, opts);
     try {
       const what = `docker archive ${loc.path}`;
@@ -209,7 +210,7 @@ async function inspectLayer(archive: DockerArchive, entry: TarEntry, opts: OpOpt
 /** Opens the image a `docker-archive:` reference (or any location) selects. See {@link DockerArchiveSource.open}. */
 export async function openDockerArchiveSource(
   ref: ImageReference & { path: string; selector: ArchiveSelector },
-  opts: OpOptions = {},
+  opts: OpOptions & TempOptions = {},
 ): Promise<DockerArchiveSource> {
   return DockerArchiveSource.open({ path: ref.path, selector: ref.selector, reference: ref }, opts);
 }

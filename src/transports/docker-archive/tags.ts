@@ -1,5 +1,6 @@
 /** `ferry list-tags docker-archive:FILE`: the tags of every image in a docker archive. */
 import type { OpOptions } from '../../types/context.js';
+import type { TempOptions } from '../../util/temp.js';
 import { openDockerArchive } from './archive.js';
 
 /**
@@ -9,7 +10,7 @@ import { openDockerArchive } from './archive.js';
  * @throws FerryError(E_NOT_FOUND) for a missing file or a tar without manifest.json; E_HOSTILE_ARCHIVE,
  *         E_INVALID_MANIFEST (corrupt/truncated), E_IO, E_ABORTED.
  */
-export async function listArchiveTags(path: string, opts: OpOptions = {}): Promise<string[]> {
+export async function listArchiveTags(path: string, opts: OpOptions & TempOptions = {}): Promise<string[]> {
   const archive = await openDockerArchive(path, opts);
   try {
     const seen = new Set<string>();

@@ -59,9 +59,9 @@ export class OciArchiveReference implements ImageReference {
     return this.resolvedPath;
   }
 
-  async newImageSource(_ctx: SystemContext, opts?: OpOptions): Promise<ImageSource> {
+  async newImageSource(ctx: SystemContext, opts?: OpOptions): Promise<ImageSource> {
     const { openOciArchiveSource } = await import('./source.js');
-    return openOciArchiveSource(this, opts);
+    return openOciArchiveSource(this, { ...opts, tmpDir: ctx.tmpDir });
   }
 
   async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import type { OpOptions } from '../../types/context.js';
 import type { BlobInfo, ImageSource, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
-import { makeTempDir, type TempDir } from '../../util/temp.js';
+import { makeTempDir, type TempDir, type TempOptions } from '../../util/temp.js';
 import { openOciLayoutSource, type OciLayoutSource } from '../oci-layout/source.js';
 import { checkAborted } from '../shared/files.js';
 import type { OciArchiveReference } from './reference.js';
@@ -53,9 +53,9 @@ export class OciArchiveSource implements ImageSource {
  * @throws FerryError(E_NOT_FOUND) for a missing archive or image; E_HOSTILE_ARCHIVE; E_INVALID_MANIFEST
  *         (corrupt or truncated archive, bad layout); E_INVALID_REFERENCE (several images, none chosen); E_IO.
  */
-export async function openOciArchiveSource(ref: OciArchiveReference, opts: OpOptions = {}): Promise<OciArchiveSource> {
+export async function openOciArchiveSource(ref: OciArchiveReference, opts: OpOptions & TempOptions = {}): Promise<OciArchiveSource> {
   checkAborted(opts.signal, `opening ${ref.toString()}`);
-  const temp = await makeTempDir(undefined, 'ferry-oci-archive-');
+  const temp = await makeTempDir(opts, 'ferry-oci-archive-');
   try {
     await unpackTar(ref.path, temp.path, `OCI archive ${ref.path}`, opts);
     const inner = await openOciLayoutSource({ dir: temp.path, selector: ref.selector, reference: ref }, opts);

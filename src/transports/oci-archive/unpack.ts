@@ -13,6 +13,7 @@ import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { OpOptions } from '../../types/context.js';
 import { uncompressedTar } from '../docker-archive/archive.js';
+import type { TempOptions } from '../../util/temp.js';
 import { indexTar } from '../docker-archive/tar-index.js';
 import { TarWriter } from '../docker-archive/tar-write.js';
 import { BLOB_READ_CHUNK, checkAborted, ioError } from '../shared/files.js';
@@ -22,7 +23,7 @@ import { BLOB_READ_CHUNK, checkAborted, ioError } from '../shared/files.js';
  * @param what names the archive in error messages.
  * @throws FerryError(E_HOSTILE_ARCHIVE | E_INVALID_MANIFEST | E_NOT_FOUND | E_IO | E_ABORTED)
  */
-export async function unpackTar(path: string, dest: string, what: string, opts: OpOptions = {}): Promise<void> {
+export async function unpackTar(path: string, dest: string, what: string, opts: OpOptions & TempOptions = {}): Promise<void> {
   const { tarPath, temp } = await uncompressedTar(path, what, opts);
   try {
     const index = await indexTar(tarPath, what, opts);

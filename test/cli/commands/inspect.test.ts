@@ -51,6 +51,7 @@ describe('cli/commands/inspect (against a real registry, compared with skopeo)',
   const cleanup = useCleanup('after');
   let multi: BuiltImage;
   let dockerImg: BuiltImage;
+  let dockerMulti: BuiltImage;
 
   before(async () => {
     const dir = await cleanup.tempDir('ferry-inspect-');
@@ -58,6 +59,7 @@ describe('cli/commands/inspect (against a real registry, compared with skopeo)',
       seed: 11, tag: '1.0', platforms: PLATFORMS, labels: { 'a.b': 'x<y>&z', team: 'ferry' }, env: ['PATH=/bin', 'K=v'],
     });
     dockerImg = await buildImage(path.join(dir, 'docker'), { seed: 12, tag: 'd', format: 'docker', layers: 3 });
+    dockerMulti = await buildImage(path.join(dir, 'dmulti'), { seed: 14, tag: '1', format: 'docker', platforms: PLATFORMS });
   });
 
   for (const mode of ['http', 'tls', 'basic', 'token'] as RegistryMode[]) {
@@ -125,6 +127,43 @@ describe('cli/commands/inspect (against a real registry, compared with skopeo)',
       expect(bad.code).to.equal(1);
       expect(bad.stderr).to.match(/^Error: .*s390x.*\n$/);
       expect(bad.stderr).to.contain('linux/amd64');
+    });
+
+    it('a platform the list lacks fails in containers/image\'s words, as skopeo prints them', async () => {
+      await pushImage(dockerMulti, reg(), 'team/dmulti:1');
+      const cases: [string, string[]][] = [
+        [ref(), ['--override-arch', 's390x']],
+        [ref(), ['--override-arch', 'arm64', '--override-variant', 'v7']],
+        [`docker://${reg().host}/team/dmulti:1`, ['--override-arch', 's390x']],
+        [`docker://${reg().host}/team/dmulti:1`, ['--override-os', 'windows']],
+      ];
+      for (const [r, flags] of cases) {
+        const s = await run('skopeo', [...flags, 'inspect', '--tls-verify=false', r]);
+        expect(s.code).to.equal(1);
+        // logrus: level=fatal msg="Error parsing manifest for image: choosing image instance: no image found …"
+        const said = JSON.parse(/level=fatal msg=("(?:[^"\\]|\\.)*")/.exec(s.stderr)![1]!) as string;
+        const words = said.slice(said.indexOf('choosing image instance: '));
+        expect(words, said).to.match(/^choosing image instance: no image found in (manifest list|image index) for architecture \S+, variant "\S*", OS \S+$/);
+        const f = await ferry([...flags, 'inspect', '--tls-verify=false', r]);
+        expect(f.code).to.equal(1);
+        expect(f.stderr, flags.join(' ')).to.match(new RegExp(`^Error: ${words.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; available: linux/amd64, linux/arm64/v8\n$`));
+      }
+    });
+
+    it('--config --format formats the config as skopeo does; --raw --format is refused with skopeo\'s words', async () => {
+      const tpl = '{{.OS}}/{{.Architecture}} {{.Created}} {{.Config.Env}} {{.RootFS.Type}} {{len .RootFS.DiffIDs}}';
+      const f = await ferry(['inspect', '--tls-verify=false', '--config', '--format', tpl, ref()]);
+      expect(f.code, f.stderr).to.equal(0);
+      const s = await skopeo(['inspect', '--tls-verify=false', '--config', '--format', tpl, ref()]);
+      expect(f.stdout).to.equal(s.stdout);
+      expect(f.stdout).to.equal(`linux/amd64 2024-01-01 00:00:00 +0000 UTC [PATH=/bin K=v] layers 2\n`);
+      for (const flags of [['--raw'], ['--raw', '--config']]) {
+        const bad = await ferry(['inspect', '--tls-verify=false', ...flags, '--format', '{{.Architecture}}', ref()]);
+        expect(bad.code).to.equal(1);
+        expect(bad.stderr).to.equal('Error: raw output does not support format option\n');
+        const sb = await run('skopeo', ['inspect', '--tls-verify=false', ...flags, '--format', '{{.Architecture}}', ref()]);
+        expect(sb.stderr).to.contain('raw output does not support format option');
+      }
     });
 
     it('--no-tags and --format', async () => {
@@ -244,6 +283,18 @@ describe('cli/commands/inspect (against a real registry, compared with skopeo)',
       }
       const missing = await ferry(['inspect', `oci:${single.layoutDir}:nope`]);
       expect(missing.code).to.equal(2);
+    });
+
+    it('an image missing from containers-storage "does not resolve to an image ID", as skopeo says, and exits 2', async () => {
+      const dir = await cleanup.tempDir('ferry-inspect-store-');
+      const store = `[vfs@${path.join(dir, 'graph')}+${path.join(dir, 'run')}]`;
+      const name = `containers-storage:${store}missing`;
+      const s = await run('skopeo', ['inspect', name]);
+      const expected = `reference "${store}docker.io/library/missing:latest" does not resolve to an image ID: identifier is not an image`;
+      expect(s.stderr).to.contain(JSON.stringify(expected).slice(1, -1));
+      const f = await ferry(['inspect', name]);
+      expect(f.code).to.equal(2);
+      expect(f.stderr).to.equal(`Error: ${expected}\n`);
     });
   });
 });
