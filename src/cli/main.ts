@@ -18,6 +18,10 @@ const COMMANDS: Record<CommandName, { describe: string; load: () => Promise<{ de
   'standalone-sign': { describe: 'Create a signature using local files', load: () => import('./commands/standalone-sign.js') },
   'standalone-verify': { describe: 'Verify a signature using local files', load: () => import('./commands/standalone-verify.js') },
   sync: { describe: 'Synchronize one or more images from one location to another', load: () => import('./commands/sync.js') },
+  'untrusted-signature-dump-without-verification': {
+    describe: 'Dump contents of a signature WITHOUT VERIFYING IT',
+    load: () => import('./commands/untrusted-signature-dump-without-verification.js'),
+  },
   store: { describe: 'Manage the local image store (containers/storage format, shared with podman and skopeo)', load: () => import('./commands/store.js') },
 };
 
@@ -30,7 +34,9 @@ function globalOptions(y: Argv): Argv {
     .option('override-os', { type: 'string', describe: 'use OS instead of the running OS for choosing images', requiresArg: true, global: true })
     .option('override-variant', { type: 'string', describe: 'use VARIANT instead of the running architecture variant for choosing images', requiresArg: true, global: true })
     .option('command-timeout', { type: 'string', describe: 'timeout for the command execution (e.g. 30s)', requiresArg: true, global: true })
-    .option('tmpdir', { type: 'string', describe: 'directory used to store temporary files (default $TMPDIR, else /tmp)', requiresArg: true, global: true });
+    .option('tmpdir', { type: 'string', describe: 'directory used to store temporary files (default $TMPDIR, else /tmp)', requiresArg: true, global: true })
+    .option('policy', { type: 'string', describe: 'trust policy file for copy and sync (default ~/.config/containers/policy.json, then /etc/containers/policy.json)', requiresArg: true, global: true })
+    .option('insecure-policy', { type: 'boolean', describe: 'accept any image, without reading a trust policy (copy and sync)', global: true });
 }
 
 /** What `ferry --version` prints: skopeo's form (`skopeo version 1.9.3`), so scripts that take the third word work. */
@@ -50,7 +56,7 @@ export function rewriteHelpCommand(argv: readonly string[]): string[] {
 }
 
 /** Global flags that take a value as the next word. */
-const VALUE_FLAGS = new Set(['--registries-conf', '--override-arch', '--override-os', '--override-variant', '--command-timeout', '--tmpdir']);
+const VALUE_FLAGS = new Set(['--registries-conf', '--override-arch', '--override-os', '--override-variant', '--command-timeout', '--tmpdir', '--policy']);
 
 /**
  * Runs ferry with `argv` (without `node` and the script) and resolves to the exit status.
@@ -94,7 +100,8 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
     .strict()
     .demandCommand(1, 'a command is required; see ferry --help')
     .recommendCommands()
-    .wrap(Math.min(100, (io.stdout as { columns?: number }).columns ?? 100))
+    // wide enough for untrusted-signature-dump-without-verification in the command list (yargs gives names half the width)
+    .wrap(Math.min(110, (io.stdout as { columns?: number }).columns ?? 110))
     .exitProcess(false)
     .fail((msg, err) => {
       failed = err ?? new UsageError(msg);

@@ -30,11 +30,13 @@ function checkOptions(opts: CopyOptions): void {
 }
 
 /**
- * Copies the image `srcRef` names to `destRef`.
+ * Copies the image `srcRef` names to `destRef`, once the trust policy (`opts.policy`) accepts the source's top-level
+ * manifest and its signatures (for a multi-platform image, as skopeo: the index and the index's signatures).
  * @returns the digest of the top-level manifest written.
- * @throws FerryError naming what failed (blob digest, image); E_ABORTED if `opts.signal` aborted.
+ * @throws FerryError naming what failed (blob digest, image); E_POLICY if the policy refuses the image (the
+ *   destination is then never opened); E_ABORTED if `opts.signal` aborted.
  */
-export async function copyImage(srcRef: ImageReference, destRef: ImageReference, opts: CopyOptions = {}): Promise<CopyResult> {
+export async function copyImage(srcRef: ImageReference, destRef: ImageReference, opts: CopyOptions): Promise<CopyResult> {
   checkOptions(opts);
   const signal = opts.signal ?? new AbortController().signal;
   try {
@@ -62,6 +64,20 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
 
   const source = await srcRef.newImageSource(opts.srcCtx ?? {}, { signal });
   try {
+    const top = new UnparsedImage(source);
+    const vm = await top.manifest({ signal });
+    await opts.policy.checkImage(
+      {
+        transport: srcRef.transport.name,
+        identity: srcRef.policyIdentity(),
+        namespaces: srcRef.policyNamespaces(),
+        name: srcRef.toString(),
+        dockerReference: srcRef.dockerReference(),
+        manifest: vm.bytes,
+        signatures: () => source.getSignatures(undefined, { signal }),
+      },
+      { signal },
+    );
     const dest = await destRef.newImageDestination(destCtx, { signal });
     let committed = false;
     const partials = usesPartials(srcRef) ? new PartialStore(partialLocationFor(destRef, destCtx)) : undefined;
@@ -83,8 +99,6 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
           }
         },
       };
-      const top = new UnparsedImage(source);
-      const vm = await top.manifest({ signal });
       let digest: string;
       if (!isIndexType(vm.mediaType)) {
         digest = (await copySingleImage(c, top, { asInstance: false })).digest;

@@ -2,6 +2,7 @@
 import type { SystemContext } from '../types/context.js';
 import type { ImageEventListener, ProgressListener } from '../types/progress.js';
 import type { Platform } from '../manifest/types.js';
+import type { PolicyContext } from '../signature/policy/evaluate.js';
 
 /** How to treat a multi-platform source (skopeo `--multi-arch`). */
 export type MultiArch = 'system' | 'all' | 'index-only';
@@ -44,6 +45,11 @@ export type CopyPhase =
 
 /** Options of {@link copyImage}. */
 export interface CopyOptions {
+  /**
+   * The trust policy (policy.json, or `PolicyContext.acceptAnything()` for `--insecure-policy`): the source image
+   * must satisfy it before the destination is opened. Required, so that no caller copies without one.
+   */
+  policy: PolicyContext;
   /** Source side settings (credentials, TLS, platform choice in `platform`). */
   srcCtx?: SystemContext;
   /** Destination side settings. */

@@ -154,7 +154,11 @@ export interface LoadVerificationKeysOptions {
   signal?: AbortSignal;
 }
 
-async function parsePublicKeys(bytes: Buffer, source: string): Promise<OpenPgp.PublicKey[]> {
+/**
+ * Every public key in `bytes` (armored or binary; private keys are reduced to their public part).
+ * @throws FerryError(E_SIGNATURE) naming `source` if the bytes hold no OpenPGP key.
+ */
+export async function parsePublicKeys(bytes: Buffer, source: string): Promise<OpenPgp.PublicKey[]> {
   const pgp = await openpgp();
   try {
     const keys = isArmored(bytes)

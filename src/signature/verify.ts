@@ -64,11 +64,30 @@ export async function verifySignedMessage(signature: Uint8Array, keys: OpenPgp.P
   } catch (e) {
     throw refused(`signature verification failed: ${message(e)}`, e);
   }
+  const signingKey = signer.getKeys(sig.keyID)[0]!;
+  const signingFingerprint = signingKey.getFingerprint().toUpperCase();
+  await assertValidNow(signer, signingKey, signingFingerprint);
   return {
     content: Buffer.from(result.data),
-    signingFingerprint: signer.getKeys(sig.keyID)[0]!.getFingerprint().toUpperCase(),
+    signingFingerprint,
     primaryFingerprint: signer.getFingerprint().toUpperCase(),
   };
+}
+
+/**
+ * Refuses a signature whose key is not valid now, as gpgme does (KEYEXPIRED, KEYREVOKED): openpgp.js checks the key
+ * at the signature's creation time only, and that time is chosen by the signer, so an old key that has expired or
+ * been revoked could otherwise still sign, with a backdated signature. The primary key must be valid now (a valid
+ * self-signature, not expired, not revoked), and so must the signing subkey (binding signature, expiry, revocation).
+ */
+async function assertValidNow(primary: OpenPgp.PublicKey, signingKey: OpenPgp.PublicKey | OpenPgp.Subkey, fingerprint: string): Promise<void> {
+  const now = new Date();
+  try {
+    await primary.verifyPrimaryKey(now);
+    if (signingKey !== primary) await (signingKey as OpenPgp.Subkey).verify(now);
+  } catch (e) {
+    throw refused(`signature made by key ${fingerprint}, which is not valid now: ${message(e)}`, e);
+  }
 }
 
 /** Whether `manifest` has `digest` (computed like registries do, signed schema1 manifests included for sha256). */

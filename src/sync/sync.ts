@@ -57,8 +57,8 @@ export interface SyncOptions extends NamingOptions {
   /** Where images go: a registry/namespace prefix (`docker`) or a directory (`dir`). */
   destKind: SyncDestKind;
   destination: string;
-  /** Engine options for every image (`srcCtx` is replaced by each group's context). */
-  copy?: Omit<CopyOptions, 'srcCtx' | 'signal' | 'onProgress' | 'onImage' | 'onPhase'>;
+  /** Engine options for every image, the trust policy among them (`srcCtx` is replaced by each group's context). */
+  copy: Omit<CopyOptions, 'srcCtx' | 'signal' | 'onProgress' | 'onImage' | 'onPhase'>;
   dryRun?: boolean;
   keepGoing?: boolean;
   reporter?: SyncReporter;

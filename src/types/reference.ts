@@ -10,6 +10,13 @@ export interface Transport {
    * @throws FerryError(E_INVALID_REFERENCE) with a message naming what is wrong.
    */
   parseReference(rest: string): ImageReference;
+  /**
+   * Checks a scope of this transport's section in policy.json (containers-policy.json(5)): a value that
+   * {@link ImageReference.policyIdentity} or {@link ImageReference.policyNamespaces} of some reference could return
+   * (containers/image `ValidatePolicyConfigurationScope`). Never called for the default scope `""`.
+   * @throws FerryError(E_CONFIG) naming what is wrong with `scope`.
+   */
+  validatePolicyScope(scope: string): void;
 }
 
 /** A fully parsed, immutable image reference for one transport. */
@@ -21,8 +28,18 @@ export interface ImageReference {
   toString(): string;
   /** The docker-style name this image is known by, if any (used for signatures and RepoTags), e.g. `docker.io/library/busybox:latest`. */
   dockerReference(): string | undefined;
-  /** The identity trust policies are matched against (for docker: the full name; for files: the absolute path). */
+  /**
+   * The most specific policy.json scope of this image in its transport's section (containers/image
+   * `PolicyConfigurationIdentity`): for docker the full name (`host/ns/repo:tag` or `…@digest`), for file-based
+   * transports the absolute path with symbolic links resolved; `''` where the transport has no scopes.
+   */
   policyIdentity(): string;
+  /**
+   * The less specific scopes that also apply to this image, most specific first, without `policyIdentity()` and
+   * without the default `""` (containers/image `PolicyConfigurationNamespaces`): for docker the repository, its
+   * parent namespaces, the host, then `*.domain` wildcards; for paths the parent directories.
+   */
+  policyNamespaces(): string[];
   /** Opens the image for reading. May fail with E_NOT_FOUND. */
   newImageSource(ctx: SystemContext, opts?: OpOptions): Promise<ImageSource>;
   /** Opens a destination for writing this image. */

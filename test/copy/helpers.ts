@@ -5,12 +5,14 @@ import { join } from 'node:path';
 import { FerryError } from '../../src/errors.js';
 import { copyImage, type CopyOptions } from '../../src/copy/index.js';
 import { parseImageName } from '../../src/transports/registry.js';
+import { PolicyContext } from '../../src/signature/policy/evaluate.js';
 import type { ProgressEvent } from '../../src/types/progress.js';
 
 /** Copies `src` to `dest` (full image names), collecting progress events. */
-export async function copy(src: string, dest: string, opts: CopyOptions = {}): Promise<{ digest: string; events: ProgressEvent[] }> {
+export async function copy(src: string, dest: string, opts: Partial<CopyOptions> = {}): Promise<{ digest: string; events: ProgressEvent[] }> {
   const events: ProgressEvent[] = [];
   const r = await copyImage(parseImageName(src), parseImageName(dest), {
+    policy: PolicyContext.acceptAnything(),
     ...opts,
     onProgress: (e) => {
       events.push(e);

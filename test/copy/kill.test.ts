@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OCI_PARTIAL_DIR, partialFileName } from '../../src/copy/partial.js';
 import { hashFile } from '../../src/util/verify-stream.js';
-import { FERRY_BIN, ferryProcess } from '../harness/cli.js';
+import { FERRY_BIN, ferryProcess, withTestPolicy } from '../harness/cli.js';
 import { startFaultProxy, type Fault, type FaultProxy } from '../harness/fault-proxy.js';
 import { buildImage, pushImage, type BuiltImage } from '../harness/images.js';
 import { runOk } from '../harness/procs.js';
@@ -26,7 +26,7 @@ interface Running {
 
 /** Starts `bin/ferry args…` as a real process. */
 function startFerry(args: string[], env: Record<string, string>): Running {
-  const child = spawn(process.execPath, [FERRY_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [FERRY_BIN, ...withTestPolicy(args)], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   const err: Buffer[] = [];
   child.stderr.on('data', (b: Buffer) => err.push(b));
   const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);

@@ -12,6 +12,7 @@ import { layerTypeInFamily } from '../../src/copy/layer-infos.js';
 import { ErrorCode, notFound } from '../../src/errors.js';
 import { MediaType } from '../../src/manifest/media-types.js';
 import { parseImageName } from '../../src/transports/registry.js';
+import { PolicyContext } from '../../src/signature/policy/evaluate.js';
 import type { BlobInfo, ImageSource } from '../../src/types/image.js';
 import type { ImageReference } from '../../src/types/reference.js';
 import { digestOf } from '../../src/util/digest.js';
@@ -50,6 +51,7 @@ function unpackedSource(img: BuiltImage, served: Served = {}): ImageReference {
     toString: () => inner.toString(),
     dockerReference: () => inner.dockerReference(),
     policyIdentity: () => inner.policyIdentity(),
+    policyNamespaces: () => inner.policyNamespaces(),
     newImageDestination: (ctx, o) => inner.newImageDestination(ctx, o),
     deleteImage: (ctx, o) => inner.deleteImage(ctx, o),
     async newImageSource(ctx, o) {
@@ -82,8 +84,8 @@ interface Written {
 }
 
 /** Copies to `dir:` and reads the result. */
-async function copyToDir(src: ImageReference, dir: string, opts: CopyOptions = {}): Promise<Written> {
-  await copyImage(src, parseImageName(`dir:${dir}`), opts);
+async function copyToDir(src: ImageReference, dir: string, opts: Partial<CopyOptions> = {}): Promise<Written> {
+  await copyImage(src, parseImageName(`dir:${dir}`), { policy: PolicyContext.acceptAnything(), ...opts });
   const bytes = await readFile(join(dir, 'manifest.json'));
   return { manifest: JSON.parse(bytes.toString()) as Written['manifest'], bytes, blob: (d) => readFile(join(dir, d.slice(7))) };
 }
@@ -121,7 +123,7 @@ describe('copy: sources serving other layers than their manifest lists (layerInf
 
   it('compresses them for a destination that wants gzip; the diff IDs stay those of the config', async () => {
     const dest = await cleanup.tempDir('li-oci-dest');
-    const r = await copyImage(unpackedSource(docker), parseImageName(`oci:${dest}:x`));
+    const r = await copyImage(unpackedSource(docker), parseImageName(`oci:${dest}:x`), { policy: PolicyContext.acceptAnything() });
     const index = await layoutIndex(dest);
     expect(index.manifests[0]!.digest).to.equal(r.manifestDigest);
     const written = JSON.parse((await readFile(layoutBlob(dest, r.manifestDigest))).toString()) as Written['manifest'];

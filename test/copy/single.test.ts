@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { copyImage } from '../../src/copy/index.js';
 import { STORAGE_DESTINATION_PROPERTIES } from '../../src/transports/containers-storage/destination.js';
 import { parseImageName } from '../../src/transports/registry.js';
+import { PolicyContext } from '../../src/signature/policy/evaluate.js';
 import type { ImageDestination } from '../../src/types/image.js';
 import type { ImageReference } from '../../src/types/reference.js';
 import { buildImage, type BuiltImage } from '../harness/images.js';
@@ -55,7 +56,7 @@ describe('copy: how many blobs at once', function () {
   async function maxInFlight(preferred: number | undefined, parallel?: number): Promise<number> {
     const seen = { max: 0 };
     const dest = counting(parseImageName(`oci:${join(await cleanup.tempDir('par-dst'), 'l')}:v1`), preferred, seen);
-    await copyImage(parseImageName(`oci:${img.layoutDir}:v1`), dest, parallel === undefined ? {} : { parallel });
+    await copyImage(parseImageName(`oci:${img.layoutDir}:v1`), dest, { policy: PolicyContext.acceptAnything(), ...(parallel === undefined ? {} : { parallel }) });
     return seen.max;
   }
 

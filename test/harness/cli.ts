@@ -22,20 +22,30 @@ function collect(stream: PassThrough): () => Buffer {
   return () => Buffer.concat(chunks);
 }
 
-/** Runs ferry in-process (like skopeo's main_test.go), capturing stdout and stderr. */
+/**
+ * `args` with the test suite's accept-anything policy (`--policy`, written by test/setup.ts) in front, unless they
+ * name a policy themselves: tests never depend on the machine's policy.json.
+ */
+export function withTestPolicy(args: string[]): string[] {
+  const own = args.some((a) => a === '--insecure-policy' || a === '--policy' || a.startsWith('--policy=') || a.startsWith('--insecure-policy='));
+  const policy = process.env['FERRY_TEST_POLICY'];
+  return own || policy === undefined ? args : ['--policy', policy, ...args];
+}
+
+/** Runs ferry in-process (like skopeo's main_test.go), capturing stdout and stderr, with the test policy ({@link withTestPolicy}). */
 export async function ferry(args: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out = collect(stdout);
   const err = collect(stderr);
   const stdin = Readable.from(opts.stdin !== undefined ? [Buffer.from(opts.stdin)] : []);
-  const code = await run(args, { stdout, stderr, stdin, env: { ...process.env, ...opts.env } });
+  const code = await run(withTestPolicy(args), { stdout, stderr, stdin, env: { ...process.env, ...opts.env } });
   const stdoutBytes = out();
   return { code, stdout: stdoutBytes.toString('utf8'), stderr: err().toString('utf8'), stdoutBytes };
 }
 
-/** Runs the real `bin/ferry` (compiled lib/) as a child process. */
+/** Runs the real `bin/ferry` (compiled lib/) as a child process, with the test policy ({@link withTestPolicy}). */
 export async function ferryProcess(args: string[], opts: { stdin?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<CliResult> {
-  const r = await runProcess(process.execPath, [FERRY_BIN, ...args], { input: opts.stdin, env: opts.env, timeoutMs: opts.timeoutMs });
+  const r = await runProcess(process.execPath, [FERRY_BIN, ...withTestPolicy(args)], { input: opts.stdin, env: opts.env, timeoutMs: opts.timeoutMs });
   return { ...r, code: r.code ?? 128 };
 }

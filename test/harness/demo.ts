@@ -63,10 +63,17 @@ async function main(): Promise<void> {
     await writeFile(manifestFile, image.bytes);
     await step('Digest of a manifest file', ['manifest-digest', manifestFile]);
     await step('Inspect the local OCI layout the image was built in', ['inspect', '--format', '{{.Digest}} {{json .Labels}}', `oci:${image.layoutDir}:1.0`]);
+    // The trust policy of the copies below (never the machine's policy.json): accept anything, except the mirror.
+    const policy = path.join(work, 'policy.json');
+    await writeFile(
+      policy,
+      JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }], transports: { docker: { [`${reg.host}/demo/mirror`]: [{ type: 'reject' }] } } }, null, 2),
+    );
     const ociOut = path.join(work, 'copied-layout');
-    await step('Copy every platform to a local OCI layout (layers stream, verified by digest)', ['copy', '--all', '--src-tls-verify=false', `docker://${repo}:1.0`, `oci:${ociOut}:1.0`]);
-    await step('Copy it back into a new repository: blobs already on the registry are mounted, not re-sent', ['copy', '--all', '--dest-tls-verify=false', `oci:${ociOut}:1.0`, `docker://${reg.host}/demo/mirror:1.0`]);
-    await step('Convert to a docker save archive for Docker (uncompressed layers, extra tag)', ['copy', '--src-tls-verify=false', '--additional-tag', 'demo/hello:stable', `docker://${repo}:1.0`, `docker-archive:${path.join(work, 'hello.tar')}:demo/hello:1.0`]);
+    await step('Copy every platform to a local OCI layout (layers stream, verified by digest)', ['--policy', policy, 'copy', '--all', '--src-tls-verify=false', `docker://${repo}:1.0`, `oci:${ociOut}:1.0`]);
+    await step('Copy it back into a new repository: blobs already on the registry are mounted, not re-sent', ['--policy', policy, 'copy', '--all', '--dest-tls-verify=false', `oci:${ociOut}:1.0`, `docker://${reg.host}/demo/mirror:1.0`]);
+    await step('Convert to a docker save archive for Docker (uncompressed layers, extra tag)', ['--policy', policy, 'copy', '--src-tls-verify=false', '--additional-tag', 'demo/hello:stable', `docker://${repo}:1.0`, `docker-archive:${path.join(work, 'hello.tar')}:demo/hello:1.0`]);
+    await step('The trust policy refuses the mirror (a "reject" requirement for its scope): nothing is written, exit status 1', ['--policy', policy, 'copy', '--src-tls-verify=false', `docker://${reg.host}/demo/mirror:1.0`, `dir:${path.join(work, 'refused')}`], 1);
     await step('The archive lists its tags', ['list-tags', `docker-archive:${path.join(work, 'hello.tar')}`]);
     await step('Mirror: every tag of the repository into another namespace of the registry', ['sync', '--src', 'docker', '--dest', 'docker', '--src-tls-verify=false', '--dest-tls-verify=false', repo, `${reg.host}/mirror`]);
     await step('Tags of the mirror', ['list-tags', '--tls-verify=false', `docker://${reg.host}/mirror/hello`]);

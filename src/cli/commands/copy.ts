@@ -21,9 +21,9 @@ export function parsePlatforms(value: string | string[]): Platform[] {
   });
 }
 
-/** Builds the engine options from the parsed flags (without signal and callbacks). */
-export function copyOptionsFromArgs(args: Record<string, unknown>, env: NodeJS.ProcessEnv): CopyOptions {
-  const opts: CopyOptions = {
+/** Builds the engine options from the parsed flags (without policy, signal and callbacks). */
+export function copyOptionsFromArgs(args: Record<string, unknown>, env: NodeJS.ProcessEnv): Omit<CopyOptions, 'policy'> {
+  const opts: Omit<CopyOptions, 'policy'> = {
     srcCtx: contextFromArgs(args, 'src-', env),
     destCtx: contextFromArgs(args, 'dest-', env),
   };
@@ -103,6 +103,8 @@ const spec: CommandSpec = {
       .example('$0 copy --all --progress json oci:/srv/layout:1.0 dir:/tmp/app', 'copy every platform, progress as JSON lines'),
   async handler(args, cli) {
     const opts = copyOptionsFromArgs(args, cli.io.env);
+    const { policyFromArgs } = await import('../options/policy.js');
+    const policy = await policyFromArgs(args, cli.io.env, cli.signal);
     await applyStorageArgsFor([String(args['SOURCE-IMAGE']), String(args['DESTINATION-IMAGE'])], args, cli.io.env);
     const { parseImageName } = await import('../../transports/registry.js');
     const src = parseImageName(String(args['SOURCE-IMAGE']));
@@ -116,6 +118,7 @@ const spec: CommandSpec = {
       digest = (
         await copyImage(src, dest, {
           ...opts,
+          policy,
           signal: cli.signal,
           onProgress: (e) => renderer.onProgress(e),
           onImage: (e) => renderer.onImage(e),

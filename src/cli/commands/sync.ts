@@ -65,7 +65,8 @@ const spec: CommandSpec = {
     const destKind = args['dest'] as SyncDestKind;
     if (srcKind === 'dir' && destKind === 'dir') throw usage("sync from 'dir' to 'dir' is not implemented, consider using rsync instead");
     const { copyOptionsFromArgs } = await import('./copy.js');
-    const copy = copyOptionsFromArgs(args, cli.io.env);
+    const { policyFromArgs } = await import('../options/policy.js');
+    const copy = { ...copyOptionsFromArgs(args, cli.io.env), policy: await policyFromArgs(args, cli.io.env, cli.signal) };
     const srcCtx = copy.srcCtx ?? {};
     delete copy.srcCtx;
     const source = String(args['SOURCE']);

@@ -62,10 +62,39 @@ export class StorageReference implements ImageReference {
     return this.name;
   }
 
-  /** As containers/image: `[driver@graphroot]` + the name (or ID). */
-  policyIdentity(): string {
+  /** `[driver@graphroot]` of the store this reference means. */
+  private storeScope(): { withDriver: string; driverless: string } {
     const o = this.storeOptions();
-    return `[${o.driver}@${o.graphRoot}]${this.name ?? this.id ?? this.idPrefix ?? ''}`;
+    return { withDriver: `[${o.driver}@${o.graphRoot}]`, driverless: `[${o.graphRoot}]` };
+  }
+
+  /** As containers/image: `[driver@graphroot]`, then the name if any, then `@ID` if any. */
+  policyIdentity(): string {
+    const id = this.id ?? this.idPrefix;
+    return `${this.storeScope().withDriver}${this.name ?? ''}${id !== undefined ? `${this.name !== undefined ? '@' : ''}${id}` : ''}`;
+  }
+
+  /**
+   * As containers/image: with a name, `[store]name` when there is also an ID, `[store]repo:tag` for a name with
+   * both tag and digest, then `[store]repo` and each of its parent namespaces; then `[driver@graphroot]` and
+   * `[graphroot]`.
+   */
+  policyNamespaces(): string[] {
+    const { withDriver, driverless } = this.storeScope();
+    const out: string[] = [];
+    if (this.name !== undefined) {
+      if (this.id !== undefined) out.push(withDriver + this.name);
+      const at = this.name.indexOf('@');
+      const beforeDigest = at === -1 ? this.name : this.name.slice(0, at);
+      const colon = beforeDigest.lastIndexOf(':');
+      const hasTag = colon > beforeDigest.lastIndexOf('/');
+      const repo = hasTag ? beforeDigest.slice(0, colon) : beforeDigest;
+      if (at !== -1 && hasTag) out.push(withDriver + beforeDigest);
+      const parts = repo.split('/');
+      for (let n = parts.length; n > 0; n--) out.push(withDriver + parts.slice(0, n).join('/'));
+    }
+    out.push(withDriver, driverless);
+    return out;
   }
 
   /**

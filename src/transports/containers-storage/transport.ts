@@ -5,6 +5,7 @@
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { Transport } from '../../types/reference.js';
 import { fullString, parseNormalizedName, withDefaultTag } from '../docker/name.js';
+import { isDigest } from '../../util/digest.js';
 import { StorageReference, type StoreSpec } from './reference.js';
 
 const ID = /^[0-9a-f]{64}$/;
@@ -75,4 +76,32 @@ export function parseStorageReference(rest: string): StorageReference {
 export const containersStorageTransport: Transport = Object.freeze({
   name: 'containers-storage',
   parseReference: parseStorageReference,
+  validatePolicyScope: validateStoragePolicyScope,
 });
+
+/**
+ * A containers-storage scope, as containers/image checks it: `[driver@/graphroot]` or `[/graphroot]`, optionally
+ * followed by a name, `name@ID`, `name@digest` or `name@digest@ID`.
+ * @throws FerryError(E_CONFIG)
+ */
+export function validateStoragePolicyScope(scope: string): void {
+  const bad = (why: string) => new FerryError(ErrorCode.Config, `invalid containers-storage scope ${JSON.stringify(scope)}: ${why}`);
+  if (!scope.startsWith('[')) throw bad('must start with "[driver@/graph/root]" or "[/graph/root]"');
+  const close = scope.indexOf(']');
+  if (close < 1) throw bad('missing "]" after the store specification');
+  const storeSpec = scope.slice(1, close);
+  const rest = scope.slice(close + 1);
+  const at = storeSpec.indexOf('@');
+  const root = at === -1 ? storeSpec : storeSpec.slice(at + 1);
+  if ((at !== -1 && (at === 0 || root === '')) || storeSpec === '') throw bad('invalid store specification');
+  if (!root.startsWith('/')) throw bad(`the graph root ${JSON.stringify(root)} is not an absolute path`);
+  if (rest === '') return;
+  const fields = rest.split('@');
+  const isDigestValue = (s: string) => isDigest(s);
+  const isId = (s: string) => ID.test(s);
+  if (fields.length === 2 && !isId(fields[1]!) && !isDigestValue(fields[1]!)) throw bad(`${JSON.stringify(fields[1])} is neither a digest nor an image ID`);
+  if (fields.length >= 3) {
+    if (!isDigestValue(fields[1]!)) throw bad(`${JSON.stringify(fields[1])} is not a digest`);
+    if (!isId(fields.slice(2).join('@'))) throw bad(`${JSON.stringify(fields.slice(2).join('@'))} is not an image ID`);
+  }
+}

@@ -4,6 +4,7 @@ import type { ImageDestination, ImageSource } from '../../types/image.js';
 import type { ImageReference, Transport } from '../../types/reference.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 import { resolveExplicitPath } from '../shared/paths.js';
+import { parentDirectoryScopes } from '../shared/policy-scopes.js';
 import { dirTransport } from './transport.js';
 
 /** An image in a directory. Immutable. */
@@ -39,6 +40,11 @@ export class DirReference implements ImageReference {
   /** The resolved absolute path. */
   policyIdentity(): string {
     return this.resolvedPath;
+  }
+
+  /** The parent directories of the resolved path, nearest first. */
+  policyNamespaces(): string[] {
+    return parentDirectoryScopes(this.resolvedPath);
   }
 
   async newImageSource(_ctx: SystemContext, opts?: OpOptions): Promise<ImageSource> {

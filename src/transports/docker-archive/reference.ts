@@ -66,6 +66,11 @@ export class DockerArchiveReference implements ImageReference {
     return '';
   }
 
+  /** None. */
+  policyNamespaces(): string[] {
+    return [];
+  }
+
   async newImageSource(ctx: SystemContext, opts?: OpOptions): Promise<ImageSource> {
     const { openDockerArchiveSource } = await import('./source.js');
     return openDockerArchiveSource(this, { ...opts, tmpDir: ctx.tmpDir });

@@ -40,4 +40,8 @@ export function parseDockerArchiveReference(rest: string): DockerArchiveReferenc
 export const dockerArchiveTransport: Transport = Object.freeze({
   name: 'docker-archive',
   parseReference: parseDockerArchiveReference,
+  /** None: as containers/image, `docker-archive` has only the default scope `""`. */
+  validatePolicyScope(scope: string): void {
+    throw new FerryError(ErrorCode.Config, `invalid docker-archive scope ${JSON.stringify(scope)}: docker-archive supports no scopes except the default ""`);
+  },
 });

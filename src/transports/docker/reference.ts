@@ -6,6 +6,7 @@ import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { ImageDestination, ImageSource } from '../../types/image.js';
 import type { ImageReference, Transport } from '../../types/reference.js';
 import { type DockerName, fullString, parseNormalizedName, withDefaultTag } from './name.js';
+import { dockerPolicyIdentity, dockerPolicyNamespaces } from './policy-scopes.js';
 import { dockerTransport } from './transport.js';
 
 /**
@@ -48,9 +49,14 @@ export class DockerReference implements ImageReference {
     return fullString(this.name);
   }
 
-  /** The full name (`domain/path:tag`, `domain/path@digest` or both), as containers/image does. */
+  /** `domain/path:tag`, or `domain/path@digest` for a name pinned by digest (its tag, if any, is not part of it). */
   policyIdentity(): string {
-    return fullString(this.name);
+    return dockerPolicyIdentity(this.name);
+  }
+
+  /** The repository, its namespaces, the host, then `*.domain` wildcards. */
+  policyNamespaces(): string[] {
+    return dockerPolicyNamespaces(this.name);
   }
 
   async newImageSource(ctx: SystemContext, opts?: OpOptions): Promise<ImageSource> {

@@ -16,4 +16,6 @@ export const dockerTransport: Transport = Object.freeze({
     }
     return new DockerReference(parseNormalizedName(rest.slice(2)));
   },
+  /** Any scope, as containers/image: a scope that matches no name is never used. */
+  validatePolicyScope(): void {},
 });

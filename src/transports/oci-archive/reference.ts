@@ -10,6 +10,7 @@ import type { ImageDestination, ImageSource } from '../../types/image.js';
 import type { ImageReference, Transport } from '../../types/reference.js';
 import type { ImageSelector } from '../oci-layout/layout.js';
 import { resolveExplicitPath } from '../shared/paths.js';
+import { pathAndParentScopes } from '../shared/policy-scopes.js';
 import { ociArchiveTransport } from './transport.js';
 
 /** An image in an OCI archive. Immutable; use `ociArchiveTransport.parseReference` for user input. */
@@ -57,6 +58,11 @@ export class OciArchiveReference implements ImageReference {
   /** The resolved absolute file path (the ref name is not part of it, as for `oci:`). */
   policyIdentity(): string {
     return this.resolvedPath;
+  }
+
+  /** The resolved file, then its parent directories (as containers/image, which repeats the identity first). */
+  policyNamespaces(): string[] {
+    return pathAndParentScopes(this.resolvedPath);
   }
 
   async newImageSource(ctx: SystemContext, opts?: OpOptions): Promise<ImageSource> {

@@ -2,6 +2,7 @@
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { Transport } from '../../types/reference.js';
 import { isValidRefName } from '../oci-layout/layout.js';
+import { validatePathScope } from '../shared/policy-scopes.js';
 import { OciArchiveReference } from './reference.js';
 
 function invalid(rest: string, why: string): FerryError {
@@ -34,4 +35,8 @@ export function parseOciArchiveReference(rest: string): OciArchiveReference {
 export const ociArchiveTransport: Transport = Object.freeze({
   name: 'oci-archive',
   parseReference: parseOciArchiveReference,
+  /** An absolute, clean path other than `/`. */
+  validatePolicyScope(scope: string): void {
+    validatePathScope('oci-archive', scope);
+  },
 });

@@ -6,6 +6,7 @@ import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { ImageDestination, ImageSource } from '../../types/image.js';
 import type { ImageReference, Transport } from '../../types/reference.js';
 import { resolveExplicitPath } from '../shared/paths.js';
+import { pathAndParentScopes } from '../shared/policy-scopes.js';
 import type { ImageSelector } from './layout.js';
 import { ociTransport } from './transport.js';
 
@@ -58,6 +59,11 @@ export class OciReference implements ImageReference {
    */
   policyIdentity(): string {
     return this.resolvedDir;
+  }
+
+  /** The resolved directory, then its parents (as containers/image, which repeats the identity first). */
+  policyNamespaces(): string[] {
+    return pathAndParentScopes(this.resolvedDir);
   }
 
   async newImageSource(_ctx: SystemContext, opts?: OpOptions): Promise<ImageSource> {

@@ -2,6 +2,7 @@
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { Transport } from '../../types/reference.js';
 import { isValidRefName } from './layout.js';
+import { validatePathScope } from '../shared/policy-scopes.js';
 import { OciReference } from './reference.js';
 
 function invalid(rest: string, why: string): FerryError {
@@ -36,4 +37,8 @@ export function parseOciReference(rest: string): OciReference {
 export const ociTransport: Transport = Object.freeze({
   name: 'oci',
   parseReference: parseOciReference,
+  /** An absolute, clean path other than `/`. */
+  validatePolicyScope(scope: string): void {
+    validatePathScope('oci', scope);
+  },
 });

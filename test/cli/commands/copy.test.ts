@@ -11,6 +11,7 @@ import type { ImageEvent, ProgressEvent } from '../../../src/types/progress.js';
 import { useRegistry } from '../../harness/registry.js';
 import { pushImage } from '../../harness/images.js';
 import { Totals, formatEta } from '../../../src/cli/output/progress.js';
+import { PolicyContext } from '../../../src/signature/policy/evaluate.js';
 
 const short = (d: string) => d.slice(7, 19);
 
@@ -166,6 +167,7 @@ describe('cli: ferry copy', function () {
       const { parseImageName } = await import('../../../src/transports/registry.js');
       await copyImage(parseImageName(`docker://${reg().host}/team/progress:p`), parseImageName(`dir:${join(dest, 'img')}`), {
         srcCtx: { tlsVerify: false },
+        policy: PolicyContext.acceptAnything(),
         progressIntervalMs: 0,
         onProgress: (e) => events.push(e),
         onImage: (e) => events.push(e),

@@ -1,0 +1,25 @@
+/** Reading the key material a policy requirement names (files read when the requirement is evaluated, as containers/image). */
+import { readBoundedFile } from '../../util/read-bounded.js';
+import type { KeySource } from './types.js';
+
+/**
+ * The bytes of every key blob `src` names: one per file or inline value.
+ * @throws FerryError(E_NOT_FOUND / E_IO) if a file cannot be read or is over 4 MiB.
+ */
+export async function readKeySource(src: KeySource, what: string, signal?: AbortSignal): Promise<Buffer[]> {
+  if ('path' in src) return [await readBoundedFile(src.path, what, { signal })];
+  if ('paths' in src) {
+    const out: Buffer[] = [];
+    for (const p of src.paths) out.push(await readBoundedFile(p, what, { signal }));
+    return out;
+  }
+  if ('data' in src) return [src.data];
+  return src.datas;
+}
+
+/** How a key source is shown in messages: `keyPath "/etc/pki/key.gpg"`, `keyPaths ["/a", "/b"]`, `keyData`, `keyDatas`. */
+export function describeKeySource(src: KeySource): string {
+  if ('path' in src) return `keyPath ${JSON.stringify(src.path)}`;
+  if ('paths' in src) return `keyPaths ${JSON.stringify(src.paths)}`;
+  return 'data' in src ? 'keyData' : 'keyDatas';
+}

@@ -1,0 +1,63 @@
+/**
+ * A trust policy (containers-policy.json(5)) as data: what `config/policy.ts` reads from policy.json and what
+ * `policy/evaluate.ts` checks images against. Mirrors containers/image's `signature/policy_types.go`.
+ */
+
+/** Where key material comes from: exactly one of a file, several files, inline data, several inline data. */
+export type KeySource = { path: string } | { paths: string[] } | { data: Buffer } | { datas: Buffer[] };
+
+/** How the identity a signature claims must relate to the image (`signedIdentity`). */
+export type ReferenceMatch =
+  | { type: 'matchExact' }
+  | { type: 'matchRepoDigestOrExact' }
+  | { type: 'matchRepository' }
+  | { type: 'exactReference'; dockerReference: string }
+  | { type: 'exactRepository'; dockerRepository: string }
+  | { type: 'remapIdentity'; prefix: string; signedPrefix: string };
+
+/** `keyType` values of `signedBy`; only `GPGKeys` is implemented (as in containers/image). */
+export type SignedByKeyType = 'GPGKeys' | 'signedByGPGKeys' | 'X509Certificates' | 'signedByX509CAs';
+
+/** The sigstore trust roots that need more than a public key (parsed, never skipped: refused when evaluated). */
+export interface SigstoreCertificateRoots {
+  /** `fulcio`: the object as written (CA, OIDC issuer, subject e-mail). */
+  fulcio?: Record<string, unknown>;
+  /** `pki`: the object as written (CA roots, intermediates, subject). */
+  pki?: Record<string, unknown>;
+  /** `rekorPublicKey*`: where the Rekor keys come from. */
+  rekor?: KeySource;
+}
+
+/** One requirement; an image is allowed when every requirement of its scope accepts it. */
+export type PolicyRequirement =
+  | { type: 'insecureAcceptAnything' }
+  | { type: 'reject' }
+  | { type: 'signedBy'; keyType: SignedByKeyType; keys: KeySource; signedIdentity: ReferenceMatch }
+  | { type: 'signedBaseLayer'; baseLayerIdentity: ReferenceMatch }
+  | { type: 'sigstoreSigned'; keys?: KeySource; roots: SigstoreCertificateRoots; signedIdentity: ReferenceMatch };
+
+/** A non-empty list of requirements. */
+export type PolicyRequirements = readonly PolicyRequirement[];
+
+/** A whole policy: the default requirements and, per transport name, requirements per scope. */
+export interface Policy {
+  default: PolicyRequirements;
+  /** Transport name → scope → requirements. Scopes of unknown transports are kept unchecked, as containers/image. */
+  transports: ReadonlyMap<string, ReadonlyMap<string, PolicyRequirements>>;
+}
+
+/** A parsed docker reference as distribution's `ParseNormalizedNamed` returns it (no default tag added). */
+export interface NamedReference {
+  /** `domain/path`, e.g. `docker.io/library/busybox`. */
+  name: string;
+  tag?: string;
+  digest?: string;
+}
+
+/**
+ * The docker-name parser the policy code uses: `ParseNormalizedNamed` semantics (`busybox` →
+ * `docker.io/library/busybox`), no default tag. Handed in by the caller (the parser lives with the docker transport,
+ * a layer above this one).
+ * @throws any error for a name that does not parse.
+ */
+export type ParseDockerReference = (s: string) => NamedReference;
