@@ -47,16 +47,15 @@ export const VERSION_LINE = `ferry version ${VERSION}`;
  * are kept; anything else is the command's business (so `ferry copy help` still names an image).
  */
 export function rewriteHelpCommand(argv: readonly string[]): string[] {
-  const i = argv.findIndex((a) => !a.startsWith('-'));
-  if (i < 0 || argv[i] !== 'help') return [...argv];
-  // a value of a global flag (`--tmpdir help`) is not the help command
-  const prev = argv[i - 1];
-  if (prev !== undefined && VALUE_FLAGS.has(prev)) return [...argv];
+  // the first word that is neither a flag nor the value of a global flag (`--tmpdir help` names a directory)
+  let i = 0;
+  while (i < argv.length && argv[i]!.startsWith('-')) i += VALUE_FLAGS.has(argv[i]!) ? 2 : 1;
+  if (argv[i] !== 'help') return [...argv];
   return [...argv.slice(0, i), ...argv.slice(i + 1), '--help'];
 }
 
 /** Global flags that take a value as the next word. */
-const VALUE_FLAGS = new Set(['--registries-conf', '--override-arch', '--override-os', '--override-variant', '--command-timeout', '--tmpdir', '--policy']);
+const VALUE_FLAGS = new Set(['--registries-conf', '--override-arch', '--override-os', '--override-variant', '--command-timeout', '--tmpdir', '--policy', '--registries.d']);
 
 /**
  * Runs ferry with `argv` (without `node` and the script) and resolves to the exit status.

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ferry, ferryProcess, ROOT } from '../harness/cli.js';
 import { VERSION } from '../../src/version.js';
+import { rewriteHelpCommand } from '../../src/cli/main.js';
 import { run, runOk } from '../harness/procs.js';
 import { useCleanup } from '../harness/tmp.js';
 import { buildImage } from '../harness/images.js';
@@ -20,6 +21,13 @@ describe('cli/main', () => {
     const s = await run('skopeo', ['--version']);
     expect(s.stdout).to.match(/^skopeo version \d+\.\d+\.\d+\n$/);
     expect((await ferry(['-v'])).stdout.split(' ')[2]!.trim()).to.equal(VERSION);
+  });
+
+  it('"help" is the command only where a command can stand: after global flags and their values', () => {
+    expect(rewriteHelpCommand(['help', 'copy'])).to.deep.equal(['copy', '--help']);
+    expect(rewriteHelpCommand(['--policy', 'p.json', '--debug', 'help', 'copy'])).to.deep.equal(['--policy', 'p.json', '--debug', 'copy', '--help']);
+    expect(rewriteHelpCommand(['--tmpdir', 'help', 'inspect', 'x'])).to.deep.equal(['--tmpdir', 'help', 'inspect', 'x']);
+    expect(rewriteHelpCommand(['copy', 'help', 'x'])).to.deep.equal(['copy', 'help', 'x']);
   });
 
   it('"ferry help COMMAND" prints the help of COMMAND, "ferry help" the overview, as skopeo help does', async () => {
