@@ -20,11 +20,11 @@
  * Unlike skopeo, unknown keys and wrongly shaped values are errors (E_CONFIG with the line) rather than
  * silently ignored, so a typo cannot turn into a sync that copies nothing.
  */
-import { readFile } from 'node:fs/promises';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { OpOptions } from '../types/context.js';
 import { parseSemverConstraint, type SemverConstraint } from './semver.js';
 import { parseYaml, type YamlMap, type YamlNode } from './yaml.js';
+import { readBoundedFile } from '../util/bounded-read.js';
 
 /** Images of one repository named by tag or digest (empty `refs`: every tag of the repository). */
 export interface RepoRefs {
@@ -70,8 +70,9 @@ const KEYS = new Set(['images', 'images-by-tag-regex', 'images-by-semver', 'cred
 export async function readSyncConfig(file: string, opts: OpOptions = {}): Promise<RegistrySyncConfig[]> {
   let text: string;
   try {
-    text = await readFile(file, { encoding: 'utf8', signal: opts.signal });
+    text = (await readBoundedFile(file, { what: `sync source file ${file}`, signal: opts.signal })).toString('utf8');
   } catch (e) {
+    if (e instanceof FerryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new FerryError(ErrorCode.NotFound, `sync source file ${file} does not exist`, { cause: e });
     throw new FerryError(ErrorCode.Io, `reading sync source file ${file}: ${(e as Error).message}`, { cause: e });
