@@ -42,6 +42,10 @@ export const ErrorCode = {
   Config: 'E_CONFIG',
   /** Local file-system failure. */
   Io: 'E_IO',
+  /** The file system (or the user's quota) is full: ENOSPC, EDQUOT. */
+  NoSpace: 'E_NO_SPACE',
+  /** A file or body larger than ferry reads into memory for its kind (manifest, config, signature, JSON). */
+  TooLarge: 'E_TOO_LARGE',
   /** Operation aborted (Ctrl-C, AbortSignal). */
   Aborted: 'E_ABORTED',
   /** Rejected by the trust policy. */
@@ -100,14 +104,48 @@ export const digestMismatch = (what: string, expected: string, actual: string) =
 export const sizeMismatch = (what: string, expected: number, actual: number) =>
   new FerryError(ErrorCode.SizeMismatch, `${what}: size mismatch: expected ${expected} bytes, got ${actual}`);
 
+/** errno codes of a full file system or quota. */
+const NO_SPACE_ERRNO = new Set(['ENOSPC', 'EDQUOT']);
+
 /**
- * Wraps a file-system (or other I/O) failure into one line naming `what`: E_ABORTED for aborts, E_IO otherwise;
- * FerryErrors pass through unchanged.
+ * Wraps a file-system (or other I/O) failure into one line naming `what` (which should name the path, since
+ * Node's messages for writes do not): E_ABORTED for aborts, E_NO_SPACE (`WHAT: no space left on device`) for a
+ * full file system or quota, E_IO otherwise; FerryErrors pass through unchanged.
  */
 export function ioError(what: string, e: unknown): FerryError {
   if (e instanceof FerryError) return e;
   if ((e as { name?: unknown } | null)?.name === 'AbortError') return new FerryError(ErrorCode.Aborted, `${what}: aborted`, { cause: e });
+  const errno = (e as { code?: unknown } | null)?.code;
+  if (typeof errno === 'string' && NO_SPACE_ERRNO.has(errno)) {
+    const text = errno === 'EDQUOT' ? 'disk quota exceeded' : 'no space left on device';
+    return new FerryError(ErrorCode.NoSpace, `${what}: ${text}`, { cause: e });
+  }
   return new FerryError(ErrorCode.Io, `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
+/** Whether `e`, or any error in its chain of causes, is a full file system (E_NO_SPACE, ENOSPC, EDQUOT). */
+export function isNoSpace(e: unknown): boolean {
+  for (let c = e, depth = 0; c !== undefined && c !== null && depth < 16; c = (c as { cause?: unknown }).cause, depth++) {
+    if (isCode(c, ErrorCode.NoSpace)) return true;
+    const errno = (c as { code?: unknown }).code;
+    if (typeof errno === 'string' && NO_SPACE_ERRNO.has(errno)) return true;
+  }
+  return false;
+}
+
+/**
+ * The error for data larger than ferry reads into memory: `WHAT is larger than LIMIT, refusing to read it`
+ * (E_TOO_LARGE). `what` names the file or URL.
+ */
+export function tooLarge(what: string, limit: number): FerryError {
+  return new FerryError(ErrorCode.TooLarge, `${what} is larger than ${formatLimit(limit)}: refusing to read it`);
+}
+
+/** `4194304` → `4 MiB`; other sizes in bytes. */
+export function formatLimit(bytes: number): string {
+  if (bytes >= 1 << 20 && bytes % (1 << 20) === 0) return `${bytes / (1 << 20)} MiB`;
+  if (bytes >= 1 << 10 && bytes % (1 << 10) === 0) return `${bytes / (1 << 10)} KiB`;
+  return `${bytes} bytes`;
 }
 
 /** True if `e` is a FerryError with the given code. */

@@ -82,6 +82,8 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
   const debug = argv.includes('--debug');
   let status = 0;
   let failed: unknown;
+  /** `--command-timeout`'s value, once the command ran out of it. */
+  let timedOut: string | undefined;
   const cli: CliContext = { io, signal: controller.signal, debug };
 
   const wanted = argv.find((a): a is CommandName => Object.hasOwn(COMMANDS, a));
@@ -116,7 +118,10 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
         if (timeout) {
           const { parseDuration } = await import('./options/duration.js');
           const ms = parseDuration(timeout, '--command-timeout');
-          timer = setTimeout(() => controller.abort(new Error(`command timed out after ${timeout}`)), ms);
+          timer = setTimeout(() => {
+            timedOut = timeout;
+            controller.abort(new Error(`command timed out after ${timeout}`));
+          }, ms);
           timer.unref();
         }
         try {
@@ -152,7 +157,7 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
       await write(io.stderr, debug ? `${describeError(failed, true).message}\nError: interrupted\n` : 'Error: interrupted\n');
       return interrupted === 'SIGINT' ? 130 : 143;
     }
-    const { message, status: code } = describeError(failed, debug);
+    const { message, status: code } = describeError(failed, debug, { timedOut });
     await write(io.stderr, message + '\n');
     return code;
   }

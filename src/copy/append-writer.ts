@@ -1,10 +1,12 @@
 /**
  * Appends a stream's chunks to a file in large writes: network chunks (~64 KiB) are gathered up to
  * {@link APPEND_WRITE_BYTES} and written with one `writev`, one write in flight at a time, while the next
- * chunks arrive. Each submitted write costs the event loop a thread-pool hand-off, so 16× fewer of them
+ * chunks arrive (a short write is continued: see src/util/write-all.ts). Each submitted write costs the event loop a thread-pool hand-off, so 16× fewer of them
  * matter on a busy machine. The file always holds a prefix of what was given, in order.
  */
 import type { FileHandle } from 'node:fs/promises';
+import { ioError } from '../errors.js';
+import { writevAll } from '../util/write-all.js';
 import { WritebackPacer } from '../util/writeback.js';
 
 /** Bytes gathered before a write is started. */
@@ -18,13 +20,16 @@ export class AppendWriter {
   private inflight: Promise<void> = Promise.resolve();
   private failed: { error: unknown } | undefined;
   private readonly writeback: WritebackPacer | undefined;
+  private readonly path: string;
 
   /**
+   * @param opts.path the file's path, named in errors (`writing PATH: no space left on device`).
    * @param opts.writeback start the file's writeback as it grows (for a file that will be fsynced and kept:
    *   see src/util/writeback.ts), not for one that is likely to be deleted unread.
    */
-  constructor(file: FileHandle, opts: { writeback?: boolean } = {}) {
+  constructor(file: FileHandle, opts: { path: string; writeback?: boolean }) {
     this.file = file;
+    this.path = opts.path;
     this.writeback = opts.writeback ? new WritebackPacer(file.fd) : undefined;
   }
 
@@ -65,16 +70,9 @@ export class AppendWriter {
     if (this.failed || this.pendingBytes === 0) return;
     const batch = this.pending;
     this.pending = [];
-    const total = this.pendingBytes;
     this.pendingBytes = 0;
-    this.inflight = this.file.writev(batch).then(
-      ({ bytesWritten }) => {
-        if (bytesWritten !== total) this.failed = { error: new Error(`short write: ${bytesWritten} of ${total} bytes`) };
-        this.writeback?.wrote(bytesWritten);
-      },
-      (e: unknown) => {
-        this.failed = { error: e };
-      },
-    );
+    this.inflight = writevAll(this.file, batch, null, (n) => this.writeback?.wrote(n)).catch((e: unknown) => {
+      this.failed = { error: ioError(`writing ${this.path}`, e) };
+    });
   }
 }

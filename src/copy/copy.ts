@@ -80,6 +80,7 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
     );
     const dest = await destRef.newImageDestination(destCtx, { signal });
     let committed = false;
+    let failure: unknown;
     const partials = usesPartials(srcRef) ? new PartialStore(partialLocationFor(destRef, destCtx)) : undefined;
     try {
       const c: ImageCopyContext = {
@@ -122,8 +123,11 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
       imageEvent(opts.onImage, { kind: 'image-done', digest });
       await partials?.committed().catch(() => {});
       return { manifestDigest: digest };
+    } catch (e) {
+      failure = e;
+      throw e;
     } finally {
-      await partials?.close().catch(() => {});
+      await partials?.close(failure).catch(() => {});
       await dest.close().catch((e: unknown) => {
         if (committed) throw e;
       });

@@ -21,22 +21,43 @@
  * inter-process lock `<file>.lock`; another process copying the same blob meanwhile simply streams without
  * one. Partials older than {@link PARTIAL_MAX_AGE_MS} are removed whenever a store is opened.
  *
- * Lifetime: a partial is kept when a copy fails (that is what makes the next run resume). Once the blob is
+ * Lifetime: a partial is kept when a copy fails (that is what makes the next run resume) — unless the copy failed
+ * because the file system filled up, or the file system holding the partials has less than
+ * {@link MIN_FREE_FRACTION} of its space free afterwards: then the failed copy's partials are removed, since they
+ * may be what filled it. Once the blob is
  * complete and verified, it is removed right away for destinations that keep written blobs across failed
  * copies (`oci:` writes content-addressed blobs in place, `docker://` pushed blobs stay in the registry), and
  * after a successful commit for the others (their staged blobs vanish when a copy fails).
  */
-import { mkdir, open, readFile, readdir, rename, rm, rmdir, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rename, rm, rmdir, stat, statfs, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { FerryError, ErrorCode } from '../errors.js';
+import { FerryError, ErrorCode, isNoSpace } from '../errors.js';
 import type { SystemContext } from '../types/context.js';
 import type { ImageReference } from '../types/reference.js';
 import { parseDigest } from '../util/digest.js';
 import { acquireLock, type HeldLock } from '../util/lock.js';
+import { makeDirs } from '../util/make-dirs.js';
+import { readBoundedFile } from '../util/bounded-read.js';
 
 /** Partials (and stray lock files) older than this are removed when a store opens: 7 days. */
 export const PARTIAL_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * A failed copy keeps its partials only while the file system holding them has at least this fraction of its
+ * space free (5 %); below it, they are removed.
+ */
+export const MIN_FREE_FRACTION = 0.05;
+
+/** Whether the file system holding `dir` has less than {@link MIN_FREE_FRACTION} of its space free (false if unknown). */
+async function lowOnSpace(dir: string): Promise<boolean> {
+  try {
+    const fs = await statfs(dir);
+    return fs.blocks > 0 && fs.bavail < fs.blocks * MIN_FREE_FRACTION;
+  } catch {
+    return false;
+  }
+}
 
 /** Where partial downloads for a destination go, and whether completed ones wait for the commit. */
 export interface PartialLocation {
@@ -132,7 +153,7 @@ function startFile(partialPath: string): string {
 
 /** The start offset recorded beside a partial (0 when none or unreadable: the digest check catches a wrong one). */
 async function readStart(partialPath: string): Promise<number> {
-  const text = await readFile(startFile(partialPath), 'utf8').catch(() => '');
+  const text = await readBoundedFile(startFile(partialPath), { limit: 64 }).then((b) => b.toString('utf8'), () => '');
   const n = Number(text.trim());
   return /^\d+$/.test(text.trim()) && Number.isSafeInteger(n) ? n : 0;
 }
@@ -169,7 +190,7 @@ export class PartialStore {
   private prepare(signal?: AbortSignal): Promise<void> {
     this.prepared ??= (async () => {
       try {
-        await mkdir(this.location.dir, { recursive: true, mode: 0o700 });
+        await makeDirs(this.location.dir, { mode: 0o700 });
       } catch (e) {
         this.prepared = undefined;
         throw ioErr(`creating ${this.location.dir}`, e);
@@ -304,9 +325,14 @@ export class PartialStore {
     await rmdir(this.location.dir).catch(() => {});
   }
 
-  /** The copy is over (committed or not): releases every lock still held, keeping the files. */
-  async close(): Promise<void> {
-    for (const p of [...this.claimed]) await p.release();
+  /**
+   * The copy is over (committed or not): releases every lock still held, keeping the files for a later run —
+   * or removing them when the copy failed with a full file system (`failure`), or when the file system holding
+   * them is low on space (see the module comment).
+   */
+  async close(failure?: unknown): Promise<void> {
+    const drop = this.claimed.size > 0 && (isNoSpace(failure) || (await lowOnSpace(this.location.dir)));
+    for (const p of [...this.claimed]) await (drop ? p.remove() : p.release());
     this.completed.clear();
     if (this.prepared) await rmdir(this.location.dir).catch(() => {}); // only if empty
   }

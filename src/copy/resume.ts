@@ -285,7 +285,7 @@ export class ResumingBlobReader extends Readable {
     this.keeping = true;
     this.file = await partial.openAppend();
     // A partial kept from byte 0 is adopted as the destination's blob (and fsynced then): write it back early.
-    this.appender = new AppendWriter(this.file, { writeback: this.fileStart === 0 && (this.o.keepPartial ?? 'always') === 'always' });
+    this.appender = new AppendWriter(this.file, { path: partial.path, writeback: this.fileStart === 0 && (this.o.keepPartial ?? 'always') === 'always' });
   }
 
   /**

@@ -3,9 +3,10 @@ import { FerryError, ErrorCode, sizeMismatch } from '../errors.js';
 import type { OpOptions } from '../types/context.js';
 import type { BlobInfo, ImageSource } from '../types/image.js';
 import { verifyDigest } from '../util/digest.js';
+import { MAX_JSON_BYTES } from '../util/bounded-read.js';
 
-/** Configs larger than this are refused (containers/image uses the same order of magnitude). */
-export const MAX_CONFIG_SIZE = 16 * 1024 * 1024;
+/** Configs larger than this are refused: 4 MiB, as containers/image. */
+export const MAX_CONFIG_SIZE = MAX_JSON_BYTES;
 
 /**
  * Reads the config blob `info` from `source` into memory and verifies it.

@@ -2,11 +2,12 @@
  * Credentials files: containers-auth.json(5) and Docker's config.json. Search order, key specificity, atomic writes.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, chmod } from 'node:fs/promises';
+import { mkdir, open, rename, rm, chmod } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, basename } from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { SystemContext } from '../types/context.js';
+import { readBoundedFile } from '../util/bounded-read.js';
 
 /** Credentials for one registry. Never logged, never put in an error message. */
 export interface Credentials {
@@ -99,8 +100,9 @@ export function authKeys(registry: string, repository: string): string[] {
 async function readAuthFile(p: AuthPath): Promise<AuthFileContents | undefined> {
   let text: string;
   try {
-    text = await readFile(p.path, 'utf8');
+    text = (await readBoundedFile(p.path, { what: `auth file ${p.path}` })).toString('utf8');
   } catch (e) {
+    if (e instanceof FerryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw new FerryError(ErrorCode.Config, `reading auth file ${p.path}: ${(e as Error).message}`, { cause: e });

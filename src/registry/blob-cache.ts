@@ -14,12 +14,13 @@
  *   the least recently used go first.
  * - Nothing here ever throws to the caller: a cache failure only costs a mount.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { SystemContext } from '../types/context.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { isDigest } from '../util/digest.js';
+import { readBoundedFile } from '../util/bounded-read.js';
 
 /** Most repositories remembered per blob. */
 export const MAX_REPOS_PER_BLOB = 5;
@@ -123,7 +124,7 @@ async function load(path: string): Promise<CacheData> {
     if (st.size > MAX_FILE_SIZE) return new Map();
     const key = `${st.ino}:${st.size}:${st.mtimeMs}`;
     if (memo?.path === path && memo.key === key) return clone(memo.data);
-    const data = parse((await readFile(path)).toString('utf8'));
+    const data = parse((await readBoundedFile(path, { limit: MAX_FILE_SIZE })).toString('utf8'));
     memo = { path, key, data };
     return clone(data);
   } catch {

@@ -3,7 +3,7 @@
  * client certificate pairs, and whether verification is skipped.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
@@ -11,6 +11,7 @@ import { FerryError, ErrorCode } from '../errors.js';
 import type { SystemContext } from '../types/context.js';
 import { memoizedPerContext } from './context-memo.js';
 import { environmentCAs } from './env-cas.js';
+import { readBoundedFile } from '../util/bounded-read.js';
 
 /** Everything an HTTPS connection to one endpoint needs; `key` identifies equal settings (agent reuse). */
 export interface TlsSettings {
@@ -48,8 +49,9 @@ export async function readCertDir(dir: string, files?: string[]): Promise<{ extr
   if (!names) throw new FerryError(ErrorCode.Config, `certificates folder ${dir} does not exist`);
   const read = async (f: string) => {
     try {
-      return await readFile(join(dir, f), 'utf8');
+      return (await readBoundedFile(join(dir, f))).toString('utf8');
     } catch (e) {
+      if (e instanceof FerryError) throw e;
       throw new FerryError(ErrorCode.Config, `reading ${join(dir, f)}: ${(e as Error).message}`, { cause: e });
     }
   };

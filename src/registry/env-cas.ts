@@ -7,7 +7,7 @@
  * only when it opens a TLS connection to a registry — the same trust, paid for only when used. Started as
  * `node bin/ferry`, Node has already loaded them and `FERRY_EXTRA_CA_CERTS` is unset.
  */
-import { readFile } from 'node:fs/promises';
+import { readBoundedFile } from '../util/bounded-read.js';
 
 /** The variable bin/ferry moves `NODE_EXTRA_CA_CERTS` to. */
 export const FERRY_EXTRA_CA_CERTS = 'FERRY_EXTRA_CA_CERTS';
@@ -22,7 +22,7 @@ export function environmentCAs(): Promise<string[]> {
   loaded ??= (async () => {
     const file = process.env[FERRY_EXTRA_CA_CERTS];
     if (!file) return [];
-    const pem = await readFile(file, 'utf8').catch(() => '');
+    const pem = await readBoundedFile(file).then((b) => b.toString('utf8'), () => '');
     return pem.includes('-----BEGIN CERTIFICATE-----') ? [pem] : [];
   })();
   return loaded;

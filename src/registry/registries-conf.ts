@@ -2,13 +2,14 @@
  * registries.conf (containers-registries.conf(5), version 2, with version 1 read for compatibility):
  * search registries, per-prefix `location` rewrites, `insecure`, `blocked` and mirrors.
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { SystemContext, OpOptions } from '../types/context.js';
 import { parseToml, type TomlTable, type TomlValue } from './toml.js';
 import { memoizedPerContext } from './context-memo.js';
+import { readBoundedFile } from '../util/bounded-read.js';
 
 /** When a mirror may be used: always, only for pulls by digest, or only for pulls by tag. */
 export type PullFromMirror = 'all' | 'digest-only' | 'tag-only';
@@ -201,8 +202,9 @@ function merge(base: RegistriesConf, later: ReturnType<typeof parseRegistriesCon
 
 async function readIfExists(path: string, signal?: AbortSignal): Promise<string | undefined> {
   try {
-    return await readFile(path, { encoding: 'utf8', signal });
+    return (await readBoundedFile(path, { signal })).toString('utf8');
   } catch (e) {
+    if (e instanceof FerryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     if ((e as Error).name === 'AbortError') throw new FerryError(ErrorCode.Aborted, 'operation aborted', { cause: e });

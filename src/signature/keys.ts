@@ -2,11 +2,14 @@
  * Loading OpenPGP keys for simple signing: private keys from a file or the GnuPG keyring (for signing), public
  * keys from files or the GnuPG keyring (for verifying).
  */
-import { readFile } from 'node:fs/promises';
 import type * as OpenPgp from 'openpgp';
 import { openpgp } from './openpgp.js';
 import { FerryError, ErrorCode } from '../errors.js';
 import { exportFromGpg } from './gpg.js';
+import { MAX_JSON_BYTES, readBoundedFile } from '../util/bounded-read.js';
+
+/** Key files (armored or binary keyrings) are read whole up to this size: 64 MiB. */
+const MAX_KEY_FILE_BYTES = 64 * 1024 * 1024;
 
 /** A private key ready to sign with: decrypted, with the (sub)key chosen. */
 export interface SigningKey {
@@ -44,13 +47,14 @@ function message(e: unknown): string {
 }
 
 /**
- * Reads a file, mapping failures to FerryError (E_NOT_FOUND for a missing file, E_IO otherwise).
- * `what` names the file's role in the message.
+ * Reads a file of at most `limit` bytes (default 4 MiB), mapping failures to FerryError (E_NOT_FOUND for a
+ * missing file, E_TOO_LARGE, E_IO otherwise). `what` names the file's role in the message.
  */
-export async function readInputFile(file: string, what: string, signal?: AbortSignal): Promise<Buffer> {
+export async function readInputFile(file: string, what: string, signal?: AbortSignal, limit = MAX_JSON_BYTES): Promise<Buffer> {
   try {
-    return await readFile(file, { signal });
+    return await readBoundedFile(file, { what: `${what} ${file}`, signal, limit });
   } catch (e) {
+    if (e instanceof FerryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if ((e as Error).name === 'AbortError') throw new FerryError(ErrorCode.Aborted, `reading ${what} ${file}: aborted`, { cause: e });
     throw new FerryError(code === 'ENOENT' ? ErrorCode.NotFound : ErrorCode.Io, `reading ${what} ${file}: ${code === 'ENOENT' ? 'no such file' : message(e)}`, { cause: e });
@@ -90,7 +94,7 @@ export async function loadSigningKey(opts: LoadSigningKeyOptions): Promise<Signi
   let bytes: Buffer;
   let source: string;
   if (opts.keyFile !== undefined) {
-    bytes = await readInputFile(opts.keyFile, 'private key', opts.signal);
+    bytes = await readInputFile(opts.keyFile, 'private key', opts.signal, MAX_KEY_FILE_BYTES);
     source = opts.keyFile;
   } else {
     try {
@@ -179,7 +183,7 @@ export async function parsePublicKeys(bytes: Buffer, source: string): Promise<Op
 export async function loadVerificationKeys(opts: LoadVerificationKeysOptions): Promise<OpenPgp.PublicKey[]> {
   const keys: OpenPgp.PublicKey[] = [];
   if (opts.publicKeyFiles && opts.publicKeyFiles.length > 0) {
-    for (const file of opts.publicKeyFiles) keys.push(...(await parsePublicKeys(await readInputFile(file, 'public key', opts.signal), file)));
+    for (const file of opts.publicKeyFiles) keys.push(...(await parsePublicKeys(await readInputFile(file, 'public key', opts.signal, MAX_KEY_FILE_BYTES), file)));
     return keys;
   }
   for (const fpr of opts.fingerprints) {

@@ -23,11 +23,11 @@
  * is a sync of nothing, as in skopeo). Wrongly shaped values of known keys are errors (E_CONFIG with the line), as
  * are duplicate keys (go-yaml keeps the last; a duplicated registry would silently lose images).
  */
-import { open } from 'node:fs/promises';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { OpOptions } from '../types/context.js';
 import { parseSemverConstraint, type SemverConstraint } from './semver.js';
 import { parseYaml, type YamlMap, type YamlNode } from './yaml-tree.js';
+import { readBoundedFile } from '../util/bounded-read.js';
 
 /** Images of one repository named by tag or digest (empty `refs`: every tag of the repository). */
 export interface RepoRefs {
@@ -74,21 +74,7 @@ export const MAX_SYNC_FILE_SIZE = 4 << 20;
 export async function readSyncConfig(file: string, opts: OpOptions = {}): Promise<RegistrySyncConfig[]> {
   let text: string;
   try {
-    const fh = await open(file, 'r');
-    try {
-      const buf = Buffer.alloc(MAX_SYNC_FILE_SIZE + 1);
-      let n = 0;
-      while (n < buf.length) {
-        opts.signal?.throwIfAborted();
-        const { bytesRead } = await fh.read(buf, n, buf.length - n);
-        if (bytesRead === 0) break;
-        n += bytesRead;
-      }
-      if (n > MAX_SYNC_FILE_SIZE) throw new FerryError(ErrorCode.Config, `sync source file ${file} is larger than ${MAX_SYNC_FILE_SIZE} bytes`);
-      text = buf.subarray(0, n).toString('utf8');
-    } finally {
-      await fh.close();
-    }
+    text = (await readBoundedFile(file, { what: `sync source file ${file}`, limit: MAX_SYNC_FILE_SIZE, signal: opts.signal })).toString('utf8');
   } catch (e) {
     if (e instanceof FerryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;

@@ -7,11 +7,12 @@
  * (abort then exit), cleanup simply happens on the final `exit` event.
  */
 import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FerryError, ErrorCode } from '../errors.js';
+import { ioError } from '../errors.js';
 import type { SystemContext } from '../types/context.js';
+import { makeDirs } from './make-dirs.js';
 
 type Action = () => void;
 
@@ -95,17 +96,17 @@ export function tempRoot(opts: TempOptions = {}): string {
  * Creates a fresh directory `<under>/<prefix>XXXXXX` (`under` a directory, or {@link TempOptions} naming where
  * temporary files go, see {@link tempRoot}; it is created if missing). It is removed on process exit or a fatal signal
  * unless {@link TempDir.commit} is called.
- * @throws FerryError(E_IO) if it cannot be created.
+ * @throws FerryError(E_IO, E_NO_SPACE) if it cannot be created.
  */
 export async function makeTempDir(under: string | TempOptions | undefined, prefix: string): Promise<TempDir> {
   const parent = typeof under === 'string' ? under : tempRoot(under);
   const safe = prefix.replace(/[^A-Za-z0-9._-]/g, '-');
   let path: string;
   try {
-    await mkdir(parent, { recursive: true });
+    await makeDirs(parent);
     path = await mkdtemp(join(parent, safe));
   } catch (e) {
-    throw new FerryError(ErrorCode.Io, `creating a temporary directory in ${parent}: ${(e as Error).message}`, { cause: e });
+    throw ioError(`creating a temporary directory in ${parent}`, e);
   }
   const unregister = registerExitCleanup(() => rmSync(path, { recursive: true, force: true }));
   return {

@@ -14,7 +14,7 @@ describe('copy/append-writer', () => {
     const data = seededRandom(3 * APPEND_WRITE_BYTES + 12345, 9);
     const fh = await open(path, 'a');
     try {
-      const w = new AppendWriter(fh);
+      const w = new AppendWriter(fh, { path });
       for (let off = 0; off < data.length; off += 65536) {
         await w.write(data.subarray(off, off + 65536));
         // never more than one batch plus one chunk behind
@@ -29,12 +29,14 @@ describe('copy/append-writer', () => {
 
   it('a failed write is reported by the next write or flush', async () => {
     const dir = await cleanup.tempDir('append');
-    const fh = await open(join(dir, 'f'), 'a');
+    const path = join(dir, 'f');
+    const fh = await open(path, 'a');
     await fh.close(); // writes now fail (EBADF)
-    const w = new AppendWriter(fh);
+    const w = new AppendWriter(fh, { path });
     await w.write(Buffer.alloc(APPEND_WRITE_BYTES));
     const e = await w.flush().catch((x: unknown) => x);
     expect(e).to.be.instanceOf(Error);
+    expect((e as Error).message).to.include(`writing ${path}`);
     expect(await w.write(Buffer.alloc(1)).catch((x: unknown) => x)).to.equal(e);
   });
 });

@@ -149,7 +149,7 @@ describe('sync/config: skopeo sync YAML files', () => {
     const big = join(dir, 'big.yaml');
     await writeFile(big, `r:\n  images:\n    a: [v1]\n# ${'x'.repeat(MAX_SYNC_FILE_SIZE)}\n`);
     const e = await rejection(readSyncConfig(big));
-    expect(e.code).to.equal(ErrorCode.Config);
-    expect(e.message).to.equal(`sync source file ${big} is larger than ${MAX_SYNC_FILE_SIZE} bytes`);
+    expect(e.code).to.equal(ErrorCode.TooLarge);
+    expect(e.message).to.equal(`sync source file ${big} is larger than 4 MiB: refusing to read it`);
   });
 });

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import type { CommandSpec } from '../command.js';
 import { write } from '../io.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 import { manifestDigest } from '../../manifest/manifest-digest.js';
+import { readBoundedFile } from '../../util/bounded-read.js';
 
 const spec: CommandSpec = {
   command: 'manifest-digest MANIFEST',
@@ -12,8 +12,9 @@ const spec: CommandSpec = {
     const file = String(args['MANIFEST']);
     let bytes: Buffer;
     try {
-      bytes = await readFile(file);
+      bytes = await readBoundedFile(file, { what: `manifest ${file}`, signal: cli.signal });
     } catch (e) {
+      if (e instanceof FerryError) throw e;
       const code = (e as NodeJS.ErrnoException).code;
       throw new FerryError(
         code === 'ENOENT' ? ErrorCode.NotFound : ErrorCode.Io,

@@ -3,21 +3,26 @@
  *
  * Like skopeo, an existing directory must be empty or hold a `dir:` image (a `version` file with the
  * expected content), and its old content is replaced. Unlike skopeo, nothing changes before `commit`:
- * everything is written into a staging directory inside the target (`.ferry-staging-*`); `commit`
- * removes the old content (keeping blobs the new image reuses), moves the new files in with
- * `manifest.json` after the blobs, and writes `version` last. `close` without commit removes the staging
- * directory and leaves the old image untouched.
+ * everything is written into a staging directory inside the target (`.ferry-staging-*`). `commit` goes in an
+ * order that leaves, whenever it is interrupted (kill -9, power loss), the old image, no image, or the new one —
+ * and always a directory that the next run accepts: it writes `version` first (if missing), removes the old
+ * `manifest.json` (the old image is gone: no image), removes the rest of the old content (keeping blobs the new
+ * image reuses), moves the new files in, and renames `manifest.json` in last (the new image is there). `close`
+ * without commit removes the staging directory and leaves the old image untouched (and removes the directory
+ * itself if opening created it and it is empty).
  */
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
 import { fsyncDir, writeFileAtomic } from '../../util/atomic.js';
+import { readBoundedFile } from '../../util/bounded-read.js';
 import type { AdoptBlobFileOptions, BlobFileAdopter } from '../../util/blob-file-adopter.js';
 import { isDigest } from '../../util/digest.js';
+import { makeDirs } from '../../util/make-dirs.js';
 import { makeTempDir, type TempDir } from '../../util/temp.js';
 import { adoptFileAt } from '../shared/blob-adopt.js';
 import { putBlobFile } from '../shared/blob-writer.js';
@@ -35,12 +40,15 @@ export class DirDestination implements ImageDestination, BlobFileAdopter {
   /** The target directory. */
   readonly dir: string;
   private readonly staging: TempDir;
+  /** The outermost directory that opening created (`dir` or a parent), removed again if nothing is committed. */
+  private readonly createdRoot: string | undefined;
   /** Files of the old content that the new image reuses (names in `dir`). */
   private readonly kept = new Set<string>();
   private state: 'open' | 'committed' | 'closed' = 'open';
 
-  constructor(dir: string, staging: TempDir, reference: ImageReference) {
+  constructor(dir: string, staging: TempDir, reference: ImageReference, createdRoot?: string) {
     this.dir = dir;
+    this.createdRoot = createdRoot;
     this.staging = staging;
     this.reference = reference;
     this.properties = {
@@ -93,8 +101,9 @@ export class DirDestination implements ImageDestination, BlobFileAdopter {
   }
 
   /**
-   * Replaces the directory's content: removes the old files (except reused blobs and `version`), moves the
-   * staged files in (`manifest.json` after every blob and instance manifest), writes `version` last.
+   * Replaces the directory's content in crash-safe order (see the module comment): `version` if missing, then the
+   * old `manifest.json` removed, the old files removed (except reused blobs), the staged files moved in, and
+   * `manifest.json` renamed in last, each step made durable before the next.
    */
   async commit(opts: OpOptions = {}): Promise<void> {
     this.checkOpen();
@@ -103,16 +112,20 @@ export class DirDestination implements ImageDestination, BlobFileAdopter {
     try {
       const staged = await readdir(this.staging.path);
       if (!staged.includes(MANIFEST_FILE)) throw new FerryError(ErrorCode.Io, `${what}: no manifest was written`);
+      if ((await fileSize(versionPath(this.dir))) === undefined) {
+        await writeFileAtomic(versionPath(this.dir), DIR_VERSION_CONTENT, { signal: opts.signal });
+      }
+      await rm(manifestPath(this.dir), { force: true });
+      await fsyncDir(this.dir);
       const incoming = new Set(staged);
       for (const name of await readdir(this.dir)) {
         if (name === VERSION_FILE || name.startsWith(STAGING_PREFIX) || incoming.has(name) || this.kept.has(name)) continue;
         await rm(join(this.dir, name), { recursive: true, force: true });
       }
-      const order = (n: string) => (n === MANIFEST_FILE ? 3 : n.includes('.signature-') || n.startsWith('signature-') ? 2 : n.endsWith('.manifest.json') ? 1 : 0);
-      staged.sort((a, b) => order(a) - order(b));
-      for (const name of staged) await rename(join(this.staging.path, name), join(this.dir, name));
+      for (const name of staged) if (name !== MANIFEST_FILE) await rename(join(this.staging.path, name), join(this.dir, name));
       await fsyncDir(this.dir);
-      await writeFileAtomic(versionPath(this.dir), DIR_VERSION_CONTENT, { signal: opts.signal });
+      await rename(join(this.staging.path, MANIFEST_FILE), manifestPath(this.dir));
+      await fsyncDir(this.dir);
       this.state = 'committed';
     } catch (e) {
       throw ioError(what, e);
@@ -124,8 +137,10 @@ export class DirDestination implements ImageDestination, BlobFileAdopter {
   /** Discards everything staged (the old image, if any, is untouched unless commit ran). */
   async close(): Promise<void> {
     if (this.state === 'closed') return;
+    const committed = this.state === 'committed';
     this.state = 'closed';
     await this.staging.remove().catch(() => {});
+    if (!committed && this.createdRoot !== undefined) await removeEmptyDirs(this.createdRoot, this.dir);
   }
 
   private checkOpen(stream?: Readable): void {
@@ -145,12 +160,25 @@ async function fileSize(path: string): Promise<number | undefined> {
   }
 }
 
+/** Removes `dir` and its parents up to `root` (included), each only if it is empty. */
+async function removeEmptyDirs(root: string, dir: string): Promise<void> {
+  const parts = relative(root, dir).split(sep).filter((p) => p !== '');
+  for (let i = parts.length; i >= 0; i--) {
+    if (!(await rmdir(join(root, ...parts.slice(0, i))).then(() => true, () => false))) return;
+  }
+}
+
+/** Names a `dir:` image consists of: manifests, blobs (digest stems) and signatures. */
+const DIR_IMAGE_NAME = /^(?:manifest\.json|(?:[a-z0-9]+-)?[a-f0-9]{32,}(?:\.manifest\.json|\.signature-\d+)?|signature-\d+)$/;
+
 /**
- * Checks that `dir` may receive an image: missing (it is created), empty, or holding a `dir:` image
- * (a `version` file with exactly the expected content), like skopeo.
+ * Checks that `dir` may receive an image: missing (it is created), empty, holding a `dir:` image (a `version`
+ * file with exactly the expected content), like skopeo — or holding what an interrupted ferry commit left: a
+ * ferry staging directory beside files of a `dir:` image.
+ * @returns the outermost directory created, when `dir` did not exist.
  * @throws FerryError(E_INVALID_REFERENCE) for a non-empty directory that is not a `dir:` image or a non-directory, E_IO.
  */
-export async function prepareDirTarget(dir: string): Promise<void> {
+export async function prepareDirTarget(dir: string): Promise<string | undefined> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -158,24 +186,27 @@ export async function prepareDirTarget(dir: string): Promise<void> {
     if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new FerryError(ErrorCode.InvalidReference, `${dir} exists and is not a directory`);
     if (isNotFoundError(e)) {
       try {
-        await mkdir(dir, { recursive: true });
-        return;
+        return await makeDirs(dir);
       } catch (e2) {
         throw ioError(`creating directory ${dir}`, e2);
       }
     }
     throw ioError(`reading directory ${dir}`, e);
   }
-  if (names.every((n) => n.startsWith(STAGING_PREFIX))) return;
+  if (names.every((n) => n.startsWith(STAGING_PREFIX))) return undefined;
   let version: string | undefined;
   try {
-    version = await readFile(versionPath(dir), 'utf8');
+    version = (await readBoundedFile(versionPath(dir), { limit: 4096 })).toString('utf8');
   } catch (e) {
     if (!isNotFoundError(e)) throw ioError(`reading ${versionPath(dir)}`, e);
   }
-  if (version !== DIR_VERSION_CONTENT) {
+  if (version === DIR_VERSION_CONTENT) return undefined;
+  const interrupted =
+    version === undefined && names.some((n) => n.startsWith(STAGING_PREFIX)) && names.every((n) => n.startsWith(STAGING_PREFIX) || DIR_IMAGE_NAME.test(n));
+  if (!interrupted) {
     throw new FerryError(ErrorCode.InvalidReference, `${dir} is not empty and not a containers image directory: refusing to overwrite it`);
   }
+  return undefined;
 }
 
 /**
@@ -184,9 +215,15 @@ export async function prepareDirTarget(dir: string): Promise<void> {
  */
 export async function openDirDestinationAt(dir: string, reference: ImageReference, opts: OpOptions = {}): Promise<DirDestination> {
   checkAborted(opts.signal, `opening ${dir}`);
-  await prepareDirTarget(dir);
-  const staging = await makeTempDir(dir, STAGING_PREFIX);
-  return new DirDestination(dir, staging, reference);
+  const createdRoot = await prepareDirTarget(dir);
+  let staging: TempDir;
+  try {
+    staging = await makeTempDir(dir, STAGING_PREFIX);
+  } catch (e) {
+    if (createdRoot !== undefined) await removeEmptyDirs(createdRoot, dir);
+    throw e;
+  }
+  return new DirDestination(dir, staging, reference, createdRoot);
 }
 
 /** `DirReference.newImageDestination`'s entry point. */

@@ -15,13 +15,14 @@
  * placed after the planned ones); one that ends smaller, or fails, leaves a gap. Either way the file's layers are
  * then no longer {@link LayerSpool.contiguous}, and the destination writes the archive anew at commit.
  */
-import { ftruncate, writev } from 'node:fs';
+import { ftruncate } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { LayerPlan } from '../../types/image.js';
 import { AtomicFileSink } from '../../util/atomic.js';
 import { WritebackPacer } from '../../util/writeback.js';
+import { writevAll } from '../../util/write-all.js';
 import { parseDigest } from '../../util/digest.js';
 import { BLOCK } from './tar-index.js';
 import { encodeHeader } from './tar-write.js';
@@ -29,16 +30,9 @@ import { encodeHeader } from './tar-write.js';
 const COPY_CHUNK = 4 << 20;
 const BATCH = 1 << 20;
 
-/** Writes `bufs` at `pos` of `fd`, all of them. */
+/** Writes `bufs` at `pos` of `fd`, all of them (continuing after short writes). */
 export function writevAt(fd: number, bufs: Buffer[], pos: number): Promise<void> {
-  const total = bufs.reduce((n, b) => n + b.length, 0);
-  return new Promise((resolve, reject) => {
-    writev(fd, bufs, pos, (err, n) => {
-      if (err) reject(err);
-      else if (n !== total) reject(new FerryError(ErrorCode.Io, `short write: ${n} of ${total} bytes`));
-      else resolve();
-    });
-  });
+  return writevAll(fd, bufs, pos);
 }
 
 /** Zero bytes after `size` bytes of data up to the next tar block. */
@@ -311,8 +305,7 @@ export class LayerSpool {
       e.direct += n;
     } else {
       e.stageFh ??= await open(e.stagePath, 'wx+', 0o600);
-      const { bytesWritten } = await e.stageFh.writev(bufs, e.staged);
-      if (bytesWritten !== n) throw new FerryError(ErrorCode.Io, `short write to ${e.stagePath}`);
+      await writevAll(e.stageFh, bufs, e.staged);
       e.staged += n;
     }
   }

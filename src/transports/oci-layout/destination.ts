@@ -2,10 +2,11 @@
  * Writing an image into an OCI image layout (containers/image `oci/layout/oci_dest.go`).
  * Blobs and manifests go straight to `blobs/<alg>/<hex>` through the atomic blob writer (they are
  * content-addressed, so one visible before commit is harmless); `commit` adds the image to
- * `index.json` under the layout's lock, which is what makes it visible.
+ * `index.json` under the layout's lock, which is what makes it visible. A copy that fails removes the blobs it
+ * created that no image in `index.json` uses, and the layout directory itself when the copy created it.
  */
-import { mkdir, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { rmdir, stat, unlink } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
 import { MediaType } from '../../manifest/media-types.js';
@@ -17,10 +18,13 @@ import type { AdoptBlobFileOptions, BlobFileAdopter } from '../../util/blob-file
 import { digestOf, isDigest, parseDigest } from '../../util/digest.js';
 import { adoptFileAt } from '../shared/blob-adopt.js';
 import { putBlobFile } from '../shared/blob-writer.js';
+import { withLock } from '../../util/lock.js';
+import { makeDirs } from '../../util/make-dirs.js';
 import { checkAborted, ioError } from '../shared/files.js';
-import { blobPath, readIndex, readLayoutVersion } from './layout.js';
+import { BLOBS_DIR, blobPath, readIndex, readLayoutVersion } from './layout.js';
+import { reachable } from './reachable.js';
 import type { OciReference } from './reference.js';
-import { addManifestDescriptor, ensureLayoutMarker, manifestDescriptor, updateLayoutIndex } from './writer.js';
+import { addManifestDescriptor, ensureLayoutMarker, indexLockPath, manifestDescriptor, updateLayoutIndex } from './writer.js';
 
 /** Destination settings the `oci:` destination reads besides the SystemContext (see `copy/options.ts`). */
 export interface OciDestinationContext extends SystemContext {
@@ -36,6 +40,8 @@ export interface OciLayoutTarget {
   refName: string;
   /** The reference reported by the destination. */
   reference: ImageReference;
+  /** The outermost directory that opening the destination created (`dir` or one of its parents), if any. */
+  createdRoot?: string;
 }
 
 const SUPPORTED = [MediaType.OciManifest, MediaType.OciIndex];
@@ -47,13 +53,18 @@ export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
   /** The layout directory. */
   readonly dir: string;
   private readonly refName: string;
+  private readonly createdRoot: string | undefined;
   private top: { mediaType: string; digest: string; size: number } | undefined;
   private closed = false;
+  private committed = false;
+  /** Digests of the blob files this destination created (removed again if the copy fails). */
+  private readonly created = new Set<string>();
 
   constructor(target: OciLayoutTarget, ctx: OciDestinationContext) {
     this.reference = target.reference;
     this.dir = target.dir;
     this.refName = target.refName;
+    this.createdRoot = target.createdRoot;
     this.properties = {
       supportedManifestMIMETypes: [...SUPPORTED],
       supportsSignatures: false,
@@ -79,13 +90,13 @@ export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
   /** Streams the blob into `blobs/<alg>/<hex>`, verified (or named by its computed digest when `info.digest` is empty). */
   async putBlob(stream: Readable, info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo> {
     this.checkOpen();
-    return putBlobFile(this.dir, stream, info, { signal: opts.signal, pathFor: (d) => blobPath(this.dir, d) });
+    return putBlobFile(this.dir, stream, info, { signal: opts.signal, pathFor: (d) => blobPath(this.dir, d), onCreated: (p) => this.noteCreated(p) });
   }
 
   /** Takes a verified blob file (a complete partial download) as `blobs/<alg>/<hex>` without copying it. */
   async adoptBlobFile(path: string, info: BlobInfo, opts: AdoptBlobFileOptions): Promise<BlobInfo | undefined> {
     this.checkOpen();
-    return adoptFileAt(path, blobPath(this.dir, info.digest), info, opts);
+    return adoptFileAt(path, blobPath(this.dir, info.digest), info, { ...opts, onCreated: (p) => this.noteCreated(p) });
   }
 
   /**
@@ -106,8 +117,9 @@ export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
     try {
       const st = await stat(path).catch(() => undefined);
       if (!(st?.isFile() && st.size === manifest.bytes.length)) {
-        await mkdir(dirname(path), { recursive: true });
+        await makeDirs(dirname(path));
         await writeFileAtomic(path, manifest.bytes, { signal: opts.signal });
+        this.created.add(digest);
       }
     } catch (e) {
       throw ioError(`writing manifest ${digest} to OCI layout ${this.dir}`, e);
@@ -129,12 +141,47 @@ export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
     const desc = manifestDescriptor(this.top.mediaType, this.top.digest, this.top.size, this.refName);
     await ensureLayoutMarker(this.dir, opts);
     await updateLayoutIndex(this.dir, (index) => addManifestDescriptor(index, desc), opts);
+    this.committed = true;
     this.closed = true;
   }
 
-  /** Nothing to discard: blobs are content-addressed, and `index.json` is only touched by commit. */
+  /**
+   * Without a commit, removes what this copy wrote: the blobs it created that no image in `index.json` reaches
+   * (under the layout's lock), the `blobs/` directories left empty, and the layout directory (with the parents
+   * opening it created) when the copy created it and it is empty now. `index.json` was never touched.
+   */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.committed) return;
+    const removeUnused = async () => {
+      const index = await readIndex(this.dir).catch(() => undefined);
+      const used = index ? await reachable(this.dir, index.manifests, {}) : new Set<string>();
+      for (const digest of this.created) if (!used.has(digest)) await unlink(blobPath(this.dir, digest)).catch(() => {});
+    };
+    // The lock needs a few bytes of disk: on a full file system the blobs are removed without it.
+    await withLock(indexLockPath(this.dir), removeUnused, { timeoutMs: 10_000 }).catch(removeUnused).catch(() => {});
+    this.created.clear();
+    await this.removeCreatedDirs();
+  }
+
+  /** When this destination created the layout: removes its empty blob directories, the layout and the parents created with it. */
+  private async removeCreatedDirs(): Promise<void> {
+    if (this.createdRoot === undefined) return;
+    const blobs = join(this.dir, BLOBS_DIR);
+    for (const alg of ['sha256', 'sha512', 'sha384']) await rmdir(join(blobs, alg)).catch(() => {});
+    await rmdir(blobs).catch(() => {});
+    // From the layout up to the outermost directory created at open: each only if empty.
+    const rel = relative(this.createdRoot, this.dir);
+    const parts = rel === '' ? [] : rel.split(sep);
+    for (let i = parts.length; i >= 0; i--) {
+      const d = join(this.createdRoot, ...parts.slice(0, i));
+      if (!(await rmdir(d).then(() => true, () => false))) return;
+    }
+  }
+
+  private noteCreated(path: string): void {
+    const rel = relative(join(this.dir, BLOBS_DIR), path).split(sep);
+    if (rel.length === 2) this.created.add(`${rel[0]}:${rel[1]}`);
   }
 
   private checkOpen(): void {
@@ -149,8 +196,9 @@ export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
  */
 export async function openOciLayoutDestination(target: OciLayoutTarget, ctx: OciDestinationContext = {}, opts: OpOptions = {}): Promise<OciLayoutDestination> {
   checkAborted(opts.signal, `opening OCI layout ${target.dir}`);
+  let createdRoot: string | undefined;
   try {
-    await mkdir(target.dir, { recursive: true });
+    createdRoot = await makeDirs(target.dir);
   } catch (e) {
     throw ioError(`creating OCI layout ${target.dir}`, e);
   }
@@ -164,7 +212,7 @@ export async function openOciLayoutDestination(target: OciLayoutTarget, ctx: Oci
   } catch (e) {
     if (!(e instanceof FerryError && e.code === ErrorCode.NotFound)) throw e;
   }
-  return new OciLayoutDestination(target, ctx);
+  return new OciLayoutDestination({ ...target, createdRoot }, ctx);
 }
 
 /** `OciReference.newImageDestination`'s entry point. */

@@ -4,13 +4,14 @@
  * the way; the destination then renames that file to the blob's path (or hard-links it, when the partial must
  * stay until commit) instead of receiving the same bytes once more through `putBlob`.
  */
-import { link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { link, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { BlobInfo } from '../../types/image.js';
 import { fsyncDir } from '../../util/atomic.js';
 import { ioError } from '../../errors.js';
 import type { AdoptBlobFileOptions } from '../../util/blob-file-adopter.js';
 import { checkAborted } from './files.js';
+import { makeDirs } from '../../util/make-dirs.js';
 
 /** Mode of blob files before the umask, as written by `putBlob` (AtomicFileSink's default). */
 const BLOB_FILE_MODE = 0o644;
@@ -25,8 +26,13 @@ const CANNOT_LINK = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK'
  * @returns undefined when the file system refuses the rename/link (the caller copies instead).
  * @throws FerryError(E_SIZE_MISMATCH) if `src` is not `info.size` bytes long, E_IO, E_ABORTED.
  */
-export async function adoptFileAt(src: string, finalPath: string, info: BlobInfo, opts: AdoptBlobFileOptions & { fsync?: boolean }): Promise<BlobInfo | undefined> {
-  const what = `storing blob ${info.digest}`;
+export async function adoptFileAt(
+  src: string,
+  finalPath: string,
+  info: BlobInfo,
+  opts: AdoptBlobFileOptions & { fsync?: boolean; onCreated?: (path: string) => void },
+): Promise<BlobInfo | undefined> {
+  const what = `storing blob ${info.digest} at ${finalPath}`;
   checkAborted(opts.signal, what);
   try {
     const existing = await stat(finalPath).catch(() => undefined);
@@ -45,7 +51,7 @@ export async function adoptFileAt(src: string, finalPath: string, info: BlobInfo
       await fh.close();
     }
     checkAborted(opts.signal, what);
-    await mkdir(dirname(finalPath), { recursive: true });
+    await makeDirs(dirname(finalPath));
     try {
       if (opts.keepSource) {
         await link(src, finalPath).catch(async (e: NodeJS.ErrnoException) => {
@@ -60,6 +66,7 @@ export async function adoptFileAt(src: string, finalPath: string, info: BlobInfo
       if (CANNOT_LINK.has((e as NodeJS.ErrnoException).code ?? '')) return undefined;
       throw e;
     }
+    opts.onCreated?.(finalPath);
     if (opts.fsync !== false) await fsyncDir(dirname(finalPath));
     return { ...info };
   } catch (e) {

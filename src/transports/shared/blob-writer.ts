@@ -2,7 +2,7 @@
  * The blob writer of the file-based destinations (oci, dir, archives): streams a blob into a
  * temporary file while verifying it, then renames it to its content-addressed path.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -11,6 +11,7 @@ import type { BlobInfo } from '../../types/image.js';
 import { AtomicFileSink } from '../../util/atomic.js';
 import { isDigest } from '../../util/digest.js';
 import { VerifyingStream, isVerifiedUpstream } from '../../util/verify-stream.js';
+import { makeDirs } from '../../util/make-dirs.js';
 
 /** Options of {@link putBlobFile}. */
 export interface PutBlobFileOptions {
@@ -22,6 +23,8 @@ export interface PutBlobFileOptions {
   onProgress?: (bytes: number) => void;
   /** fsync file and directory before returning (default true). */
   fsync?: boolean;
+  /** Called with the final path when this call created the blob file (not when it reused one already there). */
+  onCreated?: (path: string) => void;
 }
 
 /**
@@ -52,9 +55,9 @@ export async function putBlobFile(dir: string, stream: Readable, info: BlobInfo,
         stream.destroy();
         return { ...info, size: existing };
       }
-      await mkdir(dirname(finalPath), { recursive: true });
+      await makeDirs(dirname(finalPath));
     } else {
-      await mkdir(dir, { recursive: true });
+      await makeDirs(dir);
     }
     // The copy engine already verifies what it hands over (and fails the stream on a mismatch): hash once.
     const trusted = known && opts.onProgress === undefined && isVerifiedUpstream(stream, info.digest, info.size);
@@ -67,8 +70,9 @@ export async function putBlobFile(dir: string, stream: Readable, info: BlobInfo,
       const size = verifier ? verifier.bytes : sink.stream.bytesWritten;
       if (size !== info.size && !verifier) throw sizeMismatch(what, info.size, size);
       const target = finalPath ?? opts.pathFor(digest);
-      if (finalPath === undefined) await mkdir(dirname(target), { recursive: true });
+      if (finalPath === undefined) await makeDirs(dirname(target));
       await sink.commit(target);
+      opts.onCreated?.(target);
       return { ...info, digest, size };
     } catch (e) {
       await sink.abort();
@@ -76,7 +80,16 @@ export async function putBlobFile(dir: string, stream: Readable, info: BlobInfo,
     }
   } catch (e) {
     if (!stream.destroyed) stream.destroy();
-    throw ioError(`writing ${what}`, e);
+    throw ioError(`writing ${what}${finalPathOrDir(info, opts, dir)}`, e);
+  }
+}
+
+/** ` to PATH` for error messages: the blob's final path when known, else the directory it goes to. */
+function finalPathOrDir(info: BlobInfo, opts: PutBlobFileOptions, dir: string): string {
+  try {
+    return ` to ${info.digest ? opts.pathFor(info.digest) : dir}`;
+  } catch {
+    return ` to ${dir}`;
   }
 }
 

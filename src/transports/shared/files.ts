@@ -1,9 +1,10 @@
 /** File reading shared by the file-based transports: small JSON files and streamed blobs. */
 import { createReadStream } from 'node:fs';
-import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode, ioError } from '../../errors.js';
 import type { OpOptions } from '../../types/context.js';
+import { MAX_JSON_BYTES, readBoundedFile } from '../../util/bounded-read.js';
 
 /** Chunk size for blob streams: large chunks keep per-chunk overhead (hashing, progress) low. */
 export const BLOB_READ_CHUNK = 1 << 20;
@@ -32,12 +33,13 @@ export function checkAborted(signal: AbortSignal | undefined, what: string): voi
 }
 
 /**
- * Reads a whole (small) file. A missing file is FerryError(E_NOT_FOUND) with `what` in the message,
- * other failures E_IO.
+ * Reads a whole (small) file — a manifest, index, signature or other JSON — of at most `limit` bytes (default
+ * 4 MiB). A missing file is FerryError(E_NOT_FOUND) with `what` in the message, a larger one E_TOO_LARGE, other
+ * failures E_IO.
  */
-export async function readWholeFile(path: string, what: string, opts: OpOptions = {}): Promise<Buffer> {
+export async function readWholeFile(path: string, what: string, opts: OpOptions & { limit?: number } = {}): Promise<Buffer> {
   try {
-    return await readFile(path, { signal: opts.signal });
+    return await readBoundedFile(path, { what: `${what} (${path})`, limit: opts.limit ?? MAX_JSON_BYTES, signal: opts.signal });
   } catch (e) {
     if (isNotFoundError(e)) throw new FerryError(ErrorCode.NotFound, `${what} not found (${path})`, { cause: e });
     throw ioError(`reading ${what} (${path})`, e);

@@ -84,4 +84,36 @@ describe('transports/dir/destination', function () {
     const d = await open(empty);
     await d.close();
   });
+
+  it('accepts what an interrupted commit of an earlier ferry left (staging beside image files, no version); still refuses foreign files', async () => {
+    const img = makeOciImage('half');
+    const half = await cleanup.tempDir('dird-half');
+    await mkdir(join(half, '.ferry-staging-abc123'));
+    await writeFile(join(half, 'manifest.json'), img.manifest.bytes);
+    await writeFile(join(half, hex(img.layer.digest)), img.layer.bytes);
+    await writeFile(join(half, 'signature-1'), 'sig');
+    const d = await open(half);
+    await d.putBlob(Readable.from([img.layer.bytes]), { digest: img.layer.digest, size: img.layer.size });
+    await d.putBlob(Readable.from([img.config.bytes]), { digest: img.config.digest, size: img.config.size });
+    await d.putManifest({ bytes: img.manifest.bytes, mediaType: MediaType.OciManifest });
+    await d.commit();
+    await d.close();
+    expect(await readFile(join(half, 'version'), 'utf8')).to.equal('Directory Transport Version: 1.1\n');
+    expect(await ls(half)).to.include.members(['manifest.json', hex(img.layer.digest), hex(img.config.digest), '.ferry-staging-abc123']);
+    expect(await ls(half)).to.not.include('signature-1');
+
+    const foreign = await cleanup.tempDir('dird-foreign');
+    await mkdir(join(foreign, '.ferry-staging-abc123'));
+    await writeFile(join(foreign, 'manifest.json'), '{}');
+    await writeFile(join(foreign, 'notes.txt'), 'mine');
+    expect((await rejection(open(foreign))).code).to.equal(ErrorCode.InvalidReference);
+  });
+
+  it('close without commit removes the directory when opening created it', async () => {
+    const parent = await cleanup.tempDir('dird-created');
+    const d = await open(join(parent, 'a', 'b'));
+    expect(await ls(join(parent, 'a', 'b'))).to.have.lengthOf(1); // the staging directory
+    await d.close();
+    expect(await ls(parent)).to.deep.equal([]);
+  });
 });

@@ -1,0 +1,86 @@
+/**
+ * Reading small files whole — manifests, configs, signatures, JSON and other configuration files — with a size
+ * limit, so that a huge file, a device (`/dev/zero`) or an endless pipe fails with one clear error naming the
+ * file and the limit instead of filling memory. Every whole-file read of such data goes through here.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { FerryError, ErrorCode, tooLarge } from '../errors.js';
+
+/** What ferry reads into memory at most for a manifest, config, signature or JSON file: 4 MiB, as skopeo. */
+export const MAX_JSON_BYTES = 4 * 1024 * 1024;
+
+/** Options of {@link readBoundedFile}. */
+export interface BoundedReadOptions {
+  /** Most bytes accepted (default {@link MAX_JSON_BYTES}). */
+  limit?: number;
+  /** Names the file in the too-large error (default the path). */
+  what?: string;
+  /** Stops reading between chunks (E_ABORTED). */
+  signal?: AbortSignal;
+}
+
+const CHUNK = 64 * 1024;
+
+/**
+ * Reads the whole file at `path` (regular file, device or pipe) into memory, at most `limit` bytes.
+ * @throws FerryError(E_TOO_LARGE) `WHAT is larger than LIMIT: refusing to read it` for a larger file, without
+ *   reading more than the limit; FerryError(E_ABORTED); the file system's own error (ENOENT, EISDIR, …) as it is,
+ *   so that callers keep their "not found" handling.
+ */
+export async function readBoundedFile(path: string, opts: BoundedReadOptions = {}): Promise<Buffer> {
+  const limit = opts.limit ?? MAX_JSON_BYTES;
+  const what = opts.what ?? path;
+  checkSignal(opts.signal, what);
+  const fh = await open(path, 'r');
+  try {
+    return await readBoundedHandle(fh, { ...opts, limit, what });
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+/** {@link readBoundedFile} of an open file handle (read from its current position). */
+export async function readBoundedHandle(fh: FileHandle, opts: BoundedReadOptions & { what: string }): Promise<Buffer> {
+  const limit = opts.limit ?? MAX_JSON_BYTES;
+  const st = await fh.stat();
+  if (st.isFile() && st.size > limit) throw tooLarge(opts.what, limit);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    checkSignal(opts.signal, opts.what);
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, limit + 1 - total));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+    if (bytesRead === 0) break;
+    chunks.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+    total += bytesRead;
+    if (total > limit) throw tooLarge(opts.what, limit);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/**
+ * Collects a stream (an HTTP body, a tar entry) into memory, at most `limit` bytes; the stream is destroyed as
+ * soon as it goes past the limit.
+ * @throws FerryError(E_TOO_LARGE) naming `what`; the stream's own error.
+ */
+export async function readBoundedStream(stream: AsyncIterable<Uint8Array> & { destroy?: (e?: Error) => void }, opts: BoundedReadOptions & { what: string }): Promise<Buffer> {
+  const limit = opts.limit ?? MAX_JSON_BYTES;
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const c of stream) {
+    checkSignal(opts.signal, opts.what);
+    const b = Buffer.isBuffer(c) ? c : Buffer.from(c);
+    total += b.length;
+    if (total > limit) {
+      const e = tooLarge(opts.what, limit);
+      stream.destroy?.();
+      throw e;
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+function checkSignal(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new FerryError(ErrorCode.Aborted, `reading ${what}: aborted`, { cause: signal.reason });
+}

@@ -1,0 +1,56 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCode, FerryError } from '../../src/errors.js';
+import { MAX_JSON_BYTES, readBoundedFile } from '../../src/util/bounded-read.js';
+import { makeDirs } from '../../src/util/make-dirs.js';
+import { rejection } from '../harness/expect.js';
+import { useCleanup } from '../harness/tmp.js';
+
+describe('util/bounded-read and util/make-dirs', () => {
+  const cleanup = useCleanup();
+
+  it('reads a file of exactly the limit; one byte more is E_TOO_LARGE naming the file and the limit', async () => {
+    const dir = await cleanup.tempDir('bounded');
+    const ok = join(dir, 'ok');
+    await writeFile(ok, Buffer.alloc(1024, 1));
+    expect((await readBoundedFile(ok, { limit: 1024 })).length).to.equal(1024);
+    const e = await rejection(readBoundedFile(ok, { limit: 1023, what: 'config x' }));
+    expect(e.code).to.equal(ErrorCode.TooLarge);
+    expect(e.message).to.equal('config x is larger than 1023 bytes: refusing to read it');
+    expect(MAX_JSON_BYTES).to.equal(4 * 1024 * 1024);
+  });
+
+  it('stops reading a device or a pipe after the limit', async () => {
+    const e = await rejection(readBoundedFile('/dev/zero', { limit: 100_000 }));
+    expect(e.message).to.equal('/dev/zero is larger than 100000 bytes: refusing to read it');
+    const dir = await cleanup.tempDir('bounded-fifo');
+    const fifo = join(dir, 'fifo');
+    await new Promise<void>((resolve, reject) => spawn('mkfifo', [fifo]).on('exit', (c) => (c === 0 ? resolve() : reject(new Error('mkfifo')))));
+    const writer = spawn('sh', ['-c', `yes > ${fifo}`]);
+    try {
+      const e2 = await rejection(readBoundedFile(fifo, { limit: 1 << 20 }));
+      expect(e2.message).to.equal(`${fifo} is larger than 1 MiB: refusing to read it`);
+    } finally {
+      writer.kill();
+    }
+  });
+
+  it('keeps the file system error of a missing file (callers map it)', async () => {
+    const e = await readBoundedFile('/nonexistent/x').catch((x: unknown) => x);
+    expect(e).to.not.be.instanceOf(FerryError);
+    expect((e as NodeJS.ErrnoException).code).to.equal('ENOENT');
+  });
+
+  it('makeDirs creates the missing levels and returns the outermost; fails at once under /proc', async () => {
+    const dir = await cleanup.tempDir('mkdirs');
+    expect(await makeDirs(join(dir, 'a', 'b', 'c'))).to.equal(join(dir, 'a'));
+    expect(await makeDirs(join(dir, 'a', 'b'))).to.equal(undefined);
+    await writeFile(join(dir, 'file'), '');
+    expect(((await makeDirs(join(dir, 'file', 'x')).catch((x: unknown) => x)) as NodeJS.ErrnoException).code).to.equal('ENOTDIR');
+    expect(((await makeDirs('/proc/nope/deeper').catch((x: unknown) => x)) as NodeJS.ErrnoException).code).to.equal('ENOENT');
+    await mkdir(join(dir, 'exists'));
+    expect(await makeDirs(join(dir, 'exists'))).to.equal(undefined);
+  });
+});
