@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
-import { readBoundedFile } from '../util/read-bounded.js';
+import { readNamedFile } from '../util/bounded-read.js';
 import { JsonPathError, parseJsonNoDuplicates, type JsonPath } from './json-path.js';
 import type {
   KeySource,
@@ -309,6 +309,6 @@ export async function policyPath(opts: { path?: string; homeDir?: string; system
  */
 export async function loadPolicy(opts: LoadPolicyOptions): Promise<{ policy: Policy; path: string }> {
   const file = await policyPath(opts);
-  const bytes = await readBoundedFile(file, 'policy file', { signal: opts.signal });
+  const bytes = await readNamedFile(file, 'policy file', { signal: opts.signal });
   return { policy: parsePolicy(bytes.toString('utf8'), file, opts), path: file };
 }

@@ -84,3 +84,18 @@ export async function readBoundedStream(stream: AsyncIterable<Uint8Array> & { de
 function checkSignal(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new FerryError(ErrorCode.Aborted, `reading ${what}: aborted`, { cause: signal.reason });
 }
+
+/**
+ * {@link readBoundedFile} for a file the user named in a role (`policy file`, `public key`): every failure is one
+ * FerryError naming the role and the path — E_NOT_FOUND for a missing file, E_TOO_LARGE over the limit, E_IO else.
+ */
+export async function readNamedFile(path: string, role: string, opts: Omit<BoundedReadOptions, 'what'> = {}): Promise<Buffer> {
+  try {
+    return await readBoundedFile(path, { ...opts, what: `${role} ${path}` });
+  } catch (e) {
+    if (e instanceof FerryError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new FerryError(ErrorCode.NotFound, `reading ${role} ${path}: no such file`, { cause: e });
+    throw new FerryError(ErrorCode.Io, `reading ${role} ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}

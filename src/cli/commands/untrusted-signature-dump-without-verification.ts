@@ -1,7 +1,7 @@
 import type { CommandSpec } from '../command.js';
 import { write } from '../io.js';
 import { FerryError } from '../../errors.js';
-import { readBoundedFile } from '../../util/read-bounded.js';
+import { readNamedFile } from '../../util/bounded-read.js';
 import { formatUntrustedSignatureInformation, untrustedSignatureInformation } from '../../signature/untrusted-info.js';
 
 const spec: CommandSpec = {
@@ -10,7 +10,7 @@ const spec: CommandSpec = {
   builder: (y) => y.positional('SIGNATURE', { type: 'string', describe: 'path of the signature file (not verified: do not trust what it prints)' }),
   async handler(args, cli) {
     const file = String(args['SIGNATURE']);
-    const blob = await readBoundedFile(file, 'signature', { signal: cli.signal });
+    const blob = await readNamedFile(file, 'signature', { signal: cli.signal });
     let text: string;
     try {
       text = formatUntrustedSignatureInformation(await untrustedSignatureInformation(blob));

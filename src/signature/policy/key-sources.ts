@@ -1,5 +1,5 @@
 /** Reading the key material a policy requirement names (files read when the requirement is evaluated, as containers/image). */
-import { readBoundedFile } from '../../util/read-bounded.js';
+import { readNamedFile } from '../../util/bounded-read.js';
 import type { KeySource } from './types.js';
 
 /**
@@ -7,10 +7,10 @@ import type { KeySource } from './types.js';
  * @throws FerryError(E_NOT_FOUND / E_IO) if a file cannot be read or is over 4 MiB.
  */
 export async function readKeySource(src: KeySource, what: string, signal?: AbortSignal): Promise<Buffer[]> {
-  if ('path' in src) return [await readBoundedFile(src.path, what, { signal })];
+  if ('path' in src) return [await readNamedFile(src.path, what, { signal })];
   if ('paths' in src) {
     const out: Buffer[] = [];
-    for (const p of src.paths) out.push(await readBoundedFile(p, what, { signal }));
+    for (const p of src.paths) out.push(await readNamedFile(p, what, { signal }));
     return out;
   }
   if ('data' in src) return [src.data];
