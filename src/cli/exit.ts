@@ -1,9 +1,12 @@
 import { FerryError, exitStatusFor } from '../errors.js';
+import { redactCredentials } from '../util/redact.js';
 
 /**
  * Turns any error into the one line printed on stderr and the exit status:
  * 2 when the image or repository does not exist, 1 otherwise.
  * With `debug`, the stable error code and the chain of causes follow on further lines.
+ * Every line goes through {@link redactCredentials}: an image name typed as `docker://user:pass@host/…` never echoes
+ * the password, in the message or in any cause.
  */
 export function describeError(e: unknown, debug = false): { message: string; status: number } {
   const first = oneLine(messageOf(e));
@@ -27,5 +30,5 @@ function messageOf(e: unknown): string {
 }
 
 function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, '; ').trim();
+  return redactCredentials(s.replace(/\s*\n\s*/g, '; ').trim());
 }
