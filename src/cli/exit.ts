@@ -1,4 +1,5 @@
 import { FerryError, exitStatusFor } from '../errors.js';
+import { redactCredentials } from '../util/redact.js';
 
 /** What the CLI knows about how the command ended, beyond the error. */
 export interface FailureContext {
@@ -12,6 +13,8 @@ export interface FailureContext {
  * A command stopped by `--command-timeout` says so: `command timed out after 2s: <what was being done>` (the layers
  * below only know that their signal aborted, and name what they were doing).
  * With `debug`, the stable error code and the chain of causes follow on further lines.
+ * Every line goes through {@link redactCredentials}: an image name typed as `docker://user:pass@host/…` never echoes
+ * the password, in the message or in any cause.
  */
 export function describeError(e: unknown, debug = false, ctx: FailureContext = {}): { message: string; status: number } {
   let first = oneLine(messageOf(e));
@@ -39,5 +42,5 @@ function messageOf(e: unknown): string {
 }
 
 function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, '; ').trim();
+  return redactCredentials(s.replace(/\s*\n\s*/g, '; ').trim());
 }

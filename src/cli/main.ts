@@ -4,6 +4,7 @@ import type { CommandSpec, CliContext } from './command.js';
 import { processIo, write, type CliIo } from './io.js';
 import { describeError } from './exit.js';
 import { VERSION } from '../version.js';
+import { redactCredentials } from '../util/redact.js';
 import type { CommandName } from './command-names.js';
 
 /** The command list: loaded lazily so start-up only pays for the command that runs. */
@@ -150,7 +151,7 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
   }
   if (failed !== undefined) {
     if (failed instanceof UsageError) {
-      await write(io.stderr, `Error: ${failed.message}\nSee 'ferry --help'.\n`);
+      await write(io.stderr, `Error: ${redactCredentials(failed.message)}\nSee 'ferry --help'.\n`);
       return 1;
     }
     if (interrupted !== undefined) {

@@ -159,10 +159,33 @@ export interface CredentialsLookup {
  * caller can mention it if the registry then refuses anonymous access.
  */
 export async function lookupCredentialsDetailed(registry: string, repository: string, ctx: SystemContext): Promise<CredentialsLookup> {
+  return lookupIn(authPaths(ctx), registry, repository);
+}
+
+/**
+ * Credentials for `registry/repository` from one Docker-format `config.json` only (`--compat-auth-file`; no other
+ * file is read), with the same key matching as {@link lookupCredentials}.
+ */
+export async function lookupCredentialsInFile(file: string, registry: string, repository: string): Promise<Credentials | undefined> {
+  return (await lookupIn([{ path: file, legacy: false }], registry, repository)).credentials;
+}
+
+/**
+ * The key Docker's `config.json` uses for a `login` key (`https://index.docker.io/v1/` for Docker Hub).
+ * @throws FerryError(E_USAGE) for a key naming a namespace, which Docker's format cannot hold.
+ */
+export function dockerCompatKey(key: string): string {
+  if (key.includes('/')) {
+    throw new FerryError(ErrorCode.Usage, `credentials cannot be recorded in Docker-compatible format with namespaced key "${key}"`);
+  }
+  return key === 'docker.io' ? 'https://index.docker.io/v1/' : key;
+}
+
+async function lookupIn(paths: AuthPath[], registry: string, repository: string): Promise<CredentialsLookup> {
   const host = normalizeRegistryHost(registry);
   const keys = authKeys(host, repository);
   let unsupportedHelper: CredentialsLookup['unsupportedHelper'];
-  for (const p of authPaths(ctx)) {
+  for (const p of paths) {
     const c = await readAuthFile(p);
     if (!c) continue;
     const auths = c.auths ?? {};

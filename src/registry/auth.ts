@@ -7,7 +7,7 @@ import { FerryError, ErrorCode, RegistryError } from '../errors.js';
 import type { SystemContext, OpOptions } from '../types/context.js';
 import { lookupCredentialsDetailed, type Credentials, type CredentialsLookup } from './auth-file.js';
 import { parseChallenges, type Challenge } from './challenge.js';
-import { responseError } from './errors.js';
+import { parseErrorBody, registryText, responseError } from './errors.js';
 import { readBody, readErrorText, type HttpResponse } from './http.js';
 
 /** Sends a request to a token realm (any origin). */
@@ -86,6 +86,21 @@ export class Authenticator {
   async helperHint(): Promise<string> {
     const h = (await this.credentialsLookup()).unsupportedHelper;
     return h ? ` (credential helper "${h.helper}" configured in ${h.file} is not supported)` : '';
+  }
+
+  /**
+   * `text` (something a registry or token server said) without the secrets this endpoint uses: a hostile server could
+   * echo the password, the `Authorization` value or a token back in its error message.
+   */
+  async scrub(text: string): Promise<string> {
+    const c = await this.credentials();
+    const secrets = [this.ctx.registryToken, c?.password, c?.identityToken];
+    if (c?.username !== undefined && c.password !== undefined) secrets.push(Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64'));
+    for (const t of this.tokens.values()) secrets.push(t.token);
+    let out = text;
+    // very short secrets would garble the message more than they could reveal
+    for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('***');
+    return out;
   }
 
   /** Adopts the challenge of a `/v2/` ping answer (200: none; 401: the offered one). */
@@ -178,12 +193,16 @@ export class Authenticator {
       res = await this.sendToken({ method: 'GET', url, headers, signal: opts.signal });
     }
     if (res.status === 401 || res.status === 403) {
-      await readErrorText(res);
-      const msg = creds ? 'invalid username/password' : `authentication required${await this.helperHint()}`;
-      throw new RegistryError(ErrorCode.Unauthorized, `${what}: ${msg}`, { status: res.status });
+      // containers/image's wording (scripts match on it), then the token server's own message; the request's caller
+      // prefixes what was being read.
+      const entries = parseErrorBody(await readErrorText(res));
+      const said = await this.scrub(registryText(res.status, entries));
+      const msg = creds ? `invalid username/password: ${said}` : `${said}${await this.helperHint()}`;
+      throw new RegistryError(ErrorCode.Unauthorized, `unable to retrieve auth token: ${msg}`, { status: res.status, entries });
     }
     if (res.status < 200 || res.status >= 300) {
-      throw responseError(`${what}: getting a token`, res.status, res.headers, await readErrorText(res));
+      const e = responseError(`${what}: getting a token`, res.status, res.headers, await readErrorText(res));
+      throw new RegistryError(e.code, await this.scrub(e.message), { status: e.status, entries: e.entries, retryable: e.retryable, retryAfter: e.retryAfter });
     }
     const body = await readBody(res, 1 << 20, () => new FerryError(ErrorCode.Registry, `${what}: token answer too large`));
     let j: { token?: unknown; access_token?: unknown; expires_in?: unknown; issued_at?: unknown };

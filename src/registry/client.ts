@@ -179,6 +179,16 @@ export class RegistryClient {
     return `docker://${logical}${suffix}${physical !== logical ? ` (at ${ep!.spec.mirror ? 'mirror ' : ''}${physical})` : ''}`;
   }
 
+  /**
+   * `reading manifest TAG in registry/repository` (or `reading blob DIGEST in …`), skopeo's words for a read, naming the
+   * repository as the user wrote it, plus where it was looked for if that differs.
+   */
+  private reading(ep: Endpoint, kind: 'manifest' | 'blob', tagOrDigest: string): string {
+    const logical = `${this.registry}/${this.repository}`;
+    const physical = `${ep.spec.host}/${ep.spec.repository}`;
+    return `reading ${kind} ${tagOrDigest} in ${logical}${physical !== logical ? ` (at ${ep.spec.mirror ? 'mirror ' : ''}${physical})` : ''}`;
+  }
+
   /** Tries `fn` on each endpoint in order; the first success wins (and is pinned), else the primary's error is thrown. */
   private async firstOf<T>(eps: Endpoint[], fn: (ep: Endpoint) => Promise<T>, signal?: AbortSignal): Promise<T> {
     let lastError: unknown;
@@ -230,7 +240,7 @@ export class RegistryClient {
   }
 
   private async getManifestOnce(ep: Endpoint, tagOrDigest: string, opts: OpOptions) {
-    const what = this.what(ep, tagOrDigest);
+    const what = this.reading(ep, 'manifest', tagOrDigest);
     const res = await ep.request({
       retry: false,
       method: 'GET',
@@ -334,7 +344,7 @@ export class RegistryClient {
   }
 
   private async getBlobFrom(ep: Endpoint, digest: string, offset: number, opts: OpOptions & { rangeOnly?: boolean }) {
-    const what = this.what(ep, digest);
+    const what = this.reading(ep, 'blob', digest);
     const res = await ep.request({
       method: 'GET',
       path: `/v2/${ep.spec.repository}/blobs/${digest}`,

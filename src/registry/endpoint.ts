@@ -5,7 +5,8 @@
 import type { Agent } from './undici.js';
 import { ErrorCode, FerryError, RegistryError } from '../errors.js';
 import type { SystemContext, OpOptions } from '../types/context.js';
-import { Authenticator } from './auth.js';
+import { Authenticator, chooseChallenge } from './auth.js';
+import { parseChallenges } from './challenge.js';
 import { tlsSettingsOnce, type TlsSettings } from './certs.js';
 import { responseError, transportError } from './errors.js';
 import { discard, leaseAgent, readErrorText, send, type AgentLease, type HttpRequest, type HttpResponse, type PingOutcome } from './http.js';
@@ -53,6 +54,8 @@ export class Endpoint {
   private tls?: Promise<TlsSettings>;
   private lease?: AgentLease;
   private readonly foreign = new Map<string, AgentLease>();
+  /** Anonymous authentication for the hosts redirects led to, by origin. */
+  private readonly foreignAuth = new Map<string, Authenticator>();
   private closed = false;
 
   constructor(
@@ -188,7 +191,8 @@ export class Endpoint {
           }
           throw err;
         }
-        const challenge = res.headers['www-authenticate'];
+        // a challenge from a host the ping was redirected to is not this registry's: its realm never gets credentials
+        const challenge = res.url.origin === url.origin ? res.headers['www-authenticate'] : undefined;
         await discard(res);
         return { scheme, status: res.status, challenge };
       } catch (e) {
@@ -217,7 +221,16 @@ export class Endpoint {
     const attemptOnce = async (): Promise<HttpResponse> => {
       let scopes = req.scopes;
       for (let authAttempt = 0; ; authAttempt++) {
-        const authz = await this.auth.authorization(scopes, req);
+        let authz: string | undefined;
+        try {
+          authz = await this.auth.authorization(scopes, req);
+        } catch (e) {
+          // a refused token request names what was being read, as skopeo does (`reading manifest …: unable to retrieve auth token: …`)
+          if (e instanceof RegistryError && e.code === ErrorCode.Unauthorized) {
+            throw new RegistryError(e.code, `${req.what}: ${e.message}`, { status: e.status, entries: e.entries, cause: e });
+          }
+          throw e;
+        }
         const headers: Record<string, string> = { ...this.uaHeader(), ...req.headers };
         if (authz) headers['authorization'] = authz;
         let res: HttpResponse;
@@ -230,7 +243,11 @@ export class Endpoint {
         } catch (e) {
           throw transportError(req.what, e, req.signal);
         }
-        if (res.status === 401) {
+        if (res.status === 401 && res.url.origin !== this.base!.origin) {
+          // A redirect target (blob storage, CDN) wants authentication: never with this registry's credentials.
+          res = await this.anonymousRetry(res, req);
+        }
+        if (res.status === 401 && res.url.origin === this.base!.origin) {
           const d = this.auth.onUnauthorized(res.headers['www-authenticate'], scopes, authAttempt);
           if (d.retry) {
             await discard(res);
@@ -238,18 +255,13 @@ export class Endpoint {
             continue;
           }
           const err = responseError(req.what, res.status, res.headers, await errorText(res, req.method));
-          const creds = await this.auth.credentials();
-          const hint = this.ctx.registryToken
-            ? 'the registry token was refused'
-            : creds
-              ? 'invalid username/password'
-              : `authentication required${await this.auth.helperHint()}`;
-          const detail = err.message.slice(req.what.length + 2);
-          const extra = detail && !hint.startsWith(detail) && !/^authentication required$/i.test(detail) ? `: ${detail}` : '';
-          throw new RegistryError(ErrorCode.Unauthorized, `${req.what}: ${hint}${extra}`, {
-            status: 401,
-            entries: err.entries,
-          });
+          const hint = this.ctx.registryToken ? ' (the registry token was refused)' : await this.auth.helperHint();
+          throw new RegistryError(ErrorCode.Unauthorized, await this.auth.scrub(`${err.message}${hint}`), { status: 401, entries: err.entries });
+        }
+        if (res.status === 401) {
+          const err = responseError(req.what, res.status, res.headers, await errorText(res, req.method));
+          const text = await this.auth.scrub(`${err.message} (at ${res.url.host}, where the registry redirected)`);
+          throw new RegistryError(ErrorCode.Unauthorized, text, { status: 401, entries: err.entries });
         }
         if (res.status === 429 || res.status === 502 || res.status === 503 || res.status === 504) {
           throw responseError(req.what, res.status, res.headers, await errorText(res, req.method));
@@ -259,6 +271,47 @@ export class Endpoint {
     };
     if (req.retry === false) return attemptOnce();
     return withRetry(attemptOnce, { retryTimes: this.ctx.retryTimes, retryDelayMs: this.ctx.retryDelayMs, signal: req.signal });
+  }
+
+  /**
+   * Answers the 401 of a host a redirect led to (`res.url`, another origin than the registry's): when it offers a
+   * Bearer challenge, with an anonymous token from its realm, never with this registry's credentials or tokens (they
+   * belong to the registry and to the realm the registry's own challenge named). Returns the new answer, or `res` as
+   * it is when there is nothing anonymous to try.
+   */
+  private async anonymousRetry(res: HttpResponse, req: EndpointRequest): Promise<HttpResponse> {
+    const ch = chooseChallenge(parseChallenges(res.headers['www-authenticate']));
+    if (ch?.scheme !== 'bearer') return res;
+    await discard(res);
+    const target = res.url;
+    let auth = this.foreignAuth.get(target.origin);
+    if (!auth) {
+      const anonymous: SystemContext = { ...this.ctx, credentials: undefined, registryToken: undefined, authFile: undefined, noCreds: true };
+      auth = new Authenticator(target.host, '', anonymous, (r) => this.sendForeign(r));
+      this.foreignAuth.set(target.origin, auth);
+    }
+    auth.adoptPing(401, res.headers['www-authenticate']);
+    const scopes = (ch.params['scope'] ?? '').split(' ').filter(Boolean);
+    let authz: string | undefined;
+    try {
+      authz = await auth.authorization(scopes, req);
+    } catch (e) {
+      if (e instanceof RegistryError && e.code === ErrorCode.Unauthorized) {
+        throw new RegistryError(e.code, `${req.what}: ${e.message} (at ${target.host}, where the registry redirected)`, { status: e.status, cause: e });
+      }
+      throw e;
+    }
+    const headers: Record<string, string> = { ...this.uaHeader(), ...req.headers };
+    if (authz) headers['authorization'] = authz;
+    try {
+      return await send(
+        this.agentForForeign(target),
+        { method: req.method, url: target, headers, signal: req.signal, followRedirects: req.followRedirects },
+        (u) => this.agentForForeign(u),
+      );
+    } catch (e) {
+      throw transportError(req.what, e, req.signal);
+    }
   }
 
   /** Releases the agents (shared agents close with their last user). */

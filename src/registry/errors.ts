@@ -24,13 +24,34 @@ export function parseErrorBody(body: string): RegistryErrorEntry[] {
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  400: 'bad request', 401: 'authentication required', 403: 'access denied', 404: 'not found', 405: 'method not allowed',
+  400: 'bad request', 401: 'unauthorized: authentication required', 403: 'access denied', 404: 'not found', 405: 'method not allowed',
   409: 'conflict', 413: 'payload too large', 416: 'range not satisfiable', 429: 'too many requests',
   500: 'internal server error', 502: 'bad gateway', 503: 'service unavailable', 504: 'gateway timeout',
 };
 
 /** Printable, single-line, bounded. */
 const clean = (s: string) => s.replace(/[\r\n\t]+/g, ' ').replace(/[^\x20-\x7e\u00a0-\uffff]/g, '').slice(0, 300).trim();
+
+/** Codes whose text scripts match in the registry's words, `code: message` as skopeo prints them (`unauthorized: authentication required`). */
+const PREFIXED_CODES = new Set(['UNAUTHORIZED', 'DENIED']);
+
+/** One error entry as printed: its message (or its code in words); for authentication errors the code first, as skopeo. */
+function entryText(e: RegistryErrorEntry): string {
+  const codeWords = e.code.toLowerCase().replace(/_/g, ' ');
+  const message = clean(e.message || codeWords);
+  if (!message) return '';
+  return PREFIXED_CODES.has(e.code.toUpperCase()) && message.toLowerCase() !== codeWords ? `${codeWords}: ${message}` : message;
+}
+
+function entryTexts(entries: RegistryErrorEntry[]): string[] {
+  return [...new Set(entries.map(entryText).filter(Boolean))];
+}
+
+/** What a registry said in an error answer, as printed after `what: ` (`unauthorized: authentication required`). */
+export function registryText(status: number, entries: RegistryErrorEntry[]): string {
+  const unique = entryTexts(entries);
+  return unique.length ? unique.join('; ') : (STATUS_TEXT[status] ?? `HTTP status ${status}`);
+}
 
 /**
  * A non-2xx answer as a {@link RegistryError}: MANIFEST_UNKNOWN / NAME_UNKNOWN / BLOB_UNKNOWN / 404 → E_NOT_FOUND,
@@ -53,8 +74,7 @@ export function responseError(
   else if (codes.has('DENIED') || status === 403) code = ErrorCode.Denied;
   else if (status === 404) code = ErrorCode.NotFound;
   const retryable = status === 429 || status === 502 || status === 503 || status === 504;
-  const messages = entries.map((e) => clean(e.message || e.code.toLowerCase().replace(/_/g, ' '))).filter(Boolean);
-  const unique = [...new Set(messages)];
+  const unique = entryTexts(entries);
   let text = unique.length ? unique.join('; ') : (STATUS_TEXT[status] ?? `HTTP status ${status}`);
   if (code === ErrorCode.Registry && !unique.length) text = `unexpected HTTP status ${status}`;
   else if (code === ErrorCode.Registry) text += ` (HTTP status ${status})`;

@@ -59,10 +59,12 @@ const what = (client: RegistryClient, digest?: string) =>
  */
 export async function blobSize(client: RegistryClient, digest: string, opts: OpOptions = {}): Promise<number | undefined> {
   parseDigest(digest);
-  const res = await client.request({ method: 'HEAD', path: `blobs/${digest}`, signal: opts.signal, what: `docker://${client.registry}/${client.repository}@${digest}` });
+  // skopeo's words: the message names the repository, and which blob was being checked
+  const w = `checking whether a blob ${digest} exists in ${client.registry}/${client.repository}`;
+  const res = await client.request({ method: 'HEAD', path: `blobs/${digest}`, signal: opts.signal, what: w });
   await discard(res);
   if (res.status === 404) return undefined;
-  if (res.status !== 200) throw await Client.errorFrom(`docker://${client.registry}/${client.repository}@${digest}`, res);
+  if (res.status !== 200) throw await Client.errorFrom(w, res);
   const len = Number(header(res, 'content-length'));
   return Number.isSafeInteger(len) && header(res, 'content-length') !== undefined ? len : -1;
 }

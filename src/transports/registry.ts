@@ -3,6 +3,7 @@
  * e.g. `docker://busybox`, `oci:/tmp/layout:tag`, `dir:/tmp/img`.
  * The list of transports lives in `shared/builtin-transports.ts`.
  */
+import { redactCredentials } from '../util/redact.js';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { ImageReference, Transport } from '../types/reference.js';
 import * as builtin from './shared/builtin-transports.js';
@@ -35,7 +36,10 @@ export function parseImageName(s: string): ImageReference {
   const name = s.slice(0, colon);
   const transport = TRANSPORTS.get(name);
   if (!transport) {
-    throw new FerryError(ErrorCode.UnknownTransport, `invalid image name "${s}": unknown transport "${name}"; ${known}`);
+    // `user:password@host/repo` parses as transport `user`: then neither the name nor that "transport" is echoed
+    const shown = redactCredentials(s);
+    const what = shown === s ? `unknown transport "${name}"` : 'no transport (an image name cannot carry credentials)';
+    throw new FerryError(ErrorCode.UnknownTransport, `invalid image name "${shown}": ${what}; ${known}`);
   }
   return transport.parseReference(s.slice(colon + 1));
 }

@@ -1,9 +1,10 @@
 /**
- * An HTTP proxy in front of a plain-HTTP registry that injects failures a real registry won't produce:
+ * An HTTP proxy in front of a registry (plain HTTP, or HTTPS given the CA: the proxy itself always speaks plain HTTP) that injects failures a real registry won't produce:
  * canned statuses, cut or corrupted bodies, delays. Requests (including `Range`) otherwise pass through
  * unchanged; the `Host` header is kept, so the registry's absolute `Location` URLs point back at the proxy.
  */
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 /** A failure to inject for one request. */
@@ -62,12 +63,21 @@ function forwardableHeaders(h: IncomingHttpHeaders): IncomingHttpHeaders {
 }
 
 /**
- * Starts a proxy on 127.0.0.1 forwarding to `targetUrl` (plain HTTP). `rule` is called for every request;
+ * Starts a proxy on 127.0.0.1 forwarding to `targetUrl` (plain HTTP, or HTTPS trusting `opts.ca`). `rule` is called for every request;
  * it returns a {@link Fault} to inject, or undefined to pass the request through.
  */
-export async function startFaultProxy(targetUrl: string, rule: (req: FaultRequest) => Fault | undefined): Promise<FaultProxy> {
+export async function startFaultProxy(
+  targetUrl: string,
+  rule: (req: FaultRequest) => Fault | undefined,
+  opts: { ca?: string } = {},
+): Promise<FaultProxy> {
   const target = new URL(targetUrl);
-  if (target.protocol !== 'http:') throw new Error('startFaultProxy: the target must be a plain-HTTP registry');
+  const tls = target.protocol === 'https:';
+  if (!tls && target.protocol !== 'http:') throw new Error('startFaultProxy: the target must be an http or https registry');
+  if (tls && !opts.ca) throw new Error('startFaultProxy: an https target needs opts.ca (the CA that signed its certificate)');
+  const upstreamRequest = tls
+    ? (o: RequestOptions) => httpsRequest({ ...o, ca: opts.ca })
+    : (o: RequestOptions) => httpRequest(o);
   const requests: ProxiedRequest[] = [];
   const perPath = new Map<string, number>();
   const sockets = new Set<Socket>();
@@ -75,8 +85,8 @@ export async function startFaultProxy(targetUrl: string, rule: (req: FaultReques
   let connections = 0;
 
   const forward = (req: IncomingMessage, res: ServerResponse, record: ProxiedRequest, fault: Fault | undefined) => {
-    const upstream = httpRequest({
-      host: target.hostname, port: target.port || 80, method: req.method, path: req.url,
+    const upstream = upstreamRequest({
+      host: target.hostname, port: target.port || (tls ? 443 : 80), method: req.method, path: req.url,
       headers: forwardableHeaders(req.headers), agent: false,
     });
     upstream.on('error', () => {

@@ -74,10 +74,10 @@ describe('registry/client over HTTP (real registry)', function () {
   it('answers E_NOT_FOUND with the registry message for a missing tag or repository', async () => {
     const e = await rejection(open().getManifest('nope'));
     expect(e.code).to.equal('E_NOT_FOUND');
-    expect(e.message).to.equal(`docker://${registry().host}/app/one:nope: manifest unknown`);
+    expect(e.message).to.equal(`reading manifest nope in ${registry().host}/app/one: manifest unknown`);
     const r = await rejection(open({}, 'no/such').getManifest('v1'));
     expect(r.code).to.equal('E_NOT_FOUND');
-    expect(r.message).to.match(/^docker:\/\/[^ ]+\/no\/such:v1: /);
+    expect(r.message).to.match(/^reading manifest v1 in [^ ]+\/no\/such: /);
     const b = await rejection(open().getBlob(`sha256:${'0'.repeat(64)}`));
     expect(b.code).to.equal('E_NOT_FOUND');
     expect(b.message).to.include('blob unknown');

@@ -13,22 +13,25 @@ describe('registry/errors', () => {
   });
 
   it('maps codes and statuses to ferry codes with the registry message', () => {
-    const cases: [number, string, string, string][] = [
-      [404, 'MANIFEST_UNKNOWN', 'manifest unknown', 'E_NOT_FOUND'],
-      [404, 'NAME_UNKNOWN', 'repository name not known to registry', 'E_NOT_FOUND'],
-      [404, 'BLOB_UNKNOWN', 'blob unknown to registry', 'E_NOT_FOUND'],
-      [401, 'UNAUTHORIZED', 'authentication required', 'E_UNAUTHORIZED'],
-      [403, 'DENIED', 'requested access to the resource is denied', 'E_DENIED'],
-      [429, 'TOOMANYREQUESTS', 'slow down', 'E_TOO_MANY_REQUESTS'],
-      [400, 'MANIFEST_INVALID', 'manifest invalid', 'E_REGISTRY'],
+    // authentication errors keep the registry's code in front, as skopeo prints them (scripts match on these words)
+    const cases: [number, string, string, string, string][] = [
+      [404, 'MANIFEST_UNKNOWN', 'manifest unknown', 'E_NOT_FOUND', 'manifest unknown'],
+      [404, 'NAME_UNKNOWN', 'repository name not known to registry', 'E_NOT_FOUND', 'repository name not known to registry'],
+      [404, 'BLOB_UNKNOWN', 'blob unknown to registry', 'E_NOT_FOUND', 'blob unknown to registry'],
+      [401, 'UNAUTHORIZED', 'authentication required', 'E_UNAUTHORIZED', 'unauthorized: authentication required'],
+      [403, 'DENIED', 'requested access to the resource is denied', 'E_DENIED', 'denied: requested access to the resource is denied'],
+      [429, 'TOOMANYREQUESTS', 'slow down', 'E_TOO_MANY_REQUESTS', 'slow down'],
+      [400, 'MANIFEST_INVALID', 'manifest invalid', 'E_REGISTRY', 'manifest invalid'],
     ];
-    for (const [status, code, message, expected] of cases) {
+    for (const [status, code, message, expected, text] of cases) {
       const e = responseError(what, status, {}, body(code, message));
       expect(e, code).to.be.instanceOf(RegistryError);
       expect(e.code, code).to.equal(expected);
       expect(e.status).to.equal(status);
-      expect(e.message).to.include(`${what}: ${message}`);
+      expect(e.message).to.include(`${what}: ${text}`);
     }
+    expect(responseError(what, 401, {}, '').message).to.equal(`${what}: unauthorized: authentication required`);
+    expect(responseError(what, 401, {}, body('UNAUTHORIZED', 'unauthorized')).message).to.equal(`${what}: unauthorized`);
     expect(responseError(what, 404, {}, '').message).to.equal(`${what}: not found`);
     expect(responseError(what, 418, {}, '').message).to.equal(`${what}: unexpected HTTP status 418`);
     expect(responseError(what, 400, {}, body('X', 'bad')).message).to.equal(`${what}: bad (HTTP status 400)`);

@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../command.js';
-import { registryFlags, retryFlags, contextFromArgs } from '../options/registry.js';
+import { registryFlags, retryFlags, contextFromArgs, sharedAuthFileFlag } from '../options/registry.js';
 import { storageFlags, applyStorageArgsFor } from '../options/storage.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { CopyOptions, MultiArch } from '../../copy/options.js';
@@ -78,6 +78,7 @@ const spec: CommandSpec = {
       .positional('SOURCE-IMAGE', { type: 'string', describe: 'TRANSPORT:DETAILS to copy from' })
       .positional('DESTINATION-IMAGE', { type: 'string', describe: 'TRANSPORT:DETAILS to copy to' })
       .options({
+        ...sharedAuthFileFlag,
         ...registryFlags('src-'),
         ...registryFlags('dest-'),
         ...retryFlags,

@@ -3,6 +3,7 @@ import { write } from '../io.js';
 import { ask, readAllStdin } from '../prompt.js';
 import { contextFromArgs } from '../options/registry.js';
 import { registryKey } from '../options/registry-key.js';
+import { loginFile, loginFileFlags } from '../options/auth-file-target.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 
 const spec: CommandSpec = {
@@ -15,7 +16,8 @@ const spec: CommandSpec = {
         username: { alias: 'u', type: 'string', describe: 'username', requiresArg: true },
         password: { alias: 'p', type: 'string', describe: 'password (prefer --password-stdin)', requiresArg: true },
         'password-stdin': { type: 'boolean', describe: 'take the password from stdin' },
-        authfile: { type: 'string', describe: 'path of the authentication file', requiresArg: true },
+        ...loginFileFlags,
+        verbose: { alias: 'v', type: 'boolean', describe: 'print the authentication file used' },
         'tls-verify': { type: 'boolean', describe: 'require HTTPS and verify certificates' },
         'cert-dir': { type: 'string', describe: 'use certificates at PATH to connect to the registry', requiresArg: true },
         'get-login': { type: 'boolean', describe: 'print the username stored for the registry and exit' },
@@ -24,13 +26,17 @@ const spec: CommandSpec = {
   async handler(args, cli) {
     const { key, host } = registryKey(String(args['REGISTRY']));
     const ctx = contextFromArgs({ ...args, username: undefined, password: undefined }, '', cli.io.env);
-    const { authFileForWriting, lookupCredentials, saveCredentials } = await import('../../registry/auth-file.js');
+    const { dockerCompatKey, lookupCredentials, lookupCredentialsInFile, saveCredentials } = await import('../../registry/auth-file.js');
     const { checkLogin } = await import('../../registry/login.js');
-    const file = authFileForWriting(ctx);
+    const file = await loginFile(args, ctx);
+    const fileKey = file.dockerCompat ? dockerCompatKey(key) : key;
     const [repoHost, ...path] = key.split('/');
+    const lookup = () => (file.dockerCompat ? lookupCredentialsInFile(file.path, repoHost!, path.join('/')) : lookupCredentials(repoHost!, path.join('/'), ctx));
+    // skopeo's words, two spaces included
+    if (args['verbose']) await write(cli.io.stdout, `Used:  ${file.path}\n`);
 
     if (args['get-login']) {
-      const existing = await lookupCredentials(repoHost!, path.join('/'), ctx);
+      const existing = await lookup();
       if (!existing || !('username' in existing) || !existing.username) throw new FerryError(ErrorCode.Unauthorized, `not logged into ${key}`);
       await write(cli.io.stdout, existing.username + '\n');
       return;
@@ -44,7 +50,7 @@ const spec: CommandSpec = {
       password = await readAllStdin(cli.io);
     }
     if (username === undefined && password === undefined) {
-      const existing = await lookupCredentials(repoHost!, path.join('/'), ctx).catch(() => undefined);
+      const existing = await lookup().catch(() => undefined);
       if (existing && 'username' in existing && existing.username && existing.password) {
         try {
           await checkLogin(host, { username: existing.username, password: existing.password }, ctx, { signal: cli.signal });
@@ -61,7 +67,7 @@ const spec: CommandSpec = {
     if (!password) throw new FerryError(ErrorCode.Usage, 'password must not be empty');
 
     await checkLogin(host, { username, password }, ctx, { signal: cli.signal });
-    await saveCredentials(file, key, { username, password });
+    await saveCredentials(file.path, fileKey, { username, password });
     await write(cli.io.stdout, 'Login Succeeded!\n');
   },
 };

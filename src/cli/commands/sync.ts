@@ -1,6 +1,7 @@
 import type { CommandSpec } from '../command.js';
-import { registryFlags, retryFlags, contextFromArgs } from '../options/registry.js';
+import { registryFlags, retryFlags, contextFromArgs, sharedAuthFileFlag } from '../options/registry.js';
 import { FerryError, ErrorCode } from '../../errors.js';
+import { redactCredentials } from '../../util/redact.js';
 import { write } from '../io.js';
 import type { ProgressMode } from '../output/progress.js';
 import type { SyncSourceKind } from '../../sync/sources.js';
@@ -10,7 +11,7 @@ import type { SyncFailure, SyncImage, SyncReporter } from '../../sync/sync.js';
 const usage = (m: string) => new FerryError(ErrorCode.Usage, m);
 
 function oneLine(e: unknown): string {
-  return (e instanceof Error ? e.message || e.name : String(e)).replace(/\s*\n\s*/g, '; ');
+  return redactCredentials((e instanceof Error ? e.message || e.name : String(e)).replace(/\s*\n\s*/g, '; '));
 }
 
 /**
@@ -41,6 +42,7 @@ const spec: CommandSpec = {
       .options({
         src: { alias: 's', type: 'string', choices: ['docker', 'dir', 'yaml'], describe: 'SOURCE transport type', requiresArg: true, demandOption: true },
         dest: { alias: 'd', type: 'string', choices: ['docker', 'dir'], describe: 'DESTINATION transport type', requiresArg: true, demandOption: true },
+        ...sharedAuthFileFlag,
         ...registryFlags('src-'),
         ...registryFlags('dest-'),
         ...retryFlags,

@@ -8,10 +8,23 @@ export type Side = '' | 'src-' | 'dest-';
 
 const sideName = (side: Side) => (side === 'src-' ? 'source ' : side === 'dest-' ? 'destination ' : '');
 
+/** skopeo's hidden short names of `--src-creds` / `--dest-creds`, accepted by every command with per-side flags. */
+const CREDS_ALIAS: Record<Side, string | undefined> = { '': undefined, 'src-': 'screds', 'dest-': 'dcreds' };
+
+/**
+ * `--authfile` for commands with two sides (copy, sync): one file for both, as skopeo; `--src-authfile` and
+ * `--dest-authfile` take precedence for their side.
+ */
+export const sharedAuthFileFlag: Record<string, Options> = {
+  authfile: { type: 'string', describe: 'path of the authentication file for both sides (--src-authfile and --dest-authfile take precedence)', requiresArg: true },
+};
+
 /** The registry access flags of one side: credentials, TLS and auth file. */
 export function registryFlags(side: Side): Record<string, Options> {
   const s = sideName(side);
+  const alias = CREDS_ALIAS[side];
   return {
+    ...(alias ? { [alias]: { type: 'string', describe: `alias of --${side}creds`, requiresArg: true, hidden: true } satisfies Options } : {}),
     [`${side}authfile`]: { type: 'string', describe: `path of the ${s}authentication file`, requiresArg: true },
     [`${side}creds`]: { type: 'string', describe: `use USERNAME[:PASSWORD] for accessing the ${s}registry`, requiresArg: true },
     [`${side}username`]: { type: 'string', describe: `username for accessing the ${s}registry`, requiresArg: true },
@@ -35,9 +48,10 @@ type Args = Record<string, unknown>;
 export function contextFromArgs(args: Args, side: Side, env: NodeJS.ProcessEnv): SystemContext {
   const get = <T>(name: string): T | undefined => args[`${side}${name}`] as T | undefined;
   const ctx: SystemContext = {};
-  const authFile = get<string>('authfile') ?? env.REGISTRY_AUTH_FILE;
+  const authFile = get<string>('authfile') ?? (side ? (args['authfile'] as string | undefined) : undefined) ?? env.REGISTRY_AUTH_FILE;
   if (authFile) ctx.authFile = authFile;
-  const creds = get<string>('creds');
+  const alias = CREDS_ALIAS[side];
+  const creds = get<string>('creds') ?? (alias ? (args[alias] as string | undefined) : undefined);
   const username = get<string>('username');
   const password = get<string>('password');
   if (creds !== undefined && (username !== undefined || password !== undefined)) {

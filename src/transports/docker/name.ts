@@ -11,6 +11,7 @@
  */
 import { FerryError, ErrorCode } from '../../errors.js';
 import { parseDigest } from '../../util/digest.js';
+import { REDACTED, redactCredentials } from '../../util/redact.js';
 
 /** A parsed, normalized Docker image name. */
 export interface DockerName {
@@ -51,7 +52,23 @@ const anchoredDigestSyntax = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*
 const anchoredIdentifier = /^[a-f0-9]{64}$/;
 
 function invalid(input: string, reason: string): FerryError {
-  return new FerryError(ErrorCode.InvalidReference, `invalid reference "${input}": ${reason}`);
+  return new FerryError(ErrorCode.InvalidReference, redactCredentials(`invalid reference "${input}": ${reason}`));
+}
+
+/**
+ * Where user information (`user:password@`, `user@`) ends in a name typed like a URL's authority, or -1: the last `@`
+ * that does not start a digest, when a `/` follows it (`me:pw@host/repo`) or what precedes it has a `:` and no `/`
+ * (`me:pw@host:5000`). Such a name is refused without echoing that part.
+ */
+function userInfoEnd(s: string): number {
+  for (let at = s.lastIndexOf('@'); at >= 0; at = at > 0 ? s.lastIndexOf('@', at - 1) : -1) {
+    const after = s.slice(at + 1);
+    if (anchoredDigestSyntax.test(after)) continue;
+    const before = s.slice(0, at);
+    if (before.startsWith('[') && !before.includes(']')) return -1; // inside an IPv6 literal
+    return after.includes('/') || (before.includes(':') && !before.includes('/')) ? at : -1;
+  }
+  return -1;
 }
 
 /**
@@ -89,6 +106,13 @@ export function parseNormalizedName(s: string): DockerName {
     throw new FerryError(
       ErrorCode.InvalidReference,
       `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`,
+    );
+  }
+  const userInfo = userInfoEnd(s);
+  if (userInfo >= 0) {
+    throw new FerryError(
+      ErrorCode.InvalidReference,
+      `invalid reference "${REDACTED}${s.slice(userInfo)}": invalid reference format: an image name cannot carry credentials (use --creds or an auth file)`,
     );
   }
   const { domain, remainder } = splitDockerDomain(s);

@@ -1,6 +1,7 @@
 /** The `docker` transport: `docker://NAME[:TAG][@DIGEST]`. */
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { Transport } from '../../types/reference.js';
+import { redactCredentials } from '../../util/redact.js';
 import { parseNormalizedName } from './name.js';
 import { DockerReference } from './reference.js';
 
@@ -11,7 +12,7 @@ export const dockerTransport: Transport = Object.freeze({
     if (!rest.startsWith('//')) {
       throw new FerryError(
         ErrorCode.InvalidReference,
-        `invalid reference "docker:${rest}": docker references must start with "//" (e.g. docker://${rest.replace(/^\/+/, '') || 'busybox'})`,
+        redactCredentials(`invalid reference "docker:${rest}": docker references must start with "//" (e.g. docker://${rest.replace(/^\/+/, '') || 'busybox'})`),
       );
     }
     return new DockerReference(parseNormalizedName(rest.slice(2)));

@@ -180,7 +180,9 @@ describe('cli/commands/inspect (against a real registry, compared with skopeo)',
         const f = await ferry(['inspect', '--tls-verify=false', r]);
         expect(f.code, f.stderr).to.equal(2);
         expect(f.stderr.trim().split('\n')).to.have.length(1);
-        expect(f.stderr).to.contain(r.replace('docker://', ''));
+        // skopeo's words: `reading manifest TAG in HOST/REPO: …`
+        const [repo, tag] = r.replace('docker://', '').split(/:(?=[^:/]+$)/);
+        expect(f.stderr).to.contain(`reading manifest ${tag} in ${repo}: `);
         expect(f.stdout).to.equal('');
       }
     });

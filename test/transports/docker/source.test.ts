@@ -61,7 +61,7 @@ describe('transports/docker/source (real registry)', function () {
   it('fails to open a missing image with E_NOT_FOUND', async () => {
     const e = await openDockerSource(ref('lib/multi:nope'), ctx).then(() => undefined, (x: unknown) => x);
     expect(e).to.be.instanceOf(FerryError).with.property('code', 'E_NOT_FOUND');
-    expect((e as Error).message).to.equal(`docker://${registry().host}/lib/multi:nope: manifest unknown`);
+    expect((e as Error).message).to.equal(`reading manifest nope in ${registry().host}/lib/multi: manifest unknown`);
   });
 
   it('lists tags of a repository (and E_NOT_FOUND for a missing one)', async () => {
