@@ -1,5 +1,6 @@
 import type { CommandSpec } from '../command.js';
 import { registryFlags, retryFlags, contextFromArgs } from '../options/registry.js';
+import { signingFlags, signingFromArgs } from '../options/signing.js';
 import { storageFlags, applyStorageArgsFor } from '../options/storage.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { CopyOptions, MultiArch } from '../../copy/options.js';
@@ -82,6 +83,7 @@ const spec: CommandSpec = {
         ...registryFlags('dest-'),
         ...retryFlags,
         ...storageFlags,
+        ...signingFlags,
         all: { alias: 'a', type: 'boolean', describe: 'copy all images of a multi-platform image (same as --multi-arch all)' },
         'multi-arch': { type: 'string', choices: ['system', 'all', 'index-only'], describe: 'how to copy multi-platform images', requiresArg: true },
         platform: { type: 'string', describe: 'copy only these platforms (OS/ARCH[/VARIANT],…) and write an index of just those', requiresArg: true },
@@ -103,6 +105,7 @@ const spec: CommandSpec = {
       .example('$0 copy --all --progress json oci:/srv/layout:1.0 dir:/tmp/app', 'copy every platform, progress as JSON lines'),
   async handler(args, cli) {
     const opts = copyOptionsFromArgs(args, cli.io.env);
+    Object.assign(opts, await signingFromArgs(args, cli));
     await applyStorageArgsFor([String(args['SOURCE-IMAGE']), String(args['DESTINATION-IMAGE'])], args, cli.io.env);
     const { parseImageName } = await import('../../transports/registry.js');
     const src = parseImageName(String(args['SOURCE-IMAGE']));

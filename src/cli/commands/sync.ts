@@ -1,5 +1,6 @@
 import type { CommandSpec } from '../command.js';
 import { registryFlags, retryFlags, contextFromArgs } from '../options/registry.js';
+import { signingFlags, signingFromArgs } from '../options/signing.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 import { write } from '../io.js';
 import type { ProgressMode } from '../output/progress.js';
@@ -36,6 +37,7 @@ const spec: CommandSpec = {
         ...registryFlags('src-'),
         ...registryFlags('dest-'),
         ...retryFlags,
+        ...signingFlags,
         all: { alias: 'a', type: 'boolean', describe: 'copy every image of multi-platform images' },
         platform: { type: 'string', describe: 'copy only these platforms (OS/ARCH[/VARIANT],…) of multi-platform images', requiresArg: true },
         format: { alias: 'f', type: 'string', describe: 'manifest type to write (oci, v2s2)', requiresArg: true },
@@ -58,6 +60,7 @@ const spec: CommandSpec = {
     if (srcKind === 'dir' && destKind === 'dir') throw usage("sync from 'dir' to 'dir' is not implemented, consider using rsync instead");
     const { copyOptionsFromArgs } = await import('./copy.js');
     const copy = copyOptionsFromArgs(args, cli.io.env);
+    Object.assign(copy, await signingFromArgs(args, cli));
     const srcCtx = copy.srcCtx ?? {};
     delete copy.srcCtx;
     const source = String(args['SOURCE']);
