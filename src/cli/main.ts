@@ -11,6 +11,7 @@ import type { CommandName } from './command-names.js';
 const COMMANDS: Record<CommandName, { describe: string; load: () => Promise<{ default: CommandSpec }> }> = {
   copy: { describe: 'Copy an IMAGE-NAME from one location to another', load: () => import('./commands/copy.js') },
   delete: { describe: 'Delete image IMAGE-NAME', load: () => import('./commands/delete.js') },
+  'generate-sigstore-key': { describe: 'Generate a sigstore public/private key pair', load: () => import('./commands/generate-sigstore-key.js') },
   inspect: { describe: 'Inspect image IMAGE-NAME', load: () => import('./commands/inspect.js') },
   'list-tags': { describe: 'List tags in the transport/repository specified by the SOURCE-IMAGE', load: () => import('./commands/list-tags.js') },
   'manifest-digest': { describe: 'Compute a manifest digest of a file', load: () => import('./commands/manifest-digest.js') },
@@ -31,6 +32,7 @@ function globalOptions(y: Argv): Argv {
   return y
     .option('debug', { type: 'boolean', describe: 'enable debug output (error codes and causes)', global: true })
     .option('registries-conf', { type: 'string', describe: 'use registries.conf at PATH', requiresArg: true, global: true })
+    .option('registries.d', { type: 'string', describe: 'use registries configuration files in DIR (signature storage, e.g. lookaside)', requiresArg: true, global: true })
     .option('override-arch', { type: 'string', describe: 'use ARCH instead of the architecture of the machine for choosing images', requiresArg: true, global: true })
     .option('override-os', { type: 'string', describe: 'use OS instead of the running OS for choosing images', requiresArg: true, global: true })
     .option('override-variant', { type: 'string', describe: 'use VARIANT instead of the running architecture variant for choosing images', requiresArg: true, global: true })

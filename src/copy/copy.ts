@@ -13,6 +13,7 @@ import { isIndexType } from '../manifest/media-types.js';
 import { parseManifest } from '../manifest/parse.js';
 import { choosePlatformInstance } from '../manifest/platform.js';
 import type { ManifestList } from '../manifest/types.js';
+import type { ImageDestination } from '../types/image.js';
 import type { ImageReference } from '../types/reference.js';
 import { copyMultipleImages } from './multiple.js';
 import type { CopyOptions, CopyResult, DestinationContext } from './options.js';
@@ -21,6 +22,22 @@ import { PartialStore, partialLocationFor } from './partial.js';
 import { copySingleImage, type ImageCopyContext } from './single.js';
 
 export type { CopyOptions, CopyResult, CopyPhase, DestinationContext, CompressOptions, MultiArch } from './options.js';
+
+/**
+ * The signers and identity of a signing copy, checked before anything is copied (as skopeo): the destination must
+ * store signatures, and the identity is `signIdentity` or the destination's docker reference.
+ */
+function signingFor(opts: CopyOptions, destRef: ImageReference, dest: ImageDestination): ImageCopyContext['signing'] {
+  if (!opts.signers || opts.signers.length === 0) return undefined;
+  if (!dest.properties.supportsSignatures) {
+    throw new FerryError(ErrorCode.Unsupported, `cannot sign the image: ${destRef.toString()} does not support signatures`);
+  }
+  const identity = opts.signIdentity ?? destRef.dockerReference();
+  if (identity === undefined) {
+    throw new FerryError(ErrorCode.Usage, `cannot determine the identity to sign ${destRef.toString()} as: give it with --sign-identity`);
+  }
+  return { signers: opts.signers, identity };
+}
 
 function checkOptions(opts: CopyOptions): void {
   const usage = (m: string) => new FerryError(ErrorCode.Usage, m);
@@ -84,6 +101,7 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
     const partials = usesPartials(srcRef) ? new PartialStore(partialLocationFor(destRef, destCtx)) : undefined;
     try {
       const c: ImageCopyContext = {
+        signing: signingFor(opts, destRef, dest),
         source,
         dest,
         signal,

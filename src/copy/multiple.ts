@@ -12,7 +12,7 @@ import { serializeManifestList } from '../manifest/serialize.js';
 import type { ManifestDescriptor, ManifestList, Platform } from '../manifest/types.js';
 import { chooseListType, forcedListType } from './format.js';
 import { imageEvent } from './progress.js';
-import { cannotModifyReason, copySingleImage, sourceSignatures, type ImageCopyContext, type WrittenManifest } from './single.js';
+import { cannotModifyReason, copySingleImage, createSignatures, sourceSignatures, type ImageCopyContext, type WrittenManifest } from './single.js';
 
 /** Which instances of a list to copy. */
 export type InstanceSelection = { kind: 'all' } | { kind: 'none' } | { kind: 'platforms'; platforms: Platform[] };
@@ -84,9 +84,10 @@ export async function copyMultipleImages(c: ImageCopyContext, list: ManifestList
   c.phase({ kind: 'manifest-write', list: true });
   await dest.putManifest({ bytes, mediaType: listType }, undefined, { signal: c.signal });
   imageEvent(opts.onImage, { kind: 'manifest-written', digest, mediaType: listType, size: bytes.length, list: true });
-  if (sigs.length > 0) {
+  const allSigs = [...sigs, ...(await createSignatures(c, bytes))];
+  if (allSigs.length > 0) {
     c.phase({ kind: 'signatures-store', list: true });
-    await dest.putSignatures(sigs, undefined, { signal: c.signal });
+    await dest.putSignatures(allSigs, undefined, { signal: c.signal });
   }
   return { digest, size: bytes.length, mediaType: listType, bytes };
 }

@@ -3,6 +3,7 @@ import type { SystemContext } from '../types/context.js';
 import type { ImageEventListener, ProgressListener } from '../types/progress.js';
 import type { Platform } from '../manifest/types.js';
 import type { PolicyContext } from '../signature/policy/evaluate.js';
+import type { ManifestSigner } from '../signature/signer.js';
 
 /** How to treat a multi-platform source (skopeo `--multi-arch`). */
 export type MultiArch = 'system' | 'all' | 'index-only';
@@ -37,6 +38,8 @@ export type CopyPhase =
   | { kind: 'foreign-layer'; digest: string }
   | { kind: 'manifest-write'; list: boolean }
   | { kind: 'signatures-store'; list: boolean }
+  /** A new signature is being made (`index` of `count` signers). */
+  | { kind: 'signing'; signer: ManifestSigner['kind']; index: number; count: number }
   /**
    * A blob continues from `offset` rather than from zero: `attempt` 0 when a partial download of an earlier run is
    * picked up, n ≥ 1 when the source is opened again after the n-th failure mid-stream (`reason`).
@@ -72,6 +75,16 @@ export interface CopyOptions {
   preserveDigests?: boolean;
   /** Do not copy signatures. */
   removeSignatures?: boolean;
+  /**
+   * Sign what is written, as skopeo does: the image's manifest; with a list, each instance copied and the list. Each
+   * signer adds one signature to those copied.
+   */
+  signers?: ManifestSigner[];
+  /**
+   * The identity signatures name (`--sign-identity`): a full name with a tag or digest. Default: the destination's
+   * docker reference (a destination without one, e.g. `dir:`, needs it).
+   */
+  signIdentity?: string;
   /** Blobs copied at once when the destination allows it (default: the destination's preferredParallelBlobs, else 6). */
   parallel?: number;
   /** Layer compression. */

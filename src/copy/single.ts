@@ -20,11 +20,32 @@ import { layersForCopy } from './layer-infos.js';
 import { planLayerSizes } from './written-sizes.js';
 import type { CopyOptions, CopyPhase } from './options.js';
 import { imageEvent, imagePlan } from './progress.js';
+import type { ManifestSigner } from '../signature/signer.js';
 
 /** Everything a single-image copy needs. */
 export interface ImageCopyContext extends BlobCopyContext {
   opts: CopyOptions;
   phase: (p: CopyPhase) => void;
+  /** Signers and the identity they sign as (checked before anything is copied), when signing. */
+  signing?: { signers: ManifestSigner[]; identity: string };
+}
+
+/** New signatures of `manifest` (as written), one per signer; none when not signing. */
+export async function createSignatures(c: ImageCopyContext, manifest: Buffer): Promise<Buffer[]> {
+  if (!c.signing) return [];
+  const { signers, identity } = c.signing;
+  const out: Buffer[] = [];
+  for (const [i, signer] of signers.entries()) {
+    c.phase({ kind: 'signing', signer: signer.kind, index: i + 1, count: signers.length });
+    try {
+      out.push(await signer.sign(manifest, identity, { signal: c.signal }));
+    } catch (e) {
+      if (!(e instanceof FerryError) || e.code === ErrorCode.Aborted) throw e;
+      const which = signers.length > 1 ? ` ${i + 1} of ${signers.length}` : '';
+      throw new FerryError(e.code, `creating signature${which}: ${e.message}`, { cause: e });
+    }
+  }
+  return out;
 }
 
 /** A manifest as written to the destination. */
@@ -185,9 +206,10 @@ export async function copySingleImage(c: ImageCopyContext, unparsed: UnparsedIma
   c.phase({ kind: 'manifest-write', list: false });
   await dest.putManifest({ bytes, mediaType: targetType }, place.asInstance ? digest : undefined, { signal: c.signal });
   imageEvent(opts.onImage, { kind: 'manifest-written', digest, mediaType: targetType, size: bytes.length, list: false });
-  if (sigs.length > 0) {
+  const allSigs = [...sigs, ...(await createSignatures(c, bytes))];
+  if (allSigs.length > 0) {
     c.phase({ kind: 'signatures-store', list: false });
-    await dest.putSignatures(sigs, place.asInstance ? digest : undefined, { signal: c.signal });
+    await dest.putSignatures(allSigs, place.asInstance ? digest : undefined, { signal: c.signal });
   }
   return { digest, size: bytes.length, mediaType: targetType, bytes };
 }

@@ -62,6 +62,8 @@ type Locked = { release: () => void };
 /** Manifest keys in an image's big data. */
 export const MANIFEST_KEY = 'manifest';
 export const manifestKey = (digest: string) => `manifest-${digest}`;
+/** The big-data key of the image's own signatures (containers/image `storage_dest`). */
+export const TOP_SIGNATURES_KEY = 'signatures';
 export const signatureKey = (digest: string) => `signature-${digest.slice(digest.indexOf(':') + 1)}`;
 
 /** A store opened on a graph root and run root. Cheap to create: nothing is read until used. */
@@ -357,6 +359,9 @@ export class Store {
       [MANIFEST_KEY, spec.manifest],
       [signatureKey(spec.manifestDigest), Buffer.concat(spec.signatures)],
     ];
+    // containers/image reads the image's own signatures from `signatures` (sizes in `signature-sizes`), those of an
+    // instance from `signature-<hex>`: the image's are stored under both, as containers/image stores them
+    if (spec.signatures.length > 0) big.push([TOP_SIGNATURES_KEY, Buffer.concat(spec.signatures)]);
     const dir = join(this.dir('images'), imageId);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     for (const [key, data] of big) await writeFileAtomic(join(dir, bigDataFileName(key)), data, { mode: 0o600, signal: op.signal });
@@ -374,6 +379,9 @@ export class Store {
     } catch {
       meta = {};
     }
+    // the image's signatures are those of its latest commit, as containers/image's metadata says
+    if (spec.signatures.length > 0) meta['signature-sizes'] = spec.signatures.map((s) => s.length);
+    else delete meta['signature-sizes'];
     const sigSizes = { ...((meta['signatures-sizes'] as Record<string, number[]> | undefined) ?? {}) };
     sigSizes[spec.manifestDigest] = spec.signatures.map((s) => s.length);
     meta['signatures-sizes'] = sigSizes;

@@ -17,6 +17,11 @@ export interface SystemContext {
   certDir?: string;
   /** Path to registries.conf (defaults: `CONTAINERS_REGISTRIES_CONF`, `~/.config/containers/registries.conf`, `/etc/containers/registries.conf`). */
   registriesConf?: string;
+  /**
+   * `--registries.d DIR`: where signature storage is configured (lookaside, sigstore attachments); default
+   * `~/.config/containers/registries.d` if it exists, else `/etc/containers/registries.d`.
+   */
+  registriesDirPath?: string;
   /** Platform choice for multi-platform images; defaults to the running system. */
   platform?: { os?: string; architecture?: string; variant?: string };
   /** `--retry-times` (default 3) and `--retry-delay` in milliseconds (default: exponential backoff from 1 s). */

@@ -24,7 +24,7 @@ export interface HelpInfo {
  */
 export function parseHelp(text: string): HelpInfo {
   const flags = new Map<string, string>();
-  for (const m of text.matchAll(/^(?: {2}-([a-zA-Z]), | {6})--([a-z0-9][a-z0-9-]*)/gm)) flags.set(m[2]!, m[1] ?? '');
+  for (const m of text.matchAll(/^(?: {2}-([a-zA-Z]), | {6})--([a-z0-9][a-z0-9-]*(?:\.[a-z0-9]+)?)/gm)) flags.set(m[2]!, m[1] ?? '');
   const commands = [...text.matchAll(/^ {2}ferry ([a-z][a-z-]*)(?= {2}|$)/gm)].map((m) => m[1]!);
   const subcommands: string[] = [];
   const sub = /^Subcommands:\n((?: {2}.*\n?)*)/m.exec(text);
@@ -49,7 +49,7 @@ export function documentedFlags(section: string): Map<string, string> {
   for (const para of section.split(/\n\s*\n/)) {
     const lines = para.trim().split('\n');
     if (lines.length !== 1) continue;
-    const m = /^(?:\*\*-([a-zA-Z])\*\*, )?\*\*--([a-z0-9][a-z0-9-]*)\*\*/.exec(lines[0]!);
+    const m = /^(?:\*\*-([a-zA-Z])\*\*, )?\*\*--([a-z0-9][a-z0-9-]*(?:\.[a-z0-9]+)?)\*\*/.exec(lines[0]!);
     if (m) out.set(m[2]!, m[1] ?? '');
   }
   return out;
@@ -109,7 +109,7 @@ export function ferryInvocations(md: string): string[][] {
 
 /** Long flags mentioned anywhere in a text (`--name`, not `--src-` prefixes). */
 export function mentionedFlags(md: string): Set<string> {
-  return new Set([...md.matchAll(/(?<![\w-])--([a-z0-9]+(?:-[a-z0-9]+)*)(?![\w-])/g)].map((m) => m[1]!));
+  return new Set([...md.matchAll(/(?<![\w-])--([a-z0-9]+(?:-[a-z0-9]+)*(?:\.[a-z0-9]+)?)(?![\w-])/g)].map((m) => m[1]!));
 }
 
 const read = (name: string) => readFileSync(path.join(DOCS, name), 'utf8');

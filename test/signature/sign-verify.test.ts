@@ -33,8 +33,13 @@ describe('signature: sign and verify (openpgp.js keys)', function () {
   /** The same openpgp instance as ferry's (its CommonJS build): keys cannot cross between module instances. */
   let pgp: typeof openpgp;
 
+  /**
+   * A key created an hour ago: the tests sign with a date fixed in `before`, and a key made after it (in a later
+   * second) would be "created in the future" for that signature, which openpgp.js refuses.
+   */
   async function generate(name: string, extra: { subkeys?: openpgp.SubkeyOptions[] } = {}) {
-    const { privateKey } = await pgp.generateKey({ type: 'ecc', userIDs: [{ name, email: `${name}@example.com` }], format: 'armored', ...extra });
+    const created = new Date(Date.now() - 3600_000);
+    const { privateKey } = await pgp.generateKey({ type: 'ecc', userIDs: [{ name, email: `${name}@example.com` }], format: 'armored', date: created, ...extra });
     const key = await pgp.readPrivateKey({ armoredKey: privateKey });
     return { armored: privateKey, key, fpr: key.getFingerprint().toUpperCase() };
   }

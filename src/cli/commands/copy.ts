@@ -1,5 +1,6 @@
 import type { CommandSpec } from '../command.js';
 import { registryFlags, retryFlags, contextFromArgs, sharedAuthFileFlag } from '../options/registry.js';
+import { signingFlags, signingFromArgs } from '../options/signing.js';
 import { storageFlags, applyStorageArgsFor } from '../options/storage.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { CopyOptions, MultiArch } from '../../copy/options.js';
@@ -83,6 +84,7 @@ const spec: CommandSpec = {
         ...registryFlags('dest-'),
         ...retryFlags,
         ...storageFlags,
+        ...signingFlags,
         all: { alias: 'a', type: 'boolean', describe: 'copy all images of a multi-platform image (same as --multi-arch all)' },
         'multi-arch': { type: 'string', choices: ['system', 'all', 'index-only'], describe: 'how to copy multi-platform images', requiresArg: true },
         platform: { type: 'string', describe: 'copy only these platforms (OS/ARCH[/VARIANT],…) and write an index of just those', requiresArg: true },
@@ -106,6 +108,7 @@ const spec: CommandSpec = {
     const opts = copyOptionsFromArgs(args, cli.io.env);
     const { policyFromArgs } = await import('../options/policy.js');
     const policy = await policyFromArgs(args, cli.io.env, cli.signal);
+    Object.assign(opts, await signingFromArgs(args, cli));
     await applyStorageArgsFor([String(args['SOURCE-IMAGE']), String(args['DESTINATION-IMAGE'])], args, cli.io.env);
     const { parseImageName } = await import('../../transports/registry.js');
     const src = parseImageName(String(args['SOURCE-IMAGE']));

@@ -1,5 +1,6 @@
 import type { CommandSpec } from '../command.js';
 import { registryFlags, retryFlags, contextFromArgs, sharedAuthFileFlag } from '../options/registry.js';
+import { signingFlags, signingFromArgs } from '../options/signing.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 import { redactCredentials } from '../../util/redact.js';
 import { write } from '../io.js';
@@ -46,6 +47,7 @@ const spec: CommandSpec = {
         ...registryFlags('src-'),
         ...registryFlags('dest-'),
         ...retryFlags,
+        ...signingFlags,
         all: { alias: 'a', type: 'boolean', describe: 'copy every image of multi-platform images' },
         platform: { type: 'string', describe: 'copy only these platforms (OS/ARCH[/VARIANT],…) of multi-platform images', requiresArg: true },
         format: { alias: 'f', type: 'string', describe: 'manifest type to write (oci, v2s2)', requiresArg: true },
@@ -69,6 +71,7 @@ const spec: CommandSpec = {
     const { copyOptionsFromArgs } = await import('./copy.js');
     const { policyFromArgs } = await import('../options/policy.js');
     const copy = { ...copyOptionsFromArgs(args, cli.io.env), policy: await policyFromArgs(args, cli.io.env, cli.signal) };
+    Object.assign(copy, await signingFromArgs(args, cli));
     const srcCtx = copy.srcCtx ?? {};
     delete copy.srcCtx;
     const source = String(args['SOURCE']);

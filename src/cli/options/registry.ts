@@ -88,6 +88,8 @@ export function contextFromArgs(args: Args, side: Side, env: NodeJS.ProcessEnv):
   if (retryDelay !== undefined) ctx.retryDelayMs = parseDuration(retryDelay, '--retry-delay');
   const registriesConf = args['registries-conf'] as string | undefined;
   if (registriesConf) ctx.registriesConf = registriesConf;
+  const registriesD = args['registries.d'] as string | undefined;
+  if (registriesD) ctx.registriesDirPath = registriesD;
   const os = args['override-os'] as string | undefined;
   const architecture = args['override-arch'] as string | undefined;
   const variant = args['override-variant'] as string | undefined;

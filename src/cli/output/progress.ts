@@ -76,6 +76,10 @@ export function phaseLine(p: CopyPhase): string | undefined {
       return p.list ? 'Writing manifest list to image destination' : 'Writing manifest to image destination';
     case 'signatures-store':
       return p.list ? 'Storing list signatures' : 'Storing signatures';
+    case 'signing': {
+      const what = `Signing manifest using ${p.signer === 'sigstore' ? 'a sigstore signature' : 'simple signing'}`;
+      return p.count > 1 ? `${what} [${p.index}/${p.count}]` : what;
+    }
     case 'blob-resume':
       return p.attempt === 0
         ? `Resuming blob ${shortDigest(p.digest)} from an earlier run at ${formatBytes(p.offset)}`

@@ -7,6 +7,8 @@
  * - `putManifest`: instance manifests of an index are PUT by digest at once (invisible without a tag); the top-level
  *   manifest is kept and PUT in `commit` — by tag, or by digest when the reference has one — so nothing is visible
  *   before `commit`.
+ * - `putSignatures`: kept until `commit`, which stores them after the manifests (simple signatures in the
+ *   registries.d lookaside, sigstore signatures as attachments; see `signatures.ts`).
  */
 import type { Readable } from 'node:stream';
 import { ErrorCode, FerryError, digestMismatch } from '../../errors.js';
@@ -19,6 +21,7 @@ import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
 import { digestOf, parseDigest } from '../../util/digest.js';
 import type { DockerReference } from './reference.js';
+import { checkDockerSignatures, signatureLocations, writeDockerSignatures, type SignatureLocations } from './signatures.js';
 
 /** Manifest types a registry destination accepts, most preferred first (schema1 is never written). */
 export const DOCKER_DESTINATION_MANIFEST_TYPES: readonly string[] = [
@@ -43,7 +46,7 @@ export interface DockerDestinationOptions extends OpOptions {
 export class DockerImageDestination implements ImageDestination {
   readonly properties: DestinationProperties = Object.freeze({
     supportedManifestMIMETypes: [...DOCKER_DESTINATION_MANIFEST_TYPES],
-    supportsSignatures: false,
+    supportsSignatures: true,
     // Registries get gzip layers, like containers/image (docker_image_dest: types.Compress): uncompressed layers
     // from docker-archive:/containers-storage: are compressed, compressed ones are kept.
     desiredLayerCompression: 'compress',
@@ -53,6 +56,9 @@ export class DockerImageDestination implements ImageDestination {
   private top?: { bytes: Buffer; mediaType: string; digest: string };
   private committed = false;
   private closed = false;
+  /** Signatures to store at commit, by manifest digest (the top-level one under '' until its digest is known). */
+  private readonly signatures = new Map<string, Buffer[]>();
+  private locationsOnce?: Promise<SignatureLocations>;
 
   constructor(
     readonly reference: DockerReference,
@@ -149,9 +155,26 @@ export class DockerImageDestination implements ImageDestination {
     }
   }
 
-  async putSignatures(signatures: Buffer[], _instanceDigest?: string, _opts?: OpOptions): Promise<void> {
-    if (signatures.length > 0) {
-      throw new FerryError(ErrorCode.Unsupported, `${this.reference.toString()}: storing signatures in a registry is not supported yet (use --remove-signatures)`);
+  /** Checks that the signatures can be stored (registries.d), and keeps them for `commit`. */
+  async putSignatures(signatures: Buffer[], instanceDigest?: string, _opts?: OpOptions): Promise<void> {
+    if (instanceDigest !== undefined) parseDigest(instanceDigest);
+    if (signatures.length > 0) checkDockerSignatures(this.reference, await this.locations(), signatures);
+    this.signatures.set(instanceDigest ?? '', [...signatures]);
+  }
+
+  /** Where this image's signatures go (registries.d, read once). */
+  private locations(): Promise<SignatureLocations> {
+    this.locationsOnce ??= signatureLocations(this.reference, this.ctx);
+    return this.locationsOnce;
+  }
+
+  /** Stores the signatures given to `putSignatures`, after the manifests they sign. */
+  private async storeSignatures(opts: OpOptions): Promise<void> {
+    const pending = [...this.signatures].filter(([, sigs]) => sigs.length > 0);
+    if (pending.length === 0) return;
+    const locations = await this.locations();
+    for (const [digest, sigs] of pending) {
+      await writeDockerSignatures(this.reference, this.client, locations, digest === '' ? this.top!.digest : digest, sigs, opts);
     }
   }
 
@@ -162,6 +185,7 @@ export class DockerImageDestination implements ImageDestination {
     const m = { bytes: this.top.bytes, mediaType: this.top.mediaType };
     if (digest) await this.put(digest, m, this.top.digest, opts);
     if (tag) await this.put(tag, m, this.top.digest, opts);
+    await this.storeSignatures(opts);
     this.committed = true;
   }
 

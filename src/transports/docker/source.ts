@@ -10,10 +10,12 @@ import { RegistryClient } from '../../registry/client.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { BlobInfo, ImageSource, RawManifest } from '../../types/image.js';
 import type { DockerReference } from './reference.js';
+import { readDockerSignatures, signatureLocations, type SignatureLocations } from './signatures.js';
 
 /** An image in a registry, opened for reading. */
 class DockerImageSource implements ImageSource {
   private closed = false;
+  private locations?: Promise<SignatureLocations>;
 
   constructor(
     readonly reference: DockerReference,
@@ -42,9 +44,11 @@ class DockerImageSource implements ImageSource {
     return { stream: r.stream, size: r.size >= 0 ? r.size : info.size };
   }
 
-  async getSignatures(_instanceDigest?: string, _opts?: OpOptions): Promise<Buffer[]> {
-    // Lookaside (registries.d) and sigstore attachments come later.
-    return [];
+  /** Simple signatures from the lookaside, then sigstore attachments where registries.d enables them. */
+  async getSignatures(instanceDigest?: string, opts: OpOptions = {}): Promise<Buffer[]> {
+    this.locations ??= signatureLocations(this.reference, this.ctx);
+    const locations = await this.locations;
+    return readDockerSignatures(this.reference, this.client, locations, instanceDigest ?? this.top.digest, this.ctx, opts);
   }
 
   async close(): Promise<void> {

@@ -97,13 +97,48 @@ describe('cli/commands/standalone-sign (interop with gpg and skopeo)', function 
     const aliceFile = await home.exportKey(alice, 'secret');
     expectOneLineError(await ferry(['standalone-sign', '--key', aliceFile, manifest, REF, carol, '-o', sig], { env: home.env }), new RegExp(`has no private key with fingerprint ${carol} \\(it holds ${alice}\\)`));
     const unknown = 'ABCDEF0123456789ABCDEF0123456789ABCDEF01';
-    expectOneLineError(await ferry(['standalone-sign', manifest, REF, unknown, '-o', sig], { env: home.env }), new RegExp(`no secret key with fingerprint ${unknown} in the GnuPG keyring`));
-    expectOneLineError(await ferry(['standalone-sign', manifest, REF, 'alice@example.com', '-o', sig], { env: home.env }), /invalid key fingerprint "alice@example.com"/);
+    expectOneLineError(await ferry(['standalone-sign', manifest, REF, unknown, '-o', sig], { env: home.env }), new RegExp(`no secret key "${unknown}" in the GnuPG keyring`));
+    expectOneLineError(await ferry(['standalone-sign', manifest, REF, 'nobody@example.com', '-o', sig], { env: home.env }), /no secret key "nobody@example.com" in the GnuPG keyring/);
+    // a name matching two keys is refused, as gpgme refuses it
+    expectOneLineError(await ferry(['standalone-sign', manifest, REF, 'example.com', '-o', sig], { env: home.env }), /"example.com" is ambiguous: it names 2 secret keys/);
+    // a key file is searched by fingerprint only
+    expectOneLineError(await ferry(['standalone-sign', '--key', aliceFile, manifest, REF, 'alice@example.com', '-o', sig], { env: home.env }), /invalid key fingerprint "alice@example.com"/);
     const noOutput = await ferry(['standalone-sign', manifest, REF, alice], { env: home.env });
     expect(noOutput.code).to.equal(1);
     expect(noOutput.stderr).to.contain('Missing required argument: output');
     const missing = await ferry(['standalone-sign', path.join(dir, 'nope.json'), REF, alice, '-o', sig], { env: home.env });
     expect(missing.code).to.equal(2);
     expect(missing.stderr).to.contain('nope.json: no such file');
+  });
+
+  it('names keyring keys however gpg names them: long and short key ID (0x too), e-mail address, a subkey by its key ID', async () => {
+    const longId = alice.slice(-16);
+    for (const name of [longId, `0x${alice.slice(-8)}`, 'alice@example.com', '<alice@example.com>', alice.toLowerCase()]) {
+      const sig = path.join(dir, `by-name-${name.replace(/[^a-z0-9]/gi, '_')}.sig`);
+      const r = await ferry(['standalone-sign', manifest, REF, name, '-o', sig], { env: home.env });
+      expect(r.code, `${name}: ${r.stderr}`).to.equal(0);
+      expect((await skopeoVerify(sig, alice)).code, name).to.equal(0);
+    }
+    // skopeo takes the same names
+    const theirs = path.join(dir, 'skopeo-by-mail.sig');
+    expect((await run('skopeo', ['standalone-sign', manifest, REF, 'alice@example.com', '-o', theirs], { env: home.env })).code).to.equal(0);
+    // a signing subkey named by its key ID signs with that subkey
+    const add = await home.gpg(['--pinentry-mode', 'loopback', '--passphrase', '', '--quick-add-key', alice, 'ed25519', 'sign', 'never']);
+    expect(add.code, add.stderr).to.equal(0);
+    const list = await home.gpg(['--with-colons', '--list-secret-keys', alice]);
+    const subFpr = [...list.stdout.matchAll(/^fpr:+([0-9A-F]{40}):/gm)].map((m) => m[1]!).find((f) => f !== alice)!;
+    const subSig = path.join(dir, 'by-subkey.sig');
+    const r = await ferry(['standalone-sign', manifest, REF, subFpr.slice(-16), '-o', subSig], { env: home.env });
+    expect(r.code, r.stderr).to.equal(0);
+    const v = await ferry(['standalone-verify', manifest, REF, subFpr, subSig], { env: home.env });
+    expect(v.code, v.stderr).to.equal(0);
+  });
+
+  it('a wrong passphrase for a keyring key says "Bad passphrase"', async () => {
+    const wrong = path.join(dir, 'wrong-keyring-pass');
+    await writeFile(wrong, 'not it\n');
+    const r = await ferry(['standalone-sign', manifest, REF, 'carol@example.com', '--passphrase-file', wrong, '-o', path.join(dir, 'bad.sig')], { env: home.env });
+    expectOneLineError(r, /Bad passphrase/);
+    expect(r.stderr).to.not.contain('nothing exported');
   });
 });

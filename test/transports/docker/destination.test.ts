@@ -105,7 +105,7 @@ describe('transports/docker/destination (real registry, http via fault proxy)', 
         'application/vnd.oci.image.index.v1+json',
         'application/vnd.docker.distribution.manifest.list.v2+json',
       ],
-      supportsSignatures: false,
+      supportsSignatures: true,
       desiredLayerCompression: 'compress',
       hasThreadSafePutBlob: true,
       acceptsForeignLayerURLs: true,
@@ -232,10 +232,10 @@ describe('transports/docker/destination (real registry, http via fault proxy)', 
     expect(d.manifestDigest).to.equal(m.digest);
   });
 
-  it('refuses schema1 manifests and signatures', async () => {
+  it('refuses schema1 manifests and signatures that are not in a known storage form', async () => {
     const d = await open('lib/s1:v1');
     await expectRejection(d.putManifest({ bytes: Buffer.from('{}'), mediaType: 'application/vnd.docker.distribution.manifest.v1+prettyjws' }), 'E_UNSUPPORTED');
-    await expectRejection(d.putSignatures([Buffer.from('sig')]), 'E_UNSUPPORTED');
+    await expectRejection(d.putSignatures([Buffer.from('sig')]), 'E_SIGNATURE');
     await expectRejection(d.commit(), 'E_USAGE');
   });
 

@@ -1,0 +1,85 @@
+import { expect } from 'chai';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { builtinLookaside, loadRegistriesD, lookasideBase, scopesFor, usesSigstoreAttachments } from '../../src/signature/registries-d.js';
+import { rejection } from '../harness/expect.js';
+import { useCleanup } from '../harness/tmp.js';
+
+const name = (domain: string, p: string, identity: string) => ({ domain, path: p, identity });
+
+describe('signature: registries.d', function () {
+  const cleanup = useCleanup('after');
+
+  async function dirWith(files: Record<string, string>): Promise<string> {
+    const dir = await cleanup.tempDir('regd');
+    for (const [n, text] of Object.entries(files)) await writeFile(path.join(dir, n), text);
+    return dir;
+  }
+
+  it('scopes go from the full name to the host, then wildcard domains', () => {
+    expect(scopesFor(name('reg.example.com:5000', 'a/b/c', 'reg.example.com:5000/a/b/c:t'))).to.deep.equal([
+      'reg.example.com:5000/a/b/c:t',
+      'reg.example.com:5000/a/b/c',
+      'reg.example.com:5000/a/b',
+      'reg.example.com:5000/a',
+      'reg.example.com:5000',
+      '*.example.com',
+      '*.com',
+    ]);
+  });
+
+  it('most specific scope wins, falling through scopes without a lookaside; staging for writes; old key names; only *.yaml', async () => {
+    const dir = await dirWith({
+      'a.yaml': 'default-docker:\n  lookaside: file:///default\n  use-sigstore-attachments: false\n',
+      'b.yaml': [
+        'docker:',
+        '  reg.example.com:',
+        '    sigstore: https://sigs.example.com',
+        '    sigstore-staging: file:///staging',
+        '  reg.example.com/team/app:',
+        '    use-sigstore-attachments: true',
+        '  "*.example.com":',
+        '    lookaside: file:///wild',
+        '  other.example.com/x/y:1:',
+        '    lookaside: file:///tag',
+      ].join('\n'),
+      'ignored.yml': 'docker: [not, a, map]\n',
+    });
+    const c = await loadRegistriesD({ registriesDirPath: dir });
+    const app = name('reg.example.com', 'team/app', 'reg.example.com/team/app:1');
+    expect(lookasideBase(c, app, false)).to.equal('https://sigs.example.com');
+    expect(lookasideBase(c, app, true)).to.equal('file:///staging');
+    expect(usesSigstoreAttachments(c, app)).to.equal(true);
+    expect(usesSigstoreAttachments(c, name('reg.example.com', 'other', 'reg.example.com/other:1'))).to.equal(false);
+    expect(lookasideBase(c, name('other.example.com', 'x/y', 'other.example.com/x/y:1'), false)).to.equal('file:///tag');
+    expect(lookasideBase(c, name('other.example.com', 'x/y', 'other.example.com/x/y:2'), false)).to.equal('file:///wild');
+    expect(lookasideBase(c, name('docker.io', 'library/busybox', 'docker.io/library/busybox:latest'), false)).to.equal('file:///default');
+  });
+
+  it('refuses a scope or default-docker defined twice, wrong types, and bad YAML, naming the file', async () => {
+    const twice = await dirWith({ 'a.yaml': 'docker:\n  r.io:\n    lookaside: file:///a\n', 'b.yaml': 'docker:\n  r.io:\n    lookaside: file:///b\n' });
+    expect((await rejection(loadRegistriesD({ registriesDirPath: twice }))).message).to.match(/"docker:r.io" is defined both in .*a\.yaml and .*b\.yaml/);
+    const defaults = await dirWith({ 'a.yaml': 'default-docker:\n  lookaside: file:///a\n', 'b.yaml': 'default-docker:\n  lookaside: file:///b\n' });
+    expect((await rejection(loadRegistriesD({ registriesDirPath: defaults }))).message).to.contain('"default-docker" is defined both');
+    const types = await dirWith({ 'a.yaml': 'docker:\n  r.io:\n    use-sigstore-attachments: maybe\n' });
+    expect((await rejection(loadRegistriesD({ registriesDirPath: types }))).message).to.match(/a\.yaml: docker\.r\.io\.use-sigstore-attachments: expected true or false/);
+    const bad = await dirWith({ 'a.yaml': 'docker: {r.io: {lookaside: [}\n' });
+    expect((await rejection(loadRegistriesD({ registriesDirPath: bad }))).message).to.match(/parsing .*a\.yaml/);
+    const dup = await dirWith({ 'a.yaml': 'docker:\n  r.io:\n    lookaside: file:///a\n  r.io:\n    lookaside: file:///b\n' });
+    expect((await rejection(loadRegistriesD({ registriesDirPath: dup }))).message).to.match(/parsing .*a\.yaml/);
+  });
+
+  it('reads the user directory when it exists, else the system one; a missing --registries.d is an empty configuration', async () => {
+    const home = await cleanup.tempDir('regd-home');
+    const user = path.join(home, '.config', 'containers', 'registries.d');
+    await mkdir(user, { recursive: true });
+    await writeFile(path.join(user, 'u.yaml'), 'default-docker:\n  lookaside: file:///user\n');
+    const c = await loadRegistriesD({ homeDir: home });
+    expect(c.dir).to.equal(user);
+    expect(c.defaultDocker?.lookaside).to.equal('file:///user');
+    const none = await loadRegistriesD({ registriesDirPath: path.join(home, 'missing') });
+    expect(none.docker.size).to.equal(0);
+    expect(builtinLookaside('/home/u', 0)).to.equal('file:///var/lib/containers/sigstore');
+    expect(builtinLookaside('/home/u', 1000)).to.equal('file:///home/u/.local/share/containers/sigstore');
+  });
+});
