@@ -11,7 +11,7 @@
  * | `dir:DIR` | `DIR/.ferry-staging-partial/` (the `dir:` destination's staging prefix: tolerated and kept by it) |
  * | `docker-archive:FILE`, `oci-archive:FILE` | `dirname(FILE)/.<basename(FILE)>.ferry-partial/` (same file system as the archive) |
  * | `docker://HOST/…` | `$XDG_CACHE_HOME/ferry/partial/<HOST>/` (default `~/.cache`; `<homeDir>/.cache` with `SystemContext.homeDir`) |
- * | anything else (`containers-storage:`) | `$XDG_CACHE_HOME/ferry/partial/<transport>/` |
+ * | anything else (`containers-storage:`; an archive into a stream: `/dev/stdout`, a FIFO) | `$XDG_CACHE_HOME/ferry/partial/<transport>/` |
  *
  * Each partial is one file named `<algorithm>-<hex>` after the blob digest, holding bytes of the blob exactly
  * as the source sent them, from its start or — when the sidecar `<file>.start` holds a decimal offset — from that
@@ -39,6 +39,7 @@ import { parseDigest } from '../util/digest.js';
 import { acquireLock, type HeldLock } from '../util/lock.js';
 import { makeDirs } from '../util/make-dirs.js';
 import { readBoundedFile } from '../util/bounded-read.js';
+import { isStreamPath } from '../util/stream-files.js';
 
 /** Partials (and stray lock files) older than this are removed when a store opens: 7 days. */
 export const PARTIAL_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
@@ -102,7 +103,8 @@ export function partialLocationFor(dest: ImageReference, ctx: SystemContext = {}
   const p = refPath(dest);
   if (name === 'oci' && p !== undefined) return { dir: join(resolve(p), OCI_PARTIAL_DIR), keepUntilCommit: false };
   if (name === 'dir' && p !== undefined) return { dir: join(resolve(p), DIR_PARTIAL_DIR), keepUntilCommit: true };
-  if ((name === 'docker-archive' || name === 'oci-archive') && p !== undefined) {
+  // (An archive written into a stream — /dev/stdout, a FIFO — has no folder of its own: the fallback below.)
+  if ((name === 'docker-archive' || name === 'oci-archive') && p !== undefined && !isStreamPath(p)) {
     const abs = resolve(p);
     return { dir: join(dirname(abs), `.${basename(abs)}.ferry-partial`), keepUntilCommit: true };
   }

@@ -1,15 +1,19 @@
 /**
  * Opening a `docker save` archive for reading: an uncompressed archive is indexed in place (headers
  * only, blobs are streamed from their offsets later); a gzip-compressed one is first decompressed into
- * a temporary file, as containers/image does, then indexed. `manifest.json` is read and checked.
+ * a temporary file, as containers/image does, then indexed. An archive that cannot be read in place (a pipe,
+ * `/dev/stdin`, a FIFO, a character device) is copied once, in order, into a temporary file (decompressed on the
+ * way), like containers/image does too. `manifest.json` is read and checked.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { detectCompression, MAGIC_LENGTH } from '../../compression/detect.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { OpOptions } from '../../types/context.js';
+import { type ArchiveInput, openArchiveInput } from '../../util/stream-files.js';
 import { makeTempDir, type TempDir, type TempOptions } from '../../util/temp.js';
 import { checkAborted, ioError, openForReading } from '../shared/files.js';
 import { MANIFEST_FILE, MAX_JSON_SIZE, type ManifestItem, parseManifestJson } from './format.js';
@@ -41,12 +45,14 @@ async function sniff(path: string, what: string): Promise<Buffer> {
 }
 
 /**
- * Returns the path of an uncompressed tar with the archive's content: `path` itself, or a decompressed
- * copy in a new temporary directory (returned so the caller removes it).
+ * Returns the path of an uncompressed tar with the archive's content: `path` itself, or a decompressed copy (or,
+ * for a stream, a copy) in a new temporary directory (returned so the caller removes it).
  * @throws FerryError(E_UNSUPPORTED) for compressions other than gzip; E_NOT_FOUND, E_IO, E_ABORTED.
  */
 export async function uncompressedTar(path: string, what: string, opts: OpOptions & TempOptions = {}): Promise<{ tarPath: string; temp?: TempDir }> {
   checkAborted(opts.signal, `opening ${what}`);
+  const input = await openArchiveInput(path, what);
+  if (input.kind === 'stream') return spoolStream(input, what, opts);
   const compression = detectCompression(await sniff(path, what));
   if (compression === 'none') return { tarPath: path };
   if (compression !== 'gzip') throw new FerryError(ErrorCode.Unsupported, `${what}: ${compression}-compressed archives are not supported`);
@@ -64,6 +70,53 @@ export async function uncompressedTar(path: string, what: string, opts: OpOption
     throw ioError(`decompressing ${what}`, e);
   }
   return { tarPath, temp };
+}
+
+/** The first `n` bytes of `stream` (fewer at its end), and a stream of all of it again. */
+async function peek(stream: Readable, n: number): Promise<{ head: Buffer; all: Readable }> {
+  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const seen: Buffer[] = [];
+  let have = 0;
+  let ended = false;
+  while (have < n) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    seen.push(r.value);
+    have += r.value.length;
+  }
+  async function* replay(): AsyncGenerator<Buffer> {
+    yield* seen;
+    if (ended) return;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+  }
+  return { head: Buffer.concat(seen).subarray(0, n), all: Readable.from(replay(), { objectMode: false }) };
+}
+
+/** Copies a stream archive, decompressed if it is gzip'd, into a new temporary file (in the temporary directory). */
+async function spoolStream(input: Extract<ArchiveInput, { kind: 'stream' }>, what: string, opts: OpOptions & TempOptions): Promise<{ tarPath: string; temp: TempDir }> {
+  let temp: TempDir | undefined;
+  try {
+    const { head, all } = await peek(input.stream, MAGIC_LENGTH);
+    const compression = detectCompression(head);
+    if (compression !== 'none' && compression !== 'gzip') throw new FerryError(ErrorCode.Unsupported, `${what}: ${compression}-compressed archives are not supported`);
+    temp = await makeTempDir(opts, 'ferry-archive-');
+    const tarPath = join(temp.path, 'archive.tar');
+    const out = createWriteStream(tarPath, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
+    if (compression === 'gzip') await pipeline(all, createGunzip({ chunkSize: 1 << 20 }), out, { signal: opts.signal });
+    else await pipeline(all, out, { signal: opts.signal });
+    return { tarPath, temp };
+  } catch (e) {
+    await temp?.remove().catch(() => {});
+    if (e instanceof FerryError) throw e;
+    const code = (e as { code?: unknown }).code;
+    if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR') throw new FerryError(ErrorCode.InvalidManifest, `${what}: corrupt or truncated gzip data`, { cause: e });
+    throw ioError(`reading ${what}`, e);
+  } finally {
+    await input.close();
+  }
 }
 
 /**

@@ -11,37 +11,38 @@
  * skopeo's (containers/image `docker/internal/tarfile/writer.go`): `<diffID hex>.tar` layers (uncompressed:
  * the destination asks for decompressed layers), `<config hex>.json`, legacy layer directories,
  * `manifest.json`, `repositories`.
+ *
+ * This is the destination for a regular file (or a missing one). A stream (`/dev/stdout`, a FIFO, a character
+ * device) gets the same bytes written in order by stream-destination.ts; see {@link openDockerArchiveDestination}.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
-import { finished } from 'node:stream/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { FerryError, ErrorCode } from '../../errors.js';
-import { goMarshal } from '../../manifest/go-json.js';
 import { MediaType } from '../../manifest/media-types.js';
-import { parseManifest } from '../../manifest/parse.js';
 import type { ImageManifest } from '../../manifest/types.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { BlobInfo, DestinationProperties, ImageDestination, LayerPlan, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
-import { blobOrigin } from '../../util/blob-origin.js';
 import { AtomicFileSink } from '../../util/atomic.js';
+import { blobOrigin } from '../../util/blob-origin.js';
 import { parseDigest } from '../../util/digest.js';
 import { makeOwnedTempDir, removeAbandonedTempDirs } from '../../util/owned-temp-dir.js';
+import { classifyArchiveTarget } from '../../util/stream-files.js';
 import type { TempDir } from '../../util/temp.js';
+import { VerifyingStream } from '../../util/verify-stream.js';
+import type { DockerName } from '../docker/name.js';
+import { BLOB_READ_CHUNK, checkAborted, ioError, isNotFoundError, requireDirectory } from '../shared/files.js';
+import { LayerSpool, positionalWriter, sinkFd } from './layer-spool.js';
+import type { DockerArchiveReference } from './reference.js';
+import { DockerArchiveStreamDestination } from './stream-destination.js';
+import { TarWriter } from './tar-write.js';
+import { checkedManifest, DOCKER_ARCHIVE_PROPERTIES, repoTagsFor, writeArchiveTail } from './write-common.js';
 
 /** Prefix of the staging directory created beside the archive. */
 const STAGING_PREFIX = '.ferry-docker-archive-';
-import { VerifyingStream } from '../../util/verify-stream.js';
-import { type DockerName, fullString, parseNormalizedName, repositoryString } from '../docker/name.js';
-import { BLOB_READ_CHUNK, checkAborted, ioError, isNotFoundError, requireDirectory } from '../shared/files.js';
-import { MANIFEST_FILE, REPOSITORIES_FILE } from './format.js';
-import { legacyLayers, repositoriesJson } from './legacy.js';
-import { LayerSpool, positionalWriter, sinkFd } from './layer-spool.js';
-import type { DockerArchiveReference } from './reference.js';
-import { TarWriter } from './tar-write.js';
 
 /** Options of {@link openDockerArchiveDestination}. */
 export interface DockerArchiveDestinationOptions extends OpOptions {
@@ -53,27 +54,7 @@ export interface DockerArchiveDestinationOptions extends OpOptions {
   additionalTags?: string[];
 }
 
-/** What the destination advertises: uncompressed Docker schema2 images, no signatures. */
-export const DOCKER_ARCHIVE_PROPERTIES: DestinationProperties = Object.freeze({
-  supportedManifestMIMETypes: [MediaType.DockerManifest],
-  supportsSignatures: false,
-  desiredLayerCompression: 'decompress',
-  hasThreadSafePutBlob: true,
-  acceptsForeignLayerURLs: false,
-});
-
-function parseAdditionalTag(tag: string): DockerName {
-  let n: DockerName;
-  try {
-    n = parseNormalizedName(tag);
-  } catch (e) {
-    throw new FerryError(ErrorCode.InvalidReference, `invalid additional tag "${tag}": ${e instanceof Error ? e.message : String(e)}`);
-  }
-  if (n.tag === undefined || n.digest !== undefined) {
-    throw new FerryError(ErrorCode.InvalidReference, `additional tag "${tag}" must be a tagged reference without a digest`);
-  }
-  return n;
-}
+export { DOCKER_ARCHIVE_PROPERTIES };
 
 /** An ImageDestination writing one image into a docker archive file; see the module comment. */
 export class DockerArchiveDestination implements ImageDestination {
@@ -103,16 +84,7 @@ export class DockerArchiveDestination implements ImageDestination {
   /** See {@link openDockerArchiveDestination}. */
   static async open(ref: DockerArchiveReference, opts: DockerArchiveDestinationOptions = {}): Promise<DockerArchiveDestination> {
     checkAborted(opts.signal, `opening ${ref.toString()}`);
-    if (ref.sourceIndex !== undefined) {
-      throw new FerryError(ErrorCode.InvalidReference, `${ref.toString()}: a destination reference cannot select an image with @${ref.sourceIndex}`);
-    }
-    const tags: DockerName[] = [];
-    const seen = new Set<string>();
-    for (const n of [...(ref.name ? [ref.name] : []), ...(opts.additionalTags ?? []).map(parseAdditionalTag)]) {
-      const s = fullString(n);
-      if (!seen.has(s)) tags.push(n);
-      seen.add(s);
-    }
+    const tags = repoTagsFor(ref, opts.additionalTags);
     await requireDirectory(dirname(ref.resolvedPath), `docker-archive: parent directory of ${ref.path}`);
     await refuseNonEmpty(ref.path);
     // A run killed earlier (SIGKILL, power loss) left its staging directory, temp archive inside: clean it up.
@@ -182,17 +154,7 @@ export class DockerArchiveDestination implements ImageDestination {
   async putManifest(manifest: RawManifest, instanceDigest?: string, opts: OpOptions = {}): Promise<void> {
     this.checkOpen('storing the manifest');
     checkAborted(opts.signal, 'storing the manifest');
-    if (instanceDigest !== undefined) {
-      throw new FerryError(ErrorCode.Unsupported, `docker-archive: stores a single image, not a multi-platform list (instance ${instanceDigest})`);
-    }
-    const parsed = parseManifest(manifest.bytes, manifest.mediaType);
-    if (parsed.kind !== 'image' || parsed.mediaType !== MediaType.DockerManifest) {
-      throw new FerryError(ErrorCode.Unsupported, `docker-archive: needs a Docker schema2 manifest, got ${parsed.mediaType}`);
-    }
-    for (const b of [parsed.config, ...parsed.layers]) {
-      if (!this.blobs.has(b.digest)) throw new FerryError(ErrorCode.NotFound, `docker-archive: blob ${b.digest} of the manifest was not stored`);
-    }
-    this.manifest = parsed;
+    this.manifest = checkedManifest(manifest, instanceDigest, (d) => this.blobs.has(d));
   }
 
   /** Docker archives hold no signatures: only an empty list is accepted. */
@@ -236,28 +198,8 @@ export class DockerArchiveDestination implements ImageDestination {
         await tar.addFile(`${parseDigest(d).hex}.tar`, blob.size, src, opts);
       }
       const config = this.blobs.get(m.config.digest)!;
-      const configName = `${parseDigest(m.config.digest).hex}.json`;
       const configBytes = await this.readBlob(m.config.digest, config, opts);
-      await tar.addFile(configName, configBytes.length, configBytes, opts);
-      const legacy = legacyLayers(layerDigests, configBytes);
-      for (const l of legacy) {
-        await tar.addSymlink(`${l.id}/layer.tar`, l.linkTarget);
-        await tar.addFile(`${l.id}/VERSION`, 3, Buffer.from('1.0'), opts);
-        await tar.addFile(`${l.id}/json`, l.json.length, l.json, opts);
-      }
-      const item = {
-        Config: configName,
-        RepoTags: this.repoTags.map(fullString),
-        Layers: layerDigests.map((d) => `${parseDigest(d).hex}.tar`),
-      };
-      const manifestJson = Buffer.from(goMarshal([item]));
-      await tar.addFile(MANIFEST_FILE, manifestJson.length, manifestJson, opts);
-      const repos = repositoriesJson(
-        this.repoTags.map((n) => ({ repository: repositoryString(n), tag: n.tag! })),
-        legacy.at(-1)?.id,
-      );
-      await tar.addFile(REPOSITORIES_FILE, repos.length, repos, opts);
-      await tar.finish();
+      await writeArchiveTail(tar, { manifest: m, config: configBytes, repoTags: this.repoTags }, opts);
       if (inOrder) {
         out.end();
         await finished(out);
@@ -317,15 +259,22 @@ async function readSmall(path: string, opts: OpOptions, range: { start?: number;
 
 /**
  * Opens a destination writing the image as a docker archive at `ref.path`. `RepoTags` are the
- * reference's name (if any) followed by `opts.additionalTags`. A staging directory is created next to
- * the destination now. Like skopeo, an existing non-empty file at the path is not replaced.
+ * reference's name (if any) followed by `opts.additionalTags`. For a regular file (or a missing one), a staging
+ * directory is created next to it now, and the archive is renamed into place at commit; like skopeo, an existing
+ * non-empty file is not replaced. A FIFO, a character device, `/dev/stdout` or `/dev/fd/N` is opened now (a
+ * FIFO's open waits for its reader) and written in order (stream-destination.ts). Nothing else is replaced.
  * @throws FerryError(E_INVALID_REFERENCE) for an `@N` reference or an invalid additional tag;
- *         E_NOT_FOUND if the parent directory is missing; E_UNSUPPORTED if the file exists and is not empty; E_IO.
+ *         E_NOT_FOUND if the parent directory is missing; E_UNSUPPORTED if the file exists and is not empty, or
+ *         the path is neither a regular file nor a stream (a directory, a socket, a symlink to a file); E_IO.
  */
 export async function openDockerArchiveDestination(
   ref: DockerArchiveReference,
-  _ctx: SystemContext,
+  ctx: SystemContext,
   opts: DockerArchiveDestinationOptions = {},
-): Promise<DockerArchiveDestination> {
+): Promise<DockerArchiveDestination | DockerArchiveStreamDestination> {
+  checkAborted(opts.signal, `opening ${ref.toString()}`);
+  repoTagsFor(ref, opts.additionalTags); // a bad reference or tag fails before anything is opened
+  const target = await classifyArchiveTarget(ref.path, 'docker-archive');
+  if (target.kind !== 'file') return DockerArchiveStreamDestination.open(ref, target, opts.additionalTags, { tmpDir: ctx.tmpDir });
   return DockerArchiveDestination.open(ref, opts);
 }

@@ -5,10 +5,10 @@
  * ustar get a PAX extended header (from the `tar` package). Data is copied chunk by chunk with
  * backpressure, so multi-GB files never sit in memory.
  */
-import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { Pax } from 'tar';
 import { FerryError, ErrorCode, sizeMismatch } from '../../errors.js';
+import { drained } from '../../util/stream-files.js';
 import type { OpOptions } from '../../types/context.js';
 import { checkAborted } from '../shared/files.js';
 import { BLOCK } from './tar-index.js';
@@ -88,7 +88,12 @@ export class TarWriter {
   private async write(buf: Buffer): Promise<void> {
     if (this.out.destroyed) throw this.out.errored ?? new FerryError(ErrorCode.Io, 'tar: output stream closed');
     this.written += buf.length;
-    if (!this.out.write(buf)) await once(this.out, 'drain');
+    if (!this.out.write(buf)) await drained(this.out);
+  }
+
+  /** Writes bytes that are already whole tar entries (what another TarWriter wrote), as they are. */
+  async addRaw(bytes: Buffer): Promise<void> {
+    await this.write(bytes);
   }
 
   /**
