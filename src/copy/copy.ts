@@ -83,6 +83,8 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
   try {
     const top = new UnparsedImage(source);
     const vm = await top.manifest({ signal });
+    let topSigs: Promise<Buffer[]> | undefined;
+    const topSignatures = () => (topSigs ??= source.getSignatures(undefined, { signal }));
     await opts.policy.checkImage(
       {
         transport: srcRef.transport.name,
@@ -91,7 +93,7 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
         name: srcRef.toString(),
         dockerReference: srcRef.dockerReference(),
         manifest: vm.bytes,
-        signatures: () => source.getSignatures(undefined, { signal }),
+        signatures: topSignatures,
       },
       { signal },
     );
@@ -102,6 +104,7 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
     try {
       const c: ImageCopyContext = {
         signing: signingFor(opts, destRef, dest),
+        topSignatures,
         source,
         dest,
         signal,

@@ -28,6 +28,11 @@ export interface ImageCopyContext extends BlobCopyContext {
   phase: (p: CopyPhase) => void;
   /** Signers and the identity they sign as (checked before anything is copied), when signing. */
   signing?: { signers: ManifestSigner[]; identity: string };
+  /**
+   * The signatures of the top-level manifest, read once per copy: the set the trust policy judged is the set that
+   * is copied (a registry could answer a second read differently).
+   */
+  topSignatures: () => Promise<Buffer[]>;
 }
 
 /** New signatures of `manifest` (as written), one per signer; none when not signing. */
@@ -75,7 +80,7 @@ export function cannotModifyReason(opts: CopyOptions, signatures: number): strin
 export async function sourceSignatures(c: ImageCopyContext, instance: string | undefined, list: boolean): Promise<Buffer[]> {
   if (c.opts.removeSignatures) return [];
   c.phase({ kind: 'signatures-get', list });
-  const sigs = await c.source.getSignatures(instance, { signal: c.signal });
+  const sigs = instance === undefined ? await c.topSignatures() : await c.source.getSignatures(instance, { signal: c.signal });
   if (sigs.length > 0 && !c.dest.properties.supportsSignatures) {
     throw new FerryError(
       ErrorCode.Unsupported,
