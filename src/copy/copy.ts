@@ -17,6 +17,7 @@ import type { ImageReference } from '../types/reference.js';
 import { copyMultipleImages } from './multiple.js';
 import type { CopyOptions, CopyResult, DestinationContext } from './options.js';
 import { PartialStore, partialLocationFor } from './partial.js';
+import { imageAlreadyPresent } from './present.js';
 import { copySingleImage, type ImageCopyContext } from './single.js';
 
 export type { CopyOptions, CopyResult, CopyPhase, DestinationContext, CompressOptions, MultiArch } from './options.js';
@@ -84,6 +85,10 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
       };
       const top = new UnparsedImage(source);
       const vm = await top.manifest({ signal });
+      if (opts.skipIfPresent) {
+        const present = await imageAlreadyPresent(c, vm);
+        if (present !== undefined) return { manifestDigest: present, skipped: true };
+      }
       let digest: string;
       if (!isIndexType(vm.mediaType)) {
         digest = (await copySingleImage(c, top, { asInstance: false })).digest;

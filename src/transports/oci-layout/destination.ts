@@ -4,7 +4,7 @@
  * content-addressed, so one visible before commit is harmless); `commit` adds the image to
  * `index.json` under the layout's lock, which is what makes it visible.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { lstat, mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
@@ -18,7 +18,7 @@ import { digestOf, isDigest, parseDigest } from '../../util/digest.js';
 import { adoptFileAt } from '../shared/blob-adopt.js';
 import { putBlobFile } from '../shared/blob-writer.js';
 import { checkAborted, ioError } from '../shared/files.js';
-import { blobPath, readIndex, readLayoutVersion } from './layout.js';
+import { blobPath, readIndex, readLayoutVersion, refNameOf } from './layout.js';
 import type { OciReference } from './reference.js';
 import { addManifestDescriptor, ensureLayoutMarker, manifestDescriptor, updateLayoutIndex } from './writer.js';
 
@@ -61,6 +61,30 @@ export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
       hasThreadSafePutBlob: true,
       acceptsForeignLayerURLs: true,
     };
+  }
+
+  /**
+   * The digest of the image `index.json` names with this destination's ref name (the only one when several
+   * descriptors carry it is ambiguous: undefined), when its manifest blob is there.
+   */
+  async existingManifestDigest(opts: OpOptions = {}): Promise<string | undefined> {
+    if (this.refName === '') return undefined;
+    let index;
+    try {
+      index = await readIndex(this.dir, opts);
+    } catch (e) {
+      if (e instanceof FerryError && e.code === ErrorCode.Aborted) throw e;
+      return undefined;
+    }
+    const named = index.manifests.filter((d) => refNameOf(d) === this.refName);
+    if (named.length !== 1) return undefined;
+    const digest = named[0]!.digest;
+    try {
+      const st = await lstat(blobPath(this.dir, digest));
+      return st.isFile() && st.size === named[0]!.size ? digest : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Reuses `blobs/<alg>/<hex>` if it is there (with the right size, when known). */
