@@ -19,6 +19,7 @@ import { copyMultipleImages } from './multiple.js';
 import type { CopyOptions, CopyResult, DestinationContext } from './options.js';
 import { imageEvent } from './progress.js';
 import { PartialStore, partialLocationFor } from './partial.js';
+import { imageAlreadyPresent } from './present.js';
 import { copySingleImage, type ImageCopyContext } from './single.js';
 
 export type { CopyOptions, CopyResult, CopyPhase, DestinationContext, CompressOptions, MultiArch } from './options.js';
@@ -121,6 +122,11 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
           }
         },
       };
+      // a copy that signs always writes (its new signatures); otherwise an image already there is left alone
+      if (opts.skipIfPresent && c.signing === undefined) {
+        const present = await imageAlreadyPresent(c, vm);
+        if (present !== undefined) return { manifestDigest: present, skipped: true };
+      }
       let digest: string;
       if (!isIndexType(vm.mediaType)) {
         digest = (await copySingleImage(c, top, { asInstance: false })).digest;

@@ -4,6 +4,7 @@ import type { ImageEventListener, ProgressListener } from '../types/progress.js'
 import type { Platform } from '../manifest/types.js';
 import type { PolicyContext } from '../signature/policy/evaluate.js';
 import type { ManifestSigner } from '../signature/signer.js';
+import type { Limit } from '../util/limit.js';
 
 /** How to treat a multi-platform source (skopeo `--multi-arch`). */
 export type MultiArch = 'system' | 'all' | 'index-only';
@@ -95,10 +96,23 @@ export interface CopyOptions {
   additionalTags?: string[];
   /** Minimum interval between two `bytes` events of one blob, in ms (default 100). */
   progressIntervalMs?: number;
+  /**
+   * Skip the image when the destination already holds exactly the manifest this copy would write (containers/image
+   * `OptimizeDestinationImageAlreadyExists`): one manifest HEAD at a registry, no blob request, nothing written, no
+   * commit. A copy that would change the manifest (conversion, recompression, signatures to carry) is never skipped.
+   */
+  skipIfPresent?: boolean;
+  /**
+   * A limit shared by several copies running at once (a sync's job-wide budget of blob transfers): every layer copy
+   * also takes a slot of it, on top of `parallel`.
+   */
+  blobBudget?: Limit;
 }
 
 /** What a copy produced. */
 export interface CopyResult {
-  /** Digest of the top-level manifest written to the destination. */
+  /** Digest of the top-level manifest written to the destination (or found there, when `skipped`). */
   manifestDigest: string;
+  /** True when the destination already had the image (`skipIfPresent`) and nothing was written. */
+  skipped?: boolean;
 }

@@ -172,7 +172,8 @@ export async function copySingleImage(c: ImageCopyContext, unparsed: UnparsedIma
       c.phase({ kind: 'foreign-layer', digest: layer.digest });
       return { info: layer };
     }
-    return copyBlob(bc, layer, 'layer', policyFor(layer));
+    const copy = () => copyBlob(bc, layer, 'layer', policyFor(layer));
+    return opts.blobBudget ? opts.blobBudget(copy, { signal }) : copy();
   });
   const layers = await runAll(tasks, concurrency, c.signal, (e) => ac.abort(e));
 

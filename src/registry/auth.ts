@@ -8,7 +8,8 @@ import type { SystemContext, OpOptions } from '../types/context.js';
 import { lookupCredentialsDetailed, type Credentials, type CredentialsLookup } from './auth-file.js';
 import { parseChallenges, type Challenge } from './challenge.js';
 import { parseErrorBody, registryText, responseError } from './errors.js';
-import { readBody, readErrorText, type HttpResponse } from './http.js';
+import { readBody, readErrorText, type HttpResponse, type PooledToken } from './http.js';
+import { createHash } from 'node:crypto';
 
 /** Sends a request to a token realm (any origin). */
 export type TokenSender = (req: {
@@ -19,10 +20,7 @@ export type TokenSender = (req: {
   signal?: AbortSignal;
 }) => Promise<HttpResponse>;
 
-interface CachedToken {
-  token: string;
-  expiresAt: number;
-}
+type CachedToken = PooledToken;
 
 /** Minimum token lifetime assumed when the server says less or nothing (seconds), as the token spec suggests. */
 const MIN_TOKEN_LIFETIME = 60;
@@ -63,11 +61,16 @@ export class Authenticator {
    * @param host endpoint host (for messages and the auth-file lookup).
    * @param repository repository on that host (for the auth-file lookup by namespace).
    */
+  /**
+   * @param shared the token store of the connection pool this endpoint uses, once it has one (see `leaseAgent`):
+   *   endpoints of one origin share tokens through it, so a sync asks once per repository and scope.
+   */
   constructor(
     readonly host: string,
     readonly repository: string,
     private readonly ctx: SystemContext,
     private readonly sendToken: TokenSender,
+    private readonly shared?: () => Map<string, Promise<CachedToken>> | undefined,
   ) {}
 
   /** Credentials from `ctx.credentials`, else the auth files; none with `ctx.noCreds` or `ctx.registryToken`. */
@@ -127,13 +130,35 @@ export class Authenticator {
 
   /** Forgets the cached token for `scopes` (after the registry refused it). */
   invalidate(scopes: string[]): void {
-    this.tokens.delete(Authenticator.key(scopes));
+    const key = Authenticator.key(scopes);
+    this.tokens.delete(key);
+    for (const k of this.sharedKeys.get(key) ?? []) this.shared?.()?.delete(k);
+    this.sharedKeys.delete(key);
+  }
+
+  /** Shared-store keys used per scope key (so `invalidate` can drop them). */
+  private readonly sharedKeys = new Map<string, Set<string>>();
+
+  /** The key of a token in the shared store: everything the token depends on, the credentials hashed. */
+  private async sharedKey(ch: Challenge, key: string): Promise<string> {
+    const c = await this.credentials();
+    const who = c ? createHash('sha256').update(`${c.username}\0${c.password}\0${c.identityToken ?? ''}`).digest('hex') : '';
+    return [ch.params['realm'] ?? '', ch.params['service'] ?? '', who, key].join('\0');
   }
 
   private async token(ch: Challenge, scopes: string[], opts: OpOptions): Promise<string> {
     const key = Authenticator.key(scopes);
     const cached = this.tokens.get(key);
     if (cached && cached.expiresAt - EXPIRY_MARGIN_MS > Date.now()) return cached.token;
+    const shared = this.shared?.();
+    if (shared) {
+      const t = await this.sharedToken(shared, await this.sharedKey(ch, key), () => this.fetchToken(ch, [...new Set(scopes)], opts));
+      this.tokens.set(key, t.token);
+      let keys = this.sharedKeys.get(key);
+      if (!keys) this.sharedKeys.set(key, (keys = new Set()));
+      keys.add(t.key);
+      return t.token.token;
+    }
     let p = this.inflight.get(key);
     if (!p) {
       p = this.fetchToken(ch, [...new Set(scopes)], opts).then(
@@ -150,6 +175,24 @@ export class Authenticator {
       this.inflight.set(key, p);
     }
     return p;
+  }
+
+  /** A fresh token from `shared` under `sk`, fetching it (once for every endpoint asking at the same time) if needed. */
+  private async sharedToken(shared: Map<string, Promise<CachedToken>>, sk: string, fetch: () => Promise<CachedToken>): Promise<{ token: CachedToken; key: string }> {
+    for (;;) {
+      const p = shared.get(sk);
+      if (p === undefined) {
+        const mine = fetch();
+        shared.set(sk, mine);
+        mine.catch(() => {
+          if (shared.get(sk) === mine) shared.delete(sk);
+        });
+        return { token: await mine, key: sk };
+      }
+      const t = await p.catch(() => undefined);
+      if (t && t.expiresAt - EXPIRY_MARGIN_MS > Date.now()) return { token: t, key: sk };
+      if (shared.get(sk) === p) shared.delete(sk); // expired, or someone else's fetch failed: fetch it ourselves
+    }
   }
 
   private async fetchToken(ch: Challenge, scopes: string[], opts: OpOptions): Promise<CachedToken> {

@@ -62,7 +62,7 @@ export class Endpoint {
     readonly spec: EndpointSpec,
     private readonly ctx: SystemContext,
   ) {
-    this.auth = new Authenticator(spec.host, spec.repository, ctx, (r) => this.sendForeign(r));
+    this.auth = new Authenticator(spec.host, spec.repository, ctx, (r) => this.sendForeign(r), () => this.lease?.sharedTokens);
   }
 
   /** `host[:port]` contacted. */

@@ -43,9 +43,38 @@ interface PooledAgent {
   refs: number;
   /** The ping of this agent's origin, shared by every endpoint leasing it (while it is pooled). */
   ping?: Promise<PingOutcome>;
+  /** Bearer tokens for this origin, shared by every endpoint leasing it (while it is pooled). */
+  tokens: Map<string, Promise<PooledToken>>;
+}
+
+/** A bearer token and when it expires (ms since the epoch). */
+export interface PooledToken {
+  token: string;
+  expiresAt: number;
 }
 
 const pool = new Map<string, PooledAgent>();
+/** Open {@link holdConnections} holds: while any is open, agents stay pooled when their last lease is released. */
+let holds = 0;
+
+/**
+ * Keeps agents pooled — their connections, the ping and the tokens they remember — for as long as a job that opens
+ * many clients one after the other runs (a sync lists repositories and copies images, each with its own clients):
+ * otherwise an agent closes with its last client and the next client connects, pings and authenticates again.
+ * @returns the release (once): when the last hold goes, agents nobody leases any more are closed.
+ */
+export function holdConnections(): () => Promise<void> {
+  holds++;
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
+    if (--holds > 0) return;
+    const idle = [...pool.entries()].filter(([, e]) => e.refs === 0);
+    for (const [key] of idle) pool.delete(key);
+    await Promise.all(idle.map(([, e]) => e.agent.close().catch(() => undefined)));
+  };
+}
 
 /** A handle on a shared agent; `release()` once. */
 export interface AgentLease {
@@ -57,6 +86,11 @@ export interface AgentLease {
    * rejected probe is forgotten, so the next caller probes again.
    */
   sharedPing(probe: () => Promise<PingOutcome>): Promise<PingOutcome>;
+  /**
+   * A store for bearer tokens of this origin, shared like the ping; keys must name everything a token depends on
+   * (realm, service, credentials, scopes). See `Authenticator`.
+   */
+  readonly sharedTokens: Map<string, Promise<PooledToken>>;
   release(): Promise<void>;
 }
 
@@ -72,6 +106,7 @@ export function leaseAgent(endpoint: string, tls: TlsSettings): AgentLease {
         connections: 16,
       }),
       refs: 0,
+      tokens: new Map(),
     };
     pool.set(key, p);
   }
@@ -81,6 +116,7 @@ export function leaseAgent(endpoint: string, tls: TlsSettings): AgentLease {
   return {
     agent: entry.agent,
     tls,
+    sharedTokens: entry.tokens,
     sharedPing(probe) {
       if (entry.ping) return entry.ping;
       const p = probe();
@@ -93,7 +129,7 @@ export function leaseAgent(endpoint: string, tls: TlsSettings): AgentLease {
     async release() {
       if (released) return;
       released = true;
-      if (--entry.refs === 0 && pool.get(key) === entry) {
+      if (--entry.refs === 0 && holds === 0 && pool.get(key) === entry) {
         pool.delete(key);
         await entry.agent.close().catch(() => undefined);
       }

@@ -1,20 +1,29 @@
 /**
- * `syncImages`: copies every image of some source groups to a destination, one image at a time through the
- * copy engine, naming each destination as skopeo sync does. With `keepGoing`, an image (or a group that
- * cannot be listed) that fails is recorded and the sync goes on; without it, the first failure ends the sync.
- * With `dryRun`, images are listed and named but nothing is opened or copied.
+ * `syncImages`: copies every image of some source groups to a destination through the copy engine, naming each
+ * destination as skopeo sync does. Sources are listed one after the other while up to `parallelImages` images are
+ * copied at once (see `scheduler.ts`), every layer copy also taking a slot of one job-wide budget (`parallelBlobs`).
+ * An image whose destination already holds what the copy would write is skipped (`skipIfPresent`).
+ * With `keepGoing`, an image (or a group that cannot be listed) that fails is recorded and the sync goes on; without
+ * it, the first failure stops the sync (images being copied are aborted, nothing new starts). With `retry`, an image
+ * that fails on a transient error is copied again (the whole image, resuming its blobs).
+ * With `dryRun`, images are listed and named, one at a time, but nothing is opened or copied.
  */
 import { FerryError, ErrorCode } from '../errors.js';
 import type { CopyOptions, CopyPhase } from '../copy/options.js';
+import { withRetry } from '../registry/retry.js';
+import { createLimit } from '../util/limit.js';
 import type { ImageEventListener, ProgressListener } from '../types/progress.js';
 import type { ImageReference } from '../types/reference.js';
 import { DockerReference } from '../transports/docker/reference.js';
 import { dirTransport } from '../transports/dir/transport.js';
 import { destinationName, type NamingOptions, type SyncDestKind } from './naming.js';
+import { runPipeline } from './scheduler.js';
 import type { SyncSourceGroup } from './sources.js';
 
 /** One image of a sync, as reported to {@link SyncReporter}. */
 export interface SyncImage {
+  /** 0-based position in the whole job, in source order (sources in order, then their images in order). */
+  seq: number;
   /** 1-based position within its group, and the group's size (skopeo's `Copying image ref N/M`). */
   index: number;
   count: number;
@@ -37,12 +46,30 @@ export interface ImageCopyListeners {
 export interface SyncReporter {
   /** Before an image is copied (in a dry run: instead of copying it). May return listeners for this copy. */
   imageStart?(image: SyncImage): ImageCopyListeners | void | Promise<ImageCopyListeners | void>;
-  /** After an image was copied (`digest`) or failed (`error`); also after a dry-run image (neither). */
-  imageEnd?(image: SyncImage, outcome: { digest?: string; error?: unknown }): void | Promise<void>;
-  /** A group whose images could not be listed. */
-  groupFailed?(group: string, error: unknown): void | Promise<void>;
+  /**
+   * After an image was copied or skipped (`digest`) or failed (`error`); also after a dry-run image (neither).
+   * Called in the order images finish, which with `parallelImages` > 1 is not source order (`image.seq` is).
+   */
+  imageEnd?(image: SyncImage, outcome: ImageOutcome): void | Promise<void>;
+  /** An image that was started but stopped unfinished because the sync stopped (another image failed, or abort). */
+  imageStopped?(image: SyncImage): void | Promise<void>;
+  /** A group whose images could not be listed; `seq` is its position in the job (see {@link SyncImage.seq}). */
+  groupFailed?(group: string, error: unknown, seq: number): void | Promise<void>;
   /** A group that has no image to sync (nothing matched its filter). */
   groupEmpty?(group: string): void | Promise<void>;
+}
+
+/** How an image ended. */
+export interface ImageOutcome {
+  /** The manifest digest written, or found at the destination when `skipped`. */
+  digest?: string;
+  /** True when the destination already had the image and nothing was written. */
+  skipped?: boolean;
+  error?: unknown;
+  /** Bytes of blobs transferred (blobs the destination had or could mount are not counted). */
+  bytes: number;
+  /** Wall-clock seconds, retries included. */
+  seconds: number;
 }
 
 /** A failure recorded by a `keepGoing` sync. */
@@ -61,14 +88,24 @@ export interface SyncOptions extends NamingOptions {
   copy: Omit<CopyOptions, 'srcCtx' | 'signal' | 'onProgress' | 'onImage' | 'onPhase'>;
   dryRun?: boolean;
   keepGoing?: boolean;
+  /** Images copied at once (default 4). */
+  parallelImages?: number;
+  /** Layer copies at once over the whole job (default 16); each image also keeps to `copy.parallel`. */
+  parallelBlobs?: number;
+  /** Skip images the destination already holds as the copy would write them (default true, like skopeo sync). */
+  skipIfPresent?: boolean;
+  /** Copy an image again after a transient failure, this many times (default: never), after `delayMs` (default: backoff). */
+  retry?: { times: number; delayMs?: number };
   reporter?: SyncReporter;
   signal?: AbortSignal;
 }
 
 /** What a sync did. */
 export interface SyncResult {
-  /** Images copied (in a dry run: that would have been copied). */
+  /** Images synced: copied or skipped (in a dry run: that would have been copied). */
   images: number;
+  /** Of `images`, those skipped because the destination had them. */
+  skipped: number;
   /** Groups that had images to sync. */
   sources: number;
   /** Failures (only with `keepGoing`; otherwise the first one is thrown). */
@@ -85,79 +122,125 @@ export function destinationReference(src: ImageReference, group: SyncSourceGroup
 }
 
 /**
+ * One item of the job queue: an image, or a group that could not be listed (queued rather than thrown by the
+ * listing, so that without `keepGoing` the failures before it in source order still come first with one worker).
+ */
+type Job = { image: SyncImage; src: ImageReference; group: SyncSourceGroup } | { failedGroup: SyncSourceGroup; error: unknown; seq: number };
+
+/**
  * Syncs `groups` to `opts.destination`.
  * @throws the first failure as a FerryError of the same code naming the image (without `keepGoing`);
  *         E_ABORTED when `opts.signal` aborts (also with `keepGoing`).
  */
 export async function syncImages(groups: SyncSourceGroup[], opts: SyncOptions): Promise<SyncResult> {
-  const signal = opts.signal;
+  const signal = opts.signal ?? new AbortController().signal;
   const reporter = opts.reporter ?? {};
-  const result: SyncResult = { images: 0, sources: 0, failures: [] };
-  const aborted = () => {
-    if (signal?.aborted) throw new FerryError(ErrorCode.Aborted, 'sync aborted', { cause: signal.reason });
+  const result: SyncResult = { images: 0, skipped: 0, sources: 0, failures: [] };
+  const budget = createLimit(opts.parallelBlobs ?? 16);
+  const { copyImage } = opts.dryRun ? { copyImage: undefined } : await import('../copy/copy.js');
+  let seq = 0;
+  /** The position of each failure, to list them in source order. */
+  const failedAt = new Map<SyncFailure, number>();
+  const failed = (what: string, error: unknown, at: number) => {
+    const f = { what, error };
+    failedAt.set(f, at);
+    result.failures.push(f);
   };
-  for (const group of groups) {
-    aborted();
-    let refs: ImageReference[];
+
+  const produce = async (push: (job: Job) => void, signal: AbortSignal) => {
+    for (const group of groups) {
+      if (signal.aborted) return;
+      let refs: ImageReference[];
+      try {
+        refs = await group.list({ signal });
+      } catch (e) {
+        if (signal.aborted) throw e;
+        push({ failedGroup: group, error: e, seq: seq++ });
+        continue;
+      }
+      if (refs.length === 0) {
+        await reporter.groupEmpty?.(group.label);
+        continue;
+      }
+      result.sources++;
+      refs.forEach((src, i) => push({ src, group, image: { seq: seq++, index: i + 1, count: refs.length, group: group.label, from: src.toString(), to: '' } }));
+    }
+  };
+
+  const work = async (job: Job, signal: AbortSignal) => {
+    if ('failedGroup' in job) {
+      if (!opts.keepGoing) throw job.error;
+      failed(job.failedGroup.label, job.error, job.seq);
+      await reporter.groupFailed?.(job.failedGroup.label, job.error, job.seq);
+      return;
+    }
+    const { image, src, group } = job;
+    const started = performance.now();
+    const seconds = () => Math.round(performance.now() - started) / 1000;
+    let destRef: ImageReference;
     try {
-      refs = await group.list({ signal });
+      const d = destinationReference(src, group, opts);
+      image.to = d.name;
+      destRef = d.ref();
     } catch (e) {
-      aborted();
-      if (!opts.keepGoing) throw e;
-      result.failures.push({ what: group.label, error: e });
-      await reporter.groupFailed?.(group.label, e);
-      continue;
+      if (!opts.keepGoing) throw named(image, e);
+      failed(image.from, e, image.seq);
+      await reporter.imageEnd?.(image, { error: e, bytes: 0, seconds: 0 });
+      return;
     }
-    if (refs.length === 0) {
-      await reporter.groupEmpty?.(group.label);
-      continue;
-    }
-    result.sources++;
-    for (let i = 0; i < refs.length; i++) {
-      aborted();
-      const src = refs[i]!;
-      const image: SyncImage = { index: i + 1, count: refs.length, group: group.label, from: src.toString(), to: '' };
-      let destRef: ImageReference;
-      try {
-        const d = destinationReference(src, group, opts);
-        image.to = d.name;
-        destRef = d.ref();
-      } catch (e) {
-        if (!opts.keepGoing) throw named(image, e);
-        result.failures.push({ what: image.from, error: e });
-        await reporter.imageEnd?.(image, { error: e });
-        continue;
-      }
-      const listeners = (await reporter.imageStart?.(image)) ?? {};
-      if (opts.dryRun) {
-        result.images++;
-        await reporter.imageEnd?.(image, {});
-        continue;
-      }
-      const { copyImage } = await import('../copy/copy.js');
-      let digest: string;
-      try {
-        digest = (
-          await copyImage(src, destRef, {
-            ...opts.copy,
-            srcCtx: group.ctx,
-            signal,
-            onProgress: listeners.onProgress,
-            onImage: listeners.onImage,
-            onPhase: listeners.onPhase,
-          })
-        ).manifestDigest;
-      } catch (e) {
-        await reporter.imageEnd?.(image, { error: e });
-        aborted();
-        if (!opts.keepGoing) throw named(image, e);
-        result.failures.push({ what: image.from, error: e });
-        continue;
-      }
+    const listeners = (await reporter.imageStart?.(image)) ?? {};
+    if (!copyImage) {
       result.images++;
-      await reporter.imageEnd?.(image, { digest });
+      await reporter.imageEnd?.(image, { bytes: 0, seconds: 0 });
+      return;
     }
+    let bytes = 0;
+    const onProgress: ProgressListener = (e) => {
+      if (e.kind === 'done') bytes += e.size >= 0 ? e.size : e.offset;
+      listeners.onProgress?.(e);
+    };
+    const attempt = () =>
+      copyImage(src, destRef, {
+        ...opts.copy,
+        srcCtx: group.ctx,
+        signal,
+        skipIfPresent: opts.skipIfPresent ?? true,
+        blobBudget: budget,
+        onProgress,
+        onImage: listeners.onImage,
+        onPhase: listeners.onPhase,
+      });
+    let r: Awaited<ReturnType<typeof attempt>>;
+    try {
+      r = opts.retry ? await withRetry(attempt, { retryTimes: opts.retry.times, retryDelayMs: opts.retry.delayMs, signal }) : await attempt();
+    } catch (e) {
+      if (signal.aborted) {
+        await reporter.imageStopped?.(image);
+        if (opts.signal?.aborted || !(e instanceof FerryError && e.code === ErrorCode.Aborted)) throw e;
+        return; // stopped because another image failed: that failure is the one reported
+      }
+      await reporter.imageEnd?.(image, { error: e, bytes, seconds: seconds() });
+      if (!opts.keepGoing) throw named(image, e);
+      failed(image.from, e, image.seq);
+      return;
+    }
+    result.images++;
+    if (r.skipped) result.skipped++;
+    await reporter.imageEnd?.(image, { digest: r.manifestDigest, skipped: r.skipped, bytes, seconds: seconds() });
+  };
+
+  // One pool of connections for the whole job: each origin is pinged once, each token asked for once.
+  const { holdConnections } = await import('../registry/http.js');
+  const release = holdConnections();
+  try {
+    await runPipeline(produce, work, { concurrency: opts.dryRun ? 1 : (opts.parallelImages ?? 4), signal });
+  } catch (e) {
+    if (signal.aborted) throw new FerryError(ErrorCode.Aborted, 'sync aborted', { cause: signal.reason });
+    throw e;
+  } finally {
+    await release();
   }
+  result.failures.sort((a, b) => failedAt.get(a)! - failedAt.get(b)!);
   return result;
 }
 

@@ -120,6 +120,13 @@ export interface ImageDestination {
    * against what arrives and stay correct when they are wrong.
    */
   planLayers?(layers: LayerPlan[]): void;
+  /**
+   * Optional, for destinations that can tell cheaply (one registry HEAD, a small file): the digest of the manifest the
+   * destination's reference names now, before this copy writes anything; undefined when it names none. The copy
+   * engine compares it with what it would write, to skip an image that is already there (containers/image
+   * `OptimizeDestinationImageAlreadyExists`). Called first, before any blob; an error reading it means "not known".
+   */
+  existingManifestDigest?(opts?: OpOptions): Promise<string | undefined>;
   /** Stores a manifest; `instanceDigest` when it is one instance of an index being written. */
   putManifest(manifest: RawManifest, instanceDigest?: string, opts?: OpOptions): Promise<void>;
   /** Stores signatures for the image or one instance, in the storage form `getSignatures` returns. */

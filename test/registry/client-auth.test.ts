@@ -136,7 +136,9 @@ describe('registry/client with TLS and authentication (real registries)', functi
       await res.body.dump();
       expect(res.status).to.equal(200);
       const scopes = ts.requests.slice(n0).map((r) => [...r.scope].sort());
-      expect(scopes).to.deep.equal([['repository:app/one:pull,push'], ['repository:app/one:pull,push', 'repository:app/two:pull'].sort()]);
+      // the app/one token may come from an earlier client of this registry still open (tokens are shared per origin)
+      expect(scopes.at(-1)).to.deep.equal(['repository:app/one:pull,push', 'repository:app/two:pull'].sort());
+      expect(scopes.slice(0, -1)).to.deep.equal(scopes.length === 2 ? [['repository:app/one:pull,push']] : []);
     });
 
     it('pulls anonymously with an anonymous token, and refuses wrong credentials at the token server', async () => {
@@ -176,8 +178,9 @@ describe('registry/client with TLS and authentication (real registries)', functi
       expect(e.message).not.to.include('not-a-valid-jwt');
       const n0 = ts.requests.length;
       const c = open(reg, { certDir: reg.certDir, credentials: { username: reg.username!, password: reg.password! } });
-      await c.getManifest('v1');
-      expect(ts.requests.length).to.equal(n0 + 1);
+      expect((await c.getManifest('v1')).digest).to.equal(image.digest);
+      // at most one token request: an earlier client of this registry still open may have the token already
+      expect(ts.requests.length - n0).to.be.at.most(1);
     });
 
     it('checkLogin accepts the right password and rejects a wrong one', async () => {

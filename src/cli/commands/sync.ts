@@ -57,7 +57,10 @@ const spec: CommandSpec = {
         'append-suffix': { type: 'string', describe: 'string to append to destination tags', requiresArg: true },
         'dry-run': { type: 'boolean', describe: 'list what would be copied, copy nothing' },
         'keep-going': { type: 'boolean', describe: 'do not stop at an image that fails; exit 1 at the end if any did' },
-        'image-parallel-copies': { type: 'number', describe: 'blobs copied at once', requiresArg: true, default: 6 },
+        'image-parallel-copies': { type: 'number', describe: 'blobs copied at once per image', requiresArg: true, default: 6 },
+        'parallel-images': { type: 'number', describe: 'images copied at once', requiresArg: true, default: 4 },
+        'parallel-blobs': { type: 'number', describe: 'blobs copied at once over all images', requiresArg: true, default: 16 },
+        report: { type: 'string', describe: 'write one JSON line per image (source order) to FILE', requiresArg: true },
         digestfile: { type: 'string', describe: 'write the digest and destination of each copied image to PATH, one per line', requiresArg: true },
         quiet: { alias: 'q', type: 'boolean', describe: 'print no progress' },
         progress: { type: 'string', choices: ['tty', 'plain', 'json'], describe: 'progress output on stderr (default: tty on a terminal, else plain)', requiresArg: true },
@@ -87,20 +90,33 @@ const spec: CommandSpec = {
       if (mode === 'json') await write(cli.io.stderr, JSON.stringify(value) + '\n');
     };
 
+    const positive = (flag: string): number => {
+      const n = args[flag] as number;
+      if (!Number.isInteger(n) || n < 1) throw usage(`--${flag} must be a positive integer`);
+      return n;
+    };
+    const parallelImages = positive('parallel-images');
+    const parallelBlobs = positive('parallel-blobs');
+    // Images finishing in any order: one line each as they finish, instead of the per-blob lines of one copy.
+    const compact = parallelImages > 1 && !dryRun;
+    const retryTimes = args['retry-times'] as number | undefined;
+
     const { syncSources } = await import('../../sync/sources.js');
     const { syncImages } = await import('../../sync/sync.js');
-    const { createProgressRenderer } = await import('../output/progress.js');
+    const { createProgressRenderer, formatBytes } = await import('../output/progress.js');
     const groups = await syncSources(srcKind, source, srcCtx, { signal: cli.signal });
 
     const digestFile = args['digestfile'] as string | undefined;
-    const digests: string[] = [];
+    const digests = new Map<number, string>();
+    const reportFile = args['report'] as string | undefined;
+    const { SyncReport } = await import('../../sync/report.js');
+    const report = reportFile !== undefined && !dryRun ? await SyncReport.create(reportFile) : undefined;
     let renderer: Awaited<ReturnType<typeof createProgressRenderer>> | undefined;
     const reporter: SyncReporter = {
       async imageStart(image: SyncImage) {
-        const verb = dryRun ? 'Would have copied' : 'Copying';
-        await say(imageRefLine(verb, image));
+        if (!compact) await say(imageRefLine(dryRun ? 'Would have copied' : 'Copying', image));
         await json({ kind: 'sync-image', index: image.index, count: image.count, from: image.from, to: image.to, dryRun });
-        if (dryRun) return;
+        if (dryRun || compact) return;
         renderer = await createProgressRenderer(mode, cli.io.stderr);
         const r = renderer;
         return { onProgress: (e) => r.onProgress(e), onImage: (e) => r.onImage(e), onPhase: (p) => r.onPhase(p) };
@@ -108,10 +124,30 @@ const spec: CommandSpec = {
       async imageEnd(image, outcome) {
         await renderer?.finish();
         renderer = undefined;
-        if (outcome.digest !== undefined) digests.push(`${outcome.digest} ${image.to}\n`);
-        if (outcome.error !== undefined && keepGoing) await write(cli.io.stderr, `Error copying ref ${image.from}: ${oneLine(outcome.error)}\n`);
+        if (outcome.digest !== undefined) digests.set(image.seq, `${outcome.digest} ${image.to}\n`);
+        const error = outcome.error !== undefined ? oneLine(outcome.error) : '';
+        if (dryRun) return;
+        const action = error !== '' ? 'failed' : outcome.skipped ? 'skipped' : 'copied';
+        report?.record(image.seq, { source: image.from, destination: image.to, digest: outcome.digest ?? '', action, bytes: outcome.bytes, seconds: outcome.seconds, error });
+        await json({ kind: 'sync-image-done', index: image.index, count: image.count, from: image.from, to: image.to, action, digest: outcome.digest ?? '', bytes: outcome.bytes, seconds: outcome.seconds, ...(error !== '' ? { error } : {}) });
+        if (error !== '') {
+          if (keepGoing) await write(cli.io.stderr, `Error copying ref ${image.from}: ${error}\n`);
+          return;
+        }
+        const ref = `image ref ${image.index}/${image.count} from ${image.from} to ${image.to}`;
+        if (compact) {
+          await say(
+            outcome.skipped
+              ? `Skipped ${ref}: image already present at destination`
+              : `Copied ${ref}: ${outcome.digest} (${formatBytes(outcome.bytes)} in ${outcome.seconds.toFixed(1)}s)`,
+          );
+        } else if (outcome.skipped) await say('Skipping: image already present at destination');
       },
-      async groupFailed(group, error) {
+      async imageStopped(image) {
+        report?.record(image.seq, null);
+      },
+      async groupFailed(group, error, seq) {
+        report?.record(seq, { source: group, destination: '', digest: '', action: 'failed', bytes: 0, seconds: 0, error: oneLine(error) });
         await write(cli.io.stderr, `Error processing repo ${group}, skipping: ${oneLine(error)}\n`);
       },
       async groupEmpty(group) {
@@ -128,15 +164,20 @@ const spec: CommandSpec = {
         copy,
         dryRun,
         keepGoing,
+        parallelImages,
+        parallelBlobs,
+        retry: retryTimes !== undefined ? { times: retryTimes, delayMs: srcCtx.retryDelayMs } : undefined,
         reporter,
         signal: cli.signal,
       });
     } finally {
       await renderer?.finish();
-      if (digestFile !== undefined && !dryRun) await writeDigests(digestFile, digests);
+      await report?.close();
+      const inOrder = [...digests.entries()].sort((a, b) => a[0] - b[0]).map(([, line]) => line);
+      if (digestFile !== undefined && !dryRun) await writeDigests(digestFile, inOrder);
     }
     await say(`${dryRun ? 'Would have synced' : 'Synced'} ${result.images} images from ${result.sources} sources`);
-    await json({ kind: 'sync-done', images: result.images, sources: result.sources, failures: result.failures.length, dryRun });
+    await json({ kind: 'sync-done', images: result.images, sources: result.sources, failures: result.failures.length, dryRun, ...(dryRun ? {} : { skipped: result.skipped }) });
     if (result.failures.length > 0) {
       await write(cli.io.stderr, `Error: ${failureSummary(result.failures, result.images)}\n`);
       return 1;

@@ -11,10 +11,11 @@
  * without commit removes the staging directory and leaves the old image untouched (and removes the directory
  * itself if opening created it and it is empty).
  */
-import { readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
+import { manifestDigest } from '../../manifest/manifest-digest.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
@@ -32,6 +33,9 @@ import type { DirReference } from './reference.js';
 
 /** Prefix of the staging directories ferry creates inside a `dir:` destination. */
 export const STAGING_PREFIX = '.ferry-staging-';
+
+/** Largest manifest read back (as skopeo bounds manifests). */
+const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
 
 /** An ImageDestination writing a `dir:` image. */
 export class DirDestination implements ImageDestination, BlobFileAdopter {
@@ -72,6 +76,23 @@ export class DirDestination implements ImageDestination, BlobFileAdopter {
       return { ...info, size: old };
     }
     return undefined;
+  }
+
+  /**
+   * The digest of the image the directory holds: its `manifest.json` when `version` is there (written last by a
+   * commit, so the image is complete), both regular files.
+   */
+  async existingManifestDigest(opts: OpOptions = {}): Promise<string | undefined> {
+    checkAborted(opts.signal, `reading ${this.dir}`);
+    const version = await smallRegularFile(versionPath(this.dir), DIR_VERSION_CONTENT.length);
+    if (version?.toString('utf8') !== DIR_VERSION_CONTENT) return undefined;
+    const manifest = await smallRegularFile(join(this.dir, MANIFEST_FILE), MAX_MANIFEST_SIZE);
+    if (manifest === undefined) return undefined;
+    try {
+      return manifestDigest(manifest);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Streams the blob into the staging directory, verified (named by its computed digest when `info.digest` is empty). */
@@ -148,6 +169,18 @@ export class DirDestination implements ImageDestination, BlobFileAdopter {
       stream?.destroy();
       throw new FerryError(ErrorCode.Io, `dir: destination ${this.dir} is already ${this.state}`);
     }
+  }
+}
+
+/** The content of `path` if it is a regular file (not a symlink) of at most `max` bytes, else undefined. */
+async function smallRegularFile(path: string, max: number): Promise<Buffer | undefined> {
+  try {
+    const st = await lstat(path);
+    if (!st.isFile() || st.size > max) return undefined;
+    const bytes = await readFile(path);
+    return bytes.length <= max ? bytes : undefined;
+  } catch {
+    return undefined;
   }
 }
 

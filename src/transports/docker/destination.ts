@@ -107,6 +107,12 @@ export class DockerImageDestination implements ImageDestination {
     return undefined;
   }
 
+  /** One manifest HEAD for the reference's tag (or digest); a GET only when the registry sends no digest. */
+  async existingManifestDigest(opts: OpOptions = {}): Promise<string | undefined> {
+    const { tag, digest } = this.reference.name;
+    return (await this.client.headManifest(tag ?? digest ?? 'latest', opts))?.digest;
+  }
+
   async putBlob(stream: Readable, info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo> {
     const r = await uploadBlob(this.client, stream, { digest: info.digest, size: info.size }, { ...this.opts.upload, signal: opts.signal });
     this.record(r.digest);

@@ -5,7 +5,7 @@
  * `index.json` under the layout's lock, which is what makes it visible. A copy that fails removes the blobs it
  * created that no image in `index.json` uses, and the layout directory itself when the copy created it.
  */
-import { rmdir, stat, unlink } from 'node:fs/promises';
+import { lstat, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
@@ -21,7 +21,7 @@ import { putBlobFile } from '../shared/blob-writer.js';
 import { withLock } from '../../util/lock.js';
 import { makeDirs } from '../../util/make-dirs.js';
 import { checkAborted, ioError } from '../shared/files.js';
-import { BLOBS_DIR, blobPath, readIndex, readLayoutVersion } from './layout.js';
+import { BLOBS_DIR, blobPath, readIndex, readLayoutVersion, refNameOf } from './layout.js';
 import { reachable } from './reachable.js';
 import type { OciReference } from './reference.js';
 import { addManifestDescriptor, ensureLayoutMarker, indexLockPath, manifestDescriptor, updateLayoutIndex } from './writer.js';
@@ -72,6 +72,30 @@ export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
       hasThreadSafePutBlob: true,
       acceptsForeignLayerURLs: true,
     };
+  }
+
+  /**
+   * The digest of the image `index.json` names with this destination's ref name (the only one when several
+   * descriptors carry it is ambiguous: undefined), when its manifest blob is there.
+   */
+  async existingManifestDigest(opts: OpOptions = {}): Promise<string | undefined> {
+    if (this.refName === '') return undefined;
+    let index;
+    try {
+      index = await readIndex(this.dir, opts);
+    } catch (e) {
+      if (e instanceof FerryError && e.code === ErrorCode.Aborted) throw e;
+      return undefined;
+    }
+    const named = index.manifests.filter((d) => refNameOf(d) === this.refName);
+    if (named.length !== 1) return undefined;
+    const digest = named[0]!.digest;
+    try {
+      const st = await lstat(blobPath(this.dir, digest));
+      return st.isFile() && st.size === named[0]!.size ? digest : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Reuses `blobs/<alg>/<hex>` if it is there (with the right size, when known). */

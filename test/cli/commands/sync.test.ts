@@ -60,9 +60,12 @@ describe('cli: ferry sync (real registry)', function () {
     expect(await readFile(digestFile, 'utf8')).to.equal(tags.map((t) => `${images.get(t)!.digest} docker://${host()}/mirror/app:${t}\n`).join(''));
     expect(r.stdout).to.equal('');
     const lines = r.stderr.trimEnd().split('\n');
-    expect(lines).to.include(`Copying image ref 1/3 from="docker://${host()}/src/app:v1" to="docker://${host()}/mirror/app:v1"`);
-    expect(lines).to.include(`Copying image ref 3/3 from="docker://${host()}/src/app:v3" to="docker://${host()}/mirror/app:v3"`);
-    expect(lines.filter((l) => l === 'Writing manifest to image destination')).to.have.length(3);
+    // images run in parallel: one line per image as it finishes (in any order), with its digest and the bytes moved
+    expect(lines).to.have.length(4);
+    for (const [i, t] of tags.entries()) {
+      const line = `Copied image ref ${i + 1}/3 from docker://${host()}/src/app:${t} to docker://${host()}/mirror/app:${t}: ${images.get(t)!.digest} (`;
+      expect(lines.filter((l) => l.startsWith(line) && /\(\d+(\.\d)?(B|KiB) in \d+\.\ds\)$/.test(l)), line).to.have.length(1);
+    }
     expect(lines.at(-1)).to.equal('Synced 3 images from 1 sources');
     expect(await remoteTags('mirror/app')).to.deep.equal(tags);
     for (const t of tags) expect(await remoteDigest('mirror/app', t)).to.equal(images.get(t)!.digest);
@@ -94,7 +97,8 @@ describe('cli: ferry sync (real registry)', function () {
     // skopeo reads what ferry wrote
     await skopeo('sync', '--src', 'dir', '--dest', 'docker', '--dest-tls-verify=false', ours, `${host()}/by-skopeo`);
     // ferry reads it back too
-    const back = await ferry(['sync', '--src', 'dir', '--dest', 'docker', ...tls, ours, `${host()}/back`]);
+    // one image at a time: skopeo's lines
+    const back = await ferry(['sync', '--src', 'dir', '--dest', 'docker', '--parallel-images', '1', ...tls, ours, `${host()}/back`]);
     expect(back.code, back.stderr).to.equal(0);
     expect(back.stderr).to.contain(`Copying image ref 2/3 from="dir:${join(ours, 'app:v2')}" to="docker://${host()}/back/app:v2"`);
     expect(back.stderr.trimEnd().split('\n').at(-1)).to.equal('Synced 3 images from 1 sources');
@@ -126,8 +130,8 @@ describe('cli: ferry sync (real registry)', function () {
     // no --src-tls-verify: the file's tls-verify applies to the source
     const r = await ferry(['sync', '--src', 'yaml', '--dest', 'docker', '--dest-tls-verify=false', file, `${host()}/yaml`]);
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stderr).to.contain(`Copying image ref 1/1 from="docker://${host()}/src/app:v1" to="docker://${host()}/yaml/app:v1"`);
-    expect(r.stderr).to.contain(`Copying image ref 2/2 from="docker://${host()}/src/app:v3" to="docker://${host()}/yaml/app:v3"`);
+    expect(r.stderr).to.contain(`Copied image ref 1/1 from docker://${host()}/src/app:v1 to docker://${host()}/yaml/app:v1: `);
+    expect(r.stderr).to.contain(`Copied image ref 2/2 from docker://${host()}/src/app:v3 to docker://${host()}/yaml/app:v3: `);
     expect(r.stderr.trimEnd().split('\n').at(-1)).to.equal('Synced 4 images from 3 sources');
     expect(await remoteTags('yaml/app')).to.deep.equal(tags);
     expect(await remoteTags('yaml/sem')).to.deep.equal(['1.2.0']);
@@ -201,7 +205,8 @@ describe('cli: ferry sync (real registry)', function () {
     const dir = await cleanup.tempDir('cli-sync-keep');
     const file = join(dir, 'sync.yaml');
     await writeFile(file, `${host()}:\n  images:\n    src/app: [v1, missing, v3]\n    src/nope: []\n`);
-    const stopped = await ferry(['sync', '--src', 'yaml', '--dest', 'docker', ...tls, file, `${host()}/stop`]);
+    // one image at a time, the images before the failing one are copied and none after it
+    const stopped = await ferry(['sync', '--src', 'yaml', '--dest', 'docker', '--parallel-images', '1', ...tls, file, `${host()}/stop`]);
     expect(stopped.code, stopped.stderr).to.equal(2);
     expect(stopped.stderr.trimEnd().split('\n').at(-1)).to.match(new RegExp(`^Error: copying docker://${host()}/src/app:missing: `));
     expect(await remoteTags('stop/app')).to.deep.equal(['v1']);
