@@ -45,16 +45,24 @@ function globalOptions(y: Argv): Argv {
 /** What `ferry --version` prints: skopeo's form (`skopeo version 1.9.3`), so scripts that take the third word work. */
 export const VERSION_LINE = `ferry version ${VERSION}`;
 
-/**
- * `ferry help [COMMAND]` as skopeo (cobra) has it: the same as `ferry [COMMAND] --help`. Global flags before `help`
- * are kept; anything else is the command's business (so `ferry copy help` still names an image).
- */
-export function rewriteHelpCommand(argv: readonly string[]): string[] {
-  // the first word that is neither a flag nor the value of a global flag (`--tmpdir help` names a directory)
+/** Where the command name stands in `argv`: the first word that is neither a flag nor the value of a global flag. */
+function commandIndex(argv: readonly string[]): number {
   let i = 0;
   while (i < argv.length && argv[i]!.startsWith('-')) i += VALUE_FLAGS.has(argv[i]!) ? 2 : 1;
-  if (argv[i] !== 'help') return [...argv];
-  return [...argv.slice(0, i), ...argv.slice(i + 1), '--help'];
+  return i;
+}
+
+/**
+ * skopeo's (cobra's) global command line, in yargs' terms: `ferry help [COMMAND]` is `ferry [COMMAND] --help`, and
+ * `-v` before the command is `--version` (after it, `-v` is the command's own flag: `login -v` is `--verbose`).
+ * Anything after the command name is the command's business (so `ferry copy help` still names an image, and
+ * `--tmpdir help` names a directory).
+ */
+export function rewriteGlobalWords(argv: readonly string[]): string[] {
+  const i = commandIndex(argv);
+  const globals = argv.slice(0, i).map((a, k) => (a === '-v' && !VALUE_FLAGS.has(argv[k - 1] ?? '') ? '--version' : a));
+  if (argv[i] !== 'help') return [...globals, ...argv.slice(i)];
+  return [...globals, ...argv.slice(i + 1), '--help'];
 }
 
 /** Global flags that take a value as the next word. */
@@ -65,7 +73,7 @@ const VALUE_FLAGS = new Set(['--registries-conf', '--override-arch', '--override
  * Everything the command prints goes through `io`, so tests can run commands in-process.
  */
 export async function run(argvIn: string[], io: CliIo = processIo()): Promise<number> {
-  const argv = rewriteHelpCommand(argvIn);
+  const argv = rewriteGlobalWords(argvIn);
   const { default: yargs } = await import('yargs');
   const controller = new AbortController();
   // every blob stream of a parallel copy listens on this one signal: more than Node's default of 10
@@ -97,8 +105,7 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
     .usage('$0 [global options] COMMAND [options]\n\nInspect, copy, sync, delete and sign container images across transports, without a daemon.')
     .epilog('Use "ferry help COMMAND" or "ferry COMMAND --help" for more information about a command.')
     .parserConfiguration({ 'boolean-negation': false, 'camel-case-expansion': false, 'dot-notation': false })
-    .version('version', 'print the version and exit', VERSION_LINE)
-    .alias('v', 'version')
+    .version('version', 'print the version and exit (also -v, before the command)', VERSION_LINE)
     .help()
     .alias('h', 'help')
     .strict()

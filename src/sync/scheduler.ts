@@ -4,6 +4,7 @@
  * listed. Items keep the position the producer gave them; results are put back in that order by whoever needs it
  * (the report, the digest file), not by the queue.
  */
+import { setMaxListeners } from 'node:events';
 import { FerryError, ErrorCode } from '../errors.js';
 
 /** An unbounded FIFO that workers wait on until the producer ends it. */
@@ -62,6 +63,8 @@ export async function runPipeline<T>(
   const queue = new WorkQueue<T>();
   const stop = new AbortController();
   const signal = AbortSignal.any([opts.signal, stop.signal]);
+  // every image in flight, and every blob of each, listens on it
+  setMaxListeners(0, signal);
   let first: { e: unknown } | undefined;
   const fail = (e: unknown) => {
     if (!first) first = { e };

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ferry, ferryProcess, ROOT } from '../harness/cli.js';
 import { VERSION } from '../../src/version.js';
-import { rewriteHelpCommand } from '../../src/cli/main.js';
+import { rewriteGlobalWords } from '../../src/cli/main.js';
 import { run, runOk } from '../harness/procs.js';
 import { useCleanup } from '../harness/tmp.js';
 import { buildImage } from '../harness/images.js';
@@ -24,10 +24,13 @@ describe('cli/main', () => {
   });
 
   it('"help" is the command only where a command can stand: after global flags and their values', () => {
-    expect(rewriteHelpCommand(['help', 'copy'])).to.deep.equal(['copy', '--help']);
-    expect(rewriteHelpCommand(['--policy', 'p.json', '--debug', 'help', 'copy'])).to.deep.equal(['--policy', 'p.json', '--debug', 'copy', '--help']);
-    expect(rewriteHelpCommand(['--tmpdir', 'help', 'inspect', 'x'])).to.deep.equal(['--tmpdir', 'help', 'inspect', 'x']);
-    expect(rewriteHelpCommand(['copy', 'help', 'x'])).to.deep.equal(['copy', 'help', 'x']);
+    expect(rewriteGlobalWords(['help', 'copy'])).to.deep.equal(['copy', '--help']);
+    expect(rewriteGlobalWords(['--policy', 'p.json', '--debug', 'help', 'copy'])).to.deep.equal(['--policy', 'p.json', '--debug', 'copy', '--help']);
+    expect(rewriteGlobalWords(['--tmpdir', 'help', 'inspect', 'x'])).to.deep.equal(['--tmpdir', 'help', 'inspect', 'x']);
+    expect(rewriteGlobalWords(['copy', 'help', 'x'])).to.deep.equal(['copy', 'help', 'x']);
+    // -v is --version before the command only: after it, it is the command's (login -v is --verbose)
+    expect(rewriteGlobalWords(['--debug', '-v'])).to.deep.equal(['--debug', '--version']);
+    expect(rewriteGlobalWords(['login', '-v', 'host'])).to.deep.equal(['login', '-v', 'host']);
   });
 
   it('"ferry help COMMAND" prints the help of COMMAND, "ferry help" the overview, as skopeo help does', async () => {
