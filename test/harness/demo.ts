@@ -4,7 +4,7 @@
  * The registry and temp dirs are removed at the end, whatever happens.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startRegistry, type TestRegistry } from './registry.js';
@@ -54,6 +54,30 @@ async function main(): Promise<void> {
     for (const tag of ['1.0', '1.1', 'latest']) await pushImage(image, reg, `demo/hello:${tag}`);
     process.stdout.write(`pushed a generated two-platform image as ${repo}:{1.0,1.1,latest}\n`);
 
+    // The demo's own home: its trust policy and registries.d are where a user's are (~/.config/containers/), so the
+    // commands below show no --policy flag and never read the machine's policy.json.
+    const home = path.join(work, 'home');
+    const conf = path.join(home, '.config', 'containers');
+    await mkdir(path.join(conf, 'registries.d'), { recursive: true });
+    process.env.HOME = home;
+    const key = path.join(work, 'demo-key');
+    const pass = path.join(work, 'passphrase');
+    await writeFile(pass, 'demo passphrase\n');
+    await step('Trust: make a sigstore key pair (cosign format) for signing on copy', ['generate-sigstore-key', '--output-prefix', key, '--passphrase-file', pass]);
+    const policy = {
+      default: [{ type: 'insecureAcceptAnything' }],
+      transports: {
+        docker: {
+          [`${reg.host}/demo/mirror`]: [{ type: 'reject' }],
+          [`${reg.host}/signed`]: [{ type: 'sigstoreSigned', keyPath: `${key}.pub` }],
+        },
+      },
+    };
+    await writeFile(path.join(conf, 'policy.json'), JSON.stringify(policy, null, 2));
+    await writeFile(path.join(conf, 'registries.d', 'demo.yaml'), `docker:\n  ${reg.host}/signed:\n    use-sigstore-attachments: true\n`);
+    process.stdout.write(`\n${bold('## The trust policy in ~/.config/containers/policy.json')}\n${JSON.stringify(policy, null, 2)}\n`);
+    process.stdout.write(`${bold('## registries.d: signatures of ' + reg.host + '/signed are sigstore attachments')}\n`);
+
     await step('Inspect a remote image (skopeo-compatible JSON, plus InstanceDigest and Platforms)', ['inspect', '--tls-verify=false', `docker://${repo}:1.0`]);
     await step('Pick another platform of the same index', ['inspect', '--tls-verify=false', '--override-arch', 'arm64', '--format', '{{.Architecture}}/{{.Os}} {{.InstanceDigest}}', `docker://${repo}:1.0`]);
     await step('The exact index bytes', ['inspect', '--tls-verify=false', '--raw', `docker://${repo}:1.0`]);
@@ -63,17 +87,15 @@ async function main(): Promise<void> {
     await writeFile(manifestFile, image.bytes);
     await step('Digest of a manifest file', ['manifest-digest', manifestFile]);
     await step('Inspect the local OCI layout the image was built in', ['inspect', '--format', '{{.Digest}} {{json .Labels}}', `oci:${image.layoutDir}:1.0`]);
-    // The trust policy of the copies below (never the machine's policy.json): accept anything, except the mirror.
-    const policy = path.join(work, 'policy.json');
-    await writeFile(
-      policy,
-      JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }], transports: { docker: { [`${reg.host}/demo/mirror`]: [{ type: 'reject' }] } } }, null, 2),
-    );
     const ociOut = path.join(work, 'copied-layout');
-    await step('Copy every platform to a local OCI layout (layers stream, verified by digest)', ['--policy', policy, 'copy', '--all', '--src-tls-verify=false', `docker://${repo}:1.0`, `oci:${ociOut}:1.0`]);
-    await step('Copy it back into a new repository: blobs already on the registry are mounted, not re-sent', ['--policy', policy, 'copy', '--all', '--dest-tls-verify=false', `oci:${ociOut}:1.0`, `docker://${reg.host}/demo/mirror:1.0`]);
-    await step('Convert to a docker save archive for Docker (uncompressed layers, extra tag)', ['--policy', policy, 'copy', '--src-tls-verify=false', '--additional-tag', 'demo/hello:stable', `docker://${repo}:1.0`, `docker-archive:${path.join(work, 'hello.tar')}:demo/hello:1.0`]);
-    await step('The trust policy refuses the mirror (a "reject" requirement for its scope): nothing is written, exit status 1', ['--policy', policy, 'copy', '--src-tls-verify=false', `docker://${reg.host}/demo/mirror:1.0`, `dir:${path.join(work, 'refused')}`], 1);
+    await step('Copy every platform to a local OCI layout (layers stream, verified by digest)', ['copy', '--all', '--src-tls-verify=false', `docker://${repo}:1.0`, `oci:${ociOut}:1.0`]);
+    await step('Copy it back into a new repository: blobs already on the registry are mounted, not re-sent', ['copy', '--all', '--dest-tls-verify=false', `oci:${ociOut}:1.0`, `docker://${reg.host}/demo/mirror:1.0`]);
+    await step('Convert to a docker save archive for Docker (uncompressed layers, extra tag)', ['copy', '--src-tls-verify=false', '--additional-tag', 'demo/hello:stable', `docker://${repo}:1.0`, `docker-archive:${path.join(work, 'hello.tar')}:demo/hello:1.0`]);
+    await step('The trust policy refuses the mirror (a "reject" requirement for its scope): nothing is written, exit status 1', ['copy', '--src-tls-verify=false', `docker://${reg.host}/demo/mirror:1.0`, `dir:${path.join(work, 'refused')}`], 1);
+    await step('Sign on copy: the image goes to the registry with a sigstore signature attached', ['copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--sign-by-sigstore-private-key', `${key}.private`, '--sign-passphrase-file', pass, `docker://${repo}:1.0`, `docker://${reg.host}/signed/hello:1.0`]);
+    await step('Pull it under the policy (sigstoreSigned with the public key): the signature is checked, then image and signature are copied', ['copy', '--src-tls-verify=false', `docker://${reg.host}/signed/hello:1.0`, `dir:${path.join(work, 'verified')}`]);
+    await step('The same image copied there without a signature', ['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${repo}:1.0`, `docker://${reg.host}/signed/unsigned:1.0`]);
+    await step('… is refused by the policy: nothing is written, exit status 1', ['copy', '--src-tls-verify=false', `docker://${reg.host}/signed/unsigned:1.0`, `oci:${path.join(work, 'refused')}:1.0`], 1);
     await step('The archive lists its tags', ['list-tags', `docker-archive:${path.join(work, 'hello.tar')}`]);
     await step('Mirror: every tag of the repository into another namespace of the registry', ['sync', '--src', 'docker', '--dest', 'docker', '--src-tls-verify=false', '--dest-tls-verify=false', repo, `${reg.host}/mirror`]);
     await step('Tags of the mirror', ['list-tags', '--tls-verify=false', `docker://${reg.host}/mirror/hello`]);
