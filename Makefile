@@ -31,17 +31,16 @@ sysdeps-demo:
 sysdeps-test:
 	$(call apt_install,$(APT_TEST))
 
-# lib/ is tsc's output of src/; lib/bundle/main.cjs is the same code bundled by esbuild into one CommonJS file, which
-# bin/ferry runs through lib/cli/launch.js with a V8 code cache (Node 20 caches no ES module code, see launch.ts);
-# commands stay lazily initialized inside it. string-width is replaced by a start-up-cheap twin; import.meta.url (for
-# createRequire of native add-ons) becomes the bundle's file URL; "use strict" keeps the strict semantics of ES modules;
-# node:http2, which undici loads but ferry never uses, is replaced by a module that throws (see no-http2.ts);
-# whitespace and comments are dropped (a third less to read and hold in memory; names stay, so stack traces still
-# name functions, at main.cjs:LINE:COLUMN of long lines; debug with tsc's lib/: node lib/cli/... or no bundle).
-BUNDLE_FLAGS := --bundle --platform=node --format=cjs --target=node20.19 --outfile=lib/bundle/main.cjs \
+# lib/ is tsc's output of src/; lib/bundle/ferry.mjs is the same code and its dependencies bundled by esbuild into one
+# ES module, which bin/ferry imports: Node reads and compiles one file instead of several hundred (docs/performance.md,
+# "Start-up"). Commands stay lazily initialized inside it. The banner gives the CommonJS dependencies (undici) the
+# `require` they load Node's built-in modules with; string-width is replaced by a start-up-cheap twin; node:http2,
+# which undici loads but ferry never uses, by a module that throws (see no-http2.ts); whitespace and comments are
+# dropped (a third less to read and hold in memory; names stay, so stack traces still name functions, at
+# ferry.mjs:LINE:COLUMN of long lines; to debug with tsc's lib/, import `run` from lib/cli/main.js).
+BUNDLE_FLAGS := --bundle --platform=node --format=esm --target=node20.19 --outfile=lib/bundle/ferry.mjs \
 	--external:zstd-napi --alias:string-width=./lib/cli/output/text-width.js --alias:node:http2=./lib/registry/no-http2.js \
-	--define:import.meta.url=__ferryImportMetaUrl \
-	--banner:js="'use strict'; var __ferryImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" \
+	--banner:js="import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);" \
 	--minify-whitespace --log-level=warning
 
 build: deps

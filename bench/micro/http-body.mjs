@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Micro-benchmark: undici response-body throughput (the path `ferry copy` pulls blobs through), to check the
-// effect of V8 WebAssembly flags on undici's llhttp parser (ferry runs it with --liftoff-only, see src/cli/v8-flags.ts).
+// effect of V8 WebAssembly flags on undici's llhttp parser (such as --liftoff-only; see docs/performance.md, "Start-up").
 // A child process serves MiB bytes (Content-Length, or chunked with --chunked) on 127.0.0.1; this process fetches it
 // RUNS times with undici's Agent and reports MiB/s and CPU s per run. Pass V8 flags to node to compare, e.g.
 //   node bench/micro/http-body.mjs 1024 3            and   node --liftoff-only bench/micro/http-body.mjs 1024 3

@@ -17,6 +17,11 @@ import { readBoundedFile } from '../util/bounded-read.js';
 export interface TlsSettings {
   /** Extra CA certificates (PEM), added to the system roots. */
   extraCAs: string[];
+  /**
+   * With extra CAs, those of NODE_EXTRA_CA_CERTS (see env-cas.ts), which the explicit CA list would otherwise leave
+   * out; empty without (Node's default CAs, used then, hold them).
+   */
+  environmentCAs: string[];
   /** Client certificate and key (PEM), if configured. */
   cert?: string;
   key?: string;
@@ -101,10 +106,10 @@ export async function tlsSettingsFor(hostPort: string, ctx: SystemContext, insec
     }
   }
   const fromDir = dir ? await readCertDir(dir, files) : { extraCAs: [] };
-  const loaded = { ...fromDir, extraCAs: [...(await environmentCAs()), ...fromDir.extraCAs] };
+  const loaded = { ...fromDir, environmentCAs: fromDir.extraCAs.length > 0 ? await environmentCAs() : [] };
   const h = createHash('sha256');
   h.update(verify ? 'verify\0' : 'noverify\0');
-  for (const ca of loaded.extraCAs) h.update(ca).update('\0');
+  for (const ca of [...loaded.environmentCAs, ...loaded.extraCAs]) h.update(ca).update('\0');
   h.update(loaded.cert ?? '').update('\0').update(loaded.key ?? '');
   return { ...loaded, verify, id: h.digest('hex').slice(0, 32), dir };
 }
@@ -116,14 +121,14 @@ export function tlsSettingsOnce(hostPort: string, ctx: SystemContext, insecure: 
 }
 
 /**
- * Node `tls.connect` options for these settings (extra CAs — from the environment, see env-cas.ts, and the
- * certificates folder — appended to the bundled roots).
+ * Node `tls.connect` options for these settings (the extra CAs — those of NODE_EXTRA_CA_CERTS, see env-cas.ts,
+ * and the certificates folder's — appended to the bundled roots).
  */
 export function connectOptions(t: TlsSettings): { ca?: string[]; cert?: string; key?: string; rejectUnauthorized: boolean } {
   return {
     // Without verification no CA is consulted: an empty list keeps Node from loading its ~140 bundled roots into
     // the connection's context (~28 ms, the first time in a process) only to ignore them.
-    ...(!t.verify ? { ca: [] } : t.extraCAs.length ? { ca: [...rootCertificates, ...t.extraCAs] } : {}),
+    ...(!t.verify ? { ca: [] } : t.extraCAs.length ? { ca: [...rootCertificates, ...t.environmentCAs, ...t.extraCAs] } : {}),
     ...(t.cert ? { cert: t.cert, key: t.key } : {}),
     rejectUnauthorized: t.verify,
   };

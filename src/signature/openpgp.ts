@@ -1,6 +1,6 @@
 /**
  * openpgp.js, loaded on first use through `require` (its CommonJS build). Only the signing commands need it, and
- * it is large (about half a megabyte): loaded at run time, it stays out of ferry's bundle (lib/bundle/main.cjs,
+ * it is large (about half a megabyte): loaded at run time, it stays out of ferry's bundle (lib/bundle/ferry.mjs,
  * which every command parses), and Node takes it from node_modules when a signature is made or checked — as
  * compression/zstd.ts does for zstd-napi.
  */

@@ -1,14 +1,14 @@
 /**
- * CA certificates from NODE_EXTRA_CA_CERTS: bin/ferry run as a program moves the variable aside before Node starts
- * (Node would parse the bundle at start-up) and ferry trusts those CAs itself for its TLS connections
- * (src/registry/env-cas.ts). Real TLS registry with a generated CA; real processes.
+ * CA certificates from NODE_EXTRA_CA_CERTS: Node adds them to its default CAs, and ferry adds them to the CA list it
+ * gives a connection itself when a certs.d folder applies (src/registry/env-cas.ts). Real TLS registry with a
+ * generated CA; real processes.
  */
 import { expect } from 'chai';
-import { writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FERRY_BIN } from '../harness/cli.js';
 import { buildImage, pushImage, type BuiltImage } from '../harness/images.js';
-import { run } from '../harness/procs.js';
+import { run, runOk } from '../harness/procs.js';
 import { useRegistry } from '../harness/registry.js';
 import { useCleanup } from '../harness/tmp.js';
 
@@ -27,30 +27,27 @@ describe('registry/env-cas: NODE_EXTRA_CA_CERTS (real TLS registry, bin/ferry as
     env = { HOME: home, XDG_CONFIG_HOME: join(home, '.config'), REGISTRY_AUTH_FILE: join(home, 'auth.json'), CONTAINERS_REGISTRIES_CONF: join(home, 'none.conf') };
   });
 
-  const inspect = (extra: Record<string, string | undefined>, viaNode = false) => {
-    const args = ['inspect', '--raw', `docker://${registry().host}/envca/img:v1`];
+  const inspect = (extra: Record<string, string | undefined>, viaNode = false, flags: string[] = []) => {
+    const args = ['inspect', '--raw', ...flags, `docker://${registry().host}/envca/img:v1`];
     return viaNode ? run(process.execPath, [FERRY_BIN, ...args], { env: { ...env, ...extra } }) : run(FERRY_BIN, args, { env: { ...env, ...extra } });
   };
 
-  it('trusts the CA named by NODE_EXTRA_CA_CERTS when run as a program (the variable moved aside by the launcher)', async () => {
+  it('trusts the CA named by NODE_EXTRA_CA_CERTS when run as a program', async () => {
     const r = await inspect({ NODE_EXTRA_CA_CERTS: registry().caFile! });
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdoutBytes.equals(img.bytes)).to.equal(true);
   });
 
-  it('ferry trusts FERRY_EXTRA_CA_CERTS itself (what the launcher hands over), with Node given nothing', async () => {
-    const r = await inspect({ NODE_EXTRA_CA_CERTS: undefined, FERRY_EXTRA_CA_CERTS: registry().caFile! }, true);
+  it('and when a certs.d folder with another CA applies (ferry then gives Node the CA list itself)', async () => {
+    const certDir = await cleanup.tempDir('other-ca');
+    await runOk('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=another test CA', '-days', '1', '-keyout', join(certDir, 'ca.key'), '-out', join(certDir, 'ca.crt')]);
+    await rm(join(certDir, 'ca.key'));
+    const r = await inspect({ NODE_EXTRA_CA_CERTS: registry().caFile! }, false, ['--cert-dir', certDir]);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdoutBytes.equals(img.bytes)).to.equal(true);
-  });
-
-  it('the launcher starts node with NODE_EXTRA_CA_CERTS moved to FERRY_EXTRA_CA_CERTS, and the arguments intact', async () => {
-    const bin = await cleanup.tempDir('fake-node');
-    // A stand-in `node` first on PATH that reports what it was started with.
-    await writeFile(join(bin, 'node'), '#!/bin/sh\necho "extra=${NODE_EXTRA_CA_CERTS-unset} ferry=${FERRY_EXTRA_CA_CERTS-unset}"\nprintf "<%s>" "$@"\n', { mode: 0o755 });
-    const r = await run(FERRY_BIN, ['copy', 'a b', '--x=*'], { env: { PATH: `${bin}:${process.env['PATH']}`, NODE_EXTRA_CA_CERTS: '/some/bundle.pem' } });
-    expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.equal(`extra=unset ferry=/some/bundle.pem\n<${FERRY_BIN}><copy><a b><--x=*>`);
+    const without = await inspect({ NODE_EXTRA_CA_CERTS: undefined }, false, ['--cert-dir', certDir]);
+    expect(without.code).to.equal(1);
+    expect(without.stderr).to.match(/certificate/i);
   });
 
   it('and when started as `node bin/ferry` (Node loads it itself)', async () => {
@@ -60,7 +57,7 @@ describe('registry/env-cas: NODE_EXTRA_CA_CERTS (real TLS registry, bin/ferry as
   });
 
   it('without it the certificate is refused (so the variable is what made the difference)', async () => {
-    const r = await inspect({ NODE_EXTRA_CA_CERTS: undefined, FERRY_EXTRA_CA_CERTS: undefined });
+    const r = await inspect({ NODE_EXTRA_CA_CERTS: undefined });
     expect(r.code).to.equal(1);
     expect(r.stderr.trimEnd().split('\n')).to.have.length(1);
     expect(r.stderr).to.match(/certificate/i);
