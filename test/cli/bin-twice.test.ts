@@ -50,6 +50,9 @@ interface Case {
 
 const REF = 'registry.example.com/twice/app:1';
 
+/** The test suite's accept-anything policy (test/setup.ts): copy and sync never read the machine's policy.json. */
+const testPolicy = () => process.env['FERRY_TEST_POLICY']!;
+
 /** Each command, with the command name it covers (`--version` and `--help` as themselves). */
 const CASES: Array<[covers: string, title: string, make: (f: Fixture) => Case]> = [
   ['inspect', 'inspect a registry image', (f) => ({ args: ['inspect', '--tls-verify=false', `docker://${f.reg.host}/twice/app:1`] })],
@@ -58,7 +61,7 @@ const CASES: Array<[covers: string, title: string, make: (f: Fixture) => Case]> 
     'copy',
     'copy --digestfile, registry to OCI layout',
     (f) => ({
-      args: ['copy', '--src-tls-verify=false', '--digestfile', path.join(f.dir, 'copy.digest'), `docker://${f.reg.host}/twice/app:1`, `oci:${path.join(f.dir, 'copy-out')}:x`],
+      args: ['--policy', testPolicy(), 'copy', '--src-tls-verify=false', '--digestfile', path.join(f.dir, 'copy.digest'), `docker://${f.reg.host}/twice/app:1`, `oci:${path.join(f.dir, 'copy-out')}:x`],
       prepare: () => removeAll(path.join(f.dir, 'copy-out'), path.join(f.dir, 'copy.digest')),
       unordered: true,
       files: [path.join(f.dir, 'copy.digest')],
@@ -68,7 +71,7 @@ const CASES: Array<[covers: string, title: string, make: (f: Fixture) => Case]> 
     'sync',
     'sync --digestfile, registry to directory',
     (f) => ({
-      args: ['sync', '--src', 'docker', '--dest', 'dir', '--src-tls-verify=false', '--digestfile', path.join(f.dir, 'sync.digest'), `${f.reg.host}/twice/app:1`, path.join(f.dir, 'sync-out')],
+      args: ['--policy', testPolicy(), 'sync', '--src', 'docker', '--dest', 'dir', '--parallel-images', '1', '--src-tls-verify=false', '--digestfile', path.join(f.dir, 'sync.digest'), `${f.reg.host}/twice/app:1`, path.join(f.dir, 'sync-out')],
       prepare: () => removeAll(path.join(f.dir, 'sync-out'), path.join(f.dir, 'sync.digest')),
       unordered: true,
       files: [path.join(f.dir, 'sync.digest')],
@@ -122,6 +125,15 @@ const CASES: Array<[covers: string, title: string, make: (f: Fixture) => Case]> 
   ['standalone-verify', 'standalone-verify', (f) => ({ args: ['standalone-verify', f.manifest, REF, f.fingerprint, f.signature], env: f.gpg.env })],
   ['store', 'store images', (f) => ({ args: ['store', 'images', ...f.store] })],
   ['store', 'store inspect', (f) => ({ args: ['store', 'inspect', 'example.com/twice:1', ...f.store] })],
+  ['untrusted-signature-dump-without-verification', 'untrusted-signature-dump-without-verification', (f) => ({ args: ['untrusted-signature-dump-without-verification', f.signature] })],
+  [
+    'generate-sigstore-key',
+    'generate-sigstore-key',
+    (f) => ({
+      args: ['generate-sigstore-key', '--output-prefix', path.join(f.dir, 'sigstore'), '--passphrase-file', f.manifest],
+      prepare: () => removeAll(path.join(f.dir, 'sigstore.pub'), path.join(f.dir, 'sigstore.private')),
+    }),
+  ],
   ['--version', '--version', () => ({ args: ['--version'] })],
   ['--help', '--help', () => ({ args: ['--help'] })],
   ['copy', 'copy without arguments: a usage error', () => ({ args: ['copy'], status: 1 })],
