@@ -14,6 +14,8 @@ const DOCS = path.join(ROOT, 'docs');
 /** What a `--help` output says about flags (long name → short alias or ''), commands and subcommands. */
 export interface HelpInfo {
   flags: Map<string, string>;
+  /** Other long names of flags (`--public-key-file, --public-key`): they exist, and pages may name them. */
+  aliases: Set<string>;
   commands: string[];
   subcommands: string[];
 }
@@ -24,12 +26,16 @@ export interface HelpInfo {
  */
 export function parseHelp(text: string): HelpInfo {
   const flags = new Map<string, string>();
-  for (const m of text.matchAll(/^(?: {2}-([a-zA-Z]), | {6})--([a-z0-9][a-z0-9-]*(?:\.[a-z0-9]+)?)/gm)) flags.set(m[2]!, m[1] ?? '');
+  const aliases = new Set<string>();
+  for (const m of text.matchAll(/^(?: {2}-([a-zA-Z]), | {6})--([a-z0-9][a-z0-9-]*(?:\.[a-z0-9]+)?)((?:, --[a-z0-9][a-z0-9-]*)*)/gm)) {
+    flags.set(m[2]!, m[1] ?? '');
+    for (const a of m[3]!.matchAll(/--([a-z0-9][a-z0-9-]*)/g)) aliases.add(a[1]!);
+  }
   const commands = [...text.matchAll(/^ {2}ferry ([a-z][a-z-]*)(?= {2}|$)/gm)].map((m) => m[1]!);
   const subcommands: string[] = [];
   const sub = /^Subcommands:\n((?: {2}.*\n?)*)/m.exec(text);
   if (sub) for (const m of sub[1]!.matchAll(/^ {2}([a-z][a-z-]*) {2,}/gm)) subcommands.push(m[1]!);
-  return { flags, commands, subcommands };
+  return { flags, aliases, commands, subcommands };
 }
 
 /** The `## NAME` sections of a page, in order, with their bodies. */
@@ -267,7 +273,7 @@ describe('docs: manual pages', () => {
 
   it('every --flag mentioned anywhere in the pages exists', () => {
     const all = new Set<string>([...global.flags.keys()]);
-    for (const h of perCommand.values()) for (const f of h.flags.keys()) all.add(f);
+    for (const h of perCommand.values()) for (const f of [...h.flags.keys(), ...h.aliases]) all.add(f);
     for (const p of readdirSync(DOCS).filter((f) => f.endsWith('.1.md'))) {
       const unknown = [...mentionedFlags(read(p))].filter((f) => !all.has(f));
       expect(unknown, `${p} mentions flags no command has`).to.deep.equal([]);

@@ -12,17 +12,18 @@ const spec: CommandSpec = {
     y
       .positional('MANIFEST', { type: 'string', describe: 'path of the manifest file' })
       .positional('DOCKER-REFERENCE', { type: 'string', describe: 'the name the signature must claim, exactly as signed' })
-      .positional('KEY-FINGERPRINTS', { type: 'string', describe: 'fingerprint(s) of the accepted keys, comma-separated, or "any" (with --public-key)' })
+      .positional('KEY-FINGERPRINTS', { type: 'string', describe: 'fingerprint(s) of the accepted keys, comma-separated, or "any" (with --public-key-file)' })
       .positional('SIGNATURE', { type: 'string', describe: 'path of the signature file' })
       .options({
-        'public-key': { type: 'string', describe: 'verify with the public keys in FILE instead of the GnuPG keyring (repeat for more)', requiresArg: true },
+        // skopeo's name; --public-key is what ferry called it first
+        'public-key-file': { alias: 'public-key', type: 'string', describe: 'verify with the public keys in FILE instead of the GnuPG keyring (repeat for more)', requiresArg: true },
       }),
   async handler(args, cli) {
     const fingerprints = parseFingerprintList(String(args['KEY-FINGERPRINTS']));
-    const raw = args['public-key'] as string | string[] | undefined;
+    const raw = args['public-key-file'] as string | string[] | undefined;
     const publicKeyFiles = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
     if (fingerprints === 'any' && publicKeyFiles.length === 0) {
-      throw new FerryError(ErrorCode.Usage, 'KEY-FINGERPRINTS "any" needs --public-key: it would accept any key of the GnuPG keyring');
+      throw new FerryError(ErrorCode.Usage, 'KEY-FINGERPRINTS "any" needs --public-key-file: it would accept any key of the GnuPG keyring');
     }
     const manifest = await readInputFile(String(args['MANIFEST']), 'manifest', cli.signal);
     const signature = await readInputFile(String(args['SIGNATURE']), 'signature', cli.signal);

@@ -56,9 +56,9 @@ describe('cli/commands/standalone-verify (interop with gpg and skopeo)', functio
     expect(list.stdout).to.equal(`Signature verified using fingerprint ${alice}, digest ${DIGEST}\n`);
   });
 
-  it('verifies with --public-key files and no keyring, also for "any"', async () => {
+  it('verifies with --public-key-file files (or --public-key, its other name) and no keyring, also for "any"', async () => {
     const empty = { GNUPGHOME: await cleanup.tempDir('verify-nokeyring') };
-    const r = await verify(['--public-key', bobPub, '--public-key', alicePub, manifest, REF, 'any', skopeoSig], empty);
+    const r = await verify(['--public-key-file', bobPub, '--public-key', alicePub, manifest, REF, 'any', skopeoSig], empty);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.equal(`Signature verified using fingerprint ${alice}, digest ${DIGEST}\n`);
     expectOneLineError(await verify(['--public-key', alicePub, manifest, REF, bob, skopeoSig], empty), new RegExp(`signature by key ${alice} does not match the expected fingerprints ${bob}`));
