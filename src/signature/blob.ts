@@ -10,6 +10,7 @@
  *   sorted, no spaces).
  */
 import { FerryError, ErrorCode } from '../errors.js';
+import { goMarshal } from '../manifest/go-json.js';
 
 /** A simple-signing (OpenPGP) signature: the signed message, unverified. */
 export interface SimpleSigningSignature {
@@ -44,19 +45,14 @@ function invalid(message: string): FerryError {
   return new FerryError(ErrorCode.Signature, message);
 }
 
-/** Go's encoding/json string escaping for the ASCII and control range (HTML-safe, as Go does by default). */
-function goJsonString(s: string): string {
-  return JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
 /** The storage form of `sig`. */
 export function signatureToBlob(sig: Signature): Buffer {
   if (sig.kind === 'simple-signing') return sig.untrustedSignature;
-  const annotations = Object.keys(sig.untrustedAnnotations)
-    .sort()
-    .map((k) => `${goJsonString(k)}:${goJsonString(sig.untrustedAnnotations[k] as string)}`)
-    .join(',');
-  const json = `{"mimeType":${goJsonString(sig.untrustedMIMEType)},"payload":"${sig.untrustedPayload.toString('base64')}","annotations":{${annotations}}}`;
+  const json = goMarshal({
+    mimeType: sig.untrustedMIMEType,
+    payload: sig.untrustedPayload.toString('base64'),
+    annotations: new Map(Object.entries(sig.untrustedAnnotations)),
+  });
   return Buffer.concat([Buffer.from([0]), Buffer.from(`${SIGSTORE_FORMAT}\n`), Buffer.from(json)]);
 }
 

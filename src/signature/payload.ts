@@ -5,6 +5,7 @@
 import { FerryError, ErrorCode } from '../errors.js';
 import { parseDigest } from '../util/digest.js';
 import { assertNoDuplicateKeys } from './strict-json.js';
+import { goMarshal } from '../manifest/go-json.js';
 
 /** The `critical.type` of every simple signing payload. */
 export const SIGNATURE_TYPE = 'atomic container signature';
@@ -45,12 +46,7 @@ export function encodePayload(p: SignaturePayload): Buffer {
     },
     optional,
   };
-  return Buffer.from(goJsonEscape(JSON.stringify(doc)), 'utf8');
-}
-
-/** Applies the escapes Go's encoder adds to JSON.stringify's output (HTML-safe and JS-safe characters). */
-function goJsonEscape(json: string): string {
-  return json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return Buffer.from(goMarshal(doc), 'utf8');
 }
 
 function invalid(reason: string): FerryError {

@@ -6,7 +6,7 @@ import type { SigningKey } from './keys.js';
 import { readInputFile } from './keys.js';
 import { signDockerManifest } from './sign.js';
 import type { ManifestSigner } from './signer.js';
-import { signSigstore } from './sigstore-sign.js';
+import { signSigstore } from './sigstore/sign.js';
 
 /** Simple signing (containers-signature(5)) with an unlocked OpenPGP key; the storage form is the message itself. */
 export function simpleSigningSigner(key: SigningKey, creator: string): ManifestSigner {

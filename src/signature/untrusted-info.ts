@@ -8,6 +8,7 @@ import { FerryError, ErrorCode } from '../errors.js';
 import { signatureFromBlob } from './blob.js';
 import { openpgp } from './openpgp.js';
 import { parsePayload } from './payload.js';
+import { quoteGo } from '../manifest/go-json.js';
 
 /** The claims of a signature, unverified. */
 export interface UntrustedSignatureInformation {
@@ -55,11 +56,6 @@ export async function untrustedSignatureInformation(blob: Buffer): Promise<Untru
   return out;
 }
 
-/** Go's `json.Marshal` of a string (HTML-safe escapes). */
-function goString(s: string): string {
-  return JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
 /** A Unix time as Go's `time.Time` marshals it (RFC 3339 in the local time zone, `Z` for UTC). */
 export function goLocalTime(seconds: number): string {
   const d = new Date(seconds * 1000);
@@ -77,11 +73,11 @@ export function goLocalTime(seconds: number): string {
 export function formatUntrustedSignatureInformation(info: UntrustedSignatureInformation): string {
   return [
     '{',
-    `    "UntrustedDockerManifestDigest": ${goString(info.dockerManifestDigest)},`,
-    `    "UntrustedDockerReference": ${goString(info.dockerReference)},`,
-    `    "UntrustedCreatorID": ${info.creator !== undefined ? goString(info.creator) : 'null'},`,
-    `    "UntrustedTimestamp": ${info.timestamp !== undefined ? goString(goLocalTime(info.timestamp)) : 'null'},`,
-    `    "UntrustedShortKeyIdentifier": ${goString(info.shortKeyIdentifier)}`,
+    `    "UntrustedDockerManifestDigest": ${quoteGo(info.dockerManifestDigest)},`,
+    `    "UntrustedDockerReference": ${quoteGo(info.dockerReference)},`,
+    `    "UntrustedCreatorID": ${info.creator !== undefined ? quoteGo(info.creator) : 'null'},`,
+    `    "UntrustedTimestamp": ${info.timestamp !== undefined ? quoteGo(goLocalTime(info.timestamp)) : 'null'},`,
+    `    "UntrustedShortKeyIdentifier": ${quoteGo(info.shortKeyIdentifier)}`,
     '}',
   ].join('\n');
 }

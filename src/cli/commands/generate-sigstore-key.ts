@@ -38,7 +38,7 @@ const spec: CommandSpec = {
       const again = await ask(cli.io, 'Enter the passphrase again: ', { secret: true, flag: '--passphrase-file' });
       if (again !== passphrase) throw new FerryError(ErrorCode.Usage, 'the passphrases do not match');
     }
-    const { generateSigstoreKeyPair } = await import('../../signature/sigstore-key.js');
+    const { generateSigstoreKeyPair } = await import('../../signature/sigstore/key.js');
     const pair = await generateSigstoreKeyPair(passphrase);
     const { writeNewFile } = await import('../../util/new-file.js');
     await writeNewFile(privFile, pair.privateKeyPem, 0o600);

@@ -69,7 +69,7 @@ async function gpgSigner(name: string, passphrase: string | undefined, cli: CliC
 
 async function sigstoreKeySigner(file: string, passphrase: string | undefined, cli: CliContext): Promise<ManifestSigner> {
   const { readInputFile } = await import('../../signature/keys.js');
-  const { decryptPrivateKey } = await import('../../signature/sigstore-key.js');
+  const { decryptPrivateKey } = await import('../../signature/sigstore/key.js');
   const { sigstoreSigner } = await import('../../signature/signers.js');
   const bytes = await readInputFile(file, 'sigstore private key', cli.signal);
   if (bytes.length > 4 * 1024 * 1024) throw new FerryError(ErrorCode.Signature, `${file}: larger than 4 MiB`);

@@ -2,6 +2,8 @@
  * `signedIdentity`: whether the identity a signature claims is acceptable for an image, as containers/image's
  * `policy_reference_match.go` decides it.
  */
+import { manifestMatchesDigest } from '../verify.js';
+import type { PolicyImage } from './image.js';
 import type { NamedReference, ParseDockerReference, ReferenceMatch } from './types.js';
 
 const nameOnly = (r: NamedReference) => r.tag === undefined && r.digest === undefined;
@@ -72,4 +74,21 @@ export function identityMatches(m: ReferenceMatch, imageReference: string | unde
       return remapped !== undefined && repoDigestOrExact(remapped, signed);
     }
   }
+}
+
+/**
+ * Why a verified signature's claims do not fit `image` (containers/image's wording), or undefined when they do: the
+ * manifest digest it names must be the image's, and the identity it names must match by `signedIdentity`.
+ */
+export function claimsRejection(
+  signedIdentity: ReferenceMatch,
+  image: PolicyImage,
+  claims: { dockerManifestDigest: string; dockerReference: string },
+  parse: ParseDockerReference,
+): string | undefined {
+  if (!manifestMatchesDigest(image.manifest, claims.dockerManifestDigest)) return `Signature for digest ${claims.dockerManifestDigest} does not match`;
+  if (!identityMatches(signedIdentity, image.dockerReference, claims.dockerReference, parse)) {
+    return `Signature for identity ${JSON.stringify(claims.dockerReference)} is not accepted`;
+  }
+  return undefined;
 }

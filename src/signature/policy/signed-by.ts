@@ -7,8 +7,8 @@ import { FerryError, ErrorCode } from '../../errors.js';
 import { signatureFromBlob } from '../blob.js';
 import { parsePublicKeys } from '../keys.js';
 import { parsePayload } from '../payload.js';
-import { manifestMatchesDigest, verifySignedMessage } from '../verify.js';
-import { identityMatches } from './identity.js';
+import { verifySignedMessage } from '../verify.js';
+import { claimsRejection } from './identity.js';
 import type { PolicyImage } from './image.js';
 import { readKeySource } from './key-sources.js';
 import { summarize, type Verdict } from './verdict.js';
@@ -38,11 +38,7 @@ async function rejection(req: SignedBy, image: PolicyImage, signature: Buffer, k
   } catch (e) {
     return message(e);
   }
-  if (!manifestMatchesDigest(image.manifest, payload.dockerManifestDigest)) return `Signature for digest ${payload.dockerManifestDigest} does not match`;
-  if (!identityMatches(req.signedIdentity, image.dockerReference, payload.dockerReference, parse)) {
-    return `Signature for identity ${JSON.stringify(payload.dockerReference)} is not accepted`;
-  }
-  return undefined;
+  return claimsRejection(req.signedIdentity, image, payload, parse);
 }
 
 /** Evaluates a `signedBy` requirement for `image`. */

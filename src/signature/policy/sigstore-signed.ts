@@ -9,8 +9,7 @@ import { FerryError, ErrorCode } from '../../errors.js';
 import { signatureFromBlob, type SigstoreSignature } from '../blob.js';
 import { SIGSTORE_SIGNATURE_MIME_TYPE } from '../sigstore/payload.js';
 import { parseSigstorePublicKeys, verifySigstoreSignature } from '../sigstore/verify.js';
-import { manifestMatchesDigest } from '../verify.js';
-import { identityMatches } from './identity.js';
+import { claimsRejection } from './identity.js';
 import type { PolicyImage } from './image.js';
 import { readKeySource } from './key-sources.js';
 import { summarize, type Verdict } from './verdict.js';
@@ -36,11 +35,7 @@ function rejection(req: SigstoreSigned, image: PolicyImage, sig: SigstoreSignatu
   } catch (e) {
     return message(e);
   }
-  if (!manifestMatchesDigest(image.manifest, payload.dockerManifestDigest)) return `Signature for digest ${payload.dockerManifestDigest} does not match`;
-  if (!identityMatches(req.signedIdentity, image.dockerReference, payload.dockerReference, parse)) {
-    return `Signature for identity ${JSON.stringify(payload.dockerReference)} is not accepted`;
-  }
-  return undefined;
+  return claimsRejection(req.signedIdentity, image, payload, parse);
 }
 
 /** Evaluates a `sigstoreSigned` requirement for `image`. */

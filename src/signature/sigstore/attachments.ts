@@ -9,16 +9,17 @@
  * (hand-written).
  */
 import { Readable } from 'node:stream';
-import { FerryError, ErrorCode } from '../errors.js';
-import { MediaType } from '../manifest/media-types.js';
-import { RegistryClient } from '../registry/client.js';
-import { discard, header } from '../registry/http.js';
-import { uploadBlob } from '../registry/upload.js';
-import type { OpOptions } from '../types/context.js';
-import { digestOf, parseDigest } from '../util/digest.js';
-import { signatureFromBlob, signatureToBlob, type SigstoreSignature } from './blob.js';
-import { MAX_SIGNATURE_SIZE } from './lookaside.js';
-import { SIGSTORE_PAYLOAD_MIME_TYPE } from './sigstore-sign.js';
+import { FerryError, ErrorCode } from '../../errors.js';
+import { goMarshal, quoteGo } from '../../manifest/go-json.js';
+import { MediaType } from '../../manifest/media-types.js';
+import { RegistryClient } from '../../registry/client.js';
+import { discard, header } from '../../registry/http.js';
+import { uploadBlob } from '../../registry/upload.js';
+import type { OpOptions } from '../../types/context.js';
+import { digestOf, parseDigest } from '../../util/digest.js';
+import { signatureFromBlob, signatureToBlob, type SigstoreSignature } from '../blob.js';
+import { MAX_SIGNATURE_SIZE } from '../lookaside.js';
+import { SIGSTORE_SIGNATURE_MIME_TYPE } from './payload.js';
 /** The largest attachment config read (as every config: 4 MiB). */
 const MAX_CONFIG_SIZE = 4 * 1024 * 1024;
 /** The most signature layers read from one attachment manifest. */
@@ -125,7 +126,7 @@ export async function readSigstoreAttachments(client: RegistryClient, manifestDi
   const what = `docker://${client.registry}/${client.repository}:${sigstoreAttachmentTag(manifestDigest)}`;
   const out: Buffer[] = [];
   for (const layer of m.layers) {
-    if (layer.mediaType !== SIGSTORE_PAYLOAD_MIME_TYPE) continue;
+    if (layer.mediaType !== SIGSTORE_SIGNATURE_MIME_TYPE) continue;
     const payload = await readSmallBlob(client, layer, MAX_SIGNATURE_SIZE, what, opts);
     out.push(signatureToBlob({ kind: 'sigstore', untrustedMIMEType: layer.mediaType, untrustedPayload: payload, untrustedAnnotations: layer.annotations ?? {} }));
   }
@@ -147,27 +148,10 @@ function layerMatches(layer: Descriptor, sig: SigstoreSignature): boolean {
   );
 }
 
-/** Go's encoding/json escapes on JSON.stringify's output (HTML-safe characters). */
-function goEscape(json: string): string {
-  return json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/** Go's encoding/json string. */
-function goString(s: string): string {
-  return goEscape(JSON.stringify(s));
-}
-
-/** An OCI descriptor as Go's image-spec marshals it: mediaType, digest, size, annotations (sorted keys). */
+/** An OCI descriptor as Go's image-spec marshals it: mediaType, digest, size, annotations (a map: sorted keys). */
 function descriptorJson(d: Descriptor): string {
-  let s = `{"mediaType":${goString(d.mediaType)},"digest":${goString(d.digest)},"size":${d.size}`;
-  if (d.annotations && Object.keys(d.annotations).length > 0) {
-    const a = Object.keys(d.annotations)
-      .sort()
-      .map((k) => `${goString(k)}:${goString(d.annotations![k]!)}`)
-      .join(',');
-    s += `,"annotations":{${a}}`;
-  }
-  return s + '}';
+  const annotations = d.annotations && Object.keys(d.annotations).length > 0 ? new Map(Object.entries(d.annotations)) : undefined;
+  return goMarshal({ mediaType: d.mediaType, digest: d.digest, size: d.size, annotations });
 }
 
 async function putBlobBytes(client: RegistryClient, bytes: Buffer, opts: OpOptions): Promise<string> {
@@ -216,10 +200,10 @@ export async function writeSigstoreAttachments(client: RegistryClient, manifestD
   }
   if (existing && added === 0) return;
   config = { ...config, rootfs: { ...rootfs, diff_ids: diffIds } };
-  const configBytes = Buffer.from(goEscape(JSON.stringify(config)));
+  const configBytes = Buffer.from(goMarshal(config));
   const configDigest = await putBlobBytes(client, configBytes, opts);
   const manifest = Buffer.from(
-    `{"schemaVersion":2,"mediaType":${goString(MediaType.OciManifest)},"config":${descriptorJson({ mediaType: MediaType.OciConfig, digest: configDigest, size: configBytes.length })},"layers":[${layers.map(descriptorJson).join(',')}]}`,
+    `{"schemaVersion":2,"mediaType":${quoteGo(MediaType.OciManifest)},"config":${descriptorJson({ mediaType: MediaType.OciConfig, digest: configDigest, size: configBytes.length })},"layers":[${layers.map(descriptorJson).join(',')}]}`,
   );
   const res = await client.request({
     method: 'PUT',

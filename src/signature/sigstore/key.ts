@@ -10,7 +10,7 @@
  * port of the NaCl reference code (scrypt, ECDSA and key encodings are node:crypto's).
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, scrypt, type KeyObject } from 'node:crypto';
-import { FerryError, ErrorCode } from '../errors.js';
+import { FerryError, ErrorCode } from '../../errors.js';
 
 /** The PEM type of private keys written (read: this one and the older cosign one). */
 export const SIGSTORE_PRIVATE_KEY_PEM_TYPE = 'ENCRYPTED SIGSTORE PRIVATE KEY';

@@ -6,6 +6,7 @@
  */
 import { FerryError, ErrorCode } from '../../errors.js';
 import { isDigest } from '../../util/digest.js';
+import { goMarshal } from '../../manifest/go-json.js';
 import { assertNoDuplicateKeys } from '../strict-json.js';
 
 /** `critical.type` of cosign signatures. */
@@ -21,6 +22,22 @@ export interface SigstorePayload {
   dockerReference: string;
   creator?: string;
   timestamp?: number;
+}
+
+/**
+ * The payload bytes as containers/image writes them (Go's encoding of its map: keys sorted, no spaces, HTML-safe
+ * escapes) — what cosign and containers/image verify, hence written by hand in that order.
+ */
+export function encodeSigstorePayload(p: Required<SigstorePayload>): Buffer {
+  const doc = {
+    critical: {
+      identity: { 'docker-reference': p.dockerReference },
+      image: { 'docker-manifest-digest': p.dockerManifestDigest },
+      type: SIGSTORE_SIGNATURE_TYPE,
+    },
+    optional: { creator: p.creator, timestamp: p.timestamp },
+  };
+  return Buffer.from(goMarshal(doc), 'utf8');
 }
 
 function invalid(reason: string): FerryError {

@@ -45,7 +45,7 @@ export async function readDockerSignatures(
 ): Promise<Buffer[]> {
   const sigs = await readLookasideSignatures(locations.lookasideRead, ref.name.path, manifestDigest, ctx, opts);
   if (locations.sigstoreAttachments) {
-    const { readSigstoreAttachments } = await import('../../signature/sigstore-attachments.js');
+    const { readSigstoreAttachments } = await import('../../signature/sigstore/attachments.js');
     sigs.push(...(await readSigstoreAttachments(client, manifestDigest, opts)));
   }
   return sigs;
@@ -82,7 +82,7 @@ export async function writeDockerSignatures(
   const simple: Buffer[] = [];
   for (const b of signatures) (signatureFromBlob(b).kind === 'sigstore' ? sigstore : simple).push(b);
   if (sigstore.length > 0) {
-    const { writeSigstoreAttachments } = await import('../../signature/sigstore-attachments.js');
+    const { writeSigstoreAttachments } = await import('../../signature/sigstore/attachments.js');
     await writeSigstoreAttachments(client, manifestDigest, sigstore, opts);
   }
   await writeLookasideSignatures(locations.lookasideWrite, ref.name.path, manifestDigest, simple, opts);

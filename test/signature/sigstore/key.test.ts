@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { createPublicKey, verify } from 'node:crypto';
-import { decryptPrivateKey, encryptPrivateKey, generateSigstoreKeyPair, pemDecode, readSigstorePublicKey } from '../../src/signature/sigstore-key.js';
-import { encodeSigstorePayload, signSigstore } from '../../src/signature/sigstore-sign.js';
-import { signatureFromBlob } from '../../src/signature/blob.js';
-import { rejection } from '../harness/expect.js';
+import { decryptPrivateKey, encryptPrivateKey, generateSigstoreKeyPair, pemDecode, readSigstorePublicKey } from '../../../src/signature/sigstore/key.js';
+import { signSigstore } from '../../../src/signature/sigstore/sign.js';
+import { encodeSigstorePayload } from '../../../src/signature/sigstore/payload.js';
+import { signatureFromBlob } from '../../../src/signature/blob.js';
+import { rejection } from '../../harness/expect.js';
 
 /**
  * A key made by cosign (a public test key of a project using cosign, stored with the empty passphrase): ferry must
