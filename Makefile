@@ -3,9 +3,9 @@ SHELL := /bin/bash
 NPM := npm
 # Debian packages as package:binary pairs; a package is installed only when its binary is missing.
 APT_DEMO := docker-registry:docker-registry
-APT_TEST := docker-registry:docker-registry skopeo:skopeo podman:podman gnupg:gpg apache2-utils:htpasswd openssl:openssl strace:strace
+APT_TEST := docker-registry:docker-registry skopeo:skopeo podman:podman gnupg:gpg apache2-utils:htpasswd openssl:openssl strace:strace golang-docker-credential-helpers:docker-credential-pass pass:pass
 
-.PHONY: all deps build build-tests demo test sysdeps-demo sysdeps-test bench clean
+.PHONY: all deps build build-tests demo test sysdeps-demo sysdeps-test bench clean man install
 
 all: build
 
@@ -56,6 +56,31 @@ demo: deps sysdeps-demo build build-tests
 
 test: deps sysdeps-test build build-tests
 	node_modules/.bin/mocha '.build/test/**/*.test.js'
+
+# Man pages: docs/NAME.1.md (pandoc-style title line, then markdown) → lib/man/man1/NAME.1 (roff) with marked-man,
+# a dev dependency used at build time only. Links to other pages become their plain text (ferry-copy(1)).
+# SOURCE_DATE_EPOCH (default: the last commit's time) dates the pages, so a rebuild gives the same bytes.
+VERSION := $(shell node -p "require('./package.json').version")
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+MAN_PAGES := $(patsubst docs/%.md,lib/man/man1/%,$(wildcard docs/*.1.md))
+
+man: $(MAN_PAGES)
+
+lib/man/man1/%: docs/%.md | deps
+	@mkdir -p $(@D)
+	tail -n +2 $< | sed -E 's/\[([^]]*)\]\([^)]*\.md(#[^)]*)?\)/\1/g' \
+	  | SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) node_modules/.bin/marked-man --no-breaks --name $(basename $*) --section 1 \
+	    --version "ferry $(VERSION)" --manual "ferry manual" > $@.tmp
+	mv $@.tmp $@
+
+# make install PREFIX=DIR: the package npm pack makes, installed with npm install -g --prefix DIR — DIR/bin/ferry,
+# the library in DIR/lib/node_modules/ferry with its production dependencies, and the man pages in
+# DIR/share/man/man1 (npm links the files package.json's "man" lists), so `MANPATH=DIR/share/man man ferry-copy` works.
+PREFIX ?= /usr/local
+install: build man
+	@pack=$$(mktemp -d) && trap 'rm -rf "$$pack"' EXIT && \
+	  $(NPM) pack --ignore-scripts --pack-destination "$$pack" >/dev/null && \
+	  $(NPM) install -g --prefix "$(PREFIX)" --no-audit --no-fund "$$pack"/ferry-$(VERSION).tgz
 
 bench: deps sysdeps-test build build-tests
 	$(call apt_install,time:/usr/bin/time)

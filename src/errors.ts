@@ -38,6 +38,8 @@ export const ErrorCode = {
   Unsupported: 'E_UNSUPPORTED',
   /** A tarball that tries to escape its destination or is otherwise malicious. */
   HostileArchive: 'E_HOSTILE_ARCHIVE',
+  /** A credential helper (`docker-credential-NAME`) that is missing, fails or answers something unreadable. */
+  CredentialHelper: 'E_CREDENTIAL_HELPER',
   /** Invalid configuration file (auth.json, registries.conf, policy.json, …). */
   Config: 'E_CONFIG',
   /** Local file-system failure. */

@@ -9,6 +9,7 @@ import type { CommandName } from './command-names.js';
 
 /** The command list: loaded lazily so start-up only pays for the command that runs. */
 const COMMANDS: Record<CommandName, { describe: string; load: () => Promise<{ default: CommandSpec }> }> = {
+  completion: { describe: 'Print the shell completion script for bash, zsh or fish', load: () => import('./commands/completion.js') },
   copy: { describe: 'Copy an IMAGE-NAME from one location to another', load: () => import('./commands/copy.js') },
   delete: { describe: 'Delete image IMAGE-NAME', load: () => import('./commands/delete.js') },
   'generate-sigstore-key': { describe: 'Generate a sigstore public/private key pair', load: () => import('./commands/generate-sigstore-key.js') },
@@ -42,6 +43,36 @@ function globalOptions(y: Argv): Argv {
     .option('insecure-policy', { type: 'boolean', describe: 'accept any image, without reading a trust policy (copy and sync)', global: true });
 }
 
+/** Global flags that only some commands use (the others accept them, as skopeo does, but do not list them). */
+type ScopedGlobal = 'registries-conf' | 'registries.d' | 'override-arch' | 'override-os' | 'override-variant' | 'tmpdir' | 'policy' | 'insecure-policy';
+const ALL_SCOPED: readonly ScopedGlobal[] = ['registries-conf', 'registries.d', 'override-arch', 'override-os', 'override-variant', 'tmpdir', 'policy', 'insecure-policy'];
+const OVERRIDES: readonly ScopedGlobal[] = ['override-arch', 'override-os', 'override-variant'];
+
+/** The scoped global flags each command uses; its help lists only these (and --debug, --command-timeout, --help). */
+const GLOBALS_USED: Record<CommandName, readonly ScopedGlobal[]> = {
+  completion: [],
+  copy: ALL_SCOPED,
+  delete: ['registries-conf', 'registries.d', 'tmpdir'],
+  'generate-sigstore-key': [],
+  inspect: ['registries-conf', ...OVERRIDES, 'tmpdir'],
+  'list-tags': ['registries-conf', 'tmpdir'],
+  'manifest-digest': [],
+  login: ['registries-conf'],
+  logout: [],
+  'standalone-sign': [],
+  'standalone-verify': [],
+  store: [],
+  sync: ALL_SCOPED,
+  'untrusted-signature-dump-without-verification': [],
+};
+
+/** Hides, in `name`'s help, the global flags it does not use. */
+function hideUnusedGlobals(y: Argv, name: CommandName): Argv {
+  const used = new Set(GLOBALS_USED[name]);
+  for (const g of ALL_SCOPED) if (!used.has(g)) y = y.hide(g);
+  return y;
+}
+
 /** What `ferry --version` prints: skopeo's form (`skopeo version 1.9.3`), so scripts that take the third word work. */
 export const VERSION_LINE = `ferry version ${VERSION}`;
 
@@ -73,6 +104,7 @@ const VALUE_FLAGS = new Set(['--registries-conf', '--override-arch', '--override
  * Everything the command prints goes through `io`, so tests can run commands in-process.
  */
 export async function run(argvIn: string[], io: CliIo = processIo()): Promise<number> {
+  if (argvIn[0] === COMPLETION_KEY) return complete(argvIn.slice(1), io);
   const argv = rewriteGlobalWords(argvIn);
   const { default: yargs } = await import('yargs');
   const controller = new AbortController();
@@ -120,7 +152,7 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
   skipHelpCache(y);
   for (const [name, entry] of Object.entries(COMMANDS)) {
     if (spec && name === wanted) {
-      y = y.command(spec.command, spec.describe, (b) => spec.builder(b), async (args) => {
+      y = y.command(spec.command, spec.describe, (b) => hideUnusedGlobals(spec.builder(b), wanted!), async (args) => {
         // yargs still calls the handler after reporting a validation failure through .fail(): never run it then
         if (failed !== undefined) return;
         const timeout = args['command-timeout'] as string | undefined;
@@ -175,6 +207,45 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
 }
 
 class UsageError extends Error {}
+
+/** The flag the scripts of `ferry completion` call ferry with: `ferry --get-yargs-completions ferry WORDS…` (yargs' name). */
+const COMPLETION_KEY = '--get-yargs-completions';
+
+/**
+ * Prints the completion candidates for the last of `words` (the command line up to the cursor, `ferry` first), one a
+ * line: yargs' own (commands, the options of the command typed and of ferry, option choices), or image names (see
+ * completion.ts). The command's options are declared at the top level so yargs offers them without running it;
+ * nothing is validated and nothing runs. Never fails: a shell asked for candidates, not for errors.
+ */
+async function complete(words: string[], io: CliIo): Promise<number> {
+  try {
+    const { default: yargs } = await import('yargs');
+    const { isImageWord, imageNameCompletions, SHELLS } = await import('./completion.js');
+    const wanted = words.find((a): a is CommandName => Object.hasOwn(COMMANDS, a));
+    let y = globalOptions(yargs())
+      .scriptName('ferry')
+      .parserConfiguration({ 'boolean-negation': false, 'camel-case-expansion': false, 'dot-notation': false })
+      .exitProcess(false)
+      .fail(() => undefined);
+    if (wanted !== undefined) y = (await COMMANDS[wanted].load()).default.builder(y);
+    else for (const [name, entry] of Object.entries(COMMANDS)) y = y.command(name, entry.describe);
+    const prev = words.length >= 2 ? words[words.length - 2]! : '';
+    const prevName = /^--?[^-=][^=]*$/.test(prev) ? prev.replace(/^--?/, '') : undefined;
+    y = y.completion(COMPLETION_KEY.slice(2), false, (current: string, argv: Record<string, unknown>, fallback: (onCompleted?: (err: unknown, list?: string[]) => void) => void, done: (c: string[]) => void) => {
+      // the value of an option: its choices, if it has some (yargs' answer then), else nothing (the shell completes files)
+      if (prevName !== undefined && argv[prevName] === current) fallback((_err: unknown, list?: string[]) => done((list ?? []).filter((l) => !l.startsWith('-') && !Object.hasOwn(COMMANDS, l))));
+      else if (wanted === 'completion' && !current.startsWith('-')) done(SHELLS.filter((sh) => sh.startsWith(current)));
+      else if (!isImageWord(current, wanted === undefined ? argv : { ...argv, _: [wanted] })) fallback();
+      else void imageNameCompletions(current).then(done, () => done([]));
+    });
+    const list = await y.getCompletion(words);
+    const lines = (list ?? []).map(String).filter((l) => wanted === undefined || !Object.hasOwn(COMMANDS, l));
+    if (lines.length > 0) await write(io.stdout, lines.join('\n') + '\n');
+  } catch {
+    // no candidates
+  }
+  return 0;
+}
 
 /**
  * yargs renders the whole help text of a command just before running its handler, only to have it ready in case the

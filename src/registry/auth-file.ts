@@ -8,6 +8,7 @@ import { dirname, join, basename } from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { SystemContext } from '../types/context.js';
 import { readBoundedFile } from '../util/bounded-read.js';
+import { helperErase, helperGet, helperList, helperStore } from './cred-helper.js';
 
 /** Credentials for one registry. Never logged, never put in an error message. */
 export interface Credentials {
@@ -145,19 +146,16 @@ function decodeEntry(e: AuthEntry, file: string, key: string): Credentials | und
   return identityToken ? { username, password, identityToken } : { username, password };
 }
 
-/** Result of a detailed lookup: credentials, or a note on why none could be used. */
+/** Result of a detailed lookup: credentials and where they came from. */
 export interface CredentialsLookup {
   credentials?: Credentials;
-  /** File the credentials came from. */
+  /** File the credentials came from (or whose `credHelpers`/`credsStore` named the helper that gave them). */
   file?: string;
-  /** Set when a credential helper (unsupported) is configured for this registry and nothing else matched. */
-  unsupportedHelper?: { helper: string; file: string };
+  /** The credential helper that gave them (`NAME` of `docker-credential-NAME`). */
+  helper?: string;
 }
 
-/**
- * Like {@link lookupCredentials}, but also reports a configured credential helper that ferry cannot run, so the
- * caller can mention it if the registry then refuses anonymous access.
- */
+/** Like {@link lookupCredentials}, also telling which file and helper the credentials came from. */
 export async function lookupCredentialsDetailed(registry: string, repository: string, ctx: SystemContext): Promise<CredentialsLookup> {
   return lookupIn(authPaths(ctx), registry, repository);
 }
@@ -181,15 +179,40 @@ export function dockerCompatKey(key: string): string {
   return key === 'docker.io' ? 'https://index.docker.io/v1/' : key;
 }
 
+/** The `credHelpers` entry of `c` for `host` (Docker Hub may be written under its Docker CLI names). */
+function credHelperFor(c: AuthFileContents, host: string): string | undefined {
+  const h = c.credHelpers;
+  if (typeof h !== 'object' || h === null) return undefined;
+  const names = host === 'docker.io' ? [host, 'index.docker.io', 'https://index.docker.io/v1/'] : [host];
+  for (const n of names) if (Object.hasOwn(h, n) && typeof h[n] === 'string' && h[n] !== '') return h[n];
+  return undefined;
+}
+
+/** The `credsStore` of `c`, if it names one. */
+function credsStoreOf(c: AuthFileContents): string | undefined {
+  return typeof c.credsStore === 'string' && c.credsStore !== '' ? c.credsStore : undefined;
+}
+
+/**
+ * Looks through `paths` in order; in each file, as containers/image: a `credHelpers` entry for the host decides
+ * (the helper is asked for the host, never a namespace; if it has nothing, the next file is read), else the most
+ * specific `auths` key, else an `auths` key written as a URL. Then, as Docker does, a `credsStore` is asked for the
+ * host (containers/image ignores `credsStore`, so it comes after the file's own entries: ferry never picks other
+ * credentials than skopeo where skopeo finds some).
+ */
 async function lookupIn(paths: AuthPath[], registry: string, repository: string): Promise<CredentialsLookup> {
   const host = normalizeRegistryHost(registry);
   const keys = authKeys(host, repository);
-  let unsupportedHelper: CredentialsLookup['unsupportedHelper'];
   for (const p of paths) {
     const c = await readAuthFile(p);
     if (!c) continue;
+    const helper = credHelperFor(c, host);
+    if (helper) {
+      const creds = await helperGet(helper, host);
+      if (creds) return { credentials: creds, file: p.path, helper };
+      continue;
+    }
     const auths = c.auths ?? {};
-    const helper = c.credHelpers?.[host] ?? (host === 'docker.io' ? c.credHelpers?.['index.docker.io'] ?? c.credHelpers?.['https://index.docker.io/v1/'] : undefined);
     for (const k of keys) {
       const e = Object.hasOwn(auths, k) ? auths[k] : undefined;
       const creds = e && decodeEntry(e, p.path, k);
@@ -200,18 +223,22 @@ async function lookupIn(paths: AuthPath[], registry: string, repository: string)
       const creds = decodeEntry(e, p.path, k);
       if (creds) return { credentials: creds, file: p.path };
     }
-    if (helper) unsupportedHelper ??= { helper, file: p.path };
-    else if (c.credsStore && !unsupportedHelper) unsupportedHelper = { helper: c.credsStore, file: p.path };
+    const store = credsStoreOf(c);
+    if (store) {
+      const creds = await helperGet(store, host);
+      if (creds) return { credentials: creds, file: p.path, helper: store };
+    }
   }
-  return unsupportedHelper ? { unsupportedHelper } : {};
+  return {};
 }
 
 /**
  * Credentials for `registry/repository` from the auth files, most specific key first (`host/ns/repo`, `host/ns`,
- * `host`), then keys written as URLs (`https://index.docker.io/v1/` matches `docker.io`). `ctx.credentials` and
- * `ctx.noCreds` are not consulted here (see the client). Credential helpers (`credHelpers`, `credsStore`) are not
- * supported and are skipped.
- * @throws FerryError(E_CONFIG) for a file that is not valid JSON.
+ * `host`), then keys written as URLs (`https://index.docker.io/v1/` matches `docker.io`), with credential helpers
+ * (`credHelpers`, `credsStore`) as {@link lookupIn} says. `ctx.credentials` and `ctx.noCreds` are not consulted here
+ * (see the client).
+ * @throws FerryError(E_CONFIG) for a file that is not valid JSON; FerryError(E_CREDENTIAL_HELPER) for a helper that
+ * is missing or fails.
  */
 export async function lookupCredentials(registry: string, repository: string, ctx: SystemContext): Promise<Credentials | undefined> {
   return (await lookupCredentialsDetailed(registry, repository, ctx)).credentials;
@@ -247,28 +274,79 @@ async function writeAtomically(file: string, contents: AuthFileContents): Promis
   }
 }
 
-/** Stores credentials under `key` (`host` or `host/ns/repo`), keeping every other entry and top-level field. */
-export async function saveCredentials(file: string, key: string, creds: { username: string; password: string }): Promise<void> {
-  const c = await readForUpdate(file);
-  const auths = { ...(c.auths ?? {}) };
-  auths[key] = { auth: Buffer.from(`${creds.username}:${creds.password}`, 'utf8').toString('base64') };
-  await writeAtomically(file, { ...c, auths });
+/** Where a write went: the file's `auths`, or a credential helper. */
+export interface StoredIn {
+  /** The helper (`NAME` of `docker-credential-NAME`) that holds the credentials, if a helper does. */
+  helper?: string;
 }
 
-/** Removes the entry `key`; false if there was none. */
-export async function removeCredentials(file: string, key: string): Promise<boolean> {
+/** The registry host of a login key (`host` or `host/ns/repo`) and whether it names a namespace. */
+function splitKey(key: string): { host: string; namespaced: boolean } {
+  const i = key.indexOf('/');
+  return i < 0 ? { host: key, namespaced: false } : { host: key.slice(0, i), namespaced: true };
+}
+
+/** The helper that holds `host`'s credentials for the file `c`: its `credHelpers` entry, else its `credsStore`. */
+function helperOfFile(c: AuthFileContents, host: string): string | undefined {
+  return credHelperFor(c, host) ?? credsStoreOf(c);
+}
+
+function namespacedHelperError(helper: string, key: string): FerryError {
+  return new FerryError(ErrorCode.Usage, `credentials for the namespaced key "${key}" cannot be stored in credential helper docker-credential-${helper}, which holds whole registries only`);
+}
+
+/**
+ * Stores credentials for `key` (`host` or `host/ns/repo`; `fileKey` is its spelling in the file, see
+ * {@link dockerCompatKey}), keeping every other entry and top-level field. When the file names a helper for the host
+ * (`credHelpers`, else `credsStore`), the helper stores them (for the host) and the file is not changed.
+ * @throws FerryError(E_USAGE) for a namespaced key whose host has a helper; FerryError(E_CREDENTIAL_HELPER).
+ */
+export async function saveCredentials(file: string, fileKey: string, creds: { username: string; password: string }, key = fileKey): Promise<StoredIn> {
   const c = await readForUpdate(file);
-  if (!c.auths || !Object.hasOwn(c.auths, key)) return false;
+  const { host, namespaced } = splitKey(key);
+  const helper = helperOfFile(c, host);
+  if (helper) {
+    if (namespaced) throw namespacedHelperError(helper, key);
+    await helperStore(helper, host, creds);
+    return { helper };
+  }
+  const auths = { ...(c.auths ?? {}) };
+  auths[fileKey] = { auth: Buffer.from(`${creds.username}:${creds.password}`, 'utf8').toString('base64') };
+  await writeAtomically(file, { ...c, auths });
+  return {};
+}
+
+/**
+ * Removes the credentials of `key` (`fileKey` as in {@link saveCredentials}): from the helper the file names for its
+ * host (a namespaced key is never in a helper), and the `auths` entry. False if neither had any.
+ * @throws FerryError(E_CREDENTIAL_HELPER) when the helper fails (the file is then left as it was).
+ */
+export async function removeCredentials(file: string, fileKey: string, key = fileKey): Promise<boolean> {
+  const c = await readForUpdate(file);
+  const { host, namespaced } = splitKey(key);
+  const helper = helperOfFile(c, host);
+  const erased = helper && !namespaced ? await helperErase(helper, host) : false;
+  if (!c.auths || !Object.hasOwn(c.auths, fileKey)) return erased;
   const auths = { ...c.auths };
-  delete auths[key];
+  delete auths[fileKey];
   await writeAtomically(file, { ...c, auths });
   return true;
 }
 
-/** Removes every stored credential from `file` (other top-level fields are kept); a missing file is fine. */
+/**
+ * Removes every stored credential of `file`: each registry of its `credHelpers` is erased from its helper, every
+ * entry its `credsStore` lists is erased from it, then `auths` and `credHelpers` are emptied (as containers/image
+ * does; other fields, `credsStore` included, are kept). A missing file is fine.
+ * @throws FerryError(E_CREDENTIAL_HELPER) when a helper fails (the file is then left as it was).
+ */
 export async function removeAllCredentials(file: string): Promise<void> {
   const c = await readAuthFile({ path: file, legacy: false });
   if (!c) return;
+  if (typeof c.credHelpers === 'object' && c.credHelpers !== null) {
+    for (const [registry, helper] of Object.entries(c.credHelpers)) if (typeof helper === 'string' && helper !== '') await helperErase(helper, registry);
+  }
+  const store = credsStoreOf(c);
+  if (store) for (const server of await helperList(store)) await helperErase(store, server);
   const rest = { ...c };
   delete rest.auths;
   delete rest.credHelpers;

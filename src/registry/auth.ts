@@ -85,12 +85,6 @@ export class Authenticator {
     return this.lookup;
   }
 
-  /** A hint to add to an authentication failure when an unsupported credential helper was configured. */
-  async helperHint(): Promise<string> {
-    const h = (await this.credentialsLookup()).unsupportedHelper;
-    return h ? ` (credential helper "${h.helper}" configured in ${h.file} is not supported)` : '';
-  }
-
   /**
    * `text` (something a registry or token server said) without the secrets this endpoint uses: a hostile server could
    * echo the password, the `Authorization` value or a token back in its error message.
@@ -240,7 +234,7 @@ export class Authenticator {
       // prefixes what was being read.
       const entries = parseErrorBody(await readErrorText(res));
       const said = await this.scrub(registryText(res.status, entries));
-      const msg = creds ? `invalid username/password: ${said}` : `${said}${await this.helperHint()}`;
+      const msg = creds ? `invalid username/password: ${said}` : said;
       throw new RegistryError(ErrorCode.Unauthorized, `unable to retrieve auth token: ${msg}`, { status: res.status, entries });
     }
     if (res.status < 200 || res.status >= 300) {

@@ -255,7 +255,7 @@ export class Endpoint {
             continue;
           }
           const err = responseError(req.what, res.status, res.headers, await errorText(res, req.method));
-          const hint = this.ctx.registryToken ? ' (the registry token was refused)' : await this.auth.helperHint();
+          const hint = this.ctx.registryToken ? ' (the registry token was refused)' : '';
           throw new RegistryError(ErrorCode.Unauthorized, await this.auth.scrub(`${err.message}${hint}`), { status: 401, entries: err.entries });
         }
         if (res.status === 401) {

@@ -17,6 +17,11 @@ export interface Transport {
    * @throws FerryError(E_CONFIG) naming what is wrong with `scope`.
    */
   validatePolicyScope(scope: string): void;
+  /**
+   * How shell completion (`ferry completion`) offers this transport: as `name:` followed by `prefix` (`//` for
+   * docker), and with `paths`, what follows completes as a file-system path. Absent: `name:` alone.
+   */
+  readonly completion?: { readonly prefix?: string; readonly paths?: boolean };
 }
 
 /** A fully parsed, immutable image reference for one transport. */

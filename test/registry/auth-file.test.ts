@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdir, readFile, stat, writeFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  authFileForWriting, authFilesForReading, authKeys, lookupCredentials, lookupCredentialsDetailed, removeAllCredentials,
+  authFileForWriting, authFilesForReading, authKeys, lookupCredentials, removeAllCredentials,
   removeCredentials, saveCredentials,
 } from '../../src/registry/auth-file.js';
 import { FerryError } from '../../src/errors.js';
@@ -87,14 +87,6 @@ describe('registry/auth-file', () => {
     });
     await write('.dockercfg', { 'https://legacy.io/v1/': { auth: b64('l:x') } });
     expect(await lookupCredentials('legacy.io', 'a', { homeDir: home })).to.deep.equal({ username: 'l', password: 'x' });
-  });
-
-  it('reports an unsupported credential helper without failing', async () => {
-    await write('.docker/config.json', { auths: {}, credHelpers: { 'gcr.io': 'gcloud' } });
-    const r = await lookupCredentialsDetailed('gcr.io', 'p/i', { homeDir: home });
-    expect(r.credentials).to.equal(undefined);
-    expect(r.unsupportedHelper).to.deep.equal({ helper: 'gcloud', file: join(home, '.docker/config.json') });
-    expect((await lookupCredentialsDetailed('quay.io', 'p/i', { homeDir: home })).unsupportedHelper).to.equal(undefined);
   });
 
   it('fails with E_CONFIG on invalid JSON without quoting the file', async () => {

@@ -86,7 +86,7 @@ const spec: CommandSpec = {
         ...storageFlags,
         ...signingFlags,
         all: { alias: 'a', type: 'boolean', describe: 'copy all images of a multi-platform image (same as --multi-arch all)' },
-        'multi-arch': { type: 'string', choices: ['system', 'all', 'index-only'], describe: 'how to copy multi-platform images', requiresArg: true },
+        'multi-arch': { type: 'string', choices: ['system', 'all', 'index-only'], describe: 'how to copy multi-platform images', requiresArg: true, defaultDescription: 'system' },
         platform: { type: 'string', describe: 'copy only these platforms (OS/ARCH[/VARIANT],…) and write an index of just those', requiresArg: true },
         format: { alias: 'f', type: 'string', describe: 'manifest type to write (oci, v2s2)', requiresArg: true },
         'preserve-digests': { type: 'boolean', describe: 'fail rather than change any digest' },
@@ -96,10 +96,10 @@ const spec: CommandSpec = {
         'dest-compress-format': { type: 'string', describe: 'compression format for layers (gzip, zstd)', requiresArg: true },
         'dest-compress-level': { type: 'number', describe: 'compression level for layers', requiresArg: true },
         'dest-oci-accept-uncompressed-layers': { type: 'boolean', describe: 'keep uncompressed layers when writing to an oci: destination' },
-        'image-parallel-copies': { type: 'number', describe: 'blobs copied at once (default 6; 4 into containers-storage:)', requiresArg: true },
+        'image-parallel-copies': { type: 'number', describe: 'blobs copied at once', requiresArg: true, defaultDescription: '6; 4 into containers-storage:' },
         digestfile: { type: 'string', describe: 'write the digest of the copied manifest to PATH', requiresArg: true },
         quiet: { alias: 'q', type: 'boolean', describe: 'print no progress' },
-        progress: { type: 'string', choices: ['tty', 'plain', 'json'], describe: 'progress output on stderr (default: tty on a terminal, else plain)', requiresArg: true },
+        progress: { type: 'string', choices: ['tty', 'plain', 'json'], describe: 'progress output on stderr', requiresArg: true, defaultDescription: 'tty on a terminal, else plain' },
         'additional-tag': { type: 'string', describe: 'extra tag for docker-archive: destinations (repeat for more)', requiresArg: true },
       })
       .example('$0 copy docker://registry.example.com/app:1.0 oci:/srv/layout:1.0', 'copy an image from a registry into an OCI layout')

@@ -29,7 +29,7 @@ const spec: CommandSpec = {
     }
     if (args['REGISTRY'] === undefined) throw new FerryError(ErrorCode.Usage, 'REGISTRY or --all is required');
     const { key } = registryKey(String(args['REGISTRY']));
-    if (!(await removeCredentials(file, dockerCompat ? dockerCompatKey(key) : key))) throw new FerryError(ErrorCode.Unauthorized, `not logged into ${key}`);
+    if (!(await removeCredentials(file, dockerCompat ? dockerCompatKey(key) : key, key))) throw new FerryError(ErrorCode.Unauthorized, `not logged into ${key}`);
     await write(cli.io.stdout, `Removed login credentials for ${key}\n`);
   },
 };

@@ -63,7 +63,7 @@ const spec: CommandSpec = {
         report: { type: 'string', describe: 'write one JSON line per image (source order) to FILE', requiresArg: true },
         digestfile: { type: 'string', describe: 'write the digest and destination of each copied image to PATH, one per line', requiresArg: true },
         quiet: { alias: 'q', type: 'boolean', describe: 'print no progress' },
-        progress: { type: 'string', choices: ['tty', 'plain', 'json'], describe: 'progress output on stderr (default: tty on a terminal, else plain)', requiresArg: true },
+        progress: { type: 'string', choices: ['tty', 'plain', 'json'], describe: 'progress output on stderr', requiresArg: true, defaultDescription: 'tty on a terminal, else plain' },
       })
       .example('$0 sync --src docker --dest dir --scoped registry.example.com/busybox /media/usb', 'copy every tag of a repository into directories')
       .example('$0 sync --src yaml --dest docker sync.yaml mirror.example.com/team', 'copy the images a YAML file lists into a registry'),

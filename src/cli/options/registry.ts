@@ -31,15 +31,15 @@ export function registryFlags(side: Side): Record<string, Options> {
     [`${side}password`]: { type: 'string', describe: `password for accessing the ${s}registry`, requiresArg: true },
     [`${side}registry-token`]: { type: 'string', describe: `bearer token for accessing the ${s}registry`, requiresArg: true },
     [`${side}no-creds`]: { type: 'boolean', describe: `access the ${s}registry anonymously` },
-    [`${side}tls-verify`]: { type: 'boolean', describe: `require HTTPS and verify certificates when talking to the ${s}registry` },
+    [`${side}tls-verify`]: { type: 'boolean', describe: `require HTTPS and verify certificates when talking to the ${s}registry`, defaultDescription: 'true, unless registries.conf says insecure' },
     [`${side}cert-dir`]: { type: 'string', describe: `use certificates at PATH (*.crt, *.cert, *.key) to connect to the ${s}registry`, requiresArg: true },
   };
 }
 
 /** `--retry-times` and `--retry-delay`, shared by every command that talks to a registry. */
 export const retryFlags: Record<string, Options> = {
-  'retry-times': { type: 'number', describe: 'number of times to retry on network errors, 429 and 5xx', requiresArg: true },
-  'retry-delay': { type: 'string', describe: 'fixed delay between retries (e.g. 500ms, 2s); default exponential backoff', requiresArg: true },
+  'retry-times': { type: 'number', describe: 'number of times to retry on network errors, 429 and 5xx', requiresArg: true, defaultDescription: '3' },
+  'retry-delay': { type: 'string', describe: 'fixed delay between retries (e.g. 500ms, 2s)', requiresArg: true, defaultDescription: 'exponential backoff from 1s' },
 };
 
 type Args = Record<string, unknown>;

@@ -7,6 +7,7 @@ import { DirReference } from './reference.js';
 /** The `dir` transport (skopeo's directory layout). */
 export const dirTransport: Transport = Object.freeze({
   name: 'dir',
+  completion: { paths: true },
   parseReference(rest: string): DirReference {
     if (rest === '') throw new FerryError(ErrorCode.InvalidReference, 'invalid reference "dir:": the directory path is empty');
     return new DirReference(rest);

@@ -39,6 +39,7 @@ export function parseDockerArchiveReference(rest: string): DockerArchiveReferenc
 /** The `docker-archive` transport (`docker save` tar files). */
 export const dockerArchiveTransport: Transport = Object.freeze({
   name: 'docker-archive',
+  completion: { paths: true },
   parseReference: parseDockerArchiveReference,
   /** None: as containers/image, `docker-archive` has only the default scope `""`. */
   validatePolicyScope(scope: string): void {

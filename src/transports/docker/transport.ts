@@ -8,6 +8,7 @@ import { DockerReference } from './reference.js';
 /** The `docker` transport. `parseReference` takes what follows `docker:`, which must start with `//`. */
 export const dockerTransport: Transport = Object.freeze({
   name: 'docker',
+  completion: { prefix: '//' },
   parseReference(rest: string): DockerReference {
     if (!rest.startsWith('//')) {
       throw new FerryError(

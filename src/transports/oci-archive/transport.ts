@@ -34,6 +34,7 @@ export function parseOciArchiveReference(rest: string): OciArchiveReference {
 /** The `oci-archive` transport (tar files of OCI image layouts). */
 export const ociArchiveTransport: Transport = Object.freeze({
   name: 'oci-archive',
+  completion: { paths: true },
   parseReference: parseOciArchiveReference,
   /** An absolute, clean path other than `/`. */
   validatePolicyScope(scope: string): void {

@@ -36,6 +36,7 @@ export function parseOciReference(rest: string): OciReference {
 /** The `oci` transport (OCI image layout directories). */
 export const ociTransport: Transport = Object.freeze({
   name: 'oci',
+  completion: { paths: true },
   parseReference: parseOciReference,
   /** An absolute, clean path other than `/`. */
   validatePolicyScope(scope: string): void {
