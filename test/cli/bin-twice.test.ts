@@ -134,6 +134,7 @@ const CASES: Array<[covers: string, title: string, make: (f: Fixture) => Case]> 
       prepare: () => removeAll(path.join(f.dir, 'sigstore.pub'), path.join(f.dir, 'sigstore.private')),
     }),
   ],
+  ['completion', 'completion bash', () => ({ args: ['completion', 'bash'] })],
   ['--version', '--version', () => ({ args: ['--version'] })],
   ['--help', '--help', () => ({ args: ['--help'] })],
   ['copy', 'copy without arguments: a usage error', () => ({ args: ['copy'], status: 1 })],
