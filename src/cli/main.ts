@@ -106,6 +106,19 @@ const VALUE_FLAGS = new Set(['--registries-conf', '--override-arch', '--override
 export async function run(argvIn: string[], io: CliIo = processIo()): Promise<number> {
   if (argvIn[0] === COMPLETION_KEY) return complete(argvIn.slice(1), io);
   const argv = rewriteGlobalWords(argvIn);
+  if (io.stdout === process.stdout && process.getuid?.() !== 0) {
+    // A non-root user's store lives in rootless podman's user namespace (store/userns.ts): run the command there.
+    const userns = await import('../store/userns.js');
+    const command = argv.find((a) => Object.hasOwn(COMMANDS, a)) ?? '';
+    if (userns.wantsUserNamespace(command, argv, io.env)) {
+      try {
+        return await userns.runInUserNamespace([process.execPath, ...process.execArgv, process.argv[1]!, ...argvIn], io.env);
+      } catch (e) {
+        await write(io.stderr, `Error: ${(e as Error).message}\n`);
+        return 1;
+      }
+    }
+  }
   const { default: yargs } = await import('yargs');
   const controller = new AbortController();
   // every blob stream of a parallel copy listens on this one signal: more than Node's default of 10

@@ -128,6 +128,7 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
         if (present !== undefined) return { manifestDigest: present, skipped: true };
       }
       let digest: string;
+      let sourceList: { bytes: Buffer; digest: string } | undefined;
       if (!isIndexType(vm.mediaType)) {
         digest = (await copySingleImage(c, top, { asInstance: false })).digest;
       } else {
@@ -142,10 +143,11 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
           const d = choosePlatformInstance(list, opts.srcCtx?.platform ?? {});
           const instance = new UnparsedImage(source, d.digest);
           digest = (await copySingleImage(c, instance, { sourceInstance: d.digest, asInstance: false })).digest;
+          sourceList = { bytes: vm.bytes, digest: vm.digest };
         }
       }
       if (signal.aborted) throw new FerryError(ErrorCode.Aborted, 'aborted before commit', { cause: signal.reason });
-      await dest.commit({ signal });
+      await dest.commit({ signal, ...(sourceList ? { sourceList } : {}) });
       committed = true;
       imageEvent(opts.onImage, { kind: 'image-done', digest });
       await partials?.committed().catch(() => {});

@@ -22,6 +22,7 @@ import { FerryError, ErrorCode } from '../errors.js';
 import { ByteReader } from './byte-reader.js';
 import { Crc64 } from './crc64.js';
 import { storeNative } from './native.js';
+import { inRootlessNamespace } from './userns.js';
 import { TarReader, type TarEntry } from './tar-reader.js';
 import type { TarSplitWriter } from './tar-split.js';
 import type { Whiteouts } from './driver.js';
@@ -44,6 +45,8 @@ export interface ApplyOptions {
   chown?: boolean;
   /** `overlay` (default): also create overlay whiteouts and opaque xattrs; `record`: only return them in `whiteouts`. */
   whiteoutMode?: 'overlay' | 'record';
+  /** storage.conf's `ignore_chown_errors`: an owner the user namespace lacks leaves the entry owned by its root. */
+  ignoreChownErrors?: boolean;
 }
 
 type Kind = 'dir' | 'file' | 'symlink' | 'other';
@@ -117,6 +120,20 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
     unlinkSync(abs(rel));
     created.delete(rel);
   };
+  /** Runs a chown; in a user namespace that lacks the owner's IDs (EINVAL), fails clearly or, if told so, keeps ours. */
+  const own = (e: TarEntry, chown: () => void) => {
+    try {
+      chown();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      if (opts.ignoreChownErrors) return;
+      throw new FerryError(
+        ErrorCode.Io,
+        `applying layer: cannot give "${e.name}" to ${e.uid}:${e.gid}, IDs this user namespace lacks (check /etc/subuid and /etc/subgid, or set ignore_chown_errors in storage.conf)`,
+        { cause: err },
+      );
+    }
+  };
   const setXattrs = (p: string, e: TarEntry) => {
     for (const [k, v] of e.xattrs) native.lsetxattr(p, k, v);
   };
@@ -151,7 +168,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
             if (created.get(targetRel) === 'dir') rmSync(abs(targetRel), { recursive: true });
             else if (created.has(targetRel)) unlinkSync(abs(targetRel));
             native.mknod(abs(targetRel), S_IFCHR, 0, 0);
-            if (doChown) lchownSync(abs(targetRel), e.uid, e.gid);
+            if (doChown) own(e, () => lchownSync(abs(targetRel), e.uid, e.gid));
             created.set(targetRel, 'other');
           }
         }
@@ -176,7 +193,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
           if (created.get(rel) !== 'dir') mkdirSync(p, 0o700);
           created.set(rel, 'dir');
           explicitDirs.add(rel);
-          if (doChown) lchownSync(p, e.uid, e.gid);
+          if (doChown) own(e, () => lchownSync(p, e.uid, e.gid));
           setXattrs(p, e);
           dirMeta.push({ path: p, mode: e.mode, mtime: e.mtime });
           break;
@@ -200,7 +217,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
             if (got < e.size) throw hostile(e.name, 'truncated content');
             crc = c ? c.digest() : null;
             // A new file belongs to us already: chown only to someone else (saves a syscall per file).
-            if (doChown && (e.uid !== myUid || e.gid !== myGid)) fchownSync(fd, e.uid, e.gid);
+            if (doChown && (e.uid !== myUid || e.gid !== myGid)) own(e, () => fchownSync(fd, e.uid, e.gid));
             fchmodSync(fd, e.mode);
             futimesSync(fd, e.mtime, e.mtime);
           } finally {
@@ -214,7 +231,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
           replace(rel, e.name);
           symlinkSync(e.linkname, p);
           created.set(rel, 'symlink');
-          if (doChown) lchownSync(p, e.uid, e.gid);
+          if (doChown) own(e, () => lchownSync(p, e.uid, e.gid));
           setXattrs(p, e);
           lutimesSync(p, e.mtime, e.mtime);
           break;
@@ -232,7 +249,7 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
           // only when it differs (a chown would drop the file's capabilities and setuid bits).
           if (doChown) {
             const st = lstatSync(p);
-            if (st.uid !== e.uid || st.gid !== e.gid) lchownSync(p, e.uid, e.gid);
+            if (st.uid !== e.uid || st.gid !== e.gid) own(e, () => lchownSync(p, e.uid, e.gid));
           }
           if (tk !== 'symlink') {
             chmodSync(p, e.mode);
@@ -246,9 +263,15 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
         case 'fifo': {
           replace(rel, e.name);
           const t = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
-          native.mknod(p, t | 0o600, e.devmajor, e.devminor);
+          try {
+            native.mknod(p, t | 0o600, e.devmajor, e.devminor);
+          } catch (err) {
+            // No device nodes in a user namespace: containers/storage leaves them out there, and so do we.
+            if (e.type !== 'fifo' && (err as NodeJS.ErrnoException).code === 'EPERM' && inRootlessNamespace()) break;
+            throw err;
+          }
           created.set(rel, 'other');
-          if (doChown) lchownSync(p, e.uid, e.gid);
+          if (doChown) own(e, () => lchownSync(p, e.uid, e.gid));
           chmodSync(p, e.mode);
           setXattrs(p, e);
           lutimesSync(p, e.mtime, e.mtime);

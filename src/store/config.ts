@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
 import { parseToml, type TomlTable } from '../registry/toml.js';
+import { rootlessUid } from './userns.js';
 
 /** Storage drivers ferry implements. */
 export type StorageDriver = 'overlay' | 'vfs';
@@ -21,6 +22,11 @@ export interface StoreOptions {
   driver: StorageDriver;
   /** A FUSE program mounting overlays for non-root users (e.g. fuse-overlayfs), from storage.conf. */
   mountProgram?: string;
+  /**
+   * storage.conf's `ignore_chown_errors` (driver options): in a user namespace that lacks the IDs a layer's files
+   * belong to, keep them owned by the namespace's root instead of failing, as containers/storage does.
+   */
+  ignoreChownErrors?: boolean;
 }
 
 /** Explicit overrides (CLI flags, reference options). */
@@ -47,7 +53,7 @@ export function storageConfPath(o: StoreOverrides = {}): string | undefined {
   const env = o.env ?? process.env;
   if (o.configFile) return o.configFile;
   if (env.CONTAINERS_STORAGE_CONF) return env.CONTAINERS_STORAGE_CONF;
-  const uid = o.uid ?? process.getuid?.() ?? 0;
+  const uid = effectiveUid(o);
   if (uid !== 0) {
     const cfgHome = env.XDG_CONFIG_HOME || join(o.homeDir ?? homedir(), '.config');
     const user = join(cfgHome, 'containers', 'storage.conf');
@@ -68,12 +74,13 @@ function str(t: TomlTable | undefined, k: string): string | undefined {
  */
 export function resolveStoreOptions(o: StoreOverrides = {}): StoreOptions {
   const env = o.env ?? process.env;
-  const uid = o.uid ?? process.getuid?.() ?? 0;
+  const uid = effectiveUid(o);
   const home = o.homeDir ?? homedir();
   let graphRoot = uid === 0 ? '/var/lib/containers/storage' : join(env.XDG_DATA_HOME || join(home, '.local', 'share'), 'containers', 'storage');
-  let runRoot = uid === 0 ? '/run/containers/storage' : join(env.XDG_RUNTIME_DIR || `/run/user/${uid}`, 'containers');
+  let runRoot = uid === 0 ? '/run/containers/storage' : join(rootlessRuntimeDir(uid, env), 'containers');
   let driver: string = 'overlay';
   let mountProgram: string | undefined;
+  let ignoreChownErrors = false;
   const conf = storageConfPath(o);
   if (conf !== undefined && existsSync(conf)) {
     let t: TomlTable;
@@ -96,11 +103,37 @@ export function resolveStoreOptions(o: StoreOverrides = {}): StoreOptions {
     }
     const opts = s?.options as TomlTable | undefined;
     mountProgram = str(opts?.overlay as TomlTable | undefined, 'mount_program') ?? str(opts, 'mount_program');
+    const driverOpts = opts?.[parseDriver(driver)] as TomlTable | undefined;
+    const ice = str(driverOpts, 'ignore_chown_errors') ?? str(opts, 'ignore_chown_errors');
+    ignoreChownErrors = ice !== undefined && /^(true|1|yes)$/i.test(ice);
+    if (driverOpts?.ignore_chown_errors === true || opts?.ignore_chown_errors === true) ignoreChownErrors = true;
   }
   if (o.graphRoot) graphRoot = o.graphRoot;
   if (o.runRoot) runRoot = o.runRoot;
   if (o.driver) driver = o.driver;
-  return { graphRoot: resolve(graphRoot), runRoot: resolve(runRoot), driver: parseDriver(driver), ...(mountProgram ? { mountProgram } : {}) };
+  return {
+    graphRoot: resolve(graphRoot),
+    runRoot: resolve(runRoot),
+    driver: parseDriver(driver),
+    ...(mountProgram ? { mountProgram } : {}),
+    ...(ignoreChownErrors ? { ignoreChownErrors } : {}),
+  };
+}
+
+/** The user whose store this is: inside a rootless user namespace, the user outside (see userns.ts). */
+function effectiveUid(o: StoreOverrides): number {
+  return o.uid ?? rootlessUid(o.env ?? process.env) ?? process.getuid?.() ?? 0;
+}
+
+/**
+ * A non-root user's runtime directory, as podman finds it: `$XDG_RUNTIME_DIR`, else `/run/user/UID` when it exists,
+ * else `$TMPDIR/podman-run-UID` (`/tmp` by default).
+ */
+function rootlessRuntimeDir(uid: number, env: NodeJS.ProcessEnv): string {
+  if (env.XDG_RUNTIME_DIR) return env.XDG_RUNTIME_DIR;
+  const run = `/run/user/${uid}`;
+  if (existsSync(run)) return run;
+  return join(env.TMPDIR || '/tmp', `podman-run-${uid}`);
 }
 
 let processOverrides: StoreOverrides = {};

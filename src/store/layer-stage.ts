@@ -66,7 +66,7 @@ export async function stageLayer(
   stagingRoot: string,
   tarSplitDir: string,
   info: { digest?: string; size?: number },
-  opts: { signal?: AbortSignal; whiteoutMode?: 'overlay' | 'record' } = {},
+  opts: { signal?: AbortSignal; whiteoutMode?: 'overlay' | 'record'; ignoreChownErrors?: boolean } = {},
 ): Promise<StagedLayer> {
   let owned;
   try {

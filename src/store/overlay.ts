@@ -63,14 +63,15 @@ export class OverlayLayout implements LayerDriver {
     return isMountPoint(this.mountPath(id));
   }
 
-  /** Kernel overlayfs as root; storage.conf's mount_program (fuse-overlayfs) otherwise. Paths relative to home, like containers/storage. */
+  /** storage.conf's mount_program (fuse-overlayfs) when set, else kernel overlayfs as root. Paths relative to home, like containers/storage. */
   async mount(id: string, opts: { mountProgram?: string; signal?: AbortSignal }): Promise<string> {
     const o = this.mountOptions(id);
     const rel = (p: string) => p.slice(this.home.length + 1);
     const options = `lowerdir=${o.lower.map(rel).join(':')},upperdir=${rel(o.upper)},workdir=${rel(o.work)}`;
     const what = `mounting layer ${id}`;
-    if (process.getuid?.() === 0) await runMount('mount', ['-t', 'overlay', 'overlay', '-o', options, o.merged], what, { cwd: this.home, signal: opts.signal });
-    else if (opts.mountProgram) await runMount(opts.mountProgram, ['-o', options, o.merged], what, { cwd: this.home, signal: opts.signal });
+    // storage.conf's mount_program wins whenever it is set, as in containers/storage.
+    if (opts.mountProgram) await runMount(opts.mountProgram, ['-o', options, o.merged], what, { cwd: this.home, signal: opts.signal });
+    else if (process.getuid?.() === 0) await runMount('mount', ['-t', 'overlay', 'overlay', '-o', options, o.merged], what, { cwd: this.home, signal: opts.signal });
     else throw new FerryError(ErrorCode.Unsupported, 'mounting overlays needs root, or a mount_program (e.g. fuse-overlayfs) in storage.conf');
     return o.merged;
   }

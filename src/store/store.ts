@@ -50,7 +50,26 @@ export interface CommitImageSpec {
   names: string[];
   /** Creation time (the config's `created`). */
   created?: string;
+  /**
+   * The list this image was chosen from, when one platform of a multi-platform image was copied: stored as
+   * `manifest-<digest>` too, and its digest becomes the image's, as containers/image stores it.
+   */
+  sourceList?: { bytes: Buffer; digest: string };
 }
+
+/** What {@link Store.commitList} stores. */
+export interface CommitListSpec {
+  /** The list (OCI index or Docker manifest list) bytes, and their digest. */
+  list: Buffer;
+  listDigest: string;
+  /** Instance digest → reference (`containers-storage:[driver@graphroot+runroot]@ID`) of the image holding it. */
+  instances: Record<string, string>;
+  signatures: Buffer[];
+  names: string[];
+}
+
+/** An image big-data item: key, data, and the digest to record (default: the data's sha256). */
+type BigDataItem = [key: string, data: Buffer, digest?: string];
 
 /** Options of operations doing I/O. */
 export interface Op {
@@ -64,6 +83,8 @@ export const MANIFEST_KEY = 'manifest';
 export const manifestKey = (digest: string) => `manifest-${digest}`;
 /** The big-data key of the image's own signatures (containers/image `storage_dest`). */
 export const TOP_SIGNATURES_KEY = 'signatures';
+/** The big-data key of a list image's instance references (buildah's manifests package, used by podman). */
+export const INSTANCES_KEY = 'instances.json';
 export const signatureKey = (digest: string) => `signature-${digest.slice(digest.indexOf(':') + 1)}`;
 
 /** A store opened on a graph root and run root. Cheap to create: nothing is read until used. */
@@ -264,7 +285,11 @@ export class Store {
   /** Unpacks a layer blob into a new staging directory (see {@link stageLayer}). */
   async stageLayer(input: Readable, info: { digest?: string; size?: number }, op: Op = {}): Promise<StagedLayer> {
     this.ensureDirs();
-    return stageLayer(input, this.driver.stagingRoot(), this.dir('layers'), info, { ...op, whiteoutMode: this.driver.whiteoutMode });
+    return stageLayer(input, this.driver.stagingRoot(), this.dir('layers'), info, {
+      ...op,
+      whiteoutMode: this.driver.whiteoutMode,
+      ...(this.options.ignoreChownErrors ? { ignoreChownErrors: true } : {}),
+    });
   }
 
   /**
@@ -342,8 +367,40 @@ export class Store {
   }
 
   private async putImageUnlocked(imageId: string, topLayer: string | undefined, spec: CommitImageSpec, op: Op): Promise<void> {
+    const list = spec.sourceList !== undefined && spec.sourceList.digest !== spec.manifestDigest ? spec.sourceList : undefined;
+    const big: BigDataItem[] = [
+      [spec.configDigest, spec.config],
+      ...(list ? [[manifestKey(list.digest), list.bytes, list.digest] as BigDataItem] : []),
+      [manifestKey(spec.manifestDigest), spec.manifest, spec.manifestDigest],
+      [MANIFEST_KEY, spec.manifest, spec.manifestDigest],
+      [signatureKey(spec.manifestDigest), Buffer.concat(spec.signatures)],
+    ];
+    // containers/image reads the image's own signatures from `signatures` (sizes in `signature-sizes`), those of an
+    // instance from `signature-<hex>`: the image's are stored under both, as containers/image stores them
+    if (spec.signatures.length > 0) big.push([TOP_SIGNATURES_KEY, Buffer.concat(spec.signatures)]);
+    await this.putRecordUnlocked(imageId, {
+      ...(topLayer ? { layer: topLayer } : {}),
+      digest: list?.digest ?? spec.manifestDigest,
+      signedDigest: spec.manifestDigest,
+      names: spec.names,
+      big,
+      signatures: spec.signatures,
+      ...(spec.created ? { created: spec.created } : {}),
+    }, op);
+  }
+
+  /**
+   * Writes an image record and its big data (files first, then images.json), moving `names` from other images.
+   * With `signatures`, the metadata records their sizes under `signedDigest` (default: the image's digest) and as
+   * the image's own.
+   */
+  private async putRecordUnlocked(
+    imageId: string,
+    r: { layer?: string; digest: string; signedDigest?: string; names: string[]; big: BigDataItem[]; signatures?: Buffer[]; created?: string },
+    op: Op,
+  ): Promise<void> {
     const images = await this.readImagesUnlocked();
-    const names = [...new Set(spec.names)];
+    const names = [...new Set(r.names)];
     for (const other of images) {
       if (other.id === imageId || !other.names) continue;
       other.names = other.names.filter((n) => !names.includes(n));
@@ -353,55 +410,73 @@ export class Store {
       img = { id: imageId };
       images.push(img);
     }
-    const big: Array<[string, Buffer]> = [
-      [spec.configDigest, spec.config],
-      [manifestKey(spec.manifestDigest), spec.manifest],
-      [MANIFEST_KEY, spec.manifest],
-      [signatureKey(spec.manifestDigest), Buffer.concat(spec.signatures)],
-    ];
-    // containers/image reads the image's own signatures from `signatures` (sizes in `signature-sizes`), those of an
-    // instance from `signature-<hex>`: the image's are stored under both, as containers/image stores them
-    if (spec.signatures.length > 0) big.push([TOP_SIGNATURES_KEY, Buffer.concat(spec.signatures)]);
     const dir = join(this.dir('images'), imageId);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    for (const [key, data] of big) await writeFileAtomic(join(dir, bigDataFileName(key)), data, { mode: 0o600, signal: op.signal });
+    for (const [key, data] of r.big) await writeFileAtomic(join(dir, bigDataFileName(key)), data, { mode: 0o600, signal: op.signal });
     const bdNames = [...(img['big-data-names'] ?? [])];
     const sizes = { ...(img['big-data-sizes'] ?? {}) };
     const digests = { ...(img['big-data-digests'] ?? {}) };
-    for (const [key, data] of big) {
+    for (const [key, data, digest] of r.big) {
       if (!bdNames.includes(key)) bdNames.push(key);
       sizes[key] = data.length;
-      digests[key] = key.startsWith('manifest') ? spec.manifestDigest : `sha256:${createHash('sha256').update(data).digest('hex')}`;
+      digests[key] = digest ?? `sha256:${createHash('sha256').update(data).digest('hex')}`;
     }
-    let meta: Record<string, unknown> = {};
-    try {
-      meta = img.metadata ? (JSON.parse(img.metadata) as Record<string, unknown>) : {};
-    } catch {
-      meta = {};
+    let meta: Record<string, unknown> | undefined;
+    if (r.signatures !== undefined || img.metadata !== undefined) {
+      try {
+        meta = img.metadata ? (JSON.parse(img.metadata) as Record<string, unknown>) : {};
+      } catch {
+        meta = {};
+      }
     }
-    // the image's signatures are those of its latest commit, as containers/image's metadata says
-    if (spec.signatures.length > 0) meta['signature-sizes'] = spec.signatures.map((s) => s.length);
-    else delete meta['signature-sizes'];
-    const sigSizes = { ...((meta['signatures-sizes'] as Record<string, number[]> | undefined) ?? {}) };
-    sigSizes[spec.manifestDigest] = spec.signatures.map((s) => s.length);
-    meta['signatures-sizes'] = sigSizes;
+    if (meta !== undefined && r.signatures !== undefined) {
+      // the image's signatures are those of its latest commit, as containers/image's metadata says
+      if (r.signatures.length > 0) meta['signature-sizes'] = r.signatures.map((s) => s.length);
+      else delete meta['signature-sizes'];
+      const sigSizes = { ...((meta['signatures-sizes'] as Record<string, number[]> | undefined) ?? {}) };
+      sigSizes[r.signedDigest ?? r.digest] = r.signatures.map((s) => s.length);
+      meta['signatures-sizes'] = sigSizes;
+    }
     const allNames = [...new Set([...(img.names ?? []), ...names])];
     const history = [...new Set([...names, ...(img['names-history'] ?? [])])];
     const rebuilt: ImageRecord = {
       id: imageId,
-      digest: spec.manifestDigest,
+      digest: r.digest,
       ...(allNames.length > 0 ? { names: allNames } : {}),
       ...(history.length > 0 ? { 'names-history': history } : {}),
-      ...(topLayer ? { layer: topLayer } : {}),
-      metadata: JSON.stringify(meta),
+      ...(r.layer ? { layer: r.layer } : {}),
+      ...(meta !== undefined ? { metadata: JSON.stringify(meta) } : {}),
       'big-data-names': bdNames,
       'big-data-sizes': sizes,
       'big-data-digests': digests,
-      created: img.created ?? spec.created ?? goTimeNow(),
+      created: img.created ?? r.created ?? goTimeNow(),
     };
     for (const [k, v] of Object.entries(img)) if (!(k in rebuilt) && k !== 'names' && k !== 'layer') (rebuilt as Record<string, unknown>)[k] = v;
     images[images.indexOf(img)] = rebuilt;
     await this.writeImagesUnlocked(images, op);
+  }
+
+  /**
+   * Stores a multi-platform image's list as podman stores one (`podman manifest`): an image without layers whose
+   * `manifest` big data is the list and whose `instances.json` maps each instance digest to the reference of the
+   * image in this store holding it (committed before, see {@link commitImage}). The list's signatures are stored as
+   * an image's. The image ID is the list digest's hex, so copying the same list again updates the same record.
+   * @returns the image ID.
+   */
+  async commitList(spec: CommitListSpec, op: Op = {}): Promise<string> {
+    const imageId = spec.listDigest.slice(spec.listDigest.indexOf(':') + 1);
+    const instances: Record<string, string> = { '': imageId, ...spec.instances };
+    const big: BigDataItem[] = [
+      [MANIFEST_KEY, spec.list, spec.listDigest],
+      [INSTANCES_KEY, Buffer.from(JSON.stringify(instances))],
+    ];
+    if (spec.signatures.length > 0) {
+      big.push([signatureKey(spec.listDigest), Buffer.concat(spec.signatures)], [TOP_SIGNATURES_KEY, Buffer.concat(spec.signatures)]);
+    }
+    await this.write(['images'], op, () =>
+      this.putRecordUnlocked(imageId, { digest: spec.listDigest, names: spec.names, big, ...(spec.signatures.length > 0 ? { signatures: spec.signatures } : {}) }, op),
+    );
+    return imageId;
   }
 
   /** Removes a layer's content and tar-split (the caller updates layers.json). */

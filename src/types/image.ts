@@ -94,6 +94,16 @@ export interface LayerPlan {
   writtenSize?: number;
 }
 
+/** Options of {@link ImageDestination.commit}. */
+export interface CommitOptions extends OpOptions {
+  /**
+   * When one platform of a multi-platform source was copied as a single image: the source's list (its bytes and
+   * digest). A destination that records where an image came from may keep it (containers-storage stores it as the
+   * image's `manifest-<digest>`, as containers/image does, so the image is found by the list's digest too).
+   */
+  sourceList?: { bytes: Buffer; digest: string };
+}
+
 /**
  * Writes one image. Call order:
  * 1. `tryReusingBlob` / `putBlob` for every blob (config and layers), possibly in parallel if `hasThreadSafePutBlob`;
@@ -132,7 +142,7 @@ export interface ImageDestination {
   /** Stores signatures for the image or one instance, in the storage form `getSignatures` returns. */
   putSignatures(signatures: Buffer[], instanceDigest?: string, opts?: OpOptions): Promise<void>;
   /** Makes the image visible (renames, index update under lock, tag push). */
-  commit(opts?: OpOptions): Promise<void>;
+  commit(opts?: CommitOptions): Promise<void>;
   /** Releases resources; discards uncommitted data. */
   close(): Promise<void>;
 }

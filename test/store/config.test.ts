@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveStoreOptions } from '../../src/store/config.js';
+import { idMapArgs, subIdRanges } from '../../src/store/userns.js';
 import { layerChainIds, imageIdFromConfig } from '../../src/store/ids.js';
 import { bigDataFileName } from '../../src/store/records.js';
 import { isCode, ErrorCode } from '../../src/errors.js';
@@ -28,6 +29,23 @@ describe('store: options, IDs and names', () => {
     expect(o).to.deep.equal({ graphRoot: '/srv/g', runRoot: '/srv/r', driver: 'vfs', mountProgram: '/usr/bin/fuse-overlayfs' });
     const f = resolveStoreOptions({ env: { CONTAINERS_STORAGE_CONF: conf }, uid: 0, graphRoot: '/x/g', runRoot: '/x/r', driver: 'overlay' });
     expect([f.graphRoot, f.runRoot, f.driver]).to.deep.equal(['/x/g', '/x/r', 'overlay']);
+  });
+
+  it('finds a user\'s run root without XDG_RUNTIME_DIR as podman does, and reads ignore_chown_errors', () => {
+    const conf = join(dir, 'storage.conf');
+    writeFileSync(conf, '[storage]\ndriver = "vfs"\n[storage.options.vfs]\nignore_chown_errors = "true"\n');
+    const o = resolveStoreOptions({ env: { CONTAINERS_STORAGE_CONF: conf, TMPDIR: '/scratch' }, uid: 4242424, homeDir: '/home/u' });
+    expect(o).to.deep.equal({ graphRoot: '/home/u/.local/share/containers/storage', runRoot: '/scratch/podman-run-4242424/containers', driver: 'vfs', ignoreChownErrors: true });
+    writeFileSync(conf, '[storage]\ndriver = "overlay"\n[storage.options]\nignore_chown_errors = "false"\n');
+    expect(resolveStoreOptions({ env: { CONTAINERS_STORAGE_CONF: conf }, uid: 0 }).ignoreChownErrors).to.equal(undefined);
+  });
+
+  it('maps a rootless user namespace from /etc/subuid like podman: the user as 0, then every range of the user from 1', () => {
+    const text = '# comment\nalice:100000:65536\nbob:165536:65536\n1001:300000:10\nalice:400000:5\nbroken\n';
+    expect(subIdRanges(text, 'alice', 1000)).to.deep.equal([{ start: 100000, count: 65536 }, { start: 400000, count: 5 }]);
+    expect(subIdRanges(text, 'carol', 1001)).to.deep.equal([{ start: 300000, count: 10 }]);
+    expect(subIdRanges(text, 'dave', 1002)).to.deep.equal([]);
+    expect(idMapArgs(1000, subIdRanges(text, 'alice', 1000))).to.deep.equal(['0', '1000', '1', '1', '100000', '65536', '65537', '400000', '5']);
   });
 
   it('refuses unknown drivers and broken storage.conf', () => {

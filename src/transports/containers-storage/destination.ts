@@ -2,6 +2,11 @@
  * Writing an image into the store. Layers stream straight into staging directories as they arrive
  * (in parallel; see store/layer-stage.ts); `commit` adds them to layers.json in order, parent first,
  * then the image with its config, manifest and signatures. `close` without `commit` discards them.
+ *
+ * A multi-platform image (`copy --all`, `--multi-arch index-only`, `--platform`) is stored as podman stores one:
+ * each instance as an image of its own (no names; its manifest under `manifest` and `manifest-<digest>`, its
+ * signatures under `signature-<hex>`), then the list as a layerless image carrying the names (see
+ * Store.commitList), last, so the name appears only once every instance is there.
  */
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -10,9 +15,9 @@ import { MediaType } from '../../manifest/media-types.js';
 import { parseManifest } from '../../manifest/parse.js';
 import { manifestDigest } from '../../manifest/manifest-digest.js';
 import type { OpOptions } from '../../types/context.js';
-import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
+import type { BlobInfo, CommitOptions, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
 import { VerifyingStream } from '../../util/verify-stream.js';
-import { Store } from '../../store/store.js';
+import { Store, manifestKey } from '../../store/store.js';
 import type { StagedLayer } from '../../store/layer-stage.js';
 import type { StorageReference } from './reference.js';
 
@@ -25,7 +30,7 @@ function isLayerType(mediaType: string | undefined): boolean | undefined {
 
 /** What a containers-storage destination takes (the same for every store). */
 export const STORAGE_DESTINATION_PROPERTIES: DestinationProperties = {
-  supportedManifestMIMETypes: [MediaType.OciManifest, MediaType.DockerManifest],
+  supportedManifestMIMETypes: [MediaType.OciManifest, MediaType.DockerManifest, MediaType.OciIndex, MediaType.DockerManifestList],
   supportsSignatures: true,
   desiredLayerCompression: 'preserve',
   hasThreadSafePutBlob: true,
@@ -43,6 +48,8 @@ class StorageDestination implements ImageDestination {
   private readonly smallBlobs = new Map<string, Buffer>();
   private manifest: RawManifest | undefined;
   private signatures: Buffer[] = [];
+  /** Instances of a list being written, in the order they were written: digest → manifest and signatures. */
+  private readonly instances = new Map<string, { manifest: RawManifest; signatures: Buffer[] }>();
   private committed = false;
 
   constructor(
@@ -103,23 +110,72 @@ class StorageDestination implements ImageDestination {
   }
 
   async putManifest(manifest: RawManifest, instanceDigest?: string): Promise<void> {
-    if (instanceDigest !== undefined) {
-      throw new FerryError(ErrorCode.Unsupported, 'containers-storage: storing multi-platform images is not supported; copy one platform');
-    }
     const parsed = parseManifest(manifest.bytes, manifest.mediaType);
-    if (parsed.kind !== 'image') {
-      throw new FerryError(ErrorCode.Unsupported, 'containers-storage: storing manifest lists is not supported; copy one platform');
+    if (instanceDigest !== undefined) {
+      if (parsed.kind !== 'image') {
+        throw new FerryError(ErrorCode.Unsupported, `containers-storage: instance ${instanceDigest} is itself a list; lists of lists cannot be stored`);
+      }
+      this.instances.set(instanceDigest, { manifest, signatures: this.instances.get(instanceDigest)?.signatures ?? [] });
+      return;
     }
     this.manifest = manifest;
   }
 
-  async putSignatures(signatures: Buffer[]): Promise<void> {
-    this.signatures = signatures;
+  async putSignatures(signatures: Buffer[], instanceDigest?: string): Promise<void> {
+    if (instanceDigest === undefined) {
+      this.signatures = signatures;
+      return;
+    }
+    const inst = this.instances.get(instanceDigest);
+    if (!inst) throw new FerryError(ErrorCode.Usage, `containers-storage: signatures of instance ${instanceDigest} before its manifest`);
+    inst.signatures = signatures;
   }
 
-  async commit(opts: OpOptions = {}): Promise<void> {
+  async commit(opts: CommitOptions = {}): Promise<void> {
     if (!this.manifest) throw new FerryError(ErrorCode.Usage, 'containers-storage: commit before putManifest');
-    const m = parseManifest(this.manifest.bytes, this.manifest.mediaType);
+    const names = this.reference.name ? [this.reference.name] : [];
+    if (parseManifest(this.manifest.bytes, this.manifest.mediaType).kind === 'image') {
+      await this.commitImage(this.manifest, this.signatures, names, opts, opts.sourceList);
+    } else {
+      const listDigest = manifestDigest(this.manifest.bytes);
+      const refs: Record<string, string> = {};
+      for (const [digest, inst] of this.instances) {
+        const id = await this.commitImage(inst.manifest, inst.signatures, [], opts);
+        refs[digest] = this.instanceReference(id);
+      }
+      const missing = await this.storedInstances(this.manifest, refs, opts);
+      await this.store.commitList({ list: this.manifest.bytes, listDigest, instances: { ...missing, ...refs }, signatures: this.signatures, names }, opts);
+    }
+    this.committed = true;
+    this.staged.clear();
+  }
+
+  /** `containers-storage:[driver@graphroot+runroot]@ID`, how podman's list images name their instances. */
+  private instanceReference(imageId: string): string {
+    const o = this.store.options;
+    return `containers-storage:[${o.driver}@${o.graphRoot}+${o.runRoot}]@${imageId}`;
+  }
+
+  /**
+   * References for the list's instances not written by this copy (`--multi-arch index-only`, `--platform`) that
+   * the store already holds, found by manifest digest.
+   */
+  private async storedInstances(list: RawManifest, written: Record<string, string>, opts: OpOptions): Promise<Record<string, string>> {
+    const parsed = parseManifest(list.bytes, list.mediaType);
+    if (parsed.kind === 'image') return {};
+    const images = await this.store.images(opts);
+    const out: Record<string, string> = {};
+    for (const d of parsed.manifests) {
+      if (written[d.digest] !== undefined) continue;
+      const img = images.find((i) => i.layer !== undefined && (i['big-data-names'] ?? []).includes(manifestKey(d.digest)));
+      if (img) out[d.digest] = this.instanceReference(img.id);
+    }
+    return out;
+  }
+
+  /** Commits one image (a single image, or an instance of a list) from the layers written. @returns its ID. */
+  private async commitImage(manifest: RawManifest, signatures: Buffer[], names: string[], opts: OpOptions, sourceList?: CommitOptions['sourceList']): Promise<string> {
+    const m = parseManifest(manifest.bytes, manifest.mediaType);
     if (m.kind !== 'image') throw new FerryError(ErrorCode.Unsupported, 'containers-storage: not a single image');
     const config = this.smallBlobs.get(m.config.digest) ?? (await this.existingConfig(m.config.digest, opts));
     let cfg: { created?: string; rootfs?: { diff_ids?: string[] } } = {};
@@ -138,22 +194,20 @@ class StorageDestination implements ImageDestination {
       }
       return { diffDigest, ...(s ? { staged: s } : {}) };
     });
-    const names = this.reference.name ? [this.reference.name] : [];
-    await this.store.commitImage(
+    return this.store.commitImage(
       {
         layers,
         configDigest: m.config.digest,
         config,
-        manifest: this.manifest.bytes,
-        manifestDigest: manifestDigest(this.manifest.bytes),
-        signatures: this.signatures,
+        manifest: manifest.bytes,
+        manifestDigest: manifestDigest(manifest.bytes),
+        signatures,
         names,
         ...(cfg.created ? { created: cfg.created } : {}),
+        ...(sourceList ? { sourceList } : {}),
       },
       opts,
     );
-    this.committed = true;
-    this.staged.clear();
   }
 
   private async existingConfig(digest: string, opts: OpOptions): Promise<Buffer> {

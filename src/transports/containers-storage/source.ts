@@ -5,6 +5,10 @@
  * layers unpacked and can only rebuild the uncompressed tar (byte for byte, from tar-split; its digest is
  * the diff ID), so a layer stored compressed is served under its diff ID, and requests for its compressed
  * digest fail with E_NOT_FOUND. The copy engine then writes the manifest with the updated layers.
+ *
+ * An instance of a multi-platform image is read from the image itself when it stores that manifest (a
+ * platform pulled from a list keeps the list too), otherwise from the image of the store that holds it: a list
+ * image (podman's `manifest` lists, ferry's `copy --all`) has no layers, its instances are images of their own.
  */
 import { Readable } from 'node:stream';
 import { FerryError, ErrorCode, notFound } from '../../errors.js';
@@ -13,7 +17,7 @@ import { isIndexType, MediaType } from '../../manifest/media-types.js';
 import { parseManifest } from '../../manifest/parse.js';
 import type { OpOptions } from '../../types/context.js';
 import type { BlobInfo, ImageSource, RawManifest } from '../../types/image.js';
-import { Store, MANIFEST_KEY, manifestKey, signatureKey } from '../../store/store.js';
+import { Store, MANIFEST_KEY, TOP_SIGNATURES_KEY, manifestKey, signatureKey } from '../../store/store.js';
 import type { ImageRecord, LayerRecord } from '../../store/records.js';
 import type { StorageReference } from './reference.js';
 
@@ -55,19 +59,37 @@ class StorageSource implements ImageSource {
     private readonly loaded: Loaded,
   ) {}
 
-  /** The stored manifest; with `instanceDigest`, the stored `manifest-<digest>` (an instance of a stored list). */
+  /** Instances read so far, by manifest digest (the images holding them). */
+  private readonly instances = new Map<string, Loaded>();
+
+  /** The stored manifest; with `instanceDigest`, the stored `manifest-<digest>` of the image or of the instance's image. */
   async getManifest(instanceDigest?: string, opts: OpOptions = {}): Promise<RawManifest> {
     if (instanceDigest === undefined) return this.loaded.manifest;
-    let bytes: Buffer;
-    try {
-      bytes = await this.store.imageBigData(this.loaded.image.id, manifestKey(instanceDigest), opts);
-    } catch (e) {
-      if (e instanceof FerryError && e.code === ErrorCode.NotFound) {
-        throw notFound(`image ${this.loaded.image.id} in the store has no manifest for instance ${instanceDigest}`, e);
-      }
-      throw e;
+    return (await this.instance(instanceDigest, opts)).manifest;
+  }
+
+  /**
+   * The image holding instance `digest`: this image when it stores that manifest, else the image of the store
+   * (with layers) that does.
+   * @throws FerryError(E_NOT_FOUND)
+   */
+  private async instance(digest: string, opts: OpOptions): Promise<Loaded> {
+    const known = this.instances.get(digest);
+    if (known) return known;
+    const key = manifestKey(digest);
+    const { image } = this.loaded;
+    let loaded: Loaded | undefined;
+    if ((image['big-data-names'] ?? []).includes(key)) {
+      const bytes = await this.store.imageBigData(image.id, key, opts);
+      loaded = { ...this.loaded, manifest: { bytes, mediaType: guessManifestMediaType(bytes) } };
+    } else {
+      const holder = (await this.store.images(opts)).find((i) => i.layer !== undefined && (i['big-data-names'] ?? []).includes(key));
+      if (!holder) throw notFound(`image ${image.id} in the store has no manifest for instance ${digest}, and no image in the store holds it`);
+      const bytes = await this.store.imageBigData(holder.id, key, opts);
+      loaded = { image: holder, chain: layerChain(await this.store.layers(opts), holder.layer), manifest: { bytes, mediaType: guessManifestMediaType(bytes) } };
     }
-    return { bytes, mediaType: guessManifestMediaType(bytes) };
+    this.instances.set(digest, loaded);
+    return loaded;
   }
 
   /**
@@ -77,8 +99,7 @@ class StorageSource implements ImageSource {
    *   or a layer has no diff ID; E_UNSUPPORTED for a manifest list.
    */
   async layerInfosForCopy(instanceDigest?: string, opts: OpOptions = {}): Promise<BlobInfo[] | undefined> {
-    const { image, chain } = this.loaded;
-    const raw = await this.getManifest(instanceDigest, opts);
+    const { image, chain, manifest: raw } = instanceDigest === undefined ? this.loaded : await this.instance(instanceDigest, opts);
     if (isIndexType(raw.mediaType)) throw new FerryError(ErrorCode.Unsupported, `image ${image.id}: cannot list the layers of a manifest list`);
     const parsed = parseManifest(raw.bytes, raw.mediaType);
     if (parsed.kind !== 'image') throw new FerryError(ErrorCode.Unsupported, `image ${image.id}: cannot list the layers of a manifest list`);
@@ -101,21 +122,22 @@ class StorageSource implements ImageSource {
    * @throws FerryError(E_NOT_FOUND) for anything else, including compressed forms the store cannot produce.
    */
   async getBlob(info: BlobInfo, opts: OpOptions & { offset?: number } = {}) {
-    const { image, chain } = this.loaded;
     const offset = opts.offset ?? 0;
-    if (image['big-data-names']?.includes(info.digest)) {
-      const data = await this.store.imageBigData(image.id, info.digest, opts);
+    const all = [this.loaded, ...this.instances.values()];
+    const withData = all.find(({ image }) => image['big-data-names']?.includes(info.digest));
+    if (withData) {
+      const data = await this.store.imageBigData(withData.image.id, info.digest, opts);
       return { stream: Readable.from([data.subarray(offset)]), size: data.length };
     }
-    const layer = chain.find((l) => l['diff-digest'] === info.digest);
+    const layer = all.flatMap((l) => l.chain).find((l) => l['diff-digest'] === info.digest);
     if (!layer) {
-      const stored = chain.find((l) => l['compressed-diff-digest'] === info.digest);
+      const stored = all.flatMap((l) => l.chain).find((l) => l['compressed-diff-digest'] === info.digest);
       if (stored) {
         throw notFound(
           `blob ${info.digest} is the compressed form of layer ${stored.id}, which the store keeps unpacked: it can serve only its uncompressed form ${stored['diff-digest'] ?? '(unknown)'}`,
         );
       }
-      throw notFound(`blob ${info.digest} is not part of image ${image.id} in the store`);
+      throw notFound(`blob ${info.digest} is not part of image ${this.loaded.image.id} in the store`);
     }
     if (offset > 0) {
       throw new FerryError(ErrorCode.Unsupported, 'reading a layer from the store at an offset is not supported');
@@ -123,33 +145,39 @@ class StorageSource implements ImageSource {
     return { stream: this.store.layerDiff(layer.id, opts), size: layer['diff-size'] ?? -1 };
   }
 
+  /** The image's signatures; with `instanceDigest`, those stored for that instance (where its manifest is). */
   async getSignatures(instanceDigest?: string, opts: OpOptions = {}): Promise<Buffer[]> {
-    const { image } = this.loaded;
-    if (instanceDigest !== undefined) return [];
-    const digest = image.digest;
-    if (!digest) return [];
-    return this.storedSignatures(digest, opts);
-  }
-
-  private async storedSignatures(digest: string, opts: OpOptions): Promise<Buffer[]> {
-    const { image } = this.loaded;
-    let sizes: number[] | undefined;
-    try {
-      const meta = JSON.parse(image.metadata ?? '{}') as { 'signatures-sizes'?: Record<string, number[]>; 'signature-sizes'?: number[] };
-      sizes = meta['signatures-sizes']?.[digest];
-      if (!sizes && meta['signature-sizes']) {
-        const all = await this.store.imageBigData(image.id, 'signatures', opts);
-        return split(all, meta['signature-sizes']);
-      }
-    } catch (e) {
-      if (e instanceof FerryError) throw e;
-      return [];
+    if (instanceDigest !== undefined) {
+      const inst = await this.instance(instanceDigest, opts);
+      return storedSignatures(this.store, inst.image, instanceDigest, false, opts);
     }
-    if (!sizes || sizes.length === 0) return [];
-    return split(await this.store.imageBigData(image.id, signatureKey(digest), opts), sizes);
+    const digest = this.loaded.image.digest;
+    if (!digest) return [];
+    return storedSignatures(this.store, this.loaded.image, digest, true, opts);
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * The signatures image `image` stores for manifest `digest` (`signature-<hex>`, sizes in the metadata's
+ * `signatures-sizes`); with `orOwn`, for an image stored without per-digest sizes, its own `signatures`.
+ */
+async function storedSignatures(store: Store, image: ImageRecord, digest: string, orOwn: boolean, opts: OpOptions): Promise<Buffer[]> {
+  let sizes: number[] | undefined;
+  try {
+    const meta = JSON.parse(image.metadata ?? '{}') as { 'signatures-sizes'?: Record<string, number[]>; 'signature-sizes'?: number[] };
+    sizes = meta['signatures-sizes']?.[digest];
+    if (!sizes && orOwn && meta['signature-sizes']) {
+      const all = await store.imageBigData(image.id, TOP_SIGNATURES_KEY, opts);
+      return split(all, meta['signature-sizes']);
+    }
+  } catch (e) {
+    if (e instanceof FerryError) throw e;
+    return [];
+  }
+  if (!sizes || sizes.length === 0) return [];
+  return split(await store.imageBigData(image.id, signatureKey(digest), opts), sizes);
 }
 
 function split(all: Buffer, sizes: number[]): Buffer[] {
