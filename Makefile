@@ -4,7 +4,8 @@ NPM := npm
 # Debian packages as package:binary pairs; a package is installed only when its binary is missing.
 APT_DEMO := docker-registry:docker-registry
 APT_TEST := docker-registry:docker-registry skopeo:skopeo podman:podman gnupg:gpg apache2-utils:htpasswd openssl:openssl strace:strace \
-	golang-docker-credential-helpers:docker-credential-pass pass:pass fuse-overlayfs:fuse-overlayfs uidmap:newuidmap
+	golang-docker-credential-helpers:docker-credential-pass pass:pass fuse-overlayfs:fuse-overlayfs uidmap:newuidmap \
+	xz-utils:xz bzip2:bzip2 squashfs-tools:unsquashfs fakeroot:fakeroot
 
 .PHONY: all deps build build-tests demo test sysdeps-demo sysdeps-test bench clean man install
 

@@ -64,7 +64,8 @@ function reusedInfo(src: BlobInfo, reused: BlobInfo): BlobInfo {
 /** The (de)compression step chosen for a blob, given its detected compression. */
 export function compressionStep(detected: Compression, p: CompressionPolicy): { op: 'preserve' } | { op: 'compress' | 'recompress' | 'decompress'; to: Compression } {
   if (!p.canModify) return { op: 'preserve' };
-  const compressed = detected === 'gzip' || detected === 'zstd';
+  // Any compression ferry can decompress counts (bzip2 and xz too), as in containers/image.
+  const compressed = detected !== 'none';
   if (p.desired === 'compress' && detected === 'none') return { op: 'compress', to: p.explicitFormat ?? 'gzip' };
   if (p.desired === 'compress' && compressed && p.explicitFormat !== undefined && p.explicitFormat !== detected) {
     return { op: 'recompress', to: p.explicitFormat };

@@ -6,7 +6,7 @@
 import { unlinkSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { Readable, Transform } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError, ErrorCode } from '../errors.js';
 import { decompressStream, detectStreamCompression, type Compression } from '../compression/index.js';
@@ -104,7 +104,7 @@ export async function stageLayer(
   const inputDone = pipeline(input, verifier).catch((e: unknown) => {
     inputError = e;
   });
-  let dec: Transform | undefined;
+  let dec: Duplex | undefined;
   let decError: unknown;
   let decDone: Promise<void> = Promise.resolve();
   const onAbort = () => input.destroy(new FerryError(ErrorCode.Aborted, 'staging layer: aborted', { cause: opts.signal?.reason }));

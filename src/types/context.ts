@@ -32,6 +32,11 @@ export interface SystemContext {
    * the OS temp directory. Files beside a destination (its staging) stay beside it.
    */
   tmpDir?: string;
+  /**
+   * The Docker engine of `docker-daemon:` images (`--daemon-host`, `--src-daemon-host`, `--dest-daemon-host`, else
+   * `DOCKER_HOST`): `unix:///PATH` or `tcp://HOST:PORT`; default `unix:///var/run/docker.sock`.
+   */
+  dockerDaemonHost?: string;
   /** Home directory override (tests); default `os.homedir()`. */
   homeDir?: string;
   /** User agent; default `ferry/<version>`. */

@@ -74,9 +74,66 @@ describe('compression streams', () => {
     expect(err).to.be.instanceOf(Error);
   });
 
-  it('bzip2 and xz are detected but not decompressed (E_UNSUPPORTED)', () => {
-    expect(codeOf(() => decompressStream('bzip2'))).to.equal(ErrorCode.Unsupported);
-    expect(codeOf(() => decompressStream('xz'))).to.equal(ErrorCode.Unsupported);
+  describe('xz and bzip2, as the xz and bzip2 CLIs write them', () => {
+    const cases = [
+      { alg: 'xz', cli: 'xz', args: [['-6'], ['-1', '--check=crc32'], ['-T2', '--block-size=1MiB']] },
+      { alg: 'bzip2', cli: 'bzip2', args: [['-9'], ['-1']] },
+    ] as const;
+    async function cliCompress(cli: string, args: readonly string[], input: Buffer): Promise<Buffer> {
+      const r = await runOk(cli, ['-c', ...args], { input });
+      return r.stdoutBytes;
+    }
+    async function decompressAll(alg: 'xz' | 'bzip2', compressed: Buffer, chunk = 100_000): Promise<Buffer> {
+      const d = collector();
+      await pipeline(chunked(compressed, chunk), decompressStream(alg), d);
+      return d.result();
+    }
+    async function failure(alg: 'xz' | 'bzip2', compressed: Buffer): Promise<FerryError> {
+      let err: unknown;
+      await pipeline(chunked(compressed, 4096), decompressStream(alg), collector()).catch((e) => (err = e));
+      expect(err).to.be.instanceOf(FerryError);
+      return err as FerryError;
+    }
+    for (const { alg, cli, args } of cases) {
+      for (const a of args) {
+        it(`${alg} ${a.join(' ')}: decompressed, detected, in small and large chunks`, async () => {
+          const sample = Buffer.concat([data.subarray(0, 1 << 20), data.subarray(3 << 20)]);
+          const compressed = await cliCompress(cli, a, sample);
+          expect(detectCompression(compressed)).to.equal(alg);
+          expect((await decompressAll(alg, compressed, 1000)).equals(sample)).to.equal(true);
+          expect((await decompressAll(alg, compressed, 4 << 20)).equals(sample)).to.equal(true);
+        });
+      }
+      it(`${alg}: truncated and corrupted data fail with E_INVALID_MANIFEST`, async () => {
+        const compressed = await cliCompress(cli, [], data.subarray(0, 1 << 20));
+        const truncated = await failure(alg, compressed.subarray(0, compressed.length - 100));
+        expect(truncated.code).to.equal(ErrorCode.InvalidManifest);
+        expect(truncated.message).to.include(alg);
+        const bad = Buffer.from(compressed);
+        for (let i = 200; i < bad.length - 200; i += 997) bad[i] = bad[i]! ^ 0x5a;
+        expect((await failure(alg, bad)).code).to.equal(ErrorCode.InvalidManifest);
+      });
+      it(`${alg}: an empty input compresses to something that decompresses to nothing`, async () => {
+        const compressed = await cliCompress(cli, [], Buffer.alloc(0));
+        expect((await decompressAll(alg, compressed)).length).to.equal(0);
+      });
+    }
+    it('bzip2: concatenated streams are read one after the other', async () => {
+      const a = await cliCompress('bzip2', [], data.subarray(0, 300_000));
+      const b = await cliCompress('bzip2', [], data.subarray(300_000, 700_000));
+      expect((await decompressAll('bzip2', Buffer.concat([a, b]))).equals(data.subarray(0, 700_000))).to.equal(true);
+    });
+    it('xz: several decoders at once all finish, and one abandoned before reading holds none back', async () => {
+      const compressed = await cliCompress('xz', ['-1'], data.subarray(0, 1 << 20));
+      const abandoned = decompressStream('xz');
+      abandoned.write(compressed.subarray(0, 1000));
+      abandoned.destroy();
+      const started = decompressStream('xz');
+      started.write(compressed.subarray(0, 1000));
+      started.once('data', () => started.destroy());
+      const outs = await Promise.all([1, 2, 3].map(() => decompressAll('xz', compressed, 65536)));
+      for (const o of outs) expect(o.equals(data.subarray(0, 1 << 20))).to.equal(true);
+    });
   });
 
   it('zstd written here is read by the zstd CLI, and the other way round', async function () {

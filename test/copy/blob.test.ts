@@ -14,7 +14,10 @@ describe('copy: compression decisions and progress throttling', () => {
     expect(compressionStep('gzip', p({ desired: 'compress', explicitFormat: 'zstd' }))).to.deep.equal({ op: 'recompress', to: 'zstd' });
     expect(compressionStep('zstd', p({ desired: 'decompress' }))).to.deep.equal({ op: 'decompress', to: 'none' });
     expect(compressionStep('none', p({ desired: 'decompress' }))).to.deep.equal({ op: 'preserve' });
-    expect(compressionStep('bzip2', p({ desired: 'decompress' }))).to.deep.equal({ op: 'preserve' });
+    expect(compressionStep('bzip2', p({ desired: 'decompress' }))).to.deep.equal({ op: 'decompress', to: 'none' });
+    expect(compressionStep('xz', p({ desired: 'decompress' }))).to.deep.equal({ op: 'decompress', to: 'none' });
+    expect(compressionStep('xz', p({ desired: 'compress' }))).to.deep.equal({ op: 'preserve' });
+    expect(compressionStep('xz', p({ desired: 'compress', explicitFormat: 'gzip' }))).to.deep.equal({ op: 'recompress', to: 'gzip' });
     expect(compressionStep('none', p({ desired: 'compress', canModify: false }))).to.deep.equal({ op: 'preserve' });
   });
 

@@ -1,5 +1,6 @@
 import type { CommandSpec } from '../command.js';
 import { registryFlags, retryFlags, contextFromArgs, sharedAuthFileFlag } from '../options/registry.js';
+import { daemonHostFlags, withDaemonHost } from '../options/daemon.js';
 import { signingFlags, signingFromArgs } from '../options/signing.js';
 import { storageFlags, applyStorageArgsFor } from '../options/storage.js';
 import { FerryError, ErrorCode } from '../../errors.js';
@@ -25,8 +26,8 @@ export function parsePlatforms(value: string | string[]): Platform[] {
 /** Builds the engine options from the parsed flags (without policy, signal and callbacks). */
 export function copyOptionsFromArgs(args: Record<string, unknown>, env: NodeJS.ProcessEnv): Omit<CopyOptions, 'policy'> {
   const opts: Omit<CopyOptions, 'policy'> = {
-    srcCtx: contextFromArgs(args, 'src-', env),
-    destCtx: contextFromArgs(args, 'dest-', env),
+    srcCtx: withDaemonHost(contextFromArgs(args, 'src-', env), args, 'src-', env),
+    destCtx: withDaemonHost(contextFromArgs(args, 'dest-', env), args, 'dest-', env),
   };
   const all = Boolean(args['all']);
   const multiArch = args['multi-arch'] as MultiArch | undefined;
@@ -82,6 +83,8 @@ const spec: CommandSpec = {
         ...sharedAuthFileFlag,
         ...registryFlags('src-'),
         ...registryFlags('dest-'),
+        ...daemonHostFlags('src-'),
+        ...daemonHostFlags('dest-'),
         ...retryFlags,
         ...storageFlags,
         ...signingFlags,

@@ -1,6 +1,7 @@
 import type { CommandSpec } from '../command.js';
 import { write } from '../io.js';
 import { registryFlags, retryFlags, contextFromArgs } from '../options/registry.js';
+import { daemonHostFlags, withDaemonHost } from '../options/daemon.js';
 import { storageFlags, applyStorageArgsFor } from '../options/storage.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 
@@ -12,6 +13,7 @@ const spec: CommandSpec = {
       .positional('IMAGE-NAME', { type: 'string', describe: 'TRANSPORT:DETAILS, e.g. docker://registry.example.com/app:1.0' })
       .options({
         ...registryFlags(''),
+        ...daemonHostFlags(''),
         ...retryFlags,
         ...storageFlags,
         raw: { type: 'boolean', describe: 'print the exact manifest (or, with --config, config) bytes' },
@@ -22,7 +24,7 @@ const spec: CommandSpec = {
       .example('$0 inspect docker://docker.io/library/busybox:latest', 'show image metadata as JSON')
       .example("$0 inspect --format '{{.Digest}}' oci:/srv/layout:1.0", 'print one field'),
   async handler(args, cli) {
-    const ctx = contextFromArgs(args, '', cli.io.env);
+    const ctx = withDaemonHost(contextFromArgs(args, '', cli.io.env), args, '', cli.io.env);
     const format = args['format'] as string | undefined;
     // as skopeo: a template formats the inspect output, or with --config the OCI config; raw bytes have no fields
     if (format !== undefined && args['raw']) throw new FerryError(ErrorCode.Usage, 'raw output does not support format option');

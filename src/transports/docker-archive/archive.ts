@@ -1,7 +1,7 @@
 /**
  * Opening a `docker save` archive for reading: an uncompressed archive is indexed in place (headers
- * only, blobs are streamed from their offsets later); a gzip-compressed one is first decompressed into
- * a temporary file, as containers/image does, then indexed. An archive that cannot be read in place (a pipe,
+ * only, blobs are streamed from their offsets later); a compressed one (gzip, zstd, xz, bzip2) is first
+ * decompressed into a temporary file, as containers/image does, then indexed. An archive that cannot be read in place (a pipe,
  * `/dev/stdin`, a FIFO, a character device) is copied once, in order, into a temporary file (decompressed on the
  * way), like containers/image does too. `manifest.json` is read and checked.
  */
@@ -9,8 +9,8 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import { detectCompression, MAGIC_LENGTH } from '../../compression/detect.js';
+import { type Compression, detectCompression, MAGIC_LENGTH } from '../../compression/detect.js';
+import { decompressStream } from '../../compression/index.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { OpOptions } from '../../types/context.js';
 import { type ArchiveInput, openArchiveInput } from '../../util/stream-files.js';
@@ -47,7 +47,7 @@ async function sniff(path: string, what: string): Promise<Buffer> {
 /**
  * Returns the path of an uncompressed tar with the archive's content: `path` itself, or a decompressed copy (or,
  * for a stream, a copy) in a new temporary directory (returned so the caller removes it).
- * @throws FerryError(E_UNSUPPORTED) for compressions other than gzip; E_NOT_FOUND, E_IO, E_ABORTED.
+ * @throws FerryError(E_INVALID_MANIFEST) for corrupt compressed data; E_UNSUPPORTED, E_NOT_FOUND, E_IO, E_ABORTED.
  */
 export async function uncompressedTar(path: string, what: string, opts: OpOptions & TempOptions = {}): Promise<{ tarPath: string; temp?: TempDir }> {
   checkAborted(opts.signal, `opening ${what}`);
@@ -55,21 +55,28 @@ export async function uncompressedTar(path: string, what: string, opts: OpOption
   if (input.kind === 'stream') return spoolStream(input, what, opts);
   const compression = detectCompression(await sniff(path, what));
   if (compression === 'none') return { tarPath: path };
-  if (compression !== 'gzip') throw new FerryError(ErrorCode.Unsupported, `${what}: ${compression}-compressed archives are not supported`);
+  const decompressor = decompressStream(compression);
   const temp = await makeTempDir(opts, 'ferry-archive-');
   const tarPath = join(temp.path, 'archive.tar');
   try {
-    await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), createGunzip({ chunkSize: 1 << 20 }), createWriteStream(tarPath), {
+    await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), decompressor, createWriteStream(tarPath), {
       signal: opts.signal,
     });
   } catch (e) {
     await temp.remove().catch(() => {});
-    if ((e as { code?: unknown }).code === 'Z_BUF_ERROR' || (e as { code?: unknown }).code === 'Z_DATA_ERROR') {
-      throw new FerryError(ErrorCode.InvalidManifest, `${what}: corrupt or truncated gzip data`, { cause: e });
-    }
-    throw ioError(`decompressing ${what}`, e);
+    throw decompressError(what, compression, e);
   }
   return { tarPath, temp };
+}
+
+/** The error for a failed decompression of an archive: corrupt data named as such, the rest as I/O errors. */
+function decompressError(what: string, compression: Compression, e: unknown): FerryError {
+  if (e instanceof FerryError) return e.code === ErrorCode.InvalidManifest ? new FerryError(e.code, `${what}: ${e.message}`, { cause: e }) : e;
+  const code = (e as { code?: unknown }).code;
+  if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR' || (compression === 'zstd' && e instanceof Error && code === undefined)) {
+    return new FerryError(ErrorCode.InvalidManifest, `${what}: corrupt or truncated ${compression} data`, { cause: e });
+  }
+  return ioError(`decompressing ${what}`, e);
 }
 
 /** The first `n` bytes of `stream` (fewer at its end), and a stream of all of it again. */
@@ -95,24 +102,24 @@ async function peek(stream: Readable, n: number): Promise<{ head: Buffer; all: R
   return { head: Buffer.concat(seen).subarray(0, n), all: Readable.from(replay(), { objectMode: false }) };
 }
 
-/** Copies a stream archive, decompressed if it is gzip'd, into a new temporary file (in the temporary directory). */
+/** Copies a stream archive, decompressed if it is compressed, into a new temporary file (in the temporary directory). */
 async function spoolStream(input: Extract<ArchiveInput, { kind: 'stream' }>, what: string, opts: OpOptions & TempOptions): Promise<{ tarPath: string; temp: TempDir }> {
   let temp: TempDir | undefined;
+  let compression: Compression = 'none';
   try {
     const { head, all } = await peek(input.stream, MAGIC_LENGTH);
-    const compression = detectCompression(head);
-    if (compression !== 'none' && compression !== 'gzip') throw new FerryError(ErrorCode.Unsupported, `${what}: ${compression}-compressed archives are not supported`);
+    compression = detectCompression(head);
+    const decompressor = compression === 'none' ? undefined : decompressStream(compression);
     temp = await makeTempDir(opts, 'ferry-archive-');
     const tarPath = join(temp.path, 'archive.tar');
     const out = createWriteStream(tarPath, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
-    if (compression === 'gzip') await pipeline(all, createGunzip({ chunkSize: 1 << 20 }), out, { signal: opts.signal });
+    if (decompressor) await pipeline(all, decompressor, out, { signal: opts.signal });
     else await pipeline(all, out, { signal: opts.signal });
     return { tarPath, temp };
   } catch (e) {
     await temp?.remove().catch(() => {});
+    if (compression !== 'none') throw decompressError(what, compression, e);
     if (e instanceof FerryError) throw e;
-    const code = (e as { code?: unknown }).code;
-    if (code === 'Z_BUF_ERROR' || code === 'Z_DATA_ERROR') throw new FerryError(ErrorCode.InvalidManifest, `${what}: corrupt or truncated gzip data`, { cause: e });
     throw ioError(`reading ${what}`, e);
   } finally {
     await input.close();

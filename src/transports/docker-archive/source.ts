@@ -1,13 +1,13 @@
 /**
  * Reading one image of a `docker save` archive. Like containers/image (`docker/internal/tarfile/src.go`),
  * the manifest is synthesized: a Docker schema2 manifest whose config is the archive's config file and
- * whose layers are named by their diff IDs (so layers are served uncompressed: gzip-compressed layer
- * files are decompressed on the fly). The bytes are the same as skopeo's, so is the manifest digest.
+ * whose layers are named by their diff IDs (so layers are served uncompressed: compressed layer
+ * files — gzip, zstd, xz, bzip2, as `docker load` accepts them — are decompressed on the fly). The bytes are the same as skopeo's, so is the manifest digest.
  */
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import { detectCompression, MAGIC_LENGTH } from '../../compression/detect.js';
+import { type Compression, detectCompression, MAGIC_LENGTH } from '../../compression/detect.js';
+import { decompressStream } from '../../compression/index.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 import { MediaType } from '../../manifest/media-types.js';
 import { serializeImageManifest } from '../../manifest/serialize.js';
@@ -24,8 +24,8 @@ import type { TarEntry } from './tar-index.js';
 /** A layer file of the image, by diff ID. */
 interface LayerInfo {
   entry: TarEntry;
-  /** Whether the file is gzip-compressed (served decompressed). */
-  gzip: boolean;
+  /** The compression of the file (a compressed file is served decompressed). */
+  compression: Compression;
   /** Uncompressed size. */
   size: number;
 }
@@ -166,10 +166,10 @@ export class DockerArchiveSource implements ImageSource {
     }
     const layer = this.layers.get(info.digest);
     if (!layer) throw new FerryError(ErrorCode.NotFound, `blob ${info.digest} not found in docker archive ${this.archive.path}`);
-    if (!layer.gzip) return { stream: this.archive.tar.openEntry(layer.entry, { offset, signal: opts.signal }), size: layer.size };
+    if (layer.compression === 'none') return { stream: this.archive.tar.openEntry(layer.entry, { offset, signal: opts.signal }), size: layer.size };
     if (offset < 0 || offset > layer.size) throw new FerryError(ErrorCode.Io, `blob ${info.digest}: cannot read from offset ${offset}`);
     const out = new PassThrough({ highWaterMark: 1 << 20 });
-    const stages = [this.archive.tar.openEntry(layer.entry, { signal: opts.signal }), createGunzip({ chunkSize: 1 << 20 })] as const;
+    const stages = [this.archive.tar.openEntry(layer.entry, { signal: opts.signal }), decompressStream(layer.compression)] as const;
     const pipe = offset > 0 ? pipeline(stages[0], stages[1], skipBytes(offset), out) : pipeline(stages[0], stages[1], out);
     pipe.catch((e: unknown) => out.destroy(ioError(`decompressing layer ${info.digest}`, e)));
     return { stream: out, size: layer.size };
@@ -187,24 +187,23 @@ export class DockerArchiveSource implements ImageSource {
   }
 }
 
-/** Whether a layer file is gzip'd, and its uncompressed size (decompressing it once to count). */
+/** A layer file's compression, and its uncompressed size (decompressing it once to count). */
 async function inspectLayer(archive: DockerArchive, entry: TarEntry, opts: OpOptions): Promise<LayerInfo> {
   const headEntry = { ...entry, size: Math.min(entry.size, MAGIC_LENGTH) };
   const head = await archive.tar.readEntry(headEntry, MAGIC_LENGTH, opts);
   const c = detectCompression(head);
-  if (c === 'none') return { entry, gzip: false, size: entry.size };
-  if (c !== 'gzip') throw new FerryError(ErrorCode.Unsupported, `docker archive ${archive.path}: ${c}-compressed layer ${entry.name} is not supported`);
+  if (c === 'none') return { entry, compression: 'none', size: entry.size };
   let size = 0;
   try {
-    await pipeline(archive.tar.openEntry(entry, { signal: opts.signal }), createGunzip({ chunkSize: 1 << 20 }), async (src: AsyncIterable<Buffer>) => {
+    await pipeline(archive.tar.openEntry(entry, { signal: opts.signal }), decompressStream(c), async (src: AsyncIterable<Buffer>) => {
       for await (const chunk of src) size += chunk.length;
     });
   } catch (e) {
     checkAborted(opts.signal, `reading layer ${entry.name}`);
-    if (e instanceof FerryError) throw e;
-    throw new FerryError(ErrorCode.InvalidManifest, `docker archive ${archive.path}: layer ${entry.name} is not valid gzip data`, { cause: e });
+    if (e instanceof FerryError && e.code !== ErrorCode.InvalidManifest) throw e;
+    throw new FerryError(ErrorCode.InvalidManifest, `docker archive ${archive.path}: layer ${entry.name} is not valid ${c} data`, { cause: e });
   }
-  return { entry, gzip: true, size };
+  return { entry, compression: c, size };
 }
 
 /** Opens the image a `docker-archive:` reference (or any location) selects. See {@link DockerArchiveSource.open}. */

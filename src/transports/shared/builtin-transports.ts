@@ -9,3 +9,6 @@ export { dirTransport } from '../dir/transport.js';
 export { dockerArchiveTransport } from '../docker-archive/transport.js';
 export { ociArchiveTransport } from '../oci-archive/transport.js';
 export { containersStorageTransport } from '../containers-storage/transport.js';
+export { tarballTransport } from '../tarball/transport.js';
+export { dockerDaemonTransport } from '../docker-daemon/transport.js';
+export { sifTransport } from '../sif/transport.js';
