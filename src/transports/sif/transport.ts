@@ -15,4 +15,5 @@ export const sifTransport: Transport = Object.freeze({
   validatePolicyScope(scope: string): void {
     validatePathScope('sif', scope);
   },
+  completion: { paths: true },
 });

@@ -22,6 +22,7 @@ export function parseTarballReference(rest: string): TarballReference {
 export const tarballTransport: Transport = Object.freeze({
   name: 'tarball',
   parseReference: parseTarballReference,
+  completion: { paths: true },
   /** None: as containers/image, `tarball` has only the default scope `""`. */
   validatePolicyScope(scope: string): void {
     throw new FerryError(ErrorCode.Config, `invalid tarball scope ${JSON.stringify(scope)}: tarball supports no scopes except the default ""`);
