@@ -32,6 +32,12 @@ export interface SystemContext {
    * the OS temp directory. Files beside a destination (its staging) stay beside it.
    */
   tmpDir?: string;
+  /**
+   * `--src-shared-blob-dir` / `--dest-shared-blob-dir`: for `oci:` layouts, the directory holding blobs (manifests,
+   * configs, layers) as `<algorithm>/<hex>`, shared between layouts, instead of each layout's `blobs/`
+   * (containers/image `OCISharedBlobDirPath`).
+   */
+  ociSharedBlobDir?: string;
   /** Home directory override (tests); default `os.homedir()`. */
   homeDir?: string;
   /** User agent; default `ferry/<version>`. */
