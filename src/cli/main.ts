@@ -25,6 +25,7 @@ const COMMANDS: Record<CommandName, { describe: string; load: () => Promise<{ de
     describe: 'Dump contents of a signature WITHOUT VERIFYING IT',
     load: () => import('./commands/untrusted-signature-dump-without-verification.js'),
   },
+  'verify-archive': { describe: 'Check every blob and manifest of an image archive before importing it', load: () => import('./commands/verify-archive.js') },
   store: { describe: 'Manage the local image store (containers/storage format, shared with podman and skopeo)', load: () => import('./commands/store.js') },
 };
 
@@ -64,6 +65,7 @@ const GLOBALS_USED: Record<CommandName, readonly ScopedGlobal[]> = {
   store: [],
   sync: ALL_SCOPED,
   'untrusted-signature-dump-without-verification': [],
+  'verify-archive': ['tmpdir'],
 };
 
 /** Hides, in `name`'s help, the global flags it does not use. */

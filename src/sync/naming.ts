@@ -10,8 +10,8 @@ import path from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { ImageReference } from '../types/reference.js';
 
-/** The two kinds of destination `sync` writes to. */
-export type SyncDestKind = 'docker' | 'dir';
+/** The kinds of destination `sync` writes to (`oci` and `oci-archive`: src/sync/archive-dest.ts). */
+export type SyncDestKind = 'docker' | 'dir' | 'oci' | 'oci-archive';
 
 /** Options of {@link destinationName}. */
 export interface NamingOptions {
@@ -35,10 +35,10 @@ export function sourceSuffix(src: ImageReference, dirBase?: string): string {
 
 /**
  * The destination name (without transport) for `src`: `DEST/repo:tag` or, with `scoped`, `DEST/host/ns/repo:tag`,
- * plus `appendSuffix`.
+ * plus `appendSuffix`. `suffix` replaces the source's own (the ref name of an image read from an OCI layout).
  */
-export function destinationName(src: ImageReference, dest: string, opts: NamingOptions & { dirBase?: string } = {}): string {
-  let suffix = sourceSuffix(src, opts.dirBase);
+export function destinationName(src: ImageReference, dest: string, opts: NamingOptions & { dirBase?: string; suffix?: string } = {}): string {
+  let suffix = opts.suffix ?? sourceSuffix(src, opts.dirBase);
   if (!opts.scoped) suffix = path.posix.basename(suffix);
   return path.posix.join(dest, suffix) + (opts.appendSuffix ?? '');
 }

@@ -21,8 +21,8 @@ import { dirTransport } from '../transports/dir/transport.js';
 import { readSyncConfig, type RegistrySyncConfig } from './config.js';
 import { parseSemver } from './semver.js';
 
-/** The kinds of SOURCE `sync` reads. */
-export type SyncSourceKind = 'docker' | 'dir' | 'yaml';
+/** The kinds of SOURCE `sync` reads (`oci` and `oci-archive`: src/sync/archive-sources.ts). */
+export type SyncSourceKind = 'docker' | 'dir' | 'yaml' | 'oci' | 'oci-archive';
 
 /** One group of images to sync, read with one context. */
 export interface SyncSourceGroup {
@@ -37,6 +37,15 @@ export interface SyncSourceGroup {
    * @throws FerryError (E_NOT_FOUND for a repository or directory that does not exist; E_NOT_FOUND when there is nothing to sync).
    */
   list(opts?: OpOptions): Promise<ImageReference[]>;
+  /** The name an image of the group goes by at the destination, when it has no docker name (an OCI ref name). */
+  nameOf?(src: ImageReference): string | undefined;
+  /**
+   * The blobs an image of the group uses that its source leaves out and expects at the destination (an
+   * incremental archive; src/sync/expected-blobs.ts), with the earlier archive that carried each.
+   */
+  expectedAtDestination?(src: ImageReference, opts?: OpOptions): Promise<{ digest: string; size: number; in: string }[]>;
+  /** Removes what listing left (an unpacked archive); called once the sync is over. */
+  close?(): Promise<void>;
 }
 
 /** A tag list filter of a YAML group. */
@@ -56,6 +65,10 @@ export async function syncSources(kind: SyncSourceKind, source: string, ctx: Sys
       return [await dirGroup(source, ctx)];
     case 'yaml':
       return yamlGroups(await readSyncConfig(source, opts), source, ctx);
+    case 'oci':
+      return [(await import('./archive-sources.js')).ociLayoutGroup(source, ctx)];
+    case 'oci-archive':
+      return [(await import('./archive-sources.js')).ociArchiveGroup(source, ctx)];
   }
 }
 

@@ -19,6 +19,7 @@ import { dirTransport } from '../transports/dir/transport.js';
 import { destinationName, type NamingOptions, type SyncDestKind } from './naming.js';
 import { runPipeline } from './scheduler.js';
 import type { SyncSourceGroup } from './sources.js';
+import type { SyncTarget } from './archive-dest.js';
 
 /** One image of a sync, as reported to {@link SyncReporter}. */
 export interface SyncImage {
@@ -84,6 +85,8 @@ export interface SyncOptions extends NamingOptions {
   /** Where images go: a registry/namespace prefix (`docker`) or a directory (`dir`). */
   destKind: SyncDestKind;
   destination: string;
+  /** For a layout or archive destination (`oci`, `oci-archive`): where each named image goes. */
+  target?: SyncTarget;
   /** Engine options for every image, the trust policy among them (`srcCtx` is replaced by each group's context). */
   copy: Omit<CopyOptions, 'srcCtx' | 'signal' | 'onProgress' | 'onImage' | 'onPhase'>;
   dryRun?: boolean;
@@ -114,7 +117,9 @@ export interface SyncResult {
 
 /** The destination reference for `src`. */
 export function destinationReference(src: ImageReference, group: SyncSourceGroup, opts: SyncOptions): { name: string; ref: () => ImageReference } {
-  const name = destinationName(src, opts.destination, { scoped: opts.scoped, appendSuffix: opts.appendSuffix, dirBase: group.dirBase });
+  const naming = { scoped: opts.scoped, appendSuffix: opts.appendSuffix, dirBase: group.dirBase, suffix: group.nameOf?.(src) };
+  if (opts.target) return opts.target.reference(destinationName(src, '', naming));
+  const name = destinationName(src, opts.destination, naming);
   return {
     name: opts.destKind === 'docker' ? `docker://${name}` : `dir:${name}`,
     ref: () => (opts.destKind === 'docker' ? DockerReference.fromName(name) : dirTransport.parseReference(name)),

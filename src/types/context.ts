@@ -37,6 +37,12 @@ export interface SystemContext {
    * `DOCKER_HOST`): `unix:///PATH` or `tcp://HOST:PORT`; default `unix:///var/run/docker.sock`.
    */
   dockerDaemonHost?: string;
+  /**
+   * `--src-shared-blob-dir` / `--dest-shared-blob-dir`: for `oci:` layouts, the directory holding blobs (manifests,
+   * configs, layers) as `<algorithm>/<hex>`, shared between layouts, instead of each layout's `blobs/`
+   * (containers/image `OCISharedBlobDirPath`).
+   */
+  ociSharedBlobDir?: string;
   /** Home directory override (tests); default `os.homedir()`. */
   homeDir?: string;
   /** User agent; default `ferry/<version>`. */

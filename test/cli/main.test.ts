@@ -124,13 +124,15 @@ describe('cli/main --tmpdir and $TMPDIR', function () {
     await runOk('skopeo', ['--insecure-policy', 'copy', `oci:${img.layoutDir}:v1`, `oci-archive:${archive}:v1`]);
     await runOk('skopeo', ['--insecure-policy', 'copy', `oci:${img.layoutDir}:v1`, `docker-archive:${dockerArchive}:team/app:v1`]);
     await runOk('gzip', ['-k', dockerArchive]);
+    await runOk('gzip', ['-k', archive]);
   });
 
-  // An archive is unpacked (oci-archive) or decompressed (gzip'd docker-archive) into a temporary directory, removed
-  // afterwards: the directory it was made in is created if missing, and cannot be made inside a regular file.
+  // A gzip'd archive (oci-archive or docker-archive; plain ones are read in place) is decompressed into a temporary
+  // directory, removed afterwards: the directory it was made in is created if missing, and cannot be made inside a
+  // regular file.
   it('puts the temporary files of archives where --tmpdir says, else in $TMPDIR', async () => {
     const viaFlag = path.join(dir, 'flag', 'tmp');
-    const r = await ferry(['--tmpdir', viaFlag, 'inspect', `oci-archive:${archive}:v1`]);
+    const r = await ferry(['--tmpdir', viaFlag, 'inspect', `oci-archive:${archive}.gz:v1`]);
     expect(r.code, r.stderr).to.equal(0);
     expect(readdirSync(viaFlag)).to.deep.equal([]);
 

@@ -23,6 +23,12 @@ export function parsePlatforms(value: string | string[]): Platform[] {
   });
 }
 
+/** `--src-shared-blob-dir` / `--dest-shared-blob-dir` (skopeo's): blobs of `oci:` layouts in a directory shared between them. */
+export const sharedBlobDirFlags = {
+  'src-shared-blob-dir': { type: 'string', describe: 'directory holding the blobs of oci: source layouts, shared between them', requiresArg: true },
+  'dest-shared-blob-dir': { type: 'string', describe: 'directory holding the blobs of oci: destination layouts, shared between them', requiresArg: true },
+} as const;
+
 /** Builds the engine options from the parsed flags (without policy, signal and callbacks). */
 export function copyOptionsFromArgs(args: Record<string, unknown>, env: NodeJS.ProcessEnv): Omit<CopyOptions, 'policy'> {
   const opts: Omit<CopyOptions, 'policy'> = {
@@ -62,6 +68,8 @@ export function copyOptionsFromArgs(args: Record<string, unknown>, env: NodeJS.P
     if (level !== undefined) opts.compress.level = level;
   }
   if (args['dest-oci-accept-uncompressed-layers']) opts.ociAcceptUncompressedLayers = true;
+  if (args['src-shared-blob-dir'] !== undefined) opts.srcCtx!.ociSharedBlobDir = String(args['src-shared-blob-dir']);
+  if (args['dest-shared-blob-dir'] !== undefined) opts.destCtx!.ociSharedBlobDir = String(args['dest-shared-blob-dir']);
   const parallel = args['image-parallel-copies'] as number | undefined;
   if (parallel !== undefined) {
     if (!Number.isInteger(parallel) || parallel < 1) throw usage('--image-parallel-copies must be a positive integer');
@@ -99,6 +107,7 @@ const spec: CommandSpec = {
         'dest-compress-format': { type: 'string', describe: 'compression format for layers (gzip, zstd)', requiresArg: true },
         'dest-compress-level': { type: 'number', describe: 'compression level for layers', requiresArg: true },
         'dest-oci-accept-uncompressed-layers': { type: 'boolean', describe: 'keep uncompressed layers when writing to an oci: destination' },
+        ...sharedBlobDirFlags,
         'image-parallel-copies': { type: 'number', describe: 'blobs copied at once', requiresArg: true, defaultDescription: '6; 4 into containers-storage:' },
         digestfile: { type: 'string', describe: 'write the digest of the copied manifest to PATH', requiresArg: true },
         quiet: { alias: 'q', type: 'boolean', describe: 'print no progress' },

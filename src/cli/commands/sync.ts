@@ -8,6 +8,7 @@ import type { ProgressMode } from '../output/progress.js';
 import type { SyncSourceKind } from '../../sync/sources.js';
 import type { SyncDestKind } from '../../sync/naming.js';
 import type { SyncFailure, SyncImage, SyncReporter } from '../../sync/sync.js';
+import { sharedBlobDirFlags } from './copy.js';
 
 const usage = (m: string) => new FerryError(ErrorCode.Usage, m);
 
@@ -38,11 +39,11 @@ const spec: CommandSpec = {
   describe: 'Synchronize one or more images from one location to another',
   builder: (y) =>
     y
-      .positional('SOURCE', { type: 'string', describe: 'repository or image (--src docker), directory (--src dir) or YAML file (--src yaml)' })
-      .positional('DESTINATION', { type: 'string', describe: 'registry/namespace prefix (--dest docker) or directory (--dest dir)' })
+      .positional('SOURCE', { type: 'string', describe: 'repository or image (--src docker), directory (--src dir), YAML file (--src yaml), OCI layout (--src oci) or archive (--src oci-archive)' })
+      .positional('DESTINATION', { type: 'string', describe: 'registry/namespace prefix (--dest docker), directory (--dest dir), OCI layout (--dest oci) or archive (--dest oci-archive)' })
       .options({
-        src: { alias: 's', type: 'string', choices: ['docker', 'dir', 'yaml'], describe: 'SOURCE transport type', requiresArg: true, demandOption: true },
-        dest: { alias: 'd', type: 'string', choices: ['docker', 'dir'], describe: 'DESTINATION transport type', requiresArg: true, demandOption: true },
+        src: { alias: 's', type: 'string', choices: ['docker', 'dir', 'yaml', 'oci', 'oci-archive'], describe: 'SOURCE transport type', requiresArg: true, demandOption: true },
+        dest: { alias: 'd', type: 'string', choices: ['docker', 'dir', 'oci', 'oci-archive'], describe: 'DESTINATION transport type', requiresArg: true, demandOption: true },
         ...sharedAuthFileFlag,
         ...registryFlags('src-'),
         ...registryFlags('dest-'),
@@ -56,6 +57,9 @@ const spec: CommandSpec = {
         scoped: { type: 'boolean', describe: 'prefix images at DESTINATION with the full source image path' },
         'append-suffix': { type: 'string', describe: 'string to append to destination tags', requiresArg: true },
         'dry-run': { type: 'boolean', describe: 'list what would be copied, copy nothing' },
+        'split-size': { type: 'string', describe: 'write the archive as parts ARCHIVE.001, … of SIZE bytes (e.g. 700M, 4G) and a checksum list ARCHIVE.sha256 (--dest oci-archive)', requiresArg: true },
+        ...sharedBlobDirFlags,
+        since: { type: 'string', array: true, describe: 'leave out of the archive every blob these earlier archives (or their ARCHIVE.index.json) carried (--dest oci-archive)', requiresArg: true },
         'keep-going': { type: 'boolean', describe: 'do not stop at an image that fails; exit 1 at the end if any did' },
         'image-parallel-copies': { type: 'number', describe: 'blobs copied at once per image', requiresArg: true, default: 6 },
         'parallel-images': { type: 'number', describe: 'images copied at once', requiresArg: true, default: 4 },
@@ -105,6 +109,11 @@ const spec: CommandSpec = {
     const { syncImages } = await import('../../sync/sync.js');
     const { createProgressRenderer, formatBytes } = await import('../output/progress.js');
     const groups = await syncSources(srcKind, source, srcCtx, { signal: cli.signal });
+    const { openSyncTarget } = await import('../../sync/archive-dest.js');
+    const since = ((args['since'] as string[] | undefined) ?? []).map(String);
+    const { parseSplitSize } = await import('../../transports/shared/split-parts.js');
+    const splitSize = args['split-size'] !== undefined ? parseSplitSize(String(args['split-size'])) : undefined;
+    const target = await openSyncTarget(destKind, destination, copy.destCtx ?? {}, { signal: cli.signal, dryRun, since, splitSize });
 
     const digestFile = args['digestfile'] as string | undefined;
     const digests = new Map<number, string>();
@@ -155,12 +164,12 @@ const spec: CommandSpec = {
       },
     };
     let result;
+    const naming = { destKind, destination, target, scoped: Boolean(args['scoped']), appendSuffix: (args['append-suffix'] as string | undefined) ?? '' };
     try {
+      // An incremental archive: the blobs it leaves out must be at the destination before anything is pushed.
+      if (!dryRun) await (await import('../../sync/expected-blobs.js')).checkExpectedBlobs(groups, { ...naming, copy, signal: cli.signal });
       result = await syncImages(groups, {
-        destKind,
-        destination,
-        scoped: Boolean(args['scoped']),
-        appendSuffix: (args['append-suffix'] as string | undefined) ?? '',
+        ...naming,
         copy,
         dryRun,
         keepGoing,
@@ -170,11 +179,14 @@ const spec: CommandSpec = {
         reporter,
         signal: cli.signal,
       });
+      await target?.commit({ signal: cli.signal });
     } finally {
       await renderer?.finish();
       await report?.close();
       const inOrder = [...digests.entries()].sort((a, b) => a[0] - b[0]).map(([, line]) => line);
       if (digestFile !== undefined && !dryRun) await writeDigests(digestFile, inOrder);
+      await target?.close();
+      for (const g of groups) await g.close?.();
     }
     await say(`${dryRun ? 'Would have synced' : 'Synced'} ${result.images} images from ${result.sources} sources`);
     await json({ kind: 'sync-done', images: result.images, sources: result.sources, failures: result.failures.length, dryRun, ...(dryRun ? {} : { skipped: result.skipped }) });

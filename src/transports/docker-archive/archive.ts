@@ -3,12 +3,13 @@
  * only, blobs are streamed from their offsets later); a compressed one (gzip, zstd, xz, bzip2) is first
  * decompressed into a temporary file, as containers/image does, then indexed. An archive that cannot be read in place (a pipe,
  * `/dev/stdin`, a FIFO, a character device) is copied once, in order, into a temporary file (decompressed on the
- * way), like containers/image does too. `manifest.json` is read and checked.
+ * way), like containers/image does too. The first part of a split archive (`ARCHIVE.001`, src/transports/shared/
+ * split-parts.ts) is joined with the rest, each checked, into a temporary file. `manifest.json` is read and checked.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { type Compression, detectCompression, MAGIC_LENGTH } from '../../compression/detect.js';
 import { decompressStream } from '../../compression/index.js';
 import { FerryError, ErrorCode } from '../../errors.js';
@@ -16,6 +17,7 @@ import type { OpOptions } from '../../types/context.js';
 import { type ArchiveInput, openArchiveInput } from '../../util/stream-files.js';
 import { makeTempDir, type TempDir, type TempOptions } from '../../util/temp.js';
 import { checkAborted, ioError, openForReading } from '../shared/files.js';
+import { isSplitArchive, joinParts } from '../shared/split-parts.js';
 import { MANIFEST_FILE, MAX_JSON_SIZE, type ManifestItem, parseManifestJson } from './format.js';
 import { indexTar, type TarIndex } from './tar-index.js';
 
@@ -51,6 +53,7 @@ async function sniff(path: string, what: string): Promise<Buffer> {
  */
 export async function uncompressedTar(path: string, what: string, opts: OpOptions & TempOptions = {}): Promise<{ tarPath: string; temp?: TempDir }> {
   checkAborted(opts.signal, `opening ${what}`);
+  if (await isSplitArchive(path)) return joinSplit(path, what, opts);
   const input = await openArchiveInput(path, what);
   if (input.kind === 'stream') return spoolStream(input, what, opts);
   const compression = detectCompression(await sniff(path, what));
@@ -77,6 +80,39 @@ function decompressError(what: string, compression: Compression, e: unknown): Fe
     return new FerryError(ErrorCode.InvalidManifest, `${what}: corrupt or truncated ${compression} data`, { cause: e });
   }
   return ioError(`decompressing ${what}`, e);
+}
+
+/** Joins a split archive's parts (checked against their checksum list) into a temporary file, decompressed if gzip'd. */
+async function joinSplit(first: string, what: string, opts: OpOptions & TempOptions): Promise<{ tarPath: string; temp: TempDir }> {
+  const temp = await makeTempDir(opts, 'ferry-archive-');
+  try {
+    const joined = join(temp.path, 'joined');
+    const out = createWriteStream(joined, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
+    // Write errors reach joinParts (through drained) or finished; a write still pending when a part fails must not
+    // surface as an unhandled error once the stream is destroyed.
+    out.on('error', () => {});
+    try {
+      await joinParts(first, out, opts);
+      out.end();
+      await finished(out);
+    } catch (e) {
+      out.destroy();
+      await finished(out).catch(() => {});
+      throw e;
+    }
+    const compression = detectCompression(await sniff(joined, what));
+    if (compression === 'none') return { tarPath: joined, temp };
+    const tarPath = join(temp.path, 'archive.tar');
+    try {
+      await pipeline(createReadStream(joined, { highWaterMark: 1 << 20 }), decompressStream(compression), createWriteStream(tarPath), { signal: opts.signal });
+    } catch (e) {
+      throw decompressError(what, compression, e);
+    }
+    return { tarPath, temp };
+  } catch (e) {
+    await temp.remove().catch(() => {});
+    throw e;
+  }
 }
 
 /** The first `n` bytes of `stream` (fewer at its end), and a stream of all of it again. */

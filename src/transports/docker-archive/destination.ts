@@ -12,6 +12,11 @@
  * the destination asks for decompressed layers), `<config hex>.json`, legacy layer directories,
  * `manifest.json`, `repositories`.
  *
+ * With a name (`docker-archive:PATH:NAME:TAG`), an image is added to an existing archive: the one-image archive is
+ * written in the staging directory, then merged into PATH under its lock (merge.ts, src/transports/shared/
+ * archive-rewrite.ts): an image of the same name loses it (and goes, with what only it used, when it has no other
+ * name), the others stay. Without a name, an existing non-empty file is refused, as skopeo does.
+ *
  * This is the destination for a regular file (or a missing one). A stream (`/dev/stdout`, a FIFO, a character
  * device) gets the same bytes written in order by stream-destination.ts; see {@link openDockerArchiveDestination}.
  */
@@ -40,6 +45,10 @@ import type { DockerArchiveReference } from './reference.js';
 import { DockerArchiveStreamDestination } from './stream-destination.js';
 import { TarWriter } from './tar-write.js';
 import { checkedManifest, DOCKER_ARCHIVE_PROPERTIES, repoTagsFor, writeArchiveTail } from './write-common.js';
+import { openDockerArchive } from './archive.js';
+import { writeMergedDockerArchive } from './merge.js';
+import { indexTar, type TarIndex } from './tar-index.js';
+import { hasArchiveContent, rewriteArchive } from '../shared/archive-rewrite.js';
 
 /** Prefix of the staging directory created beside the archive. */
 const STAGING_PREFIX = '.ferry-docker-archive-';
@@ -52,6 +61,8 @@ export interface DockerArchiveDestinationOptions extends OpOptions {
    * (`busybox:1` → `docker.io/library/busybox:1`).
    */
   additionalTags?: string[];
+  /** The temporary-files directory (a gzip'd archive being added to is decompressed there). */
+  tmpDir?: string;
 }
 
 export { DOCKER_ARCHIVE_PROPERTIES };
@@ -72,12 +83,15 @@ export class DockerArchiveDestination implements ImageDestination {
   private state: 'open' | 'committed' | 'closed' = 'open';
   private sink: AtomicFileSink | undefined;
   private seq = 0;
+  /** The temporary-files directory. */
+  private readonly tmpDir: string | undefined;
 
-  private constructor(reference: DockerArchiveReference, repoTags: DockerName[], staging: TempDir) {
+  private constructor(reference: DockerArchiveReference, repoTags: DockerName[], staging: TempDir, tmpDir?: string) {
     this.reference = reference;
     this.path = reference.path;
     this.repoTags = repoTags;
     this.staging = staging;
+    this.tmpDir = tmpDir;
     this.spool = new LayerSpool(reference.path, staging.path);
   }
 
@@ -86,11 +100,12 @@ export class DockerArchiveDestination implements ImageDestination {
     checkAborted(opts.signal, `opening ${ref.toString()}`);
     const tags = repoTagsFor(ref, opts.additionalTags);
     await requireDirectory(dirname(ref.resolvedPath), `docker-archive: parent directory of ${ref.path}`);
-    await refuseNonEmpty(ref.path);
+    if (tags.length === 0) await refuseNonEmpty(ref.path);
+    else if (await hasArchiveContent(ref.path)) await (await openDockerArchive(ref.path, { signal: opts.signal, tmpDir: opts.tmpDir })).close(); // not an archive: fail now
     // A run killed earlier (SIGKILL, power loss) left its staging directory, temp archive inside: clean it up.
     await removeAbandonedTempDirs(dirname(ref.resolvedPath), STAGING_PREFIX);
     const staging = await makeOwnedTempDir(dirname(ref.resolvedPath), STAGING_PREFIX);
-    return new DockerArchiveDestination(ref, tags, staging);
+    return new DockerArchiveDestination(ref, tags, staging, opts.tmpDir);
   }
 
   private checkOpen(what: string): void {
@@ -204,8 +219,15 @@ export class DockerArchiveDestination implements ImageDestination {
         out.end();
         await finished(out);
       }
-      await sink.commit(this.path);
+      // A named image is merged into what PATH holds then (or renamed into place when it holds nothing).
+      const single = this.repoTags.length > 0 ? join(this.staging.path, 'image.tar') : this.path;
+      await sink.commit(single);
       if (!inOrder) await this.spool.sink?.abort();
+      if (single !== this.path) {
+        const what = `docker archive ${this.path}`;
+        const merge = async (old: TarIndex | undefined, tar: TarWriter) => writeMergedDockerArchive(old!, await indexTar(single, what, opts), tar, opts);
+        await rewriteArchive(this.path, what, merge, { sinkDir: this.staging.path, whenNew: single, signal: opts.signal, tmpDir: this.tmpDir });
+      }
     } catch (e) {
       await this.spool.stop();
       await sink?.abort();
@@ -236,7 +258,7 @@ export class DockerArchiveDestination implements ImageDestination {
   }
 }
 
-/** Like containers/image: an existing non-empty file is not overwritten (images are not added to archives). */
+/** Like containers/image: an existing non-empty file is not overwritten by an image without a name. */
 async function refuseNonEmpty(path: string): Promise<void> {
   let size = 0;
   try {
@@ -260,12 +282,13 @@ async function readSmall(path: string, opts: OpOptions, range: { start?: number;
 /**
  * Opens a destination writing the image as a docker archive at `ref.path`. `RepoTags` are the
  * reference's name (if any) followed by `opts.additionalTags`. For a regular file (or a missing one), a staging
- * directory is created next to it now, and the archive is renamed into place at commit; like skopeo, an existing
- * non-empty file is not replaced. A FIFO, a character device, `/dev/stdout` or `/dev/fd/N` is opened now (a
- * FIFO's open waits for its reader) and written in order (stream-destination.ts). Nothing else is replaced.
+ * directory is created next to it now, and the archive is renamed into place at commit; a named image is added to
+ * an existing archive (which is checked now), an unnamed one refuses an existing non-empty file, like skopeo. A
+ * FIFO, a character device, `/dev/stdout` or `/dev/fd/N` is opened now (a FIFO's open waits for its reader) and
+ * written in order (stream-destination.ts). Nothing else is replaced.
  * @throws FerryError(E_INVALID_REFERENCE) for an `@N` reference or an invalid additional tag;
- *         E_NOT_FOUND if the parent directory is missing; E_UNSUPPORTED if the file exists and is not empty, or
- *         the path is neither a regular file nor a stream (a directory, a socket, a symlink to a file); E_IO.
+ *         E_NOT_FOUND if the parent directory is missing; E_UNSUPPORTED if the file exists, is not empty and no name
+ *         is given, or the path is neither a regular file nor a stream (a directory, a socket, a symlink to a file); E_IO.
  */
 export async function openDockerArchiveDestination(
   ref: DockerArchiveReference,
@@ -276,5 +299,5 @@ export async function openDockerArchiveDestination(
   repoTagsFor(ref, opts.additionalTags); // a bad reference or tag fails before anything is opened
   const target = await classifyArchiveTarget(ref.path, 'docker-archive');
   if (target.kind !== 'file') return DockerArchiveStreamDestination.open(ref, target, opts.additionalTags, { tmpDir: ctx.tmpDir });
-  return DockerArchiveDestination.open(ref, opts);
+  return DockerArchiveDestination.open(ref, { ...opts, tmpDir: opts.tmpDir ?? ctx.tmpDir });
 }

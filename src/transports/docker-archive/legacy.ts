@@ -112,7 +112,7 @@ export function rawMembers(bytes: Buffer): Map<string, string> {
 }
 
 /** `json.Marshal(map[string]any)` of already-encoded values: keys sorted by UTF-8 bytes. */
-function marshalMap(m: Map<string, string>): string {
+export function marshalMap(m: Map<string, string>): string {
   const keys = [...m.keys()].sort(compareUtf8);
   return `{${keys.map((k) => `${quoteGo(k)}:${m.get(k)!}`).join(',')}}`;
 }

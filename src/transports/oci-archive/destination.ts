@@ -1,8 +1,11 @@
 /**
  * Writing an image as an OCI archive: the `oci:` destination fills a layout in a temporary directory
- * next to the archive; `commit` commits that layout, tars it into a temporary file next to the archive
- * and renames it into place (an existing archive is replaced, as skopeo does). Nothing exists at PATH
- * before commit; `close` without commit removes everything.
+ * next to the archive; `commit` commits that layout, then, under the archive's lock, writes a new archive into a
+ * temporary file next to it and renames it into place (src/transports/shared/archive-rewrite.ts). With a ref name
+ * (`oci-archive:PATH:REF`), the image is added to an existing archive: the images of other names stay, one of the
+ * same name is replaced, blobs are stored once and blobs nothing uses any more are left out (merge.ts); blobs the
+ * archive already holds are not copied again. Without a ref name the archive is replaced, as skopeo does. Nothing
+ * changes at PATH before commit; `close` without commit removes everything.
  *
  * A stream (a FIFO, a character device, `/dev/stdout`, `/dev/fd/N`: src/util/stream-files.ts) is never replaced:
  * the layout is filled in the temporary-files directory and `commit` tars it straight into the stream, the same
@@ -15,7 +18,6 @@ import { FerryError, ErrorCode } from '../../errors.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
-import { AtomicFileSink } from '../../util/atomic.js';
 import type { AdoptBlobFileOptions, BlobFileAdopter } from '../../util/blob-file-adopter.js';
 import { makeOwnedTempDir, removeAbandonedTempDirs } from '../../util/owned-temp-dir.js';
 import { classifyArchiveTarget, openSequentialOutput, type SequentialOutput } from '../../util/stream-files.js';
@@ -28,7 +30,9 @@ const LAYOUT_DIR = 'layout';
 import { type OciDestinationContext, type OciLayoutDestination, openOciLayoutDestination } from '../oci-layout/destination.js';
 import { checkAborted, ioError, requireDirectory } from '../shared/files.js';
 import type { OciArchiveReference } from './reference.js';
-import { packDirectory } from './unpack.js';
+import { packDirectory } from './pack.js';
+import { hasArchiveContent, rewriteArchive } from '../shared/archive-rewrite.js';
+import { archivedBlobSizes, writeMergedLayout, type MergeOptions } from './merge.js';
 
 /** An ImageDestination writing an OCI archive; see the module comment. */
 export class OciArchiveDestination implements ImageDestination, BlobFileAdopter {
@@ -42,18 +46,39 @@ export class OciArchiveDestination implements ImageDestination, BlobFileAdopter 
   /** The stream written at commit, when PATH is one (else the archive is a file renamed into place). */
   private readonly out: SequentialOutput | undefined;
   private state: 'open' | 'committed' | 'closed' = 'open';
+  /** The ref name written (`''`: none, the archive is replaced). */
+  private readonly refName: string;
+  /** The temporary-files directory (a gzip'd archive being added to is decompressed there). */
+  private readonly tmpDir: string | undefined;
+  /** Sizes of the blobs the existing archive held when it was opened (blobs reused from it are not copied). */
+  private readonly archived: ReadonlyMap<string, number>;
+  /** Blobs reused from the existing archive: they must still be there at commit. */
+  private readonly reused = new Set<string>();
 
-  constructor(ref: OciArchiveReference, inner: OciLayoutDestination, temp: TempDir, out?: SequentialOutput) {
+  constructor(ref: OciArchiveReference, inner: OciLayoutDestination, temp: TempDir, out?: SequentialOutput, more: { tmpDir?: string; archived?: ReadonlyMap<string, number> } = {}) {
     this.reference = ref;
     this.path = ref.path;
+    this.refName = ref.image;
     this.inner = inner;
     this.temp = temp;
     this.out = out;
+    this.tmpDir = more.tmpDir;
+    this.archived = more.archived ?? new Map();
     this.properties = inner.properties;
   }
 
-  tryReusingBlob(info: BlobInfo, opts?: OpOptions): Promise<BlobInfo | undefined> {
-    return this.inner.tryReusingBlob(info, opts);
+  /** A blob already in the temporary layout, or in the archive being added to. */
+  async tryReusingBlob(info: BlobInfo, opts?: OpOptions): Promise<BlobInfo | undefined> {
+    const inner = await this.inner.tryReusingBlob(info, opts);
+    if (inner) return inner;
+    const size = this.archived.get(info.digest);
+    if (size === undefined || (info.size >= 0 && info.size !== size)) return undefined;
+    this.reused.add(info.digest);
+    return { ...info, size };
+  }
+
+  private mergeOptions(opts: OpOptions): MergeOptions {
+    return { signal: opts.signal, required: this.reused, archive: this.path };
   }
 
   putBlob(stream: Readable, info: BlobInfo, opts?: OpOptions): Promise<BlobInfo> {
@@ -90,13 +115,15 @@ export class OciArchiveDestination implements ImageDestination, BlobFileAdopter 
       await this.temp.remove().catch(() => {});
       return;
     }
-    const sink = await AtomicFileSink.open({ dir: this.temp.path }, { signal: opts.signal });
     try {
-      await packDirectory(join(this.temp.path, LAYOUT_DIR), sink.stream, opts);
-      await sink.commit(this.path);
+      await rewriteArchive(this.path, `OCI archive ${this.path}`, (old, tar) => writeMergedLayout(join(this.temp.path, LAYOUT_DIR), old, tar, this.mergeOptions(opts)), {
+        sinkDir: this.temp.path,
+        keepOld: this.refName !== '',
+        signal: opts.signal,
+        tmpDir: this.tmpDir,
+      });
     } catch (e) {
-      await sink.abort();
-      throw ioError(`writing ${this.path}`, e);
+      throw e instanceof FerryError ? e : ioError(`writing ${this.path}`, e);
     }
     this.state = 'committed';
     await this.inner.close().catch(() => {});
@@ -128,11 +155,14 @@ export async function openOciArchiveDestination(ref: OciArchiveReference, ctx: S
   }
   const target = await classifyArchiveTarget(ref.path, 'oci-archive');
   let temp: TempDir;
+  let archived: Map<string, number> | undefined;
   if (target.kind === 'file') {
     await requireDirectory(dirname(ref.resolvedPath), `oci-archive: parent directory of ${ref.path}`);
     // A run killed earlier (SIGKILL, power loss) left its layout directory beside the archive: clean it up.
     await removeAbandonedTempDirs(dirname(ref.resolvedPath), TEMP_PREFIX);
     temp = await makeOwnedTempDir(dirname(ref.resolvedPath), TEMP_PREFIX);
+    // Adding to an archive: what it holds need not be copied again (a gzip'd one is not indexed: no reuse).
+    if (ref.image !== '' && (await hasArchiveContent(ref.path))) archived = await archivedBlobSizes(ref.path, opts).catch(() => undefined);
   } else {
     temp = await makeTempDir({ tmpDir: ctx.tmpDir }, 'ferry-oci-archive-');
   }
@@ -140,8 +170,8 @@ export async function openOciArchiveDestination(ref: OciArchiveReference, ctx: S
   try {
     if (target.kind !== 'file') out = await openSequentialOutput(target, `oci-archive: ${ref.path}`);
     // The layout goes in a folder of its own: the owned directory also holds its lock and the archive's temp file.
-    const inner = await openOciLayoutDestination({ dir: join(temp.path, LAYOUT_DIR), refName: ref.image, reference: ref }, ctx as OciDestinationContext, opts);
-    return new OciArchiveDestination(ref, inner, temp, out);
+    const inner = await openOciLayoutDestination({ dir: join(temp.path, LAYOUT_DIR), refName: ref.image, reference: ref, fsync: false }, ctx as OciDestinationContext, opts);
+    return new OciArchiveDestination(ref, inner, temp, out, { tmpDir: ctx.tmpDir, archived });
   } catch (e) {
     await out?.abort();
     await temp.remove().catch(() => {});

@@ -42,6 +42,13 @@ export interface OciLayoutTarget {
   reference: ImageReference;
   /** The outermost directory that opening the destination created (`dir` or one of its parents), if any. */
   createdRoot?: string;
+  /** The directory shared between layouts that holds the blobs (`--dest-shared-blob-dir`), if any. */
+  sharedBlobDir?: string;
+  /**
+   * Whether blobs and `index.json` are fsynced (default true). False for a layout that is only staging for an
+   * archive, which is fsynced itself when written.
+   */
+  fsync?: boolean;
 }
 
 const SUPPORTED = [MediaType.OciManifest, MediaType.OciIndex];
@@ -54,6 +61,8 @@ export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
   readonly dir: string;
   private readonly refName: string;
   private readonly createdRoot: string | undefined;
+  private readonly sharedBlobDir: string | undefined;
+  private readonly fsync: boolean;
   private top: { mediaType: string; digest: string; size: number } | undefined;
   private closed = false;
   private committed = false;
@@ -65,6 +74,8 @@ export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
     this.dir = target.dir;
     this.refName = target.refName;
     this.createdRoot = target.createdRoot;
+    this.sharedBlobDir = target.sharedBlobDir;
+    this.fsync = target.fsync !== false;
     this.properties = {
       supportedManifestMIMETypes: [...SUPPORTED],
       supportsSignatures: false,
@@ -103,7 +114,7 @@ export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
     checkAborted(opts.signal, `checking blob ${info.digest}`);
     if (!info.digest || !isDigest(info.digest)) return undefined;
     try {
-      const st = await stat(blobPath(this.dir, info.digest));
+      const st = await stat(this.blobPath(info.digest));
       if (!st.isFile() || (info.size >= 0 && st.size !== info.size)) return undefined;
       return { ...info, size: st.size };
     } catch {
@@ -114,13 +125,13 @@ export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
   /** Streams the blob into `blobs/<alg>/<hex>`, verified (or named by its computed digest when `info.digest` is empty). */
   async putBlob(stream: Readable, info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo> {
     this.checkOpen();
-    return putBlobFile(this.dir, stream, info, { signal: opts.signal, pathFor: (d) => blobPath(this.dir, d), onCreated: (p) => this.noteCreated(p) });
+    return putBlobFile(this.sharedBlobDir ?? this.dir, stream, info, { signal: opts.signal, pathFor: (d) => this.blobPath(d), onCreated: (p) => this.noteCreated(p), fsync: this.fsync });
   }
 
   /** Takes a verified blob file (a complete partial download) as `blobs/<alg>/<hex>` without copying it. */
   async adoptBlobFile(path: string, info: BlobInfo, opts: AdoptBlobFileOptions): Promise<BlobInfo | undefined> {
     this.checkOpen();
-    return adoptFileAt(path, blobPath(this.dir, info.digest), info, { ...opts, onCreated: (p) => this.noteCreated(p) });
+    return adoptFileAt(path, this.blobPath(info.digest), info, { ...opts, onCreated: (p) => this.noteCreated(p), fsync: this.fsync });
   }
 
   /**
@@ -137,12 +148,12 @@ export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
     if (instanceDigest !== undefined && digest !== instanceDigest) {
       throw new FerryError(ErrorCode.DigestMismatch, `manifest for instance ${instanceDigest}: digest mismatch: got ${digest}`);
     }
-    const path = blobPath(this.dir, digest);
+    const path = this.blobPath(digest);
     try {
       const st = await stat(path).catch(() => undefined);
       if (!(st?.isFile() && st.size === manifest.bytes.length)) {
         await makeDirs(dirname(path));
-        await writeFileAtomic(path, manifest.bytes, { signal: opts.signal });
+        await writeFileAtomic(path, manifest.bytes, { signal: opts.signal, fsync: this.fsync });
         this.created.add(digest);
       }
     } catch (e) {
@@ -169,14 +180,21 @@ export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
     this.closed = true;
   }
 
+  /** Where blob `digest` is: in the layout, or in the shared blob directory. */
+  private blobPath(digest: string): string {
+    return blobPath(this.dir, digest, this.sharedBlobDir);
+  }
+
   /**
    * Without a commit, removes what this copy wrote: the blobs it created that no image in `index.json` reaches
    * (under the layout's lock), the `blobs/` directories left empty, and the layout directory (with the parents
-   * opening it created) when the copy created it and it is empty now. `index.json` was never touched.
+   * opening it created) when the copy created it and it is empty now. `index.json` was never touched. Blobs in a
+   * shared blob directory are left: other layouts may use them.
    */
   async close(): Promise<void> {
     this.closed = true;
     if (this.committed) return;
+    if (this.sharedBlobDir !== undefined) this.created.clear();
     const removeUnused = async () => {
       const index = await readIndex(this.dir).catch(() => undefined);
       const used = index ? await reachable(this.dir, index.manifests, {}) : new Set<string>();
@@ -204,7 +222,7 @@ export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
   }
 
   private noteCreated(path: string): void {
-    const rel = relative(join(this.dir, BLOBS_DIR), path).split(sep);
+    const rel = relative(this.sharedBlobDir ?? join(this.dir, BLOBS_DIR), path).split(sep);
     if (rel.length === 2) this.created.add(`${rel[0]}:${rel[1]}`);
   }
 
@@ -244,5 +262,5 @@ export async function openOciDestination(ref: OciReference, ctx: SystemContext, 
   if (ref.sourceIndex !== undefined) {
     throw new FerryError(ErrorCode.InvalidReference, `${ref.toString()}: an image position (@${ref.sourceIndex}) cannot be used as a destination`);
   }
-  return openOciLayoutDestination({ dir: ref.dir, refName: ref.image, reference: ref }, ctx as OciDestinationContext, opts);
+  return openOciLayoutDestination({ dir: ref.dir, refName: ref.image, reference: ref, sharedBlobDir: ctx.ociSharedBlobDir }, ctx as OciDestinationContext, opts);
 }

@@ -66,12 +66,13 @@ export function indexPath(dir: string): string {
 }
 
 /**
- * Path of a blob: `dir/blobs/<algorithm>/<hex>`.
+ * Path of a blob: `dir/blobs/<algorithm>/<hex>`, or `sharedBlobDir/<algorithm>/<hex>` for a layout whose blobs are
+ * in a directory shared between layouts.
  * @throws FerryError(E_INVALID_REFERENCE) if `digest` is not a valid digest (so no path can escape the layout).
  */
-export function blobPath(dir: string, digest: string): string {
+export function blobPath(dir: string, digest: string, sharedBlobDir?: string): string {
   const d = parseDigest(digest);
-  return join(dir, BLOBS_DIR, d.algorithm, d.hex);
+  return sharedBlobDir !== undefined ? join(sharedBlobDir, d.algorithm, d.hex) : join(dir, BLOBS_DIR, d.algorithm, d.hex);
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -185,23 +186,35 @@ export function describeImages(index: OciIndex): string {
     .join(', ');
 }
 
+/** What holds a layout, for messages: a layout directory or an archive of one. */
+export interface LayoutKind {
+  /** `OCI layout`, `OCI archive`. */
+  what: string;
+  /** The transport name used in hints (`oci`, `oci-archive`). */
+  transport: string;
+}
+
+/** A layout directory (`oci:`). */
+export const LAYOUT_KIND: LayoutKind = Object.freeze({ what: 'OCI layout', transport: 'oci' });
+
 /**
  * Picks the image a reference means among `index.manifests`, like containers/image:
  * by ref name, by position (`@N`), or, with neither, the only image of the layout.
- * @param where names the layout in error messages (e.g. its path).
+ * @param where names the layout in error messages (e.g. its path); `kind` says what it is.
  * @returns the descriptor and its position.
  * @throws FerryError(E_NOT_FOUND) for an unknown name, a position out of range or an empty layout;
  *         E_INVALID_REFERENCE when no name is given and the layout holds several images (the message lists them);
  *         E_UNSUPPORTED when the name matches only descriptors of non-image media types.
  */
-export function selectDescriptor(index: OciIndex, sel: ImageSelector, where: string): { descriptor: OciDescriptor; position: number } {
+export function selectDescriptor(index: OciIndex, sel: ImageSelector, where: string, kind: LayoutKind = LAYOUT_KIND): { descriptor: OciDescriptor; position: number } {
   const { manifests } = index;
+  const at = `${kind.what} ${where}`;
   if (sel.sourceIndex !== undefined) {
     const d = manifests[sel.sourceIndex];
     if (!d) {
       throw new FerryError(
         ErrorCode.NotFound,
-        `no image @${sel.sourceIndex} in OCI layout ${where}: it has ${manifests.length} ${manifests.length === 1 ? 'entry' : 'entries'}`,
+        `no image @${sel.sourceIndex} in ${at}: it has ${manifests.length} ${manifests.length === 1 ? 'entry' : 'entries'}`,
       );
     }
     return { descriptor: d, position: sel.sourceIndex };
@@ -217,17 +230,17 @@ export function selectDescriptor(index: OciIndex, sel: ImageSelector, where: str
     if (unsupported.length > 0) {
       throw new FerryError(
         ErrorCode.Unsupported,
-        `image "${sel.refName}" in OCI layout ${where} has unsupported media type ${unsupported.join(', ')}`,
+        `image "${sel.refName}" in ${at} has unsupported media type ${unsupported.join(', ')}`,
       );
     }
     const present = manifests.length === 0 ? 'it holds no images' : `images present: ${describeImages(index)}`;
-    throw new FerryError(ErrorCode.NotFound, `no image named "${sel.refName}" in OCI layout ${where} (${present})`);
+    throw new FerryError(ErrorCode.NotFound, `no image named "${sel.refName}" in ${at} (${present})`);
   }
-  if (manifests.length === 0) throw new FerryError(ErrorCode.NotFound, `OCI layout ${where} holds no images`);
+  if (manifests.length === 0) throw new FerryError(ErrorCode.NotFound, `${at} holds no images`);
   if (manifests.length > 1) {
     throw new FerryError(
       ErrorCode.InvalidReference,
-      `OCI layout ${where} holds ${manifests.length} images, choose one with oci:PATH:NAME or oci:PATH:@N: ${describeImages(index)}`,
+      `${at} holds ${manifests.length} images, choose one with ${kind.transport}:PATH:NAME or ${kind.transport}:PATH:@N: ${describeImages(index)}`,
     );
   }
   return { descriptor: manifests[0]!, position: 0 };

@@ -32,8 +32,17 @@ function mayHaveChildren(mediaType: string | undefined): boolean {
   return mediaType === undefined || !/\.layer\.|rootfs|\.tar(\+|$)|gzip$|zstd$/.test(mediaType);
 }
 
-/** Every digest reachable from `roots` (the roots included), reading manifests from the layout. Missing blobs are skipped. */
-export async function reachable(dir: string, roots: OciDescriptor[], opts: OpOptions): Promise<Set<string>> {
+/**
+ * Reads a blob that may be a manifest: its bytes, or undefined when it is missing, not a regular file or larger
+ * than `limit` (then it is a leaf of the walk).
+ */
+export type SmallBlobReader = (digest: string, limit: number) => Promise<Buffer | undefined>;
+
+/**
+ * Every digest reachable from `roots` (the roots included), reading manifests with `read` (a layout directory,
+ * an archive's entries, or both). Missing blobs are leaves.
+ */
+export async function reachableVia(roots: OciDescriptor[], read: SmallBlobReader): Promise<Set<string>> {
   const seen = new Set<string>();
   const queue: { digest: string; mediaType?: string }[] = roots.filter((d) => isDigest(d.digest)).map((d) => ({ digest: d.digest, mediaType: d.mediaType }));
   while (queue.length) {
@@ -41,16 +50,8 @@ export async function reachable(dir: string, roots: OciDescriptor[], opts: OpOpt
     if (seen.has(digest)) continue;
     seen.add(digest);
     if (!mayHaveChildren(mediaType)) continue;
-    const path = blobPath(dir, digest);
-    let bytes: Buffer;
-    try {
-      const st = await stat(path);
-      if (!st.isFile() || st.size > MAX_MANIFEST_SIZE) continue;
-      bytes = await readBoundedFile(path, { what: `manifest ${digest}`, limit: MAX_MANIFEST_SIZE, signal: opts.signal });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw ioError(`reading ${path}`, e);
-    }
+    const bytes = await read(digest, MAX_MANIFEST_SIZE);
+    if (bytes === undefined) continue;
     let json: unknown;
     try {
       json = JSON.parse(bytes.toString('utf8'));
@@ -60,4 +61,19 @@ export async function reachable(dir: string, roots: OciDescriptor[], opts: OpOpt
     for (const child of childrenOf(json)) if (!seen.has(child.digest)) queue.push(child);
   }
   return seen;
+}
+
+/** Every digest reachable from `roots` (the roots included), reading manifests from the layout. Missing blobs are skipped. */
+export async function reachable(dir: string, roots: OciDescriptor[], opts: OpOptions): Promise<Set<string>> {
+  return reachableVia(roots, async (digest, limit) => {
+    const path = blobPath(dir, digest);
+    try {
+      const st = await stat(path);
+      if (!st.isFile() || st.size > limit) return undefined;
+      return await readBoundedFile(path, { what: `manifest ${digest}`, limit, signal: opts.signal });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw ioError(`reading ${path}`, e);
+    }
+  });
 }

@@ -66,9 +66,9 @@ export class OciReference implements ImageReference {
     return pathAndParentScopes(this.resolvedDir);
   }
 
-  async newImageSource(_ctx: SystemContext, opts?: OpOptions): Promise<ImageSource> {
+  async newImageSource(ctx: SystemContext, opts?: OpOptions): Promise<ImageSource> {
     const { openOciLayoutSource } = await import('./source.js');
-    return openOciLayoutSource({ dir: this.dir, selector: this.selector, reference: this }, opts);
+    return openOciLayoutSource({ dir: this.dir, selector: this.selector, reference: this, sharedBlobDir: ctx.ociSharedBlobDir }, opts);
   }
 
   async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {

@@ -1,5 +1,5 @@
 /**
- * Reading an image from an OCI image layout. Used by `oci:` and, on an unpacked directory, by `oci-archive:`.
+ * Reading an image from an OCI image layout. Used by `oci:`.
  * Unverified, like every ImageSource: callers check digests.
  */
 import type { Readable } from 'node:stream';
@@ -19,6 +19,8 @@ export interface OciLayoutLocation {
   selector: ImageSelector;
   /** The reference reported by the source (an `oci:` or `oci-archive:` reference). */
   reference: ImageReference;
+  /** The directory shared between layouts that holds the blobs (`--src-shared-blob-dir`), if any. */
+  sharedBlobDir?: string;
 }
 
 /** An ImageSource over an OCI layout; `descriptor` is the index.json entry of the chosen image. */
@@ -28,11 +30,13 @@ export class OciLayoutSource implements ImageSource {
   readonly dir: string;
   /** The `index.json` descriptor of the image (manifest or index). */
   readonly descriptor: OciDescriptor;
+  private readonly sharedBlobDir: string | undefined;
 
   constructor(loc: OciLayoutLocation, descriptor: OciDescriptor) {
     this.reference = loc.reference;
     this.dir = loc.dir;
     this.descriptor = descriptor;
+    this.sharedBlobDir = loc.sharedBlobDir;
   }
 
   /**
@@ -61,7 +65,7 @@ export class OciLayoutSource implements ImageSource {
 
   private blobPathOf(digest: string, what: string): string {
     try {
-      return blobPath(this.dir, digest);
+      return blobPath(this.dir, digest, this.sharedBlobDir);
     } catch (e) {
       throw new FerryError(ErrorCode.InvalidManifest, `invalid ${what} digest "${digest}" for OCI layout ${this.dir}`, { cause: e });
     }

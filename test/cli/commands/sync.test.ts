@@ -236,7 +236,7 @@ describe('cli: ferry sync (real registry)', function () {
     const d = await ferry(['sync', '--src', 'dir', '--dest', 'dir', '/tmp/a', '/tmp/b']);
     expect(d.code).to.equal(1);
     expect(d.stderr).to.contain("sync from 'dir' to 'dir' is not implemented");
-    const u = await ferry(['sync', '--src', 'oci', '--dest', 'dir', '/tmp/a', '/tmp/b']);
+    const u = await ferry(['sync', '--src', 'nope', '--dest', 'dir', '/tmp/a', '/tmp/b']);
     expect(u.code).to.equal(1);
     expect(u.stderr).to.contain('Invalid values');
   });

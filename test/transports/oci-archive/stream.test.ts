@@ -98,8 +98,10 @@ describe('transports/oci-archive: streams (real pipes, FIFOs and devices)', func
   it('writes into /dev/null, leaving it; still replaces a regular file, never a symlink to one', async () => {
     let r = await pipeline(`${FERRY} copy -q ${q(src)} oci-archive:/dev/null:t`);
     expect(r.statuses, r.stderr).to.deep.equal([0]);
+    // An empty regular file: a named image is added to an archive with content, and a file with content that is not
+    // an archive is refused (test/transports/shared/multi-image-archive.test.ts).
     const file = join(root, 'old.tar');
-    await writeFile(file, 'old');
+    await writeFile(file, '');
     r = await pipeline(`${FERRY} copy -q ${q(src)} oci-archive:${q(file)}:t`);
     expect(r.statuses, r.stderr).to.deep.equal([0]);
     expect((await readFile(file)).equals(ours)).to.equal(true);

@@ -1,0 +1,216 @@
+/**
+ * Many images written into one OCI archive at once (`sync --dest oci-archive`): every image goes into one layout
+ * staged beside the archive (blobs shared, each stored once, images copied in parallel safely: the layout's
+ * `index.json` is updated under its lock), and `commit` writes the archive once, merged with what it already
+ * holds (merge.ts; an image of the same ref name is replaced), under the archive's lock. Blobs the archive already
+ * holds are not copied again. With earlier archives (`--since`, archive-index.ts), blobs they carried are not
+ * copied either: they are left out and recorded as expected at the destination. The archive's index document is
+ * written inside it and beside it (`ARCHIVE.index.json`). With a split size, the archive is written as parts
+ * (`ARCHIVE.001`, … and `ARCHIVE.sha256`) instead of one file. Nothing changes at the archive before `commit`;
+ * `close` removes the staging.
+ */
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { FerryError, ErrorCode } from '../../errors.js';
+import type { OpOptions, SystemContext } from '../../types/context.js';
+import type { BlobInfo, DestinationProperties, ImageDestination, ImageSource, RawManifest } from '../../types/image.js';
+import type { ImageReference, Transport } from '../../types/reference.js';
+import { makeOwnedTempDir, removeAbandonedTempDirs } from '../../util/owned-temp-dir.js';
+import { classifyArchiveTarget } from '../../util/stream-files.js';
+import type { TempDir } from '../../util/temp.js';
+import { readIndex } from '../oci-layout/layout.js';
+import { type OciDestinationContext, type OciLayoutDestination, openOciLayoutDestination } from '../oci-layout/destination.js';
+import { hasArchiveContent, rewriteArchive } from '../shared/archive-rewrite.js';
+import { requireDirectory } from '../shared/files.js';
+import { archivedBlobSizes, writeMergedLayout } from './merge.js';
+import { type EarlierArchive, readEarlierArchive, SIDE_INDEX_SUFFIX, type SizedBlob } from './archive-index.js';
+import { writeFileAtomic } from '../../util/atomic.js';
+import { isSplitArchive, partPath, splitFile } from '../shared/split-parts.js';
+import { OciArchiveReference } from './reference.js';
+
+/** Prefix of the staging directory beside the archive (the same as a single image's, so a killed run's is cleaned up). */
+const TEMP_PREFIX = '.ferry-oci-archive-';
+const LAYOUT_DIR = 'layout';
+
+/** One image of the batch: the `oci:` destination on the shared layout, reusing blobs of the existing archive. */
+class BatchImageDestination implements ImageDestination {
+  readonly properties: DestinationProperties;
+  constructor(
+    readonly reference: ImageReference,
+    private readonly inner: OciLayoutDestination,
+    private readonly batch: OciArchiveBatch,
+  ) {
+    this.properties = inner.properties;
+  }
+
+  async tryReusingBlob(info: BlobInfo, opts?: OpOptions): Promise<BlobInfo | undefined> {
+    return (await this.inner.tryReusingBlob(info, opts)) ?? this.batch.reuseArchived(info);
+  }
+
+  putBlob(stream: Readable, info: BlobInfo, opts?: OpOptions): Promise<BlobInfo> {
+    return this.inner.putBlob(stream, info, opts);
+  }
+
+  putManifest(manifest: RawManifest, instanceDigest?: string, opts?: OpOptions): Promise<void> {
+    return this.inner.putManifest(manifest, instanceDigest, opts);
+  }
+
+  putSignatures(signatures: Buffer[], instanceDigest?: string, opts?: OpOptions): Promise<void> {
+    return this.inner.putSignatures(signatures, instanceDigest, opts);
+  }
+
+  /** Adds the image to the staged layout (the archive is written by the batch's commit). */
+  commit(opts?: OpOptions): Promise<void> {
+    return this.inner.commit(opts);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** `oci-archive:PATH:REF` of a batch: named as the archive's image, written into the batch's layout. */
+class BatchImageReference implements ImageReference {
+  constructor(
+    private readonly ref: OciArchiveReference,
+    private readonly batch: OciArchiveBatch,
+  ) {}
+
+  get transport(): Transport {
+    return this.ref.transport;
+  }
+
+  stringWithinTransport(): string {
+    return this.ref.stringWithinTransport();
+  }
+
+  toString(): string {
+    return this.ref.toString();
+  }
+
+  dockerReference(): undefined {
+    return undefined;
+  }
+
+  policyIdentity(): string {
+    return this.ref.policyIdentity();
+  }
+
+  policyNamespaces(): string[] {
+    return this.ref.policyNamespaces();
+  }
+
+  newImageSource(ctx: SystemContext, opts?: OpOptions): Promise<ImageSource> {
+    return this.ref.newImageSource(ctx, opts);
+  }
+
+  async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {
+    const inner = await openOciLayoutDestination({ dir: this.batch.layoutDir, refName: this.ref.image, reference: this, fsync: false }, ctx as OciDestinationContext, opts);
+    return new BatchImageDestination(this, inner, this.batch);
+  }
+
+  deleteImage(): Promise<void> {
+    return this.ref.deleteImage();
+  }
+}
+
+/** See the module comment. */
+export class OciArchiveBatch {
+  /** Blobs reused from the existing archive: they must still be there at commit. */
+  private readonly reused = new Set<string>();
+
+  private constructor(
+    /** The archive file. */
+    readonly path: string,
+    private readonly temp: TempDir,
+    private readonly archived: ReadonlyMap<string, number>,
+    private readonly tmpDir: string | undefined,
+    private readonly earlier: EarlierArchive[],
+    /** Split the archive into parts of this many bytes (`ARCHIVE.001`, …; src/transports/shared/split-parts.ts). */
+    private readonly splitSize: number | undefined,
+  ) {}
+
+  /** Blobs the earlier archives carried (or expected), by digest. */
+  private get external(): Map<string, SizedBlob & { in: string }> {
+    const m = new Map<string, SizedBlob & { in: string }>();
+    for (const e of this.earlier) for (const [d, b] of e.blobs) if (!m.has(d)) m.set(d, b);
+    return m;
+  }
+
+  /** The staged layout every image is written into. */
+  get layoutDir(): string {
+    return join(this.temp.path, LAYOUT_DIR);
+  }
+
+  /**
+   * Prepares writing images into the archive at `path` (a regular file, or none yet).
+   * @throws FerryError(E_NOT_FOUND) if the parent directory is missing; E_UNSUPPORTED if the path is not a regular
+   *         file (streams take one image: `copy`); E_IO.
+   */
+  static async open(path: string, ctx: SystemContext = {}, opts: OpOptions & { since?: string[]; splitSize?: number } = {}): Promise<OciArchiveBatch> {
+    const target = await classifyArchiveTarget(path, 'oci-archive');
+    if (target.kind !== 'file') throw new FerryError(ErrorCode.Unsupported, `oci-archive: ${path}: several images are written only into a regular file`);
+    const ref = new OciArchiveReference(path);
+    await requireDirectory(dirname(ref.resolvedPath), `oci-archive: parent directory of ${path}`);
+    await removeAbandonedTempDirs(dirname(ref.resolvedPath), TEMP_PREFIX);
+    const earlier: EarlierArchive[] = [];
+    for (const s of opts.since ?? []) earlier.push(await readEarlierArchive(s, { signal: opts.signal, tmpDir: ctx.tmpDir }));
+    const temp = await makeOwnedTempDir(dirname(ref.resolvedPath), TEMP_PREFIX);
+    const archived = (await hasArchiveContent(path)) ? await archivedBlobSizes(path, opts).catch(() => new Map<string, number>()) : new Map<string, number>();
+    return new OciArchiveBatch(path, temp, archived, ctx.tmpDir, earlier, opts.splitSize);
+  }
+
+  /** The image `refName` of the archive, to copy into. */
+  reference(refName: string): ImageReference {
+    return new BatchImageReference(new OciArchiveReference(this.path, refName), this);
+  }
+
+  /**
+   * A blob the existing archive holds (recorded: it must still be there at commit), or that an earlier archive
+   * carried (left out of this one).
+   */
+  reuseArchived(info: BlobInfo): BlobInfo | undefined {
+    const size = this.archived.get(info.digest);
+    if (size !== undefined && (info.size < 0 || info.size === size)) {
+      this.reused.add(info.digest);
+      return { ...info, size };
+    }
+    for (const e of this.earlier) {
+      const b = e.blobs.get(info.digest);
+      if (b && (info.size < 0 || info.size === b.size)) return { ...info, size: b.size };
+    }
+    return undefined;
+  }
+
+  /**
+   * Writes the archive: what it held, with every image committed into the batch (nothing when none was).
+   * @returns whether the archive was written.
+   */
+  async commit(opts: OpOptions = {}): Promise<boolean> {
+    const staged = await readIndex(this.layoutDir, opts).catch(() => undefined);
+    if (!staged || staged.manifests.length === 0) return false;
+    let doc: Buffer | undefined;
+    const merge = { signal: opts.signal, required: this.reused, archive: this.path, external: this.external, indexDoc: true, onIndexDoc: (b: Buffer) => (doc = b) };
+    await rewriteArchive(this.path, `OCI archive ${this.path}`, (old, tar) => writeMergedLayout(this.layoutDir, old, tar, {
+      ...merge,
+      buildsOn: this.earlier.map((e) => ({ name: e.name, id: e.id })),
+    }), {
+      sinkDir: this.temp.path,
+      signal: opts.signal,
+      tmpDir: this.tmpDir,
+      // What the archive held: the whole file, else its parts.
+      readFrom: !(await hasArchiveContent(this.path)) && (await isSplitArchive(partPath(this.path, 1))) ? partPath(this.path, 1) : this.path,
+      place: this.splitSize === undefined ? undefined : (file) => splitFile(file, this.path, this.splitSize!, opts).then(() => {}),
+      // The index beside the archive: what a later `--since` reads when the archive itself is gone.
+      afterCommit: async () => {
+        if (doc) await writeFileAtomic(`${this.path}${SIDE_INDEX_SUFFIX}`, doc, { signal: opts.signal });
+      },
+    });
+    return true;
+  }
+
+  /** Removes the staging directory. */
+  async close(): Promise<void> {
+    await this.temp.remove().catch(() => {});
+  }
+}
