@@ -6,6 +6,7 @@
  * (`ferry()`) skips bin/ferry and the bundle, so only these runs see launcher bugs. Real registries, gpg, store.
  */
 import { expect } from 'chai';
+import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -135,6 +136,18 @@ const CASES: Array<[covers: string, title: string, make: (f: Fixture) => Case]> 
     }),
   ],
   ['completion', 'completion bash', () => ({ args: ['completion', 'bash'] })],
+  [
+    'verify-archive',
+    'verify-archive of an OCI archive',
+    (f) => ({
+      args: ['verify-archive', path.join(f.dir, 'twice.tar')],
+      prepare: async () => {
+        if (existsSync(path.join(f.dir, 'twice.tar'))) return;
+        const c = await ferry(['copy', '--quiet', `oci:${f.img.layoutDir}:latest`, `oci-archive:${path.join(f.dir, 'twice.tar')}:twice/app:1`]);
+        expect(c.code, c.stderr).to.equal(0);
+      },
+    }),
+  ],
   ['--version', '--version', () => ({ args: ['--version'] })],
   ['--help', '--help', () => ({ args: ['--help'] })],
   ['copy', 'copy without arguments: a usage error', () => ({ args: ['copy'], status: 1 })],
