@@ -51,8 +51,8 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
   });
 
   it('completes transports, then paths for the transports that take one', async () => {
-    expect(await complete('ferry copy ')).to.include.members(['docker://', 'oci:', 'oci-archive:', 'dir:', 'docker-archive:', 'containers-storage:']);
-    expect(await complete('ferry inspect doc')).to.deep.equal(['docker://', 'docker-archive:']);
+    expect(await complete('ferry copy ')).to.include.members(['docker://', 'oci:', 'oci-archive:', 'dir:', 'docker-archive:', 'containers-storage:', 'docker-daemon:', 'tarball:', 'sif:']);
+    expect(await complete('ferry inspect doc')).to.deep.equal(['docker://', 'docker-archive:', 'docker-daemon:']);
     // bash already took "oci:" as typed (':' breaks words): the candidates continue after it
     expect(await complete(`ferry copy oci:${dir}/images/layout-`)).to.deep.equal([`${dir}/images/layout-a/`, `${dir}/images/layout-b/`]);
     expect(await complete('ferry copy docker://busybox oci:images/')).to.deep.equal(['images/app.tar', 'images/layout-a/', 'images/layout-b/']);
