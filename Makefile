@@ -7,7 +7,7 @@ APT_TEST := docker-registry:docker-registry skopeo:skopeo podman:podman gnupg:gp
 	golang-docker-credential-helpers:docker-credential-pass pass:pass fuse-overlayfs:fuse-overlayfs uidmap:newuidmap \
 	xz-utils:xz bzip2:bzip2 squashfs-tools:unsquashfs fakeroot:fakeroot
 
-.PHONY: all deps build build-tests demo test sysdeps-demo sysdeps-test bench clean man install
+.PHONY: all deps build build-tests demo test test-node24 node24 sysdeps-demo sysdeps-test bench clean man install
 
 all: build
 
@@ -56,8 +56,29 @@ build-tests: deps
 demo: deps sysdeps-demo build build-tests
 	node .build/test/harness/demo.js
 
-test: deps sysdeps-test build build-tests
+# The suite runs twice: on the machine's Node, then on Node 24 (test-node24). The native addons (zstd-napi and the
+# store's) are N-API modules, so the build npm ci made serves both Nodes.
+test: deps sysdeps-test build build-tests node24
 	node_modules/.bin/mocha '.build/test/**/*.test.js'
+	$(MOCHA_NODE24)
+
+# Node 24 from the npm registry's `node` package, installed into .tools/node24 (git-ignored) once, here and never at
+# run time. test-node24 puts it first in PATH, so that what the tests start (bin/ferry, npm, an installed ferry)
+# runs on it too.
+NODE24_VERSION := 24.21.0
+NODE24_DIR := .tools/node24
+NODE24 := $(NODE24_DIR)/node_modules/.bin/node
+
+$(NODE24):
+	$(NPM) install --prefix $(NODE24_DIR) --no-save --no-package-lock --no-audit --no-fund node@$(NODE24_VERSION)
+	@$@ --version >/dev/null
+
+node24: $(NODE24)
+
+MOCHA_NODE24 = PATH="$(CURDIR)/$(NODE24_DIR)/node_modules/.bin:$$PATH" $(NODE24) node_modules/.bin/mocha '.build/test/**/*.test.js'
+
+test-node24: deps sysdeps-test build build-tests node24
+	$(MOCHA_NODE24)
 
 # Man pages: docs/NAME.1.md (pandoc-style title line, then markdown) → lib/man/man1/NAME.1 (roff) with marked-man,
 # a dev dependency used at build time only. Links to other pages become their plain text (ferry-copy(1)).

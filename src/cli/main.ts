@@ -266,11 +266,15 @@ async function complete(words: string[], io: CliIo): Promise<number> {
  * yargs renders the whole help text of a command just before running its handler, only to have it ready in case the
  * handler fails later and yargs shows help on failure. ferry reports handler errors itself (`.fail()` above, no help),
  * so that rendering (10-25 ms of every command) is wasted: turn it off. `--help` renders help as before. Uses yargs'
- * internal methods; if they change, this does nothing.
+ * internal methods (there is no public switch); if they change, this does nothing and returns false, which
+ * test/cli/workarounds.test.ts turns into a failure.
+ * @returns whether the help cache was turned off.
  */
-function skipHelpCache(y: Argv): void {
+export function skipHelpCache(y: Argv): boolean {
   type Usage = { cacheHelpMessage?: () => void };
   const internal = (y as unknown as { getInternalMethods?: () => { getUsageInstance?: () => Usage } }).getInternalMethods?.();
   const usage = internal?.getUsageInstance?.();
-  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
+  if (!usage || typeof usage.cacheHelpMessage !== 'function') return false;
+  usage.cacheHelpMessage = () => {};
+  return true;
 }

@@ -235,9 +235,16 @@ async function transferBlob(
       return adoptPartial(ctx, src, size, input, verifier, partial, progress);
     }
     const stages: NodeJS.ReadWriteStream[] = [verifier];
-    // zlib submits one thread-pool job per written chunk: give it 1 MiB chunks, not ~64 KiB network reads.
-    if (step.op === 'decompress' || step.op === 'recompress') stages.push(new Rechunker(), decompressStream(detected));
-    if (step.op === 'compress' || step.op === 'recompress') stages.push(compressStream(step.to as CompressionAlgorithm, policy.level));
+    try {
+      // zlib submits one thread-pool job per written chunk: give it 1 MiB chunks, not ~64 KiB network reads.
+      if (step.op === 'decompress' || step.op === 'recompress') stages.push(new Rechunker(), decompressStream(detected));
+      if (step.op === 'compress' || step.op === 'recompress') stages.push(compressStream(step.to as CompressionAlgorithm, policy.level));
+    } catch (e) {
+      // No codec (zstd without its library): close the opened source before it is piped anywhere, or the
+      // copy's abort would later fail it with nobody listening.
+      raw.destroy();
+      throw e;
+    }
     const out = new PassThrough({ highWaterMark: 1 << 20 });
     progress.start(0);
     let pipeError: unknown;

@@ -23,7 +23,8 @@ let loaded: StoreNative | undefined;
 
 /**
  * The native addon.
- * @throws FerryError(E_UNSUPPORTED) when it was not built (npm ci builds it with node-gyp).
+ * @throws FerryError(E_UNSUPPORTED) when it is not installed or not built (npm builds it with node-gyp; it is an
+ * optional dependency, so an install without a compiler leaves it out).
  */
 export function storeNative(): StoreNative {
   if (loaded) return loaded;
@@ -31,9 +32,12 @@ export function storeNative(): StoreNative {
     loaded = createRequire(import.meta.url)('ferry-store-native') as StoreNative;
     return loaded;
   } catch (e) {
+    // One line: the loader's message carries a multi-line require stack.
+    const why = /Cannot find module 'ferry-store-native'/.test((e as Error).message) ? 'not installed' : 'not built';
     throw new FerryError(
       ErrorCode.Unsupported,
-      `the local image store needs the ferry-store-native addon, which is not built (run npm ci, with g++ and make installed): ${(e as Error).message}`,
+      `the local image store needs the optional ferry-store-native addon, which is ${why}: ` +
+        'reinstall ferry with install scripts enabled and a C compiler (gcc, make, python3), or run npm ci in its source tree',
       { cause: e },
     );
   }

@@ -12,7 +12,8 @@ import {
   layerMediaTypeFor,
   layerMediaTypeWithCompression,
 } from '../../src/compression/index.js';
-import { zstdAvailable } from '../../src/compression/zstd.js';
+import { zstdAvailable, zstdProvider } from '../../src/compression/zstd.js';
+import * as zlib from 'node:zlib';
 import { ErrorCode, FerryError } from '../../src/errors.js';
 import { MediaType } from '../../src/manifest/media-types.js';
 import { runOk } from '../harness/procs.js';
@@ -134,6 +135,10 @@ describe('compression streams', () => {
       const outs = await Promise.all([1, 2, 3].map(() => decompressAll('xz', compressed, 65536)));
       for (const o of outs) expect(o.equals(data.subarray(0, 1 << 20))).to.equal(true);
     });
+  });
+
+  it("zstd comes from Node's zlib where Node has it (22.15+, 23.8+), else from zstd-napi", () => {
+    expect(zstdProvider()).to.equal('createZstdCompress' in zlib ? 'node' : 'zstd-napi');
   });
 
   it('zstd written here is read by the zstd CLI, and the other way round', async function () {

@@ -5,7 +5,8 @@
  */
 import { expect } from 'chai';
 import path from 'node:path';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, mkdir, symlink, access } from 'node:fs/promises';
+import * as zlib from 'node:zlib';
 import { useCleanup } from '../harness/tmp.js';
 import { ROOT } from '../harness/cli.js';
 import { buildImage } from '../harness/images.js';
@@ -24,8 +25,8 @@ describe('packaging: npm pack, npm install -g into a temp prefix, man pages', fu
     await runOk('make', ['--no-print-directory', 'man'], { cwd: ROOT, timeoutMs: 120_000 });
     const pack = await runOk('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT, timeoutMs: 120_000 });
     const tarball = path.join(dir, pack.stdout.trim().split('\n').at(-1)!);
-    // a home of its own: nothing of the machine's npm configuration or ferry's code cache is used
-    env = { HOME: dir, npm_config_cache: path.join(process.env['HOME'] ?? '/root', '.npm'), PATH: `${path.join(prefix, 'bin')}:${process.env['PATH']}` };
+    // the installed ferry runs on this test's Node; a home of its own: nothing of the machine's npm configuration or ferry's code cache is used
+    env = { HOME: dir, npm_config_cache: path.join(process.env['HOME'] ?? '/root', '.npm'), PATH: `${path.join(prefix, 'bin')}:${path.dirname(process.execPath)}:${process.env['PATH']}` };
     // --ignore-scripts: as on a machine without a compiler, the native parts (zstd binding, store add-on) are not built
     await runOk('npm', ['install', '-g', '--prefix', prefix, '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', tarball], { env, cwd: dir, timeoutMs: 250_000 });
   });
@@ -65,5 +66,70 @@ describe('packaging: npm pack, npm install -g into a temp prefix, man pages', fu
     expect(r.code).to.equal(1);
     expect(r.stderr).to.match(/^Error: .*ferry-store-native addon, which is not built/m);
     expect(r.stderr).not.to.match(/^\s+at /m);
+  });
+  it("zstd without zstd-napi built: from Node's zlib where it has it, else one line saying how to get it", async () => {
+    const image = await buildImage(path.join(await cleanup.tempDir('ferry-pack-img-'), 'layout'), { seed: 73 });
+    const out = path.join(await cleanup.tempDir('ferry-pack-out-'), 'layout');
+    const r = await run('ferry', ['--insecure-policy', 'copy', '--quiet', '--dest-compress-format', 'zstd', `oci:${image.layoutDir}:${image.tag}`, `oci:${out}:x`], { env });
+    if ('createZstdCompress' in zlib) {
+      expect(r.code, r.stderr).to.equal(0);
+      const index = JSON.parse(await readFile(path.join(out, 'index.json'), 'utf8'));
+      const digest = (index.manifests[0].digest as string).replace(':', '/');
+      const manifest = JSON.parse(await readFile(path.join(out, 'blobs', digest), 'utf8'));
+      expect(manifest.layers.map((l: { mediaType: string }) => l.mediaType)).to.include('application/vnd.oci.image.layer.v1.tar+zstd');
+    } else {
+      // it used to die of an unhandled 'error' event on the blob reader, with a stack dump
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.match(/^Error: .*zstd needs Node ≥ 22\.15 \(this is Node [\d.]+\) or the optional zstd-napi package, which is not built: /m);
+      expect(r.stderr.trim().split('\n')).to.have.length(1);
+    }
+  });
+});
+
+describe('packaging: npm install without a compiler', function () {
+  this.timeout(300_000);
+  const cleanup = useCleanup('after');
+  let prefix: string;
+  let env: Record<string, string | undefined>;
+  before(async () => {
+    const dir = await cleanup.tempDir('ferry-nocc-');
+    prefix = path.join(dir, 'prefix');
+    await runOk('make', ['--no-print-directory', 'man'], { cwd: ROOT, timeoutMs: 120_000 });
+    const pack = await runOk('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT, timeoutMs: 120_000 });
+    const tarball = path.join(dir, pack.stdout.trim().split('\n').at(-1)!);
+    // a PATH with node and a shell only: no cc, c++, make or python3, so node-gyp cannot build the addons
+    const bin = path.join(dir, 'bin');
+    await mkdir(bin);
+    await symlink(process.execPath, path.join(bin, 'node'));
+    await symlink('/bin/sh', path.join(bin, 'sh'));
+    const npm = (await runOk('sh', ['-c', 'command -v npm'])).stdout.trim();
+    env = { HOME: dir, npm_config_cache: path.join(process.env['HOME'] ?? '/root', '.npm'), PATH: `${path.join(prefix, 'bin')}:${bin}` };
+    // install scripts run (and fail): npm drops the optional dependencies whose build failed
+    await runOk(npm, ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', tarball], { env, cwd: dir, timeoutMs: 250_000 });
+  });
+
+  it('installs a ferry without the store add-on that copies and inspects', async () => {
+    const modules = path.join(prefix, 'lib/node_modules/ferry/node_modules');
+    let present = true;
+    await access(path.join(modules, 'ferry-store-native')).catch(() => (present = false));
+    expect(present, 'ferry-store-native installed').to.equal(false);
+    const image = await buildImage(path.join(await cleanup.tempDir('ferry-nocc-img-'), 'layout'), { seed: 74 });
+    const out = path.join(await cleanup.tempDir('ferry-nocc-out-'), 'layout');
+    await runOk(path.join(prefix, 'bin/ferry'), ['--insecure-policy', 'copy', '--quiet', `oci:${image.layoutDir}:${image.tag}`, `oci:${out}:x`], { env });
+    const info = JSON.parse((await runOk(path.join(prefix, 'bin/ferry'), ['inspect', `oci:${out}:x`], { env })).stdout);
+    expect(info.Digest).to.equal(image.digest);
+  });
+
+  it('containers-storage: and ferry store say in one line that the add-on is not installed', async () => {
+    const image = await buildImage(path.join(await cleanup.tempDir('ferry-nocc-img-'), 'layout'), { seed: 75 });
+    const store = await cleanup.tempDir('ferry-nocc-store-');
+    const ferry = path.join(prefix, 'bin/ferry');
+    const copy = await run(ferry, ['--insecure-policy', 'copy', '--quiet', `oci:${image.layoutDir}:${image.tag}`, `containers-storage:[vfs@${store}/root+${store}/run]x:1`], { env });
+    const list = await run(ferry, ['store', 'images', '--root', `${store}/root`, '--runroot', `${store}/run`, '--storage-driver', 'vfs'], { env });
+    for (const r of [copy, list]) {
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.match(/^Error: .*the local image store needs the optional ferry-store-native addon, which is not installed: reinstall ferry with install scripts enabled and a C compiler/);
+      expect(r.stderr.trim().split('\n')).to.have.length(1);
+    }
   });
 });
