@@ -13,8 +13,8 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import type { BlobInfo, DestinationProperties, ImageDestination, ImageSource, RawManifest } from '../../types/image.js';
-import type { ImageReference, Transport } from '../../types/reference.js';
+import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
+import type { ImageReference } from '../../types/reference.js';
 import { makeOwnedTempDir, removeAbandonedTempDirs } from '../../util/owned-temp-dir.js';
 import { classifyArchiveTarget } from '../../util/stream-files.js';
 import type { TempDir } from '../../util/temp.js';
@@ -26,6 +26,7 @@ import { archivedBlobSizes, writeMergedLayout } from './merge.js';
 import { type EarlierArchive, readEarlierArchive, SIDE_INDEX_SUFFIX, type SizedBlob } from './archive-index.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { isSplitArchive, partPath, splitFile } from '../shared/split-parts.js';
+import { DelegatingArchiveReference } from './delegating-reference.js';
 import { OciArchiveReference } from './reference.js';
 
 /** Prefix of the staging directory beside the archive (the same as a single image's, so a killed run's is cleaned up). */
@@ -70,47 +71,17 @@ class BatchImageDestination implements ImageDestination {
 }
 
 /** `oci-archive:PATH:REF` of a batch: named as the archive's image, written into the batch's layout. */
-class BatchImageReference implements ImageReference {
+class BatchImageReference extends DelegatingArchiveReference {
   constructor(
-    private readonly ref: OciArchiveReference,
+    ref: OciArchiveReference,
     private readonly batch: OciArchiveBatch,
-  ) {}
-
-  get transport(): Transport {
-    return this.ref.transport;
+  ) {
+    super(ref);
   }
 
-  stringWithinTransport(): string {
-    return this.ref.stringWithinTransport();
-  }
-
-  toString(): string {
-    return this.ref.toString();
-  }
-
-  dockerReference(): undefined {
-    return undefined;
-  }
-
-  policyIdentity(): string {
-    return this.ref.policyIdentity();
-  }
-
-  policyNamespaces(): string[] {
-    return this.ref.policyNamespaces();
-  }
-
-  newImageSource(ctx: SystemContext, opts?: OpOptions): Promise<ImageSource> {
-    return this.ref.newImageSource(ctx, opts);
-  }
-
-  async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {
+  override async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {
     const inner = await openOciLayoutDestination({ dir: this.batch.layoutDir, refName: this.ref.image, reference: this, fsync: false }, ctx as OciDestinationContext, opts);
     return new BatchImageDestination(this, inner, this.batch);
-  }
-
-  deleteImage(): Promise<void> {
-    return this.ref.deleteImage();
   }
 }
 

@@ -5,59 +5,30 @@
  */
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { ImageDestination, ImageSource } from '../../types/image.js';
-import type { ImageReference, Transport } from '../../types/reference.js';
+import type { ImageReference } from '../../types/reference.js';
 import type { TempOptions } from '../../util/temp.js';
 import { refNameOf } from '../oci-layout/layout.js';
 import { reachableVia } from '../oci-layout/reachable.js';
 import { checkAborted } from '../shared/files.js';
 import { readTarArchiveIndex, type SizedBlob } from './archive-index.js';
 import { archivedBlob } from './merge.js';
+import { DelegatingArchiveReference } from './delegating-reference.js';
 import { OciArchiveReference } from './reference.js';
 import { IndexedOciArchive, OciTarSource } from './tar-source.js';
 
 /** An `oci-archive:PATH:REF` reference read from an {@link OpenedOciArchive}. */
-class OpenedImageReference implements ImageReference {
+class OpenedImageReference extends DelegatingArchiveReference {
   constructor(
-    private readonly ref: OciArchiveReference,
+    ref: OciArchiveReference,
     private readonly archive: IndexedOciArchive,
-  ) {}
-
-  get transport(): Transport {
-    return this.ref.transport;
-  }
-
-  stringWithinTransport(): string {
-    return this.ref.stringWithinTransport();
-  }
-
-  toString(): string {
-    return this.ref.toString();
-  }
-
-  dockerReference(): undefined {
-    return undefined;
-  }
-
-  policyIdentity(): string {
-    return this.ref.policyIdentity();
-  }
-
-  policyNamespaces(): string[] {
-    return this.ref.policyNamespaces();
+  ) {
+    super(ref);
   }
 
   /** A source on the shared archive: closing it leaves the archive open. */
-  async newImageSource(_ctx: SystemContext, opts: OpOptions = {}): Promise<ImageSource> {
+  override async newImageSource(_ctx: SystemContext, opts: OpOptions = {}): Promise<ImageSource> {
     checkAborted(opts.signal, `opening ${this.ref.toString()}`);
     return new OciTarSource(this, this.archive, this.archive.select(this.ref.selector), false);
-  }
-
-  newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {
-    return this.ref.newImageDestination(ctx, opts);
-  }
-
-  deleteImage(): Promise<void> {
-    return this.ref.deleteImage();
   }
 }
 
