@@ -101,6 +101,7 @@ async function main(): Promise<void> {
     await step('Tags of the mirror', ['list-tags', '--tls-verify=false', `docker://${reg.host}/mirror/hello`]);
     const airgap = path.join(work, 'airgap.tar');
     await step('Air gap, outbound: every platform into one OCI archive to carry across', ['copy', '--all', '--src-tls-verify=false', `docker://${repo}:1.0`, `oci-archive:${airgap}:demo/hello:1.0`]);
+    await step('Air gap, before import: every blob and manifest of the archive checked', ['verify-archive', airgap]);
     await step('Air gap, inbound: from the archive into the registry on the other side', ['copy', '--all', '--dest-tls-verify=false', `oci-archive:${airgap}:demo/hello:1.0`, `docker://${reg.host}/inside/hello:1.0`]);
     for (const side of [repo, `${reg.host}/inside/hello`]) {
       await step('The same image on both sides of the gap', ['inspect', '--tls-verify=false', '--format', '{{.Name}} {{.Digest}}', `docker://${side}:1.0`]);
