@@ -14,6 +14,7 @@ import type { Readable } from 'node:stream';
 import { ErrorCode, FerryError, digestMismatch } from '../../errors.js';
 import { MediaType } from '../../manifest/media-types.js';
 import { recordBlobLocation, flushBlobLocations, knownBlobLocations } from '../../registry/blob-cache.js';
+import { claimBlob, claimHeldElsewhere, claimKey } from './blob-claims.js';
 import { RegistryClient } from '../../registry/client.js';
 import { discard, header } from '../../registry/http.js';
 import { blobSize, mountBlob, uploadBlob, type UploadSettings } from '../../registry/upload.js';
@@ -77,6 +78,14 @@ export class DockerImageDestination implements ImageDestination {
     return this.opts.blobCache !== false;
   }
 
+  /** Blobs this destination claimed (see blob-claims.ts) when it found them missing, until written or closed. */
+  private readonly claims = new Map<string, () => void>();
+
+  private endClaim(digest: string): void {
+    this.claims.get(digest)?.();
+    this.claims.delete(digest);
+  }
+
   private record(digest: string): void {
     if (this.useCache) void recordBlobLocation(this.registry, this.repository, digest, this.ctx);
   }
@@ -84,11 +93,20 @@ export class DockerImageDestination implements ImageDestination {
   async tryReusingBlob(info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo | undefined> {
     if (!info.digest) return undefined;
     parseDigest(info.digest);
-    const size = await blobSize(this.client, info.digest, opts);
-    if (size !== undefined) {
-      this.record(info.digest);
-      return { ...info, size: size >= 0 ? size : info.size, reason: 'already exists' };
+    const key = claimKey(this.registry, this.repository, info.digest);
+    for (;;) {
+      const size = await blobSize(this.client, info.digest, opts);
+      if (size !== undefined) {
+        this.record(info.digest);
+        return { ...info, size: size >= 0 ? size : info.size, reason: 'already exists' };
+      }
+      // another image of this process is writing the blob into this repository: wait for it, then look again
+      const other = claimHeldElsewhere(key);
+      if (other === undefined) break;
+      await other;
+      opts.signal?.throwIfAborted();
     }
+    this.claims.set(info.digest, claimBlob(key));
     if (!this.useCache) return undefined;
     const candidates = (await knownBlobLocations(this.registry, info.digest, this.ctx, this.repository)).slice(0, MAX_MOUNT_CANDIDATES);
     for (const from of candidates) {
@@ -101,6 +119,7 @@ export class DockerImageDestination implements ImageDestination {
       }
       if (mounted) {
         this.record(info.digest);
+        this.endClaim(info.digest);
         return { ...info, reason: `mounted from ${from}` };
       }
     }
@@ -114,7 +133,12 @@ export class DockerImageDestination implements ImageDestination {
   }
 
   async putBlob(stream: Readable, info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo> {
-    const r = await uploadBlob(this.client, stream, { digest: info.digest, size: info.size }, { ...this.opts.upload, signal: opts.signal });
+    let r;
+    try {
+      r = await uploadBlob(this.client, stream, { digest: info.digest, size: info.size }, { ...this.opts.upload, signal: opts.signal });
+    } finally {
+      this.endClaim(info.digest);
+    }
     this.record(r.digest);
     const out: BlobInfo = { ...info, digest: r.digest, size: r.size };
     delete out.reason;
@@ -203,6 +227,7 @@ export class DockerImageDestination implements ImageDestination {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const digest of [...this.claims.keys()]) this.endClaim(digest);
     try {
       await flushBlobLocations();
     } finally {

@@ -12,6 +12,7 @@ import { buildImage, pushImage, type BuiltImage } from '../../harness/images.js'
 import { registryAuthorization, registryDispatcher } from '../../harness/push.js';
 import { useRegistry } from '../../harness/registry.js';
 import { useCleanup } from '../../harness/tmp.js';
+import { startFaultProxy } from '../../harness/fault-proxy.js';
 
 const ACCEPT = [
   'application/vnd.oci.image.manifest.v1+json',
@@ -278,5 +279,30 @@ describe('cli: ferry sync asks for one token per repository and scope (token reg
     expect(scopes).to.deep.equal([...new Set(scopes)]);
     expect(scopes).to.include.members(['repository:copy/one:pull,push', 'repository:copy/two:pull,push', 'repository:tok/one:pull', 'repository:tok/two:pull']);
     expect(scopes.filter((s) => s.startsWith('repository:tok/'))).to.have.length(2);
+  });
+});
+
+describe('cli: ferry sync with images in parallel into one repository (plain registry behind the fault proxy)', function () {
+  this.timeout(60_000);
+  const registry = useRegistry('http');
+  const cleanup = useCleanup();
+
+  it('each shared blob is uploaded once; the other images wait for it and find it there', async () => {
+    const dir = await cleanup.tempDir('cli-sync-shared-blobs');
+    // four ref names of one image in an OCI layout (nothing to mount from): all four copies need every blob
+    const img = await buildImage(join(dir, 'img'), { seed: 377, tag: 'app:t1', layers: 3, layerSize: 200_000 });
+    for (const tag of ['t2', 't3', 't4']) {
+      const c = await ferry(['copy', '--quiet', `oci:${img.layoutDir}:app:t1`, `oci:${img.layoutDir}:app:${tag}`]);
+      expect(c.code, c.stderr).to.equal(0);
+    }
+    // every upload takes a while to finish, so all four copies reach their blobs while the first uploads still run
+    const front = cleanup.track(await startFaultProxy(registry().url, (q) => (q.method === 'PUT' && q.path.includes('/blobs/uploads/') ? { kind: 'delay', ms: 500 } : undefined)));
+    const r = await ferry(['sync', '--src', 'oci', '--dest', 'docker', '--parallel-images', '4', '--dest-tls-verify=false', img.layoutDir, `${front.host}/shared`]);
+    expect(r.code, r.stderr).to.equal(0);
+    const shown = front.requests.map((q) => `${q.method} ${q.path}`).join('\n');
+    // an upload (or a mount) starts with a POST to the repository's uploads: one per blob of the image
+    const starts = front.requests.filter((q) => q.method === 'POST' && q.path.startsWith('/v2/shared/app/blobs/uploads/'));
+    expect(starts, shown).to.have.length(img.manifests[0]!.layers.length + 1);
+    expect(front.requests.filter((q) => q.method === 'PUT' && q.path.startsWith('/v2/shared/app/manifests/')), shown).to.have.length(4);
   });
 });
