@@ -35,7 +35,7 @@ describe('cli: authentication flags of skopeo (real htpasswd registry, real bin/
     expect(r.code, r.stderr).to.equal(0);
   });
 
-  const env = () => ({ HOME: dir, XDG_RUNTIME_DIR: dir, REGISTRY_AUTH_FILE: empty, CONTAINERS_REGISTRIES_CONF: path.join(dir, 'registries.conf'), FERRY_NO_CODE_CACHE: '1' });
+  const env = () => ({ HOME: dir, XDG_RUNTIME_DIR: dir, REGISTRY_AUTH_FILE: empty, CONTAINERS_REGISTRIES_CONF: path.join(dir, 'registries.conf') });
   const ferry = (args: string[]) => ferryProcess(args, { env: env() });
   const skopeo = (args: string[]) => run('skopeo', args, { env: { ...process.env, ...env() } });
   const noSecret = (r: CliResult) => expect(r.stdout + r.stderr).not.to.contain(SECRET);

@@ -31,7 +31,7 @@ describe('cli: credentials never printed, registry words kept (real registries, 
   });
 
   /** An environment that reads no auth file and no registries.conf of the machine. */
-  const env = () => ({ HOME: dir, XDG_RUNTIME_DIR: dir, REGISTRY_AUTH_FILE: path.join(dir, 'empty-auth.json'), CONTAINERS_REGISTRIES_CONF: conf, FERRY_NO_CODE_CACHE: '1' });
+  const env = () => ({ HOME: dir, XDG_RUNTIME_DIR: dir, REGISTRY_AUTH_FILE: path.join(dir, 'empty-auth.json'), CONTAINERS_REGISTRIES_CONF: conf });
   const ferry = (args: string[]) => ferryProcess(args, { env: env() });
   const skopeo = (args: string[]) => run('skopeo', args, { env: { ...process.env, ...env() } });
 

@@ -95,7 +95,7 @@ describe('registry credentials and redirects (real registries, real bin/ferry)',
     await writeFile(confFile, '');
   });
 
-  const env = () => ({ HOME: dir, REGISTRY_AUTH_FILE: path.join(dir, 'none.json'), XDG_RUNTIME_DIR: dir, FERRY_NO_CODE_CACHE: '1' });
+  const env = () => ({ HOME: dir, REGISTRY_AUTH_FILE: path.join(dir, 'none.json'), XDG_RUNTIME_DIR: dir });
 
   /** The registry behind a proxy that redirects blob GETs to `storageUrl`. */
   async function redirectingFront(reg: TestRegistry, storageUrl: string) {
