@@ -12,17 +12,16 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError, ErrorCode } from '../../errors.js';
 import { goMarshal } from '../../manifest/go-json.js';
 import { GoTime } from '../../manifest/go-time.js';
 import { MediaType } from '../../manifest/media-types.js';
 import type { OpOptions } from '../../types/context.js';
-import type { BlobInfo, ImageSource, RawManifest } from '../../types/image.js';
-import { digestOf } from '../../util/digest.js';
 import { makeTempDir, type TempDir, type TempOptions } from '../../util/temp.js';
-import { BLOB_READ_CHUNK, checkAborted, ioError, isNotFoundError, openFileBlob } from '../shared/files.js';
+import { BLOB_READ_CHUNK, checkAborted, ioError, isNotFoundError } from '../shared/files.js';
+import { SynthesizedImageSource } from '../shared/synthesized-source.js';
 import { commandFromDeffile, DATA_DEFFILE, DATA_PARTITION, FS_SQUASH, PART_PRIMSYS, readSif, type SifInfo } from './format.js';
 import type { SifReference } from './reference.js';
 
@@ -71,72 +70,27 @@ async function addRunscript(root: string, runscript: string): Promise<void> {
   await writeFile(join(dir, 'runscript'), runscript, { flag: 'wx', mode: 0o755 });
 }
 
-/** An ImageSource over a SIF file's primary partition, made into one layer. */
-export class SifSource implements ImageSource {
-  readonly reference: SifReference;
-  private readonly config: Buffer;
-  private readonly configDigest: string;
-  private readonly manifest: Buffer;
-  private readonly layer: { path: string; digest: string; size: number };
-  private readonly temp: TempDir;
-
-  constructor(reference: SifReference, info: SifInfo, cmd: string[], layer: { path: string; digest: string; size: number }, temp: TempDir) {
-    this.reference = reference;
-    this.temp = temp;
-    this.layer = layer;
-    const created = unixGoTime(info.modifiedAt);
-    // Key order and omitted fields as Go marshals image-spec's `v1.Image`, `ImageConfig`, `History` and `Descriptor`.
-    this.config = Buffer.from(
-      goMarshal({
-        created,
-        architecture: info.arch,
-        os: 'linux',
-        config: { Cmd: cmd },
-        rootfs: { type: 'layers', diff_ids: [layer.digest] },
-        history: [
-          { created, created_by: `/bin/sh -c #(nop) ADD file:${layer.digest.slice('sha256:'.length)} in /`, comment: `imported from SIF, uuid: ${info.id}` },
-          { created, created_by: '/bin/sh -c #(nop) CMD ["bash"]', empty_layer: true },
-        ],
-      }),
-    );
-    this.configDigest = digestOf(this.config);
-    this.manifest = Buffer.from(
-      goMarshal({
-        schemaVersion: 2,
-        mediaType: MediaType.OciManifest,
-        config: { mediaType: MediaType.OciConfig, digest: this.configDigest, size: this.config.length },
-        layers: [{ mediaType: MediaType.OciLayer, digest: layer.digest, size: layer.size }],
-      }),
-    );
-  }
-
-  async getManifest(instanceDigest?: string, opts: OpOptions = {}): Promise<RawManifest> {
-    checkAborted(opts.signal, 'reading the manifest');
-    if (instanceDigest !== undefined && instanceDigest !== digestOf(this.manifest)) {
-      throw new FerryError(ErrorCode.NotFound, `${this.reference.toString()} has no manifest instance ${instanceDigest}`);
-    }
-    return { bytes: Buffer.from(this.manifest), mediaType: MediaType.OciManifest };
-  }
-
-  async getBlob(info: BlobInfo, opts: OpOptions & { offset?: number } = {}): Promise<{ stream: Readable; size: number }> {
-    checkAborted(opts.signal, `reading blob ${info.digest}`);
-    const offset = opts.offset ?? 0;
-    if (info.digest === this.configDigest) {
-      if (!Number.isSafeInteger(offset) || offset < 0 || offset > this.config.length) throw new FerryError(ErrorCode.Io, `config: cannot read from offset ${offset}`);
-      return { stream: Readable.from([this.config.subarray(offset)], { objectMode: false }), size: this.config.length };
-    }
-    if (info.digest !== this.layer.digest) throw new FerryError(ErrorCode.NotFound, `blob ${info.digest} not found in ${this.reference.toString()}`);
-    return openFileBlob(this.layer.path, `layer ${info.digest}`, opts);
-  }
-
-  /** SIF signatures are not image signatures: none. */
-  async getSignatures(): Promise<Buffer[]> {
-    return [];
-  }
-
-  async close(): Promise<void> {
-    await this.temp.remove();
-  }
+/**
+ * The image of a SIF file as containers/image's sif transport builds it: one uncompressed layer, the config dated
+ * with the SIF's modification time, and a manifest that names its media type.
+ */
+function sifImage(reference: SifReference, info: SifInfo, cmd: string[], layer: { path: string; digest: string; size: number }, temp: TempDir): SynthesizedImageSource {
+  const created = unixGoTime(info.modifiedAt);
+  // Key order and omitted fields as Go marshals image-spec's `v1.Image`, `ImageConfig` and `History`.
+  const config = Buffer.from(
+    goMarshal({
+      created,
+      architecture: info.arch,
+      os: 'linux',
+      config: { Cmd: cmd },
+      rootfs: { type: 'layers', diff_ids: [layer.digest] },
+      history: [
+        { created, created_by: `/bin/sh -c #(nop) ADD file:${layer.digest.slice('sha256:'.length)} in /`, comment: `imported from SIF, uuid: ${info.id}` },
+        { created, created_by: '/bin/sh -c #(nop) CMD ["bash"]', empty_layer: true },
+      ],
+    }),
+  );
+  return new SynthesizedImageSource(reference, config, [{ ...layer, mediaType: MediaType.OciLayer }], { manifestMediaType: true, close: () => temp.remove() });
 }
 
 /** Seconds since 1970 as Go's `time.Unix(s, 0).UTC()` marshals (out-of-range values as the zero time's year 1). */
@@ -170,7 +124,7 @@ async function fileDigest(path: string, signal: AbortSignal | undefined): Promis
  * @throws FerryError(E_NOT_FOUND) for a missing file; E_INVALID_MANIFEST for a file that is not a SIF image or a
  *   partition unsquashfs refuses; E_UNSUPPORTED for a partition that is not squashfs or missing tools; E_IO, E_ABORTED.
  */
-export async function openSifSource(ref: SifReference, opts: OpOptions & TempOptions = {}): Promise<SifSource> {
+export async function openSifSource(ref: SifReference, opts: OpOptions & TempOptions = {}): Promise<SynthesizedImageSource> {
   const what = ref.toString();
   checkAborted(opts.signal, `opening ${what}`);
   let fh;
@@ -220,7 +174,7 @@ export async function openSifSource(ref: SifReference, opts: OpOptions & TempOpt
     await rm(tree, { recursive: true, force: true });
 
     const layer = await fileDigest(tar, opts.signal);
-    return new SifSource(ref, info, cmd, { path: tar, ...layer }, temp);
+    return sifImage(ref, info, cmd, { path: tar, ...layer }, temp);
   } catch (e) {
     await temp?.remove().catch(() => {});
     throw e;

@@ -11,7 +11,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createHash, type Hash } from 'node:crypto';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipStream } from '../../compression/gzip.js';
 import { FerryError, ErrorCode } from '../../errors.js';
@@ -19,13 +19,12 @@ import { goMarshal } from '../../manifest/go-json.js';
 import { MediaType } from '../../manifest/media-types.js';
 import { currentPlatform } from '../../manifest/platform.js';
 import type { OpOptions } from '../../types/context.js';
-import type { BlobInfo, ImageSource, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
-import { digestOf } from '../../util/digest.js';
 import { openArchiveInput } from '../../util/stream-files.js';
 import { makeTempDir, type TempDir, type TempOptions } from '../../util/temp.js';
-import { BLOB_READ_CHUNK, checkAborted, ioError, isNotFoundError, openFileBlob } from '../shared/files.js';
+import { BLOB_READ_CHUNK, checkAborted, ioError, isNotFoundError } from '../shared/files.js';
 import { localGoTime } from '../shared/local-time.js';
+import { SynthesizedImageSource } from '../shared/synthesized-source.js';
 import type { TarballReference } from './reference.js';
 
 /** The comment of every layer's history entry (containers/image's default). */
@@ -122,78 +121,32 @@ async function spoolStdin(dir: string, opts: OpOptions): Promise<string> {
   return path;
 }
 
-/** An ImageSource over the files of a `tarball:` reference. */
-export class TarballSource implements ImageSource {
-  readonly reference: ImageReference;
-  private readonly manifest: Buffer;
-  private readonly config: Buffer;
-  private readonly configDigest: string;
-  private readonly layers: ReadonlyMap<string, TarballLayer>;
-  private readonly temp: TempDir | undefined;
-
-  constructor(reference: ImageReference, layers: TarballLayer[], temp: TempDir | undefined) {
-    this.reference = reference;
-    this.temp = temp;
-    this.layers = new Map(layers.map((l) => [l.digest, l]));
-    const platform = currentPlatform();
-    const times = layers.map((l) => localGoTime(l.time.ms * 1_000_000n + l.time.nanos));
-    let newest = 0;
-    layers.forEach((l, i) => {
-      const n = layers[newest]!;
-      if (l.time.ms > n.time.ms || (l.time.ms === n.time.ms && l.time.nanos > n.time.nanos)) newest = i;
-    });
-    // Key order and omitted fields as Go marshals image-spec's `v1.Image`, `History` and `Descriptor`.
-    this.config = Buffer.from(
-      goMarshal({
-        created: times[newest],
-        architecture: platform.architecture,
-        os: platform.os,
-        config: {},
-        rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
-        history: layers.map((l, i) => ({ created: times[i], created_by: `/bin/sh -c #(nop) ADD file:${l.diffId.slice('sha256:'.length)} in /`, comment: HISTORY_COMMENT })),
-      }),
-    );
-    this.configDigest = digestOf(this.config);
-    this.manifest = Buffer.from(
-      goMarshal({
-        schemaVersion: 2,
-        config: { mediaType: MediaType.OciConfig, digest: this.configDigest, size: this.config.length },
-        layers: layers.map((l) => ({ mediaType: l.gzip ? MediaType.OciLayerGzip : MediaType.OciLayer, digest: l.digest, size: l.size })),
-      }),
-    );
-  }
-
-  /** The synthesized OCI manifest; there are no instances. */
-  async getManifest(instanceDigest?: string, opts: OpOptions = {}): Promise<RawManifest> {
-    checkAborted(opts.signal, 'reading the manifest');
-    if (instanceDigest !== undefined && instanceDigest !== digestOf(this.manifest)) {
-      throw new FerryError(ErrorCode.NotFound, `${this.reference.toString()} has no manifest instance ${instanceDigest}`);
-    }
-    return { bytes: Buffer.from(this.manifest), mediaType: MediaType.OciManifest };
-  }
-
-  /** The config, or a file as it is, by digest. */
-  async getBlob(info: BlobInfo, opts: OpOptions & { offset?: number } = {}): Promise<{ stream: Readable; size: number }> {
-    checkAborted(opts.signal, `reading blob ${info.digest}`);
-    const offset = opts.offset ?? 0;
-    if (info.digest === this.configDigest) {
-      if (!Number.isSafeInteger(offset) || offset < 0 || offset > this.config.length) throw new FerryError(ErrorCode.Io, `config: cannot read from offset ${offset}`);
-      return { stream: Readable.from([this.config.subarray(offset)], { objectMode: false }), size: this.config.length };
-    }
-    const layer = this.layers.get(info.digest);
-    if (!layer) throw new FerryError(ErrorCode.NotFound, `blob ${info.digest} not found in ${this.reference.toString()}`);
-    return openFileBlob(layer.path, `layer ${info.digest}`, opts);
-  }
-
-  /** Tarballs have no signatures. */
-  async getSignatures(): Promise<Buffer[]> {
-    return [];
-  }
-
-  /** Removes standard input's copy, if any. */
-  async close(): Promise<void> {
-    await this.temp?.remove();
-  }
+/**
+ * The image of `layers` as containers/image's tarball transport builds it: the config (created: the newest file's
+ * time, the running platform, one history entry per file) and a manifest without its own media type.
+ */
+function tarballImage(reference: ImageReference, layers: TarballLayer[], temp: TempDir | undefined): SynthesizedImageSource {
+  const platform = currentPlatform();
+  const times = layers.map((l) => localGoTime(l.time.ms * 1_000_000n + l.time.nanos));
+  let newest = 0;
+  layers.forEach((l, i) => {
+    const n = layers[newest]!;
+    if (l.time.ms > n.time.ms || (l.time.ms === n.time.ms && l.time.nanos > n.time.nanos)) newest = i;
+  });
+  // Key order and omitted fields as Go marshals image-spec's `v1.Image` and `History`.
+  const config = Buffer.from(
+    goMarshal({
+      created: times[newest],
+      architecture: platform.architecture,
+      os: platform.os,
+      config: {},
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+      history: layers.map((l, i) => ({ created: times[i], created_by: `/bin/sh -c #(nop) ADD file:${l.diffId.slice('sha256:'.length)} in /`, comment: HISTORY_COMMENT })),
+    }),
+  );
+  const files = layers.map((l) => ({ path: l.path, mediaType: l.gzip ? MediaType.OciLayerGzip : MediaType.OciLayer, digest: l.digest, size: l.size }));
+  // the copy of standard input, if any, goes with the source
+  return new SynthesizedImageSource(reference, config, files, { manifestMediaType: false, close: async () => temp?.remove() });
 }
 
 /**
@@ -201,7 +154,7 @@ export class TarballSource implements ImageSource {
  * @throws FerryError(E_NOT_FOUND) for a missing file; E_INVALID_REFERENCE for one that is not a regular file;
  *   E_INVALID_MANIFEST for corrupt gzip data; E_IO, E_ABORTED.
  */
-export async function openTarballSource(ref: TarballReference, opts: OpOptions & TempOptions = {}): Promise<TarballSource> {
+export async function openTarballSource(ref: TarballReference, opts: OpOptions & TempOptions = {}): Promise<SynthesizedImageSource> {
   let temp: TempDir | undefined;
   try {
     const layers: TarballLayer[] = [];
@@ -227,7 +180,7 @@ export async function openTarballSource(ref: TarballReference, opts: OpOptions &
       }
       layers.push(await readLayer(file, file, { ms: st.mtimeNs / 1_000_000n, nanos: st.mtimeNs % 1_000_000n }, opts));
     }
-    return new TarballSource(ref, layers, temp);
+    return tarballImage(ref, layers, temp);
   } catch (e) {
     await temp?.remove().catch(() => {});
     throw e;
