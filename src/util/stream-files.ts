@@ -229,9 +229,8 @@ function quiet<T extends Writable>(stream: T): T {
   return stream;
 }
 
-/** An output on a descriptor of our own, closed when done. */
-function ownOutput(fh: FileHandle): SequentialOutput {
-  const stream = quiet(fh.createWriteStream({ highWaterMark: CHUNK }));
+/** An output whose write stream is ended when done (or destroyed, then `afterAbort`). */
+function endedOutput(stream: Writable, afterAbort: () => Promise<void> = async () => {}): SequentialOutput {
   return {
     stream,
     async finish() {
@@ -241,9 +240,14 @@ function ownOutput(fh: FileHandle): SequentialOutput {
     async abort() {
       stream.destroy();
       await finished(stream).catch(() => {});
-      await fh.close().catch(() => {});
+      await afterAbort().catch(() => {});
     },
   };
+}
+
+/** An output on a descriptor of our own, closed when done. */
+function ownOutput(fh: FileHandle): SequentialOutput {
+  return endedOutput(quiet(fh.createWriteStream({ highWaterMark: CHUNK })), () => fh.close());
 }
 
 /** An output on a stream we must not close (the process's stdout or stderr, an inherited descriptor). */
@@ -294,18 +298,7 @@ async function openProcessFd(fd: number, what: string): Promise<SequentialOutput
     return borrowedOutput(sock, () => sock.destroy());
   }
   // A regular file (`> out.tar`, `>> all.tar`) or device: written at its current offset, left open.
-  const stream = quiet(createWriteStream('', { fd, autoClose: false, highWaterMark: CHUNK }));
-  return {
-    stream,
-    async finish() {
-      stream.end();
-      await finished(stream);
-    },
-    async abort() {
-      stream.destroy();
-      await finished(stream).catch(() => {});
-    },
-  };
+  return endedOutput(quiet(createWriteStream('', { fd, autoClose: false, highWaterMark: CHUNK })));
 }
 
 /**
