@@ -59,7 +59,7 @@ const GLOBALS_USED: Record<CommandName, readonly ScopedGlobal[]> = {
   'list-tags': ['registries-conf', 'tmpdir'],
   'manifest-digest': [],
   login: ['registries-conf'],
-  logout: [],
+  logout: ['registries-conf'],
   'standalone-sign': [],
   'standalone-verify': [],
   store: [],

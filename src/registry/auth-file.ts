@@ -8,7 +8,8 @@ import { dirname, join, basename } from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { SystemContext } from '../types/context.js';
 import { readBoundedFile } from '../util/bounded-read.js';
-import { helperErase, helperGet, helperList, helperStore } from './cred-helper.js';
+import { helperErase, helperGet, helperList, helperStore, MissingHelperError } from './cred-helper.js';
+import { AUTH_FILES_HELPER, registriesConfFor } from './registries-conf.js';
 
 /** Credentials for one registry. Never logged, never put in an error message. */
 export interface Credentials {
@@ -155,9 +156,47 @@ export interface CredentialsLookup {
   helper?: string;
 }
 
-/** Like {@link lookupCredentials}, also telling which file and helper the credentials came from. */
+/**
+ * The places credentials are kept, in order: registries.conf's `credential-helpers` (`containers-auth.json` for the
+ * auth files, another NAME for `docker-credential-NAME`), `["containers-auth.json"]` by default.
+ */
+export async function credentialHelpersFor(ctx: SystemContext): Promise<string[]> {
+  return (await registriesConfFor(ctx)).credentialHelpers;
+}
+
+/**
+ * Runs `step` for each of `helpers` in order until one gives a result (not undefined); a helper that fails is passed
+ * over, as containers/image does, and the first failure is thrown only when no helper gave a result.
+ */
+async function firstOf<T>(helpers: string[], step: (helper: string) => Promise<T | undefined>): Promise<T | undefined> {
+  let failure: unknown;
+  for (const helper of helpers) {
+    try {
+      const r = await step(helper);
+      if (r !== undefined) return r;
+    } catch (e) {
+      failure ??= e;
+    }
+  }
+  if (failure !== undefined) throw failure;
+  return undefined;
+}
+
+/**
+ * Like {@link lookupCredentials}, also telling which file and helper the credentials came from. The places of
+ * {@link credentialHelpersFor} are asked in order: the auth files as {@link lookupIn} says, a helper for the host.
+ */
 export async function lookupCredentialsDetailed(registry: string, repository: string, ctx: SystemContext): Promise<CredentialsLookup> {
-  return lookupIn(authPaths(ctx), registry, repository);
+  const host = normalizeRegistryHost(registry);
+  const found = await firstOf(await credentialHelpersFor(ctx), async (helper) => {
+    if (helper === AUTH_FILES_HELPER) {
+      const r = await lookupIn(authPaths(ctx), registry, repository);
+      return r.credentials ? r : undefined;
+    }
+    const credentials = await helperGet(helper, host);
+    return credentials ? { credentials, helper } : undefined;
+  });
+  return found ?? {};
 }
 
 /**
@@ -297,11 +336,31 @@ function namespacedHelperError(helper: string, key: string): FerryError {
 
 /**
  * Stores credentials for `key` (`host` or `host/ns/repo`; `fileKey` is its spelling in the file, see
- * {@link dockerCompatKey}), keeping every other entry and top-level field. When the file names a helper for the host
- * (`credHelpers`, else `credsStore`), the helper stores them (for the host) and the file is not changed.
- * @throws FerryError(E_USAGE) for a namespaced key whose host has a helper; FerryError(E_CREDENTIAL_HELPER).
+ * {@link dockerCompatKey}) in the first of `helpers` (registries.conf's `credential-helpers`, see
+ * {@link credentialHelpersFor}) that takes them. In `file` (`containers-auth.json`), every other entry and top-level
+ * field is kept; when the file names a helper for the host (`credHelpers`, else `credsStore`), that helper stores them
+ * (for the host) and the file is not changed. A helper holds whole registries only: a namespaced key goes to the file.
+ * @throws FerryError(E_USAGE) for a namespaced key no place can hold; FerryError(E_CREDENTIAL_HELPER) when every
+ *         place failed (the first failure).
  */
-export async function saveCredentials(file: string, fileKey: string, creds: { username: string; password: string }, key = fileKey): Promise<StoredIn> {
+export async function saveCredentials(
+  file: string,
+  fileKey: string,
+  creds: { username: string; password: string },
+  key = fileKey,
+  helpers: string[] = [AUTH_FILES_HELPER],
+): Promise<StoredIn> {
+  const { host, namespaced } = splitKey(key);
+  const stored = await firstOf(helpers, async (helper): Promise<StoredIn> => {
+    if (helper === AUTH_FILES_HELPER) return saveInFile(file, fileKey, creds, key);
+    if (namespaced) throw namespacedHelperError(helper, key);
+    await helperStore(helper, host, creds);
+    return { helper };
+  });
+  return stored!;
+}
+
+async function saveInFile(file: string, fileKey: string, creds: { username: string; password: string }, key: string): Promise<StoredIn> {
   const c = await readForUpdate(file);
   const { host, namespaced } = splitKey(key);
   const helper = helperOfFile(c, host);
@@ -317,11 +376,36 @@ export async function saveCredentials(file: string, fileKey: string, creds: { us
 }
 
 /**
- * Removes the credentials of `key` (`fileKey` as in {@link saveCredentials}): from the helper the file names for its
- * host (a namespaced key is never in a helper), and the `auths` entry. False if neither had any.
- * @throws FerryError(E_CREDENTIAL_HELPER) when the helper fails (the file is then left as it was).
+ * Removes the credentials of `key` (`fileKey` as in {@link saveCredentials}) from every one of `helpers`: from
+ * `file`, the helper it names for the host and the `auths` entry; from a helper, its entry for the host (a namespaced
+ * key is never in a helper). False if none had any.
+ * @throws FerryError(E_CREDENTIAL_HELPER) when a helper fails (the others are still cleared; the file is then left as
+ *         it was when its own helper failed).
  */
-export async function removeCredentials(file: string, fileKey: string, key = fileKey): Promise<boolean> {
+export async function removeCredentials(file: string, fileKey: string, key = fileKey, helpers: string[] = [AUTH_FILES_HELPER]): Promise<boolean> {
+  const { host, namespaced } = splitKey(key);
+  let removed = false;
+  await everyOf(helpers, async (helper) => {
+    if (helper === AUTH_FILES_HELPER) removed = (await removeFromFile(file, fileKey, key)) || removed;
+    else if (!namespaced) removed = (await helperErase(helper, host)) || removed;
+  });
+  return removed;
+}
+
+/** Runs `step` for every one of `helpers`; the first failure is thrown once all have run. */
+async function everyOf(helpers: string[], step: (helper: string) => Promise<void>): Promise<void> {
+  let failure: unknown;
+  for (const helper of helpers) {
+    try {
+      await step(helper);
+    } catch (e) {
+      failure ??= e;
+    }
+  }
+  if (failure !== undefined) throw failure;
+}
+
+async function removeFromFile(file: string, fileKey: string, key: string): Promise<boolean> {
   const c = await readForUpdate(file);
   const { host, namespaced } = splitKey(key);
   const helper = helperOfFile(c, host);
@@ -334,12 +418,27 @@ export async function removeCredentials(file: string, fileKey: string, key = fil
 }
 
 /**
- * Removes every stored credential of `file`: each registry of its `credHelpers` is erased from its helper, every
- * entry its `credsStore` lists is erased from it, then `auths` and `credHelpers` are emptied (as containers/image
- * does; other fields, `credsStore` included, are kept). A missing file is fine.
+ * Removes every stored credential from every one of `helpers`. From `file`: each registry of its `credHelpers` is
+ * erased from its helper, every entry its `credsStore` lists is erased from it, then `auths` and `credHelpers` are
+ * emptied (as containers/image does; other fields, `credsStore` included, are kept; a missing file is fine). From a
+ * helper: every server it lists (a helper that is not installed has nothing to remove).
  * @throws FerryError(E_CREDENTIAL_HELPER) when a helper fails (the file is then left as it was).
  */
-export async function removeAllCredentials(file: string): Promise<void> {
+export async function removeAllCredentials(file: string, helpers: string[] = [AUTH_FILES_HELPER]): Promise<void> {
+  await everyOf(helpers, async (helper) => {
+    if (helper === AUTH_FILES_HELPER) return removeAllFromFile(file);
+    let servers: string[];
+    try {
+      servers = await helperList(helper);
+    } catch (e) {
+      if (e instanceof MissingHelperError) return;
+      throw e;
+    }
+    for (const server of servers) await helperErase(helper, server);
+  });
+}
+
+async function removeAllFromFile(file: string): Promise<void> {
   const c = await readAuthFile({ path: file, legacy: false });
   if (!c) return;
   if (typeof c.credHelpers === 'object' && c.credHelpers !== null) {

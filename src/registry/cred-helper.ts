@@ -38,6 +38,13 @@ export function helperProgram(name: string): string {
   return `docker-credential-${name}`;
 }
 
+/** A helper program that is not installed (not found in `$PATH`). */
+export class MissingHelperError extends FerryError {
+  constructor(program: string) {
+    super(ErrorCode.CredentialHelper, `credential helper ${program} not found in $PATH`);
+  }
+}
+
 function failure(program: string, action: Action, server: string | undefined, why: string): FerryError {
   const what = server === undefined ? `${action}` : `${action} for ${server}`;
   return new FerryError(ErrorCode.CredentialHelper, `credential helper ${program} failed (${what}): ${why}`);
@@ -60,7 +67,7 @@ async function runHelper(name: string, action: Action, input: string, server: st
       chunks.push(c);
     });
     child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') reject(new FerryError(ErrorCode.CredentialHelper, `credential helper ${program} not found in $PATH`));
+      if (e.code === 'ENOENT') reject(new MissingHelperError(program));
       else reject(failure(program, action, server, e.code ?? 'cannot run it'));
     });
     // a helper that exits without reading its input closes the pipe: that is its business, not an error here

@@ -41,9 +41,18 @@ export interface RegistriesConf {
   /** `[aliases]` short name → fully-qualified name (drop-ins may erase one with ""). */
   aliases: Record<string, string>;
   shortNameMode?: string;
+  /**
+   * `credential-helpers`: where credentials are looked up and stored, in order — `containers-auth.json` for the auth
+   * files, any other NAME for the program `docker-credential-NAME`. The last file that sets it wins; unset, it is
+   * `["containers-auth.json"]` (see {@link AUTH_FILES_HELPER}).
+   */
+  credentialHelpers: string[];
   /** Files that were read, in order. */
   files: string[];
 }
+
+/** The `credential-helpers` entry that stands for the auth files (containers-auth.json(5)) rather than a program. */
+export const AUTH_FILES_HELPER = 'containers-auth.json';
 
 /** A place to pull an image from: a mirror or the primary location, with the rewritten name. */
 export interface PullSource {
@@ -103,6 +112,13 @@ export function parseRegistriesConf(text: string, file: string): Partial<Omit<Re
     return parseV1(v1, file);
   }
   if (search) out.unqualifiedSearchRegistries = search;
+  const helpers = strArray(doc['credential-helpers'], 'credential-helpers', file);
+  if (helpers) {
+    for (const h of helpers) {
+      if (h === '' || h.includes('/')) throw new FerryError(ErrorCode.Config, `${file}: credential-helpers: "${h}" is not a helper name`);
+    }
+    out.credentialHelpers = helpers;
+  }
   const mode = str(doc['short-name-mode'], 'short-name-mode', file);
   if (mode !== undefined) {
     if (!['enforcing', 'permissive', 'disabled', ''].includes(mode)) {
@@ -189,6 +205,7 @@ function merge(base: RegistriesConf, later: ReturnType<typeof parseRegistriesCon
   base.files.push(file);
   if (later.unqualifiedSearchRegistries) base.unqualifiedSearchRegistries = later.unqualifiedSearchRegistries;
   if (later.shortNameMode !== undefined) base.shortNameMode = later.shortNameMode;
+  if (later.credentialHelpers && later.credentialHelpers.length > 0) base.credentialHelpers = later.credentialHelpers;
   for (const [k, v] of Object.entries(later.aliases ?? {})) {
     if (v === '') delete base.aliases[k];
     else base.aliases[k] = v;
@@ -241,7 +258,7 @@ export function registriesConfFor(ctx: SystemContext, opts: OpOptions = {}): Pro
 }
 
 async function readRegistriesConf(ctx: SystemContext, opts: OpOptions): Promise<RegistriesConf> {
-  const conf: RegistriesConf = { unqualifiedSearchRegistries: [], registries: [], aliases: {}, files: [] };
+  const conf: RegistriesConf = { unqualifiedSearchRegistries: [], registries: [], aliases: {}, credentialHelpers: [AUTH_FILES_HELPER], files: [] };
   const explicit = ctx.registriesConf ?? process.env['CONTAINERS_REGISTRIES_CONF'];
   const load = async (file: string) => {
     const text = await readIfExists(file, opts.signal);

@@ -99,6 +99,80 @@ describe('cli: credential helpers (credHelpers, credsStore) against a registry w
     expect(await helper.entry(reg().host)).to.equal(undefined);
   });
 
+  describe("registries.conf's credential-helpers list", () => {
+    let conf: string;
+    const writeConf = async (helpers: string[]) => {
+      conf = path.join(dir, 'registries.conf');
+      await writeFile(conf, `credential-helpers = ${JSON.stringify(helpers)}\n`);
+    };
+    const withConf = (args: string[]) => [...args.slice(0, 1), '--registries-conf', conf, ...args.slice(1)];
+
+    it('login stores in the first helper of the list, inspect and --get-login read it back, logout erases it', async () => {
+      await writeConf([helper.name, 'containers-auth.json']);
+      const login = await ferryWithHelper(withConf(['login', '--authfile', authfile, '--cert-dir', reg().certDir!, '-u', reg().username!, '--password-stdin', reg().host]), { stdin: reg().password! });
+      expect(login.code, login.stderr).to.equal(0);
+      expect(await helper.entry(reg().host)).to.deep.equal({ ServerURL: reg().host, Username: reg().username, Secret: reg().password });
+      expect(await readFile(authfile, 'utf8').catch(() => 'absent')).to.equal('absent');
+
+      const i = await ferryWithHelper(withConf(['inspect', '--raw', '--authfile', authfile, '--cert-dir', reg().certDir!, `docker://${reg().host}/team/app:1`]));
+      expect(i.code, i.stderr).to.equal(0);
+      expect(i.stdoutBytes.equals(image.bytes)).to.equal(true);
+      const get = await ferryWithHelper(withConf(['login', '--get-login', '--authfile', authfile, reg().host]));
+      expect(get.stdout).to.equal(`${reg().username}\n`);
+
+      const out = await ferryWithHelper(withConf(['logout', '--authfile', authfile, reg().host]));
+      expect(out.code, out.stderr).to.equal(0);
+      expect(await helper.entry(reg().host)).to.equal(undefined);
+    });
+
+    it('asks the places in order: the auth file first when it is listed first, the helper when the file has nothing', async () => {
+      await writeConf(['containers-auth.json', helper.name]);
+      await helper.put(reg().host, reg().username!, reg().password!);
+      const viaHelper = await ferryWithHelper(withConf(['inspect', '--raw', '--authfile', authfile, '--cert-dir', reg().certDir!, `docker://${reg().host}/team/app:1`]));
+      expect(viaHelper.code, viaHelper.stderr).to.equal(0);
+      expect(await helper.calls()).to.deep.equal([`get ${reg().host}`]);
+      await writeFile(authfile, JSON.stringify({ auths: { [reg().host]: { auth: Buffer.from(`${reg().username}:${reg().password}`).toString('base64') } } }));
+      const viaFile = await ferryWithHelper(withConf(['inspect', '--raw', '--authfile', authfile, '--cert-dir', reg().certDir!, `docker://${reg().host}/team/app:1`]));
+      expect(viaFile.code, viaFile.stderr).to.equal(0);
+      expect(await helper.calls()).to.deep.equal([`get ${reg().host}`]); // not asked again
+    });
+
+    it('passes over a missing or failing helper when a later place has the credentials; fails naming it when none has', async () => {
+      await writeConf(['absent', 'containers-auth.json']);
+      const login = await ferryWithHelper(withConf(['login', '--authfile', authfile, '--cert-dir', reg().certDir!, '-u', reg().username!, '-p', reg().password!, reg().host]));
+      expect(login.code, login.stderr).to.equal(0);
+      expect(Object.keys(JSON.parse(await readFile(authfile, 'utf8')).auths)).to.deep.equal([reg().host]);
+      const ok = await ferryWithHelper(withConf(['inspect', '--raw', '--authfile', authfile, '--cert-dir', reg().certDir!, `docker://${reg().host}/team/app:1`]));
+      expect(ok.code, ok.stderr).to.equal(0);
+
+      await writeConf([helper.name]);
+      await helper.setFailing(true);
+      const r = await ferryWithHelper(withConf(['inspect', '--raw', '--authfile', authfile, '--cert-dir', reg().certDir!, `docker://${reg().host}/team/app:1`]));
+      expect(r.code).to.equal(1);
+      expect(r.stderr.split('\n')[0]).to.equal(`Error: credential helper docker-credential-${helper.name} failed (get for ${reg().host}): exit status 3`);
+      expect(r.stdout + r.stderr).not.to.contain(HELPER_LEAK);
+    });
+
+    it('logout --all empties every place of the list; a helper that is not installed has nothing to remove', async () => {
+      await writeConf([helper.name, 'absent', 'containers-auth.json']);
+      await helper.put(reg().host, 'x', 'y');
+      await helper.put('other.example', 'x', 'y');
+      await writeFile(authfile, JSON.stringify({ auths: { 'third.example': { auth: Buffer.from('a:b').toString('base64') } } }));
+      const all = await ferryWithHelper(withConf(['logout', '--authfile', authfile, '--all']));
+      expect(all.code, all.stderr).to.equal(0);
+      expect(await helper.entry(reg().host)).to.equal(undefined);
+      expect(await helper.entry('other.example')).to.equal(undefined);
+      expect(JSON.parse(await readFile(authfile, 'utf8')).auths).to.deep.equal({});
+    });
+
+    it('refuses a credential-helpers entry that is not a helper name', async () => {
+      await writeConf(['../../bin/sh']);
+      const r = await ferryWithHelper(withConf(['inspect', '--raw', '--authfile', authfile, '--cert-dir', reg().certDir!, `docker://${reg().host}/team/app:1`]));
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.equal(`Error: ${conf}: credential-helpers: "../../bin/sh" is not a helper name\n`);
+    });
+  });
+
   describe("Debian's docker-credential-pass over a test GnuPG home and pass store", () => {
     let env: Record<string, string>;
     beforeEach(async () => {

@@ -9,7 +9,7 @@ import { makeTempDir, removeDir } from '../harness/tmp.js';
 
 function conf(text: string): RegistriesConf {
   const p = parseRegistriesConf(text, 'r.conf');
-  return { unqualifiedSearchRegistries: p.unqualifiedSearchRegistries ?? [], registries: p.registries, aliases: p.aliases ?? {}, files: ['r.conf'] };
+  return { unqualifiedSearchRegistries: p.unqualifiedSearchRegistries ?? [], registries: p.registries, aliases: p.aliases ?? {}, credentialHelpers: p.credentialHelpers ?? ['containers-auth.json'], files: ['r.conf'] };
 }
 
 describe('registry/registries-conf', () => {

@@ -67,7 +67,7 @@ const spec: CommandSpec = {
     if (!password) throw new FerryError(ErrorCode.Usage, 'password must not be empty');
 
     await checkLogin(host, { username, password }, ctx, { signal: cli.signal });
-    await saveCredentials(file.path, fileKey, { username, password }, key);
+    await saveCredentials(file.path, fileKey, { username, password }, key, file.helpers);
     await write(cli.io.stdout, 'Login Succeeded!\n');
   },
 };

@@ -20,16 +20,16 @@ const spec: CommandSpec = {
   async handler(args, cli) {
     const ctx = contextFromArgs(args, '', cli.io.env);
     const { dockerCompatKey, removeCredentials, removeAllCredentials } = await import('../../registry/auth-file.js');
-    const { path: file, dockerCompat } = await loginFile(args, ctx);
+    const { path: file, dockerCompat, helpers } = await loginFile(args, ctx);
     if (args['all']) {
       if (args['REGISTRY'] !== undefined) throw new FerryError(ErrorCode.Usage, '--all takes no REGISTRY');
-      await removeAllCredentials(file);
+      await removeAllCredentials(file, helpers);
       await write(cli.io.stdout, 'Removed login credentials for all registries\n');
       return;
     }
     if (args['REGISTRY'] === undefined) throw new FerryError(ErrorCode.Usage, 'REGISTRY or --all is required');
     const { key } = registryKey(String(args['REGISTRY']));
-    if (!(await removeCredentials(file, dockerCompat ? dockerCompatKey(key) : key, key))) throw new FerryError(ErrorCode.Unauthorized, `not logged into ${key}`);
+    if (!(await removeCredentials(file, dockerCompat ? dockerCompatKey(key) : key, key, helpers))) throw new FerryError(ErrorCode.Unauthorized, `not logged into ${key}`);
     await write(cli.io.stdout, `Removed login credentials for ${key}\n`);
   },
 };

@@ -18,6 +18,11 @@ export interface LoginFile {
   path: string;
   /** Whether it is a Docker-format config.json (`--compat-auth-file`). */
   dockerCompat: boolean;
+  /**
+   * Where credentials are stored and removed, in order (registries.conf's `credential-helpers`; `containers-auth.json`
+   * is {@link path}). A Docker-compatible file given with `--compat-auth-file` is the only place.
+   */
+  helpers: string[];
 }
 
 /**
@@ -30,8 +35,9 @@ export async function loginFile(args: Record<string, unknown>, ctx: SystemContex
     if (args['authfile'] !== undefined) {
       throw new FerryError(ErrorCode.Usage, 'options for paths to the credential file and to the Docker-compatible credential file can not be set simultaneously');
     }
-    return { path: compat, dockerCompat: true };
+    const { AUTH_FILES_HELPER } = await import('../../registry/registries-conf.js');
+    return { path: compat, dockerCompat: true, helpers: [AUTH_FILES_HELPER] };
   }
-  const { authFileForWriting } = await import('../../registry/auth-file.js');
-  return { path: authFileForWriting(ctx), dockerCompat: false };
+  const { authFileForWriting, credentialHelpersFor } = await import('../../registry/auth-file.js');
+  return { path: authFileForWriting(ctx), dockerCompat: false, helpers: await credentialHelpersFor(ctx) };
 }
