@@ -43,11 +43,21 @@ export interface ApplyOptions {
   signal?: AbortSignal;
   /** Whether to chown entries (default: when running as root). */
   chown?: boolean;
-  /** `overlay` (default): also create overlay whiteouts and opaque xattrs; `record`: only return them in `whiteouts`. */
-  whiteoutMode?: 'overlay' | 'record';
+  /** How whiteouts are stored (see {@link WhiteoutMode}); `overlay` by default. */
+  whiteoutMode?: WhiteoutMode;
+  /** The xattr marking an opaque directory in `overlay` mode: `trusted.overlay.opaque` (default) or, rootless, `user.overlay.opaque`. */
+  opaqueXattr?: string;
   /** storage.conf's `ignore_chown_errors`: an owner the user namespace lacks leaves the entry owned by its root. */
   ignoreChownErrors?: boolean;
 }
+
+/**
+ * How a layer's whiteouts are stored, as containers/storage stores them: `overlay` — 0/0 character devices and an
+ * opaque xattr on directories (kernel overlayfs); `aufs` — kept as the `.wh.` files of the tar, empty regular files
+ * (what fuse-overlayfs reads: containers/storage's format when storage.conf sets a mount_program); `record` — not
+ * stored, only returned in {@link AppliedLayer.whiteouts} (vfs applies them itself).
+ */
+export type WhiteoutMode = 'overlay' | 'aufs' | 'record';
 
 type Kind = 'dir' | 'file' | 'symlink' | 'other';
 
@@ -93,6 +103,8 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
   const uids = new Set<number>();
   const gids = new Set<number>();
   const record = opts.whiteoutMode === 'record';
+  const aufs = opts.whiteoutMode === 'aufs';
+  const opaqueXattr = opts.opaqueXattr ?? 'trusted.overlay.opaque';
   const recorded: Whiteouts = { whiteouts: [], opaques: [], dirs: [] };
   const explicitDirs = new Set<string>();
   let prevSize = 0;
@@ -155,9 +167,23 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
       if (base.startsWith(WHITEOUT)) {
         ensureParents(parts, e.name);
         const parentRel = parts.slice(0, -1).join('/');
-        if (base === OPAQUE) {
+        if (aufs) {
+          // Kept as a file of the layer (nothing is deleted here); recorded all the same for the checks below.
+          if (base === OPAQUE) recorded.opaques.push(parentRel);
+          else if (!base.startsWith(WHITEOUT + WHITEOUT)) recorded.whiteouts.push(parentRel === '' ? base.slice(WHITEOUT.length) : `${parentRel}/${base.slice(WHITEOUT.length)}`);
+          replace(rel, e.name);
+          const fd = openSync(abs(rel), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+          try {
+            if (doChown && (e.uid !== myUid || e.gid !== myGid)) own(e, () => fchownSync(fd, e.uid, e.gid));
+            fchmodSync(fd, e.mode);
+            futimesSync(fd, e.mtime, e.mtime);
+          } finally {
+            closeSync(fd);
+          }
+          created.set(rel, 'file');
+        } else if (base === OPAQUE) {
           recorded.opaques.push(parentRel);
-          if (!record) native.lsetxattr(abs(parentRel), 'trusted.overlay.opaque', Buffer.from('y'));
+          if (!record) native.lsetxattr(abs(parentRel), opaqueXattr, Buffer.from('y'));
         } else if (!base.startsWith(WHITEOUT + WHITEOUT)) {
           const hidden = base.slice(WHITEOUT.length);
           // The path check above saw ".wh..." as a plain name: what it deletes must be a name too.

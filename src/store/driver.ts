@@ -1,5 +1,6 @@
 /** What the store needs from a storage driver (overlay, vfs): where layer contents live and how layers are made. */
 import type { StorageDriver } from './config.js';
+import type { WhiteoutMode } from './apply.js';
 
 /** Whiteouts of a layer, recorded instead of created (drivers that apply layers onto a copy of the parent). */
 export interface Whiteouts {
@@ -22,8 +23,10 @@ export interface LayerDriver {
   readonly name: StorageDriver;
   /** `<graphroot>/<driver>`. */
   readonly home: string;
-  /** `overlay`: whiteouts become 0/0 character devices and opaque xattrs; `record`: they are returned in {@link Whiteouts}. */
-  readonly whiteoutMode: 'overlay' | 'record';
+  /** How whiteouts are stored (see {@link WhiteoutMode}). */
+  readonly whiteoutMode: WhiteoutMode;
+  /** The xattr of an opaque directory in `overlay` mode (see {@link ApplyOptions.opaqueXattr}). */
+  readonly opaqueXattr?: string;
   /** Creates the driver's directories. */
   ensureDirs(): void;
   /**

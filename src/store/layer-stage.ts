@@ -12,6 +12,7 @@ import { FerryError, ErrorCode } from '../errors.js';
 import { decompressStream, detectStreamCompression, type Compression } from '../compression/index.js';
 import { makeOwnedTempDir } from '../util/owned-temp-dir.js';
 import { registerExitCleanup } from '../util/temp.js';
+import type { WhiteoutMode } from './apply.js';
 import { VerifyingStream } from '../util/verify-stream.js';
 import { applyToFiles } from './apply-files.js';
 import type { Whiteouts } from './driver.js';
@@ -66,7 +67,7 @@ export async function stageLayer(
   stagingRoot: string,
   tarSplitDir: string,
   info: { digest?: string; size?: number },
-  opts: { signal?: AbortSignal; whiteoutMode?: 'overlay' | 'record'; ignoreChownErrors?: boolean } = {},
+  opts: { signal?: AbortSignal; whiteoutMode?: WhiteoutMode; opaqueXattr?: string; ignoreChownErrors?: boolean } = {},
 ): Promise<StagedLayer> {
   let owned;
   try {

@@ -12,6 +12,8 @@ import { promisify } from 'node:util';
 import { FerryError, ErrorCode } from '../errors.js';
 import { STAGING_DIR, type LayerDriver } from './driver.js';
 import { randomLinkName } from './ids.js';
+import type { WhiteoutMode } from './apply.js';
+import { isRootless } from './userns.js';
 
 const run = promisify(execFile);
 
@@ -40,10 +42,17 @@ export async function runMount(cmd: string, args: string[], what: string, opts: 
 export class OverlayLayout implements LayerDriver {
   readonly name = 'overlay' as const;
   readonly home: string;
-  readonly whiteoutMode = 'overlay' as const;
+  /** `aufs` when storage.conf sets a mount_program (fuse-overlayfs reads `.wh.` files), else `overlay`. */
+  readonly whiteoutMode: WhiteoutMode;
+  /** `user.overlay.opaque` in a rootless store (kernel overlayfs mounted with `userxattr`), else `trusted.overlay.opaque`. */
+  readonly opaqueXattr: string;
+  private readonly rootless: boolean;
 
-  constructor(graphRoot: string) {
+  constructor(graphRoot: string, opts: { mountProgram?: string; rootless?: boolean } = {}) {
     this.home = join(graphRoot, 'overlay');
+    this.rootless = opts.rootless ?? isRootless();
+    this.whiteoutMode = opts.mountProgram ? 'aufs' : 'overlay';
+    this.opaqueXattr = this.rootless ? 'user.overlay.opaque' : 'trusted.overlay.opaque';
   }
 
   ensureDirs(): void {
@@ -63,11 +72,16 @@ export class OverlayLayout implements LayerDriver {
     return isMountPoint(this.mountPath(id));
   }
 
-  /** storage.conf's mount_program (fuse-overlayfs) when set, else kernel overlayfs as root. Paths relative to home, like containers/storage. */
+  /**
+   * storage.conf's mount_program (fuse-overlayfs) when set, else kernel overlayfs as root — in a rootless store's
+   * user namespace with `userxattr` (its opaque directories carry `user.overlay.opaque`). Paths relative to home, like
+   * containers/storage.
+   */
   async mount(id: string, opts: { mountProgram?: string; signal?: AbortSignal }): Promise<string> {
     const o = this.mountOptions(id);
     const rel = (p: string) => p.slice(this.home.length + 1);
-    const options = `lowerdir=${o.lower.map(rel).join(':')},upperdir=${rel(o.upper)},workdir=${rel(o.work)}`;
+    const dirs = `lowerdir=${o.lower.map(rel).join(':')},upperdir=${rel(o.upper)},workdir=${rel(o.work)}`;
+    const options = !opts.mountProgram && this.rootless ? `${dirs},userxattr` : dirs;
     const what = `mounting layer ${id}`;
     // storage.conf's mount_program wins whenever it is set, as in containers/storage.
     if (opts.mountProgram) await runMount(opts.mountProgram, ['-o', options, o.merged], what, { cwd: this.home, signal: opts.signal });

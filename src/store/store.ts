@@ -97,7 +97,7 @@ export class Store {
   constructor(options: StoreOptions) {
     this.options = options;
     this.d = options.driver;
-    this.driver = options.driver === 'vfs' ? new VfsLayout(options.graphRoot) : new OverlayLayout(options.graphRoot);
+    this.driver = options.driver === 'vfs' ? new VfsLayout(options.graphRoot) : new OverlayLayout(options.graphRoot, { mountProgram: options.mountProgram });
   }
 
   get graphRoot(): string {
@@ -288,6 +288,7 @@ export class Store {
     return stageLayer(input, this.driver.stagingRoot(), this.dir('layers'), info, {
       ...op,
       whiteoutMode: this.driver.whiteoutMode,
+      ...(this.driver.opaqueXattr !== undefined ? { opaqueXattr: this.driver.opaqueXattr } : {}),
       ...(this.options.ignoreChownErrors ? { ignoreChownErrors: true } : {}),
     });
   }

@@ -50,6 +50,14 @@ export function rootlessUid(env: NodeJS.ProcessEnv = process.env): number | unde
   return Number(v);
 }
 
+/**
+ * Whether stores are rootless for this process, as containers/storage decides it: not root, or in a user namespace
+ * podman or ferry set up (`_CONTAINERS_USERNS_CONFIGURED`).
+ */
+export function isRootless(env: NodeJS.ProcessEnv = process.env): boolean {
+  return process.geteuid?.() !== 0 || env._CONTAINERS_USERNS_CONFIGURED !== undefined;
+}
+
 /** Whether this process runs in a user namespace podman or ferry set up for a rootless store. */
 export function inRootlessNamespace(env: NodeJS.ProcessEnv = process.env): boolean {
   return env._CONTAINERS_USERNS_CONFIGURED !== undefined && process.getuid?.() === 0;

@@ -4,8 +4,9 @@
  * pulls into `~/.local/share/containers/storage` in the user namespace podman uses (the user as 0, the subordinate
  * IDs from 1), so rootless podman lists, mounts (`podman unshare podman image mount`) and reads what ferry pulled with
  * the owners the image has, and ferry reads what rootless podman pulled; without subordinate IDs only
- * `ignore_chown_errors` lets an image with other owners in. The vfs driver: the overlay driver's `mount_program =
- * fuse-overlayfs` needs /dev/fuse, which the test checks and names when it cannot run.
+ * `ignore_chown_errors` lets an image with other owners in. The vfs driver, and the overlay driver on kernel overlayfs
+ * mounted in the user namespace (`userxattr`); its `mount_program = fuse-overlayfs` needs /dev/fuse, which the test
+ * checks and names when it cannot run (whiteout-formats.test.ts checks what a mount_program store holds, as root).
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
@@ -148,7 +149,7 @@ describe('rootless stores: ferry and rootless podman as a non-root user', functi
     execFileSync('chmod', ['-R', 'a+rX', layout, other]);
   });
 
-  describe('with /etc/subuid and /etc/subgid ranges (vfs)', () => {
+  describe('with /etc/subuid and /etc/subgid ranges', () => {
     let u: TestUser;
     const storeOf = (home: string) => join(home, '.local', 'share', 'containers', 'storage');
     before(async () => {
@@ -206,6 +207,41 @@ describe('rootless stores: ferry and rootless podman as a non-root user', functi
       const c = await ferry(u, '--insecure-policy', 'copy', '--quiet', `containers-storage:${id}`, `oci:${out}:x`);
       expect(c.code, c.stderr).to.equal(0);
       expect(layoutDiffIds(out)).to.deep.equal(otherDiffIds);
+    });
+
+    it('overlay without a mount_program (kernel overlayfs in the user namespace, userxattr): podman mounts what ferry pulled, and the other way round', async () => {
+      // A whiteout and an opaque directory: stored as a 0/0 device and user.overlay.opaque, as rootless podman stores them.
+      const wl = join(base, 'whiteouts');
+      const { diffIds: wlDiffIds } = writeLayout(wl, 'w', [
+        buildTar([{ name: 'opq/', type: 'dir' }, { name: 'opq/old', data: 'old' }, { name: 'gone', data: 'g' }, { name: 'kept', data: 'k' }]),
+        buildTar([{ name: 'opq/', type: 'dir' }, { name: 'opq/.wh..wh..opq' }, { name: 'opq/new', data: 'new' }, { name: '.wh.gone' }]),
+      ]);
+      execFileSync('chmod', ['-R', 'a+rX', wl]);
+      const root = join(u.home, 'kernel-overlay');
+      const runRoot = join(base, `run-${u.name}`, 'ko'); // podman refuses a run root longer than 50 characters
+      const conf = join(u.home, 'kernel-overlay.conf');
+      writeFileSync(conf, `[storage]\ndriver = "overlay"\ngraphroot = "${root}"\nrunroot = "${runRoot}"\n`);
+      chownSync(conf, u.uid, u.uid);
+      const withConf = (cmd: string, args: string[]) => u.run('env', [`CONTAINERS_STORAGE_CONF=${conf}`, cmd, ...args]);
+      // podman keeps its first store's paths in its database: name this store on its command line
+      const podmanHere = ['--root', root, '--runroot', runRoot, '--storage-driver', 'overlay', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+      const r = await withConf(FERRY_BIN, ['--insecure-policy', 'copy', '--quiet', `oci:${wl}:w`, 'containers-storage:example.com/kov:v1']);
+      expect(r.code, r.stderr).to.equal(0);
+      const script = `m="$(podman ${podmanHere.join(' ')} image mount example.com/kov:v1)" && cd "$m" && find . -mindepth 1 | sort && cat opq/new`;
+      const m = await u.run('podman', [...podmanHere, 'unshare', 'sh', '-c', script]);
+      expect(m.code, m.stderr).to.equal(0);
+      expect(m.stdout).to.equal('./kept\n./opq\n./opq/new\nnew');
+
+      const p = await u.run('podman', [...podmanHere, 'pull', '-q', `oci:${other}:o`]);
+      expect(p.code, p.stderr).to.equal(0);
+      const out = join(u.home, 'out-kernel-overlay');
+      const c = await withConf(FERRY_BIN, ['--insecure-policy', 'copy', '--quiet', `containers-storage:${p.stdout.trim().split('\n').pop()!}`, `oci:${out}:x`]);
+      expect(c.code, c.stderr).to.equal(0);
+      expect(layoutDiffIds(out)).to.deep.equal(otherDiffIds);
+      const back = join(u.home, 'out-kov');
+      const c2 = await withConf(FERRY_BIN, ['--insecure-policy', 'copy', '--quiet', 'containers-storage:example.com/kov:v1', `oci:${back}:x`]);
+      expect(c2.code, c2.stderr).to.equal(0);
+      expect(layoutDiffIds(back)).to.deep.equal(wlDiffIds);
     });
 
     it('overlay with mount_program = fuse-overlayfs: podman mounts what ferry pulled', async function () {

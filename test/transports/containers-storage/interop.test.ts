@@ -5,7 +5,8 @@
  */
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { storeNative } from '../../../src/store/native.js';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -244,5 +245,45 @@ describe('containers-storage: interop with skopeo and podman', function () {
     expect((await ferry(['store', 'prune', ...flags])).code).to.equal(0);
     const again = await ferry(['store', 'images', ...flags]);
     expect(again.stdout).to.include('example.com/after-kill');
+  });
+});
+
+describe('containers-storage: a store with a mount_program (fuse-overlayfs), as podman writes it', function () {
+  this.timeout(120000);
+  let t: ReturnType<typeof tempStore>;
+  before(function () {
+    if (!isRoot || !hasCommand('podman')) this.skip();
+    t = tempStore('ferry-aufs-');
+  });
+  let cleanupLayout: string | undefined;
+  after(() => {
+    if (t) removeStore(t.dir);
+    if (cleanupLayout) rmSync(cleanupLayout, { recursive: true, force: true });
+  });
+
+  it('keeps whiteouts and opaque markers as the .wh. files of the layer, the same tree podman unpacks, and reads them back byte for byte', async () => {
+    // lowercase: podman names an image pulled from oci:PATH after the path
+    const layout = join(tmpdir(), `ferry-aufs-layout-${process.pid}`);
+    cleanupLayout = layout;
+    const { diffIds } = writeLayout(layout, 'w', [
+      buildTar([{ name: 'opq/', type: 'dir' }, { name: 'opq/old', data: 'old' }, { name: 'gone', data: 'g' }]),
+      buildTar([{ name: 'opq/', type: 'dir' }, { name: 'opq/.wh..wh..opq' }, { name: 'opq/new', data: 'new' }, { name: '.wh.gone', mode: 0o600 }]),
+    ]);
+    const mountProgram = '/usr/bin/fuse-overlayfs';
+    // podman's pull unpacks layers without mounting anything: no /dev/fuse needed
+    const p = await run('podman', podmanArgs(join(t.dir, 'PG'), join(t.dir, 'PR'), '--storage-opt', `overlay.mount_program=${mountProgram}`, 'pull', '-q', `oci:${layout}:w`));
+    expect(p.code, p.stderr).to.equal(0);
+    const conf = join(t.dir, 'storage.conf');
+    writeFileSync(conf, `[storage]\ndriver = "overlay"\ngraphroot = "${t.G}"\nrunroot = "${t.R}"\n[storage.options.overlay]\nmount_program = "${mountProgram}"\n`);
+    const f = await ferry(['copy', '--quiet', `oci:${layout}:w`, 'containers-storage:example.com/aufs:v1'], { env: { CONTAINERS_STORAGE_CONF: conf } });
+    expect(f.code, f.stderr).to.equal(0);
+    const trees = (G: string) => readdirSync(join(G, 'overlay')).filter((d) => /^[0-9a-f]{64}$/.test(d)).sort().map((d) => [d, ...describeTree(join(G, 'overlay', d, 'diff'))].join('\n'));
+    const ours = trees(t.G);
+    expect(ours.join('\n')).to.include('.wh.gone 100600').and.include('opq/.wh..wh..opq 100644');
+    expect(ours).to.deep.equal(trees(join(t.dir, 'PG')));
+    const out = join(t.dir, 'out');
+    const back = await ferry(['copy', '--quiet', 'containers-storage:example.com/aufs:v1', `oci:${out}:x`], { env: { CONTAINERS_STORAGE_CONF: conf } });
+    expect(back.code, back.stderr).to.equal(0);
+    expect(layoutDiffIds(out)).to.deep.equal(diffIds);
   });
 });
