@@ -285,5 +285,29 @@ describe('containers-storage: a store with a mount_program (fuse-overlayfs), as 
     const back = await ferry(['copy', '--quiet', 'containers-storage:example.com/aufs:v1', `oci:${out}:x`], { env: { CONTAINERS_STORAGE_CONF: conf } });
     expect(back.code, back.stderr).to.equal(0);
     expect(layoutDiffIds(out)).to.deep.equal(diffIds);
+
+    // root can open /dev/fuse: podman mounts ferry's store through fuse-overlayfs, which applies the .wh. files
+    if (!existsSync('/dev/fuse')) {
+      console.log('      (mount through fuse-overlayfs not checked: no /dev/fuse)');
+      return;
+    }
+    const mountArgs = (...args: string[]) => podmanArgs(t.G, t.R, '--storage-opt', `overlay.mount_program=${mountProgram}`, ...args);
+    const m = await run('podman', mountArgs('image', 'mount', 'example.com/aufs:v1'));
+    expect(m.code, m.stderr).to.equal(0);
+    try {
+      const merged = m.stdout.trim();
+      const seen: string[] = [];
+      const walk = (rel: string) => {
+        for (const n of readdirSync(join(merged, rel)).sort()) {
+          const r = rel === '' ? n : `${rel}/${n}`;
+          seen.push(r);
+          if (lstatSync(join(merged, r)).isDirectory()) walk(r);
+        }
+      };
+      walk('');
+      expect(seen).to.deep.equal(['opq', 'opq/new']);
+    } finally {
+      await run('podman', mountArgs('image', 'unmount', 'example.com/aufs:v1'));
+    }
   });
 });
