@@ -164,7 +164,6 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
     .fail((msg, err) => {
       failed = err ?? new UsageError(msg);
     });
-  skipHelpCache(y);
   for (const [name, entry] of Object.entries(COMMANDS)) {
     if (spec && name === wanted) {
       y = y.command(spec.command, spec.describe, (b) => hideUnusedGlobals(spec.builder(b), wanted!), async (args) => {
@@ -260,21 +259,4 @@ async function complete(words: string[], io: CliIo): Promise<number> {
     // no candidates
   }
   return 0;
-}
-
-/**
- * yargs renders the whole help text of a command just before running its handler, only to have it ready in case the
- * handler fails later and yargs shows help on failure. ferry reports handler errors itself (`.fail()` above, no help),
- * so that rendering (10-25 ms of every command) is wasted: turn it off. `--help` renders help as before. Uses yargs'
- * internal methods (there is no public switch); if they change, this does nothing and returns false, which
- * test/cli/workarounds.test.ts turns into a failure.
- * @returns whether the help cache was turned off.
- */
-export function skipHelpCache(y: Argv): boolean {
-  type Usage = { cacheHelpMessage?: () => void };
-  const internal = (y as unknown as { getInternalMethods?: () => { getUsageInstance?: () => Usage } }).getInternalMethods?.();
-  const usage = internal?.getUsageInstance?.();
-  if (!usage || typeof usage.cacheHelpMessage !== 'function') return false;
-  usage.cacheHelpMessage = () => {};
-  return true;
 }
