@@ -9,11 +9,9 @@ import { PassThrough, Readable, Writable, pipeline } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { FerryError, ErrorCode } from '../errors.js';
 import { compressStream, decompressStream, detectStreamCompression, type Compression, type CompressionAlgorithm } from '../compression/index.js';
-import type { BlobInfo, ImageDestination, ImageSource } from '../types/image.js';
-import { markBlobOrigin } from '../util/blob-origin.js';
-import { isBlobFileAdopter, type BlobFileAdopter } from '../util/blob-file-adopter.js';
+import type { BlobInfo, ImageDestination, ImageSource, PutBlobOptions } from '../types/image.js';
 import { Rechunker } from '../util/rechunk.js';
-import { VerifyingStream, markVerifiedUpstream } from '../util/verify-stream.js';
+import { VerifyingStream } from '../util/verify-stream.js';
 import type { CopyPhase } from './options.js';
 import type { PartialBlob, PartialStore } from './partial.js';
 import { blobProgress } from './progress.js';
@@ -80,7 +78,7 @@ export function blobError(digest: string, e: unknown, signal: AbortSignal): Ferr
     return new FerryError(ErrorCode.Aborted, `copying blob ${digest}: aborted`, { cause: e });
   }
   const msg = e instanceof Error ? e.message : String(e);
-  const code = e instanceof FerryError ? e.code : (e as { name?: string } | null)?.name === 'AbortError' ? ErrorCode.Aborted : ErrorCode.Io;
+  const code = e instanceof FerryError ? e.code : e instanceof Error && e.name === 'AbortError' ? ErrorCode.Aborted : ErrorCode.Io;
   return new FerryError(code, msg.includes(digest) ? msg : `copying blob ${digest}: ${msg}`, { cause: e });
 }
 
@@ -184,7 +182,7 @@ async function openBlobBytes(
     retryDelayMs: ctx.retry?.retryDelayMs,
     // A destination that adopts the partial file gets the blob written once anyway; for the others the partial
     // is a second copy on disk, worth it only for a download slow (or failing) enough that a kill would hurt.
-    keepPartial: isBlobFileAdopter(ctx.dest) ? 'always' : 'late',
+    keepPartial: ctx.dest.adoptBlobFile !== undefined ? 'always' : 'late',
     onResume: (e) => {
       state.resumed = true;
       phase({ kind: 'blob-resume', digest: e.digest, offset: e.offset, attempt: e.attempt, reason: e.reason });
@@ -203,6 +201,58 @@ async function openBlobBytes(
   return { raw: reader, size: src.size };
 }
 
+/** A blob's compression as decided from its first bytes: what to do, and the stream to read (the peeked bytes put back). */
+interface CompressionDecision {
+  input: Readable;
+  step: ReturnType<typeof compressionStep>;
+  detected: Compression;
+}
+
+/**
+ * Decides what to do to the blob's compression. Only a blob that may be changed, for a destination (or user) that
+ * wants something other than what it has, is peeked at; the others are kept as they are.
+ */
+async function decideCompression(raw: Readable, policy: CompressionPolicy, signal: AbortSignal): Promise<CompressionDecision> {
+  if (!policy.canModify || policy.desired === 'preserve') return { input: raw, step: { op: 'preserve' }, detected: 'none' };
+  let detected: Compression;
+  try {
+    detected = (await detectStreamCompression(raw, { signal })).compression;
+  } catch (e) {
+    raw.destroy();
+    throw e;
+  }
+  const input = raw.readableEnded ? Readable.from([]) : raw; // an empty blob: nothing was put back
+  return { input, step: compressionStep(detected, policy), detected };
+}
+
+/**
+ * The stages after the verifier that (de)compress the blob, none when it is kept as it is.
+ * On failure (no codec: zstd without its library) the opened source is closed before it is piped anywhere, or the
+ * copy's abort would later fail it with nobody listening.
+ */
+function codecStages(raw: Readable, d: CompressionDecision, level: number | undefined): NodeJS.ReadWriteStream[] {
+  const { step } = d;
+  const stages: NodeJS.ReadWriteStream[] = [];
+  try {
+    // zlib submits one thread-pool job per written chunk: give it 1 MiB chunks, not ~64 KiB network reads.
+    if (step.op === 'decompress' || step.op === 'recompress') stages.push(new Rechunker(), decompressStream(d.detected));
+    if (step.op === 'compress' || step.op === 'recompress') stages.push(compressStream(step.to as CompressionAlgorithm, level));
+  } catch (e) {
+    raw.destroy();
+    throw e;
+  }
+  return stages;
+}
+
+/**
+ * Whether the blob goes to the destination as its complete partial file ({@link adoptPartial}): kept as it is, read
+ * into a partial that holds all of it, for a destination that can take a file as a blob.
+ */
+function adoptsPartial(ctx: BlobCopyContext, raw: Readable, d: CompressionDecision, partial: PartialBlob | undefined, size: number): partial is PartialBlob {
+  const partialWhole = raw instanceof ResumingBlobReader && raw.keepsWholePartial;
+  return d.step.op === 'preserve' && partial !== undefined && partialWhole && ctx.partials !== undefined && size > 0 && ctx.dest.adoptBlobFile !== undefined;
+}
+
 /** One pass of a blob from source (or partial) to `putBlob`; sets `state.resumed` when any bytes were resumed. */
 async function transferBlob(
   ctx: BlobCopyContext,
@@ -212,80 +262,66 @@ async function transferBlob(
   partial: PartialBlob | undefined,
   state: { resumed: boolean },
 ): Promise<CopiedBlob> {
-  const { signal } = ctx;
   const { raw, size } = await openBlobBytes(ctx, src, partial, state);
-  {
-    const progress = blobProgress(ctx.onProgress, { digest: src.digest, size, role }, ctx.progressIntervalMs);
-    let input: Readable = raw;
-    let step: ReturnType<typeof compressionStep> = { op: 'preserve' };
-    let detected: Compression = 'none';
-    if (policy.canModify && policy.desired !== 'preserve') {
-      try {
-        detected = (await detectStreamCompression(raw, { signal })).compression;
-      } catch (e) {
-        raw.destroy();
-        throw e;
-      }
-      if (raw.readableEnded) input = Readable.from([]); // an empty blob: nothing was put back
-      step = compressionStep(detected, policy);
-    }
-    const verifier = new VerifyingStream({ digest: src.digest, size, what: `blob ${src.digest}`, onProgress: (n) => progress.bytes(n) });
-    const partialWhole = raw instanceof ResumingBlobReader && raw.keepsWholePartial;
-    if (step.op === 'preserve' && partial && partialWhole && ctx.partials && size > 0 && isBlobFileAdopter(ctx.dest)) {
-      return adoptPartial(ctx, src, size, input, verifier, partial, progress);
-    }
-    const stages: NodeJS.ReadWriteStream[] = [verifier];
-    try {
-      // zlib submits one thread-pool job per written chunk: give it 1 MiB chunks, not ~64 KiB network reads.
-      if (step.op === 'decompress' || step.op === 'recompress') stages.push(new Rechunker(), decompressStream(detected));
-      if (step.op === 'compress' || step.op === 'recompress') stages.push(compressStream(step.to as CompressionAlgorithm, policy.level));
-    } catch (e) {
-      // No codec (zstd without its library): close the opened source before it is piped anywhere, or the
-      // copy's abort would later fail it with nobody listening.
-      raw.destroy();
-      throw e;
-    }
-    const out = new PassThrough({ highWaterMark: 1 << 20 });
-    progress.start(0);
-    let pipeError: unknown;
-    // With nothing after the verifier, the destination may trust the bytes instead of hashing them again.
-    if (step.op === 'preserve') markVerifiedUpstream(out, src.digest, size);
-    markBlobOrigin(out, src.digest);
-    const piped = new Promise<void>((resolve) => {
-      pipeline([input, ...stages, out] as unknown as [Readable, PassThrough], (err) => {
-        pipeError = err ?? undefined;
-        resolve();
-      });
+  const progress = blobProgress(ctx.onProgress, { digest: src.digest, size, role }, ctx.progressIntervalMs);
+  const decision = await decideCompression(raw, policy, ctx.signal);
+  const verifier = new VerifyingStream({ digest: src.digest, size, what: `blob ${src.digest}`, onProgress: (n) => progress.bytes(n) });
+  if (adoptsPartial(ctx, raw, decision, partial, size)) return adoptPartial(ctx, src, size, decision.input, verifier, partial, progress);
+  const stages = codecStages(raw, decision, policy.level);
+  const { step } = decision;
+  // Kept as it is, the blob goes under its own digest, verified on the way (the destination need not hash it again);
+  // changed, it is named by the digest the destination computes.
+  const target: BlobInfo = step.op === 'preserve' ? { ...src, size } : { digest: '', size: -1, mediaType: src.mediaType };
+  const putOptions: PutBlobOptions = { signal: ctx.signal, sourceDigest: src.digest };
+  if (step.op === 'preserve') putOptions.verifiedUpstream = { digest: src.digest, size };
+  progress.start(0);
+  const written = await pipeIntoDestination(ctx, src, decision.input, [verifier, ...stages], target, putOptions);
+  progress.done(verifier.bytes);
+  const info: BlobInfo = { ...src, digest: written.digest, size: written.size };
+  delete info.reason;
+  return step.op !== 'preserve' ? { info, compression: step.to } : { info };
+}
+
+/**
+ * Pipes `input` through `stages` (the verifier, then the codecs if any) into `putBlob` and waits for both ends.
+ * A failure of the source side (a digest mismatch) is preferred over the destination's view of it; a codec failing on
+ * corrupted input before the digest could be checked is told apart by reading the source once more.
+ */
+async function pipeIntoDestination(
+  ctx: BlobCopyContext,
+  src: BlobInfo,
+  input: Readable,
+  stages: NodeJS.ReadWriteStream[],
+  target: BlobInfo,
+  putOptions: PutBlobOptions,
+): Promise<BlobInfo> {
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  let pipeError: unknown;
+  const piped = new Promise<void>((resolve) => {
+    pipeline([input, ...stages, out], (err) => {
+      pipeError = err ?? undefined;
+      resolve();
     });
-    const changed = step.op !== 'preserve';
-    const target: BlobInfo = changed ? { digest: '', size: -1, mediaType: src.mediaType } : { ...src, size };
-    let written: BlobInfo;
-    try {
-      written = await ctx.dest.putBlob(out, target, { signal });
-    } catch (e) {
-      if (!input.destroyed) input.destroy();
-      await piped;
-      // Prefer the source-side error (digest mismatch) over the destination's view of it.
-      const err = pipeError instanceof FerryError ? pipeError : e;
-      // A (de)compressor may fail on corrupted input (a gzip CRC error) before the digest is checked: tell which.
-      if (stages.length > 1 && pipeError !== undefined && !(pipeError instanceof FerryError) && !signal.aborted) {
-        throw (await sourceVerdict(ctx, src)) ?? err;
-      }
-      throw err;
-    }
-    if (!out.readableEnded) {
-      // The destination returned without reading everything (it had the blob after all): stop the source.
-      out.destroy();
-      if (!input.destroyed) input.destroy();
-    }
+  });
+  let written: BlobInfo;
+  try {
+    written = await ctx.dest.putBlob(out, target, putOptions);
+  } catch (e) {
+    if (!input.destroyed) input.destroy();
     await piped;
-    if (pipeError instanceof FerryError && out.readableEnded) throw pipeError;
-    if (!written.digest) throw new FerryError(ErrorCode.Io, `destination ${ctx.dest.reference.toString()} returned no digest for blob`);
-    progress.done(verifier.bytes);
-    const info: BlobInfo = { ...src, digest: written.digest, size: written.size };
-    delete info.reason;
-    return step.op !== 'preserve' ? { info, compression: step.to } : { info };
+    const err = pipeError instanceof FerryError ? pipeError : e;
+    const codecFailed = stages.length > 1 && pipeError !== undefined && !(pipeError instanceof FerryError) && !ctx.signal.aborted;
+    throw codecFailed ? ((await sourceVerdict(ctx, src)) ?? err) : err;
   }
+  if (!out.readableEnded) {
+    // The destination returned without reading everything (it had the blob after all): stop the source.
+    out.destroy();
+    if (!input.destroyed) input.destroy();
+  }
+  await piped;
+  if (pipeError instanceof FerryError && out.readableEnded) throw pipeError;
+  if (!written.digest) throw new FerryError(ErrorCode.Io, `destination ${ctx.dest.reference.toString()} returned no digest for blob`);
+  return written;
 }
 
 /**
@@ -303,15 +339,14 @@ async function adoptPartial(
   partial: PartialBlob,
   progress: ReturnType<typeof blobProgress>,
 ): Promise<CopiedBlob> {
-  const { signal } = ctx;
-  const dest = ctx.dest as ImageDestination & BlobFileAdopter;
+  const { signal, dest } = ctx;
   progress.start(0);
   await pipelineAsync(input, verifier, discard(), { signal });
   const target: BlobInfo = { ...src, size };
   const keepSource = ctx.partials!.location.keepUntilCommit;
   const written =
-    (await dest.adoptBlobFile(partial.path, target, { signal, keepSource })) ??
-    (await dest.putBlob(createReadStream(partial.path, { highWaterMark: 1 << 20 }), target, { signal }));
+    (await dest.adoptBlobFile?.(partial.path, target, { signal, keepSource })) ??
+    (await dest.putBlob(createReadStream(partial.path, { highWaterMark: 1 << 20 }), target, { signal, sourceDigest: src.digest }));
   progress.done(verifier.bytes);
   const info: BlobInfo = { ...src, digest: written.digest || src.digest, size: written.size >= 0 ? written.size : size };
   delete info.reason;

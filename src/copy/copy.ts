@@ -16,7 +16,8 @@ import type { ManifestList } from '../manifest/types.js';
 import type { ImageDestination } from '../types/image.js';
 import type { ImageReference } from '../types/reference.js';
 import { copyMultipleImages } from './multiple.js';
-import type { CopyOptions, CopyResult, DestinationContext } from './options.js';
+import type { DestinationContext } from '../types/context.js';
+import type { CopyOptions, CopyResult } from './options.js';
 import { imageEvent } from './progress.js';
 import { PartialStore, partialLocationFor } from './partial.js';
 import { imageAlreadyPresent } from './present.js';
@@ -67,14 +68,6 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
   }
 }
 
-/**
- * Whether blobs from `src` are kept as partial downloads across runs: only for network sources (a local
- * source is read again faster than a partial copy of it would be written).
- */
-function usesPartials(src: ImageReference): boolean {
-  return src.transport.name === 'docker';
-}
-
 async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOptions, signal: AbortSignal): Promise<CopyResult> {
   const destCtx: DestinationContext = { ...(opts.destCtx ?? {}) };
   if (opts.ociAcceptUncompressedLayers !== undefined) destCtx.ociAcceptUncompressedLayers = opts.ociAcceptUncompressedLayers;
@@ -101,7 +94,8 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
     const dest = await destRef.newImageDestination(destCtx, { signal });
     let committed = false;
     let failure: unknown;
-    const partials = usesPartials(srcRef) ? new PartialStore(partialLocationFor(destRef, destCtx)) : undefined;
+    // Partial downloads only where the source asks for them (network sources), where the destination wants them.
+    const partials = source.properties?.resumableDownloads ? new PartialStore(partialLocationFor(dest, destCtx)) : undefined;
     try {
       const c: ImageCopyContext = {
         signing: signingFor(opts, destRef, dest),

@@ -1,10 +1,12 @@
 /** Options and callbacks of the copy engine ({@link copyImage}). */
-import type { SystemContext } from '../types/context.js';
+import type { DestinationContext, SystemContext } from '../types/context.js';
 import type { ImageEventListener, ProgressListener } from '../types/progress.js';
 import type { Platform } from '../manifest/types.js';
 import type { PolicyContext } from '../signature/policy/evaluate.js';
 import type { ManifestSigner } from '../signature/signer.js';
 import type { Limit } from '../util/limit.js';
+
+export type { DestinationContext } from '../types/context.js';
 
 /** How to treat a multi-platform source (skopeo `--multi-arch`). */
 export type MultiArch = 'system' | 'all' | 'index-only';
@@ -17,18 +19,6 @@ export interface CompressOptions {
   format?: 'gzip' | 'zstd';
   /** Compression level (gzip 1–9, zstd 1–22). */
   level?: number;
-}
-
-/**
- * Destination-side settings that containers/image keeps in its SystemContext but ferry's
- * {@link SystemContext} does not (yet) have; the engine passes this extended object to
- * `newImageDestination`, and destinations that care read the extra fields.
- */
-export interface DestinationContext extends SystemContext {
-  /** `--dest-oci-accept-uncompressed-layers`: the `oci:` destination keeps uncompressed layers as they are. */
-  ociAcceptUncompressedLayers?: boolean;
-  /** `--additional-tag` for `docker-archive:` destinations. */
-  additionalTags?: string[];
 }
 
 /** A notable step of a copy, for the CLI's `Writing manifest to image destination` style messages. */

@@ -2,16 +2,13 @@
  * Partial blob downloads kept across runs, so that a copy killed mid-blob (kill -9, power loss, Ctrl-C)
  * continues where it stopped when it is run again.
  *
- * Where partials live (decided from the destination reference; always beside, never inside, what a
- * reader of the destination would see as an image):
- *
- * | destination | partial directory |
- * |---|---|
- * | `oci:LAYOUT` | `LAYOUT/.ferry-partial/` (ignored by OCI readers: not under `blobs/`, not in `index.json`) |
- * | `dir:DIR` | `DIR/.ferry-staging-partial/` (the `dir:` destination's staging prefix: tolerated and kept by it) |
- * | `docker-archive:FILE`, `oci-archive:FILE` | `dirname(FILE)/.<basename(FILE)>.ferry-partial/` (same file system as the archive) |
- * | `docker://HOST/…` | `$XDG_CACHE_HOME/ferry/partial/<HOST>/` (default `~/.cache`; `<homeDir>/.cache` with `SystemContext.homeDir`) |
- * | anything else (`containers-storage:`; an archive into a stream: `/dev/stdout`, a FIFO) | `$XDG_CACHE_HOME/ferry/partial/<transport>/` |
+ * Where partials live is the destination's choice (`DestinationProperties.partialDownloads`, src/types/image.ts):
+ * a directory beside what a reader of the destination would see as an image, or a folder of the user's cache
+ * (`$XDG_CACHE_HOME/ferry/partial/<key>/`, default `~/.cache`; `<homeDir>/.cache` with `SystemContext.homeDir`).
+ * Today: `oci:LAYOUT` → `LAYOUT/.ferry-partial/`; `dir:DIR` → `DIR/.ferry-staging-partial/`; an archive file →
+ * `.<name>.ferry-partial/` beside it; `docker://HOST/…` → the cache folder `HOST`; anything else (containers-storage,
+ * an archive written into a stream) → the cache folder named after the transport. Whether a copy keeps partials at
+ * all is the source's choice (`SourceProperties.resumableDownloads`: network sources).
  *
  * Each partial is one file named `<algorithm>-<hex>` after the blob digest, holding bytes of the blob exactly
  * as the source sent them, from its start or — when the sidecar `<file>.start` holds a decimal offset — from that
@@ -31,15 +28,14 @@
  */
 import { open, readdir, rename, rm, rmdir, stat, statfs, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { FerryError, ErrorCode, isNoSpace } from '../errors.js';
 import type { SystemContext } from '../types/context.js';
-import type { ImageReference } from '../types/reference.js';
+import type { ImageDestination } from '../types/image.js';
 import { parseDigest } from '../util/digest.js';
 import { acquireLock, type HeldLock } from '../util/lock.js';
 import { makeDirs } from '../util/make-dirs.js';
 import { readBoundedFile } from '../util/bounded-read.js';
-import { isStreamPath } from '../util/stream-files.js';
 
 /** Partials (and stray lock files) older than this are removed when a store opens: 7 days. */
 export const PARTIAL_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
@@ -71,11 +67,6 @@ export interface PartialLocation {
   keepUntilCommit: boolean;
 }
 
-/** Directory name of partials inside an `oci:` layout. */
-export const OCI_PARTIAL_DIR = '.ferry-partial';
-/** Directory name of partials inside a `dir:` destination (starts with the `dir:` staging prefix). */
-export const DIR_PARTIAL_DIR = '.ferry-staging-partial';
-
 function cacheBase(ctx: SystemContext): string {
   if (ctx.homeDir !== undefined) return join(ctx.homeDir, '.cache');
   return process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
@@ -87,32 +78,24 @@ function safeName(s: string): string {
   return out === '' || out === '.' || out === '..' ? '_' : out;
 }
 
-/** The path field of file references (`oci:` `dir`, `dir:`/archives `path`), read without importing the transports. */
-function refPath(ref: ImageReference): string | undefined {
-  const r = ref as unknown as { dir?: unknown; path?: unknown };
-  if (ref.transport.name === 'oci' && typeof r.dir === 'string') return r.dir;
-  return typeof r.path === 'string' ? r.path : undefined;
+/**
+ * The folder of the user's cache holding partial downloads under `key` (see the module comment).
+ * @param ctx the destination's SystemContext (for `homeDir`).
+ */
+export function partialCacheDir(key: string, ctx: SystemContext = {}): string {
+  return join(cacheBase(ctx), 'ferry', 'partial', safeName(key));
 }
 
 /**
- * Where partial downloads for copies to `dest` live (see the module comment).
+ * Where partial downloads for copies to `dest` live: what its properties ask for, else the cache folder named
+ * after its transport (see the module comment).
  * @param ctx the destination's SystemContext (for `homeDir`).
  */
-export function partialLocationFor(dest: ImageReference, ctx: SystemContext = {}): PartialLocation {
-  const name = dest.transport.name;
-  const p = refPath(dest);
-  if (name === 'oci' && p !== undefined) return { dir: join(resolve(p), OCI_PARTIAL_DIR), keepUntilCommit: false };
-  if (name === 'dir' && p !== undefined) return { dir: join(resolve(p), DIR_PARTIAL_DIR), keepUntilCommit: true };
-  // (An archive written into a stream — /dev/stdout, a FIFO — has no folder of its own: the fallback below.)
-  if ((name === 'docker-archive' || name === 'oci-archive') && p !== undefined && !isStreamPath(p)) {
-    const abs = resolve(p);
-    return { dir: join(dirname(abs), `.${basename(abs)}.ferry-partial`), keepUntilCommit: true };
-  }
-  if (name === 'docker') {
-    const host = (dest as unknown as { name?: { domain?: unknown } }).name?.domain;
-    return { dir: join(cacheBase(ctx), 'ferry', 'partial', safeName(typeof host === 'string' ? host : 'docker')), keepUntilCommit: false };
-  }
-  return { dir: join(cacheBase(ctx), 'ferry', 'partial', safeName(name)), keepUntilCommit: true };
+export function partialLocationFor(dest: Pick<ImageDestination, 'properties' | 'reference'>, ctx: SystemContext = {}): PartialLocation {
+  const want = dest.properties.partialDownloads;
+  if (want === undefined) return { dir: partialCacheDir(dest.reference.transport.name, ctx), keepUntilCommit: true };
+  if ('dir' in want) return { dir: want.dir, keepUntilCommit: want.keepUntilCommit };
+  return { dir: partialCacheDir(want.cacheKey, ctx), keepUntilCommit: want.keepUntilCommit };
 }
 
 /** The partial file name for a digest: `sha256:abc…` → `sha256-abc…`. */

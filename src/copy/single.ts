@@ -11,12 +11,12 @@ import { MediaType } from '../manifest/media-types.js';
 import { parseManifest } from '../manifest/parse.js';
 import { serializeImageManifest } from '../manifest/serialize.js';
 import { hasConfigBlob, type ImageManifest } from '../manifest/types.js';
-import type { UnparsedImage } from '../image/unparsed.js';
+import type { UnparsedImage, VerifiedManifest } from '../image/unparsed.js';
 import type { BlobInfo } from '../types/image.js';
 import { createLimit } from '../util/limit.js';
 import { copyBlob, putSmallBlob, readSmallBlob, type BlobCopyContext, type CompressionPolicy, type CopiedBlob } from './blob.js';
 import { chooseImageType, familyOf, forcedImageType } from './format.js';
-import { layersForCopy } from './layer-infos.js';
+import { layersForCopy, type LayersForCopy } from './layer-infos.js';
 import { planLayerSizes } from './written-sizes.js';
 import type { CopyOptions, CopyPhase } from './options.js';
 import { imageEvent, imagePlan } from './progress.js';
@@ -112,26 +112,29 @@ async function runAll<T>(tasks: Array<() => Promise<T>>, concurrency: number, si
   return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
 }
 
+/** What a copy makes of one image's manifest: its format at the destination, and how layers may be (de)compressed. */
+interface ImagePlan {
+  /** The manifest's media type as written. */
+  targetType: string;
+  /** Whether the manifest is converted to `targetType` (from the source's format). */
+  convert: boolean;
+  /** The layers' compression policy (per layer: only layer types ferry knows may change). */
+  policyFor: (layer: BlobInfo) => CompressionPolicy;
+}
+
 /**
- * Copies the image whose verified manifest `unparsed` gives.
- * @returns the manifest as written (new digest when anything changed).
+ * Chooses the manifest format and compression for the image and checks the copy can make them: a conversion needs
+ * a manifest that may change, between two known families, never from schema1; zstd needs an OCI manifest.
+ * @param noModify why the manifest may not change, if it may not.
+ * @throws FerryError(E_UNSUPPORTED) naming what cannot be done.
  */
-export async function copySingleImage(c: ImageCopyContext, unparsed: UnparsedImage, place: ImagePlacement): Promise<WrittenManifest> {
+function planImage(c: ImageCopyContext, m: ImageManifest, noModify: string | undefined): ImagePlan {
   const { opts, dest } = c;
-  const vm = await unparsed.manifest({ signal: c.signal });
-  const parsed = parseManifest(vm.bytes, vm.mediaType);
-  if (parsed.kind !== 'image') throw new FerryError(ErrorCode.InvalidManifest, `expected an image manifest, got ${parsed.mediaType}`);
-
-  const sigs = await sourceSignatures(c, place.sourceInstance, false);
-  const noModify = cannotModifyReason(opts, sigs.length);
   const canModify = noModify === undefined;
-  // The source's manifest, with its layers replaced by those the source can serve if it cannot serve its own
-  // (then `updated`, and the manifest written always changes).
-  const { manifest: m, updated } = await layersForCopy(c.source, place.sourceInstance, parsed, noModify, { signal: c.signal });
-
   const desired = opts.compress && opts.compress.mode !== 'preserve' ? opts.compress.mode : dest.properties.desiredLayerCompression;
   const explicitFormat = opts.compress?.format;
-  const prefer = canModify && desired === 'compress' && explicitFormat === 'zstd' ? MediaType.OciManifest : undefined;
+  const zstd = canModify && desired === 'compress' && explicitFormat === 'zstd';
+  const prefer = zstd ? MediaType.OciManifest : undefined;
   const targetType = chooseImageType(m.mediaType, dest.properties.supportedManifestMIMETypes, { forced: forcedImageType(opts.format), prefer });
   const convert = targetType !== m.mediaType;
   if (convert) {
@@ -142,59 +145,74 @@ export async function copySingleImage(c: ImageCopyContext, unparsed: UnparsedIma
       throw new FerryError(ErrorCode.Unsupported, `converting manifests from ${m.mediaType} to ${targetType} is not supported`);
     }
   }
-  if (canModify && desired === 'compress' && explicitFormat === 'zstd' && familyOf(targetType) === 'docker') {
+  if (zstd && familyOf(targetType) === 'docker') {
     throw new FerryError(ErrorCode.Unsupported, 'zstd compression is not supported for Docker schema2 manifests; use --format oci');
   }
-
-  // Layers, in parallel.
-  const concurrency = dest.properties.hasThreadSafePutBlob ? Math.max(1, opts.parallel ?? dest.properties.preferredParallelBlobs ?? 6) : 1;
-  const ac = new AbortController();
-  const signal = AbortSignal.any([c.signal, ac.signal]);
-  // Every blob in flight listens on it (request, pipelines, temp files): no MaxListeners warning at 6 layers.
-  setMaxListeners(0, signal);
-  const bc = { ...c, signal };
   const policyFor = (layer: BlobInfo): CompressionPolicy => ({
     canModify: canModify && compressionOfMediaType(layer.mediaType ?? '') !== undefined,
     desired,
     explicitFormat,
     level: opts.compress?.level,
   });
+  return { targetType, convert, policyFor };
+}
+
+/**
+ * Copies the image's layers, as many at once as the destination allows; the first failure stops the others. Foreign
+ * layers a destination accepts by reference are not copied. Announces the image's blobs first (progress renderers
+ * show the whole total from the start), and their sizes to a destination writing one sequential file.
+ * @returns one entry per manifest layer, in order.
+ */
+async function copyLayers(c: ImageCopyContext, m: ImageManifest, manifestDigest: string, plan: ImagePlan): Promise<CopiedBlob[]> {
+  const { opts, dest } = c;
+  const concurrency = dest.properties.hasThreadSafePutBlob ? Math.max(1, opts.parallel ?? dest.properties.preferredParallelBlobs ?? 6) : 1;
+  const ac = new AbortController();
+  const signal = AbortSignal.any([c.signal, ac.signal]);
+  // Every blob in flight listens on it (request, pipelines, temp files): no MaxListeners warning at 6 layers.
+  setMaxListeners(0, signal);
+  const bc = { ...c, signal };
   const foreign = (layer: BlobInfo) => dest.properties.acceptsForeignLayerURLs && layer.urls !== undefined && layer.urls.length > 0;
-  // Every blob this image will report, before the first byte moves: renderers show the whole total from the start.
   const planned = m.layers.filter((l) => !foreign(l));
-  imageEvent(opts.onImage, imagePlan(vm.digest, planned, hasConfigBlob(m) ? m.config : undefined));
-  if (dest.planLayers) {
-    // A destination writing one sequential file places the layers at once when it knows their sizes.
-    dest.planLayers(await planLayerSizes(c.source, m.layers.filter((l) => !foreign(l)), policyFor, signal));
-  }
+  imageEvent(opts.onImage, imagePlan(manifestDigest, planned, hasConfigBlob(m) ? m.config : undefined));
+  if (dest.planLayers) dest.planLayers(await planLayerSizes(c.source, planned, plan.policyFor, signal));
   const tasks = m.layers.map((layer) => async (): Promise<CopiedBlob> => {
     if (foreign(layer)) {
       c.phase({ kind: 'foreign-layer', digest: layer.digest });
       return { info: layer };
     }
-    const copy = () => copyBlob(bc, layer, 'layer', policyFor(layer));
+    const copy = () => copyBlob(bc, layer, 'layer', plan.policyFor(layer));
     return opts.blobBudget ? opts.blobBudget(copy, { signal }) : copy();
   });
-  const layers = await runAll(tasks, concurrency, c.signal, (e) => ac.abort(e));
+  return runAll(tasks, concurrency, c.signal, (e) => ac.abort(e));
+}
 
-  // Config (after the layers, like skopeo); rewritten when converting to OCI.
-  let base: ImageManifest = m;
-  if (convert) {
-    if (targetType === MediaType.OciManifest) {
-      const dockerConfig = await readSmallBlob(c, m.config);
-      const conv = schema2ToOci(m, dockerConfig);
-      base = conv.manifest;
-      await putSmallBlob(c, conv.config!, base.config, 'config');
-    } else {
-      base = ociToSchema2(m).manifest;
-      await copyBlob(c, m.config, 'config', { canModify: false, desired: 'preserve' });
-    }
-  } else if (hasConfigBlob(m)) {
-    await copyBlob(c, m.config, 'config', { canModify: false, desired: 'preserve' });
+/**
+ * Copies the config (after the layers, like skopeo): as it is, or rewritten when converting to OCI.
+ * @returns the manifest the written one is based on (converted when converting).
+ */
+async function copyConfig(c: ImageCopyContext, m: ImageManifest, plan: ImagePlan): Promise<ImageManifest> {
+  const keep: CompressionPolicy = { canModify: false, desired: 'preserve' };
+  if (!plan.convert) {
+    if (hasConfigBlob(m)) await copyBlob(c, m.config, 'config', keep);
+    return m;
   }
+  if (plan.targetType === MediaType.OciManifest) {
+    const conv = schema2ToOci(m, await readSmallBlob(c, m.config));
+    await putSmallBlob(c, conv.config!, conv.manifest.config, 'config');
+    return conv.manifest;
+  }
+  await copyBlob(c, m.config, 'config', keep);
+  return ociToSchema2(m).manifest;
+}
 
-  // The manifest: the source bytes unless something changed.
-  const changed = convert || updated || layers.some((l, i) => l.compression !== undefined || l.info.digest !== m.layers[i]!.digest || l.info.size !== m.layers[i]!.size);
+/**
+ * The manifest to write: the source's bytes unless something changed (conversion, layers the source serves instead
+ * of its manifest's, layers written with another digest, size or compression), else `base` with the written layers.
+ * @throws FerryError(E_UNSUPPORTED) when the bytes change but `--preserve-digests` was requested.
+ */
+function manifestBytes(c: ImageCopyContext, vm: VerifiedManifest, source: LayersForCopy, base: ImageManifest, layers: CopiedBlob[], convert: boolean): Buffer {
+  const m = source.manifest;
+  const changed = convert || source.updated || layers.some((l, i) => l.compression !== undefined || l.info.digest !== m.layers[i]!.digest || l.info.size !== m.layers[i]!.size);
   let bytes = vm.bytes;
   if (changed) {
     const newLayers: BlobInfo[] = base.layers.map((l, i) => {
@@ -205,17 +223,45 @@ export async function copySingleImage(c: ImageCopyContext, unparsed: UnparsedIma
     });
     bytes = serializeImageManifest({ ...base, layers: newLayers });
   }
-  if (opts.preserveDigests && !bytes.equals(vm.bytes)) {
+  if (c.opts.preserveDigests && !bytes.equals(vm.bytes)) {
     throw new FerryError(ErrorCode.Unsupported, 'copying this image would change its manifest digest, but --preserve-digests was requested');
   }
-  const digest = bytes === vm.bytes ? vm.digest : manifestDigest(bytes);
+  return bytes;
+}
+
+/** Writes the manifest, then the carried and new signatures (if any). */
+async function writeManifest(c: ImageCopyContext, written: WrittenManifest, sigs: Buffer[], place: ImagePlacement): Promise<void> {
+  const { dest, opts } = c;
+  const instance = place.asInstance ? written.digest : undefined;
   c.phase({ kind: 'manifest-write', list: false });
-  await dest.putManifest({ bytes, mediaType: targetType }, place.asInstance ? digest : undefined, { signal: c.signal });
-  imageEvent(opts.onImage, { kind: 'manifest-written', digest, mediaType: targetType, size: bytes.length, list: false });
-  const allSigs = [...sigs, ...(await createSignatures(c, bytes))];
+  await dest.putManifest({ bytes: written.bytes, mediaType: written.mediaType }, instance, { signal: c.signal });
+  imageEvent(opts.onImage, { kind: 'manifest-written', digest: written.digest, mediaType: written.mediaType, size: written.size, list: false });
+  const allSigs = [...sigs, ...(await createSignatures(c, written.bytes))];
   if (allSigs.length > 0) {
     c.phase({ kind: 'signatures-store', list: false });
-    await dest.putSignatures(allSigs, place.asInstance ? digest : undefined, { signal: c.signal });
+    await dest.putSignatures(allSigs, instance, { signal: c.signal });
   }
-  return { digest, size: bytes.length, mediaType: targetType, bytes };
+}
+
+/**
+ * Copies the image whose verified manifest `unparsed` gives: its layers, its config, its manifest (changed only
+ * where it must be) and signatures.
+ * @returns the manifest as written (new digest when anything changed).
+ */
+export async function copySingleImage(c: ImageCopyContext, unparsed: UnparsedImage, place: ImagePlacement): Promise<WrittenManifest> {
+  const vm = await unparsed.manifest({ signal: c.signal });
+  const parsed = parseManifest(vm.bytes, vm.mediaType);
+  if (parsed.kind !== 'image') throw new FerryError(ErrorCode.InvalidManifest, `expected an image manifest, got ${parsed.mediaType}`);
+  const sigs = await sourceSignatures(c, place.sourceInstance, false);
+  const noModify = cannotModifyReason(c.opts, sigs.length);
+  // The source's manifest, with its layers replaced by those the source can serve if it cannot serve its own
+  // (then `updated`, and the manifest written always changes).
+  const source = await layersForCopy(c.source, place.sourceInstance, parsed, noModify, { signal: c.signal });
+  const plan = planImage(c, source.manifest, noModify);
+  const layers = await copyLayers(c, source.manifest, vm.digest, plan);
+  const base = await copyConfig(c, source.manifest, plan);
+  const bytes = manifestBytes(c, vm, source, base, layers, plan.convert);
+  const written: WrittenManifest = { digest: bytes === vm.bytes ? vm.digest : manifestDigest(bytes), size: bytes.length, mediaType: plan.targetType, bytes };
+  await writeManifest(c, written, sigs, place);
+  return written;
 }

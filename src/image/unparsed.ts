@@ -6,7 +6,6 @@ import { manifestDigest } from '../manifest/manifest-digest.js';
 import { normalizeManifestMediaType } from '../manifest/parse.js';
 import type { OpOptions } from '../types/context.js';
 import type { ImageSource } from '../types/image.js';
-import type { ImageReference } from '../types/reference.js';
 import { digestOf, parseDigest } from '../util/digest.js';
 
 /** A verified manifest. */
@@ -16,12 +15,6 @@ export interface VerifiedManifest {
   mediaType: string;
   /** The manifest digest (for signed schema1: of the payload without signatures). */
   digest: string;
-}
-
-/** The digest a reference pins, if any (only docker references carry one: `name@sha256:…`). */
-export function referenceDigest(ref: ImageReference): string | undefined {
-  const name = (ref as { name?: { digest?: unknown } }).name;
-  return typeof name?.digest === 'string' ? name.digest : undefined;
 }
 
 /** One image (or instance of an index) of a source, with the digest its manifest must have. */
@@ -52,7 +45,7 @@ export class UnparsedImage {
 
   private async fetch(opts: OpOptions): Promise<VerifiedManifest> {
     const raw = await this.source.getManifest(this.instanceDigest, opts);
-    const expected = this.instanceDigest ?? referenceDigest(this.source.reference);
+    const expected = this.instanceDigest ?? this.source.reference.pinnedDigest?.();
     const algorithm = expected === undefined ? 'sha256' : parseDigest(expected).algorithm;
     const digest = manifestDigestWith(raw.bytes, algorithm);
     if (expected !== undefined && digest !== expected) {

@@ -53,3 +53,15 @@ export interface SystemContext {
 export interface OpOptions {
   signal?: AbortSignal;
 }
+
+/**
+ * What `ImageReference.newImageDestination` is given: the destination side's {@link SystemContext} and the settings
+ * of a copy that only some destinations read (containers/image keeps them in its SystemContext). Plain data, built by
+ * the copy engine from `CopyOptions`.
+ */
+export interface DestinationContext extends SystemContext {
+  /** `--dest-oci-accept-uncompressed-layers`: the `oci:` destination keeps uncompressed layers as they are. */
+  ociAcceptUncompressedLayers?: boolean;
+  /** `--additional-tag`: more names for the image in `docker-archive:` and `docker-daemon:` destinations. */
+  additionalTags?: string[];
+}

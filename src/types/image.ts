@@ -63,8 +63,20 @@ export interface ImageSource {
    * form (see `signature/blob.ts`: simple-signing messages as they are, sigstore records behind a format marker).
    */
   getSignatures(instanceDigest?: string, opts?: OpOptions): Promise<Buffer[]>;
+  /** What the copy engine may assume of this source; absent: every property at its default. */
+  readonly properties?: SourceProperties;
   /** Releases resources (connections, temp dirs). */
   close(): Promise<void>;
+}
+
+/** What a source is like, as one plain object (see {@link ImageSource.properties}). */
+export interface SourceProperties {
+  /**
+   * Whether blobs read from this source are worth keeping as partial downloads across runs (default false): true for
+   * network sources, where a copy run again continues a blob with a ranged read; false for local ones, which are read
+   * again faster than a partial copy of them would be written.
+   */
+  readonly resumableDownloads?: boolean;
 }
 
 /** What a destination can do, as one plain object. */
@@ -84,6 +96,63 @@ export interface DestinationProperties {
   preferredParallelBlobs?: number;
   /** Whether layers with `urls` (foreign/non-distributable layers) may be referenced without being copied. */
   acceptsForeignLayerURLs: boolean;
+  /**
+   * Where the copy engine keeps partial downloads of the blobs it copies into this destination (see `copy/partial.ts`).
+   * Absent: a folder of the user's cache named after the destination's transport, kept until the commit.
+   */
+  partialDownloads?: PartialDownloads;
+}
+
+/**
+ * Where partial downloads go ({@link DestinationProperties.partialDownloads}): a directory on the destination's file
+ * system (beside, never inside, what a reader of the destination sees as an image), or a folder of the user's cache
+ * (`$XDG_CACHE_HOME/ferry/partial/<cacheKey>/`, `<homeDir>/.cache/…` with `SystemContext.homeDir`).
+ */
+export type PartialDownloads = PartialDownloadsBeside | PartialDownloadsInCache;
+
+/** Partial downloads in a directory the destination names. */
+export interface PartialDownloadsBeside {
+  /** Absolute path of the directory holding the partial files. */
+  readonly dir: string;
+  /**
+   * Whether a complete, verified partial stays until the commit (the destination discards written blobs when a copy
+   * fails) rather than being removed as soon as its blob is written (written blobs survive a failed copy).
+   */
+  readonly keepUntilCommit: boolean;
+}
+
+/** Partial downloads in a folder of the user's cache. */
+export interface PartialDownloadsInCache {
+  /** The folder's name under `ferry/partial/` (e.g. a registry host); characters unsafe in a file name are replaced. */
+  readonly cacheKey: string;
+  /** As {@link PartialDownloadsBeside.keepUntilCommit}. */
+  readonly keepUntilCommit: boolean;
+}
+
+/**
+ * Options of {@link ImageDestination.putBlob}: what the copy engine knows about the stream it hands over.
+ */
+export interface PutBlobOptions extends OpOptions {
+  /**
+   * Set when every byte of the stream has already passed a verification of this digest and size on its way from the
+   * source, wired so that a mismatch destroys the stream with the error instead of ending it. When it equals the
+   * `info` given to `putBlob` (same digest, same size ≥ 0), a destination may skip hashing the same bytes again:
+   * the stream's normal end means they were right. It must still count the bytes it receives.
+   */
+  verifiedUpstream?: { readonly digest: string; readonly size: number };
+  /**
+   * The digest of the source blob the stream's bytes come from, also when they were changed on the way (a
+   * decompressed layer is put with an empty `info.digest`): destinations that care about the order of layers
+   * (docker-archive writes them into its archive as they arrive) match it with the digests `planLayers` or
+   * `tryReusingBlob` saw first, in manifest order.
+   */
+  sourceDigest?: string;
+}
+
+/** Options of {@link ImageDestination.adoptBlobFile}. */
+export interface AdoptBlobFileOptions extends OpOptions {
+  /** Leave the file at its path (hard link) instead of moving it (rename). */
+  keepSource: boolean;
 }
 
 /** One layer announced to {@link ImageDestination.planLayers}. */
@@ -117,11 +186,22 @@ export interface ImageDestination {
   /** If the blob is already present (or can be mounted), records it and returns its info; otherwise undefined. */
   tryReusingBlob(info: BlobInfo, opts?: OpOptions): Promise<BlobInfo | undefined>;
   /**
-   * Stores a blob from `stream`, verifying digest (and size, if known) while bytes flow.
-   * On any error nothing of the blob remains.
+   * Stores a blob from `stream`, verifying digest (and size, if known) while bytes flow — unless
+   * `opts.verifiedUpstream` says that was done already. An empty `info.digest`: the blob is named by the digest
+   * computed. On any error nothing of the blob remains.
    * @throws FerryError(E_DIGEST_MISMATCH | E_SIZE_MISMATCH)
    */
-  putBlob(stream: Readable, info: BlobInfo, opts?: OpOptions): Promise<BlobInfo>;
+  putBlob(stream: Readable, info: BlobInfo, opts?: PutBlobOptions): Promise<BlobInfo>;
+  /**
+   * Optional, for file-based destinations (`oci:`, `dir:`, `oci-archive:`): takes the file at `path`, which holds
+   * exactly the blob `info` (digest already verified by the caller, `info.size` known), as that blob, moved or
+   * linked to where `putBlob` would have written it, without copying its bytes. The copy engine uses it for
+   * complete partial downloads.
+   * @returns the blob's info at the destination, or undefined when the file cannot be taken that way (another file
+   *   system, no hard links): the caller then falls back to `putBlob`.
+   * @throws FerryError(E_IO | E_SIZE_MISMATCH | E_ABORTED)
+   */
+  adoptBlobFile?(path: string, info: BlobInfo, opts: AdoptBlobFileOptions): Promise<BlobInfo | undefined>;
   /**
    * Optional, for destinations that write layers into one sequential file: the layers of the image about to be
    * written (manifest order, once each), each with the size it will have as written when the engine can tell in

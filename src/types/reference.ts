@@ -1,4 +1,4 @@
-import type { SystemContext, OpOptions } from './context.js';
+import type { DestinationContext, SystemContext, OpOptions } from './context.js';
 import type { ImageSource, ImageDestination } from './image.js';
 
 /** A transport: the part before the first `:` of an image name (`docker`, `oci`, `dir`, …). */
@@ -34,6 +34,12 @@ export interface ImageReference {
   /** The docker-style name this image is known by, if any (used for signatures and RepoTags), e.g. `docker.io/library/busybox:latest`. */
   dockerReference(): string | undefined;
   /**
+   * Optional: the manifest digest this reference pins (`name@sha256:…`), if any. The top-level manifest read through
+   * the reference must have it (containers/image checks a canonical `DockerReference()` the same way); absent or
+   * undefined: nothing is pinned.
+   */
+  pinnedDigest?(): string | undefined;
+  /**
    * The most specific policy.json scope of this image in its transport's section (containers/image
    * `PolicyConfigurationIdentity`): for docker the full name (`host/ns/repo:tag` or `…@digest`), for file-based
    * transports the absolute path with symbolic links resolved; `''` where the transport has no scopes.
@@ -47,8 +53,8 @@ export interface ImageReference {
   policyNamespaces(): string[];
   /** Opens the image for reading. May fail with E_NOT_FOUND. */
   newImageSource(ctx: SystemContext, opts?: OpOptions): Promise<ImageSource>;
-  /** Opens a destination for writing this image. */
-  newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination>;
+  /** Opens a destination for writing this image; destinations read the {@link DestinationContext} fields they need. */
+  newImageDestination(ctx: DestinationContext, opts?: OpOptions): Promise<ImageDestination>;
   /** Deletes the image. May fail with E_NOT_FOUND or E_UNSUPPORTED. */
   deleteImage(ctx: SystemContext, opts?: OpOptions): Promise<void>;
 }

@@ -157,25 +157,3 @@ export async function hashFile(path: string, algorithm = 'sha256', opts: { signa
     throw hashingError(path, e);
   }
 }
-
-/** Property carrying the digest a stream's producer verifies (see {@link markVerifiedUpstream}). */
-const VERIFIED_UPSTREAM = Symbol.for('ferry.verifiedUpstream');
-
-/**
- * Records on `stream` that every byte it delivers has passed through a {@link VerifyingStream} checking
- * `digest` and `size` on the way in, wired (by `stream.pipeline`) so that a mismatch destroys `stream` with
- * the error instead of ending it. A consumer that sees `stream` end normally may then skip hashing the
- * same bytes again (see {@link isVerifiedUpstream}).
- */
-export function markVerifiedUpstream(stream: NodeJS.ReadableStream, digest: string, size: number): void {
-  (stream as unknown as Record<symbol, unknown>)[VERIFIED_UPSTREAM] = { digest, size };
-}
-
-/**
- * Whether `stream` was marked by {@link markVerifiedUpstream} for exactly this digest and size: its normal
- * end then means the bytes were verified; the consumer still checks the byte count it received.
- */
-export function isVerifiedUpstream(stream: NodeJS.ReadableStream, digest: string, size: number): boolean {
-  const v = (stream as unknown as Record<symbol, { digest: string; size: number } | undefined>)[VERIFIED_UPSTREAM];
-  return v !== undefined && digest !== '' && v.digest === digest && size >= 0 && v.size === size;
-}

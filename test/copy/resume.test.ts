@@ -9,7 +9,8 @@ import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { ErrorCode } from '../../src/errors.js';
 import type { CopyPhase } from '../../src/copy/options.js';
-import { OCI_PARTIAL_DIR, partialFileName, partialLocationFor } from '../../src/copy/partial.js';
+import { partialFileName, partialLocationFor } from '../../src/copy/partial.js';
+import { OCI_PARTIAL_DIR } from '../../src/transports/shared/partial-downloads.js';
 import { parseImageName } from '../../src/transports/registry.js';
 import type { SystemContext } from '../../src/types/context.js';
 import { hashFile } from '../../src/util/verify-stream.js';
@@ -20,6 +21,16 @@ import { runOk } from '../harness/procs.js';
 import { registryBlobPath, useRegistry } from '../harness/registry.js';
 import { useCleanup } from '../harness/tmp.js';
 import { copy, entries, exists, layoutBlob, layoutIndex, rejection } from './helpers.js';
+
+/** Where a copy into `name` keeps partial downloads: where its destination asks for them. */
+async function partialDirOf(name: string, ctx: SystemContext = {}): Promise<string> {
+  const dest = await parseImageName(name).newImageDestination(ctx);
+  try {
+    return partialLocationFor(dest, ctx).dir;
+  } finally {
+    await dest.close();
+  }
+}
 
 describe('copy: resumable blobs (fault proxy, real registry)', function () {
   this.timeout(60_000);
@@ -99,8 +110,7 @@ describe('copy: resumable blobs (fault proxy, real registry)', function () {
   it('a partial download of an earlier run is continued with a Range request', async () => {
     const proxy = await proxyFor(() => undefined);
     const dest = await cleanup.tempDir('resume-partial');
-    const ref = parseImageName(`oci:${dest}:v1`);
-    const pdir = partialLocationFor(ref).dir;
+    const pdir = await partialDirOf(`oci:${dest}:v1`);
     expect(pdir).to.equal(join(dest, OCI_PARTIAL_DIR));
     await mkdir(pdir, { recursive: true });
     const prefix = (await readFile(layoutBlobPath(img.layoutDir, layer.digest))).subarray(0, 900_000);
@@ -192,7 +202,7 @@ describe('copy: resumable blobs (fault proxy, real registry)', function () {
       await expectFailure(`docker://${dst.host}/res/bad:v1`);
       const r = await ferry(['inspect', '--raw', '--tls-verify=false', `docker://${dst.host}/res/bad:v1`], { env: env() });
       expect(r.code, r.stderr).to.equal(2);
-      const cacheDir = partialLocationFor(parseImageName(`docker://${dst.host}/res/bad:v1`), {}).dir;
+      const cacheDir = await partialDirOf(`docker://${dst.host}/res/bad:v1`, { tlsVerify: false });
       expect(await exists(join(cacheDir, partialFileName(badLayer)))).to.equal(false);
     });
   });

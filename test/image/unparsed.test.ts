@@ -11,7 +11,7 @@ import type { ImageReference } from '../../src/types/reference.js';
 import { blob, ociConfig, ociManifest, gzipLayer } from './fixtures.js';
 
 function fakeSource(blobs: Map<string, Buffer>, top: Buffer, refDigest?: string): ImageSource & { manifestCalls: number } {
-  const reference = { name: { digest: refDigest }, toString: () => 'docker://x/y', transport: { name: 'docker' } } as unknown as ImageReference;
+  const reference = { pinnedDigest: () => refDigest, toString: () => 'docker://x/y', transport: { name: 'docker' } } as unknown as ImageReference;
   return {
     reference,
     manifestCalls: 0,

@@ -15,7 +15,7 @@ import { MediaType } from '../../manifest/media-types.js';
 import { parseManifest } from '../../manifest/parse.js';
 import { manifestDigest } from '../../manifest/manifest-digest.js';
 import type { OpOptions } from '../../types/context.js';
-import type { BlobInfo, CommitOptions, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
+import type { BlobInfo, CommitOptions, DestinationProperties, ImageDestination, PutBlobOptions, RawManifest } from '../../types/image.js';
 import { VerifyingStream } from '../../util/verify-stream.js';
 import { Store, manifestKey } from '../../store/store.js';
 import type { StagedLayer } from '../../store/layer-stage.js';
@@ -76,7 +76,7 @@ class StorageDestination implements ImageDestination {
     return undefined;
   }
 
-  async putBlob(stream: Readable, info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo> {
+  async putBlob(stream: Readable, info: BlobInfo, opts: PutBlobOptions = {}): Promise<BlobInfo> {
     let layer = isLayerType(info.mediaType);
     let input: Readable = stream;
     if (layer === undefined) {

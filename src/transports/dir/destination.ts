@@ -17,16 +17,16 @@ import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
 import { manifestDigest } from '../../manifest/manifest-digest.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
+import type { AdoptBlobFileOptions, BlobInfo, DestinationProperties, ImageDestination, PutBlobOptions, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
 import { fsyncDir, writeFileAtomic } from '../../util/atomic.js';
 import { readBoundedFile } from '../../util/bounded-read.js';
-import type { AdoptBlobFileOptions, BlobFileAdopter } from '../../util/blob-file-adopter.js';
 import { isDigest } from '../../util/digest.js';
 import { makeDirs } from '../../util/make-dirs.js';
 import { makeTempDir, type TempDir } from '../../util/temp.js';
 import { adoptFileAt } from '../shared/blob-adopt.js';
 import { putBlobFile } from '../shared/blob-writer.js';
+import { dirPartialDownloads } from '../shared/partial-downloads.js';
 import { checkAborted, ioError, isNotFoundError } from '../shared/files.js';
 import { DIR_VERSION_CONTENT, MANIFEST_FILE, VERSION_FILE, blobPath, digestStem, manifestPath, signaturePath, versionPath } from './layout.js';
 import type { DirReference } from './reference.js';
@@ -38,7 +38,7 @@ export const STAGING_PREFIX = '.ferry-staging-';
 const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
 
 /** An ImageDestination writing a `dir:` image. */
-export class DirDestination implements ImageDestination, BlobFileAdopter {
+export class DirDestination implements ImageDestination {
   readonly reference: ImageReference;
   readonly properties: DestinationProperties;
   /** The target directory. */
@@ -61,6 +61,7 @@ export class DirDestination implements ImageDestination, BlobFileAdopter {
       desiredLayerCompression: 'preserve',
       hasThreadSafePutBlob: true,
       acceptsForeignLayerURLs: false,
+      partialDownloads: dirPartialDownloads(dir),
     };
   }
 
@@ -96,9 +97,9 @@ export class DirDestination implements ImageDestination, BlobFileAdopter {
   }
 
   /** Streams the blob into the staging directory, verified (named by its computed digest when `info.digest` is empty). */
-  async putBlob(stream: Readable, info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo> {
+  async putBlob(stream: Readable, info: BlobInfo, opts: PutBlobOptions = {}): Promise<BlobInfo> {
     this.checkOpen(stream);
-    return putBlobFile(this.staging.path, stream, info, { signal: opts.signal, pathFor: (d) => blobPath(this.staging.path, d) });
+    return putBlobFile(this.staging.path, stream, info, { signal: opts.signal, verifiedUpstream: opts.verifiedUpstream, pathFor: (d) => blobPath(this.staging.path, d) });
   }
 
   /** Takes a verified blob file (a complete partial download) into the staging directory without copying it. */

@@ -29,10 +29,9 @@ import { FerryError, ErrorCode } from '../../errors.js';
 import { MediaType } from '../../manifest/media-types.js';
 import type { ImageManifest } from '../../manifest/types.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import type { BlobInfo, DestinationProperties, ImageDestination, LayerPlan, RawManifest } from '../../types/image.js';
+import type { BlobInfo, DestinationProperties, ImageDestination, LayerPlan, PartialDownloads, PutBlobOptions, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
 import { AtomicFileSink } from '../../util/atomic.js';
-import { blobOrigin } from '../../util/blob-origin.js';
 import { parseDigest } from '../../util/digest.js';
 import { makeOwnedTempDir, removeAbandonedTempDirs } from '../../util/owned-temp-dir.js';
 import { classifyArchiveTarget } from '../../util/stream-files.js';
@@ -49,6 +48,7 @@ import { openDockerArchive } from './archive.js';
 import { writeMergedDockerArchive } from './merge.js';
 import { indexTar, type TarIndex } from './tar-index.js';
 import { hasArchiveContent, rewriteArchive } from '../shared/archive-rewrite.js';
+import { archivePartialDownloads } from '../shared/partial-downloads.js';
 
 /** Prefix of the staging directory created beside the archive. */
 const STAGING_PREFIX = '.ferry-docker-archive-';
@@ -63,6 +63,8 @@ export interface DockerArchiveDestinationOptions extends OpOptions {
   additionalTags?: string[];
   /** The temporary-files directory (a gzip'd archive being added to is decompressed there). */
   tmpDir?: string;
+  /** Where a copy into the archive keeps partial downloads (`DestinationProperties.partialDownloads`), if it says. */
+  partialDownloads?: PartialDownloads;
 }
 
 export { DOCKER_ARCHIVE_PROPERTIES };
@@ -70,7 +72,7 @@ export { DOCKER_ARCHIVE_PROPERTIES };
 /** An ImageDestination writing one image into a docker archive file; see the module comment. */
 export class DockerArchiveDestination implements ImageDestination {
   readonly reference: ImageReference;
-  readonly properties: DestinationProperties = DOCKER_ARCHIVE_PROPERTIES;
+  readonly properties: DestinationProperties;
   /** The archive file to create (replaced if it exists). */
   readonly path: string;
   /** The names recorded in `RepoTags` (normalized, tagged). */
@@ -86,8 +88,9 @@ export class DockerArchiveDestination implements ImageDestination {
   /** The temporary-files directory. */
   private readonly tmpDir: string | undefined;
 
-  private constructor(reference: DockerArchiveReference, repoTags: DockerName[], staging: TempDir, tmpDir?: string) {
+  private constructor(reference: DockerArchiveReference, repoTags: DockerName[], staging: TempDir, tmpDir?: string, partialDownloads?: PartialDownloads) {
     this.reference = reference;
+    this.properties = partialDownloads !== undefined ? { ...DOCKER_ARCHIVE_PROPERTIES, partialDownloads } : DOCKER_ARCHIVE_PROPERTIES;
     this.path = reference.path;
     this.repoTags = repoTags;
     this.staging = staging;
@@ -105,7 +108,7 @@ export class DockerArchiveDestination implements ImageDestination {
     // A run killed earlier (SIGKILL, power loss) left its staging directory, temp archive inside: clean it up.
     await removeAbandonedTempDirs(dirname(ref.resolvedPath), STAGING_PREFIX);
     const staging = await makeOwnedTempDir(dirname(ref.resolvedPath), STAGING_PREFIX);
-    return new DockerArchiveDestination(ref, tags, staging, opts.tmpDir);
+    return new DockerArchiveDestination(ref, tags, staging, opts.tmpDir, opts.partialDownloads);
   }
 
   private checkOpen(what: string): void {
@@ -126,14 +129,14 @@ export class DockerArchiveDestination implements ImageDestination {
   }
 
   /** Stages a blob, verifying digest (and size if known) while it streams; removes partial data on error. */
-  async putBlob(stream: Readable, info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo> {
+  async putBlob(stream: Readable, info: BlobInfo, opts: PutBlobOptions = {}): Promise<BlobInfo> {
     this.checkOpen(`storing blob ${info.digest}`);
     if (info.digest) parseDigest(info.digest);
     const tmp = join(this.staging.path, `.in-${this.seq++}`);
     const verify = new VerifyingStream({ digest: info.digest, size: info.size, what: `blob ${info.digest || '(unknown digest)'}` });
     if (info.mediaType !== MediaType.DockerConfig && info.mediaType !== MediaType.OciConfig) {
       // A layer (or anything not known to be a config): into the archive file as it arrives.
-      const { sink, done, fail } = await this.spool.begin(tmp, blobOrigin(stream));
+      const { sink, done, fail } = await this.spool.begin(tmp, opts.sourceDigest);
       try {
         await pipeline(stream, verify, sink, { signal: opts.signal });
       } catch (e) {
@@ -299,5 +302,5 @@ export async function openDockerArchiveDestination(
   repoTagsFor(ref, opts.additionalTags); // a bad reference or tag fails before anything is opened
   const target = await classifyArchiveTarget(ref.path, 'docker-archive');
   if (target.kind !== 'file') return DockerArchiveStreamDestination.open(ref, target, opts.additionalTags, { tmpDir: ctx.tmpDir });
-  return DockerArchiveDestination.open(ref, { ...opts, tmpDir: opts.tmpDir ?? ctx.tmpDir });
+  return DockerArchiveDestination.open(ref, { ...opts, tmpDir: opts.tmpDir ?? ctx.tmpDir, partialDownloads: archivePartialDownloads(ref.path) });
 }

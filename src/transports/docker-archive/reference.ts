@@ -3,7 +3,7 @@
  * tar file (containers/image `docker/archive`).
  */
 import { FerryError, ErrorCode } from '../../errors.js';
-import type { OpOptions, SystemContext } from '../../types/context.js';
+import type { DestinationContext, OpOptions, SystemContext } from '../../types/context.js';
 import type { ImageDestination, ImageSource } from '../../types/image.js';
 import type { ImageReference, Transport } from '../../types/reference.js';
 import { type DockerName, fullString } from '../docker/name.js';
@@ -77,9 +77,9 @@ export class DockerArchiveReference implements ImageReference {
   }
 
   /** `ctx.additionalTags` (the copy engine's `DestinationContext`, `--additional-tag`) are added to `RepoTags`. */
-  async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {
+  async newImageDestination(ctx: DestinationContext, opts?: OpOptions): Promise<ImageDestination> {
     const { openDockerArchiveDestination } = await import('./destination.js');
-    const additionalTags = (ctx as SystemContext & { additionalTags?: string[] }).additionalTags;
+    const { additionalTags } = ctx;
     return openDockerArchiveDestination(this, ctx, { ...opts, ...(additionalTags !== undefined ? { additionalTags } : {}) });
   }
 

@@ -28,9 +28,8 @@ import { FerryError, ErrorCode } from '../../errors.js';
 import { MediaType } from '../../manifest/media-types.js';
 import type { ImageManifest } from '../../manifest/types.js';
 import type { OpOptions } from '../../types/context.js';
-import type { BlobInfo, DestinationProperties, ImageDestination, LayerPlan, RawManifest } from '../../types/image.js';
+import type { BlobInfo, DestinationProperties, ImageDestination, LayerPlan, PutBlobOptions, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
-import { blobOrigin } from '../../util/blob-origin.js';
 import { parseDigest } from '../../util/digest.js';
 import { type ArchiveTarget, openSequentialOutput, type SequentialOutput } from '../../util/stream-files.js';
 import { makeTempDir, type TempDir, type TempOptions } from '../../util/temp.js';
@@ -136,7 +135,7 @@ export class DockerArchiveStreamDestination implements ImageDestination {
   }
 
   /** Stages a blob, verifying its digest (and size if known); a layer is sent when its turn comes. */
-  async putBlob(stream: Readable, info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo> {
+  async putBlob(stream: Readable, info: BlobInfo, opts: PutBlobOptions = {}): Promise<BlobInfo> {
     this.checkOpen(`storing blob ${info.digest}`);
     if (info.digest) parseDigest(info.digest);
     const tmp = join(this.staging.path, `.in-${this.seq++}`);
@@ -152,7 +151,7 @@ export class DockerArchiveStreamDestination implements ImageDestination {
     if (this.blobs.has(digest) || this.state !== 'open') await rm(tmp, { force: true });
     else this.blobs.set(digest, { path: tmp, size: verify.bytes });
     const isConfig = info.mediaType === MediaType.DockerConfig || info.mediaType === MediaType.OciConfig;
-    if (!isConfig) this.staged(blobOrigin(stream) ?? info.digest, digest, opts.signal);
+    if (!isConfig) this.staged(opts.sourceDigest ?? info.digest, digest, opts.signal);
     return { digest, size: verify.bytes, mediaType: info.mediaType };
   }
 

@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import type { BlobInfo, DestinationProperties, ImageDestination, LayerPlan, RawManifest } from '../../types/image.js';
+import type { BlobInfo, DestinationProperties, ImageDestination, LayerPlan, PutBlobOptions, RawManifest } from '../../types/image.js';
 import { makeTempDir, type TempDir } from '../../util/temp.js';
 import { DockerArchiveDestination } from '../docker-archive/destination.js';
 import { DockerArchiveReference } from '../docker-archive/reference.js';
@@ -42,7 +42,7 @@ export class DockerDaemonDestination implements ImageDestination {
     return this.inner.tryReusingBlob(info, opts);
   }
 
-  putBlob(stream: Readable, info: BlobInfo, opts?: OpOptions): Promise<BlobInfo> {
+  putBlob(stream: Readable, info: BlobInfo, opts?: PutBlobOptions): Promise<BlobInfo> {
     return this.inner.putBlob(stream, info, opts);
   }
 

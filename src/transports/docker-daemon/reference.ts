@@ -1,6 +1,6 @@
 /** `docker-daemon:` references (containers/image `docker/daemon`). */
 import { FerryError, ErrorCode } from '../../errors.js';
-import type { OpOptions, SystemContext } from '../../types/context.js';
+import type { DestinationContext, OpOptions, SystemContext } from '../../types/context.js';
 import type { ImageDestination, ImageSource } from '../../types/image.js';
 import type { ImageReference, Transport } from '../../types/reference.js';
 import { type DockerName, fullString } from '../docker/name.js';
@@ -36,6 +36,11 @@ export class DockerDaemonReference implements ImageReference {
     return this.name !== undefined ? fullString(this.name) : undefined;
   }
 
+  /** The digest of a name pinned by digest (`name@sha256:…`). */
+  pinnedDigest(): string | undefined {
+    return this.name?.digest;
+  }
+
   /** `''`: only the transport-wide default of policy.json applies (see `validatePolicyScope`). */
   policyIdentity(): string {
     return '';
@@ -57,12 +62,12 @@ export class DockerDaemonReference implements ImageReference {
   }
 
   /** Needs a `NAME:TAG` reference; `ctx.additionalTags` (`--additional-tag`) are loaded too. */
-  async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {
+  async newImageDestination(ctx: DestinationContext, opts?: OpOptions): Promise<ImageDestination> {
     if (this.name === undefined || this.name.tag === undefined) {
       throw new FerryError(ErrorCode.InvalidReference, `invalid destination ${this.toString()}: a docker-daemon destination must be NAME:TAG`);
     }
     const { openDockerDaemonDestination } = await import('./destination.js');
-    const additionalTags = (ctx as SystemContext & { additionalTags?: string[] }).additionalTags;
+    const { additionalTags } = ctx;
     return openDockerDaemonDestination(this, ctx, { ...opts, ...(additionalTags !== undefined ? { additionalTags } : {}) });
   }
 

@@ -19,7 +19,7 @@ import { RegistryClient } from '../../registry/client.js';
 import { discard, header } from '../../registry/http.js';
 import { blobSize, mountBlob, uploadBlob, type UploadSettings } from '../../registry/upload.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
+import type { BlobInfo, DestinationProperties, ImageDestination, PutBlobOptions, RawManifest } from '../../types/image.js';
 import { digestOf, parseDigest } from '../../util/digest.js';
 import type { DockerReference } from './reference.js';
 import { checkDockerSignatures, signatureLocations, writeDockerSignatures, type SignatureLocations } from './signatures.js';
@@ -45,15 +45,7 @@ export interface DockerDestinationOptions extends OpOptions {
 
 /** A registry repository opened for pushing one image. */
 export class DockerImageDestination implements ImageDestination {
-  readonly properties: DestinationProperties = Object.freeze({
-    supportedManifestMIMETypes: [...DOCKER_DESTINATION_MANIFEST_TYPES],
-    supportsSignatures: true,
-    // Registries get gzip layers, like containers/image (docker_image_dest: types.Compress): uncompressed layers
-    // from docker-archive:/containers-storage: are compressed, compressed ones are kept.
-    desiredLayerCompression: 'compress',
-    hasThreadSafePutBlob: true,
-    acceptsForeignLayerURLs: true,
-  });
+  readonly properties: DestinationProperties;
   private top?: { bytes: Buffer; mediaType: string; digest: string };
   private committed = false;
   private closed = false;
@@ -66,7 +58,19 @@ export class DockerImageDestination implements ImageDestination {
     private readonly client: RegistryClient,
     private readonly ctx: SystemContext,
     private readonly opts: DockerDestinationOptions,
-  ) {}
+  ) {
+    this.properties = Object.freeze({
+      supportedManifestMIMETypes: [...DOCKER_DESTINATION_MANIFEST_TYPES],
+      supportsSignatures: true,
+      // Registries get gzip layers, like containers/image (docker_image_dest: types.Compress): uncompressed layers
+      // from docker-archive:/containers-storage: are compressed, compressed ones are kept.
+      desiredLayerCompression: 'compress',
+      hasThreadSafePutBlob: true,
+      acceptsForeignLayerURLs: true,
+      // Partial downloads in the user's cache, one folder per registry; pushed blobs stay in the registry.
+      partialDownloads: { cacheKey: reference.name.domain, keepUntilCommit: false },
+    });
+  }
 
   private get registry(): string {
     return this.reference.name.domain;
@@ -132,7 +136,7 @@ export class DockerImageDestination implements ImageDestination {
     return (await this.client.headManifest(tag ?? digest ?? 'latest', opts))?.digest;
   }
 
-  async putBlob(stream: Readable, info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo> {
+  async putBlob(stream: Readable, info: BlobInfo, opts: PutBlobOptions = {}): Promise<BlobInfo> {
     let r;
     try {
       r = await uploadBlob(this.client, stream, { digest: info.digest, size: info.size }, { ...this.opts.upload, signal: opts.signal });

@@ -49,6 +49,11 @@ export class DockerReference implements ImageReference {
     return fullString(this.name);
   }
 
+  /** The digest of a name pinned by digest (`name@sha256:…`). */
+  pinnedDigest(): string | undefined {
+    return this.name.digest;
+  }
+
   /** `domain/path:tag`, or `domain/path@digest` for a name pinned by digest (its tag, if any, is not part of it). */
   policyIdentity(): string {
     return dockerPolicyIdentity(this.name);

@@ -8,12 +8,14 @@ import type { Readable } from 'node:stream';
 import { recordBlobLocation } from '../../registry/blob-cache.js';
 import { RegistryClient } from '../../registry/client.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import type { BlobInfo, ImageSource, RawManifest } from '../../types/image.js';
+import type { BlobInfo, ImageSource, RawManifest, SourceProperties } from '../../types/image.js';
 import type { DockerReference } from './reference.js';
 import { readDockerSignatures, signatureLocations, type SignatureLocations } from './signatures.js';
 
 /** An image in a registry, opened for reading. */
 class DockerImageSource implements ImageSource {
+  /** A network source: a copy keeps partial downloads, which a later run continues with ranged reads. */
+  readonly properties: SourceProperties = { resumableDownloads: true };
   private closed = false;
   private locations?: Promise<SignatureLocations>;
 

@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
+import type { BlobInfo, DestinationProperties, ImageDestination, PutBlobOptions, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
 import { makeOwnedTempDir, removeAbandonedTempDirs } from '../../util/owned-temp-dir.js';
 import { classifyArchiveTarget } from '../../util/stream-files.js';
@@ -48,7 +48,7 @@ class BatchImageDestination implements ImageDestination {
     return (await this.inner.tryReusingBlob(info, opts)) ?? this.batch.reuseArchived(info);
   }
 
-  putBlob(stream: Readable, info: BlobInfo, opts?: OpOptions): Promise<BlobInfo> {
+  putBlob(stream: Readable, info: BlobInfo, opts?: PutBlobOptions): Promise<BlobInfo> {
     return this.inner.putBlob(stream, info, opts);
   }
 

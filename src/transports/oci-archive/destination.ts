@@ -16,9 +16,8 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
+import type { AdoptBlobFileOptions, BlobInfo, DestinationProperties, ImageDestination, PutBlobOptions, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
-import type { AdoptBlobFileOptions, BlobFileAdopter } from '../../util/blob-file-adopter.js';
 import { makeOwnedTempDir, removeAbandonedTempDirs } from '../../util/owned-temp-dir.js';
 import { classifyArchiveTarget, openSequentialOutput, type SequentialOutput } from '../../util/stream-files.js';
 import { makeTempDir, type TempDir } from '../../util/temp.js';
@@ -29,13 +28,14 @@ const TEMP_PREFIX = '.ferry-oci-archive-';
 const LAYOUT_DIR = 'layout';
 import { type OciDestinationContext, type OciLayoutDestination, openOciLayoutDestination } from '../oci-layout/destination.js';
 import { checkAborted, ioError, requireDirectory } from '../shared/files.js';
+import { archivePartialDownloads } from '../shared/partial-downloads.js';
 import type { OciArchiveReference } from './reference.js';
 import { packDirectory } from './pack.js';
 import { hasArchiveContent, rewriteArchive } from '../shared/archive-rewrite.js';
 import { archivedBlobSizes, writeMergedLayout, type MergeOptions } from './merge.js';
 
 /** An ImageDestination writing an OCI archive; see the module comment. */
-export class OciArchiveDestination implements ImageDestination, BlobFileAdopter {
+export class OciArchiveDestination implements ImageDestination {
   readonly reference: ImageReference;
   /** The `oci:` destination's properties (OCI manifests and indexes, compressed layers by default). */
   readonly properties: DestinationProperties;
@@ -81,7 +81,7 @@ export class OciArchiveDestination implements ImageDestination, BlobFileAdopter 
     return { signal: opts.signal, required: this.reused, archive: this.path };
   }
 
-  putBlob(stream: Readable, info: BlobInfo, opts?: OpOptions): Promise<BlobInfo> {
+  putBlob(stream: Readable, info: BlobInfo, opts?: PutBlobOptions): Promise<BlobInfo> {
     return this.inner.putBlob(stream, info, opts);
   }
 
@@ -170,7 +170,8 @@ export async function openOciArchiveDestination(ref: OciArchiveReference, ctx: S
   try {
     if (target.kind !== 'file') out = await openSequentialOutput(target, `oci-archive: ${ref.path}`);
     // The layout goes in a folder of its own: the owned directory also holds its lock and the archive's temp file.
-    const inner = await openOciLayoutDestination({ dir: join(temp.path, LAYOUT_DIR), refName: ref.image, reference: ref, fsync: false }, ctx as OciDestinationContext, opts);
+    const partialDownloads = target.kind === 'file' ? archivePartialDownloads(ref.path) : undefined;
+    const inner = await openOciLayoutDestination({ dir: join(temp.path, LAYOUT_DIR), refName: ref.image, reference: ref, fsync: false, partialDownloads }, ctx as OciDestinationContext, opts);
     return new OciArchiveDestination(ref, inner, temp, out, { tmpDir: ctx.tmpDir, archived });
   } catch (e) {
     await out?.abort();

@@ -10,14 +10,14 @@ import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
 import { MediaType } from '../../manifest/media-types.js';
-import type { OpOptions, SystemContext } from '../../types/context.js';
-import type { BlobInfo, DestinationProperties, ImageDestination, RawManifest } from '../../types/image.js';
+import type { DestinationContext, OpOptions } from '../../types/context.js';
+import type { AdoptBlobFileOptions, BlobInfo, DestinationProperties, ImageDestination, PartialDownloads, PutBlobOptions, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
 import { writeFileAtomic } from '../../util/atomic.js';
-import type { AdoptBlobFileOptions, BlobFileAdopter } from '../../util/blob-file-adopter.js';
 import { digestOf, isDigest, parseDigest } from '../../util/digest.js';
 import { adoptFileAt } from '../shared/blob-adopt.js';
 import { putBlobFile } from '../shared/blob-writer.js';
+import { layoutPartialDownloads } from '../shared/partial-downloads.js';
 import { withLock } from '../../util/lock.js';
 import { makeDirs } from '../../util/make-dirs.js';
 import { checkAborted, ioError } from '../shared/files.js';
@@ -26,11 +26,8 @@ import { reachable } from './reachable.js';
 import type { OciReference } from './reference.js';
 import { addManifestDescriptor, ensureLayoutMarker, indexLockPath, manifestDescriptor, updateLayoutIndex } from './writer.js';
 
-/** Destination settings the `oci:` destination reads besides the SystemContext (see `copy/options.ts`). */
-export interface OciDestinationContext extends SystemContext {
-  /** Keep uncompressed layers as they are instead of compressing them (`--dest-oci-accept-uncompressed-layers`). */
-  ociAcceptUncompressedLayers?: boolean;
-}
+/** Destination settings the `oci:` destination reads (`ociAcceptUncompressedLayers`). */
+export type OciDestinationContext = DestinationContext;
 
 /** Where and what to write. */
 export interface OciLayoutTarget {
@@ -49,12 +46,17 @@ export interface OciLayoutTarget {
    * archive, which is fsynced itself when written.
    */
   fsync?: boolean;
+  /**
+   * Where a copy into this layout keeps partial downloads (see `DestinationProperties.partialDownloads`); absent for a
+   * layout that is only staging, whose archive says where.
+   */
+  partialDownloads?: PartialDownloads;
 }
 
 const SUPPORTED = [MediaType.OciManifest, MediaType.OciIndex];
 
 /** An ImageDestination writing into an OCI layout. */
-export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
+export class OciLayoutDestination implements ImageDestination {
   readonly reference: ImageReference;
   readonly properties: DestinationProperties;
   /** The layout directory. */
@@ -82,6 +84,7 @@ export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
       desiredLayerCompression: ctx.ociAcceptUncompressedLayers ? 'preserve' : 'compress',
       hasThreadSafePutBlob: true,
       acceptsForeignLayerURLs: true,
+      ...(target.partialDownloads !== undefined ? { partialDownloads: target.partialDownloads } : {}),
     };
   }
 
@@ -123,9 +126,9 @@ export class OciLayoutDestination implements ImageDestination, BlobFileAdopter {
   }
 
   /** Streams the blob into `blobs/<alg>/<hex>`, verified (or named by its computed digest when `info.digest` is empty). */
-  async putBlob(stream: Readable, info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo> {
+  async putBlob(stream: Readable, info: BlobInfo, opts: PutBlobOptions = {}): Promise<BlobInfo> {
     this.checkOpen();
-    return putBlobFile(this.sharedBlobDir ?? this.dir, stream, info, { signal: opts.signal, pathFor: (d) => this.blobPath(d), onCreated: (p) => this.noteCreated(p), fsync: this.fsync });
+    return putBlobFile(this.sharedBlobDir ?? this.dir, stream, info, { signal: opts.signal, verifiedUpstream: opts.verifiedUpstream, pathFor: (d) => this.blobPath(d), onCreated: (p) => this.noteCreated(p), fsync: this.fsync });
   }
 
   /** Takes a verified blob file (a complete partial download) as `blobs/<alg>/<hex>` without copying it. */
@@ -258,9 +261,9 @@ export async function openOciLayoutDestination(target: OciLayoutTarget, ctx: Oci
 }
 
 /** `OciReference.newImageDestination`'s entry point. */
-export async function openOciDestination(ref: OciReference, ctx: SystemContext, opts: OpOptions = {}): Promise<OciLayoutDestination> {
+export async function openOciDestination(ref: OciReference, ctx: DestinationContext, opts: OpOptions = {}): Promise<OciLayoutDestination> {
   if (ref.sourceIndex !== undefined) {
     throw new FerryError(ErrorCode.InvalidReference, `${ref.toString()}: an image position (@${ref.sourceIndex}) cannot be used as a destination`);
   }
-  return openOciLayoutDestination({ dir: ref.dir, refName: ref.image, reference: ref, sharedBlobDir: ctx.ociSharedBlobDir }, ctx as OciDestinationContext, opts);
+  return openOciLayoutDestination({ dir: ref.dir, refName: ref.image, reference: ref, sharedBlobDir: ctx.ociSharedBlobDir, partialDownloads: layoutPartialDownloads(ref.dir) }, ctx, opts);
 }

@@ -6,10 +6,9 @@
  */
 import { link, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { BlobInfo } from '../../types/image.js';
+import type { AdoptBlobFileOptions, BlobInfo } from '../../types/image.js';
 import { fsyncDir } from '../../util/atomic.js';
 import { ioError } from '../../errors.js';
-import type { AdoptBlobFileOptions } from '../../util/blob-file-adopter.js';
 import { checkAborted } from './files.js';
 import { makeDirs } from '../../util/make-dirs.js';
 
@@ -20,7 +19,7 @@ const BLOB_FILE_MODE = 0o644;
 const CANNOT_LINK = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'ENOSYS']);
 
 /**
- * Puts the verified blob file `src` at `finalPath` (see `BlobFileAdopter.adoptBlobFile` (src/util/blob-file-adopter.ts)): reuses a file
+ * Puts the verified blob file `src` at `finalPath` (see `ImageDestination.adoptBlobFile`, src/types/image.ts): reuses a file
  * of the right size already there; else fsyncs `src`, renames or hard-links it to `finalPath`, and fsyncs the
  * directory. Readers of `finalPath` only ever see the complete file.
  * @returns undefined when the file system refuses the rename/link (the caller copies instead).

@@ -10,7 +10,7 @@ import { FerryError, ErrorCode, ioError, sizeMismatch } from '../../errors.js';
 import type { BlobInfo } from '../../types/image.js';
 import { AtomicFileSink } from '../../util/atomic.js';
 import { isDigest } from '../../util/digest.js';
-import { VerifyingStream, isVerifiedUpstream } from '../../util/verify-stream.js';
+import { VerifyingStream } from '../../util/verify-stream.js';
 import { makeDirs } from '../../util/make-dirs.js';
 
 /** Options of {@link putBlobFile}. */
@@ -25,6 +25,8 @@ export interface PutBlobFileOptions {
   fsync?: boolean;
   /** Called with the final path when this call created the blob file (not when it reused one already there). */
   onCreated?: (path: string) => void;
+  /** `PutBlobOptions.verifiedUpstream` of the `putBlob` call: with `info`'s digest and size, the bytes are not hashed again. */
+  verifiedUpstream?: { readonly digest: string; readonly size: number };
 }
 
 /**
@@ -60,7 +62,8 @@ export async function putBlobFile(dir: string, stream: Readable, info: BlobInfo,
       await makeDirs(dir);
     }
     // The copy engine already verifies what it hands over (and fails the stream on a mismatch): hash once.
-    const trusted = known && opts.onProgress === undefined && isVerifiedUpstream(stream, info.digest, info.size);
+    const up = opts.verifiedUpstream;
+    const trusted = known && opts.onProgress === undefined && up !== undefined && up.digest === info.digest && info.size >= 0 && up.size === info.size;
     const verifier = trusted ? undefined : new VerifyingStream({ digest: known ? info.digest : '', size: info.size, what, onProgress: opts.onProgress });
     const sink = await AtomicFileSink.open(finalPath ?? { dir }, { signal, fsync: opts.fsync });
     try {

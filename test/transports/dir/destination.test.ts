@@ -27,6 +27,8 @@ describe('transports/dir/destination', function () {
       desiredLayerCompression: 'preserve',
       hasThreadSafePutBlob: true,
       acceptsForeignLayerURLs: false,
+      // partial downloads under the staging prefix, kept until the commit (staged blobs go when a copy fails)
+      partialDownloads: { dir: join(dir, '.ferry-staging-partial'), keepUntilCommit: true },
     });
     const img = makeOciImage('d');
     await d.putBlob(Readable.from([img.layer.bytes]), { digest: img.layer.digest, size: img.layer.size });

@@ -109,6 +109,8 @@ describe('transports/docker/destination (real registry, http via fault proxy)', 
       desiredLayerCompression: 'compress',
       hasThreadSafePutBlob: true,
       acceptsForeignLayerURLs: true,
+      // partial downloads in the user's cache, one folder per registry; pushed blobs stay, so partials go at once
+      partialDownloads: { cacheKey: proxy.host, keepUntilCommit: false },
     });
   });
 

@@ -48,6 +48,8 @@ describe('transports/oci-layout/destination', function () {
       desiredLayerCompression: 'compress',
       hasThreadSafePutBlob: true,
       acceptsForeignLayerURLs: true,
+      // partial downloads beside the blobs, removed once their blob is written
+      partialDownloads: { dir: join(dir, '.ferry-partial'), keepUntilCommit: false },
     });
     const keep = await open(`oci:${dir}:x`, { ociAcceptUncompressedLayers: true });
     expect(keep.properties.desiredLayerCompression).to.equal('preserve');

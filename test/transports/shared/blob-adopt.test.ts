@@ -7,7 +7,7 @@ import { ErrorCode, FerryError } from '../../../src/errors.js';
 import { adoptFileAt } from '../../../src/transports/shared/blob-adopt.js';
 import { putBlobFile } from '../../../src/transports/shared/blob-writer.js';
 import { digestOf } from '../../../src/util/digest.js';
-import { VerifyingStream, markVerifiedUpstream } from '../../../src/util/verify-stream.js';
+import { VerifyingStream } from '../../../src/util/verify-stream.js';
 import { useCleanup } from '../../harness/tmp.js';
 import { seededRandom } from '../../util/fixtures.js';
 
@@ -62,25 +62,24 @@ describe('putBlobFile with a stream verified upstream', () => {
   const data = seededRandom(300_000, 6);
   const digest = digestOf(data);
 
-  /** A stream as the copy engine hands it over: bytes → VerifyingStream(expected) → out, marked. */
+  /** A stream as the copy engine hands it over: bytes → VerifyingStream(expected) → out (`verifiedUpstream` says so). */
   function verifiedStream(bytes: Buffer, expected: string): PassThrough {
     const out = new PassThrough();
     void pipeline(Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]), new VerifyingStream({ digest: expected, size: bytes.length, what: 'blob' }), out).catch(() => {});
-    markVerifiedUpstream(out, expected, bytes.length);
     return out;
   }
 
   it('writes the blob; an upstream digest mismatch fails the write and leaves nothing', async () => {
     const dir = await cleanup.tempDir('trusted');
     const pathFor = (d: string) => join(dir, d.slice(7));
-    const ok = await putBlobFile(dir, verifiedStream(data, digest), { digest, size: data.length }, { pathFor });
+    const ok = await putBlobFile(dir, verifiedStream(data, digest), { digest, size: data.length }, { pathFor, verifiedUpstream: { digest, size: data.length } });
     expect(ok).to.deep.equal({ digest, size: data.length });
     expect((await readFile(pathFor(digest))).equals(data)).to.equal(true);
 
     const bad = Buffer.from(data);
     bad[5] ^= 1;
     const other = digestOf(Buffer.from('x'));
-    const e = await putBlobFile(dir, verifiedStream(bad, other), { digest: other, size: bad.length }, { pathFor }).catch((x: unknown) => x);
+    const e = await putBlobFile(dir, verifiedStream(bad, other), { digest: other, size: bad.length }, { pathFor, verifiedUpstream: { digest: other, size: bad.length } }).catch((x: unknown) => x);
     expect((e as FerryError).code).to.equal(ErrorCode.DigestMismatch);
     expect(await stat(pathFor(other)).catch(() => undefined)).to.equal(undefined);
   });
