@@ -75,6 +75,8 @@ export interface BuildOptions {
   layerSize?: number;
   /** If > 0, one extra layer holding that many small files in nested directories. */
   smallFiles?: number;
+  /** Largest size of one small file (each is 0 to this many bytes, seeded; default 1024). */
+  smallFileSize?: number;
   /** Config `Labels`. */
   labels?: Record<string, string>;
   /** Config `Env` (default a PATH). */
@@ -174,7 +176,7 @@ function randomLayerEntries(key: string, index: number, size: number, platform: 
   ];
 }
 
-function smallFilesEntries(key: string, count: number): TarEntry[] {
+function smallFilesEntries(key: string, count: number, maxSize: number): TarEntry[] {
   const prng = new Prng(`${key}/small`);
   const dirs = new Set<string>(['files/']);
   const files: TarEntry[] = [];
@@ -183,7 +185,7 @@ function smallFilesEntries(key: string, count: number): TarEntry[] {
     const b = `${a}b${Math.floor(i / 4) % 8}/`;
     dirs.add(a);
     dirs.add(b);
-    const content = prng.bytes(prng.int(1024));
+    const content = prng.bytes(prng.int(maxSize));
     files.push({ path: `${b}f${String(i).padStart(5, '0')}.bin`, type: 'file', size: content.length, content: () => [content] });
   }
   const all: TarEntry[] = [...[...dirs].map((path): TarEntry => ({ path, type: 'dir' })), ...files];
@@ -229,7 +231,7 @@ export async function buildImage(dir: string, opts: BuildOptions): Promise<Built
     const history: Record<string, string>[] = [];
     const layerSpecs: TarEntry[][] = [];
     for (let i = 0; i < layerCount; i++) layerSpecs.push(randomLayerEntries(`${base}/layer${i}`, i, layerSize, platform));
-    if (smallFiles > 0) layerSpecs.push(smallFilesEntries(`${base}/smallfiles`, smallFiles));
+    if (smallFiles > 0) layerSpecs.push(smallFilesEntries(`${base}/smallfiles`, smallFiles, opts.smallFileSize ?? 1024));
     for (const [i, entries] of layerSpecs.entries()) {
       const l = await writeLayer(dir, entries, compression, opts.gzipLevel ?? 6, opts.signal);
       layers.push({ ...l, mediaType: layerMediaType });
