@@ -32,6 +32,6 @@ export async function loginFile(args: Record<string, unknown>, ctx: SystemContex
     }
     return { path: compat, dockerCompat: true };
   }
-  const { authFileForWriting } = await import('../../registry/auth-file.js');
+  const { authFileForWriting } = await import('../../config/auth-file.js');
   return { path: authFileForWriting(ctx), dockerCompat: false };
 }
