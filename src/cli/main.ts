@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { Argv } from 'yargs';
-import type { CommandSpec, CliContext } from './command.js';
+import type { CommandSpec, CliContext, RunHandler } from './command.js';
 import { processIo, write, type CliIo } from './io.js';
 import { describeError } from './exit.js';
 import { VERSION } from '../version.js';
@@ -164,28 +164,30 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
     .fail((msg, err) => {
       failed = err ?? new UsageError(msg);
     });
+  /** The yargs handler running `handler` as a command: the exit status, `--command-timeout`. */
+  const runHandler: RunHandler = (handler) => async (args) => {
+    // yargs still calls the handler after reporting a validation failure through .fail(): never run it then
+    if (failed !== undefined) return;
+    const timeout = args['command-timeout'] as string | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    if (timeout) {
+      const { parseDuration } = await import('./options/duration.js');
+      const ms = parseDuration(timeout, '--command-timeout');
+      timer = setTimeout(() => {
+        timedOut = timeout;
+        controller.abort(new Error(`command timed out after ${timeout}`));
+      }, ms);
+      timer.unref();
+    }
+    try {
+      status = (await handler(args, cli)) ?? 0;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   for (const [name, entry] of Object.entries(COMMANDS)) {
     if (spec && name === wanted) {
-      y = y.command(spec.command, spec.describe, (b) => hideUnusedGlobals(spec.builder(b), wanted!), async (args) => {
-        // yargs still calls the handler after reporting a validation failure through .fail(): never run it then
-        if (failed !== undefined) return;
-        const timeout = args['command-timeout'] as string | undefined;
-        let timer: NodeJS.Timeout | undefined;
-        if (timeout) {
-          const { parseDuration } = await import('./options/duration.js');
-          const ms = parseDuration(timeout, '--command-timeout');
-          timer = setTimeout(() => {
-            timedOut = timeout;
-            controller.abort(new Error(`command timed out after ${timeout}`));
-          }, ms);
-          timer.unref();
-        }
-        try {
-          status = (await spec.handler(args as Record<string, unknown>, cli)) ?? 0;
-        } finally {
-          clearTimeout(timer);
-        }
-      });
+      y = y.command(spec.command, spec.describe, (b) => hideUnusedGlobals(spec.builder(b, runHandler), wanted!), runHandler(spec.handler));
     } else {
       y = y.command(name, entry.describe);
     }

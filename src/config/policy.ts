@@ -17,14 +17,14 @@ import type {
   ReferenceMatch,
   SignedByKeyType,
   SigstoreCertificateRoots,
-} from '../signature/policy/types.js';
+} from './policy-types.js';
 
 /** The system-wide policy file. */
 export const SYSTEM_POLICY_PATH = '/etc/containers/policy.json';
 /** The per-user policy file, under the home directory. */
 export const USER_POLICY_PATH = '.config/containers/policy.json';
 
-/** What parsing needs from the layers above: the transports' scope rules and the docker-name parser. */
+/** What parsing needs from its caller: the transports' scope rules and the docker-name parser. */
 export interface PolicyParseOptions {
   /** The scope check of transport `name` (see `Transport.validatePolicyScope`), or undefined for a transport ferry does not know. */
   scopeValidator(name: string): ((scope: string) => void) | undefined;

@@ -6,7 +6,7 @@
  * to it afterwards as to any other manifest. The config (and its `rootfs.diff_ids`) is never touched.
  */
 import { FerryError, ErrorCode } from '../errors.js';
-import { compressionOfMediaType, layerMediaTypeFor } from '../compression/index.js';
+import { compressionOfMediaType, layerMediaTypeFor } from '../manifest/layer-compression.js';
 import type { ImageManifest } from '../manifest/types.js';
 import type { BlobInfo, ImageSource } from '../types/image.js';
 import { familyOf } from './format.js';

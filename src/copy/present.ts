@@ -14,7 +14,7 @@
  * A cold copy thus costs one HEAD more; a copy of an image already there costs the source's manifests and one HEAD.
  */
 import { FerryError, ErrorCode } from '../errors.js';
-import { compressionOfMediaType } from '../compression/index.js';
+import { compressionOfMediaType } from '../manifest/layer-compression.js';
 import { UnparsedImage, type VerifiedManifest } from '../image/unparsed.js';
 import { manifestDigest } from '../manifest/manifest-digest.js';
 import { MediaType, isIndexType } from '../manifest/media-types.js';

@@ -16,7 +16,7 @@ import { createReadStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../errors.js';
-import { isRetryable, retryDelay, sleep } from '../registry/retry.js';
+import { isRetryable, retryDelay, sleep } from '../util/retry.js';
 import type { BlobInfo, ImageSource } from '../types/image.js';
 import { AppendWriter } from './append-writer.js';
 import type { PartialBlob } from './partial.js';
@@ -42,7 +42,7 @@ export type PartialKeeping = 'always' | 'late';
 export interface BlobRetryPolicy {
   /** Re-opens after a failure mid-stream (default 3). */
   retryTimes?: number;
-  /** Fixed delay between attempts in ms; unset: exponential backoff with jitter (src/registry/retry.ts). */
+  /** Fixed delay between attempts in ms; unset: exponential backoff with jitter (util/retry.ts). */
   retryDelayMs?: number;
 }
 

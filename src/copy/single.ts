@@ -4,7 +4,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { FerryError, ErrorCode } from '../errors.js';
-import { compressionOfMediaType, layerMediaTypeWithCompression } from '../compression/index.js';
+import { compressionOfMediaType, layerMediaTypeWithCompression } from '../manifest/layer-compression.js';
 import { schema2ToOci, ociToSchema2 } from '../manifest/convert.js';
 import { manifestDigest } from '../manifest/manifest-digest.js';
 import { MediaType } from '../manifest/media-types.js';

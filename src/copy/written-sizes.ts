@@ -8,7 +8,7 @@
  * exact for single-member gzip under 4 GiB, which is what layer writers produce. Anything else is left unknown.
  * These are hints: the destination checks them against what arrives and copes when they are wrong.
  */
-import { compressionOfMediaType } from '../compression/index.js';
+import { compressionOfMediaType } from '../manifest/layer-compression.js';
 import type { BlobInfo, ImageSource, LayerPlan } from '../types/image.js';
 import { createLimit } from '../util/limit.js';
 import { compressionStep, type CompressionPolicy } from './blob.js';

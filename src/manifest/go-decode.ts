@@ -1,4 +1,6 @@
 /**
+ * Hand-written to accept and reject JSON exactly as Go's encoding/json does.
+ *
  * Reading JSON objects into typed values the way Go's `json.Unmarshal` fills a struct: a key matches a
  * field by exact name or case-insensitively (the last matching key wins), `null` leaves the zero value,
  * and a value of the wrong type is an error.

@@ -1,4 +1,6 @@
 /**
+ * Hand-written to match Go's encoding/json byte for byte.
+ *
  * JSON output the way Go's `encoding/json` writes it, so that bytes ferry produces (converted manifests
  * and configs, `inspect` output) are identical to what containers/image and skopeo produce.
  *

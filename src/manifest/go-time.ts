@@ -1,4 +1,6 @@
 /**
+ * Hand-written to match Go's time formatting byte for byte.
+ *
  * A Go `time.Time` as decoded from JSON (RFC 3339) and printed back: `MarshalJSON` (RFC3339Nano, trailing
  * zeros of the fraction trimmed) and `String()` (`2006-01-02 15:04:05.999999999 -0700 MST`), which
  * `inspect --format '{{.Created}}'` shows.

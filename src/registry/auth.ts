@@ -5,7 +5,7 @@
  */
 import { FerryError, ErrorCode, RegistryError } from '../errors.js';
 import type { SystemContext, OpOptions } from '../types/context.js';
-import { lookupCredentialsDetailed, type Credentials, type CredentialsLookup } from './auth-file.js';
+import { lookupCredentialsDetailed, type Credentials, type CredentialsLookup } from '../config/auth-file.js';
 import { parseChallenges, type Challenge } from './challenge.js';
 import { parseErrorBody, registryText, responseError } from './errors.js';
 import { readBody, readErrorText, type HttpResponse, type PooledToken } from './http.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { SystemContext } from '../types/context.js';
-import { memoizedPerContext } from './context-memo.js';
+import { memoizedPerContext } from '../util/context-memo.js';
 import { environmentCAs } from './env-cas.js';
 import { readBoundedFile } from '../util/bounded-read.js';
 
@@ -126,8 +126,8 @@ export function tlsSettingsOnce(hostPort: string, ctx: SystemContext, insecure: 
  */
 export function connectOptions(t: TlsSettings): { ca?: string[]; cert?: string; key?: string; rejectUnauthorized: boolean } {
   return {
-    // Without verification no CA is consulted: an empty list keeps Node from loading its ~140 bundled roots into
-    // the connection's context (~28 ms, the first time in a process) only to ignore them.
+    // Without verification no CA is consulted: an empty list keeps Node from loading its bundled roots into the
+    // connection's context (costly the first time in a process) only to ignore them.
     ...(!t.verify ? { ca: [] } : t.extraCAs.length ? { ca: [...rootCertificates, ...t.environmentCAs, ...t.extraCAs] } : {}),
     ...(t.cert ? { cert: t.cert, key: t.key } : {}),
     rejectUnauthorized: t.verify,

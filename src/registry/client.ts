@@ -13,8 +13,8 @@ import { repositoryScope } from './auth.js';
 import { Endpoint, type EndpointSpec } from './endpoint.js';
 import { responseError, transportError } from './errors.js';
 import { discard, header, readBody, readErrorText, type HttpRequest, type HttpResponse } from './http.js';
-import { withRetry } from './retry.js';
-import { registriesConfFor, primarySource, pullSources, type PullSource, type RegistriesConf } from './registries-conf.js';
+import { withRetry } from '../util/retry.js';
+import { registriesConfFor, primarySource, pullSources, type PullSource, type RegistriesConf } from '../config/registries-conf.js';
 
 /** What a client will do with the repository (decides token scopes and whether mirrors apply). */
 export type Action = 'pull' | 'push' | 'delete';

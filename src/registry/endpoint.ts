@@ -10,7 +10,7 @@ import { parseChallenges } from './challenge.js';
 import { tlsSettingsOnce, type TlsSettings } from './certs.js';
 import { responseError, transportError } from './errors.js';
 import { discard, leaseAgent, readErrorText, send, type AgentLease, type HttpRequest, type HttpResponse, type PingOutcome } from './http.js';
-import { withRetry } from './retry.js';
+import { withRetry } from '../util/retry.js';
 
 /** Where an endpoint is. */
 export interface EndpointSpec {

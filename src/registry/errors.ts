@@ -3,7 +3,7 @@
  * message, never with credentials.
  */
 import { FerryError, ErrorCode, RegistryError, type RegistryErrorEntry } from '../errors.js';
-import { errnoCode, parseRetryAfter } from './retry.js';
+import { errnoCode, parseRetryAfter } from '../util/retry.js';
 
 /** Parses `{"errors":[{code,message,detail}]}`; [] if the body is something else. */
 export function parseErrorBody(body: string): RegistryErrorEntry[] {

@@ -3,7 +3,7 @@ import { ErrorCode, FerryError, RegistryError } from '../errors.js';
 import type { OpOptions, SystemContext } from '../types/context.js';
 import { Endpoint } from './endpoint.js';
 import { discard, readErrorText } from './http.js';
-import { loadRegistriesConf, primarySource } from './registries-conf.js';
+import { loadRegistriesConf, primarySource } from '../config/registries-conf.js';
 import { registryText, responseError } from './errors.js';
 
 /**

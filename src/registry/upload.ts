@@ -22,7 +22,7 @@ import { parseDigest } from '../util/digest.js';
 import { VerifyingStream } from '../util/verify-stream.js';
 import { RegistryClient, RegistryClient as Client } from './client.js';
 import { discard, header, type HttpResponse } from './http.js';
-import { isRetryable, sleep, retryDelay } from './retry.js';
+import { isRetryable, sleep, retryDelay } from '../util/retry.js';
 
 /** Default size above which uploads are chunked (known sizes only). */
 export const DEFAULT_CHUNK_THRESHOLD = 1024 * 1024 * 1024;

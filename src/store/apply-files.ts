@@ -1,7 +1,6 @@
 /**
  * One layer tar → files in `diffDir` plus its gzip'd tar-split file: {@link applyLayerTar} with the
- * tar-split writer attached. (Tried in one worker thread per layer: no measurable gain here, ~60 MB more
- * memory per layer, so layers are applied on the main thread, their file writes on the thread pool.)
+ * tar-split writer attached. Layers are applied on the main thread; large file writes go to the thread pool.
  */
 import { createWriteStream, openSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';

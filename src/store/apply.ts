@@ -8,9 +8,7 @@
  * Hostile archives are refused (E_HOSTILE_ARCHIVE): `..` or absolute names, writing through a symlink,
  * hardlinks to anything not extracted earlier in this layer, a file over a directory, a whiteout of `.`,
  * `..` or of nothing (`.wh.`). Whiteouts are also returned as paths so that the store can check them
- * against the lower layers (src/store/whiteout-check.ts). Because the
- * target directory starts empty and only this code writes to it, an in-memory map of what was created
- * tells, without touching the disk, whether a path's parents are real directories.
+ * against the lower layers (whiteout-check.ts).
  */
 import { createHash } from 'node:crypto';
 import {
@@ -19,11 +17,12 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
-import { ByteReader } from './byte-reader.js';
+import { ByteReader } from '../tar/byte-reader.js';
 import { Crc64 } from './crc64.js';
 import { storeNative } from './native.js';
 import { inRootlessNamespace } from './userns.js';
-import { TarReader, type TarEntry } from './tar-reader.js';
+import { TarReader, type TarEntry } from '../tar/stream-reader.js';
+import { tarPathParts } from '../tar/path.js';
 import type { TarSplitWriter } from './tar-split.js';
 import type { Whiteouts } from './driver.js';
 
@@ -69,17 +68,9 @@ const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
 
-/** Splits a tar name into clean components; refuses `..` and absolute names. '' means the root. */
+/** Splits a tar name into clean components; refuses `..` and absolute names. `[]` means the root. */
 export function cleanTarPath(name: string): string[] {
-  if (name.startsWith('/')) throw hostile(name, 'absolute path');
-  const parts: string[] = [];
-  for (const p of name.split('/')) {
-    if (p === '' || p === '.') continue;
-    if (p === '..') throw hostile(name, 'path contains ".."');
-    if (p.includes('\0')) throw hostile(name, 'NUL in path');
-    parts.push(p);
-  }
-  return parts;
+  return tarPathParts(name, (p) => hostile(name, p === 'absolute' ? 'absolute path' : p === 'dotdot' ? 'path contains ".."' : 'NUL in path'));
 }
 
 /**
@@ -95,61 +86,8 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
     diffSize += c.length;
   });
   const tar = new TarReader(bytes);
-  const doChown = opts.chown ?? process.getuid?.() === 0;
-  const myUid = process.getuid?.() ?? -1;
-  const myGid = process.getgid?.() ?? -1;
-  const created = new Map<string, Kind>([['', 'dir']]);
-  const dirMeta: Array<{ path: string; mode: number; mtime: number }> = [];
-  const uids = new Set<number>();
-  const gids = new Set<number>();
-  const record = opts.whiteoutMode === 'record';
-  const aufs = opts.whiteoutMode === 'aufs';
-  const opaqueXattr = opts.opaqueXattr ?? 'trusted.overlay.opaque';
-  const recorded: Whiteouts = { whiteouts: [], opaques: [], dirs: [] };
-  const explicitDirs = new Set<string>();
+  const layer = new LayerWriter(diffDir, bytes, opts);
   let prevSize = 0;
-  const native = storeNative();
-
-  const abs = (rel: string) => (rel === '' ? diffDir : join(diffDir, rel));
-  /** Makes sure every parent of `parts` is a directory of this layer (implicit ones are created 0755). */
-  const ensureParents = (parts: string[], name: string) => {
-    let rel = '';
-    for (let i = 0; i < parts.length - 1; i++) {
-      rel = rel === '' ? parts[i]! : `${rel}/${parts[i]!}`;
-      const k = created.get(rel);
-      if (k === 'dir') continue;
-      if (k === 'symlink') throw hostile(name, `writes through the symlink "${rel}"`);
-      if (k !== undefined) throw hostile(name, `"${rel}" is not a directory`);
-      mkdirSync(abs(rel), 0o755);
-      created.set(rel, 'dir');
-    }
-  };
-  /** Clears the way for a new non-directory entry at `rel`. */
-  const replace = (rel: string, name: string) => {
-    const k = created.get(rel);
-    if (k === undefined) return;
-    if (k === 'dir') throw hostile(name, 'a file over a directory');
-    unlinkSync(abs(rel));
-    created.delete(rel);
-  };
-  /** Runs a chown; in a user namespace that lacks the owner's IDs (EINVAL), fails clearly or, if told so, keeps ours. */
-  const own = (e: TarEntry, chown: () => void) => {
-    try {
-      chown();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
-      if (opts.ignoreChownErrors) return;
-      throw new FerryError(
-        ErrorCode.Io,
-        `applying layer: cannot give "${e.name}" to ${e.uid}:${e.gid}, IDs this user namespace lacks (check /etc/subuid and /etc/subgid, or set ignore_chown_errors in storage.conf)`,
-        { cause: err },
-      );
-    }
-  };
-  const setXattrs = (p: string, e: TarEntry) => {
-    for (const [k, v] of e.xattrs) native.lsetxattr(p, k, v);
-  };
-
   try {
     for (;;) {
       if (opts.signal?.aborted) throw new FerryError(ErrorCode.Aborted, 'applying layer: aborted', { cause: opts.signal.reason });
@@ -157,161 +95,10 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
       split.segment(raw);
       if (!e) break;
       prevSize = e.size;
-      const parts = cleanTarPath(e.name);
-      const rel = parts.join('/');
-      const base = parts[parts.length - 1] ?? '';
-      uids.add(e.uid);
-      gids.add(e.gid);
-      let crc: Buffer | null = null;
-
-      if (base.startsWith(WHITEOUT)) {
-        ensureParents(parts, e.name);
-        const parentRel = parts.slice(0, -1).join('/');
-        if (aufs) {
-          // Kept as a file of the layer (nothing is deleted here); recorded all the same for the checks below.
-          if (base === OPAQUE) recorded.opaques.push(parentRel);
-          else if (!base.startsWith(WHITEOUT + WHITEOUT)) recorded.whiteouts.push(parentRel === '' ? base.slice(WHITEOUT.length) : `${parentRel}/${base.slice(WHITEOUT.length)}`);
-          replace(rel, e.name);
-          const fd = openSync(abs(rel), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-          try {
-            if (doChown && (e.uid !== myUid || e.gid !== myGid)) own(e, () => fchownSync(fd, e.uid, e.gid));
-            fchmodSync(fd, e.mode);
-            futimesSync(fd, e.mtime, e.mtime);
-          } finally {
-            closeSync(fd);
-          }
-          created.set(rel, 'file');
-        } else if (base === OPAQUE) {
-          recorded.opaques.push(parentRel);
-          if (!record) native.lsetxattr(abs(parentRel), opaqueXattr, Buffer.from('y'));
-        } else if (!base.startsWith(WHITEOUT + WHITEOUT)) {
-          const hidden = base.slice(WHITEOUT.length);
-          // The path check above saw ".wh..." as a plain name: what it deletes must be a name too.
-          if (hidden === '' || hidden === '.' || hidden === '..') throw hostile(e.name, `a whiteout of "${hidden}"`);
-          const targetRel = parentRel === '' ? hidden : `${parentRel}/${hidden}`;
-          recorded.whiteouts.push(targetRel);
-          if (!record) {
-            if (created.get(targetRel) === 'dir') rmSync(abs(targetRel), { recursive: true });
-            else if (created.has(targetRel)) unlinkSync(abs(targetRel));
-            native.mknod(abs(targetRel), S_IFCHR, 0, 0);
-            if (doChown) own(e, () => lchownSync(abs(targetRel), e.uid, e.gid));
-            created.set(targetRel, 'other');
-          }
-        }
-        if (e.size > 0) await bytes.forEachChunk(e.size, () => {});
-        split.file(e.name, e.size, null);
-        continue;
-      }
-
-      if (parts.length === 0) {
-        // The root directory itself: only its metadata applies.
-        // containers/storage keeps the layer root's own mode and owner (0555, or the parent's): so do we.
-        if (e.type !== 'dir') throw hostile(e.name, 'the layer root must be a directory');
-        split.file(e.name, 0, null);
-        continue;
-      }
-      ensureParents(parts, e.name);
-      const p = abs(rel);
-      switch (e.type) {
-        case 'dir': {
-          const k = created.get(rel);
-          if (k !== undefined && k !== 'dir') replace(rel, e.name);
-          if (created.get(rel) !== 'dir') mkdirSync(p, 0o700);
-          created.set(rel, 'dir');
-          explicitDirs.add(rel);
-          if (doChown) own(e, () => lchownSync(p, e.uid, e.gid));
-          setXattrs(p, e);
-          dirMeta.push({ path: p, mode: e.mode, mtime: e.mtime });
-          break;
-        }
-        case 'file': {
-          replace(rel, e.name);
-          const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-          try {
-            const c = e.size > 0 ? new Crc64() : undefined;
-            const got = await bytes.forEachChunk(e.size, (chunk) => {
-              if (chunk.length < ASYNC_WRITE_MIN) {
-                c!.update(chunk);
-                writeAllSync(fd, chunk);
-                return;
-              }
-              // Big chunks: the write runs on the thread pool while the checksum is computed here.
-              const w = writeAll(fd, chunk);
-              c!.update(chunk);
-              return w;
-            });
-            if (got < e.size) throw hostile(e.name, 'truncated content');
-            crc = c ? c.digest() : null;
-            // A new file belongs to us already: chown only to someone else (saves a syscall per file).
-            if (doChown && (e.uid !== myUid || e.gid !== myGid)) own(e, () => fchownSync(fd, e.uid, e.gid));
-            fchmodSync(fd, e.mode);
-            futimesSync(fd, e.mtime, e.mtime);
-          } finally {
-            closeSync(fd);
-          }
-          created.set(rel, 'file');
-          setXattrs(p, e);
-          break;
-        }
-        case 'symlink':
-          replace(rel, e.name);
-          symlinkSync(e.linkname, p);
-          created.set(rel, 'symlink');
-          if (doChown) own(e, () => lchownSync(p, e.uid, e.gid));
-          setXattrs(p, e);
-          lutimesSync(p, e.mtime, e.mtime);
-          break;
-        case 'hardlink': {
-          const target = cleanTarPath(e.linkname).join('/');
-          const tk = created.get(target);
-          if (tk === undefined || target === '') throw hostile(e.name, `hardlink to "${e.linkname}", which is not in this layer`);
-          if (tk === 'dir') throw hostile(e.name, 'hardlink to a directory');
-          if (target !== rel) {
-            replace(rel, e.name);
-            linkSync(abs(target), p);
-            created.set(rel, tk);
-          }
-          // Like containers/storage, the hardlink header's metadata is applied to the (shared) inode; the owner
-          // only when it differs (a chown would drop the file's capabilities and setuid bits).
-          if (doChown) {
-            const st = lstatSync(p);
-            if (st.uid !== e.uid || st.gid !== e.gid) own(e, () => lchownSync(p, e.uid, e.gid));
-          }
-          if (tk !== 'symlink') {
-            chmodSync(p, e.mode);
-            setXattrs(p, e);
-            utimesSync(p, e.mtime, e.mtime);
-          }
-          break;
-        }
-        case 'char':
-        case 'block':
-        case 'fifo': {
-          replace(rel, e.name);
-          const t = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
-          try {
-            native.mknod(p, t | 0o600, e.devmajor, e.devminor);
-          } catch (err) {
-            // No device nodes in a user namespace: containers/storage leaves them out there, and so do we.
-            if (e.type !== 'fifo' && (err as NodeJS.ErrnoException).code === 'EPERM' && inRootlessNamespace()) break;
-            throw err;
-          }
-          created.set(rel, 'other');
-          if (doChown) own(e, () => lchownSync(p, e.uid, e.gid));
-          chmodSync(p, e.mode);
-          setXattrs(p, e);
-          lutimesSync(p, e.mtime, e.mtime);
-          break;
-        }
-      }
+      const crc = await layer.apply(e);
       split.file(e.name, e.size, crc);
     }
-    // Directory modes and times last (children would change the times; 0555 dirs would refuse children).
-    for (let i = dirMeta.length - 1; i >= 0; i--) {
-      const d = dirMeta[i]!;
-      chmodSync(d.path, d.mode);
-      utimesSync(d.path, d.mtime, d.mtime);
-    }
+    layer.finishDirectories();
   } catch (e) {
     await bytes.cancel().catch(() => {});
     if (e instanceof FerryError) throw e;
@@ -322,23 +109,303 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
     throw new FerryError(ErrorCode.Io, `applying layer: ${err.message}`, { cause: e });
   }
   split.flush();
-  // The layer's own directories on the way to its whiteouts (see Whiteouts.dirs).
-  const onTheWay = new Set<string>();
-  for (const p of [...recorded.whiteouts.map((w) => w.slice(0, Math.max(0, w.lastIndexOf('/')))), ...recorded.opaques]) {
-    const parts = p.split('/');
-    for (let i = 1; i <= parts.length; i++) {
-      const prefix = parts.slice(0, i).join('/');
-      if (explicitDirs.has(prefix)) onTheWay.add(prefix);
-    }
-  }
-  recorded.dirs = [...onTheWay];
   return {
     diffDigest: `sha256:${diffHash.digest('hex')}`,
     diffSize,
-    uids: [...uids].sort((a, b) => a - b),
-    gids: [...gids].sort((a, b) => a - b),
-    whiteouts: recorded,
+    uids: [...layer.uids].sort((a, b) => a - b),
+    gids: [...layer.gids].sort((a, b) => a - b),
+    whiteouts: layer.whiteouts(),
   };
+}
+
+/**
+ * The state of one layer being written into its empty `diff/` directory, and one method per kind of entry. Since
+ * the directory starts empty and only this code writes to it, {@link created} tells without touching the disk
+ * whether a path's parents are real directories.
+ */
+class LayerWriter {
+  readonly uids = new Set<number>();
+  readonly gids = new Set<number>();
+  /** What this layer created, by clean relative path (`''` is the root). */
+  private readonly created = new Map<string, Kind>([['', 'dir']]);
+  /** Directory modes and times, applied last (see {@link finishDirectories}). */
+  private readonly dirMeta: Array<{ path: string; mode: number; mtime: number }> = [];
+  /** Directories the layer has entries for (not the ones created implicitly as parents). */
+  private readonly explicitDirs = new Set<string>();
+  private readonly recorded: Whiteouts = { whiteouts: [], opaques: [], dirs: [] };
+  private readonly record: boolean;
+  private readonly aufs: boolean;
+  private readonly opaqueXattr: string;
+  private readonly doChown: boolean;
+  private readonly myUid = process.getuid?.() ?? -1;
+  private readonly myGid = process.getgid?.() ?? -1;
+  private readonly native = storeNative();
+
+  constructor(
+    private readonly diffDir: string,
+    private readonly bytes: ByteReader,
+    private readonly opts: ApplyOptions,
+  ) {
+    this.record = opts.whiteoutMode === 'record';
+    this.aufs = opts.whiteoutMode === 'aufs';
+    this.opaqueXattr = opts.opaqueXattr ?? 'trusted.overlay.opaque';
+    this.doChown = opts.chown ?? process.getuid?.() === 0;
+  }
+
+  /** Applies one entry (its content is read from the tar stream); returns the CRC-64 of a file's content for tar-split. */
+  async apply(e: TarEntry): Promise<Buffer | null> {
+    const parts = cleanTarPath(e.name);
+    const rel = parts.join('/');
+    const base = parts[parts.length - 1] ?? '';
+    this.uids.add(e.uid);
+    this.gids.add(e.gid);
+    if (base.startsWith(WHITEOUT)) {
+      await this.whiteout(e, parts, base);
+      return null;
+    }
+    if (parts.length === 0) {
+      // The root directory itself: containers/storage keeps the layer root's own mode and owner (0555, or the
+      // parent's), so nothing of the entry applies.
+      if (e.type !== 'dir') throw hostile(e.name, 'the layer root must be a directory');
+      return null;
+    }
+    this.ensureParents(parts, e.name);
+    const p = this.abs(rel);
+    switch (e.type) {
+      case 'dir':
+        this.directory(e, rel, p);
+        return null;
+      case 'file':
+        return this.file(e, rel, p);
+      case 'symlink':
+        this.symlink(e, rel, p);
+        return null;
+      case 'hardlink':
+        this.hardlink(e, rel, p);
+        return null;
+      case 'char':
+      case 'block':
+      case 'fifo':
+        this.device(e, rel, p);
+        return null;
+    }
+  }
+
+  /** Directory modes and times, deepest first (children would change the times; 0555 dirs would refuse children). */
+  finishDirectories(): void {
+    for (let i = this.dirMeta.length - 1; i >= 0; i--) {
+      const d = this.dirMeta[i]!;
+      chmodSync(d.path, d.mode);
+      utimesSync(d.path, d.mtime, d.mtime);
+    }
+  }
+
+  /** What the layer deletes and makes opaque, with the layer's own directories on the way (see Whiteouts.dirs). */
+  whiteouts(): Whiteouts {
+    const onTheWay = new Set<string>();
+    for (const p of [...this.recorded.whiteouts.map((w) => w.slice(0, Math.max(0, w.lastIndexOf('/')))), ...this.recorded.opaques]) {
+      const parts = p.split('/');
+      for (let i = 1; i <= parts.length; i++) {
+        const prefix = parts.slice(0, i).join('/');
+        if (this.explicitDirs.has(prefix)) onTheWay.add(prefix);
+      }
+    }
+    this.recorded.dirs = [...onTheWay];
+    return this.recorded;
+  }
+
+  /**
+   * `.wh..wh..opq` makes its directory opaque; `.wh.NAME` deletes NAME (an overlay whiteout: a 0/0 character device).
+   * In `aufs` mode both stay files of the layer (see {@link aufsMarker}).
+   */
+  private async whiteout(e: TarEntry, parts: string[], base: string): Promise<void> {
+    this.ensureParents(parts, e.name);
+    const parentRel = parts.slice(0, -1).join('/');
+    if (this.aufs) {
+      this.aufsMarker(e, parts, base, parentRel);
+    } else if (base === OPAQUE) {
+      this.recorded.opaques.push(parentRel);
+      if (!this.record) this.native.lsetxattr(this.abs(parentRel), this.opaqueXattr, Buffer.from('y'));
+    } else if (!base.startsWith(WHITEOUT + WHITEOUT)) {
+      const hidden = base.slice(WHITEOUT.length);
+      // The path check saw ".wh..." as a plain name: what it deletes must be a name too.
+      if (hidden === '' || hidden === '.' || hidden === '..') throw hostile(e.name, `a whiteout of "${hidden}"`);
+      const targetRel = parentRel === '' ? hidden : `${parentRel}/${hidden}`;
+      this.recorded.whiteouts.push(targetRel);
+      if (!this.record) {
+        const target = this.abs(targetRel);
+        if (this.created.get(targetRel) === 'dir') rmSync(target, { recursive: true });
+        else if (this.created.has(targetRel)) unlinkSync(target);
+        this.native.mknod(target, S_IFCHR, 0, 0);
+        if (this.doChown) this.own(e, () => lchownSync(target, e.uid, e.gid));
+        this.created.set(targetRel, 'other');
+      }
+    }
+    if (e.size > 0) await this.bytes.forEachChunk(e.size, () => {});
+  }
+
+  /**
+   * A whiteout kept as the empty regular file the tar names, with the entry's owner, mode and time (what
+   * fuse-overlayfs reads); recorded all the same, so that the checks against the lower layers still run.
+   */
+  private aufsMarker(e: TarEntry, parts: string[], base: string, parentRel: string): void {
+    if (base === OPAQUE) this.recorded.opaques.push(parentRel);
+    else if (!base.startsWith(WHITEOUT + WHITEOUT)) {
+      const hidden = base.slice(WHITEOUT.length);
+      this.recorded.whiteouts.push(parentRel === '' ? hidden : `${parentRel}/${hidden}`);
+    }
+    const rel = parts.join('/');
+    this.replace(rel, e.name);
+    const fd = openSync(this.abs(rel), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      if (this.doChown && (e.uid !== this.myUid || e.gid !== this.myGid)) this.own(e, () => fchownSync(fd, e.uid, e.gid));
+      fchmodSync(fd, e.mode);
+      futimesSync(fd, e.mtime, e.mtime);
+    } finally {
+      closeSync(fd);
+    }
+    this.created.set(rel, 'file');
+  }
+
+  private directory(e: TarEntry, rel: string, p: string): void {
+    const k = this.created.get(rel);
+    if (k !== undefined && k !== 'dir') this.replace(rel, e.name);
+    if (this.created.get(rel) !== 'dir') mkdirSync(p, 0o700);
+    this.created.set(rel, 'dir');
+    this.explicitDirs.add(rel);
+    if (this.doChown) this.own(e, () => lchownSync(p, e.uid, e.gid));
+    this.setXattrs(p, e);
+    this.dirMeta.push({ path: p, mode: e.mode, mtime: e.mtime });
+  }
+
+  /** A regular file, written as its content streams in; returns the content's CRC-64 (null when empty). */
+  private async file(e: TarEntry, rel: string, p: string): Promise<Buffer | null> {
+    this.replace(rel, e.name);
+    let crc: Buffer | null;
+    const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      const c = e.size > 0 ? new Crc64() : undefined;
+      const got = await this.bytes.forEachChunk(e.size, (chunk) => {
+        if (chunk.length < ASYNC_WRITE_MIN) {
+          c!.update(chunk);
+          writeAllSync(fd, chunk);
+          return;
+        }
+        // Big chunks: the write runs on the thread pool while the checksum is computed here.
+        const w = writeAll(fd, chunk);
+        c!.update(chunk);
+        return w;
+      });
+      if (got < e.size) throw hostile(e.name, 'truncated content');
+      crc = c ? c.digest() : null;
+      // A new file belongs to us already: chown only to someone else (saves a syscall per file).
+      if (this.doChown && (e.uid !== this.myUid || e.gid !== this.myGid)) this.own(e, () => fchownSync(fd, e.uid, e.gid));
+      fchmodSync(fd, e.mode);
+      futimesSync(fd, e.mtime, e.mtime);
+    } finally {
+      closeSync(fd);
+    }
+    this.created.set(rel, 'file');
+    this.setXattrs(p, e);
+    return crc;
+  }
+
+  private symlink(e: TarEntry, rel: string, p: string): void {
+    this.replace(rel, e.name);
+    symlinkSync(e.linkname, p);
+    this.created.set(rel, 'symlink');
+    if (this.doChown) this.own(e, () => lchownSync(p, e.uid, e.gid));
+    this.setXattrs(p, e);
+    lutimesSync(p, e.mtime, e.mtime);
+  }
+
+  /** A hard link to an entry this layer created earlier (never to anything else, nor to a directory). */
+  private hardlink(e: TarEntry, rel: string, p: string): void {
+    const target = cleanTarPath(e.linkname).join('/');
+    const tk = this.created.get(target);
+    if (tk === undefined || target === '') throw hostile(e.name, `hardlink to "${e.linkname}", which is not in this layer`);
+    if (tk === 'dir') throw hostile(e.name, 'hardlink to a directory');
+    if (target !== rel) {
+      this.replace(rel, e.name);
+      linkSync(this.abs(target), p);
+      this.created.set(rel, tk);
+    }
+    // Like containers/storage, the hardlink header's metadata is applied to the (shared) inode; the owner
+    // only when it differs (a chown would drop the file's capabilities and setuid bits).
+    if (this.doChown) {
+      const st = lstatSync(p);
+      if (st.uid !== e.uid || st.gid !== e.gid) this.own(e, () => lchownSync(p, e.uid, e.gid));
+    }
+    if (tk !== 'symlink') {
+      chmodSync(p, e.mode);
+      this.setXattrs(p, e);
+      utimesSync(p, e.mtime, e.mtime);
+    }
+  }
+
+  /** Character and block devices, FIFOs. */
+  private device(e: TarEntry, rel: string, p: string): void {
+    this.replace(rel, e.name);
+    const t = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
+    try {
+      this.native.mknod(p, t | 0o600, e.devmajor, e.devminor);
+    } catch (err) {
+      // No device nodes in a user namespace: containers/storage leaves them out there, and so do we.
+      if (e.type !== 'fifo' && (err as NodeJS.ErrnoException).code === 'EPERM' && inRootlessNamespace()) return;
+      throw err;
+    }
+    this.created.set(rel, 'other');
+    if (this.doChown) this.own(e, () => lchownSync(p, e.uid, e.gid));
+    chmodSync(p, e.mode);
+    this.setXattrs(p, e);
+    lutimesSync(p, e.mtime, e.mtime);
+  }
+
+  private abs(rel: string): string {
+    return rel === '' ? this.diffDir : join(this.diffDir, rel);
+  }
+
+  /** Makes sure every parent of `parts` is a directory of this layer (implicit ones are created 0755). */
+  private ensureParents(parts: string[], name: string): void {
+    let rel = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      rel = rel === '' ? parts[i]! : `${rel}/${parts[i]!}`;
+      const k = this.created.get(rel);
+      if (k === 'dir') continue;
+      if (k === 'symlink') throw hostile(name, `writes through the symlink "${rel}"`);
+      if (k !== undefined) throw hostile(name, `"${rel}" is not a directory`);
+      mkdirSync(this.abs(rel), 0o755);
+      this.created.set(rel, 'dir');
+    }
+  }
+
+  /** Clears the way for a new non-directory entry at `rel`. */
+  private replace(rel: string, name: string): void {
+    const k = this.created.get(rel);
+    if (k === undefined) return;
+    if (k === 'dir') throw hostile(name, 'a file over a directory');
+    unlinkSync(this.abs(rel));
+    this.created.delete(rel);
+  }
+
+  /** Runs a chown; in a user namespace that lacks the owner's IDs (EINVAL), fails clearly or, if told so, keeps ours. */
+  private own(e: TarEntry, chown: () => void): void {
+    try {
+      chown();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      if (this.opts.ignoreChownErrors) return;
+      throw new FerryError(
+        ErrorCode.Io,
+        `applying layer: cannot give "${e.name}" to ${e.uid}:${e.gid}, IDs this user namespace lacks (check /etc/subuid and /etc/subgid, or set ignore_chown_errors in storage.conf)`,
+        { cause: err },
+      );
+    }
+  }
+
+  private setXattrs(p: string, e: TarEntry): void {
+    for (const [k, v] of e.xattrs) this.native.lsetxattr(p, k, v);
+  }
 }
 
 /** Chunks this big are written asynchronously (thread pool); smaller ones synchronously (cheaper). */

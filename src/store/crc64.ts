@@ -1,4 +1,6 @@
 /**
+ * Hand-written to produce Go's hash/crc64 checksums bit for bit.
+ *
  * CRC-64 with the ISO polynomial (Go's `hash/crc64` with `crc64.ISO`), which tar-split stores as the
  * checksum of every file's content. The native addon computes it when loaded; the JavaScript fallback
  * works on two 32-bit halves to stay fast without BigInt.

@@ -1,5 +1,5 @@
 /** What the store needs from a storage driver (overlay, vfs): where layer contents live and how layers are made. */
-import type { StorageDriver } from './config.js';
+import type { StorageDriver } from '../config/storage-conf.js';
 import type { WhiteoutMode } from './apply.js';
 
 /** Whiteouts of a layer, recorded instead of created (drivers that apply layers onto a copy of the parent). */

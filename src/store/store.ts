@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FerryError, ErrorCode, notFound } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import type { StoreOptions } from './config.js';
+import type { StoreOptions } from '../config/storage-conf.js';
 import { Crc64 } from './crc64.js';
 import { cleanTarPath } from './apply.js';
 import { imageIdFromConfig, layerChainIds } from './ids.js';
@@ -26,7 +26,7 @@ import {
   type ContainerRecord, type ImageRecord, type LayerRecord, type MountRecord,
 } from './records.js';
 import { readTarSplit } from './tar-split.js';
-import { fullString, parseNormalizedName, withDefaultTag } from '../transports/docker/name.js';
+import { fullString, parseNormalizedName, withDefaultTag } from '../reference/name.js';
 import { stageLayer, TAR_SPLIT_TEMP_PREFIX, TAR_SPLIT_TEMP_SUFFIX, type StagedLayer } from './layer-stage.js';
 import { checkWhiteoutsBeneath } from './whiteout-check.js';
 import { removeAbandonedTempDirs } from '../util/owned-temp-dir.js';

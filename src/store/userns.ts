@@ -43,13 +43,6 @@ export function idMapArgs(id: number, ranges: readonly IdRange[]): string[] {
   return args;
 }
 
-/** The user a rootless store belongs to, inside the user namespace (`_CONTAINERS_ROOTLESS_UID`), if set. */
-export function rootlessUid(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const v = env._CONTAINERS_ROOTLESS_UID;
-  if (v === undefined || !/^\d+$/.test(v) || process.getuid?.() !== 0) return undefined;
-  return Number(v);
-}
-
 /**
  * Whether stores are rootless for this process, as containers/storage decides it: not root, or in a user namespace
  * podman or ferry set up (`_CONTAINERS_USERNS_CONFIGURED`).

@@ -1,4 +1,6 @@
 /**
+ * Hand-written to select exactly the tags the Masterminds semver library selects.
+ *
  * Semantic versions and constraints for `images-by-semver` (newer skopeo; the rules of the Masterminds
  * semver library it uses): tags are read leniently (`v1.2`, `1.2` = 1.2.0); constraints are `||`-separated
  * alternatives of comma- or space-separated conditions with `=`, `!=`, `>`, `<`, `>=`, `<=`, `~`, `~>`, `^`,

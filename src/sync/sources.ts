@@ -15,7 +15,7 @@ import path from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { OpOptions, SystemContext } from '../types/context.js';
 import type { ImageReference } from '../types/reference.js';
-import { type DockerName, parseNormalizedName, repositoryString } from '../transports/docker/name.js';
+import { type DockerName, parseNormalizedName, repositoryString } from '../reference/name.js';
 import { DockerReference } from '../transports/docker/reference.js';
 import { dirTransport } from '../transports/dir/transport.js';
 import { readSyncConfig, type RegistrySyncConfig } from './config.js';

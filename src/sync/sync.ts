@@ -10,7 +10,7 @@
  */
 import { FerryError, ErrorCode } from '../errors.js';
 import type { CopyOptions, CopyPhase } from '../copy/options.js';
-import { withRetry } from '../registry/retry.js';
+import { withRetry } from '../util/retry.js';
 import { createLimit } from '../util/limit.js';
 import type { ImageEventListener, ProgressListener } from '../types/progress.js';
 import type { ImageReference } from '../types/reference.js';

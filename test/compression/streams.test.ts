@@ -4,18 +4,10 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import {
-  compressionOfMediaType,
-  compressStream,
-  decompressStream,
-  detectCompression,
-  layerMediaTypeFor,
-  layerMediaTypeWithCompression,
-} from '../../src/compression/index.js';
+import { compressStream, decompressStream, detectCompression } from '../../src/compression/index.js';
 import { zstdAvailable, zstdProvider } from '../../src/compression/zstd.js';
 import * as zlib from 'node:zlib';
 import { ErrorCode, FerryError } from '../../src/errors.js';
-import { MediaType } from '../../src/manifest/media-types.js';
 import { runOk } from '../harness/procs.js';
 import { useCleanup } from '../harness/tmp.js';
 import { chunked, collector, compressible, seededRandom } from '../util/fixtures.js';
@@ -29,15 +21,6 @@ async function roundTrip(alg: 'gzip' | 'zstd', data: Buffer, level?: number): Pr
   const d = collector();
   await pipeline(chunked(compressed, 100_000), decompressStream(alg), d);
   return { compressed, back: d.result() };
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as FerryError).code;
-  }
-  return undefined;
 }
 
 describe('compression streams', () => {
@@ -153,24 +136,5 @@ describe('compression streams', () => {
     const d = collector();
     await pipeline(createReadStream(join(dir, 'cli.zst')), decompressStream('zstd'), d);
     expect(d.result().equals(data)).to.equal(true);
-  });
-
-  it('maps media types to and from compression', () => {
-    expect(layerMediaTypeFor('oci', 'gzip')).to.equal(MediaType.OciLayerGzip);
-    expect(layerMediaTypeFor('oci', 'zstd')).to.equal(MediaType.OciLayerZstd);
-    expect(layerMediaTypeFor('oci', 'none')).to.equal(MediaType.OciLayer);
-    expect(layerMediaTypeFor('docker', 'gzip')).to.equal(MediaType.DockerLayerGzip);
-    expect(layerMediaTypeFor('docker', 'none')).to.equal(MediaType.DockerLayer);
-    expect(codeOf(() => layerMediaTypeFor('docker', 'zstd'))).to.equal(ErrorCode.Unsupported);
-    expect(codeOf(() => layerMediaTypeFor('oci', 'xz'))).to.equal(ErrorCode.Unsupported);
-    expect(compressionOfMediaType(MediaType.OciLayerZstd)).to.equal('zstd');
-    expect(compressionOfMediaType(MediaType.DockerLayer)).to.equal('none');
-    expect(compressionOfMediaType(MediaType.DockerForeignLayerGzip)).to.equal('gzip');
-    expect(compressionOfMediaType(MediaType.OciConfig)).to.equal(undefined);
-    expect(layerMediaTypeWithCompression(MediaType.DockerLayerGzip, 'none')).to.equal(MediaType.DockerLayer);
-    expect(layerMediaTypeWithCompression(MediaType.OciLayerNondistributableGzip, 'none')).to.equal(MediaType.OciLayerNondistributable);
-    expect(layerMediaTypeWithCompression(MediaType.OciLayer, 'zstd')).to.equal(MediaType.OciLayerZstd);
-    expect(codeOf(() => layerMediaTypeWithCompression(MediaType.DockerLayerGzip, 'zstd'))).to.equal(ErrorCode.Unsupported);
-    expect(codeOf(() => layerMediaTypeWithCompression(MediaType.OciConfig, 'gzip'))).to.equal(ErrorCode.Unsupported);
   });
 });

@@ -5,7 +5,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { loadPolicy, parsePolicy, type PolicyParseOptions } from '../../src/config/policy.js';
 import { FerryError } from '../../src/errors.js';
 import { getTransport } from '../../src/transports/registry.js';
-import { parseNormalizedName, repositoryString } from '../../src/transports/docker/name.js';
+import { parseNormalizedName, repositoryString } from '../../src/reference/name.js';
 import { useCleanup } from '../harness/tmp.js';
 
 const opts: PolicyParseOptions = {

@@ -32,9 +32,9 @@ export function parseHelp(text: string): HelpInfo {
     for (const a of m[3]!.matchAll(/--([a-z0-9][a-z0-9-]*)/g)) aliases.add(a[1]!);
   }
   const commands = [...text.matchAll(/^ {2}ferry ([a-z][a-z-]*)(?= {2}|$)/gm)].map((m) => m[1]!);
-  const subcommands: string[] = [];
-  const sub = /^Subcommands:\n((?: {2}.*\n?)*)/m.exec(text);
-  if (sub) for (const m of sub[1]!.matchAll(/^ {2}([a-z][a-z-]*) {2,}/gm)) subcommands.push(m[1]!);
+  // A command's own subcommands are listed as `  ferry COMMAND SUBCOMMAND [ARGS]  description`.
+  const list = /^Commands:\n((?: {2}.*\n?)*)/m.exec(text)?.[1] ?? '';
+  const subcommands = [...list.matchAll(/^ {2}ferry [a-z][a-z-]* ([a-z][a-z-]*)(?= |$)/gm)].map((m) => m[1]!);
   return { flags, aliases, commands, subcommands };
 }
 
@@ -132,7 +132,16 @@ describe('docs: manual pages', () => {
 
   before(async () => {
     global = await help([]);
-    for (const c of global.commands) perCommand.set(c, await help([c]));
+    for (const c of global.commands) {
+      const h = await help([c]);
+      // A command with subcommands has the flags of all of them (each lists its own in its --help).
+      for (const sub of h.subcommands) {
+        const s = await help([c, sub]);
+        for (const [f, short] of s.flags) h.flags.set(f, short);
+        for (const a of s.aliases) h.aliases.add(a);
+      }
+      perCommand.set(c, h);
+    }
   });
 
   describe('helpers', () => {
@@ -148,14 +157,22 @@ describe('docs: manual pages', () => {
           '  -a, --all               copy all images (same as',
           '                          --multi-arch all)                                 [boolean]',
           '',
-          'Subcommands:',
-          '  images      list images',
-          '  rm          CONTAINER...: remove (--force: also)',
         ].join('\n'),
       );
       expect([...h.flags]).to.deep.equal([['debug', ''], ['all', 'a']]);
       expect(h.commands).to.deep.equal(['copy', 'list-tags']);
-      expect(h.subcommands).to.deep.equal(['images', 'rm']);
+      expect(h.subcommands).to.deep.equal([]);
+      const store = parseHelp(
+        [
+          'Commands:',
+          '  ferry store images             list images',
+          '  ferry store rm <CONTAINER..>   remove containers',
+          '',
+          'Examples:',
+          '  ferry store images --root /tmp/r   list the images of a store',
+        ].join('\n'),
+      );
+      expect(store.subcommands).to.deep.equal(['images', 'rm']);
     });
 
     it('documentedFlags takes one-line term paragraphs only', () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { goMarshal, goMarshalIndent, quoteGo } from '../../src/manifest/go-json.js';
 import { GoTime } from '../../src/manifest/go-time.js';
-import { goJsonIndent } from '../../src/image/go-json.js';
+import { goJsonIndent } from '../../src/cli/output/go-json.js';
 
 describe('manifest/go-json', () => {
   it('escapes like Go encoding/json (HTML characters, control characters, U+2028)', () => {

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../../src/errors.js';
-import { saveCredentials } from '../../src/registry/auth-file.js';
+import { saveCredentials } from '../../src/config/auth-file.js';
 import { RegistryClient, type Action } from '../../src/registry/client.js';
 import { checkLogin } from '../../src/registry/login.js';
 import type { SystemContext } from '../../src/types/context.js';

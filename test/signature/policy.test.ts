@@ -9,9 +9,9 @@ import { FerryError } from '../../src/errors.js';
 import { PolicyContext, requirementsFor } from '../../src/signature/policy/evaluate.js';
 import { identityMatches } from '../../src/signature/policy/identity.js';
 import type { PolicyImage } from '../../src/signature/policy/image.js';
-import type { Policy, PolicyRequirement, ReferenceMatch } from '../../src/signature/policy/types.js';
+import type { Policy, PolicyRequirement, ReferenceMatch } from '../../src/config/policy-types.js';
 import { signatureFromBlob, signatureToBlob, type SigstoreSignature } from '../../src/signature/blob.js';
-import { parseNormalizedName, repositoryString } from '../../src/transports/docker/name.js';
+import { parseNormalizedName, repositoryString } from '../../src/reference/name.js';
 import { ROOT } from '../harness/cli.js';
 
 const FIXTURES = join(ROOT, 'test/signature/fixtures/cosign');

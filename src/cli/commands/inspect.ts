@@ -45,7 +45,7 @@ const spec: CommandSpec = {
       signal: cli.signal,
       listTags,
     });
-    const { renderInspectResult } = await import('../../image/format.js');
+    const { renderInspectResult } = await import('../output/inspect/format.js');
     await write(cli.io.stdout, renderInspectResult(result, { format }));
   },
 };

@@ -19,7 +19,7 @@ const spec: CommandSpec = {
     if (transport === 'docker') {
       const rest = name.slice(i + 1);
       if (!rest.startsWith('//')) throw new FerryError(ErrorCode.InvalidReference, `invalid image name "${name}": docker references must start with docker://`);
-      const { parseNormalizedName, repositoryString } = await import('../../transports/docker/name.js');
+      const { parseNormalizedName, repositoryString } = await import('../../reference/name.js');
       const repo = parseNormalizedName(rest.slice(2));
       if (repo.tag !== undefined || repo.digest !== undefined) {
         throw new FerryError(ErrorCode.InvalidReference, `invalid repository "${rest.slice(2)}": list-tags takes a repository without a tag or digest`);

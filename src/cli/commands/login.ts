@@ -26,7 +26,7 @@ const spec: CommandSpec = {
   async handler(args, cli) {
     const { key, host } = registryKey(String(args['REGISTRY']));
     const ctx = contextFromArgs({ ...args, username: undefined, password: undefined }, '', cli.io.env);
-    const { dockerCompatKey, lookupCredentials, lookupCredentialsInFile, saveCredentials } = await import('../../registry/auth-file.js');
+    const { dockerCompatKey, lookupCredentials, lookupCredentialsInFile, saveCredentials } = await import('../../config/auth-file.js');
     const { checkLogin } = await import('../../registry/login.js');
     const file = await loginFile(args, ctx);
     const fileKey = file.dockerCompat ? dockerCompatKey(key) : key;

@@ -19,7 +19,7 @@ const spec: CommandSpec = {
       }),
   async handler(args, cli) {
     const ctx = contextFromArgs(args, '', cli.io.env);
-    const { dockerCompatKey, removeCredentials, removeAllCredentials } = await import('../../registry/auth-file.js');
+    const { dockerCompatKey, removeCredentials, removeAllCredentials } = await import('../../config/auth-file.js');
     const { path: file, dockerCompat, helpers } = await loginFile(args, ctx);
     if (args['all']) {
       if (args['REGISTRY'] !== undefined) throw new FerryError(ErrorCode.Usage, '--all takes no REGISTRY');

@@ -35,9 +35,9 @@ export async function loginFile(args: Record<string, unknown>, ctx: SystemContex
     if (args['authfile'] !== undefined) {
       throw new FerryError(ErrorCode.Usage, 'options for paths to the credential file and to the Docker-compatible credential file can not be set simultaneously');
     }
-    const { AUTH_FILES_HELPER } = await import('../../registry/registries-conf.js');
+    const { AUTH_FILES_HELPER } = await import('../../config/registries-conf.js');
     return { path: compat, dockerCompat: true, helpers: [AUTH_FILES_HELPER] };
   }
-  const { authFileForWriting, credentialHelpersFor } = await import('../../registry/auth-file.js');
+  const { authFileForWriting, credentialHelpersFor } = await import('../../config/auth-file.js');
   return { path: authFileForWriting(ctx), dockerCompat: false, helpers: await credentialHelpersFor(ctx) };
 }

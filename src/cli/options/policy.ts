@@ -12,7 +12,7 @@ export async function policyFromArgs(args: Record<string, unknown>, env: NodeJS.
   if (args['insecure-policy']) return PolicyContext.acceptAnything();
   const { loadPolicy } = await import('../../config/policy.js');
   const { getTransport } = await import('../../transports/registry.js');
-  const { parseNormalizedName, repositoryString } = await import('../../transports/docker/name.js');
+  const { parseNormalizedName, repositoryString } = await import('../../reference/name.js');
   const parseDockerReference = (s: string) => {
     const n = parseNormalizedName(s);
     return { name: repositoryString(n), ...(n.tag !== undefined ? { tag: n.tag } : {}), ...(n.digest !== undefined ? { digest: n.digest } : {}) };

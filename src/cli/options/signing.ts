@@ -31,7 +31,7 @@ export interface SigningChoice {
  * @throws FerryError(E_USAGE)
  */
 export async function checkSignIdentity(s: string): Promise<string> {
-  const { parseNormalizedName, fullString } = await import('../../transports/docker/name.js');
+  const { parseNormalizedName, fullString } = await import('../../reference/name.js');
   const n = parseNormalizedName(s);
   if (n.tag === undefined && n.digest === undefined) throw usage(`--sign-identity ${s}: must be a fully specified reference (with a tag or digest)`);
   if (fullString(n) !== s) throw usage(`--sign-identity ${s}: must be a full name, e.g. ${fullString(n)}`);

@@ -4,7 +4,7 @@
  * into its options and call {@link applyStorageArgs} before opening references).
  */
 import type { Options } from 'yargs';
-import type { StoreOptions, StoreOverrides } from '../../store/config.js';
+import type { StoreOptions, StoreOverrides } from '../../config/storage-conf.js';
 
 /** The flag definitions. */
 export const storageFlags: Record<string, Options> = {
@@ -31,7 +31,7 @@ export function storageOverridesFromArgs(args: Record<string, unknown>, env: Nod
  * @throws FerryError(E_CONFIG | E_UNSUPPORTED) for a bad storage.conf or driver.
  */
 export async function applyStorageArgs(args: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<StoreOptions> {
-  const { resolveStoreOptions, setDefaultStoreOverrides } = await import('../../store/config.js');
+  const { resolveStoreOptions, setDefaultStoreOverrides } = await import('../../config/storage-conf.js');
   const o = storageOverridesFromArgs(args, env);
   setDefaultStoreOverrides(o);
   return resolveStoreOptions(o);

@@ -8,7 +8,7 @@ import type { PolicyImage } from './image.js';
 import { describeKeySource } from './key-sources.js';
 import { evaluateSignedBy } from './signed-by.js';
 import { evaluateSigstoreSigned } from './sigstore-signed.js';
-import type { ParseDockerReference, Policy, PolicyRequirement, PolicyRequirements } from './types.js';
+import type { ParseDockerReference, Policy, PolicyRequirement, PolicyRequirements } from '../../config/policy-types.js';
 import type { Verdict } from './verdict.js';
 
 /** The requirements that apply to an image, and where in policy.json they come from. */

@@ -4,7 +4,7 @@
  */
 import { manifestMatchesDigest } from '../verify.js';
 import type { PolicyImage } from './image.js';
-import type { NamedReference, ParseDockerReference, ReferenceMatch } from './types.js';
+import type { NamedReference, ParseDockerReference, ReferenceMatch } from '../../config/policy-types.js';
 
 const nameOnly = (r: NamedReference) => r.tag === undefined && r.digest === undefined;
 

@@ -1,6 +1,6 @@
 /** Reading the key material a policy requirement names (files read when the requirement is evaluated, as containers/image). */
 import { readNamedFile } from '../../util/bounded-read.js';
-import type { KeySource } from './types.js';
+import type { KeySource } from '../../config/policy-types.js';
 
 /**
  * The bytes of every key blob `src` names: one per file or inline value.

@@ -13,7 +13,7 @@ import { claimsRejection } from './identity.js';
 import type { PolicyImage } from './image.js';
 import { readKeySource } from './key-sources.js';
 import { summarize, type Verdict } from './verdict.js';
-import type { ParseDockerReference, PolicyRequirement } from './types.js';
+import type { ParseDockerReference, PolicyRequirement } from '../../config/policy-types.js';
 
 type SigstoreSigned = Extract<PolicyRequirement, { type: 'sigstoreSigned' }>;
 

@@ -3,7 +3,7 @@ import { FerryError, ErrorCode, notFound } from '../../errors.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { ImageDestination, ImageSource } from '../../types/image.js';
 import type { ImageReference, Transport } from '../../types/reference.js';
-import { defaultStoreOverrides, resolveStoreOptions, type StoreOptions } from '../../store/config.js';
+import { defaultStoreOverrides, resolveStoreOptions, type StoreOptions } from '../../config/storage-conf.js';
 import type { ImageRecord } from '../../store/records.js';
 import { containersStorageTransport } from './transport.js';
 

@@ -4,7 +4,7 @@
  */
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { Transport } from '../../types/reference.js';
-import { fullString, parseNormalizedName, withDefaultTag } from '../docker/name.js';
+import { fullString, parseNormalizedName, withDefaultTag } from '../../reference/name.js';
 import { isDigest } from '../../util/digest.js';
 import { StorageReference, type StoreSpec } from './reference.js';
 

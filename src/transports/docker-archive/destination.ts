@@ -37,16 +37,16 @@ import { makeOwnedTempDir, removeAbandonedTempDirs } from '../../util/owned-temp
 import { classifyArchiveTarget } from '../../util/stream-files.js';
 import type { TempDir } from '../../util/temp.js';
 import { VerifyingStream } from '../../util/verify-stream.js';
-import type { DockerName } from '../docker/name.js';
+import type { DockerName } from '../../reference/name.js';
 import { BLOB_READ_CHUNK, checkAborted, ioError, isNotFoundError, requireDirectory } from '../shared/files.js';
 import { LayerSpool, positionalWriter, sinkFd } from './layer-spool.js';
 import type { DockerArchiveReference } from './reference.js';
 import { DockerArchiveStreamDestination } from './stream-destination.js';
-import { TarWriter } from './tar-write.js';
+import { TarWriter } from '../../tar/writer.js';
 import { checkedManifest, DOCKER_ARCHIVE_PROPERTIES, repoTagsFor, writeArchiveTail } from './write-common.js';
 import { openDockerArchive } from './archive.js';
 import { writeMergedDockerArchive } from './merge.js';
-import { indexTar, type TarIndex } from './tar-index.js';
+import { indexTar, type TarIndex } from '../../tar/file-index.js';
 import { hasArchiveContent, rewriteArchive } from '../shared/archive-rewrite.js';
 import { archivePartialDownloads } from '../shared/partial-downloads.js';
 

@@ -6,7 +6,7 @@
  * `<id>/layer.tar` (older Docker), `blobs/sha256/<hex>` (Docker 25+).
  */
 import { FerryError, ErrorCode } from '../../errors.js';
-import { type DockerName, parseNormalizedName, fullString } from '../docker/name.js';
+import { type DockerName, parseNormalizedName, fullString } from '../../reference/name.js';
 
 /** Name of the image list inside the archive. */
 export const MANIFEST_FILE = 'manifest.json';

@@ -24,8 +24,7 @@ import { AtomicFileSink } from '../../util/atomic.js';
 import { WritebackPacer } from '../../util/writeback.js';
 import { writevAll } from '../../util/write-all.js';
 import { parseDigest } from '../../util/digest.js';
-import { BLOCK } from './tar-index.js';
-import { encodeHeader } from './tar-write.js';
+import { BLOCK, encodeHeader } from '../../tar/header.js';
 
 const COPY_CHUNK = 4 << 20;
 const BATCH = 1 << 20;

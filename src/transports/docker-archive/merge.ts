@@ -14,8 +14,8 @@ import type { OpOptions } from '../../types/context.js';
 import { copyTarEntry } from '../shared/archive-rewrite.js';
 import { MANIFEST_FILE, MAX_JSON_SIZE, type ManifestItem, normalizeRepoTag, parseManifestJson, REPOSITORIES_FILE } from './format.js';
 import { marshalMap } from './legacy.js';
-import type { TarIndex } from './tar-index.js';
-import type { TarWriter } from './tar-write.js';
+import type { TarIndex } from '../../tar/file-index.js';
+import type { TarWriter } from '../../tar/writer.js';
 
 /** The `manifest.json` items of an archive. */
 async function itemsOf(tar: TarIndex, opts: OpOptions): Promise<ManifestItem[]> {

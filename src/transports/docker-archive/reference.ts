@@ -6,7 +6,7 @@ import { FerryError, ErrorCode } from '../../errors.js';
 import type { DestinationContext, OpOptions, SystemContext } from '../../types/context.js';
 import type { ImageDestination, ImageSource } from '../../types/image.js';
 import type { ImageReference, Transport } from '../../types/reference.js';
-import { type DockerName, fullString } from '../docker/name.js';
+import { type DockerName, fullString } from '../../reference/name.js';
 import { resolveExplicitPath } from '../shared/paths.js';
 import type { ArchiveSelector } from './format.js';
 import { dockerArchiveTransport } from './transport.js';

@@ -19,7 +19,7 @@ import { digestOf, isDigest } from '../../util/digest.js';
 import { checkAborted, ioError } from '../shared/files.js';
 import { type DockerArchive, openDockerArchive } from './archive.js';
 import { type ArchiveSelector, MAX_JSON_SIZE, type ManifestItem, selectItem } from './format.js';
-import type { TarEntry } from './tar-index.js';
+import type { TarEntry } from '../../tar/file-index.js';
 
 /** A layer file of the image, by diff ID. */
 interface LayerInfo {

@@ -34,10 +34,10 @@ import { parseDigest } from '../../util/digest.js';
 import { type ArchiveTarget, openSequentialOutput, type SequentialOutput } from '../../util/stream-files.js';
 import { makeTempDir, type TempDir, type TempOptions } from '../../util/temp.js';
 import { VerifyingStream } from '../../util/verify-stream.js';
-import type { DockerName } from '../docker/name.js';
+import type { DockerName } from '../../reference/name.js';
 import { BLOB_READ_CHUNK, checkAborted, ioError } from '../shared/files.js';
 import type { DockerArchiveReference } from './reference.js';
-import { TarWriter } from './tar-write.js';
+import { TarWriter } from '../../tar/writer.js';
 import { checkedManifest, DOCKER_ARCHIVE_PROPERTIES, repoTagsFor, writeArchiveTail } from './write-common.js';
 
 /** A Writable keeping what it is given (the archive's last entries, sent in one write). */

@@ -1,7 +1,7 @@
 /** The `docker-archive` transport: `docker-archive:PATH[:{NAME:TAG|@N}]` (containers-transports(5)). */
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { Transport } from '../../types/reference.js';
-import { fullString, parseNormalizedName, withDefaultTag } from '../docker/name.js';
+import { fullString, parseNormalizedName, withDefaultTag } from '../../reference/name.js';
 import { DockerArchiveReference } from './reference.js';
 
 function invalid(rest: string, why: string): FerryError {

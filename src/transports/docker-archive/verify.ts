@@ -13,7 +13,7 @@ import type { OpOptions } from '../../types/context.js';
 import { isDigest } from '../../util/digest.js';
 import { VerifyingStream } from '../../util/verify-stream.js';
 import { MANIFEST_FILE, MAX_JSON_SIZE, parseManifestJson } from './format.js';
-import type { TarIndex } from './tar-index.js';
+import type { TarIndex } from '../../tar/file-index.js';
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

@@ -11,11 +11,11 @@ import type { ImageManifest } from '../../manifest/types.js';
 import type { OpOptions } from '../../types/context.js';
 import type { DestinationProperties, RawManifest } from '../../types/image.js';
 import { parseDigest } from '../../util/digest.js';
-import { type DockerName, fullString, parseNormalizedName, repositoryString } from '../docker/name.js';
+import { type DockerName, fullString, parseNormalizedName, repositoryString } from '../../reference/name.js';
 import { MANIFEST_FILE, REPOSITORIES_FILE } from './format.js';
 import { legacyLayers, repositoriesJson } from './legacy.js';
 import type { DockerArchiveReference } from './reference.js';
-import type { TarWriter } from './tar-write.js';
+import type { TarWriter } from '../../tar/writer.js';
 
 /** What the destination advertises: uncompressed Docker schema2 images, no signatures. */
 export const DOCKER_ARCHIVE_PROPERTIES: DestinationProperties = Object.freeze({

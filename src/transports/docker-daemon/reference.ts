@@ -3,7 +3,7 @@ import { FerryError, ErrorCode } from '../../errors.js';
 import type { DestinationContext, OpOptions, SystemContext } from '../../types/context.js';
 import type { ImageDestination, ImageSource } from '../../types/image.js';
 import type { ImageReference, Transport } from '../../types/reference.js';
-import { type DockerName, fullString } from '../docker/name.js';
+import { type DockerName, fullString } from '../../reference/name.js';
 import { dockerDaemonTransport } from './transport.js';
 
 /** An image in a Docker engine, by name or by image ID. Immutable; use `dockerDaemonTransport.parseReference` for user input. */

@@ -4,7 +4,7 @@
  */
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { Transport } from '../../types/reference.js';
-import { familiarString, parseNormalizedName } from '../docker/name.js';
+import { familiarString, parseNormalizedName } from '../../reference/name.js';
 import { DockerDaemonReference } from './reference.js';
 
 function invalid(rest: string, why: string): FerryError {

@@ -3,7 +3,7 @@
  * `docker/policyconfiguration`): the full name, then the repository, its parent namespaces, the host (with port),
  * then `*.` wildcards of the host's parent domains (without the port).
  */
-import { type DockerName, repositoryString } from './name.js';
+import { type DockerName, repositoryString } from '../../reference/name.js';
 
 /** The most specific scope: `host/path:tag`, or `host/path@digest` when the image is pinned by digest. */
 export function dockerPolicyIdentity(n: DockerName): string {

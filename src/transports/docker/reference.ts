@@ -5,7 +5,7 @@
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { ImageDestination, ImageSource } from '../../types/image.js';
 import type { ImageReference, Transport } from '../../types/reference.js';
-import { type DockerName, fullString, parseNormalizedName, withDefaultTag } from './name.js';
+import { type DockerName, fullString, parseNormalizedName, withDefaultTag } from '../../reference/name.js';
 import { dockerPolicyIdentity, dockerPolicyNamespaces } from './policy-scopes.js';
 import { dockerTransport } from './transport.js';
 

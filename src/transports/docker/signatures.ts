@@ -7,9 +7,9 @@ import { FerryError, ErrorCode } from '../../errors.js';
 import type { RegistryClient } from '../../registry/client.js';
 import { signatureFromBlob } from '../../signature/blob.js';
 import { checkLookasideWritable, readLookasideSignatures, writeLookasideSignatures } from '../../signature/lookaside.js';
-import { builtinLookaside, loadRegistriesD, lookasideBase, usesSigstoreAttachments, type ScopedName } from '../../signature/registries-d.js';
+import { builtinLookaside, loadRegistriesD, lookasideBase, usesSigstoreAttachments, type ScopedName } from '../../config/registries-d.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import { fullString } from './name.js';
+import { fullString } from '../../reference/name.js';
 import type { DockerReference } from './reference.js';
 
 /** The signature locations of one image. */

@@ -1,7 +1,7 @@
 /** `list-tags` for `docker://` repositories. */
 import { RegistryClient } from '../../registry/client.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import type { DockerName } from './name.js';
+import type { DockerName } from '../../reference/name.js';
 import type { DockerReference } from './reference.js';
 
 /**

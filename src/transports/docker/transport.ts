@@ -2,7 +2,7 @@
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { Transport } from '../../types/reference.js';
 import { redactCredentials } from '../../util/redact.js';
-import { parseNormalizedName } from './name.js';
+import { parseNormalizedName } from '../../reference/name.js';
 import { DockerReference } from './reference.js';
 
 /** The `docker` transport. `parseReference` takes what follows `docker:`, which must start with `//`. */

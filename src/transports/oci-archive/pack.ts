@@ -7,7 +7,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { OpOptions } from '../../types/context.js';
-import { TarWriter } from '../docker-archive/tar-write.js';
+import { TarWriter } from '../../tar/writer.js';
 import { BLOB_READ_CHUNK, checkAborted } from '../shared/files.js';
 
 /** Relative paths under `dir`, directories (with a trailing `/`) before their content, sorted. */

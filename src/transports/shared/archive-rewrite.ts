@@ -13,9 +13,9 @@ import type { OpOptions } from '../../types/context.js';
 import { AtomicFileSink, fsyncDir } from '../../util/atomic.js';
 import { acquireLock } from '../../util/lock.js';
 import type { TempOptions } from '../../util/temp.js';
-import { uncompressedTar } from '../docker-archive/archive.js';
-import { indexTar, type TarEntry, type TarIndex } from '../docker-archive/tar-index.js';
-import { TarWriter } from '../docker-archive/tar-write.js';
+import { uncompressedTar } from './uncompressed-tar.js';
+import { indexTar, type TarEntry, type TarIndex } from '../../tar/file-index.js';
+import { TarWriter } from '../../tar/writer.js';
 import { ioError, isNotFoundError } from './files.js';
 
 /** How long a writer waits for another one to finish rewriting the same archive (large archives take minutes). */

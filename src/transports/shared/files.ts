@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode, ioError } from '../../errors.js';
 import type { OpOptions } from '../../types/context.js';
 import { MAX_JSON_BYTES, readBoundedFile } from '../../util/bounded-read.js';
+import { checkAborted } from '../../util/abort.js';
 
 /** Chunk size for blob streams: large chunks keep per-chunk overhead (hashing, progress) low. */
 export const BLOB_READ_CHUNK = 1 << 20;
@@ -16,6 +17,7 @@ export function isNotFoundError(e: unknown): boolean {
 }
 
 export { ioError } from '../../errors.js';
+export { checkAborted };
 
 /** Opens `path` for reading: E_NOT_FOUND (`WHAT: no such file PATH`) when it is missing, E_IO otherwise. */
 export async function openForReading(path: string, what: string): Promise<FileHandle> {
@@ -27,10 +29,6 @@ export async function openForReading(path: string, what: string): Promise<FileHa
   }
 }
 
-/** Throws FerryError(E_ABORTED) naming `what` if `signal` is aborted. */
-export function checkAborted(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted) throw new FerryError(ErrorCode.Aborted, `${what}: aborted`, { cause: signal.reason });
-}
 
 /**
  * Reads a whole (small) file — a manifest, index, signature or other JSON — of at most `limit` bytes (default

@@ -7,8 +7,8 @@ import { FerryError, ErrorCode } from '../../errors.js';
 import type { ArchiveReport } from '../../types/archive-report.js';
 import type { OpOptions } from '../../types/context.js';
 import type { TempOptions } from '../../util/temp.js';
-import { uncompressedTar } from '../docker-archive/archive.js';
-import { indexTar } from '../docker-archive/tar-index.js';
+import { uncompressedTar } from './uncompressed-tar.js';
+import { indexTar } from '../../tar/file-index.js';
 import { verifyDockerTar } from '../docker-archive/verify.js';
 import { verifyOciTar } from '../oci-archive/verify.js';
 

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { FerryError } from '../../../src/errors.js';
 import { MediaType } from '../../../src/manifest/media-types.js';
 import { serializeImageManifest } from '../../../src/manifest/serialize.js';
-import { TarWriter } from '../../../src/transports/docker-archive/tar-write.js';
+import { TarWriter } from '../../../src/tar/writer.js';
 import { parseImageName } from '../../../src/transports/registry.js';
 import type { ImageDestination } from '../../../src/types/image.js';
 import type { BuiltImage } from '../../harness/images.js';

@@ -4,12 +4,12 @@
  * report package runs user templates (literal `\t`/`\n` become tab/newline, a newline is added if missing,
  * `json` / `{{json .}}` means the JSON output).
  */
-import { FerryError, ErrorCode } from '../errors.js';
-import { ociImageJson, type OciImage } from '../manifest/config.js';
+import { FerryError, ErrorCode } from '../../../errors.js';
+import { ociImageJson, type OciImage } from '../../../manifest/config.js';
 import { GoNil } from './go-fmt.js';
-import { goJsonIndent } from './go-json.js';
-import { inspectInfoJson, type InspectInfo } from './inspect-info.js';
-import type { InspectResult } from './inspect.js';
+import { goJsonIndent } from '../go-json.js';
+import { inspectInfoJson, type InspectInfo } from '../../../image/inspect-info.js';
+import type { InspectResult } from '../../../image/inspect.js';
 import { renderTemplate } from './template.js';
 
 const IS_JSON = /^\s*(json|\{\{\s*json\s*(\.)?\s*\}\})\s*$/;

@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import {
   authFileForWriting, authFilesForReading, authKeys, lookupCredentials, removeAllCredentials,
   removeCredentials, saveCredentials,
-} from '../../src/registry/auth-file.js';
+} from '../../src/config/auth-file.js';
 import { FerryError } from '../../src/errors.js';
 import { makeTempDir, removeDir } from '../harness/tmp.js';
 
 const ENV = ['REGISTRY_AUTH_FILE', 'XDG_RUNTIME_DIR', 'XDG_CONFIG_HOME', 'DOCKER_CONFIG'] as const;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-describe('registry/auth-file', () => {
+describe('config/auth-file', () => {
   let home: string;
   const saved: Record<string, string | undefined> = {};
   beforeEach(async () => {

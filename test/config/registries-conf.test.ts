@@ -4,15 +4,15 @@ import { join } from 'node:path';
 import { FerryError } from '../../src/errors.js';
 import {
   findRegistry, loadRegistriesConf, parseRegistriesConf, prefixMatchLength, primarySource, pullSources, type RegistriesConf,
-} from '../../src/registry/registries-conf.js';
+} from '../../src/config/registries-conf.js';
 import { makeTempDir, removeDir } from '../harness/tmp.js';
 
-function conf(text: string): RegistriesConf {
-  const p = parseRegistriesConf(text, 'r.conf');
+async function conf(text: string): Promise<RegistriesConf> {
+  const p = await parseRegistriesConf(text, 'r.conf');
   return { unqualifiedSearchRegistries: p.unqualifiedSearchRegistries ?? [], registries: p.registries, aliases: p.aliases ?? {}, credentialHelpers: p.credentialHelpers ?? ['containers-auth.json'], files: ['r.conf'] };
 }
 
-describe('registry/registries-conf', () => {
+describe('config/registries-conf', () => {
   it('matches prefixes only at component boundaries, wildcards on subdomains', () => {
     expect(prefixMatchLength('example.com/foo/bar', 'example.com/foo')).to.equal('example.com/foo'.length);
     expect(prefixMatchLength('example.com/foobar', 'example.com/foo')).to.equal(-1);
@@ -22,8 +22,8 @@ describe('registry/registries-conf', () => {
     expect(prefixMatchLength('notexample.com/x', '*.example.com')).to.equal(-1);
   });
 
-  it('picks the longest matching prefix, preferring an exact prefix over a wildcard', () => {
-    const c = conf(`
+  it('picks the longest matching prefix, preferring an exact prefix over a wildcard', async () => {
+    const c = await conf(`
 [[registry]]
 prefix = "example.com"
 location = "a.local"
@@ -43,8 +43,8 @@ prefix = "x.example.com"
     expect(findRegistry(c, 'quay.io/app')).to.equal(undefined);
   });
 
-  it('rewrites locations and orders mirrors for pulls, honouring pull-from-mirror', () => {
-    const c = conf(`
+  it('rewrites locations and orders mirrors for pulls, honouring pull-from-mirror', async () => {
+    const c = await conf(`
 [[registry]]
 prefix = "example.com/foo"
 location = "internal.net/bar"
@@ -70,34 +70,38 @@ pull-from-mirror = "tag-only"
     expect(pullSources(c, 'other.io', 'x', false)).to.deep.equal([{ host: 'other.io', repository: 'x', insecure: false, mirror: false }]);
   });
 
-  it('mirror-by-digest-only applies to every mirror', () => {
-    const c = conf('[[registry]]\nlocation = "docker.io"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = "m.local"\n');
+  it('mirror-by-digest-only applies to every mirror', async () => {
+    const c = await conf('[[registry]]\nlocation = "docker.io"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = "m.local"\n');
     expect(pullSources(c, 'docker.io', 'library/busybox', false).map((s) => s.host)).to.deep.equal(['docker.io']);
     expect(pullSources(c, 'docker.io', 'library/busybox', true).map((s) => s.host)).to.deep.equal(['m.local', 'docker.io']);
   });
 
-  it('refuses blocked registries before any request', () => {
-    const c = conf('[[registry]]\nprefix = "evil.io"\nblocked = true\n');
+  it('refuses blocked registries before any request', async () => {
+    const c = await conf('[[registry]]\nprefix = "evil.io"\nblocked = true\n');
     for (const f of [() => pullSources(c, 'evil.io', 'x', false), () => primarySource(c, 'evil.io', 'x', false)]) {
       expect(f).to.throw(FerryError, /registry evil\.io is blocked/).with.property('code', 'E_DENIED');
     }
   });
 
-  it('reads version 1 files', () => {
-    const c = conf('[registries.search]\nregistries = ["a.io"]\n[registries.insecure]\nregistries = ["b.io:5000"]\n[registries.block]\nregistries = ["c.io"]\n');
+  it('reads version 1 files', async () => {
+    const c = await conf('[registries.search]\nregistries = ["a.io"]\n[registries.insecure]\nregistries = ["b.io:5000"]\n[registries.block]\nregistries = ["c.io"]\n');
     expect(c.unqualifiedSearchRegistries).to.deep.equal(['a.io']);
     expect(pullSources(c, 'b.io:5000', 'x', false)[0]!.insecure).to.equal(true);
     expect(() => pullSources(c, 'c.io', 'x', false)).to.throw(/blocked/);
   });
 
-  it('gives clear E_CONFIG errors', () => {
-    const bad = (t: string, re: RegExp) => expect(() => parseRegistriesConf(t, 'r.conf')).to.throw(FerryError, re).with.property('code', 'E_CONFIG');
-    bad('[[registry]]\ninsecure = "yes"\nlocation = "a"\n', /insecure must be true or false/);
-    bad('[[registry]]\nprefix = "*.a.com/foo"\n', /wildcard/);
-    bad('[[registry]]\nprefix = "a"\n[[registry.mirror]]\nlocation = "m"\npull-from-mirror = "sometimes"\n', /pull-from-mirror/);
-    bad('[[registry]]\nlocation = "https://a.io"\n', /URI scheme/);
-    bad('unqualified-search-registries = "a"\n', /array of strings/);
-    bad('[[registry]]\nprefix = "a"\nlocation = "b"\n\nbroken\n', /^r\.conf:5: /);
+  it('gives clear E_CONFIG errors', async () => {
+    const bad = async (t: string, re: RegExp) => {
+      const e = await parseRegistriesConf(t, 'r.conf').then(() => undefined, (x: unknown) => x);
+      expect(e).to.be.instanceOf(FerryError).with.property('code', 'E_CONFIG');
+      expect((e as Error).message).to.match(re);
+    };
+    await bad('[[registry]]\ninsecure = "yes"\nlocation = "a"\n', /insecure must be true or false/);
+    await bad('[[registry]]\nprefix = "*.a.com/foo"\n', /wildcard/);
+    await bad('[[registry]]\nprefix = "a"\n[[registry.mirror]]\nlocation = "m"\npull-from-mirror = "sometimes"\n', /pull-from-mirror/);
+    await bad('[[registry]]\nlocation = "https://a.io"\n', /URI scheme/);
+    await bad('unqualified-search-registries = "a"\n', /array of strings/);
+    await bad('[[registry]]\nprefix = "a"\nlocation = "b"\n\nbroken\n', /^r\.conf:5: /);
   });
 
   describe('loading', () => {

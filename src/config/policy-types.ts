@@ -1,6 +1,6 @@
 /**
  * A trust policy (containers-policy.json(5)) as data: what `config/policy.ts` reads from policy.json and what
- * `policy/evaluate.ts` checks images against. Mirrors containers/image's `signature/policy_types.go`.
+ * `signature/policy/evaluate.ts` checks images against. Mirrors containers/image's `signature/policy_types.go`.
  */
 
 /** Where key material comes from: exactly one of a file, several files, inline data, several inline data. */
@@ -56,8 +56,8 @@ export interface NamedReference {
 
 /**
  * The docker-name parser the policy code uses: `ParseNormalizedNamed` semantics (`busybox` →
- * `docker.io/library/busybox`), no default tag. Handed in by the caller (the parser lives with the docker transport,
- * a layer above this one).
+ * `docker.io/library/busybox`), no default tag. Handed in by the caller (cli/options/policy.ts builds it over
+ * reference/name.ts).
  * @throws any error for a name that does not parse.
  */
 export type ParseDockerReference = (s: string) => NamedReference;

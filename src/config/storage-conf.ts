@@ -9,8 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
-import { parseToml, type TomlTable } from '../registry/toml.js';
-import { rootlessUid } from './userns.js';
+import { parseToml, type TomlTable } from './toml.js';
 
 /** Storage drivers ferry implements. */
 export type StorageDriver = 'overlay' | 'vfs';
@@ -120,7 +119,14 @@ export function resolveStoreOptions(o: StoreOverrides = {}): StoreOptions {
   };
 }
 
-/** The user whose store this is: inside a rootless user namespace, the user outside (see userns.ts). */
+/** The user a rootless store belongs to, inside the user namespace (`_CONTAINERS_ROOTLESS_UID`), if set. */
+function rootlessUid(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const v = env._CONTAINERS_ROOTLESS_UID;
+  if (v === undefined || !/^\d+$/.test(v) || process.getuid?.() !== 0) return undefined;
+  return Number(v);
+}
+
+/** The user whose store this is: inside a rootless user namespace, the user outside (see store/userns.ts). */
 function effectiveUid(o: StoreOverrides): number {
   return o.uid ?? rootlessUid(o.env ?? process.env) ?? process.getuid?.() ?? 0;
 }

@@ -2,12 +2,12 @@ import { expect } from 'chai';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tlsSettingsOnce } from '../../src/registry/certs.js';
-import { memoizedPerContext } from '../../src/registry/context-memo.js';
-import { registriesConfFor } from '../../src/registry/registries-conf.js';
+import { memoizedPerContext } from '../../src/util/context-memo.js';
+import { registriesConfFor } from '../../src/config/registries-conf.js';
 import type { SystemContext } from '../../src/types/context.js';
 import { makeTempDir, removeDir } from '../harness/tmp.js';
 
-describe('registry/context-memo', () => {
+describe('util/context-memo', () => {
   let dir: string;
   beforeEach(async () => {
     dir = await makeTempDir('ferry-ctx-memo-');

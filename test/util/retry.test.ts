@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { RegistryError, FerryError } from '../../src/errors.js';
-import { isRetryable, parseRetryAfter, retryDelay, withRetry, sleep } from '../../src/registry/retry.js';
+import { isRetryable, parseRetryAfter, retryDelay, withRetry, sleep } from '../../src/util/retry.js';
 
 const errno = (code: string) => Object.assign(new Error(code), { code });
 const reg = (status: number, retryAfter?: number) =>
   new RegistryError(status === 429 ? 'E_TOO_MANY_REQUESTS' : 'E_REGISTRY', 'x', { status, retryable: [429, 502, 503, 504].includes(status), retryAfter });
 
-describe('registry/retry', () => {
+describe('util/retry', () => {
   it('classifies retryable failures', () => {
     expect(isRetryable(errno('ECONNRESET'))).to.equal(true);
     expect(isRetryable(new FerryError('E_NETWORK', 'x', { cause: errno('UND_ERR_SOCKET') }))).to.equal(true);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ErrorCode, FerryError } from '../../../src/errors.js';
+import { ErrorCode, FerryError } from '../../src/errors.js';
 import {
   type DockerName,
   familiarString,
@@ -7,7 +7,7 @@ import {
   parseNormalizedName,
   repositoryString,
   withDefaultTag,
-} from '../../../src/transports/docker/name.js';
+} from '../../src/reference/name.js';
 
 const D64 = 'sha256:' + 'f'.repeat(64);
 const D512 = 'sha512:' + 'f'.repeat(128);
@@ -106,7 +106,7 @@ const invalid: [string, string | RegExp][] = [
   ],
 ];
 
-describe('transports/docker/name', () => {
+describe('reference/name', () => {
   describe('parseNormalizedName accepts and normalizes', () => {
     for (const [input, expected] of valid) {
       it(JSON.stringify(input.length > 80 ? input.slice(0, 77) + '...' : input), () => {

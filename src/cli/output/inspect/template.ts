@@ -1,11 +1,13 @@
 /**
+ * Hand-written to match Go's text/template output byte for byte (skopeo's `inspect --format`).
+ *
  * `renderTemplate`: executes a Go text/template subset (see `template-parse.ts`) over the Go-like value model
  * of `go-fmt.ts`. Functions: `json` (compact, no HTML escaping, as containers/common's report package),
  * `index`, `len`, `printf`, `print`, `println`, `eq`, `ne`, `lt`, `le`, `gt`, `ge`, `and`, `or`, `not`,
  * `join`, `lower`, `upper`, `split`.
  */
-import { goMarshal, quoteGo } from '../manifest/go-json.js';
-import { GoTime } from '../manifest/go-time.js';
+import { goMarshal, quoteGo } from '../../../manifest/go-json.js';
+import { GoTime } from '../../../manifest/go-time.js';
 import { GoNil, NO_VALUE, goSprint, goTruth } from './go-fmt.js';
 import { parseTemplate, templateError, type Arg, type BlockNode, type Command, type Node, type Pipe } from './template-parse.js';
 

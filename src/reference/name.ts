@@ -9,9 +9,9 @@
  *
  * Pure string code: no I/O, no heavy imports.
  */
-import { FerryError, ErrorCode } from '../../errors.js';
-import { parseDigest } from '../../util/digest.js';
-import { REDACTED, redactCredentials } from '../../util/redact.js';
+import { FerryError, ErrorCode } from '../errors.js';
+import { parseDigest } from '../util/digest.js';
+import { REDACTED, redactCredentials } from '../util/redact.js';
 
 /** A parsed, normalized Docker image name. */
 export interface DockerName {

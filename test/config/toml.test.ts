@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parseToml } from '../../src/registry/toml.js';
+import { parseToml } from '../../src/config/toml.js';
 import { FerryError } from '../../src/errors.js';
 
 function configError(text: string): FerryError {
@@ -13,7 +13,7 @@ function configError(text: string): FerryError {
   expect.fail('expected a parse error');
 }
 
-describe('registry/toml', () => {
+describe('config/toml', () => {
   it('parses tables, arrays of tables, nested arrays of tables, strings, booleans, integers and comments', () => {
     const doc = parseToml(`
 # comment
@@ -75,23 +75,26 @@ a.b.c = 1
     expect(table['img-49.x']).to.equal('docker.io/library/img-49');
     expect(table['bare_Key-1']).to.equal('a"b');
     expect(parseToml('# only a comment')).to.deep.equal({});
-    expect(configError('a = 1\nb = "abc').message).to.equal('x.conf:2: unterminated string');
-    expect(configError('# c\n\n= 1\n').message).to.match(/^x\.conf:3: invalid character "=" in key/);
+    expect(configError('a = 1\nb = "abc').message).to.equal('x.conf:2: unfinished string');
+    expect(configError('# c\n\n= 1\n').message).to.match(/^x\.conf:3: /);
   });
 
   it('accepts CRLF line endings', () => {
     expect(parseToml('a = "x"\r\n[t]\r\nb = true\r\n')).to.deep.equal({ a: 'x', t: { b: true } });
   });
 
-  it('reports errors with the file name and line number', () => {
-    expect(configError('a = "x"\n\nb = "unterminated\n').message).to.equal('x.conf:3: unterminated string');
-    expect(configError('a = 1\na = 2\n').message).to.match(/^x\.conf:2: key "a" is defined more than once/);
-    expect(configError('[t]\n[t]\n').message).to.match(/^x\.conf:2: table \[t\] is defined more than once/);
+  it('reports errors with the file name and line number, without the parser\'s excerpt of the text', () => {
+    expect(configError('a = "x"\n\nb = "unterminated\n').message).to.equal('x.conf:3: control characters are not allowed in strings');
+    expect(configError('a = 1\na = 2\n').message).to.equal('x.conf:2: trying to redefine an already defined table or value');
+    expect(configError('[t]\n[t]\n').message).to.match(/^x\.conf:2: /);
     expect(configError('a = [1, 2\n').message).to.match(/^x\.conf:2: /);
-    expect(configError('a = "x" b\n').message).to.match(/^x\.conf:1: unexpected "b"/);
-    expect(configError('a = "\\q"\n').message).to.match(/^x\.conf:1: invalid escape/);
-    expect(configError('a\n').message).to.match(/^x\.conf:1: expected "="/);
-    expect(configError('a = 1.5\n').message).to.match(/^x\.conf:1: /);
+    expect(configError('a = "x" b\n').message).to.match(/^x\.conf:1: /);
+    expect(configError('a = "\\q"\n').message).to.match(/^x\.conf:1: unrecognised escape/);
+    expect(configError('a\n').message).to.match(/^x\.conf:1: /);
     expect(configError('a = 1\n[[a]]\n').message).to.match(/^x\.conf:2: /);
+  });
+
+  it('refuses dates and times, which no setting of these files takes', () => {
+    expect(configError('[storage]\ndriver = 1979-05-27\n').message).to.equal('x.conf: storage.driver: a date or time is not a valid value here');
   });
 });

@@ -3,21 +3,22 @@
  * then any entry can be streamed straight from the file with `createReadStream(path, {start, end})`.
  * Archives of several GB are therefore read without extracting them.
  *
- * Header decoding (ustar, GNU long names, PAX extended headers) uses the `tar` package's `Header`
- * and `Pax` classes. Every entry name is checked while indexing: absolute names, names escaping the
- * archive root with `..`, and links pointing outside it make the archive hostile (E_HOSTILE_ARCHIVE).
+ * Headers are decoded by header.ts. Every entry name is checked while indexing (path.ts, plus the Windows
+ * forms of absolute and `..` names): absolute names, names escaping the archive root with `..`, and links pointing
+ * outside it make the archive hostile (E_HOSTILE_ARCHIVE).
  */
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { Header, Pax, type HeaderData } from 'tar';
-import { FerryError, ErrorCode } from '../../errors.js';
-import type { OpOptions } from '../../types/context.js';
-import { BLOB_READ_CHUNK, checkAborted, ioError, openForReading } from '../shared/files.js';
+import { FerryError, ErrorCode, ioError } from '../errors.js';
+import type { OpOptions } from '../types/context.js';
+import { checkAborted } from '../util/abort.js';
+import { BLOCK, checksumOk, decodeHeader, EXTENSION_FLAGS, isZeroBlock, PendingExtensions } from './header.js';
+import { tarPathParts } from './path.js';
 
-/** Tar block size. */
-export const BLOCK = 512;
+/** Chunk size of entry streams: large chunks keep per-chunk overhead (hashing, progress) low. */
+const READ_CHUNK = 1 << 20;
 
 /** Kinds of entries the index distinguishes. */
 export type TarEntryKind = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
@@ -56,16 +57,15 @@ function invalidArchive(what: string, why: string): FerryError {
  * @throws FerryError(E_HOSTILE_ARCHIVE) for absolute names, names escaping the root, or NUL bytes.
  */
 export function cleanEntryName(raw: string, what: string): string {
-  if (raw.includes('\0')) throw hostile(what, `entry name ${JSON.stringify(raw)} contains a NUL byte`);
-  if (raw.startsWith('/') || /^[A-Za-z]:[\\/]/.test(raw) || raw.startsWith('\\')) {
-    throw hostile(what, `entry ${JSON.stringify(raw)} has an absolute path`);
-  }
-  if (raw.split(/[\\/]/).includes('..')) {
-    throw hostile(what, `entry ${JSON.stringify(raw)} contains a ".." component`);
-  }
-  const n = posix.normalize(raw);
-  if (n === '.' || n === './') return '';
-  return n.replace(/\/+$/, '').replace(/^\.\//, '');
+  const refuse = (problem: 'absolute' | 'dotdot' | 'nul') =>
+    hostile(what, problem === 'nul' ? `entry name ${JSON.stringify(raw)} contains a NUL byte`
+      : problem === 'absolute' ? `entry ${JSON.stringify(raw)} has an absolute path`
+      : `entry ${JSON.stringify(raw)} contains a ".." component`);
+  if (raw.includes('\0')) throw refuse('nul');
+  // Archives may come from Windows: refuse its absolute and `..` forms too.
+  if (/^[A-Za-z]:[\\/]/.test(raw) || raw.startsWith('\\')) throw refuse('absolute');
+  if (raw.split('\\').includes('..')) throw refuse('dotdot');
+  return tarPathParts(raw, refuse).join('/');
 }
 
 /**
@@ -131,7 +131,7 @@ export class TarIndex {
     return createReadStream(this.path, {
       start: entry.offset + from,
       end: entry.offset + entry.size - 1,
-      highWaterMark: BLOB_READ_CHUNK,
+      highWaterMark: READ_CHUNK,
       signal: opts.signal,
     });
   }
@@ -160,20 +160,31 @@ export class TarIndex {
   }
 }
 
-function kindOf(type: string): TarEntryKind {
-  switch (type) {
-    case 'File':
-    case 'OldFile':
-    case 'ContiguousFile':
+function kindOf(flag: string): TarEntryKind {
+  switch (flag) {
+    case '0':
+    case '\0':
+    case '7':
       return 'file';
-    case 'Directory':
+    case '5':
       return 'directory';
-    case 'SymbolicLink':
+    case '2':
       return 'symlink';
-    case 'Link':
+    case '1':
       return 'hardlink';
     default:
       return 'other';
+  }
+}
+
+/** Opens `path` for reading: E_NOT_FOUND (`WHAT: no such file PATH`) when it is missing, E_IO otherwise. */
+async function openForReading(path: string, what: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r');
+  } catch (e) {
+    const code = (e as { code?: unknown } | null)?.code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new FerryError(ErrorCode.NotFound, `${what}: no such file ${path}`, { cause: e });
+    throw ioError(`opening ${what}`, e);
   }
 }
 
@@ -201,47 +212,41 @@ export async function indexTar(path: string, what: string, opts: OpOptions = {})
     const fileSize = st.size;
     const list: TarEntry[] = [];
     let pos = 0;
-    let ex: HeaderData | undefined;
-    let gex: HeaderData | undefined;
+    const bad = (why: string) => invalidArchive(what, `not a valid tar file (${why} at offset ${pos})`);
+    let ext = new PendingExtensions();
     let sawEnd = false;
     const head = Buffer.alloc(BLOCK);
     while (pos + BLOCK <= fileSize) {
       checkAborted(opts.signal, `reading ${what}`);
       const { bytesRead } = await fh.read(head, 0, BLOCK, pos);
       if (bytesRead !== BLOCK) break;
-      const h = new Header(head, 0, ex, gex);
-      if (h.nullBlock) {
+      if (isZeroBlock(head)) {
         sawEnd = true;
         break;
       }
-      if (!h.cksumValid) throw invalidArchive(what, `not a valid tar file (bad header checksum at offset ${pos})`);
-      const size = h.size ?? 0;
+      if (!checksumOk(head, bad)) throw invalidArchive(what, `not a valid tar file (bad header checksum at offset ${pos})`);
+      const h = decodeHeader(head, bad);
+      const size = EXTENSION_FLAGS.has(h.flag) ? h.size : ext.number('size', h.size);
       if (!Number.isSafeInteger(size) || size < 0) throw invalidArchive(what, `invalid entry size at offset ${pos}`);
       const dataOffset = pos + BLOCK;
       const next = dataOffset + Math.ceil(size / BLOCK) * BLOCK;
-      const rawName = h.path ?? '';
-      const type = h.type;
-      if (type === 'ExtendedHeader' || type === 'GlobalExtendedHeader' || type === 'NextFileHasLongPath' || type === 'OldGnuLongPath' || type === 'NextFileHasLongLinkpath') {
-        if (size > MAX_META_SIZE) throw invalidArchive(what, `oversized ${type} header at offset ${pos}`);
-        const body = (await readExact(fh, dataOffset, size, fileSize, what, `header at offset ${pos}`)).toString('utf8');
-        if (type === 'ExtendedHeader') ex = Pax.parse(body, ex, false);
-        else if (type === 'GlobalExtendedHeader') gex = Pax.parse(body, gex, true);
-        else {
-          const value = body.replace(/\0.*$/s, '');
-          ex = { ...(ex ?? {}), ...(type === 'NextFileHasLongLinkpath' ? { linkpath: value } : { path: value }) };
-        }
+      if (EXTENSION_FLAGS.has(h.flag)) {
+        if (size > MAX_META_SIZE) throw invalidArchive(what, `oversized extension header (type ${JSON.stringify(h.flag)}) at offset ${pos}`);
+        ext.add(h.flag, await readExact(fh, dataOffset, size, fileSize, what, `header at offset ${pos}`), bad);
         pos = next;
         continue;
       }
-      ex = undefined;
-      const kind = kindOf(type);
+      const rawName = ext.name(h);
+      const linkpath = ext.linkname(h);
+      ext = new PendingExtensions();
+      const kind = kindOf(h.flag);
       const name = cleanEntryName(rawName, what);
       if (next > fileSize || dataOffset + size > fileSize) {
         throw invalidArchive(what, `truncated archive: ${JSON.stringify(rawName)} ends past the end of the file`);
       }
-      const entry: TarEntry = { name, kind, offset: dataOffset, size: kind === 'file' ? size : 0, mode: h.mode ?? 0 };
+      const entry: TarEntry = { name, kind, offset: dataOffset, size: kind === 'file' ? size : 0, mode: h.mode };
       if (kind === 'symlink' || kind === 'hardlink') {
-        entry.linkpath = h.linkpath ?? '';
+        entry.linkpath = linkpath;
         linkTarget(entry, what); // refuse escaping links up front
       }
       if (name !== '') list.push(entry);

@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { builtinLookaside, loadRegistriesD, lookasideBase, scopesFor, usesSigstoreAttachments } from '../../src/signature/registries-d.js';
+import { builtinLookaside, loadRegistriesD, lookasideBase, scopesFor, usesSigstoreAttachments } from '../../src/config/registries-d.js';
 import { rejection } from '../harness/expect.js';
 import { useCleanup } from '../harness/tmp.js';
 
 const name = (domain: string, p: string, identity: string) => ({ domain, path: p, identity });
 
-describe('signature: registries.d', function () {
+describe('config/registries-d', function () {
   const cleanup = useCleanup('after');
 
   async function dirWith(files: Record<string, string>): Promise<string> {

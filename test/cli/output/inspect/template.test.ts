@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { isCode } from '../../src/errors.js';
-import { GoTime } from '../../src/manifest/go-time.js';
-import { GoNil } from '../../src/image/go-fmt.js';
-import { renderTemplate } from '../../src/image/template.js';
-import { renderUserFormat } from '../../src/image/format.js';
+import { isCode } from '../../../../src/errors.js';
+import { GoTime } from '../../../../src/manifest/go-time.js';
+import { GoNil } from '../../../../src/cli/output/inspect/go-fmt.js';
+import { renderTemplate } from '../../../../src/cli/output/inspect/template.js';
+import { renderUserFormat } from '../../../../src/cli/output/inspect/format.js';
 
 const data = {
   Name: '',
@@ -34,7 +34,7 @@ function usageError(fn: () => unknown, re: RegExp): void {
   expect.fail('expected E_USAGE');
 }
 
-describe('image/template', () => {
+describe('cli/output/inspect/template', () => {
   it('prints fields like Go fmt (maps sorted, slices, times, nils)', () => {
     expect(renderTemplate('{{.Labels}} {{.Layers}}|{{.Created}}|{{.RepoTags}}|{{.Name}}|', data)).to.equal(
       'map[a:x<y z:1] [sha256:l1 sha256:l2]|2024-01-02 03:04:05.123456789 +0000 UTC|[]||',

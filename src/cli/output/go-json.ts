@@ -1,8 +1,10 @@
 /**
+ * Hand-written to match Go's encoding/json byte for byte.
+ *
  * The JSON printer the CLI uses for `inspect` output: Go's `json.MarshalIndent(v, "", "    ")`
  * (struct key order, sorted maps, `<`/`>`/`&` escaped as `\u003c`…). See `manifest/go-json.ts` for the value model.
  */
-import { goMarshal, goMarshalIndent } from '../manifest/go-json.js';
+import { goMarshal, goMarshalIndent } from '../../manifest/go-json.js';
 
 /** `json.MarshalIndent(value, "", "    ")` without a trailing newline (skopeo prints one after it). */
 export function goJsonIndent(value: unknown): string {

@@ -1,9 +1,11 @@
 /**
+ * Hand-written to accept and reject templates exactly as Go's text/template parser does.
+ *
  * Parser for the subset of Go's text/template that `inspect --format` supports: text, `{{pipeline}}`,
  * `{{if}}`/`{{else if}}`/`{{else}}`, `{{range}}` (with `$i, $v :=`), `{{with}}`, `{{end}}`, comments,
  * `{{-`/`-}}` trimming, pipes, parentheses, field chains, variables, string/number/bool literals.
  */
-import { FerryError, ErrorCode } from '../errors.js';
+import { FerryError, ErrorCode } from '../../../errors.js';
 
 /** An operand or call in a pipeline. */
 export type Arg =

@@ -7,8 +7,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { SystemContext, OpOptions } from '../types/context.js';
-import { parseToml, type TomlTable, type TomlValue } from './toml.js';
-import { memoizedPerContext } from './context-memo.js';
+import type { TomlTable, TomlValue } from './toml.js';
+import { memoizedPerContext } from '../util/context-memo.js';
 import { readBoundedFile } from '../util/bounded-read.js';
 
 /** When a mirror may be used: always, only for pulls by digest, or only for pulls by tag. */
@@ -99,8 +99,12 @@ function normalizeLocation(s: string, what: string, file: string): string {
   return v;
 }
 
-/** Parses one registries.conf file (already read) into a partial configuration. */
-export function parseRegistriesConf(text: string, file: string): Partial<Omit<RegistriesConf, 'files'>> & { registries: RegistryConfig[] } {
+/**
+ * Parses one registries.conf file (already read) into a partial configuration. The TOML parser loads on the first
+ * call: commands that never read a registries.conf do not load it.
+ */
+export async function parseRegistriesConf(text: string, file: string): Promise<Partial<Omit<RegistriesConf, 'files'>> & { registries: RegistryConfig[] }> {
+  const { parseToml } = await import('./toml.js');
   const doc = parseToml(text, file);
   const out: Partial<RegistriesConf> & { registries: RegistryConfig[] } = { registries: [] };
   const v1 = doc['registries'];
@@ -201,7 +205,7 @@ function parseV1(v1: TomlValue, file: string): Partial<RegistriesConf> & { regis
 }
 
 /** Merges `later` over `base` as drop-ins do: same-prefix registries replaced, other settings overridden when set. */
-function merge(base: RegistriesConf, later: ReturnType<typeof parseRegistriesConf>, file: string): void {
+function merge(base: RegistriesConf, later: Awaited<ReturnType<typeof parseRegistriesConf>>, file: string): void {
   base.files.push(file);
   if (later.unqualifiedSearchRegistries) base.unqualifiedSearchRegistries = later.unqualifiedSearchRegistries;
   if (later.shortNameMode !== undefined) base.shortNameMode = later.shortNameMode;
@@ -262,7 +266,7 @@ async function readRegistriesConf(ctx: SystemContext, opts: OpOptions): Promise<
   const explicit = ctx.registriesConf ?? process.env['CONTAINERS_REGISTRIES_CONF'];
   const load = async (file: string) => {
     const text = await readIfExists(file, opts.signal);
-    if (text !== undefined) merge(conf, parseRegistriesConf(text, file), file);
+    if (text !== undefined) merge(conf, await parseRegistriesConf(text, file), file);
   };
   if (explicit) {
     await load(explicit);
@@ -271,7 +275,7 @@ async function readRegistriesConf(ctx: SystemContext, opts: OpOptions): Promise<
   const home = ctx.homeDir ?? homedir();
   const userFile = join(home, '.config/containers/registries.conf');
   const userText = await readIfExists(userFile, opts.signal);
-  if (userText !== undefined) merge(conf, parseRegistriesConf(userText, userFile), userFile);
+  if (userText !== undefined) merge(conf, await parseRegistriesConf(userText, userFile), userFile);
   else await load('/etc/containers/registries.conf');
   const dir = (await dropIns(join(home, '.config/containers/registries.conf.d'))) ?? (await dropIns('/etc/containers/registries.conf.d')) ?? [];
   for (const f of dir) await load(f);

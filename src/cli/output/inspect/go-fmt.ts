@@ -1,10 +1,12 @@
 /**
+ * Hand-written to match Go's fmt byte for byte.
+ *
  * Printing values the way Go's `fmt` (`%v`) and `text/template` do, for `inspect --format`. Template data
  * follows the Go model: plain objects are structs (every field present), `Map`s are maps, arrays slices,
  * {@link GoNil} a typed nil, {@link NO_VALUE} a missing map entry.
  */
-import { GoTime } from '../manifest/go-time.js';
-import { compareUtf8 } from '../manifest/go-json.js';
+import { GoTime } from '../../../manifest/go-time.js';
+import { compareUtf8 } from '../../../manifest/go-json.js';
 
 /** A typed Go nil: prints `map[]`, `[]` or `<nil>`; JSON `null`. */
 export class GoNil {

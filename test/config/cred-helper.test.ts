@@ -3,8 +3,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   lookupCredentials, lookupCredentialsDetailed, removeAllCredentials, removeCredentials, saveCredentials,
-} from '../../src/registry/auth-file.js';
-import { helperGet } from '../../src/registry/cred-helper.js';
+} from '../../src/config/auth-file.js';
+import { helperGet } from '../../src/config/cred-helper.js';
 import { FerryError } from '../../src/errors.js';
 import { makeTempDir, removeDir } from '../harness/tmp.js';
 import { HELPER_LEAK, writeCredHelper, type TestCredHelper } from '../harness/cred-helper.js';
@@ -12,7 +12,7 @@ import { HELPER_LEAK, writeCredHelper, type TestCredHelper } from '../harness/cr
 const ENV = ['REGISTRY_AUTH_FILE', 'XDG_RUNTIME_DIR', 'XDG_CONFIG_HOME', 'DOCKER_CONFIG', 'PATH'] as const;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-describe('registry/auth-file with credential helpers', function () {
+describe('config/auth-file with credential helpers', function () {
   this.timeout(30_000);
   let home: string;
   let helper: TestCredHelper;
