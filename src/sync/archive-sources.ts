@@ -52,7 +52,7 @@ export function ociArchiveGroup(path: string, ctx: SystemContext): SyncSourceGro
     ctx,
     nameOf: (src) => names.get(src),
     async list(opts: OpOptions = {}) {
-      opened ??= await OpenedOciArchive.open(path, { ...opts, tmpDir: ctx.tmpDir });
+      opened ??= await OpenedOciArchive.open(path, { ...opts, tmpDir: ctx.tmpDir, since: ctx.archiveSince });
       const refs = opened.refNames.map((name) => {
         const ref = opened!.reference(name);
         names.set(ref, name);

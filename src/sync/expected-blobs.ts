@@ -2,7 +2,8 @@
  * Importing an incremental archive (`sync --src oci-archive NEW.tar`, where NEW was written `--since OLD.tar`):
  * before any image is copied, every blob an image uses that the archive leaves out must already be at that image's
  * destination (the destination's own check, `tryReusingBlob`: for a registry, the blob in the image's repository
- * or one it can be mounted from). Otherwise the sync fails naming each missing blob, the image that needs it and
+ * or one it can be mounted from), or in an earlier archive given with `--since` (read from there when the image is
+ * copied; the group leaves those out). Otherwise the sync fails naming each missing blob, the image that needs it and
  * the earlier archive that carried it, and nothing is pushed.
  */
 import { FerryError, ErrorCode } from '../errors.js';
@@ -19,7 +20,9 @@ const LISTED = 10;
 export async function checkExpectedBlobs(groups: SyncSourceGroup[], opts: Pick<SyncOptions, 'destKind' | 'destination' | 'target' | 'scoped' | 'appendSuffix' | 'copy' | 'signal'>): Promise<void> {
   const signal = opts.signal;
   const missing: string[] = [];
+  let since = false;
   for (const group of groups) {
+    since ||= (group.ctx.archiveSince?.length ?? 0) > 0;
     if (!group.expectedAtDestination) continue;
     for (const src of await group.list({ signal })) {
       const blobs = await group.expectedAtDestination(src, { signal });
@@ -41,6 +44,6 @@ export async function checkExpectedBlobs(groups: SyncSourceGroup[], opts: Pick<S
   const more = missing.length > LISTED ? `, and ${missing.length - LISTED} more` : '';
   throw new FerryError(
     ErrorCode.NotFound,
-    `${missing.length} blob${missing.length === 1 ? '' : 's'} the archive leaves out ${missing.length === 1 ? 'is' : 'are'} not at the destination: ${missing.slice(0, LISTED).join(', ')}${more}; import the earlier archive first`,
+    `${missing.length} blob${missing.length === 1 ? '' : 's'} the archive leaves out ${missing.length === 1 ? 'is' : 'are'} not at the destination${since ? ' nor in the archives given with --since' : ''}: ${missing.slice(0, LISTED).join(', ')}${more}; import the earlier archive first, or name it with --since`,
   );
 }

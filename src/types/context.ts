@@ -43,6 +43,14 @@ export interface SystemContext {
    * (containers/image `OCISharedBlobDirPath`).
    */
   ociSharedBlobDir?: string;
+  /**
+   * `--since`: earlier archives (whole, split — their first part's base name — or their `ARCHIVE.index.json`). An
+   * archive destination leaves out every blob they carried (an incremental archive); an archive source reads the
+   * blobs it leaves out from them. Honoured by the transports whose {@link Transport.archiveOptions} say so.
+   */
+  archiveSince?: string[];
+  /** `--split-size`: an archive destination is written as parts `ARCHIVE.001`, … of this many bytes and a checksum list. */
+  archiveSplitSize?: number;
   /** Home directory override (tests); default `os.homedir()`. */
   homeDir?: string;
   /** User agent; default `ferry/<version>`. */

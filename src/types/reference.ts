@@ -22,6 +22,11 @@ export interface Transport {
    * docker), and with `paths`, what follows completes as a file-system path. Absent: `name:` alone.
    */
   readonly completion?: { readonly prefix?: string; readonly paths?: boolean };
+  /**
+   * Which archive options of {@link SystemContext} this transport honours: `since` (`archiveSince`, as a source and
+   * as a destination) and `split` (`archiveSplitSize`, as a destination). Absent: neither.
+   */
+  readonly archiveOptions?: { readonly since: boolean; readonly split: boolean };
 }
 
 /** A fully parsed, immutable image reference for one transport. */

@@ -108,6 +108,12 @@ const spec: CommandSpec = {
         'dest-compress-level': { type: 'number', describe: 'compression level for layers', requiresArg: true },
         'dest-oci-accept-uncompressed-layers': { type: 'boolean', describe: 'keep uncompressed layers when writing to an oci: destination' },
         ...sharedBlobDirFlags,
+        since: {
+          type: 'string',
+          describe: 'earlier archives: leave out of an oci-archive: destination every blob they (or their ARCHIVE.index.json) carried; read from them the blobs an oci-archive: source leaves out',
+          requiresArg: true,
+        },
+        'split-size': { type: 'string', describe: 'write an oci-archive: or docker-archive: destination as parts FILE.001, … of SIZE bytes (e.g. 700M, 4G) and a checksum list FILE.sha256', requiresArg: true },
         'image-parallel-copies': { type: 'number', describe: 'blobs copied at once', requiresArg: true, defaultDescription: '6; 4 into containers-storage:' },
         digestfile: { type: 'string', describe: 'write the digest of the copied manifest to PATH', requiresArg: true },
         quiet: { alias: 'q', type: 'boolean', describe: 'print no progress' },
@@ -125,6 +131,19 @@ const spec: CommandSpec = {
     const { parseImageName } = await import('../../transports/registry.js');
     const src = parseImageName(String(args['SOURCE-IMAGE']));
     const dest = parseImageName(String(args['DESTINATION-IMAGE']));
+    // --since: the earlier archives an archive written here builds on, else those an archive read here builds on.
+    // Repeated, not greedy (an array option would take the positional arguments that follow it).
+    const since = ([] as unknown[]).concat(args['since'] ?? []).map(String);
+    if (since.length > 0) {
+      if (dest.transport.archiveOptions?.since) opts.destCtx = { ...opts.destCtx, archiveSince: since };
+      else if (src.transport.archiveOptions?.since) opts.srcCtx = { ...opts.srcCtx, archiveSince: since };
+      else throw usage('--since applies only to an oci-archive: source or destination');
+    }
+    if (args['split-size'] !== undefined) {
+      if (!dest.transport.archiveOptions?.split) throw usage('--split-size applies only to oci-archive: and docker-archive: destinations');
+      const { parseSplitSize } = await import('../../transports/shared/split-parts.js');
+      opts.destCtx = { ...opts.destCtx, archiveSplitSize: parseSplitSize(String(args['split-size'])) };
+    }
     const mode: ProgressMode = args['quiet'] ? 'quiet' : ((args['progress'] as ProgressMode | undefined) ?? (cli.io.stderr.isTTY ? 'tty' : 'plain'));
     const { createProgressRenderer } = await import('../output/progress.js');
     const renderer = await createProgressRenderer(mode, cli.io.stderr);

@@ -59,7 +59,11 @@ const spec: CommandSpec = {
         'dry-run': { type: 'boolean', describe: 'list what would be copied, copy nothing' },
         'split-size': { type: 'string', describe: 'write the archive as parts ARCHIVE.001, … of SIZE bytes (e.g. 700M, 4G) and a checksum list ARCHIVE.sha256 (--dest oci-archive)', requiresArg: true },
         ...sharedBlobDirFlags,
-        since: { type: 'string', array: true, describe: 'leave out of the archive every blob these earlier archives (or their ARCHIVE.index.json) carried (--dest oci-archive)', requiresArg: true },
+        since: {
+          type: 'string',
+          describe: 'earlier archives: leave out of the archive every blob they (or their ARCHIVE.index.json) carried (--dest oci-archive); read from them the blobs the archive leaves out (--src oci-archive)',
+          requiresArg: true,
+        },
         'keep-going': { type: 'boolean', describe: 'do not stop at an image that fails; exit 1 at the end if any did' },
         'image-parallel-copies': { type: 'number', describe: 'blobs copied at once per image', requiresArg: true, default: 6 },
         'parallel-images': { type: 'number', describe: 'images copied at once', requiresArg: true, default: 4 },
@@ -81,6 +85,13 @@ const spec: CommandSpec = {
     Object.assign(copy, await signingFromArgs(args, cli));
     const srcCtx = copy.srcCtx ?? {};
     delete copy.srcCtx;
+    // --since: the earlier archives an archive written here builds on, else those an archive read here builds on.
+    // Repeated, not greedy (an array option would take the positional arguments that follow it).
+    const since = ([] as unknown[]).concat(args['since'] ?? []).map(String);
+    if (since.length > 0 && destKind !== 'oci-archive') {
+      if (srcKind !== 'oci-archive') throw usage('--since applies only to --dest oci-archive or --src oci-archive');
+      srcCtx.archiveSince = since;
+    }
     const source = String(args['SOURCE']);
     const destination = String(args['DESTINATION']);
     const dryRun = Boolean(args['dry-run']);
@@ -110,10 +121,9 @@ const spec: CommandSpec = {
     const { createProgressRenderer, formatBytes } = await import('../output/progress.js');
     const groups = await syncSources(srcKind, source, srcCtx, { signal: cli.signal });
     const { openSyncTarget } = await import('../../sync/archive-dest.js');
-    const since = ((args['since'] as string[] | undefined) ?? []).map(String);
     const { parseSplitSize } = await import('../../transports/shared/split-parts.js');
     const splitSize = args['split-size'] !== undefined ? parseSplitSize(String(args['split-size'])) : undefined;
-    const target = await openSyncTarget(destKind, destination, copy.destCtx ?? {}, { signal: cli.signal, dryRun, since, splitSize });
+    const target = await openSyncTarget(destKind, destination, copy.destCtx ?? {}, { signal: cli.signal, dryRun, since: destKind === 'oci-archive' ? since : [], splitSize });
 
     const digestFile = args['digestfile'] as string | undefined;
     const digests = new Map<number, string>();

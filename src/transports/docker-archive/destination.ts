@@ -49,6 +49,7 @@ import { writeMergedDockerArchive } from './merge.js';
 import { indexTar, type TarIndex } from '../../tar/file-index.js';
 import { hasArchiveContent, rewriteArchive } from '../shared/archive-rewrite.js';
 import { archivePartialDownloads } from '../shared/partial-downloads.js';
+import { readableArchivePath, splitFile } from '../shared/split-parts.js';
 
 /** Prefix of the staging directory created beside the archive. */
 const STAGING_PREFIX = '.ferry-docker-archive-';
@@ -65,6 +66,8 @@ export interface DockerArchiveDestinationOptions extends OpOptions {
   tmpDir?: string;
   /** Where a copy into the archive keeps partial downloads (`DestinationProperties.partialDownloads`), if it says. */
   partialDownloads?: PartialDownloads;
+  /** Write the archive as parts `PATH.001`, … of this many bytes and a checksum list (src/transports/shared/split-parts.ts). */
+  splitSize?: number;
 }
 
 export { DOCKER_ARCHIVE_PROPERTIES };
@@ -88,7 +91,14 @@ export class DockerArchiveDestination implements ImageDestination {
   /** The temporary-files directory. */
   private readonly tmpDir: string | undefined;
 
-  private constructor(reference: DockerArchiveReference, repoTags: DockerName[], staging: TempDir, tmpDir?: string, partialDownloads?: PartialDownloads) {
+  private constructor(
+    reference: DockerArchiveReference,
+    repoTags: DockerName[],
+    staging: TempDir,
+    tmpDir?: string,
+    partialDownloads?: PartialDownloads,
+    private readonly splitSize?: number,
+  ) {
     this.reference = reference;
     this.properties = partialDownloads !== undefined ? { ...DOCKER_ARCHIVE_PROPERTIES, partialDownloads } : DOCKER_ARCHIVE_PROPERTIES;
     this.path = reference.path;
@@ -103,12 +113,14 @@ export class DockerArchiveDestination implements ImageDestination {
     checkAborted(opts.signal, `opening ${ref.toString()}`);
     const tags = repoTagsFor(ref, opts.additionalTags);
     await requireDirectory(dirname(ref.resolvedPath), `docker-archive: parent directory of ${ref.path}`);
-    if (tags.length === 0) await refuseNonEmpty(ref.path);
-    else if (await hasArchiveContent(ref.path)) await (await openDockerArchive(ref.path, { signal: opts.signal, tmpDir: opts.tmpDir })).close(); // not an archive: fail now
+    // An archive split into parts is read from its first part.
+    const existing = await readableArchivePath(ref.path);
+    if (tags.length === 0) await refuseNonEmpty(existing);
+    else if (await hasArchiveContent(existing)) await (await openDockerArchive(existing, { signal: opts.signal, tmpDir: opts.tmpDir })).close(); // not an archive: fail now
     // A run killed earlier (SIGKILL, power loss) left its staging directory, temp archive inside: clean it up.
     await removeAbandonedTempDirs(dirname(ref.resolvedPath), STAGING_PREFIX);
     const staging = await makeOwnedTempDir(dirname(ref.resolvedPath), STAGING_PREFIX);
-    return new DockerArchiveDestination(ref, tags, staging, opts.tmpDir, opts.partialDownloads);
+    return new DockerArchiveDestination(ref, tags, staging, opts.tmpDir, opts.partialDownloads, opts.splitSize);
   }
 
   private checkOpen(what: string): void {
@@ -222,14 +234,24 @@ export class DockerArchiveDestination implements ImageDestination {
         out.end();
         await finished(out);
       }
-      // A named image is merged into what PATH holds then (or renamed into place when it holds nothing).
-      const single = this.repoTags.length > 0 ? join(this.staging.path, 'image.tar') : this.path;
+      // A named image is merged into what PATH holds then (or renamed into place when it holds nothing); with a
+      // split size, the archive is written as parts.
+      const split = this.splitSize;
+      const single = this.repoTags.length > 0 || split !== undefined ? join(this.staging.path, 'image.tar') : this.path;
       await sink.commit(single);
       if (!inOrder) await this.spool.sink?.abort();
       if (single !== this.path) {
         const what = `docker archive ${this.path}`;
         const merge = async (old: TarIndex | undefined, tar: TarWriter) => writeMergedDockerArchive(old!, await indexTar(single, what, opts), tar, opts);
-        await rewriteArchive(this.path, what, merge, { sinkDir: this.staging.path, whenNew: single, signal: opts.signal, tmpDir: this.tmpDir });
+        await rewriteArchive(this.path, what, merge, {
+          sinkDir: this.staging.path,
+          whenNew: single,
+          keepOld: this.repoTags.length > 0,
+          readFrom: await readableArchivePath(this.path),
+          place: split === undefined ? undefined : (file) => splitFile(file, this.path, split, opts).then(() => {}),
+          signal: opts.signal,
+          tmpDir: this.tmpDir,
+        });
       }
     } catch (e) {
       await this.spool.stop();
@@ -286,7 +308,9 @@ async function readSmall(path: string, opts: OpOptions, range: { start?: number;
  * Opens a destination writing the image as a docker archive at `ref.path`. `RepoTags` are the
  * reference's name (if any) followed by `opts.additionalTags`. For a regular file (or a missing one), a staging
  * directory is created next to it now, and the archive is renamed into place at commit; a named image is added to
- * an existing archive (which is checked now), an unnamed one refuses an existing non-empty file, like skopeo. A
+ * an existing archive (which is checked now), an unnamed one refuses an existing non-empty file, like skopeo; with
+ * `ctx.archiveSplitSize`, the archive is written as parts `PATH.001`, … and a checksum list (an existing split
+ * archive is read from its first part). A
  * FIFO, a character device, `/dev/stdout` or `/dev/fd/N` is opened now (a FIFO's open waits for its reader) and
  * written in order (stream-destination.ts). Nothing else is replaced.
  * @throws FerryError(E_INVALID_REFERENCE) for an `@N` reference or an invalid additional tag;
@@ -301,6 +325,9 @@ export async function openDockerArchiveDestination(
   checkAborted(opts.signal, `opening ${ref.toString()}`);
   repoTagsFor(ref, opts.additionalTags); // a bad reference or tag fails before anything is opened
   const target = await classifyArchiveTarget(ref.path, 'docker-archive');
-  if (target.kind !== 'file') return DockerArchiveStreamDestination.open(ref, target, opts.additionalTags, { tmpDir: ctx.tmpDir });
-  return DockerArchiveDestination.open(ref, { ...opts, tmpDir: opts.tmpDir ?? ctx.tmpDir, partialDownloads: archivePartialDownloads(ref.path) });
+  if (target.kind !== 'file') {
+    if (ctx.archiveSplitSize !== undefined) throw new FerryError(ErrorCode.Unsupported, `docker-archive: ${ref.path}: a split archive is written only into files`);
+    return DockerArchiveStreamDestination.open(ref, target, opts.additionalTags, { tmpDir: ctx.tmpDir });
+  }
+  return DockerArchiveDestination.open(ref, { ...opts, tmpDir: opts.tmpDir ?? ctx.tmpDir, partialDownloads: archivePartialDownloads(ref.path), splitSize: opts.splitSize ?? ctx.archiveSplitSize });
 }

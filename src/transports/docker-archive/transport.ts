@@ -40,6 +40,7 @@ export function parseDockerArchiveReference(rest: string): DockerArchiveReferenc
 export const dockerArchiveTransport: Transport = Object.freeze({
   name: 'docker-archive',
   completion: { paths: true },
+  archiveOptions: { since: false, split: true },
   parseReference: parseDockerArchiveReference,
   /** None: as containers/image, `docker-archive` has only the default scope `""`. */
   validatePolicyScope(scope: string): void {

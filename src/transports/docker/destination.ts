@@ -156,7 +156,24 @@ export class DockerImageDestination implements ImageDestination {
     if (instanceDigest !== undefined) {
       const digest = digestOf(manifest.bytes, parseDigest(instanceDigest).algorithm);
       if (digest !== instanceDigest) throw digestMismatch(`${this.reference.toString()}: instance manifest`, instanceDigest, digest);
-      await this.put(instanceDigest, manifest, digest, opts);
+      // One writer per instance manifest and repository, as for blobs (blob-claims.ts): a second PUT of it rewrites
+      // the registry's link to it while another image's index PUT may be reading that link ("blob unknown").
+      const key = claimKey(this.registry, this.repository, instanceDigest);
+      for (let other = claimHeldElsewhere(key); other !== undefined; other = claimHeldElsewhere(key)) {
+        await other;
+        opts.signal?.throwIfAborted();
+      }
+      const end = claimBlob(key);
+      try {
+        // Written already (by another image of this process): not again. A failed look is not an answer: write it.
+        const there = await this.client.headManifest(instanceDigest, opts).catch((e: unknown) => {
+          if (opts.signal?.aborted || (e instanceof FerryError && e.code === ErrorCode.Aborted)) throw e;
+          return undefined;
+        });
+        if (there?.digest !== instanceDigest) await this.put(instanceDigest, manifest, digest, opts);
+      } finally {
+        end();
+      }
       return;
     }
     const wanted = this.reference.name.digest;

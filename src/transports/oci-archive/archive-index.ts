@@ -24,8 +24,7 @@ import type { TempOptions } from '../../util/temp.js';
 import { uncompressedTar } from '../shared/uncompressed-tar.js';
 import { indexTar, type TarIndex } from '../../tar/file-index.js';
 import { ioError, isNotFoundError } from '../shared/files.js';
-import { hasArchiveContent } from '../shared/archive-rewrite.js';
-import { isSplitArchive, partPath } from '../shared/split-parts.js';
+import { readableArchivePath } from '../shared/split-parts.js';
 
 /** Name of the document inside the archive. */
 export const ARCHIVE_INDEX_FILE = 'ferry-archive.json';
@@ -91,6 +90,14 @@ export async function readTarArchiveIndex(tar: TarIndex, opts: OpOptions = {}): 
   return { doc: parseArchiveIndex(bytes, `${tar.what}: ${ARCHIVE_INDEX_FILE}`), bytes };
 }
 
+/**
+ * The file to read an archive named `path` from: `path` itself, or the first part (`PATH.001`) of an archive split
+ * into parts when there is no whole file; `PATH.index.json` names the archive beside it.
+ */
+export async function archiveFileOf(path: string): Promise<string> {
+  return readableArchivePath(path.endsWith(SIDE_INDEX_SUFFIX) ? path.slice(0, -SIDE_INDEX_SUFFIX.length) : path);
+}
+
 /** An earlier archive, as `--since` reads it. */
 export interface EarlierArchive {
   /** The archive's name (its file name), recorded in `expects[].in` and `buildsOn`. */
@@ -126,10 +133,7 @@ export async function readEarlierArchive(path: string, opts: OpOptions & TempOpt
     }
   }
   const what = `OCI archive ${path}`;
-  // An archive split into parts is read from its first part.
-  const first = partPath(path, 1);
-  const from = !(await hasArchiveContent(path)) && (await isSplitArchive(first)) ? first : path;
-  const { tarPath, temp } = await uncompressedTar(from, what, opts);
+  const { tarPath, temp } = await uncompressedTar(await archiveFileOf(path), what, opts);
   try {
     const tar = await indexTar(tarPath, what, opts);
     const inside = await readTarArchiveIndex(tar, opts);

@@ -185,3 +185,60 @@ export class OciArchiveBatch {
     await this.temp.remove().catch(() => {});
   }
 }
+
+/** One image written through a batch of its own: its commit also writes the archive; closing it removes the staging. */
+class OneImageBatchDestination implements ImageDestination {
+  readonly reference: ImageReference;
+  readonly properties: DestinationProperties;
+  constructor(
+    private readonly inner: ImageDestination,
+    private readonly batch: OciArchiveBatch,
+  ) {
+    this.reference = inner.reference;
+    this.properties = inner.properties;
+  }
+
+  tryReusingBlob(info: BlobInfo, opts?: OpOptions): Promise<BlobInfo | undefined> {
+    return this.inner.tryReusingBlob(info, opts);
+  }
+
+  putBlob(stream: Readable, info: BlobInfo, opts?: OpOptions): Promise<BlobInfo> {
+    return this.inner.putBlob(stream, info, opts);
+  }
+
+  putManifest(manifest: RawManifest, instanceDigest?: string, opts?: OpOptions): Promise<void> {
+    return this.inner.putManifest(manifest, instanceDigest, opts);
+  }
+
+  putSignatures(signatures: Buffer[], instanceDigest?: string, opts?: OpOptions): Promise<void> {
+    return this.inner.putSignatures(signatures, instanceDigest, opts);
+  }
+
+  async commit(opts?: OpOptions): Promise<void> {
+    await this.inner.commit(opts);
+    await this.batch.commit(opts);
+  }
+
+  async close(): Promise<void> {
+    await this.inner.close().catch(() => {});
+    await this.batch.close();
+  }
+}
+
+/**
+ * The destination of `copy … oci-archive:PATH[:REF]` with earlier archives (`ctx.archiveSince`: an incremental
+ * archive) or a split size (`ctx.archiveSplitSize`): the image goes into the archive as `sync --dest oci-archive`
+ * writes it, with the same index document and parts.
+ * @throws FerryError(E_UNSUPPORTED) for a stream (a FIFO, a device); what {@link OciArchiveBatch.open} throws.
+ */
+export async function openBatchedArchiveDestination(ref: OciArchiveReference, ctx: SystemContext, opts: OpOptions = {}): Promise<ImageDestination> {
+  const target = await classifyArchiveTarget(ref.path, 'oci-archive');
+  if (target.kind !== 'file') throw new FerryError(ErrorCode.Unsupported, `oci-archive: ${ref.path}: an incremental or split archive is written only into a regular file`);
+  const batch = await OciArchiveBatch.open(ref.path, ctx, { signal: opts.signal, since: ctx.archiveSince, splitSize: ctx.archiveSplitSize });
+  try {
+    return new OneImageBatchDestination(await batch.reference(ref.image).newImageDestination(ctx, opts), batch);
+  } catch (e) {
+    await batch.close();
+    throw e;
+  }
+}

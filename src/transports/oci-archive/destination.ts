@@ -148,10 +148,14 @@ export class OciArchiveDestination implements ImageDestination {
  * @throws FerryError(E_INVALID_REFERENCE) for `@N` references; E_NOT_FOUND if the parent directory is missing;
  *         E_UNSUPPORTED if the path is neither a regular file nor a stream (a directory, a socket, a symlink to a file); E_IO.
  */
-export async function openOciArchiveDestination(ref: OciArchiveReference, ctx: SystemContext, opts: OpOptions = {}): Promise<OciArchiveDestination> {
+export async function openOciArchiveDestination(ref: OciArchiveReference, ctx: SystemContext, opts: OpOptions = {}): Promise<ImageDestination> {
   checkAborted(opts.signal, `opening ${ref.toString()}`);
   if (ref.sourceIndex !== undefined) {
     throw new FerryError(ErrorCode.InvalidReference, `${ref.toString()}: an image position (@${ref.sourceIndex}) cannot be used as a destination`);
+  }
+  // An incremental or split archive: written as `sync --dest oci-archive` writes one (batch.ts).
+  if ((ctx.archiveSince?.length ?? 0) > 0 || ctx.archiveSplitSize !== undefined) {
+    return (await import('./batch.js')).openBatchedArchiveDestination(ref, ctx, opts);
   }
   const target = await classifyArchiveTarget(ref.path, 'oci-archive');
   let temp: TempDir;

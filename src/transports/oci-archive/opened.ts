@@ -11,7 +11,6 @@ import { refNameOf } from '../oci-layout/layout.js';
 import { reachableVia } from '../oci-layout/reachable.js';
 import { checkAborted } from '../shared/files.js';
 import { readTarArchiveIndex, type SizedBlob } from './archive-index.js';
-import { archivedBlob } from './merge.js';
 import { DelegatingArchiveReference } from './delegating-reference.js';
 import { OciArchiveReference } from './reference.js';
 import { IndexedOciArchive, OciTarSource } from './tar-source.js';
@@ -46,27 +45,27 @@ export class OpenedOciArchive {
    * Opens the archive at `path` and reads its index.
    * @throws FerryError(E_NOT_FOUND | E_HOSTILE_ARCHIVE | E_INVALID_MANIFEST | E_IO), naming the archive.
    */
-  static async open(path: string, opts: OpOptions & TempOptions = {}): Promise<OpenedOciArchive> {
+  static async open(path: string, opts: OpOptions & TempOptions & { since?: readonly string[] } = {}): Promise<OpenedOciArchive> {
     const archive = await IndexedOciArchive.open(path, opts);
     const names = [...new Set(archive.index.manifests.map(refNameOf).filter((n): n is string => n !== undefined))];
     return new OpenedOciArchive(path, archive, names);
   }
 
   /**
-   * The blobs the image `refName` uses that the archive leaves out, expected at the destination (an incremental
-   * archive's `expects`, archive-index.ts); none for a whole archive.
+   * The blobs the image `refName` uses that the archive leaves out and no earlier archive it was opened with
+   * (`--since`) carries: expected at the destination (an incremental archive's `expects`, archive-index.ts); none
+   * for a whole archive.
    */
   async expectedBlobs(refName: string, opts: OpOptions = {}): Promise<(SizedBlob & { in: string })[]> {
     const doc = (await readTarArchiveIndex(this.archive.tar, opts))?.doc;
     const expects = new Map((doc?.expects ?? []).map((b) => [b.digest, b] as const));
     if (expects.size === 0) return [];
     const roots = this.archive.index.manifests.filter((d) => refNameOf(d) === refName);
-    const tar = this.archive.tar;
     const used = await reachableVia(roots, async (digest, limit) => {
-      const e = archivedBlob(tar, digest);
-      return e && e.size <= limit ? tar.readEntry(e, limit, opts) : undefined;
+      const found = this.archive.find(digest);
+      return found && found.entry.size <= limit ? found.archive.tar.readEntry(found.entry, limit, opts) : undefined;
     });
-    return [...used].flatMap((d) => (expects.has(d) ? [expects.get(d)!] : []));
+    return [...used].flatMap((d) => (expects.has(d) && !this.archive.inEarlier(d) ? [expects.get(d)!] : []));
   }
 
   /** The image named `refName`, read from the opened archive. */

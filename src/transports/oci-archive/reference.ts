@@ -67,7 +67,7 @@ export class OciArchiveReference implements ImageReference {
 
   async newImageSource(ctx: SystemContext, opts?: OpOptions): Promise<ImageSource> {
     const { openOciArchiveSource } = await import('./source.js');
-    return openOciArchiveSource(this, { ...opts, tmpDir: ctx.tmpDir });
+    return openOciArchiveSource(this, { ...opts, tmpDir: ctx.tmpDir, since: ctx.archiveSince });
   }
 
   async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {

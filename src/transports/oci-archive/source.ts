@@ -1,7 +1,8 @@
 /**
  * Reading an image from an OCI archive: the archive is indexed and read in place (tar-source.ts); a gzip'd
  * archive, a stream or a split archive is first made into one plain tar in a temporary directory, removed by
- * `close`. Errors name the archive.
+ * `close`. Blobs an incremental archive leaves out are read from the earlier archives `since` names, if they carry them.
+ * Errors name the archive.
  */
 import type { OpOptions } from '../../types/context.js';
 import type { TempOptions } from '../../util/temp.js';
@@ -17,7 +18,7 @@ export type OciArchiveSource = OciTarSource;
  * @throws FerryError(E_NOT_FOUND) for a missing archive or image; E_HOSTILE_ARCHIVE; E_INVALID_MANIFEST
  *         (corrupt or truncated archive, bad layout); E_INVALID_REFERENCE (several images, none chosen); E_IO.
  */
-export async function openOciArchiveSource(ref: OciArchiveReference, opts: OpOptions & TempOptions = {}): Promise<OciArchiveSource> {
+export async function openOciArchiveSource(ref: OciArchiveReference, opts: OpOptions & TempOptions & { since?: readonly string[] } = {}): Promise<OciArchiveSource> {
   checkAborted(opts.signal, `opening ${ref.toString()}`);
   const archive = await IndexedOciArchive.open(ref.path, opts);
   try {

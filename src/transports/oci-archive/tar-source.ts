@@ -18,13 +18,19 @@ import { indexTar, type TarEntry, type TarIndex } from '../../tar/file-index.js'
 import { type ImageSelector, OCI_LAYOUT_FILE, type OciDescriptor, type OciIndex, selectDescriptor } from '../oci-layout/layout.js';
 import { checkAborted } from '../shared/files.js';
 import { archivedBlob, readArchivedIndex } from './merge.js';
-import { readTarArchiveIndex } from './archive-index.js';
+import { archiveFileOf, readTarArchiveIndex } from './archive-index.js';
 
 /** An archive of a layout, for messages. */
 export const ARCHIVE_KIND = Object.freeze({ what: 'OCI archive', transport: 'oci-archive' });
 
-/** An indexed OCI archive: its tar, its `index.json`, and the temporary copy to remove (if one was made). */
+/**
+ * An indexed OCI archive: its tar, its `index.json`, the temporary copy to remove (if one was made), and the
+ * earlier archives (`--since`) that the blobs an incremental archive leaves out are read from.
+ */
 export class IndexedOciArchive {
+  /** Earlier archives, searched in order for a blob this one does not carry. */
+  private readonly earlier: IndexedOciArchive[] = [];
+
   private constructor(
     /** The archive as the user named it. */
     readonly path: string,
@@ -38,7 +44,18 @@ export class IndexedOciArchive {
    * @throws FerryError(E_NOT_FOUND) for a missing file or a tar that is not an OCI layout (no `oci-layout`);
    *         E_HOSTILE_ARCHIVE; E_INVALID_MANIFEST (corrupt or truncated tar, bad index); E_UNSUPPORTED; E_IO.
    */
-  static async open(path: string, opts: OpOptions & TempOptions = {}): Promise<IndexedOciArchive> {
+  static async open(path: string, opts: OpOptions & TempOptions & { since?: readonly string[] } = {}): Promise<IndexedOciArchive> {
+    const archive = await IndexedOciArchive.openOne(path, opts);
+    try {
+      for (const s of opts.since ?? []) archive.earlier.push(await IndexedOciArchive.openOne(await archiveFileOf(s), { signal: opts.signal, tmpDir: opts.tmpDir }));
+    } catch (e) {
+      await archive.close().catch(() => {});
+      throw e;
+    }
+    return archive;
+  }
+
+  private static async openOne(path: string, opts: OpOptions & TempOptions): Promise<IndexedOciArchive> {
     const what = `OCI archive ${path}`;
     const { tarPath, temp } = await uncompressedTar(path, what, opts);
     try {
@@ -74,6 +91,25 @@ export class IndexedOciArchive {
 
   private expected: Promise<Map<string, string>> | undefined;
 
+  /** Where the blob `digest` is: in this archive, else in the first earlier archive that carries it. */
+  find(digest: string): { archive: IndexedOciArchive; entry: TarEntry } | undefined {
+    for (const archive of [this, ...this.earlier]) {
+      const entry = archivedBlob(archive.tar, digest);
+      if (entry) return { archive, entry };
+    }
+    return undefined;
+  }
+
+  /** Whether one of the earlier archives carries the blob `digest`. */
+  inEarlier(digest: string): boolean {
+    return this.earlier.some((a) => archivedBlob(a.tar, digest) !== undefined);
+  }
+
+  /** The earlier archives' names, for messages. */
+  get earlierNames(): string[] {
+    return this.earlier.map((a) => a.path);
+  }
+
   /** The index descriptor a selector means (see `selectDescriptor`), naming the archive in errors. */
   select(sel: ImageSelector): OciDescriptor {
     return selectDescriptor(this.index, sel, this.path, ARCHIVE_KIND).descriptor;
@@ -81,6 +117,7 @@ export class IndexedOciArchive {
 
   /** Removes the temporary copy, if one was made. */
   async close(): Promise<void> {
+    for (const a of this.earlier.splice(0)) await a.close().catch(() => {});
     await this.temp?.remove();
   }
 }
@@ -95,40 +132,42 @@ export class OciTarSource implements ImageSource {
     private readonly owned: boolean,
   ) {}
 
-  private entry(digest: string, what: string): TarEntry {
+  /** Where a blob is: this archive, or an earlier one it builds on. */
+  private entry(digest: string, what: string): { tar: TarIndex; entry: TarEntry } {
     if (!isDigest(digest)) throw new FerryError(ErrorCode.InvalidManifest, `invalid ${what} digest "${digest}" for OCI archive ${this.archive.path}`);
-    const e = archivedBlob(this.archive.tar, digest);
-    if (!e) throw new FerryError(ErrorCode.NotFound, `${what} ${digest} not found in OCI archive ${this.archive.path}`);
-    return e;
+    const found = this.archive.find(digest);
+    if (!found) throw new FerryError(ErrorCode.NotFound, `${what} ${digest} not found in OCI archive ${this.archive.path}`);
+    return { tar: found.archive.tar, entry: found.entry };
   }
 
   /** The image's manifest (or index) as stored; with `instanceDigest`, that blob. */
   async getManifest(instanceDigest?: string, opts: OpOptions = {}): Promise<RawManifest> {
     const digest = instanceDigest ?? this.descriptor.digest;
-    const e = this.entry(digest, 'manifest');
+    const { tar, entry: e } = this.entry(digest, 'manifest');
     if (e.size > MAX_JSON_BYTES) throw new FerryError(ErrorCode.TooLarge, `manifest ${digest} in OCI archive ${this.archive.path} is larger than ${MAX_JSON_BYTES} bytes: refusing to read it`);
-    const bytes = await this.archive.tar.readEntry(e, MAX_JSON_BYTES, opts);
+    const bytes = await tar.readEntry(e, MAX_JSON_BYTES, opts);
     const declared = instanceDigest === undefined ? this.descriptor.mediaType : undefined;
     return { bytes, mediaType: declared || guessManifestMediaType(bytes) };
   }
 
   /**
-   * Streams the blob from its place in the archive, from `offset`. A blob an incremental archive leaves out is
-   * E_NOT_FOUND naming the archive that carried it.
+   * Streams the blob from its place in the archive (or in an earlier archive given with `--since`), from `offset`.
+   * A blob an incremental archive leaves out, that no earlier archive carries, is E_NOT_FOUND naming the archive
+   * that carried it.
    */
   async getBlob(info: BlobInfo, opts: OpOptions & { offset?: number } = {}): Promise<{ stream: Readable; size: number }> {
     checkAborted(opts.signal, `reading blob ${info.digest}`);
-    if (isDigest(info.digest) && !archivedBlob(this.archive.tar, info.digest)) {
+    if (isDigest(info.digest) && !this.archive.find(info.digest)) {
       const from = await this.archive.expectedIn(info.digest, opts);
       if (from !== undefined) {
         throw new FerryError(
           ErrorCode.NotFound,
-          `blob ${info.digest} is not in OCI archive ${this.archive.path}, which expects it at the destination (carried by ${from || 'an earlier archive'}): import that archive first`,
+          `blob ${info.digest} is not in OCI archive ${this.archive.path}, which expects it at the destination (carried by ${from || 'an earlier archive'}): import that archive first, or name it with --since`,
         );
       }
     }
-    const e = this.entry(info.digest, 'blob');
-    return { stream: this.archive.tar.openEntry(e, { signal: opts.signal, offset: opts.offset }), size: e.size };
+    const { tar, entry: e } = this.entry(info.digest, 'blob');
+    return { stream: tar.openEntry(e, { signal: opts.signal, offset: opts.offset }), size: e.size };
   }
 
   /** OCI archives store no simple-signing signatures. */

@@ -35,6 +35,7 @@ export function parseOciArchiveReference(rest: string): OciArchiveReference {
 export const ociArchiveTransport: Transport = Object.freeze({
   name: 'oci-archive',
   completion: { paths: true },
+  archiveOptions: { since: true, split: true },
   parseReference: parseOciArchiveReference,
   /** An absolute, clean path other than `/`. */
   validatePolicyScope(scope: string): void {

@@ -45,6 +45,20 @@ export async function isSplitArchive(path: string): Promise<boolean> {
 }
 
 /**
+ * Where an archive named `base` is read from: `base` itself when it is a file with content, else its first part
+ * when it was split (`base.001` and its checksum list exist), else `base` (whose reading then names it missing).
+ */
+export async function readableArchivePath(base: string): Promise<string> {
+  try {
+    const st = await stat(base);
+    if (st.isFile() && st.size > 0) return base;
+  } catch (e) {
+    if (!isNotFoundError(e)) throw ioError(`reading ${base}`, e);
+  }
+  return (await isSplitArchive(partPath(base, 1))) ? partPath(base, 1) : base;
+}
+
+/**
  * Parses a SIZE: a number of bytes, or with `K`, `M`, `G`, `T` (powers of 1024; an optional `i`/`iB`/`B`).
  * @throws FerryError(E_USAGE) for anything else or a size under 1 MiB.
  */

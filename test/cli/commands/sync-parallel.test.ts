@@ -306,3 +306,30 @@ describe('cli: ferry sync with images in parallel into one repository (plain reg
     expect(front.requests.filter((q) => q.method === 'PUT' && q.path.startsWith('/v2/shared/app/manifests/')), shown).to.have.length(4);
   });
 });
+
+describe('cli: ferry sync with tags of one multi-platform image in parallel into one repository (fault proxy)', function () {
+  this.timeout(60_000);
+  const registry = useRegistry('http');
+  const cleanup = useCleanup();
+
+  it('each instance manifest is written once; the other images find it there', async () => {
+    const dir = await cleanup.tempDir('cli-sync-shared-manifests');
+    const platforms = [
+      { os: 'linux', architecture: 'amd64' },
+      { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    ];
+    const img = await buildImage(join(dir, 'img'), { seed: 378, tag: 'app:t1', layers: 1, layerSize: 20_000, platforms });
+    for (const tag of ['t2', 't3', 't4']) {
+      const c = await ferry(['copy', '--quiet', '--all', `oci:${img.layoutDir}:app:t1`, `oci:${img.layoutDir}:app:${tag}`]);
+      expect(c.code, c.stderr).to.equal(0);
+    }
+    // every manifest PUT by digest takes a while, so all four copies reach their instances while the first are written
+    const front = cleanup.track(await startFaultProxy(registry().url, (q) => (q.method === 'PUT' && q.path.includes('/manifests/sha256:') ? { kind: 'delay', ms: 500 } : undefined)));
+    const r = await ferry(['sync', '--src', 'oci', '--dest', 'docker', '--all', '--parallel-images', '4', '--dest-tls-verify=false', img.layoutDir, `${front.host}/shared`]);
+    expect(r.code, r.stderr).to.equal(0);
+    const shown = front.requests.map((q) => `${q.method} ${q.path}`).join('\n');
+    const instances = front.requests.filter((q) => q.method === 'PUT' && q.path.startsWith('/v2/shared/app/manifests/sha256:'));
+    expect(instances, shown).to.have.length(platforms.length);
+    expect(front.requests.filter((q) => q.method === 'PUT' && /^\/v2\/shared\/app\/manifests\/t\d$/.test(q.path)), shown).to.have.length(4);
+  });
+});
