@@ -21,7 +21,8 @@ import type { CopyOptions, CopyResult } from './options.js';
 import { imageEvent } from './progress.js';
 import { PartialStore, partialLocationFor } from './partial.js';
 import { imageAlreadyPresent } from './present.js';
-import { copySingleImage, type ImageCopyContext } from './single.js';
+import type { ReferrerSubject } from './referrers.js';
+import { copySingleImage, type ImageCopyContext, type WrittenManifest } from './single.js';
 
 export type { CopyOptions, CopyResult, CopyPhase, DestinationContext, CompressOptions, MultiArch } from './options.js';
 
@@ -39,6 +40,20 @@ function signingFor(opts: CopyOptions, destRef: ImageReference, dest: ImageDesti
     throw new FerryError(ErrorCode.Usage, `cannot determine the identity to sign ${destRef.toString()} as: give it with --sign-identity`);
   }
   return { signers: opts.signers, identity };
+}
+
+/**
+ * The instances of `list` that the written list names, each as written (an instance converted on the way is named
+ * in the written list by its new digest, at the same position).
+ */
+function copiedInstances(list: ManifestList, written: WrittenManifest): ReferrerSubject[] {
+  const writtenList = parseManifest(written.bytes, written.mediaType) as ManifestList;
+  if (writtenList.manifests.length === list.manifests.length) {
+    return list.manifests.map((d, i) => ({ source: d.digest, written: writtenList.manifests[i]!.digest }));
+  }
+  // a platform subset: the instances kept, those unchanged matched by digest
+  const kept = new Set(writtenList.manifests.map((d) => d.digest));
+  return list.manifests.filter((d) => kept.has(d.digest)).map((d) => ({ source: d.digest, written: d.digest }));
 }
 
 function checkOptions(opts: CopyOptions): void {
@@ -117,28 +132,42 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
         },
       };
       // a copy that signs always writes (its new signatures); otherwise an image already there is left alone
-      if (opts.skipIfPresent && c.signing === undefined) {
+      if (opts.skipIfPresent && c.signing === undefined && !opts.includeReferrers) {
         const present = await imageAlreadyPresent(c, vm);
         if (present !== undefined) return { manifestDigest: present, skipped: true };
       }
       let digest: string;
       let sourceList: { bytes: Buffer; digest: string } | undefined;
+      /** What was copied, for `includeReferrers`: each manifest's digest at the source and as written. */
+      let subjects: ReferrerSubject[];
       if (!isIndexType(vm.mediaType)) {
         digest = (await copySingleImage(c, top, { asInstance: false })).digest;
+        subjects = [{ source: vm.digest, written: digest }];
       } else {
         const list = parseManifest(vm.bytes, vm.mediaType) as ManifestList;
+        let written: WrittenManifest | undefined;
         if (opts.platforms !== undefined && opts.platforms.length > 0) {
-          digest = (await copyMultipleImages(c, list, vm.bytes, vm.digest, { kind: 'platforms', platforms: opts.platforms })).digest;
+          written = await copyMultipleImages(c, list, vm.bytes, vm.digest, { kind: 'platforms', platforms: opts.platforms });
         } else if (opts.multiArch === 'all') {
-          digest = (await copyMultipleImages(c, list, vm.bytes, vm.digest, { kind: 'all' })).digest;
+          written = await copyMultipleImages(c, list, vm.bytes, vm.digest, { kind: 'all' });
         } else if (opts.multiArch === 'index-only') {
-          digest = (await copyMultipleImages(c, list, vm.bytes, vm.digest, { kind: 'none' })).digest;
+          written = await copyMultipleImages(c, list, vm.bytes, vm.digest, { kind: 'none' });
+        }
+        if (written) {
+          digest = written.digest;
+          subjects = [{ source: vm.digest, written: digest }];
+          if (opts.multiArch !== 'index-only') subjects.push(...copiedInstances(list, written));
         } else {
           const d = choosePlatformInstance(list, opts.srcCtx?.platform ?? {});
           const instance = new UnparsedImage(source, d.digest);
           digest = (await copySingleImage(c, instance, { sourceInstance: d.digest, asInstance: false })).digest;
           sourceList = { bytes: vm.bytes, digest: vm.digest };
+          subjects = [{ source: d.digest, written: digest }];
         }
+      }
+      if (opts.includeReferrers) {
+        const { copyReferrers } = await import('./referrers.js');
+        await copyReferrers({ source, dest, signal, from: srcRef.toString(), to: destRef.toString() }, subjects);
       }
       if (signal.aborted) throw new FerryError(ErrorCode.Aborted, 'aborted before commit', { cause: signal.reason });
       await dest.commit({ signal, ...(sourceList ? { sourceList } : {}) });

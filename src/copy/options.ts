@@ -64,6 +64,12 @@ export interface CopyOptions {
   format?: 'oci' | 'v2s2';
   /** Fail rather than change any manifest digest. */
   preserveDigests?: boolean;
+  /**
+   * Also copy what refers to the image and to each instance copied (OCI 1.1 referrers, cosign's `sha256-HEX.sig`,
+   * `.att`, `.sbom` tags), recursively and unchanged (`copy/referrers.ts`). An image with referrers must then be
+   * copied unchanged too. Never skipped as already present (its referrers may have changed).
+   */
+  includeReferrers?: boolean;
   /** Do not copy signatures. */
   removeSignatures?: boolean;
   /**

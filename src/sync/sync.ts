@@ -16,6 +16,7 @@ import type { ImageEventListener, ProgressListener } from '../types/progress.js'
 import type { ImageReference } from '../types/reference.js';
 import { DockerReference } from '../transports/docker/reference.js';
 import { dirTransport } from '../transports/dir/transport.js';
+import { isReferrerName } from '../copy/referrers.js';
 import { destinationName, type NamingOptions, type SyncDestKind } from './naming.js';
 import { runPipeline } from './scheduler.js';
 import type { SyncSourceGroup } from './sources.js';
@@ -163,6 +164,8 @@ export async function syncImages(groups: SyncSourceGroup[], opts: SyncOptions): 
         push({ failedGroup: group, error: e, seq: seq++ });
         continue;
       }
+      // referrers stored under tags (cosign's, the fallback index) travel with the image they refer to
+      if (opts.copy.includeReferrers) refs = refs.filter((r) => !isReferrerName(group.nameOf?.(r) ?? r.dockerReference() ?? ''));
       if (refs.length === 0) {
         await reporter.groupEmpty?.(group.label);
         continue;

@@ -28,6 +28,19 @@ export interface RawManifest {
 }
 
 /**
+ * A manifest that refers to an image (OCI 1.1 `subject`), as the referrers API and the fallback tag index list it.
+ */
+export interface ReferrerDescriptor {
+  mediaType: string;
+  /** `algorithm:hex` of the referrer's manifest. */
+  digest: string;
+  size: number;
+  /** The artifact's type (`artifactType`, else its config's media type), if the listing gives one. */
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+/**
  * Unverified raw access to one image (or one multi-platform index and its instances).
  *
  * Call order: any of the getters, any number of times, then `close()` once.
@@ -65,6 +78,20 @@ export interface ImageSource {
   getSignatures(instanceDigest?: string, opts?: OpOptions): Promise<Buffer[]>;
   /** What the copy engine may assume of this source; absent: every property at its default. */
   readonly properties?: SourceProperties;
+  /**
+   * Optional: what refers to manifest `digest` of the image's repository, as the source's own referrers listing
+   * gives it (the OCI 1.1 referrers API `GET /v2/<name>/referrers/<digest>`), only those of `artifactType` when given.
+   * @returns undefined when the source has no such listing (a registry without the API): the caller then looks for
+   *   the fallback tag index (`sha256-HEX`, see {@link getTaggedManifest}).
+   */
+  listReferrers?(digest: string, opts?: OpOptions & { artifactType?: string }): Promise<ReferrerDescriptor[] | undefined>;
+  /**
+   * Optional: the manifest tagged `tag` in the image's repository (a registry tag; in an OCI layout or archive, the
+   * image whose ref name is the image's own with `tag` as its tag: `REPO:tag`), undefined when there is none. Used
+   * to find what is stored beside an image under tags derived from its digest (`sha256-HEX`, `sha256-HEX.sig`).
+   * The bytes are not verified.
+   */
+  getTaggedManifest?(tag: string, opts?: OpOptions): Promise<RawManifest | undefined>;
   /** Releases resources (connections, temp dirs). */
   close(): Promise<void>;
 }
@@ -217,10 +244,30 @@ export interface ImageDestination {
    * `OptimizeDestinationImageAlreadyExists`). Called first, before any blob; an error reading it means "not known".
    */
   existingManifestDigest?(opts?: OpOptions): Promise<string | undefined>;
-  /** Stores a manifest; `instanceDigest` when it is one instance of an index being written. */
+  /**
+   * Stores a manifest; `instanceDigest` when it is one instance of an index being written, or another manifest
+   * stored by digest beside the image (a referrer, or a manifest a referrer index lists).
+   */
   putManifest(manifest: RawManifest, instanceDigest?: string, opts?: OpOptions): Promise<void>;
   /** Stores signatures for the image or one instance, in the storage form `getSignatures` returns. */
   putSignatures(signatures: Buffer[], instanceDigest?: string, opts?: OpOptions): Promise<void>;
+  /**
+   * Optional, with {@link putTaggedManifest}: the manifest tagged `tag` in the destination's repository as it is now
+   * (what an earlier copy wrote; not what this destination was given), undefined when none. The bytes are not
+   * verified.
+   */
+  getTaggedManifest?(tag: string, opts?: OpOptions): Promise<RawManifest | undefined>;
+  /**
+   * Optional: stores `manifest` (its blobs and the manifests it lists already stored) under `tag` in the
+   * destination's repository (an OCI layout or archive: under the ref name `REPO:tag`, REPO the image's), made
+   * visible by `commit` together with the image, replacing what had that tag.
+   */
+  putTaggedManifest?(manifest: RawManifest, tag: string, opts?: OpOptions): Promise<void>;
+  /**
+   * Optional: whether manifests with a `subject` stored here (by `putManifest` with their digest) are listed by the
+   * destination's own referrers API, so that no fallback tag index need be kept. Absent: false.
+   */
+  indexesReferrers?(opts?: OpOptions): Promise<boolean>;
   /** Makes the image visible (renames, index update under lock, tag push). */
   commit(opts?: CommitOptions): Promise<void>;
   /** Releases resources; discards uncommitted data. */

@@ -302,3 +302,46 @@ async function addToLayoutIndex(dir: string, tag: string, desc: { mediaType: str
   };
   await writeFile(file, JSON.stringify(index));
 }
+
+/** An OCI 1.1 artifact built by {@link buildArtifact}: its manifest and the blobs it names. */
+export interface BuiltArtifact {
+  bytes: Buffer;
+  digest: string;
+  mediaType: string;
+  size: number;
+  artifactType: string;
+  /** Config and layer blobs, by digest. */
+  blobs: Map<string, Buffer>;
+}
+
+/**
+ * A deterministic OCI 1.1 artifact manifest (`artifactType`, the empty config `{}`, one layer of `content`) whose
+ * `subject` is `subject`: an SBOM-like document by default.
+ */
+export function buildArtifact(subject: { digest: string; size: number; mediaType: string }, opts: { artifactType?: string; content?: string; annotations?: Record<string, string> } = {}): BuiltArtifact {
+  const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+  const artifactType = opts.artifactType ?? 'application/spdx+json';
+  const config = Buffer.from('{}');
+  const layer = Buffer.from(opts.content ?? JSON.stringify({ spdxVersion: 'SPDX-2.3', name: `sbom of ${subject.digest}`, packages: [{ name: 'test-package', versionInfo: '1.0' }] }));
+  const manifest: Record<string, unknown> = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    artifactType,
+    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha(config), size: config.length },
+    layers: [{ mediaType: artifactType, digest: sha(layer), size: layer.length }],
+    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+  };
+  if (opts.annotations) manifest['annotations'] = opts.annotations;
+  const bytes = Buffer.from(JSON.stringify(manifest));
+  return {
+    bytes,
+    digest: sha(bytes),
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    size: bytes.length,
+    artifactType,
+    blobs: new Map([
+      [sha(config), config],
+      [sha(layer), layer],
+    ]),
+  };
+}

@@ -124,3 +124,24 @@ export async function pushImage(image: BuiltImage, reg: TestRegistry, repoAndTag
     await dispatcher.close();
   }
 }
+
+/**
+ * Pushes raw blobs, then raw manifests (in order, each by its `ref`: a tag or a digest) to `repo` of an `http`
+ * registry (no authentication): for artifacts and referrer indexes a built image does not cover.
+ */
+export async function pushRaw(reg: TestRegistry, repo: string, blobs: Iterable<Buffer>, manifests: { ref: string; mediaType: string; bytes: Buffer }[]): Promise<void> {
+  const { createHash } = await import('node:crypto');
+  for (const b of blobs) {
+    const digest = `sha256:${createHash('sha256').update(b).digest('hex')}`;
+    const start = await fetch(`${reg.url}/v2/${repo}/blobs/uploads/`, { method: 'POST', body: '' });
+    if (start.status !== 202) throw new Error(`push ${repo}: starting an upload answered ${start.status}`);
+    const location = new URL(start.headers.get('location')!, reg.url);
+    location.searchParams.set('digest', digest);
+    const put = await fetch(location, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: b });
+    if (put.status !== 201) throw new Error(`push ${repo}: uploading ${digest} answered ${put.status}: ${await put.text()}`);
+  }
+  for (const m of manifests) {
+    const r = await fetch(`${reg.url}/v2/${repo}/manifests/${m.ref}`, { method: 'PUT', headers: { 'content-type': m.mediaType }, body: m.bytes });
+    if (r.status !== 201) throw new Error(`push ${repo}: PUT manifest ${m.ref} answered ${r.status}: ${await r.text()}`);
+  }
+}

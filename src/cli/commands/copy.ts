@@ -29,6 +29,11 @@ export const sharedBlobDirFlags = {
   'dest-shared-blob-dir': { type: 'string', describe: 'directory holding the blobs of oci: destination layouts, shared between them', requiresArg: true },
 } as const;
 
+/** `--include-referrers` (copy and sync). */
+export const includeReferrersFlag = {
+  'include-referrers': { type: 'boolean', describe: 'also copy what refers to each image (OCI referrers, cosign .sig/.att/.sbom tags), unchanged' },
+} as const;
+
 /** Builds the engine options from the parsed flags (without policy, signal and callbacks). */
 export function copyOptionsFromArgs(args: Record<string, unknown>, env: NodeJS.ProcessEnv): Omit<CopyOptions, 'policy'> {
   const opts: Omit<CopyOptions, 'policy'> = {
@@ -53,6 +58,7 @@ export function copyOptionsFromArgs(args: Record<string, unknown>, env: NodeJS.P
   }
   if (args['preserve-digests']) opts.preserveDigests = true;
   if (args['remove-signatures']) opts.removeSignatures = true;
+  if (args['include-referrers']) opts.includeReferrers = true;
   const compress = Boolean(args['dest-compress']);
   const decompress = Boolean(args['dest-decompress']);
   if (compress && decompress) throw usage('--dest-compress and --dest-decompress cannot be used together');
@@ -102,6 +108,7 @@ const spec: CommandSpec = {
         format: { alias: 'f', type: 'string', describe: 'manifest type to write (oci, v2s2)', requiresArg: true },
         'preserve-digests': { type: 'boolean', describe: 'fail rather than change any digest' },
         'remove-signatures': { type: 'boolean', describe: 'do not copy signatures' },
+        ...includeReferrersFlag,
         'dest-compress': { type: 'boolean', describe: 'compress layers when writing to the destination' },
         'dest-decompress': { type: 'boolean', describe: 'decompress layers when writing to the destination' },
         'dest-compress-format': { type: 'string', describe: 'compression format for layers (gzip, zstd)', requiresArg: true },

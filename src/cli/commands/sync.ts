@@ -8,7 +8,7 @@ import type { ProgressMode } from '../output/progress.js';
 import type { SyncSourceKind } from '../../sync/sources.js';
 import type { SyncDestKind } from '../../sync/naming.js';
 import type { SyncFailure, SyncImage, SyncReporter } from '../../sync/sync.js';
-import { sharedBlobDirFlags } from './copy.js';
+import { includeReferrersFlag, sharedBlobDirFlags } from './copy.js';
 
 const usage = (m: string) => new FerryError(ErrorCode.Usage, m);
 
@@ -54,6 +54,7 @@ const spec: CommandSpec = {
         format: { alias: 'f', type: 'string', describe: 'manifest type to write (oci, v2s2)', requiresArg: true },
         'preserve-digests': { type: 'boolean', describe: 'fail rather than change any digest' },
         'remove-signatures': { type: 'boolean', describe: 'do not copy signatures' },
+        ...includeReferrersFlag,
         scoped: { type: 'boolean', describe: 'prefix images at DESTINATION with the full source image path' },
         'append-suffix': { type: 'string', describe: 'string to append to destination tags', requiresArg: true },
         'dry-run': { type: 'boolean', describe: 'list what would be copied, copy nothing' },

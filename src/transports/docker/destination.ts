@@ -52,6 +52,8 @@ export class DockerImageDestination implements ImageDestination {
   /** Signatures to store at commit, by manifest digest (the top-level one under '' until its digest is known). */
   private readonly signatures = new Map<string, Buffer[]>();
   private locationsOnce?: Promise<SignatureLocations>;
+  /** Manifests to PUT by tag at commit (referrers stored under tags: cosign's, the fallback index). */
+  private readonly tagged = new Map<string, RawManifest>();
 
   constructor(
     readonly reference: DockerReference,
@@ -229,6 +231,26 @@ export class DockerImageDestination implements ImageDestination {
     }
   }
 
+  /** The manifest `tag` names in the repository now. */
+  async getTaggedManifest(tag: string, opts: OpOptions = {}): Promise<RawManifest | undefined> {
+    const { taggedManifest } = await import('./source.js');
+    return taggedManifest(this.client, tag, opts);
+  }
+
+  /** Keeps the manifest for `commit`, which PUTs it by `tag` after the image. */
+  async putTaggedManifest(manifest: RawManifest, tag: string, _opts?: OpOptions): Promise<void> {
+    if (!DOCKER_DESTINATION_MANIFEST_TYPES.includes(manifest.mediaType)) {
+      throw new FerryError(ErrorCode.Unsupported, `${this.reference.toString()}: writing manifests of type ${manifest.mediaType} is not supported`);
+    }
+    this.tagged.set(tag, manifest);
+  }
+
+  /** Whether the registry has the referrers API (then it lists what refers to a manifest by itself). */
+  async indexesReferrers(opts: OpOptions = {}): Promise<boolean> {
+    const { hasReferrersApi } = await import('../../registry/referrers.js');
+    return hasReferrersApi(this.client, opts);
+  }
+
   async commit(opts: OpOptions = {}): Promise<void> {
     if (this.committed) return;
     if (!this.top) throw new FerryError(ErrorCode.Usage, `${this.reference.toString()}: commit without a manifest`);
@@ -236,6 +258,8 @@ export class DockerImageDestination implements ImageDestination {
     const m = { bytes: this.top.bytes, mediaType: this.top.mediaType };
     if (digest) await this.put(digest, m, this.top.digest, opts);
     if (tag) await this.put(tag, m, this.top.digest, opts);
+    // before the signatures: sigstore attachments copied as a tag are then found there, not written again
+    for (const [t, manifest] of this.tagged) await this.put(t, manifest, digestOf(manifest.bytes), opts);
     await this.storeSignatures(opts);
     this.committed = true;
   }

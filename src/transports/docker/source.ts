@@ -8,7 +8,8 @@ import type { Readable } from 'node:stream';
 import { recordBlobLocation } from '../../registry/blob-cache.js';
 import { RegistryClient } from '../../registry/client.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import type { BlobInfo, ImageSource, RawManifest, SourceProperties } from '../../types/image.js';
+import { ErrorCode, FerryError } from '../../errors.js';
+import type { BlobInfo, ImageSource, RawManifest, ReferrerDescriptor, SourceProperties } from '../../types/image.js';
 import type { DockerReference } from './reference.js';
 import { readDockerSignatures, signatureLocations, type SignatureLocations } from './signatures.js';
 
@@ -53,6 +54,17 @@ class DockerImageSource implements ImageSource {
     return readDockerSignatures(this.reference, this.client, locations, instanceDigest ?? this.top.digest, this.ctx, opts);
   }
 
+  /** The registry's referrers API; undefined when it has none. */
+  async listReferrers(digest: string, opts: OpOptions & { artifactType?: string } = {}): Promise<ReferrerDescriptor[] | undefined> {
+    const { listRegistryReferrers } = await import('../../registry/referrers.js');
+    return listRegistryReferrers(this.client, digest, opts);
+  }
+
+  /** The manifest of `tag` in this repository (verified against the registry's digest header, when it sends one). */
+  async getTaggedManifest(tag: string, opts: OpOptions = {}): Promise<RawManifest | undefined> {
+    return taggedManifest(this.client, tag, opts);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -73,6 +85,17 @@ export async function openDockerSource(ref: DockerReference, ctx: SystemContext,
     return new DockerImageSource(ref, client, top, ctx);
   } catch (e) {
     await client.close();
+    throw e;
+  }
+}
+
+/** The manifest `tag` names in the client's repository, or undefined when the tag does not exist. */
+export async function taggedManifest(client: RegistryClient, tag: string, opts: OpOptions): Promise<RawManifest | undefined> {
+  try {
+    const m = await client.getManifest(tag, opts);
+    return { bytes: m.bytes, mediaType: m.mediaType };
+  } catch (e) {
+    if (e instanceof FerryError && e.code === ErrorCode.NotFound) return undefined;
     throw e;
   }
 }

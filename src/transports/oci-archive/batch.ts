@@ -40,6 +40,8 @@ class BatchImageDestination implements ImageDestination {
     readonly reference: ImageReference,
     private readonly inner: OciLayoutDestination,
     private readonly batch: OciArchiveBatch,
+    /** The image's ref name. */
+    private readonly refName: string,
   ) {
     this.properties = inner.properties;
   }
@@ -58,6 +60,15 @@ class BatchImageDestination implements ImageDestination {
 
   putSignatures(signatures: Buffer[], instanceDigest?: string, opts?: OpOptions): Promise<void> {
     return this.inner.putSignatures(signatures, instanceDigest, opts);
+  }
+
+  /** A manifest beside the image in the layout being written (referrers: oci-layout/tagged.ts). */
+  async getTaggedManifest(tag: string, opts: OpOptions = {}): Promise<RawManifest | undefined> {
+    return (await this.inner.getTaggedManifest(tag, opts)) ?? this.batch.archivedTaggedManifest(this.refName, tag, opts);
+  }
+
+  putTaggedManifest(manifest: RawManifest, tag: string, opts?: OpOptions): Promise<void> {
+    return this.inner.putTaggedManifest(manifest, tag, opts);
   }
 
   /** Adds the image to the staged layout (the archive is written by the batch's commit). */
@@ -81,7 +92,7 @@ class BatchImageReference extends DelegatingArchiveReference {
 
   override async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {
     const inner = await openOciLayoutDestination({ dir: this.batch.layoutDir, refName: this.ref.image, reference: this, fsync: false }, ctx as OciDestinationContext, opts);
-    return new BatchImageDestination(this, inner, this.batch);
+    return new BatchImageDestination(this, inner, this.batch, this.ref.image);
   }
 }
 
@@ -151,6 +162,13 @@ export class OciArchiveBatch {
       if (b && (info.size < 0 || info.size === b.size)) return { ...info, size: b.size };
     }
     return undefined;
+  }
+
+  /** What the existing archive holds under `tag` beside the image named `imageRefName` (the batch merges with it). */
+  async archivedTaggedManifest(imageRefName: string, tag: string, opts: OpOptions = {}): Promise<RawManifest | undefined> {
+    if (this.archived.size === 0) return undefined;
+    const { taggedManifestInArchive } = await import('./tar-source.js');
+    return taggedManifestInArchive(this.path, imageRefName, tag, { ...opts, tmpDir: this.tmpDir });
   }
 
   /**

@@ -98,6 +98,19 @@ export class OciArchiveDestination implements ImageDestination {
     return this.inner.putSignatures(signatures, instanceDigest, opts);
   }
 
+  /** A manifest beside the image in the layout being written (referrers: oci-layout/tagged.ts). */
+  async getTaggedManifest(tag: string, opts: OpOptions = {}): Promise<RawManifest | undefined> {
+    const staged = await this.inner.getTaggedManifest(tag, opts);
+    // adding to an archive: what it holds under that tag (the write merges with it)
+    if (staged !== undefined || this.refName === '' || this.archived.size === 0) return staged;
+    const { taggedManifestInArchive } = await import('./tar-source.js');
+    return taggedManifestInArchive(this.path, this.refName, tag, { ...opts, tmpDir: this.tmpDir });
+  }
+
+  putTaggedManifest(manifest: RawManifest, tag: string, opts?: OpOptions): Promise<void> {
+    return this.inner.putTaggedManifest(manifest, tag, opts);
+  }
+
   /** Commits the temporary layout, then writes the archive (atomically, or into the stream) and removes the layout. */
   async commit(opts: OpOptions = {}): Promise<void> {
     if (this.state !== 'open') throw new FerryError(ErrorCode.Io, `committing ${this.reference.toString()}: destination is already ${this.state}`);

@@ -15,7 +15,8 @@ import { isDigest } from '../../util/digest.js';
 import type { TempDir, TempOptions } from '../../util/temp.js';
 import { uncompressedTar } from '../shared/uncompressed-tar.js';
 import { indexTar, type TarEntry, type TarIndex } from '../../tar/file-index.js';
-import { type ImageSelector, OCI_LAYOUT_FILE, type OciDescriptor, type OciIndex, selectDescriptor } from '../oci-layout/layout.js';
+import { type ImageSelector, OCI_LAYOUT_FILE, type OciDescriptor, type OciIndex, refNameOf, selectDescriptor } from '../oci-layout/layout.js';
+import { taggedDescriptor, taggedManifest } from '../oci-layout/tagged.js';
 import { checkAborted } from '../shared/files.js';
 import { archivedBlob, readArchivedIndex } from './merge.js';
 import { archiveFileOf, readTarArchiveIndex } from './archive-index.js';
@@ -176,7 +177,36 @@ export class OciTarSource implements ImageSource {
     return [];
   }
 
+  /** The image whose ref name is this image's with `tag` as its tag (see oci-layout/tagged.ts). */
+  getTaggedManifest(tag: string, opts: OpOptions = {}): Promise<RawManifest | undefined> {
+    return archivedTaggedManifest(this.archive, refNameOf(this.descriptor) ?? '', tag, opts);
+  }
+
   async close(): Promise<void> {
     if (this.owned) await this.archive.close();
+  }
+}
+
+/** The manifest named by the ref name of `tag` beside the image named `imageRefName` in `archive` (oci-layout/tagged.ts). */
+export async function archivedTaggedManifest(archive: IndexedOciArchive, imageRefName: string, tag: string, opts: OpOptions = {}): Promise<RawManifest | undefined> {
+  const desc = taggedDescriptor(archive.index, imageRefName, tag);
+  if (!desc) return undefined;
+  const where = `OCI archive ${archive.path}`;
+  const e = isDigest(desc.digest) ? archivedBlob(archive.tar, desc.digest) : undefined;
+  if (!e) throw new FerryError(ErrorCode.NotFound, `manifest ${desc.digest} not found in ${where}`);
+  if (e.size > MAX_JSON_BYTES) throw new FerryError(ErrorCode.TooLarge, `manifest ${desc.digest} in ${where} is larger than ${MAX_JSON_BYTES} bytes: refusing to read it`);
+  return taggedManifest(desc, await archive.tar.readEntry(e, MAX_JSON_BYTES, opts), where);
+}
+
+/**
+ * What {@link archivedTaggedManifest} finds in the archive file at `path` (opened for this one look-up): for a
+ * destination adding to an archive, what it already holds under a tag.
+ */
+export async function taggedManifestInArchive(path: string, imageRefName: string, tag: string, opts: OpOptions & TempOptions = {}): Promise<RawManifest | undefined> {
+  const archive = await IndexedOciArchive.open(path, opts);
+  try {
+    return await archivedTaggedManifest(archive, imageRefName, tag, opts);
+  } finally {
+    await archive.close().catch(() => {});
   }
 }

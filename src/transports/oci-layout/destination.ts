@@ -20,9 +20,10 @@ import { putBlobFile } from '../shared/blob-writer.js';
 import { layoutPartialDownloads } from '../shared/partial-downloads.js';
 import { withLock } from '../../util/lock.js';
 import { makeDirs } from '../../util/make-dirs.js';
-import { checkAborted, ioError } from '../shared/files.js';
-import { BLOBS_DIR, blobPath, readIndex, readLayoutVersion, refNameOf } from './layout.js';
+import { checkAborted, ioError, readWholeFile } from '../shared/files.js';
+import { BLOBS_DIR, blobPath, isValidRefName, readIndex, readLayoutVersion, refNameOf } from './layout.js';
 import { reachable } from './reachable.js';
+import { taggedDescriptor, taggedManifest, taggedRefName } from './tagged.js';
 import type { OciReference } from './reference.js';
 import { addManifestDescriptor, ensureLayoutMarker, indexLockPath, manifestDescriptor, updateLayoutIndex } from './writer.js';
 
@@ -70,6 +71,8 @@ export class OciLayoutDestination implements ImageDestination {
   private committed = false;
   /** Digests of the blob files this destination created (removed again if the copy fails). */
   private readonly created = new Set<string>();
+  /** Manifests stored under tags beside the image (see tagged.ts), added to `index.json` at commit. */
+  private readonly tagged = new Map<string, { mediaType: string; digest: string; size: number }>();
 
   constructor(target: OciLayoutTarget, ctx: OciDestinationContext) {
     this.reference = target.reference;
@@ -151,18 +154,50 @@ export class OciLayoutDestination implements ImageDestination {
     if (instanceDigest !== undefined && digest !== instanceDigest) {
       throw new FerryError(ErrorCode.DigestMismatch, `manifest for instance ${instanceDigest}: digest mismatch: got ${digest}`);
     }
+    await this.writeManifestBlob(manifest.bytes, digest, opts);
+    if (instanceDigest === undefined) this.top = { mediaType: manifest.mediaType, digest, size: manifest.bytes.length };
+  }
+
+  private async writeManifestBlob(bytes: Buffer, digest: string, opts: OpOptions): Promise<void> {
     const path = this.blobPath(digest);
     try {
       const st = await stat(path).catch(() => undefined);
-      if (!(st?.isFile() && st.size === manifest.bytes.length)) {
+      if (!(st?.isFile() && st.size === bytes.length)) {
         await makeDirs(dirname(path));
-        await writeFileAtomic(path, manifest.bytes, { signal: opts.signal, fsync: this.fsync });
+        await writeFileAtomic(path, bytes, { signal: opts.signal, fsync: this.fsync });
         this.created.add(digest);
       }
     } catch (e) {
       throw ioError(`writing manifest ${digest} to OCI layout ${this.dir}`, e);
     }
-    if (instanceDigest === undefined) this.top = { mediaType: manifest.mediaType, digest, size: manifest.bytes.length };
+  }
+
+  /** The manifest `index.json` names by the ref name of `tag` beside this image, as the layout is now. */
+  async getTaggedManifest(tag: string, opts: OpOptions = {}): Promise<RawManifest | undefined> {
+    let index;
+    try {
+      index = await readIndex(this.dir, opts);
+    } catch (e) {
+      if (e instanceof FerryError && e.code === ErrorCode.NotFound) return undefined;
+      throw e;
+    }
+    const desc = taggedDescriptor(index, this.refName, tag);
+    if (!desc) return undefined;
+    const where = `OCI layout ${this.dir}`;
+    return taggedManifest(desc, await readWholeFile(this.blobPath(desc.digest), `manifest ${desc.digest} in ${where}`, opts), where);
+  }
+
+  /** Writes the manifest as a blob; `commit` names it `REPO:tag` in `index.json` (see tagged.ts). */
+  async putTaggedManifest(manifest: RawManifest, tag: string, opts: OpOptions = {}): Promise<void> {
+    this.checkOpen();
+    if (!SUPPORTED.includes(manifest.mediaType as (typeof SUPPORTED)[number])) {
+      throw new FerryError(ErrorCode.Unsupported, `OCI layouts cannot store manifests of type ${JSON.stringify(manifest.mediaType)}`);
+    }
+    const name = taggedRefName(this.refName, tag);
+    if (!isValidRefName(name)) throw new FerryError(ErrorCode.InvalidReference, `cannot name a manifest "${name}" in OCI layout ${this.dir}: not a valid OCI ref name`);
+    const digest = digestOf(manifest.bytes, 'sha256');
+    await this.writeManifestBlob(manifest.bytes, digest, opts);
+    this.tagged.set(name, { mediaType: manifest.mediaType, digest, size: manifest.bytes.length });
   }
 
   /** OCI layouts hold no simple-signing signatures: only an empty list is accepted. */
@@ -178,7 +213,12 @@ export class OciLayoutDestination implements ImageDestination {
     checkAborted(opts.signal, `committing to OCI layout ${this.dir}`);
     const desc = manifestDescriptor(this.top.mediaType, this.top.digest, this.top.size, this.refName);
     await ensureLayoutMarker(this.dir, opts);
-    await updateLayoutIndex(this.dir, (index) => addManifestDescriptor(index, desc), opts);
+    const tagged = [...this.tagged].map(([name, t]) => manifestDescriptor(t.mediaType, t.digest, t.size, name));
+    await updateLayoutIndex(this.dir, (index) => {
+      addManifestDescriptor(index, desc);
+      for (const d of tagged) addManifestDescriptor(index, d);
+      return index;
+    }, opts);
     this.committed = true;
     this.closed = true;
   }

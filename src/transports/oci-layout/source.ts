@@ -9,7 +9,8 @@ import type { OpOptions } from '../../types/context.js';
 import type { BlobInfo, ImageSource, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
 import { checkAborted, openFileBlob, readWholeFile, requireDirectory } from '../shared/files.js';
-import { blobPath, type ImageSelector, type OciDescriptor, readIndex, readLayoutVersion, selectDescriptor } from './layout.js';
+import { blobPath, type ImageSelector, type OciDescriptor, readIndex, readLayoutVersion, refNameOf, selectDescriptor } from './layout.js';
+import { taggedDescriptor, taggedManifest } from './tagged.js';
 
 /** Where to read from. */
 export interface OciLayoutLocation {
@@ -59,6 +60,14 @@ export class OciLayoutSource implements ImageSource {
   async getSignatures(_instanceDigest?: string, opts: OpOptions = {}): Promise<Buffer[]> {
     checkAborted(opts.signal, 'reading signatures');
     return [];
+  }
+
+  /** The image whose ref name is this image's with `tag` as its tag (see tagged.ts). */
+  async getTaggedManifest(tag: string, opts: OpOptions = {}): Promise<RawManifest | undefined> {
+    const desc = taggedDescriptor(await readIndex(this.dir, opts), refNameOf(this.descriptor) ?? '', tag);
+    if (!desc) return undefined;
+    const where = `OCI layout ${this.dir}`;
+    return taggedManifest(desc, await readWholeFile(this.blobPathOf(desc.digest, 'manifest'), `manifest ${desc.digest} in ${where}`, opts), where);
   }
 
   async close(): Promise<void> {}

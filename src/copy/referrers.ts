@@ -1,0 +1,232 @@
+/**
+ * `--include-referrers`: with an image, copy what refers to it, and what refers to that (recursively), unchanged.
+ *
+ * What refers to a manifest `D` in the source's repository:
+ * - OCI 1.1 referrers (manifests whose `subject` is D): the source's referrers listing (a registry's referrers API),
+ *   else the fallback tag index `sha256-HEX` (distribution-spec 1.1 referrers tag schema);
+ * - cosign's tags `sha256-HEX.sig`, `.att`, `.sbom` (signatures, attestations, SBOMs).
+ *
+ * Each referrer is copied as it is (its blobs, the manifests a referrer index lists, then the manifest by digest):
+ * no format conversion, no recompression, so every digest stays; one that cannot be stored unchanged is an error
+ * naming it. At the destination, cosign's tags are written as tags, and unless the destination lists referrers by
+ * itself (`indexesReferrers`), the fallback tag index of each subject is updated: what it held stays, the copied
+ * referrers are added. In OCI layouts and archives tags are ref names beside the image's (`REPO:sha256-HEX.sig`),
+ * which a later copy out of them turns back into tags.
+ */
+import { FerryError, ErrorCode } from '../errors.js';
+import { MediaType, isIndexType } from '../manifest/media-types.js';
+import { COSIGN_TAG_SUFFIXES, MAX_REFERRERS, isReferrerTag, parseReferrersIndex, referrersIndex, referrersTag } from '../manifest/referrers.js';
+import type { BlobInfo, ImageDestination, ImageSource, RawManifest, ReferrerDescriptor } from '../types/image.js';
+import { digestOf, parseDigest } from '../util/digest.js';
+
+/** An image (or instance) copied: its digest at the source and as written. */
+export interface ReferrerSubject {
+  source: string;
+  written: string;
+}
+
+/** What the engine needs of a copy. */
+export interface ReferrerCopyContext {
+  source: ImageSource;
+  dest: ImageDestination;
+  signal: AbortSignal;
+  /** Where the image comes from and goes to, for messages. */
+  from: string;
+  to: string;
+}
+
+/** Whether an image name's tag (`host/repo:TAG`, a ref name `repo:TAG` or `TAG`) is one a referrer is stored under. */
+export function isReferrerName(name: string): boolean {
+  const slash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  return isReferrerTag(colon > slash ? name.slice(colon + 1) : name);
+}
+
+/** What refers to one digest at the source. */
+interface Found {
+  /** Referrers with a `subject` (listed, or from the fallback index), as described there. */
+  subjectReferrers: ReferrerDescriptor[];
+  /** The source's fallback index, as stored (copied as it is when the destination has none). */
+  fallback?: RawManifest;
+  /** Manifests under cosign's tags. */
+  tagged: { tag: string; manifest: RawManifest; digest: string }[];
+}
+
+async function discover(c: ReferrerCopyContext, digest: string): Promise<Found> {
+  const { source, signal } = c;
+  const found: Found = { subjectReferrers: [], tagged: [] };
+  const base = referrersTag(digest);
+  let listed = source.listReferrers ? await source.listReferrers(digest, { signal }) : undefined;
+  if (listed === undefined && source.getTaggedManifest) {
+    const m = await source.getTaggedManifest(base, { signal });
+    if (m && isIndexType(m.mediaType)) {
+      listed = parseReferrersIndex(m.bytes, `${c.from}: referrers index ${base}`);
+      found.fallback = m;
+    }
+  }
+  found.subjectReferrers = listed ?? [];
+  if (source.getTaggedManifest) {
+    for (const suffix of COSIGN_TAG_SUFFIXES) {
+      const tag = `${base}.${suffix}`;
+      const m = await source.getTaggedManifest(tag, { signal });
+      if (m) found.tagged.push({ tag, manifest: m, digest: digestOf(m.bytes, 'sha256') });
+    }
+  }
+  return found;
+}
+
+function cannotCopy(c: ReferrerCopyContext, what: string, reason: string, cause?: unknown): FerryError {
+  const code = cause instanceof FerryError && cause.code !== ErrorCode.Aborted ? cause.code : ErrorCode.Unsupported;
+  return new FerryError(code, `copying referrer ${what} of ${c.from} to ${c.to}: ${reason}`, cause ? { cause } : undefined);
+}
+
+/** The blobs (config, layers) or manifests (of an index) a manifest names, read without changing anything. */
+function contentsOf(c: ReferrerCopyContext, what: string, m: RawManifest): { blobs: BlobInfo[]; manifests: ReferrerDescriptor[] } {
+  let doc: { schemaVersion?: unknown; config?: unknown; layers?: unknown; manifests?: unknown };
+  try {
+    doc = JSON.parse(m.bytes.toString('utf8')) as typeof doc;
+  } catch (e) {
+    throw cannotCopy(c, what, `its manifest is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw cannotCopy(c, what, 'its manifest is not a JSON object');
+  if (doc.schemaVersion !== 2) throw cannotCopy(c, what, `manifests of schema version ${String(doc.schemaVersion)} cannot be copied unchanged`);
+  const descriptor = (v: unknown, where: string): BlobInfo => {
+    const d = v as { digest?: unknown; size?: unknown; mediaType?: unknown } | null;
+    if (typeof d !== 'object' || d === null || typeof d.digest !== 'string' || typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) {
+      throw cannotCopy(c, what, `${where} is not a descriptor`);
+    }
+    try {
+      parseDigest(d.digest);
+    } catch {
+      throw cannotCopy(c, what, `${where} has an invalid digest`);
+    }
+    return { digest: d.digest, size: d.size, ...(typeof d.mediaType === 'string' ? { mediaType: d.mediaType } : {}) };
+  };
+  if (isIndexType(m.mediaType)) return { blobs: [], manifests: parseReferrersIndex(m.bytes, `${c.from}: referrer ${what}`) };
+  const blobs: BlobInfo[] = [];
+  if (doc.config !== undefined) blobs.push(descriptor(doc.config, 'config'));
+  if (doc.layers !== undefined) {
+    if (!Array.isArray(doc.layers) || doc.layers.length > MAX_REFERRERS) throw cannotCopy(c, what, 'layers is not a list of descriptors');
+    doc.layers.forEach((l, i) => blobs.push(descriptor(l, `layers[${i}]`)));
+  }
+  return { blobs, manifests: [] };
+}
+
+/** Copies referrers between one source and one destination; see the module comment. */
+class ReferrerCopier {
+  /** Manifests already stored at the destination by this copy. */
+  private readonly stored = new Set<string>();
+  private count = 0;
+
+  constructor(private readonly c: ReferrerCopyContext) {}
+
+  private supports(mediaType: string): boolean {
+    const types = this.c.dest.properties.supportedManifestMIMETypes;
+    return types.length === 0 || types.includes(mediaType);
+  }
+
+  /** Reads manifest `digest` from the source, verified. */
+  private async read(digest: string, what: string, mediaType?: string): Promise<RawManifest> {
+    let m: RawManifest;
+    try {
+      m = await this.c.source.getManifest(digest, { signal: this.c.signal });
+    } catch (e) {
+      throw cannotCopy(this.c, what, e instanceof Error ? e.message : String(e), e);
+    }
+    const got = digestOf(m.bytes, parseDigest(digest).algorithm);
+    if (got !== digest) throw new FerryError(ErrorCode.DigestMismatch, `copying referrer ${what} of ${this.c.from}: the source's manifest has digest ${got}`);
+    return mediaType !== undefined ? { ...m, mediaType } : m;
+  }
+
+  private async copyBlob(info: BlobInfo, what: string): Promise<void> {
+    const { source, dest, signal } = this.c;
+    if (await dest.tryReusingBlob(info, { signal })) return;
+    try {
+      const { stream } = await source.getBlob(info, { signal });
+      await dest.putBlob(stream, info, { signal });
+    } catch (e) {
+      if (signal.aborted) throw e;
+      throw cannotCopy(this.c, what, `blob ${info.digest}: ${e instanceof Error ? e.message : String(e)}`, e);
+    }
+  }
+
+  /** Stores manifest `m` (of `digest`) by digest, after everything it names. */
+  private async store(m: RawManifest, digest: string, what: string, depth = 0): Promise<void> {
+    if (this.stored.has(digest)) return;
+    if (++this.count > MAX_REFERRERS) throw cannotCopy(this.c, what, `more than ${MAX_REFERRERS} manifests refer to the image`);
+    if (!this.supports(m.mediaType)) throw cannotCopy(this.c, what, `${this.c.to} cannot store manifests of type ${m.mediaType} unchanged`);
+    const { blobs, manifests } = contentsOf(this.c, what, m);
+    for (const b of blobs) await this.copyBlob(b, what);
+    if (depth > 4 && manifests.length > 0) throw cannotCopy(this.c, what, 'its indexes are nested too deeply');
+    for (const d of manifests) {
+      if (!this.stored.has(d.digest)) await this.store(await this.read(d.digest, `${what} (${d.digest})`, d.mediaType), d.digest, `${what} (${d.digest})`, depth + 1);
+    }
+    await this.c.dest.putManifest(m, digest, { signal: this.c.signal });
+    this.stored.add(digest);
+  }
+
+  private destinationCannot(what: string): FerryError {
+    return new FerryError(ErrorCode.Unsupported, `copying referrers of ${this.c.from}: ${this.c.to} cannot store ${what}`);
+  }
+
+  /** Copies what refers to each subject's source digest (it was written as its `written` one), then what refers to that. */
+  async copy(subjects: ReferrerSubject[]): Promise<void> {
+    const { dest, signal } = this.c;
+    const seen = new Set<string>();
+    const queue = [...subjects];
+    let indexed: boolean | undefined;
+    for (let i = 0; i < queue.length; i++) {
+      const s = queue[i]!;
+      if (seen.has(s.source)) continue;
+      seen.add(s.source);
+      const found = await discover(this.c, s.source);
+      if (found.subjectReferrers.length === 0 && found.tagged.length === 0) continue;
+      if (s.written !== s.source) {
+        throw new FerryError(
+          ErrorCode.Unsupported,
+          `copying referrers of ${this.c.from}: manifest ${s.source} has referrers but was written as ${s.written}; they can only be copied with the image unchanged`,
+        );
+      }
+      for (const d of found.subjectReferrers) {
+        if (!this.stored.has(d.digest)) await this.store(await this.read(d.digest, d.digest, d.mediaType), d.digest, d.digest);
+        queue.push({ source: d.digest, written: d.digest });
+      }
+      for (const t of found.tagged) {
+        if (!dest.putTaggedManifest) throw this.destinationCannot(`tagged manifests (${t.tag})`);
+        await this.store(t.manifest, t.digest, t.tag);
+        await dest.putTaggedManifest(t.manifest, t.tag, { signal });
+        queue.push({ source: t.digest, written: t.digest });
+      }
+      if (found.subjectReferrers.length === 0) continue;
+      indexed ??= (await dest.indexesReferrers?.({ signal })) ?? false;
+      if (!indexed) await this.updateFallback(s.source, found);
+    }
+  }
+
+  /** Adds the referrers of `digest` to the destination's fallback tag index (what it held stays). */
+  private async updateFallback(digest: string, found: Found): Promise<void> {
+    const { dest, signal } = this.c;
+    const tag = referrersTag(digest);
+    if (!dest.getTaggedManifest || !dest.putTaggedManifest) throw this.destinationCannot(`the referrers index ${tag}`);
+    const existing = await dest.getTaggedManifest(tag, { signal });
+    if (existing === undefined && found.fallback !== undefined) {
+      await dest.putTaggedManifest(found.fallback, tag, { signal });
+      return;
+    }
+    const held = existing && isIndexType(existing.mediaType) ? parseReferrersIndex(existing.bytes, `${this.c.to}: referrers index ${tag}`) : [];
+    const have = new Set(held.map((d) => d.digest));
+    const added = found.subjectReferrers.filter((d) => !have.has(d.digest));
+    if (existing !== undefined && isIndexType(existing.mediaType) && added.length === 0) return;
+    if (held.length + added.length > MAX_REFERRERS) throw this.destinationCannot(`more than ${MAX_REFERRERS} referrers in ${tag}`);
+    await dest.putTaggedManifest({ bytes: referrersIndex([...held, ...added]), mediaType: MediaType.OciIndex }, tag, { signal });
+  }
+}
+
+/**
+ * Copies what refers to each of `subjects` (recursively) from `c.source` to `c.dest`, before the destination's
+ * commit; see the module comment.
+ * @throws FerryError naming the referrer that cannot be copied unchanged, or the destination that cannot store it.
+ */
+export async function copyReferrers(c: ReferrerCopyContext, subjects: ReferrerSubject[]): Promise<void> {
+  await new ReferrerCopier(c).copy(subjects);
+}
