@@ -46,6 +46,8 @@ export interface ClientRequest extends OpOptions {
   body?: HttpRequest['body'];
   /** Scopes needed besides this repository's (e.g. `repository:other/repo:pull` for a cross-repository mount). */
   extraScopes?: string[];
+  /** The only scopes the request needs, instead of this repository's (`registry:catalog:*` for the catalog). */
+  scopes?: string[];
   /** Names the object in error messages (default: the repository). */
   what?: string;
   followRedirects?: boolean;
@@ -445,7 +447,7 @@ export class RegistryClient {
       path,
       headers: req.headers,
       body: req.body,
-      scopes: [...this.scopes(ep), ...(req.extraScopes ?? [])],
+      scopes: req.scopes ?? [...this.scopes(ep), ...(req.extraScopes ?? [])],
       what: req.what ?? this.what(ep),
       signal: req.signal,
       followRedirects: req.followRedirects,

@@ -15,19 +15,23 @@
  *     password: secret
  *   tls-verify: false
  *   cert-dir: /home/john/certs
+ *   include: ["team/*"]      # (ferry only) filters, as --include / --exclude (./filters.ts)
+ *   exclude: ["**:*-rc*"]
  * ```
  *
  * Read as skopeo reads it (go-yaml v2 into string fields, see ./yaml-tree.ts): flow mappings, anchors, aliases and
  * merge keys are fine, every value is text (`tls-verify` takes YAML 1.1's `true`/`yes`/`on` and `false`/`no`/`off`,
  * unquoted), and keys skopeo does not know are ignored, as skopeo ignores them (a registry left with no images at all
  * is a sync of nothing, as in skopeo). Wrongly shaped values of known keys are errors (E_CONFIG with the line), as
- * are duplicate keys (go-yaml keeps the last; a duplicated registry would silently lose images).
+ * are duplicate keys (go-yaml keeps the last; a duplicated registry would silently lose images). YAML syntax errors
+ * and invalid filter patterns are named with their column too (`FILE:LINE:COLUMN:`).
  */
 import { FerryError, ErrorCode } from '../errors.js';
 import type { OpOptions } from '../types/context.js';
 import { parseSemverConstraint, type SemverConstraint } from './semver.js';
 import { parseYaml, type YamlMap, type YamlNode } from './yaml-tree.js';
 import { readBoundedFile } from '../util/bounded-read.js';
+import { ImageFilter, compilePattern } from './filters.js';
 
 /** Images of one repository named by tag or digest (empty `refs`: every tag of the repository). */
 export interface RepoRefs {
@@ -61,6 +65,8 @@ export interface RegistrySyncConfig {
   credentials?: { username: string; password: string };
   tlsVerify?: boolean;
   certDir?: string;
+  /** (ferry only) The entry's `include:` / `exclude:` patterns; undefined when it has neither. */
+  filter?: ImageFilter;
 }
 
 /** Largest sync file read (4 MiB, like the other configuration and JSON reads). */
@@ -103,6 +109,7 @@ export function parseSyncConfig(text: string, file = '<yaml>'): RegistrySyncConf
       continue;
     }
     const body = asMap(value, `registry "${registry}"`, fail);
+    const patterns: Record<'include' | 'exclude', string[]> = { include: [], exclude: [] };
     for (const [key, entry] of body.entries) {
       const v = entry.value;
       // keys skopeo does not know are ignored, as go-yaml ignores them for skopeo
@@ -151,8 +158,13 @@ export function parseSyncConfig(text: string, file = '<yaml>'): RegistrySyncConf
         case 'cert-dir':
           cfg.certDir = scalar(v, 'cert-dir', fail);
           break;
+        case 'include':
+        case 'exclude':
+          patterns[key] = patternList(v, key, file, fail);
+          break;
       }
     }
+    if (patterns.include.length > 0 || patterns.exclude.length > 0) cfg.filter = ImageFilter.parse(patterns.include, patterns.exclude);
     out.push(cfg);
   }
   return out;
@@ -173,6 +185,21 @@ function repoMap(n: YamlNode, key: string, fail: Fail): Map<string, { line: numb
 function scalar(n: YamlNode, what: string, fail: Fail): string {
   if (n.kind === 'scalar') return n.value;
   return fail(n.line, `${what} must be a single value`);
+}
+
+/** An `include:` / `exclude:` list (or one pattern), each pattern checked where it is written. */
+function patternList(n: YamlNode, key: string, file: string, fail: Fail): string[] {
+  if (n.kind === 'null') return [];
+  const items = n.kind === 'seq' ? n.items : [n];
+  return items.map((it) => {
+    if (it.kind !== 'scalar' || it.value === '') return fail(it.line, `each item of ${key} must be a pattern`);
+    try {
+      compilePattern(it.value);
+    } catch (e) {
+      throw new FerryError(ErrorCode.Config, `${file}:${it.line}:${it.column}: ${key}: ${(e as Error).message}`, { cause: e });
+    }
+    return it.value;
+  });
 }
 
 function boolean(n: YamlNode, fail: Fail): boolean {

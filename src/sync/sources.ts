@@ -1,13 +1,17 @@
 /**
  * What `sync` copies: the SOURCE argument turned into groups of images ("sources" in skopeo's final count).
  *
- * - `docker`: a repository (one group: every tag the registry lists) or one image (`repo:tag`, `repo@digest`);
+ * - `docker`: a repository (one group: every tag the registry lists), one image (`repo:tag`, `repo@digest`), or a
+ *   registry or namespace (`HOST`, `HOST/NS/`: one group per repository its catalog lists, see ./catalog-source.ts);
  * - `dir`: every `dir:` image below a directory (a folder holding `manifest.json`; nothing below it is searched);
  * - `yaml`: one group per repository entry of a skopeo sync file (`images`, then `images-by-tag-regex`, then
  *   `images-by-semver`), each with the registry's own credentials and TLS settings.
  *
  * Groups list their images lazily ({@link SyncSourceGroup.list}), so a repository that cannot be listed is a
  * failure of that group (which `--keep-going` can step over), not of the whole file.
+ *
+ * Registry sources (`docker`, `yaml`) take only the repositories and images the {@link SyncSelection} takes: its
+ * filters (./filters.ts) and its shard (./shard.ts). A repository left out is never listed.
  */
 import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -20,6 +24,9 @@ import { DockerReference } from '../transports/docker/reference.js';
 import { dirTransport } from '../transports/dir/transport.js';
 import { readSyncConfig, type RegistrySyncConfig } from './config.js';
 import { parseSemver } from './semver.js';
+import { ImageFilter } from './filters.js';
+import { shardTakes, type Shard } from './shard.js';
+import { catalogGroup, parseCatalogSource } from './catalog-source.js';
 
 /** The kinds of SOURCE `sync` reads (`oci` and `oci-archive`: src/sync/archive-sources.ts). */
 export type SyncSourceKind = 'docker' | 'dir' | 'yaml' | 'oci' | 'oci-archive';
@@ -46,6 +53,20 @@ export interface SyncSourceGroup {
   expectedAtDestination?(src: ImageReference, opts?: OpOptions): Promise<{ digest: string; size: number; in: string }[]>;
   /** Removes what listing left (an unpacked archive); called once the sync is over. */
   close?(): Promise<void>;
+  /**
+   * For a group that stands for many (a registry's catalog): its groups, one at a time as they are found. A sync
+   * lists and copies each before the next is found; `list` gives all their images at once.
+   * @throws FerryError as `list` does, for the whole group (the groups already given stand).
+   */
+  expand?(opts?: OpOptions): AsyncIterable<SyncSourceGroup>;
+}
+
+/** Which repositories and images of registry sources a sync takes. */
+export interface SyncSelection {
+  /** `--include` / `--exclude`. */
+  filter?: ImageFilter;
+  /** `--shard`. */
+  shard?: Shard;
 }
 
 /** A tag list filter of a YAML group. */
@@ -57,14 +78,18 @@ type TagFilter = (tag: string) => boolean;
  * @throws FerryError: E_INVALID_REFERENCE for a bad docker name, E_CONFIG for a bad YAML file, E_NOT_FOUND when the
  *         YAML file or the source directory does not exist.
  */
-export async function syncSources(kind: SyncSourceKind, source: string, ctx: SystemContext, opts: OpOptions = {}): Promise<SyncSourceGroup[]> {
+export async function syncSources(kind: SyncSourceKind, source: string, ctx: SystemContext, opts: OpOptions & { select?: SyncSelection } = {}): Promise<SyncSourceGroup[]> {
+  const select = opts.select ?? {};
+  if ((kind !== 'docker' && kind !== 'yaml') && (select.shard || (select.filter && !select.filter.isEmpty))) {
+    throw new FerryError(ErrorCode.Usage, `--include, --exclude and --shard apply to --src docker and --src yaml sources, not --src ${kind}`);
+  }
   switch (kind) {
     case 'docker':
-      return [dockerGroup(source, ctx)];
+      return dockerGroups(source, ctx, select);
     case 'dir':
       return [await dirGroup(source, ctx)];
     case 'yaml':
-      return yamlGroups(await readSyncConfig(source, opts), source, ctx);
+      return yamlGroups(await readSyncConfig(source, opts), source, ctx, select);
     case 'oci':
       return [(await import('./archive-sources.js')).ociLayoutGroup(source, ctx)];
     case 'oci-archive':
@@ -72,17 +97,29 @@ export async function syncSources(kind: SyncSourceKind, source: string, ctx: Sys
   }
 }
 
-function dockerGroup(source: string, ctx: SystemContext): SyncSourceGroup {
+function dockerGroups(source: string, ctx: SystemContext, select: SyncSelection): SyncSourceGroup[] {
+  const registry = parseCatalogSource(source);
+  if (registry) return [catalogGroup(registry, ctx, (name) => (selects(name, select) ? repoGroup(name, ctx, acceptAll, false, select.filter) : undefined))];
   const name = parseNormalizedName(source);
+  if (!selects(name, select)) return [];
   if (name.tag !== undefined || name.digest !== undefined) {
     const ref = new DockerReference(name);
-    return { label: ref.dockerReference(), ctx, list: async () => [ref] };
+    if (!(select.filter ?? ImageFilter.all).takes(name.path, name.tag)) return [];
+    return [{ label: ref.dockerReference(), ctx, list: async () => [ref] }];
   }
-  return repoGroup(name, ctx, acceptAll, true);
+  return [repoGroup(name, ctx, acceptAll, true, select.filter)];
 }
 
-/** Every tag of `repo` that `filter` accepts. */
-function repoGroup(repo: DockerName, ctx: SystemContext, filter: TagFilter, emptyIsError: boolean): SyncSourceGroup {
+/** Whether the selection may take images of the repository `name` (its shard, and a filter that may take some). */
+function selects(name: DockerName, select: SyncSelection): boolean {
+  return shardTakes(select.shard, repositoryString(name)) && (select.filter ?? ImageFilter.all).mayTakeRepository(name.path);
+}
+
+/**
+ * Every tag of `repo` that `filter` and `images` accept.
+ * @param emptyIsError whether a repository without tags is an error (E_NOT_FOUND) rather than a group with nothing to sync.
+ */
+function repoGroup(repo: DockerName, ctx: SystemContext, filter: TagFilter, emptyIsError: boolean, images: ImageFilter = ImageFilter.all): SyncSourceGroup {
   const label = repositoryString(repo);
   return {
     label,
@@ -97,15 +134,19 @@ function repoGroup(repo: DockerName, ctx: SystemContext, filter: TagFilter, empt
         throw e;
       }
       const refs: ImageReference[] = [];
+      let nameable = 0;
       for (const tag of tags) {
         if (!filter(tag)) continue;
+        let ref: DockerReference;
         try {
-          refs.push(new DockerReference(parseNormalizedName(`${repositoryString(repo)}:${tag}`)));
+          ref = new DockerReference(parseNormalizedName(`${repositoryString(repo)}:${tag}`));
         } catch {
-          // a tag the registry lists but no reference can name: skipped, as skopeo does
+          continue; // a tag the registry lists but no reference can name: skipped, as skopeo does
         }
+        nameable++;
+        if (images.takes(repo.path, tag)) refs.push(ref);
       }
-      if (refs.length === 0 && emptyIsError) throw new FerryError(ErrorCode.NotFound, `no images to sync found in ${repositoryString(repo)}`);
+      if (nameable === 0 && emptyIsError) throw new FerryError(ErrorCode.NotFound, `no images to sync found in ${repositoryString(repo)}`);
       return refs;
     },
   };
@@ -158,9 +199,11 @@ export async function findDirImages(base: string, opts: OpOptions = {}): Promise
   return out;
 }
 
-function yamlGroups(config: RegistrySyncConfig[], file: string, base: SystemContext): SyncSourceGroup[] {
+function yamlGroups(config: RegistrySyncConfig[], file: string, base: SystemContext, select: SyncSelection): SyncSourceGroup[] {
   const groups: SyncSourceGroup[] = [];
   for (const reg of config) {
+    const filter = (select.filter ?? ImageFilter.all).and(reg.filter ?? ImageFilter.all);
+    const sel: SyncSelection = { shard: select.shard, filter };
     const ctx: SystemContext = { ...base };
     if (reg.certDir !== undefined) ctx.certDir = reg.certDir;
     if (reg.tlsVerify !== undefined) ctx.tlsVerify = reg.tlsVerify;
@@ -184,7 +227,7 @@ function yamlGroups(config: RegistrySyncConfig[], file: string, base: SystemCont
     for (const entry of reg.images) {
       const repo = repoName(entry.repo, entry.line);
       if (entry.refs.length === 0) {
-        groups.push(repoGroup(repo, ctx, acceptAll, false));
+        if (selects(repo, sel)) groups.push(repoGroup(repo, ctx, acceptAll, false, filter));
         continue;
       }
       const refs = entry.refs.map((r) => {
@@ -195,21 +238,25 @@ function yamlGroups(config: RegistrySyncConfig[], file: string, base: SystemCont
           throw new FerryError(ErrorCode.Config, `${file}:${entry.line}: invalid ${isDigest ? 'digest' : 'tag'} "${r}" for ${repositoryString(repo)}: ${(e as Error).message}`, { cause: e });
         }
       });
-      groups.push({ label: repositoryString(repo), ctx, list: async () => refs });
+      if (!selects(repo, sel)) continue;
+      const taken = refs.filter((r) => filter.takes(repo.path, r.name.tag));
+      groups.push({ label: repositoryString(repo), ctx, list: async () => taken });
     }
     for (const entry of reg.imagesByTagRegex) {
       const repo = repoName(entry.repo, entry.line);
+      if (!selects(repo, sel)) continue;
       const re = entry.pattern;
-      groups.push(repoGroup(repo, ctx, (t) => re.test(t), false));
+      groups.push(repoGroup(repo, ctx, (t) => re.test(t), false, filter));
     }
     for (const entry of reg.imagesBySemver) {
       const repo = repoName(entry.repo, entry.line);
+      if (!selects(repo, sel)) continue;
       const c = entry.constraint;
       groups.push(
         repoGroup(repo, ctx, (t) => {
           const v = parseSemver(t);
           return v !== undefined && c(v);
-        }, false),
+        }, false, filter),
       );
     }
   }

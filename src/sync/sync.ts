@@ -154,24 +154,40 @@ export async function syncImages(groups: SyncSourceGroup[], opts: SyncOptions): 
   };
 
   const produce = async (push: (job: Job) => void, signal: AbortSignal) => {
-    for (const group of groups) {
-      if (signal.aborted) return;
+    const listGroup = async (group: SyncSourceGroup) => {
       let refs: ImageReference[];
       try {
         refs = await group.list({ signal });
       } catch (e) {
         if (signal.aborted) throw e;
         push({ failedGroup: group, error: e, seq: seq++ });
-        continue;
+        return;
       }
       // referrers stored under tags (cosign's, the fallback index) travel with the image they refer to
       if (opts.copy.includeReferrers) refs = refs.filter((r) => !isReferrerName(group.nameOf?.(r) ?? r.dockerReference() ?? ''));
       if (refs.length === 0) {
         await reporter.groupEmpty?.(group.label);
-        continue;
+        return;
       }
       result.sources++;
       refs.forEach((src, i) => push({ src, group, image: { seq: seq++, index: i + 1, count: refs.length, group: group.label, from: src.toString(), to: '' } }));
+    };
+    for (const group of groups) {
+      if (signal.aborted) return;
+      if (!group.expand) {
+        await listGroup(group);
+        continue;
+      }
+      // a registry's catalog: each repository is listed (and its images queued) as soon as it is found
+      try {
+        for await (const g of group.expand({ signal })) {
+          if (signal.aborted) return;
+          await listGroup(g);
+        }
+      } catch (e) {
+        if (signal.aborted) throw e;
+        push({ failedGroup: group, error: e, seq: seq++ });
+      }
     }
   };
 

@@ -13,13 +13,14 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, Scalar, type Document, type Node } from 'yaml';
 import { FerryError, ErrorCode } from '../errors.js';
 
-/** A parsed node, with the 1-based line it starts on (for error messages). */
+/** A parsed node, with the 1-based line and column it starts at (for error messages). */
 export type YamlNode = YamlMap | YamlSeq | YamlScalar | YamlNull;
 
 /** A mapping, keys in file order. */
 export interface YamlMap {
   kind: 'map';
   line: number;
+  column: number;
   entries: Map<string, { line: number; value: YamlNode }>;
 }
 
@@ -27,6 +28,7 @@ export interface YamlMap {
 export interface YamlSeq {
   kind: 'seq';
   line: number;
+  column: number;
   items: YamlNode[];
 }
 
@@ -34,6 +36,7 @@ export interface YamlSeq {
 export interface YamlScalar {
   kind: 'scalar';
   line: number;
+  column: number;
   value: string;
   quoted: boolean;
 }
@@ -42,6 +45,7 @@ export interface YamlScalar {
 export interface YamlNull {
   kind: 'null';
   line: number;
+  column: number;
 }
 
 /** Most nodes a file may expand to (aliases included). */
@@ -54,39 +58,46 @@ const NULLS = new Set(['', '~', 'null', 'Null', 'NULL']);
 /**
  * Parses `text` (one YAML document) into a node tree; an empty document is {@link YamlNull}.
  * @param file names the file in error messages.
- * @throws FerryError(E_CONFIG) `file:line: what is wrong` (syntax errors, duplicate keys, keys that are not scalars,
- *         alias bombs).
+ * @throws FerryError(E_CONFIG) `file:line:column: what is wrong` for syntax errors and duplicate keys, `file:line:
+ *         what is wrong` for keys that are not scalars and alias bombs.
  */
 export function parseYaml(text: string, file = '<yaml>'): YamlNode {
   const lines = new LineCounter();
   const doc = parseDocument(text, { schema: 'failsafe', merge: true, uniqueKeys: true, prettyErrors: false, lineCounter: lines });
   const lineOf = (offset: number | undefined) => (offset === undefined ? 1 : lines.linePos(offset).line);
+  const colOf = (offset: number | undefined) => (offset === undefined ? 1 : lines.linePos(offset).col);
   const fail = (line: number, msg: string): never => {
     throw new FerryError(ErrorCode.Config, `${file}:${line}: ${msg}`);
   };
   const err = doc.errors[0];
-  if (err) fail(lineOf(err.pos[0]), err.code === 'MULTIPLE_DOCS' ? 'only one YAML document is supported' : oneLine(err.message));
+  if (err) {
+    const msg = err.code === 'MULTIPLE_DOCS' ? 'only one YAML document is supported' : oneLine(err.message);
+    throw new FerryError(ErrorCode.Config, `${file}:${lineOf(err.pos[0])}:${colOf(err.pos[0])}: ${msg}`);
+  }
   let count = 0;
   // each alias is looked up once (a lookup walks the document)
   const targets = new Map<object, unknown>();
-  const convert = (node: unknown, depth: number, at: number): YamlNode => {
+  const convert = (node: unknown, depth: number, at: number, atCol = 1): YamlNode => {
     if (++count > MAX_NODES) fail(at, `the file expands to more than ${MAX_NODES} values (aliases)`);
     if (depth > MAX_DEPTH) fail(at, `values nested more than ${MAX_DEPTH} deep (an alias inside its own anchor?)`);
-    if (node === null || node === undefined) return { kind: 'null', line: at };
+    if (node === null || node === undefined) return { kind: 'null', line: at, column: atCol };
     if (isAlias(node)) {
       if (!targets.has(node)) targets.set(node, node.resolve(doc as Document));
       const target = targets.get(node);
-      if (target === undefined) fail(lineOf(node.range?.[0]), `unknown alias *${node.source}`);
-      return { ...convert(target, depth + 1, lineOf(node.range?.[0])), line: lineOf(node.range?.[0]) };
+      const aliasLine = lineOf(node.range?.[0]);
+      const aliasCol = colOf(node.range?.[0]);
+      if (target === undefined) fail(aliasLine, `unknown alias *${node.source}`);
+      return { ...convert(target, depth + 1, aliasLine, aliasCol), line: aliasLine, column: aliasCol };
     }
     const line = lineOf((node as Node).range?.[0]);
+    const column = colOf((node as Node).range?.[0]);
     if (isScalar(node)) {
       const quoted = node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE;
       const value = String(node.value);
-      if (!quoted && (node.type === Scalar.PLAIN || node.type === undefined) && NULLS.has(value)) return { kind: 'null', line };
-      return { kind: 'scalar', line, value, quoted };
+      if (!quoted && (node.type === Scalar.PLAIN || node.type === undefined) && NULLS.has(value)) return { kind: 'null', line, column };
+      return { kind: 'scalar', line, column, value, quoted };
     }
-    if (isSeq(node)) return { kind: 'seq', line, items: node.items.map((it) => convert(it, depth + 1, line)) };
+    if (isSeq(node)) return { kind: 'seq', line, column, items: node.items.map((it) => convert(it, depth + 1, line, column)) };
     if (isMap(node)) {
       const entries = new Map<string, { line: number; value: YamlNode }>();
       const merged = new Map<string, { line: number; value: YamlNode }>();
@@ -104,14 +115,14 @@ export function parseYaml(text: string, file = '<yaml>'): YamlNode {
         }
         const key = convert(pair.key, depth + 1, keyLine);
         if (key.kind === 'map' || key.kind === 'seq') fail(keyLine, 'a key must be a single value');
-        entries.set(key.kind === 'null' ? '' : (key as YamlScalar).value, { line: keyLine, value: convert(pair.value, depth + 1, keyLine) });
+        entries.set(key.kind === 'null' ? '' : (key as YamlScalar).value, { line: keyLine, value: convert(pair.value, depth + 1, keyLine, key.column) });
       }
       for (const [k, v] of merged) if (!entries.has(k)) entries.set(k, v);
-      return { kind: 'map', line, entries };
+      return { kind: 'map', line, column, entries };
     }
     return fail(line, 'unsupported YAML value');
   };
-  return convert(doc.contents, 0, 1);
+  return convert(doc.contents, 0, 1, 1);
 }
 
 function oneLine(s: string): string {

@@ -58,12 +58,16 @@ describe('sync/config: skopeo sync YAML files', () => {
     ['r:\n  tls-verify: "false"\n', 's.yaml:2: tls-verify must be true or false'],
     ['r:\n  credentials:\n    username: u\n', 's.yaml:2: credentials need both username and password'],
     ['- a\n- b\n', 's.yaml:1: the file must be a mapping of "key: value" lines'],
-    // YAML errors name the line
-    ['r:\n  images:\n    a: [v1\n', 's.yaml:4: Flow sequence in block collection must be sufficiently indented and end with a ]'],
-    ['r:\n  tls-verify: false\n  tls-verify: true\n', 's.yaml:3: Map keys must be unique'],
+    // (ferry only) filter patterns name the line and column of the pattern
+    ['r:\n  images:\n    a: []\n  exclude:\n    - "*:v1"\n    - "a[b"\n', 's.yaml:6:7: exclude: invalid pattern "a[b": a glob may hold only'],
+    ['r:\n  include: [ok, "regex:(x"]\n', 's.yaml:2:17: include: invalid pattern "regex:(x": '],
+    ['r:\n  include: {a: b}\n', 's.yaml:2: each item of include must be a pattern'],
+    // YAML errors name the line and column
+    ['r:\n  images:\n    a: [v1\n', 's.yaml:4:1: Flow sequence in block collection must be sufficiently indented and end with a ]'],
+    ['r:\n  tls-verify: false\n  tls-verify: true\n', 's.yaml:3:3: Map keys must be unique'],
     ['r:\n  images:\n    a: *nope\n', 's.yaml:3: '],
-    ['a: 1\n---\nb: 2\n', 's.yaml:2: only one YAML document is supported'],
-    ['r:\n\t- b\n', 's.yaml:2: Tabs are not allowed as indentation'],
+    ['a: 1\n---\nb: 2\n', 's.yaml:2:1: only one YAML document is supported'],
+    ['r:\n\t- b\n', 's.yaml:2:1: Tabs are not allowed as indentation'],
   ];
   for (const [text, msg] of bad) {
     it(`refuses ${JSON.stringify(text)}`, () => {
@@ -72,6 +76,14 @@ describe('sync/config: skopeo sync YAML files', () => {
       expect(e.message.startsWith(msg), e.message).to.equal(true);
     });
   }
+
+  it('reads include: and exclude: patterns (ferry only) into the entry’s filter', () => {
+    const [r, q] = parseSyncConfig('r.io:\n  images:\n    team/a: []\n  include: ["team/*"]\n  exclude:\n    - "**:*-rc*"\nq.io:\n  images:\n    b: []\n', 's.yaml');
+    expect(r!.filter!.takes('team/a', 'v1')).to.equal(true);
+    expect(r!.filter!.takes('team/a', 'v1-rc1')).to.equal(false);
+    expect(r!.filter!.mayTakeRepository('other/c')).to.equal(false);
+    expect(q!.filter).to.equal(undefined);
+  });
 
   it('reads flow mappings, as skopeo does', () => {
     const [r] = parseSyncConfig('r:\n  credentials: {username: u, password: "p: w"}\n  images: {a: [v1, v2], b: []}\n  tls-verify: off\n', 's.yaml');

@@ -39,7 +39,7 @@ const spec: CommandSpec = {
   describe: 'Synchronize one or more images from one location to another',
   builder: (y) =>
     y
-      .positional('SOURCE', { type: 'string', describe: 'repository or image (--src docker), directory (--src dir), YAML file (--src yaml), OCI layout (--src oci) or archive (--src oci-archive)' })
+      .positional('SOURCE', { type: 'string', describe: 'repository, image, or registry HOST or HOST/NAMESPACE/ (--src docker), directory (--src dir), YAML file (--src yaml), OCI layout (--src oci) or archive (--src oci-archive)' })
       .positional('DESTINATION', { type: 'string', describe: 'registry/namespace prefix (--dest docker), directory (--dest dir), OCI layout (--dest oci) or archive (--dest oci-archive)' })
       .options({
         src: { alias: 's', type: 'string', choices: ['docker', 'dir', 'yaml', 'oci', 'oci-archive'], describe: 'SOURCE transport type', requiresArg: true, demandOption: true },
@@ -73,9 +73,14 @@ const spec: CommandSpec = {
         digestfile: { type: 'string', describe: 'write the digest and destination of each copied image to PATH, one per line', requiresArg: true },
         quiet: { alias: 'q', type: 'boolean', describe: 'print no progress' },
         progress: { type: 'string', choices: ['tty', 'plain', 'json'], describe: 'progress output on stderr', requiresArg: true, defaultDescription: 'tty on a terminal, else plain' },
+        // which repositories and images of registry sources (src/sync/filters.ts, src/sync/shard.ts)
+        include: { type: 'string', describe: 'sync only repositories (glob, or REPO:TAG with a ":", or regex:RE) matching PATTERN; repeatable', requiresArg: true },
+        exclude: { type: 'string', describe: 'leave out repositories or images matching PATTERN (wins over --include); repeatable', requiresArg: true },
+        shard: { type: 'string', describe: 'sync only shard K of N of the repositories (K/N, counted from 1; auto or auto/N: $JOB_COMPLETION_INDEX, $FERRY_SHARD_COUNT)', requiresArg: true },
       })
       .example('$0 sync --src docker --dest dir --scoped registry.example.com/busybox /media/usb', 'copy every tag of a repository into directories')
-      .example('$0 sync --src yaml --dest docker sync.yaml mirror.example.com/team', 'copy the images a YAML file lists into a registry'),
+      .example('$0 sync --src yaml --dest docker sync.yaml mirror.example.com/team', 'copy the images a YAML file lists into a registry')
+      .example('$0 sync --src docker --dest docker --exclude "**:*-rc*" --shard 1/3 registry.example.com/team/ mirror.example.com', 'copy a third of the repositories under team/, without release candidates'),
   async handler(args, cli) {
     const srcKind = args['src'] as SyncSourceKind;
     const destKind = args['dest'] as SyncDestKind;
@@ -120,7 +125,8 @@ const spec: CommandSpec = {
     const { syncSources } = await import('../../sync/sources.js');
     const { syncImages } = await import('../../sync/sync.js');
     const { createProgressRenderer, formatBytes } = await import('../output/progress.js');
-    const groups = await syncSources(srcKind, source, srcCtx, { signal: cli.signal });
+    const select = await selectionFromArgs(args, cli.io.env);
+    const groups = await syncSources(srcKind, source, srcCtx, { signal: cli.signal, select });
     const { openSyncTarget } = await import('../../sync/archive-dest.js');
     const { parseSplitSize } = await import('../../transports/shared/split-parts.js');
     const splitSize = args['split-size'] !== undefined ? parseSplitSize(String(args['split-size'])) : undefined;
@@ -208,6 +214,17 @@ const spec: CommandSpec = {
     return 0;
   },
 };
+
+/** `--include`, `--exclude` and `--shard`. */
+async function selectionFromArgs(args: Record<string, unknown>, env: Record<string, string | undefined>) {
+  // a flag given once is a string, given several times an array
+  const list = (flag: string) => [args[flag] ?? []].flat().map(String);
+  const { ImageFilter } = await import('../../sync/filters.js');
+  const { parseShard } = await import('../../sync/shard.js');
+  const filter = ImageFilter.parse(list('include'), list('exclude'));
+  const shard = args['shard'] !== undefined ? parseShard(String(args['shard']), env) : undefined;
+  return { filter, shard };
+}
 
 async function writeDigests(file: string, lines: string[]): Promise<void> {
   const { writeFile } = await import('node:fs/promises');

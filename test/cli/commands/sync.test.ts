@@ -241,14 +241,14 @@ describe('cli: ferry sync (real registry)', function () {
     expect(u.stderr).to.contain('Invalid values');
   });
 
-  it('malformed yaml: one E_CONFIG line naming the file and line; unknown keys are ignored', async () => {
+  it('malformed yaml: one E_CONFIG line naming the file, line and column; unknown keys are ignored', async () => {
     const dir = await cleanup.tempDir('cli-sync-bad');
     const file = join(dir, 'bad.yaml');
     await writeFile(file, `${host()}:\n  images:\n    src/app: [v1, v2\n`);
     const r = await ferry(['sync', '--src', 'yaml', '--dest', 'docker', '--debug', file, `${host()}/x`]);
     expect(r.code).to.equal(1);
     const lines = r.stderr.trimEnd().split('\n');
-    expect(lines[0]).to.equal(`Error: ${file}:4: Flow sequence in block collection must be sufficiently indented and end with a ]`);
+    expect(lines[0]).to.equal(`Error: ${file}:4:1: Flow sequence in block collection must be sufficiently indented and end with a ]`);
     expect(lines[1]).to.equal('  code: E_CONFIG');
     const typo = join(dir, 'typo.yaml');
     await writeFile(typo, `${host()}:\n  image:\n    src/app: [v1]\n`);
