@@ -43,17 +43,20 @@ export interface DockerDestinationOptions extends OpOptions {
   blobCache?: boolean;
 }
 
+/** What a registry destination can do (also what its probe, probe.ts, reports). */
+export const DOCKER_DESTINATION_PROPERTIES: DestinationProperties = Object.freeze({
+  supportedManifestMIMETypes: [...DOCKER_DESTINATION_MANIFEST_TYPES],
+  supportsSignatures: true,
+  // Registries get gzip layers, like containers/image (docker_image_dest: types.Compress): uncompressed layers
+  // from docker-archive:/containers-storage: are compressed, compressed ones are kept.
+  desiredLayerCompression: 'compress',
+  hasThreadSafePutBlob: true,
+  acceptsForeignLayerURLs: true,
+});
+
 /** A registry repository opened for pushing one image. */
 export class DockerImageDestination implements ImageDestination {
-  readonly properties: DestinationProperties = Object.freeze({
-    supportedManifestMIMETypes: [...DOCKER_DESTINATION_MANIFEST_TYPES],
-    supportsSignatures: true,
-    // Registries get gzip layers, like containers/image (docker_image_dest: types.Compress): uncompressed layers
-    // from docker-archive:/containers-storage: are compressed, compressed ones are kept.
-    desiredLayerCompression: 'compress',
-    hasThreadSafePutBlob: true,
-    acceptsForeignLayerURLs: true,
-  });
+  readonly properties: DestinationProperties = DOCKER_DESTINATION_PROPERTIES;
   private top?: { bytes: Buffer; mediaType: string; digest: string };
   private committed = false;
   private closed = false;
