@@ -54,6 +54,8 @@ export const ErrorCode = {
   Policy: 'E_POLICY',
   /** Signature creation or verification failure. */
   Signature: 'E_SIGNATURE',
+  /** A safeguard refused a destructive step (`sync --prune` deleting more tags than `--prune-max` allows). */
+  Refused: 'E_REFUSED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

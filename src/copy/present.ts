@@ -25,7 +25,19 @@ import type { ManifestList } from '../manifest/types.js';
 import { compressionStep } from './blob.js';
 import { chooseImageType, chooseListType, familyOf, forcedImageType, forcedListType } from './format.js';
 import { instancesForPlatforms } from './multiple.js';
-import type { ImageCopyContext } from './single.js';
+import type { DestinationProperties, ImageDestination, ImageSource } from '../types/image.js';
+import type { CopyOptions } from './options.js';
+
+/**
+ * What the check needs of a copy: its source and options, and of the destination its properties and its answer to
+ * "which manifest do you hold" (a copy's `ImageCopyContext`, or a read-only probe in a plan).
+ */
+export interface PresenceContext {
+  source: ImageSource;
+  dest: { readonly properties: DestinationProperties; existingManifestDigest?: ImageDestination['existingManifestDigest'] };
+  opts: CopyOptions;
+  signal: AbortSignal;
+}
 
 /** What a copy would write if the image were copied unchanged. */
 interface Candidate {
@@ -42,7 +54,7 @@ function isAbort(e: unknown, signal: AbortSignal): boolean {
 }
 
 /** The candidate for `top`, or undefined when the copy would write a list of another type (never skipped). */
-function candidateFor(c: ImageCopyContext, top: VerifiedManifest): Candidate | undefined {
+function candidateFor(c: PresenceContext, top: VerifiedManifest): Candidate | undefined {
   const { opts, dest } = c;
   if (!isIndexType(top.mediaType)) return { digest: top.digest, list: false, images: [undefined] };
   const list = parseManifest(top.bytes, top.mediaType) as ManifestList;
@@ -70,7 +82,7 @@ function candidateFor(c: ImageCopyContext, top: VerifiedManifest): Candidate | u
 }
 
 /** Whether copying the image `vm` (source instance `instance`) would write its manifest bytes as they are. */
-async function copiesUnchanged(c: ImageCopyContext, vm: VerifiedManifest, instance: string | undefined, expectedType?: string): Promise<boolean> {
+async function copiesUnchanged(c: PresenceContext, vm: VerifiedManifest, instance: string | undefined, expectedType?: string): Promise<boolean> {
   const { opts, dest, source, signal } = c;
   const m = parseManifest(vm.bytes, vm.mediaType);
   if (m.kind !== 'image' || m.schema1 !== undefined) return false;
@@ -103,7 +115,7 @@ async function copiesUnchanged(c: ImageCopyContext, vm: VerifiedManifest, instan
  * image must be copied. Source errors are thrown (the copy would fail on them too); a destination that cannot answer
  * means "copy".
  */
-export async function imageAlreadyPresent(c: ImageCopyContext, top: VerifiedManifest): Promise<string | undefined> {
+export async function imageAlreadyPresent(c: PresenceContext, top: VerifiedManifest): Promise<string | undefined> {
   const { dest, signal } = c;
   if (!dest.existingManifestDigest) return undefined;
   const cand = candidateFor(c, top);
@@ -116,12 +128,38 @@ export async function imageAlreadyPresent(c: ImageCopyContext, top: VerifiedMani
     return undefined;
   }
   if (existing !== cand.digest) return undefined;
+  return (await unchangedImages(c, top, cand)) !== undefined ? cand.digest : undefined;
+}
+
+/** The image manifests of `cand`, when the copy would write each (and the list) exactly as the source has it. */
+async function unchangedImages(c: PresenceContext, top: VerifiedManifest, cand: Candidate): Promise<VerifiedManifest[] | undefined> {
+  const { signal } = c;
   if (cand.list && !c.opts.removeSignatures && (await c.source.getSignatures(undefined, { signal })).length > 0) return undefined;
   const list = cand.list ? (parseManifest(top.bytes, top.mediaType) as ManifestList) : undefined;
+  const out: VerifiedManifest[] = [];
   for (const instance of cand.images) {
     const vm = instance === undefined ? top : await new UnparsedImage(c.source, instance).manifest({ signal });
     const described = list?.manifests.find((d) => d.digest === instance)?.mediaType;
     if (!(await copiesUnchanged(c, vm, instance, described))) return undefined;
+    out.push(vm);
   }
-  return cand.digest;
+  return out;
+}
+
+/**
+ * What a copy of `top` would write when it writes the source's manifests unchanged (the only case in which an image
+ * can be skipped): the top-level digest and the image manifests, whose blobs it would write. Undefined when the copy
+ * would change something (a conversion, a recompression, substituted layers, signatures to carry): then what it
+ * writes is not known before it is done.
+ */
+export async function unchangedCopy(c: PresenceContext, top: VerifiedManifest): Promise<{ digest: string; images: VerifiedManifest[] } | undefined> {
+  const cand = candidateFor(c, top);
+  if (cand === undefined) return undefined;
+  const images = await unchangedImages(c, top, cand);
+  return images === undefined ? undefined : { digest: cand.digest, images };
+}
+
+/** The digest the copy of `top` would write if it wrote it unchanged (undefined: a list of another type). */
+export function candidateDigest(c: PresenceContext, top: VerifiedManifest): string | undefined {
+  return candidateFor(c, top)?.digest;
 }

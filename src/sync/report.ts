@@ -16,7 +16,8 @@ export interface ReportEntry {
   destination: string;
   /** The manifest digest written (or found at the destination); '' when none. */
   digest: string;
-  action: 'copied' | 'skipped' | 'failed';
+  /** `pruned`: a destination tag `sync --prune` deleted (`source` is then ''). */
+  action: 'copied' | 'skipped' | 'failed' | 'pruned';
   /** Blob bytes read from the source and written to the destination (0 for a skipped image). */
   bytes: number;
   /** Wall-clock seconds the image took (its retries included). */

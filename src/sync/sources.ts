@@ -51,6 +51,12 @@ export interface SyncSourceGroup {
    * incremental archive; src/sync/expected-blobs.ts), with the earlier archive that carried each.
    */
   expectedAtDestination?(src: ImageReference, opts?: OpOptions): Promise<{ digest: string; size: number; in: string }[]>;
+  /**
+   * For a group that lists a whole repository (every tag, or every tag a filter accepts): the repository
+   * (`host/path`) and which of its tags the group speaks for. `sync --prune` deletes destination tags only there
+   * (src/sync/prune.ts); a group without it never causes a deletion.
+   */
+  readonly pruneScope?: { repository: string; covers(tag: string): boolean };
   /** Removes what listing left (an unpacked archive); called once the sync is over. */
   close?(): Promise<void>;
   /**
@@ -124,6 +130,7 @@ function repoGroup(repo: DockerName, ctx: SystemContext, filter: TagFilter, empt
   return {
     label,
     ctx,
+    pruneScope: { repository: label, covers: filter },
     async list(opts: OpOptions = {}) {
       const { listDockerTags } = await import('../transports/docker/tags.js');
       let tags: string[];

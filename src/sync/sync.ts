@@ -117,7 +117,7 @@ export interface SyncResult {
 }
 
 /** The destination reference for `src`. */
-export function destinationReference(src: ImageReference, group: SyncSourceGroup, opts: SyncOptions): { name: string; ref: () => ImageReference } {
+export function destinationReference(src: ImageReference, group: SyncSourceGroup, opts: Pick<SyncOptions, 'destKind' | 'destination' | 'target' | 'scoped' | 'appendSuffix'>): { name: string; ref: () => ImageReference } {
   const naming = { scoped: opts.scoped, appendSuffix: opts.appendSuffix, dirBase: group.dirBase, suffix: group.nameOf?.(src) };
   if (opts.target) return opts.target.reference(destinationName(src, '', naming));
   const name = destinationName(src, opts.destination, naming);

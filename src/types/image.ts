@@ -273,3 +273,24 @@ export interface ImageDestination {
   /** Releases resources; discards uncommitted data. */
   close(): Promise<void>;
 }
+
+/**
+ * A read-only look at what a destination holds (a sync dry run's plan): the questions a copy asks first, asked
+ * without opening anything for writing, creating anything, claiming, mounting or recording blobs.
+ * Call order: any of the methods, any number of times, then `close()` once.
+ */
+export interface DestinationProbe {
+  /** The properties the destination would have (the copy's choices of format and compression depend on them). */
+  readonly properties: DestinationProperties;
+  /**
+   * Destinations with the same scope hold the same blobs (a registry repository, a layout's blob directory), so a
+   * blob one image writes there is not written again for another.
+   */
+  readonly blobScope: string;
+  /** As {@link ImageDestination.existingManifestDigest}: the digest the reference names now, or undefined. */
+  existingManifestDigest(opts?: OpOptions): Promise<string | undefined>;
+  /** Whether the blob is at the destination already (with its size when known), as a copy would reuse it there. */
+  hasBlob(info: BlobInfo, opts?: OpOptions): Promise<boolean>;
+  /** Releases resources. */
+  close(): Promise<void>;
+}

@@ -1,5 +1,5 @@
 import type { DestinationContext, SystemContext, OpOptions } from './context.js';
-import type { ImageSource, ImageDestination } from './image.js';
+import type { DestinationProbe, ImageSource, ImageDestination } from './image.js';
 
 /** A transport: the part before the first `:` of an image name (`docker`, `oci`, `dir`, …). */
 export interface Transport {
@@ -60,6 +60,11 @@ export interface ImageReference {
   newImageSource(ctx: SystemContext, opts?: OpOptions): Promise<ImageSource>;
   /** Opens a destination for writing this image; destinations read the {@link DestinationContext} fields they need. */
   newImageDestination(ctx: DestinationContext, opts?: OpOptions): Promise<ImageDestination>;
+  /**
+   * Optional: a read-only probe of the destination this reference names (what a copy would find there), for plans.
+   * Transports without it cannot tell what they hold: plans say "unknown".
+   */
+  newDestinationProbe?(ctx: SystemContext, opts?: OpOptions): Promise<DestinationProbe>;
   /** Deletes the image. May fail with E_NOT_FOUND or E_UNSUPPORTED. */
   deleteImage(ctx: SystemContext, opts?: OpOptions): Promise<void>;
 }

@@ -57,7 +57,12 @@ const spec: CommandSpec = {
         ...includeReferrersFlag,
         scoped: { type: 'boolean', describe: 'prefix images at DESTINATION with the full source image path' },
         'append-suffix': { type: 'string', describe: 'string to append to destination tags', requiresArg: true },
-        'dry-run': { type: 'boolean', describe: 'list what would be copied, copy nothing' },
+        'dry-run': { type: 'boolean', describe: 'print the plan (what would be copied, skipped, pruned) on stdout, change nothing' },
+        // --- sync plan and prune (src/sync/plan.ts, src/sync/prune.ts) ---
+        output: { type: 'string', choices: ['text', 'json'], describe: 'how --dry-run prints its plan on stdout', requiresArg: true, default: 'text' },
+        prune: { type: 'boolean', describe: 'delete destination tags the source no longer has (--dest docker)' },
+        'prune-max': { type: 'string', describe: 'most tags --prune deletes per repository: N or P% (default 10%, at least 1)', requiresArg: true },
+        // --- end sync plan and prune ---
         'split-size': { type: 'string', describe: 'write the archive as parts ARCHIVE.001, … of SIZE bytes (e.g. 700M, 4G) and a checksum list ARCHIVE.sha256 (--dest oci-archive)', requiresArg: true },
         ...sharedBlobDirFlags,
         since: {
@@ -111,6 +116,14 @@ const spec: CommandSpec = {
       if (mode === 'json') await write(cli.io.stderr, JSON.stringify(value) + '\n');
     };
 
+    // --- prune options (checked before anything is opened) ---
+    const prune = Boolean(args['prune']);
+    const { parsePruneMax, DEFAULT_PRUNE_MAX } = await import('../../sync/prune.js');
+    if (args['prune-max'] !== undefined && !prune) throw usage('--prune-max needs --prune');
+    if (prune && destKind !== 'docker') throw usage('--prune applies only to --dest docker');
+    const pruneMax = args['prune-max'] !== undefined ? parsePruneMax(String(args['prune-max'])) : DEFAULT_PRUNE_MAX;
+    // --- end prune options ---
+
     const positive = (flag: string): number => {
       const n = args[flag] as number;
       if (!Number.isInteger(n) || n < 1) throw usage(`--${flag} must be a positive integer`);
@@ -131,6 +144,60 @@ const spec: CommandSpec = {
     const { parseSplitSize } = await import('../../transports/shared/split-parts.js');
     const splitSize = args['split-size'] !== undefined ? parseSplitSize(String(args['split-size'])) : undefined;
     const target = await openSyncTarget(destKind, destination, copy.destCtx ?? {}, { signal: cli.signal, dryRun, since: destKind === 'oci-archive' ? since : [], splitSize });
+
+    // --- sync plan and prune ---
+    const pruneOptions = {
+      destKind,
+      destination,
+      target,
+      scoped: Boolean(args['scoped']),
+      appendSuffix: (args['append-suffix'] as string | undefined) ?? '',
+      destCtx: copy.destCtx ?? {},
+      max: pruneMax,
+      signal: cli.signal,
+      onWarning: (m: string) => void write(cli.io.stderr, `Warning: ${redactCredentials(m)}\n`),
+    };
+    if (dryRun) {
+      try {
+        return await dryRunPlan();
+      } finally {
+        await target?.close();
+        for (const g of groups) await g.close?.();
+      }
+    }
+    async function dryRunPlan(): Promise<number> {
+      const { planSync } = await import('../../sync/plan.js');
+      const { planPrune } = await import('../../sync/prune.js');
+      const { planText, planJson } = await import('../output/sync-plan.js');
+      const plan = await planSync(groups, {
+        ...pruneOptions,
+        copy,
+        keepGoing,
+        onImage: async (p) => {
+          if (p.unlisted) {
+            await write(cli.io.stderr, `Error processing repo ${p.group}, skipping: ${oneLine(p.error)}\n`);
+            return;
+          }
+          await say(imageRefLine('Would have copied', p));
+          await json({ kind: 'sync-image', index: p.index, count: p.count, from: p.from, to: p.to, dryRun: true });
+        },
+      });
+      const pruning = prune ? await planPrune(groups, pruneOptions) : undefined;
+      await write(cli.io.stdout, args['output'] === 'json' ? planJson(plan, pruning) : planText(plan, pruning));
+      // skopeo's count: every image listed (one the real run would fail on too; the plan says which)
+      const failedSources = plan.images.filter((p) => p.unlisted);
+      const listed = plan.images.length - failedSources.length;
+      await say(`Would have synced ${listed} images from ${plan.sources} sources`);
+      await json({ kind: 'sync-done', images: listed, sources: plan.sources, failures: failedSources.length, dryRun: true });
+      if (failedSources.length > 0) {
+        await write(cli.io.stderr, `Error: ${failureSummary(failedSources.map((f) => ({ what: f.group, error: f.error })), listed)}\n`);
+        return 1;
+      }
+      const refused = (pruning ?? []).flatMap((r) => (r.refused !== undefined ? [r.refused] : []));
+      if (refused.length > 0) throw new FerryError(ErrorCode.Refused, refused.join('; '));
+      return 0;
+    }
+    // --- end sync plan and prune ---
 
     const digestFile = args['digestfile'] as string | undefined;
     const digests = new Map<number, string>();
@@ -197,6 +264,24 @@ const spec: CommandSpec = {
         signal: cli.signal,
       });
       await target?.commit({ signal: cli.signal });
+      // --- prune: after the copies, with what the source lists now ---
+      if (prune) {
+        const { planPrune, executePrune } = await import('../../sync/prune.js');
+        const pruning = await planPrune(groups, pruneOptions);
+        let at = 0;
+        await executePrune(pruning, {
+          destCtx: pruneOptions.destCtx,
+          signal: cli.signal,
+          onPruned: async (t, seconds) => {
+            report?.record(PRUNE_REPORT_BASE + at++, { source: '', destination: t.name, digest: t.digest, action: 'pruned', bytes: 0, seconds, error: '' });
+            await json({ kind: 'sync-prune-done', to: t.name, action: 'pruned', digest: t.digest, seconds });
+            await say(`Pruned ${t.name}: ${t.digest} (${t.reason})`);
+          },
+        });
+        const refused = pruning.flatMap((r) => (r.refused !== undefined ? [r.refused] : []));
+        if (refused.length > 0) throw new FerryError(ErrorCode.Refused, refused.join('; '));
+      }
+      // --- end prune ---
     } finally {
       await renderer?.finish();
       await report?.close();
@@ -225,6 +310,9 @@ async function selectionFromArgs(args: Record<string, unknown>, env: Record<stri
   const shard = args['shard'] !== undefined ? parseShard(String(args['shard']), env) : undefined;
   return { filter, shard };
 }
+
+/** Report positions of pruned tags: after every image (the report is written in position order). */
+const PRUNE_REPORT_BASE = 2 ** 40;
 
 async function writeDigests(file: string, lines: string[]): Promise<void> {
   const { writeFile } = await import('node:fs/promises');

@@ -17,7 +17,7 @@ import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
 import { manifestDigest } from '../../manifest/manifest-digest.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import type { AdoptBlobFileOptions, BlobInfo, DestinationProperties, ImageDestination, PutBlobOptions, RawManifest } from '../../types/image.js';
+import type { AdoptBlobFileOptions, BlobInfo, DestinationProbe, DestinationProperties, ImageDestination, PutBlobOptions, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
 import { fsyncDir, writeFileAtomic } from '../../util/atomic.js';
 import { readBoundedFile } from '../../util/bounded-read.js';
@@ -37,6 +37,48 @@ export const STAGING_PREFIX = '.ferry-staging-';
 /** Largest manifest read back (as skopeo bounds manifests). */
 const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
 
+/** What a `dir:` destination can do. */
+const DIR_DESTINATION_PROPERTIES: DestinationProperties = Object.freeze({
+  supportedManifestMIMETypes: [],
+  supportsSignatures: true,
+  desiredLayerCompression: 'preserve',
+  hasThreadSafePutBlob: true,
+  acceptsForeignLayerURLs: false,
+});
+
+/** The digest of the `dir:` image in `dir` (see {@link DirDestination.existingManifestDigest}), or undefined. */
+async function dirImageDigest(dir: string, opts: OpOptions): Promise<string | undefined> {
+  checkAborted(opts.signal, `reading ${dir}`);
+  const version = await smallRegularFile(versionPath(dir), DIR_VERSION_CONTENT.length);
+  if (version?.toString('utf8') !== DIR_VERSION_CONTENT) return undefined;
+  const manifest = await smallRegularFile(join(dir, MANIFEST_FILE), MAX_MANIFEST_SIZE);
+  if (manifest === undefined) return undefined;
+  try {
+    return manifestDigest(manifest);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The read-only probe of a `dir:` destination: the image the directory holds now and its blob files (what a copy
+ * into it reuses); nothing is created.
+ */
+export function openDirProbe(dir: string): DestinationProbe {
+  return {
+    properties: DIR_DESTINATION_PROPERTIES,
+    blobScope: `dir:${dir}`,
+    existingManifestDigest: (opts: OpOptions = {}) => dirImageDigest(dir, opts),
+    async hasBlob(info: BlobInfo, opts: OpOptions = {}) {
+      checkAborted(opts.signal, `checking blob ${info.digest}`);
+      if (!isDigest(info.digest)) return false;
+      const size = await fileSize(blobPath(dir, info.digest));
+      return size !== undefined && (info.size < 0 || size === info.size);
+    },
+    close: async () => {},
+  };
+}
+
 /** An ImageDestination writing a `dir:` image. */
 export class DirDestination implements ImageDestination {
   readonly reference: ImageReference;
@@ -55,14 +97,7 @@ export class DirDestination implements ImageDestination {
     this.createdRoot = createdRoot;
     this.staging = staging;
     this.reference = reference;
-    this.properties = {
-      supportedManifestMIMETypes: [],
-      supportsSignatures: true,
-      desiredLayerCompression: 'preserve',
-      hasThreadSafePutBlob: true,
-      acceptsForeignLayerURLs: false,
-      partialDownloads: dirPartialDownloads(dir),
-    };
+    this.properties = { ...DIR_DESTINATION_PROPERTIES, partialDownloads: dirPartialDownloads(dir) };
   }
 
   /** Reuses a blob written earlier in this copy, or one of the old image in the directory (kept at commit). */
@@ -84,16 +119,7 @@ export class DirDestination implements ImageDestination {
    * commit, so the image is complete), both regular files.
    */
   async existingManifestDigest(opts: OpOptions = {}): Promise<string | undefined> {
-    checkAborted(opts.signal, `reading ${this.dir}`);
-    const version = await smallRegularFile(versionPath(this.dir), DIR_VERSION_CONTENT.length);
-    if (version?.toString('utf8') !== DIR_VERSION_CONTENT) return undefined;
-    const manifest = await smallRegularFile(join(this.dir, MANIFEST_FILE), MAX_MANIFEST_SIZE);
-    if (manifest === undefined) return undefined;
-    try {
-      return manifestDigest(manifest);
-    } catch {
-      return undefined;
-    }
+    return dirImageDigest(this.dir, opts);
   }
 
   /** Streams the blob into the staging directory, verified (named by its computed digest when `info.digest` is empty). */

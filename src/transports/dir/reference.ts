@@ -1,6 +1,6 @@
 /** `dir:PATH` references: an image stored in skopeo's directory layout. */
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import type { ImageDestination, ImageSource } from '../../types/image.js';
+import type { DestinationProbe, ImageDestination, ImageSource } from '../../types/image.js';
 import type { Transport } from '../../types/reference.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 import { PathReference } from '../shared/path-reference.js';
@@ -19,6 +19,10 @@ export class DirReference extends PathReference {
 
   async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {
     return (await import('./destination.js')).openDirDestination(this, ctx, opts);
+  }
+
+  async newDestinationProbe(): Promise<DestinationProbe> {
+    return (await import('./destination.js')).openDirProbe(this.path);
   }
 
   /** Like containers/image: deleting `dir:` images is not supported (remove the directory instead). */

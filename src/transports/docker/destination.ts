@@ -43,6 +43,17 @@ export interface DockerDestinationOptions extends OpOptions {
   blobCache?: boolean;
 }
 
+/** What a registry destination can do (also what its probe, probe.ts, reports). */
+export const DOCKER_DESTINATION_PROPERTIES: DestinationProperties = Object.freeze({
+  supportedManifestMIMETypes: [...DOCKER_DESTINATION_MANIFEST_TYPES],
+  supportsSignatures: true,
+  // Registries get gzip layers, like containers/image (docker_image_dest: types.Compress): uncompressed layers
+  // from docker-archive:/containers-storage: are compressed, compressed ones are kept.
+  desiredLayerCompression: 'compress',
+  hasThreadSafePutBlob: true,
+  acceptsForeignLayerURLs: true,
+});
+
 /** A registry repository opened for pushing one image. */
 export class DockerImageDestination implements ImageDestination {
   readonly properties: DestinationProperties;
@@ -61,17 +72,8 @@ export class DockerImageDestination implements ImageDestination {
     private readonly ctx: SystemContext,
     private readonly opts: DockerDestinationOptions,
   ) {
-    this.properties = Object.freeze({
-      supportedManifestMIMETypes: [...DOCKER_DESTINATION_MANIFEST_TYPES],
-      supportsSignatures: true,
-      // Registries get gzip layers, like containers/image (docker_image_dest: types.Compress): uncompressed layers
-      // from docker-archive:/containers-storage: are compressed, compressed ones are kept.
-      desiredLayerCompression: 'compress',
-      hasThreadSafePutBlob: true,
-      acceptsForeignLayerURLs: true,
-      // Partial downloads in the user's cache, one folder per registry; pushed blobs stay in the registry.
-      partialDownloads: { cacheKey: reference.name.domain, keepUntilCommit: false },
-    });
+    // Partial downloads in the user's cache, one folder per registry; pushed blobs stay in the registry.
+    this.properties = Object.freeze({ ...DOCKER_DESTINATION_PROPERTIES, partialDownloads: { cacheKey: reference.name.domain, keepUntilCommit: false } });
   }
 
   private get registry(): string {

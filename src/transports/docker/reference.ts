@@ -3,7 +3,7 @@
  * Opening sources/destinations lazy-loads the registry client, so parsing a reference stays cheap.
  */
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import type { ImageDestination, ImageSource } from '../../types/image.js';
+import type { DestinationProbe, ImageDestination, ImageSource } from '../../types/image.js';
 import type { ImageReference, Transport } from '../../types/reference.js';
 import { type DockerName, fullString, parseNormalizedName, withDefaultTag } from '../../reference/name.js';
 import { dockerPolicyIdentity, dockerPolicyNamespaces } from './policy-scopes.js';
@@ -70,6 +70,10 @@ export class DockerReference implements ImageReference {
 
   async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {
     return (await import('./destination.js')).openDockerDestination(this, ctx, opts);
+  }
+
+  async newDestinationProbe(ctx: SystemContext): Promise<DestinationProbe> {
+    return (await import('./probe.js')).openDockerProbe(this, ctx);
   }
 
   async deleteImage(ctx: SystemContext, opts?: OpOptions): Promise<void> {

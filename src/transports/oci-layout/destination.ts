@@ -10,8 +10,8 @@ import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
 import { MediaType } from '../../manifest/media-types.js';
-import type { DestinationContext, OpOptions } from '../../types/context.js';
-import type { AdoptBlobFileOptions, BlobInfo, DestinationProperties, ImageDestination, PartialDownloads, PutBlobOptions, RawManifest } from '../../types/image.js';
+import type { DestinationContext, OpOptions, SystemContext } from '../../types/context.js';
+import type { AdoptBlobFileOptions, BlobInfo, DestinationProbe, DestinationProperties, ImageDestination, PartialDownloads, PutBlobOptions, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { digestOf, isDigest, parseDigest } from '../../util/digest.js';
@@ -306,4 +306,24 @@ export async function openOciDestination(ref: OciReference, ctx: DestinationCont
     throw new FerryError(ErrorCode.InvalidReference, `${ref.toString()}: an image position (@${ref.sourceIndex}) cannot be used as a destination`);
   }
   return openOciLayoutDestination({ dir: ref.dir, refName: ref.image, reference: ref, sharedBlobDir: ctx.ociSharedBlobDir, partialDownloads: layoutPartialDownloads(ref.dir) }, ctx, opts);
+}
+
+/**
+ * The read-only probe of an `oci:` destination (`OciReference.newDestinationProbe`): the image `index.json` names
+ * with the reference's ref name, and the blob files, read as a copy into the layout would find them; the layout is
+ * neither created nor opened for writing. Blobs are shared by the layout (or by the shared blob directory).
+ */
+export function openOciProbe(ref: OciReference, ctx: OciDestinationContext): DestinationProbe {
+  if (ref.sourceIndex !== undefined) {
+    throw new FerryError(ErrorCode.InvalidReference, `${ref.toString()}: an image position (@${ref.sourceIndex}) cannot be used as a destination`);
+  }
+  // constructing a destination does no I/O; only its read-only questions are asked
+  const d = new OciLayoutDestination({ dir: ref.dir, refName: ref.image, reference: ref, sharedBlobDir: ctx.ociSharedBlobDir }, ctx);
+  return {
+    properties: d.properties,
+    blobScope: `oci:${ctx.ociSharedBlobDir ?? ref.dir}`,
+    existingManifestDigest: (opts?: OpOptions) => d.existingManifestDigest(opts),
+    hasBlob: async (info: BlobInfo, opts?: OpOptions) => (await d.tryReusingBlob(info, opts)) !== undefined,
+    close: async () => {},
+  };
 }

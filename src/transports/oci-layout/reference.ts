@@ -3,7 +3,7 @@
  * (containers-transports(5); containers/image `oci/layout`).
  */
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import type { ImageDestination, ImageSource } from '../../types/image.js';
+import type { DestinationProbe, ImageDestination, ImageSource } from '../../types/image.js';
 import type { ImageReference, Transport } from '../../types/reference.js';
 import { resolveExplicitPath } from '../shared/paths.js';
 import { pathAndParentScopes } from '../shared/policy-scopes.js';
@@ -73,6 +73,10 @@ export class OciReference implements ImageReference {
 
   async newImageDestination(ctx: SystemContext, opts?: OpOptions): Promise<ImageDestination> {
     return (await import('./destination.js')).openOciDestination(this, ctx, opts);
+  }
+
+  async newDestinationProbe(ctx: SystemContext): Promise<DestinationProbe> {
+    return (await import('./destination.js')).openOciProbe(this, ctx);
   }
 
   async deleteImage(ctx: SystemContext, opts?: OpOptions): Promise<void> {

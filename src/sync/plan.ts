@@ -1,0 +1,252 @@
+/**
+ * `sync --dry-run`: the plan of a sync, made with read-only requests only. For every image, what a real run would
+ * do and why — `copy` (not at the destination, a different manifest there, or a copy that changes the manifest),
+ * `skip` (the destination already holds exactly what the copy would write: the same check as the real run's skip,
+ * `copy/present.ts`) or `failed` (the source cannot be read, the trust policy refuses it) — and the blobs a real
+ * run would move once what the destination already has is left out: one question per blob digest per destination
+ * blob scope (a registry repository), cached, so a blob shared by images counts once per repository, as a real
+ * run uploads it once there.
+ *
+ * What a plan cannot know is said, not guessed: a copy that converts or recompresses writes blobs that do not exist
+ * yet (its blobs are "unknown"), and a destination without a read-only probe (an OCI archive) cannot tell what it
+ * holds (its images are copied and their blobs unknown). A blob the registry could mount from another repository
+ * is counted as moving: a real run may move less.
+ */
+import { FerryError, ErrorCode } from '../errors.js';
+import { UnparsedImage, type VerifiedManifest } from '../image/unparsed.js';
+import { parseManifest } from '../manifest/parse.js';
+import { candidateDigest, unchangedCopy, type PresenceContext } from '../copy/present.js';
+import type { CopyOptions } from '../copy/options.js';
+import type { OpOptions } from '../types/context.js';
+import type { DestinationProbe } from '../types/image.js';
+import type { ImageReference } from '../types/reference.js';
+import { destinationReference, type SyncImage, type SyncOptions } from './sync.js';
+import type { SyncSourceGroup } from './sources.js';
+
+/** One image of a plan. */
+export interface PlannedImage extends SyncImage {
+  action: 'copy' | 'skip' | 'failed';
+  /** Why, in a few words (`not at destination`, `image already present at destination (sha256:…)`). */
+  reason: string;
+  /** The manifest digest the copy would write when known (the one found, for a skip). */
+  digest?: string;
+  /** The digest the destination name holds now, when it holds one. */
+  destinationDigest?: string;
+  /**
+   * The blobs this image would move that no image before it in the plan moves to the same place, and their bytes;
+   * undefined when not known (see the module comment). 0 for a skipped image.
+   */
+  blobs?: number;
+  bytes?: number;
+  /** The error of a `failed` entry. */
+  error?: unknown;
+  /** Set on the `failed` entry of a source that could not be listed (`from` is then the source's label). */
+  unlisted?: boolean;
+}
+
+/** Totals of a plan. */
+export interface PlanTotals {
+  copy: number;
+  skip: number;
+  failed: number;
+  /** Blobs a real run would write, counted once per destination blob scope, and their bytes (known images only). */
+  blobs: number;
+  bytes: number;
+  /** Blobs of the copied images that the destination already has (not moved). */
+  presentBlobs: number;
+  /** Images to copy whose blobs are not known. */
+  unknownImages: number;
+}
+
+/** What {@link planSync} found. */
+export interface SyncPlan {
+  /** In source order; a source that could not be listed is one `failed` entry named by its label. */
+  images: PlannedImage[];
+  /** Sources that had images. */
+  sources: number;
+  totals: PlanTotals;
+}
+
+/** Options of {@link planSync}: those of the sync it plans. */
+export type PlanOptions = Pick<SyncOptions, 'destKind' | 'destination' | 'target' | 'scoped' | 'appendSuffix' | 'skipIfPresent' | 'signal'> & {
+  copy: Omit<CopyOptions, 'srcCtx' | 'signal' | 'onProgress' | 'onImage' | 'onPhase'>;
+  /** Without it, a source that cannot be listed ends the plan with its error (as it ends the sync). */
+  keepGoing?: boolean;
+  /** Called for each image as soon as it is planned, in source order. */
+  onImage?(image: PlannedImage): void | Promise<void>;
+};
+
+function oneLine(e: unknown): string {
+  return (e instanceof Error ? e.message || e.name : String(e)).replace(/\s*\n\s*/g, '; ');
+}
+
+function isAbort(e: unknown, signal: AbortSignal): boolean {
+  return signal.aborted || (e instanceof FerryError && e.code === ErrorCode.Aborted);
+}
+
+/**
+ * Plans the sync of `groups` (see the module comment). Nothing is written anywhere.
+ * @throws E_ABORTED when `opts.signal` aborts; without `keepGoing`, the error of a source that cannot be listed.
+ *         Every other failure is an entry of the plan.
+ */
+export async function planSync(groups: SyncSourceGroup[], opts: PlanOptions): Promise<SyncPlan> {
+  const signal = opts.signal ?? new AbortController().signal;
+  const plan: SyncPlan = { images: [], sources: 0, totals: { copy: 0, skip: 0, failed: 0, blobs: 0, bytes: 0, presentBlobs: 0, unknownImages: 0 } };
+  /** Blob presence by `scope digest`: counted the first time, never again. */
+  const seen = new Map<string, boolean>();
+  let seq = 0;
+  const add = async (p: PlannedImage) => {
+    plan.images.push(p);
+    plan.totals[p.action]++;
+    if (p.action === 'copy' && p.blobs === undefined) plan.totals.unknownImages++;
+    await opts.onImage?.(p);
+  };
+  const { holdConnections } = await import('../registry/http.js');
+  const release = holdConnections();
+  try {
+    for (const group of groups) {
+      signal.throwIfAborted();
+      let refs: ImageReference[];
+      try {
+        refs = await group.list({ signal });
+      } catch (e) {
+        if (isAbort(e, signal) || !opts.keepGoing) throw e;
+        await add({ seq: seq++, index: 0, count: 0, group: group.label, from: group.label, to: '', unlisted: true, action: 'failed', reason: `cannot list the source: ${oneLine(e)}`, error: e });
+        continue;
+      }
+      if (refs.length > 0) plan.sources++;
+      for (const [i, src] of refs.entries()) {
+        const image: SyncImage = { seq: seq++, index: i + 1, count: refs.length, group: group.label, from: src.toString(), to: '' };
+        try {
+          await add(await planImage(image, src, group, opts, seen, plan.totals, signal));
+        } catch (e) {
+          if (isAbort(e, signal)) throw e;
+          await add({ ...image, action: 'failed', reason: oneLine(e), error: e });
+        }
+      }
+    }
+  } catch (e) {
+    if (signal.aborted) throw new FerryError(ErrorCode.Aborted, 'sync plan aborted', { cause: signal.reason });
+    throw e;
+  } finally {
+    await release();
+  }
+  return plan;
+}
+
+async function planImage(
+  image: SyncImage,
+  src: ImageReference,
+  group: SyncSourceGroup,
+  opts: PlanOptions,
+  seen: Map<string, boolean>,
+  totals: PlanTotals,
+  signal: AbortSignal,
+): Promise<PlannedImage> {
+  const d = destinationReference(src, group, opts);
+  image.to = d.name;
+  const destRef = d.ref();
+  const source = await src.newImageSource(group.ctx, { signal });
+  let probe: DestinationProbe | undefined;
+  try {
+    const vm = await new UnparsedImage(source).manifest({ signal });
+    const refusal = await policyRefusal(src, vm, source, opts.copy, signal);
+    if (refusal !== undefined) return { ...image, action: 'failed', reason: `refused by the trust policy: ${refusal.message}`, error: refusal };
+    // the destination context as the copy builds it (copy/copy.ts)
+    const destCtx = { ...(opts.copy.destCtx ?? {}), ...(opts.copy.ociAcceptUncompressedLayers !== undefined ? { ociAcceptUncompressedLayers: opts.copy.ociAcceptUncompressedLayers } : {}) };
+    probe = await destRef.newDestinationProbe?.(destCtx, { signal });
+    if (probe === undefined) return { ...image, action: 'copy', reason: `unknown: ${destRef.transport.name}: destinations cannot tell what they hold; would copy` };
+    const c: PresenceContext = { source, dest: probe, opts: { ...opts.copy, srcCtx: group.ctx }, signal };
+    let existing: string | undefined;
+    let unreadable = '';
+    try {
+      existing = await probe.existingManifestDigest({ signal });
+    } catch (e) {
+      if (isAbort(e, signal)) throw e;
+      unreadable = oneLine(e);
+    }
+    const unchanged = await unchangedCopy(c, vm);
+    const digest = unchanged?.digest ?? candidateDigest(c, vm);
+    const at = existing !== undefined ? { destinationDigest: existing } : {};
+    const signing = (opts.copy.signers?.length ?? 0) > 0;
+    if ((opts.skipIfPresent ?? true) && !signing && unchanged !== undefined && existing === unchanged.digest) {
+      return { ...image, ...at, action: 'skip', reason: `image already present at destination (${existing})`, digest: existing, blobs: 0, bytes: 0 };
+    }
+    let reason: string;
+    if (unreadable !== '') reason = `the destination cannot be read (${unreadable})`;
+    else if (existing === undefined) reason = 'not at destination';
+    else if (signing) reason = `signing writes new signatures (destination has ${existing})`;
+    else if (unchanged === undefined) reason = `the copy changes the manifest (format, compression or signatures), so what it writes is not known; destination has ${existing}`;
+    else if (existing === unchanged.digest) reason = `skipping is off; destination has ${existing}`;
+    else reason = `destination tag points to ${existing} (different)`;
+    const planned: PlannedImage = { ...image, ...at, action: 'copy', reason, ...(unchanged !== undefined && digest !== undefined ? { digest } : {}) };
+    if (unchanged === undefined) return planned;
+    let blobs = 0;
+    let bytes = 0;
+    for (const b of blobsOf(unchanged.images, probe.properties.acceptsForeignLayerURLs)) {
+      const key = `${probe.blobScope} ${b.digest}`;
+      if (seen.has(key)) continue;
+      let present = false;
+      try {
+        present = await probe.hasBlob(b, { signal });
+      } catch (e) {
+        if (isAbort(e, signal)) throw e;
+      }
+      seen.set(key, present);
+      if (present) totals.presentBlobs++;
+      else {
+        blobs++;
+        bytes += Math.max(b.size, 0);
+      }
+    }
+    totals.blobs += blobs;
+    totals.bytes += bytes;
+    return { ...planned, blobs, bytes };
+  } finally {
+    await probe?.close().catch(() => {});
+    await source.close().catch(() => {});
+  }
+}
+
+/** The config and layers of `images`, once each (layers with URLs left out where the destination references them). */
+function blobsOf(images: VerifiedManifest[], foreignByURL: boolean): Array<{ digest: string; size: number }> {
+  const out = new Map<string, { digest: string; size: number }>();
+  for (const vm of images) {
+    const m = parseManifest(vm.bytes, vm.mediaType);
+    if (m.kind !== 'image') continue;
+    if (m.config.digest !== '') out.set(m.config.digest, { digest: m.config.digest, size: m.config.size });
+    for (const l of m.layers) {
+      if (foreignByURL && l.urls !== undefined && l.urls.length > 0) continue;
+      if (!out.has(l.digest)) out.set(l.digest, { digest: l.digest, size: l.size });
+    }
+  }
+  return [...out.values()];
+}
+
+/** The trust policy's refusal of `src` (as the real copy checks it, before anything is written), or undefined. */
+async function policyRefusal(
+  src: ImageReference,
+  vm: VerifiedManifest,
+  source: { getSignatures(instance?: string, opts?: OpOptions): Promise<Buffer[]> },
+  copy: PlanOptions['copy'],
+  signal: AbortSignal,
+): Promise<FerryError | undefined> {
+  try {
+    await copy.policy.checkImage(
+      {
+        transport: src.transport.name,
+        identity: src.policyIdentity(),
+        namespaces: src.policyNamespaces(),
+        name: src.toString(),
+        dockerReference: src.dockerReference(),
+        manifest: vm.bytes,
+        signatures: () => source.getSignatures(undefined, { signal }),
+      },
+      { signal },
+    );
+    return undefined;
+  } catch (e) {
+    if (isAbort(e, signal) || !(e instanceof FerryError) || e.code !== ErrorCode.Policy) throw e;
+    return e;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * ferry sync --dry-run prints a plan: per image copy/skip with the reason, and the blobs and bytes a real run moves.
+ * The plan is checked against what the real sync then moves (its --report bytes and the destination registry's
+ * access log of blob uploads), with the source on another registry so that nothing can be mounted.
+ */
+import { expect } from 'chai';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ferry } from '../../harness/cli.js';
+import { buildImage, pushImage, type BuiltImage } from '../../harness/images.js';
+import { useRegistry } from '../../harness/registry.js';
+import { useCleanup } from '../../harness/tmp.js';
+
+interface PlanDoc {
+  images: Array<{ action: string; source: string; destination: string; reason: string; digest: string; destinationDigest: string; blobs: number | null; bytes: number | null }>;
+  totals: { copy: number; skip: number; failed: number; blobs: number; bytes: number; presentBlobs: number; unknownImages: number };
+}
+
+describe('cli: ferry sync --dry-run plan (two real registries)', function () {
+  this.timeout(60_000);
+  const source = useRegistry('http');
+  const dest = useRegistry('http');
+  const cleanup = useCleanup();
+  const img = new Map<string, BuiltImage>();
+  const tls = ['--src-tls-verify=false', '--dest-tls-verify=false'];
+  let home: string;
+  // a fresh HOME: no blob-location cache from other tests
+  const env = () => ({ HOME: home, XDG_CACHE_HOME: join(home, '.cache') });
+  const src = () => `${source().host}/src/app`;
+  const mirror = () => `${dest().host}/mirror`;
+  const logSize = async () => (await readFile(dest().logFile)).length;
+  /** Blob uploads the destination registry finished (the PUT closing each upload session) since byte `from` of its log. */
+  async function uploadsSince(from: number): Promise<number> {
+    const log = (await readFile(dest().logFile)).subarray(from).toString('utf8');
+    return [...log.matchAll(/"PUT \/v2\/\S+\/blobs\/uploads\/\S+ HTTP\/[\d.]+" 201/g)].length;
+  }
+
+  before(async () => {
+    home = await cleanup.tempDir('cli-sync-plan-home');
+    const dir = await cleanup.tempDir('cli-sync-plan');
+    await writeFile(join(dir, 'empty.conf'), '');
+    process.env['CONTAINERS_REGISTRIES_CONF'] = join(dir, 'empty.conf');
+    for (const [i, name] of ['a', 'b', 'c', 'd'].entries()) img.set(name, await buildImage(join(dir, name), { seed: 900 + i, layers: 2, layerSize: 3_000 + i * 1_000 }));
+    // the source: v1..v4, and v4b the same image as v4 (its blobs go once into the destination repository)
+    for (const [tag, name] of [['v1', 'a'], ['v2', 'b'], ['v3', 'c'], ['v4', 'd'], ['v4b', 'd']] as const) await pushImage(img.get(name)!, source(), `src/app:${tag}`);
+    // half-filled destination: v1 and v2 as the source has them, v3 pointing to another image, and v4's blobs
+    // (under another tag): v4 is copied, but only its manifest moves
+    for (const [tag, name] of [['v1', 'a'], ['v2', 'b'], ['v3', 'a'], ['old-d', 'd']] as const) await pushImage(img.get(name)!, dest(), `mirror/app:${tag}`);
+  });
+
+  it('--output json plans skip/copy with reasons, and the blobs and bytes the real run then uploads', async () => {
+    const p = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', '--output', 'json', ...tls, src(), mirror()], { env: env() });
+    expect(p.code, p.stderr).to.equal(0);
+    const plan = JSON.parse(p.stdout) as PlanDoc;
+    const by = (tag: string) => plan.images.find((i) => i.source === `docker://${src()}:${tag}`)!;
+    const a = img.get('a')!;
+    const c = img.get('c')!;
+    const d = img.get('d')!;
+    expect(by('v3').blobs).to.equal(3);
+    expect(by('v1')).to.deep.include({ action: 'skip', destination: `docker://${mirror()}/app:v1`, digest: a.digest, blobs: 0, bytes: 0 });
+    expect(by('v1').reason).to.equal(`image already present at destination (${a.digest})`);
+    expect(by('v2').action).to.equal('skip');
+    expect(by('v3')).to.deep.include({ action: 'copy', reason: `destination tag points to ${a.digest} (different)`, digest: c.digest, destinationDigest: a.digest });
+    expect(by('v4')).to.deep.include({ action: 'copy', reason: 'not at destination', digest: d.digest, destinationDigest: '' });
+    expect(by('v4')).to.deep.include({ blobs: 0, bytes: 0 });
+    expect(by('v4b')).to.deep.include({ action: 'copy', blobs: 0, bytes: 0 });
+    const size = (m: BuiltImage) => m.manifests[0]!.config.length + m.manifests[0]!.layers.reduce((n, l) => n + l.size, 0);
+    // v4b's blobs are v4's: asked for once in the repository
+    expect(plan.totals).to.deep.equal({ copy: 3, skip: 2, failed: 0, blobs: 3, bytes: size(c), presentBlobs: 3, unknownImages: 0 });
+    // stderr keeps skopeo's dry-run lines
+    expect(p.stderr.trimEnd().split('\n').at(-1)).to.equal('Would have synced 5 images from 1 sources');
+
+    // the real run moves exactly that
+    const reportFile = join(home, 'report.jsonl');
+    const from = await logSize();
+    const r = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--report', reportFile, ...tls, src(), mirror()], { env: env() });
+    expect(r.code, r.stderr).to.equal(0);
+    const report = (await readFile(reportFile, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as { source: string; action: string; bytes: number });
+    // in the same (source) order as the plan, and the same actions
+    expect(report.map((e) => e.source)).to.deep.equal(plan.images.map((i) => i.source));
+    expect(report.map((e) => e.action)).to.deep.equal(plan.images.map((i) => (i.action === 'skip' ? 'skipped' : 'copied')));
+    expect(report.reduce((n, e) => n + e.bytes, 0)).to.equal(plan.totals.bytes);
+    expect(await uploadsSince(from)).to.equal(plan.totals.blobs);
+
+    // planned again: everything is there
+    const again = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', '--output', 'json', ...tls, src(), mirror()], { env: env() });
+    expect((JSON.parse(again.stdout) as PlanDoc).totals).to.deep.include({ copy: 0, skip: 5, blobs: 0, bytes: 0 });
+  });
+
+  it('text plan on stdout; a format change is copied with its blobs unknown; nothing is written', async () => {
+    const p = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', ...tls, `${src()}:v1`, `${dest().host}/other`], { env: env() });
+    expect(p.code, p.stderr).to.equal(0);
+    const a = img.get('a')!;
+    const bytes = a.manifests[0]!.config.length + a.manifests[0]!.layers.reduce((n, l) => n + l.size, 0);
+    const lines = p.stdout.trimEnd().split('\n');
+    expect(lines[0]).to.match(new RegExp(`^copy docker://${src()}:v1 to docker://${dest().host}/other/app:v1: not at destination \\(3 blobs, [\\d.]+KiB\\)$`));
+    expect(lines.at(-1)).to.match(/^Plan: copy 1 image, skip 0; 3 blobs \([\d.]+KiB\) to move, 0 already at the destination$/);
+    const j = JSON.parse((await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', '--output', 'json', ...tls, `${src()}:v1`, `${dest().host}/other`], { env: env() })).stdout) as PlanDoc;
+    expect(j.totals.bytes).to.equal(bytes);
+    const tags = await fetch(`${dest().url}/v2/other/app/tags/list`);
+    expect(tags.status).to.equal(404);
+
+    // v1 is at mirror/app as OCI: --format v2s2 would convert it, so it is copied, and what it writes is unknown
+    const f = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', '--format', 'v2s2', '--output', 'json', ...tls, `${src()}:v1`, mirror()], { env: env() });
+    const fp = JSON.parse(f.stdout) as PlanDoc;
+    expect(fp.images[0]).to.deep.include({ action: 'copy', blobs: null, bytes: null, destinationDigest: a.digest });
+    expect(fp.images[0]!.reason).to.match(/^the copy changes the manifest/);
+    expect(fp.totals).to.deep.include({ copy: 1, unknownImages: 1, blobs: 0 });
+  });
+
+  it('--dest dir: blob files are counted; an image already there is skipped', async () => {
+    const out = await cleanup.tempDir('cli-sync-plan-dir');
+    const first = JSON.parse((await ferry(['sync', '--src', 'docker', '--dest', 'dir', '--dry-run', '--output', 'json', ...tls, `${src()}:v2`, out])).stdout) as PlanDoc;
+    expect(first.totals).to.deep.include({ copy: 1, blobs: 3 });
+    expect((await ferry(['sync', '--src', 'docker', '--dest', 'dir', '-q', ...tls, `${src()}:v2`, out])).code).to.equal(0);
+    const second = JSON.parse((await ferry(['sync', '--src', 'docker', '--dest', 'dir', '--dry-run', '--output', 'json', ...tls, `${src()}:v2`, out])).stdout) as PlanDoc;
+    expect(second.images[0]).to.deep.include({ action: 'skip', digest: img.get('b')!.digest });
+  });
+
+  it('--dest oci-archive: the plan says it cannot know', async () => {
+    const out = await cleanup.tempDir('cli-sync-plan-archive');
+    const r = await ferry(['sync', '--src', 'docker', '--dest', 'oci-archive', '--dry-run', '--output', 'json', ...tls, `${src()}:v2`, join(out, 'a.tar')]);
+    expect(r.code, r.stderr).to.equal(0);
+    const plan = JSON.parse(r.stdout) as PlanDoc;
+    expect(plan.images[0]).to.deep.include({ action: 'copy', blobs: null });
+    expect(plan.images[0]!.reason).to.match(/^unknown: /);
+    expect(plan.totals.unknownImages).to.equal(1);
+  });
+
+  it('a missing source image: the plan says it would fail; skopeo’s count and exit status are kept', async () => {
+    const r = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', ...tls, `${src()}:nope`, mirror()], { env: env() });
+    expect(r.code, r.stderr).to.equal(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).to.match(new RegExp(`^failed docker://${src()}:nope to docker://${mirror()}/app:nope: .*manifest unknown`));
+    expect(lines.at(-1)).to.match(/^Plan: copy 0 images, skip 0, 1 failing; /);
+    expect(r.stderr.trimEnd().split('\n').at(-1)).to.equal('Would have synced 1 images from 1 sources');
+    // a repository that cannot be listed fails the dry run as it fails the sync
+    const gone = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', ...tls, `${source().host}/src/gone`, mirror()], { env: env() });
+    expect(gone.code, gone.stderr).to.equal(2);
+    expect(gone.stderr).to.match(/^Error: listing the tags of .*src\/gone: /m);
+  });
+});
