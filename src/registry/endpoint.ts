@@ -103,7 +103,7 @@ export class Endpoint {
         const agent = r.url.host === this.physicalHost ? this.lease!.agent : this.agentForForeign(r.url);
         let res: HttpResponse;
         try {
-          res = await send(agent, { ...r, headers: { ...this.uaHeader(), ...r.headers } }, (u) => this.agentForForeign(u));
+          res = await send(agent, { ...r, headers: { ...this.uaHeader(), ...r.headers }, limits: this.ctx }, (u) => this.agentForForeign(u));
         } catch (e) {
           throw transportError(`${what}: requesting a token from ${r.url.host}`, e, r.signal);
         }
@@ -173,7 +173,7 @@ export class Endpoint {
           async () => {
             let r: HttpResponse;
             try {
-              r = await send(agent, { method: 'GET', url, headers: this.uaHeader(), signal: opts.signal }, (u) => this.agentForForeign(u));
+              r = await send(agent, { method: 'GET', url, headers: this.uaHeader(), signal: opts.signal, limits: this.ctx }, (u) => this.agentForForeign(u));
             } catch (e) {
               throw transportError(what, e, opts.signal);
             }
@@ -237,7 +237,7 @@ export class Endpoint {
         try {
           res = await send(
             agent,
-            { method: req.method, url: new URL(req.path, this.base), headers, body: req.body, signal: req.signal, followRedirects: req.followRedirects },
+            { method: req.method, url: new URL(req.path, this.base), headers, body: req.body, signal: req.signal, followRedirects: req.followRedirects, limits: this.ctx },
             (u) => this.agentForForeign(u),
           );
         } catch (e) {
@@ -306,7 +306,7 @@ export class Endpoint {
     try {
       return await send(
         this.agentForForeign(target),
-        { method: req.method, url: target, headers, signal: req.signal, followRedirects: req.followRedirects },
+        { method: req.method, url: target, headers, signal: req.signal, followRedirects: req.followRedirects, limits: this.ctx },
         (u) => this.agentForForeign(u),
       );
     } catch (e) {

@@ -7,6 +7,7 @@ import { Agent, type Dispatcher } from './undici.js';
 import { FerryError, ErrorCode } from '../errors.js';
 import { connectOptions, type TlsSettings } from './certs.js';
 import { userAgent } from './user-agent.js';
+import { hostLimiter, type RateLimitSettings } from './rate-limit.js';
 
 /** A response whose body must be consumed (read, dumped or destroyed) by the caller. */
 export interface HttpResponse {
@@ -26,6 +27,8 @@ export interface HttpRequest {
   signal?: AbortSignal;
   /** Follow redirects for GET/HEAD (default true). */
   followRedirects?: boolean;
+  /** Pacing settings (`--max-requests-per-second`, `--retry-delay`); every request is paced per host (see `rate-limit.ts`). */
+  limits?: RateLimitSettings;
 }
 
 /** What a `/v2/` ping learned about an origin (see `Endpoint.ping`). */
@@ -147,7 +150,8 @@ const MAX_REDIRECTS = 10;
 
 /**
  * Sends a request. Redirects (GET/HEAD) are followed up to 10 hops; the `Authorization` header is dropped as soon as
- * the request leaves the original origin. Network errors are thrown as they come (see `transportError`).
+ * the request leaves the original origin. Network errors are thrown as they come (see `transportError`). Each hop
+ * waits its turn at its host's limiter and tells it the answer (see `rate-limit.ts`).
  * @param agentFor agent for an origin the redirect moved to (same TLS settings, other host).
  */
 export async function send(agent: Agent, req: HttpRequest, agentFor?: (origin: URL) => Agent): Promise<HttpResponse> {
@@ -156,6 +160,8 @@ export async function send(agent: Agent, req: HttpRequest, agentFor?: (origin: U
   let current = agent;
   const origin = req.url.origin;
   for (let hop = 0; ; hop++) {
+    const limiter = hostLimiter(url.host);
+    await limiter.acquire(req.method, url.pathname, req.limits, req.signal);
     const res = await current.request({
       origin: url.origin,
       path: url.pathname + url.search,
@@ -168,6 +174,7 @@ export async function send(agent: Agent, req: HttpRequest, agentFor?: (origin: U
       // client (skopeo) keeps these connections open too.
       ...(req.method === 'HEAD' ? { reset: false } : {}),
     });
+    limiter.observe(req.method, url.pathname, res.statusCode, res.headers, req.limits);
     const follow = (req.followRedirects ?? true) && (req.method === 'GET' || req.method === 'HEAD');
     const location = res.headers['location'];
     if (!follow || !REDIRECTS.has(res.statusCode) || typeof location !== 'string') {

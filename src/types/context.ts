@@ -28,6 +28,11 @@ export interface SystemContext {
   retryTimes?: number;
   retryDelayMs?: number;
   /**
+   * `--max-requests-per-second HOST=N`: at most N requests a second to each such `host[:port]` (`docker.io` names
+   * `registry-1.docker.io`); see `src/registry/rate-limit.ts`.
+   */
+  maxRequestsPerSecond?: Record<string, number>;
+  /**
    * Directory for temporary files such as unpacked or decompressed archives (`--tmpdir`, else `$TMPDIR`); default
    * the OS temp directory. Files beside a destination (its staging) stay beside it.
    */

@@ -70,3 +70,25 @@ export interface ImageDoneEvent {
 export type ImageEvent = ImagePlanEvent | ManifestWrittenEvent | ImageDoneEvent;
 
 export type ImageEventListener = (e: ImageEvent) => void;
+
+/**
+ * ferry holds requests to a registry host (see `src/registry/rate-limit.ts`); announced for waits of a second or more,
+ * once per wait however many requests it holds.
+ * - `retry-after`: the registry answered 429 (or 503 with `Retry-After`): every request to the host waits;
+ * - `rate-limit-budget`: the registry's `RateLimit-Remaining` is low: requests that count are spread over its window;
+ * - `max-requests-per-second`: the `--max-requests-per-second` cap for the host.
+ */
+export interface RegistryWaitEvent {
+  kind: 'registry-wait';
+  /** `host[:port]` the requests go to. */
+  host: string;
+  /** How long from now, in ms. */
+  ms: number;
+  reason: 'retry-after' | 'rate-limit-budget' | 'max-requests-per-second';
+  /** For `retry-after`: the HTTP status that asked for the wait (429 or 503). */
+  status?: number;
+  /** For `rate-limit-budget`: the requests left (`RateLimit-Remaining`), the limit if known, and the window in seconds. */
+  remaining?: number;
+  limit?: number;
+  windowSeconds?: number;
+}

@@ -9,8 +9,12 @@ import type { AddressInfo, Socket } from 'node:net';
 
 /** A failure to inject for one request. */
 export type Fault =
-  /** Answer this instead of forwarding. */
-  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
+  /** Answer this instead of forwarding (once `after` resolves, if given); `answering` is called just before it is written. */
+  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string; after?: Promise<unknown>; answering?: () => void }
+  /** Forward, adding these headers to the answer (e.g. `RateLimit-Remaining`). */
+  | { kind: 'headers'; headers: Record<string, string> }
+  /** Forward once `until` resolves (the request is logged when it arrives). */
+  | { kind: 'hold'; until: Promise<unknown> }
   /** Forward, but destroy the response socket after N body bytes. */
   | { kind: 'cut'; afterBytes: number }
   /** Forward, flipping one body byte (XOR 0xff) at offset `atByte`. */
@@ -39,6 +43,8 @@ export interface ProxiedRequest {
   fault?: Fault['kind'];
   /** Status answered to the client (undefined when the connection failed before headers). */
   status?: number;
+  /** When the request arrived (`Date.now()`). */
+  at: number;
 }
 
 /** A running fault proxy. */
@@ -98,7 +104,7 @@ export async function startFaultProxy(
     req.pipe(upstream);
     upstream.on('response', (up) => {
       record.status = up.statusCode;
-      res.writeHead(up.statusCode ?? 502, up.statusMessage, forwardableHeaders(up.headers));
+      res.writeHead(up.statusCode ?? 502, up.statusMessage, { ...forwardableHeaders(up.headers), ...(fault?.kind === 'headers' ? fault.headers : {}) });
       if (fault?.kind === 'cut') res.flushHeaders(); // the client sees the headers even when cut at byte 0
       let offset = 0;
       up.on('data', (chunk: Buffer) => {
@@ -134,6 +140,7 @@ export async function startFaultProxy(
   };
 
   const server = createServer((req, res) => {
+    const at = Date.now();
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     const key = `${method} ${path.split('?')[0]}`;
@@ -141,7 +148,7 @@ export async function startFaultProxy(
     perPath.set(key, pathCount);
     count++;
     const headers = { ...req.headers };
-    const record: ProxiedRequest = { method, path, headers };
+    const record: ProxiedRequest = { method, path, headers, at };
     requests.push(record);
     let fault: Fault | undefined;
     try {
@@ -154,10 +161,26 @@ export async function startFaultProxy(
     if (fault) record.fault = fault.kind;
     if (fault?.kind === 'status') {
       req.resume();
-      record.status = fault.status;
-      const body = fault.body ?? '';
-      res.writeHead(fault.status, { 'content-length': String(Buffer.byteLength(body)), ...fault.headers });
-      res.end(body);
+      const f = fault;
+      const answer = () => {
+        if (res.destroyed) return;
+        record.status = f.status;
+        const body = f.body ?? '';
+        f.answering?.();
+        res.writeHead(f.status, { 'content-length': String(Buffer.byteLength(body)), ...f.headers });
+        res.end(body);
+      };
+      if (f.after) void f.after.then(answer);
+      else answer();
+      return;
+    }
+    if (fault?.kind === 'hold') {
+      req.pause();
+      let closed = false;
+      res.on('close', () => (closed = true));
+      void fault.until.then(() => {
+        if (!closed) forward(req, res, record, fault);
+      });
       return;
     }
     if (fault?.kind === 'delay') {

@@ -155,6 +155,8 @@ const spec: CommandSpec = {
     const { createProgressRenderer } = await import('../output/progress.js');
     const renderer = await createProgressRenderer(mode, cli.io.stderr);
     const { copyImage } = await import('../../copy/copy.js');
+    const { onRegistryWait } = await import('../../registry/rate-limit.js');
+    const stopWaits = onRegistryWait((e) => renderer.onWait(e));
     let digest: string;
     try {
       digest = (
@@ -168,6 +170,7 @@ const spec: CommandSpec = {
         })
       ).manifestDigest;
     } finally {
+      stopWaits();
       await renderer.finish();
     }
     const digestFile = args['digestfile'] as string | undefined;

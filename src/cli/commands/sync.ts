@@ -8,6 +8,7 @@ import type { ProgressMode } from '../output/progress.js';
 import type { SyncSourceKind } from '../../sync/sources.js';
 import type { SyncDestKind } from '../../sync/naming.js';
 import type { SyncFailure, SyncImage, SyncReporter } from '../../sync/sync.js';
+import type { SyncView } from '../output/sync-view.js';
 import { includeReferrersFlag, sharedBlobDirFlags } from './copy.js';
 
 const usage = (m: string) => new FerryError(ErrorCode.Usage, m);
@@ -109,8 +110,15 @@ const spec: CommandSpec = {
     const keepGoing = Boolean(args['keep-going']);
     const mode: ProgressMode = args['quiet'] ? 'quiet' : ((args['progress'] as ProgressMode | undefined) ?? (cli.io.stderr.isTTY ? 'tty' : 'plain'));
     const text = mode === 'tty' || mode === 'plain';
-    const say = async (line: string) => {
-      if (text) await write(cli.io.stderr, line + '\n');
+    /** The live view of the images being copied (compact output on a terminal), set below. */
+    let view: SyncView | undefined;
+    /** A permanent line: above the live view when there is one. */
+    const line = async (s: string) => {
+      if (view) view.line(s);
+      else await write(cli.io.stderr, s + '\n');
+    };
+    const say = async (message: string) => {
+      if (text) await line(message);
     };
     const json = async (value: Record<string, unknown>) => {
       if (mode === 'json') await write(cli.io.stderr, JSON.stringify(value) + '\n');
@@ -133,6 +141,8 @@ const spec: CommandSpec = {
     const parallelBlobs = positive('parallel-blobs');
     // Images finishing in any order: one line each as they finish, instead of the per-blob lines of one copy.
     const compact = parallelImages > 1 && !dryRun;
+    const { SyncView, canShowSyncView } = await import('../output/sync-view.js');
+    if (compact && mode === 'tty' && canShowSyncView(cli.io.stderr)) view = new SyncView(cli.io.stderr);
     const retryTimes = args['retry-times'] as number | undefined;
 
     const { syncSources } = await import('../../sync/sources.js');
@@ -209,12 +219,18 @@ const spec: CommandSpec = {
       async imageStart(image: SyncImage) {
         if (!compact) await say(imageRefLine(dryRun ? 'Would have copied' : 'Copying', image));
         await json({ kind: 'sync-image', index: image.index, count: image.count, from: image.from, to: image.to, dryRun });
+        if (view && !dryRun) {
+          const v = view;
+          v.start(image.seq, image.index, image.count, image.from);
+          return { onProgress: (e) => v.onProgress(image.seq, e), onImage: (e) => v.onImage(image.seq, e) };
+        }
         if (dryRun || compact) return;
         renderer = await createProgressRenderer(mode, cli.io.stderr);
         const r = renderer;
         return { onProgress: (e) => r.onProgress(e), onImage: (e) => r.onImage(e), onPhase: (p) => r.onPhase(p) };
       },
       async imageEnd(image, outcome) {
+        view?.end(image.seq);
         await renderer?.finish();
         renderer = undefined;
         if (outcome.digest !== undefined) digests.set(image.seq, `${outcome.digest} ${image.to}\n`);
@@ -224,7 +240,7 @@ const spec: CommandSpec = {
         report?.record(image.seq, { source: image.from, destination: image.to, digest: outcome.digest ?? '', action, bytes: outcome.bytes, seconds: outcome.seconds, error });
         await json({ kind: 'sync-image-done', index: image.index, count: image.count, from: image.from, to: image.to, action, digest: outcome.digest ?? '', bytes: outcome.bytes, seconds: outcome.seconds, ...(error !== '' ? { error } : {}) });
         if (error !== '') {
-          if (keepGoing) await write(cli.io.stderr, `Error copying ref ${image.from}: ${error}\n`);
+          if (keepGoing) await line(`Error copying ref ${image.from}: ${error}`);
           return;
         }
         const ref = `image ref ${image.index}/${image.count} from ${image.from} to ${image.to}`;
@@ -237,16 +253,24 @@ const spec: CommandSpec = {
         } else if (outcome.skipped) await say('Skipping: image already present at destination');
       },
       async imageStopped(image) {
+        view?.end(image.seq);
         report?.record(image.seq, null);
       },
       async groupFailed(group, error, seq) {
         report?.record(seq, { source: group, destination: '', digest: '', action: 'failed', bytes: 0, seconds: 0, error: oneLine(error) });
-        await write(cli.io.stderr, `Error processing repo ${group}, skipping: ${oneLine(error)}\n`);
+        await line(`Error processing repo ${group}, skipping: ${oneLine(error)}`);
       },
       async groupEmpty(group) {
         await say(`No refs to sync found in ${group}`);
       },
     };
+    const { onRegistryWait } = await import('../../registry/rate-limit.js');
+    const { waitLine } = await import('../output/progress.js');
+    const stopWaits = onRegistryWait((e) => {
+      if (mode === 'json') void json({ ...e });
+      else if (renderer) renderer.onWait(e);
+      else if (text) void line(waitLine(e));
+    });
     let result;
     const naming = { destKind, destination, target, scoped: Boolean(args['scoped']), appendSuffix: (args['append-suffix'] as string | undefined) ?? '' };
     try {
@@ -283,7 +307,10 @@ const spec: CommandSpec = {
       }
       // --- end prune ---
     } finally {
+      stopWaits();
       await renderer?.finish();
+      await view?.finish();
+      view = undefined;
       await report?.close();
       const inOrder = [...digests.entries()].sort((a, b) => a[0] - b[0]).map(([, line]) => line);
       if (digestFile !== undefined && !dryRun) await writeDigests(digestFile, inOrder);

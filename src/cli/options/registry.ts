@@ -40,7 +40,24 @@ export function registryFlags(side: Side): Record<string, Options> {
 export const retryFlags: Record<string, Options> = {
   'retry-times': { type: 'number', describe: 'number of times to retry on network errors, 429 and 5xx', requiresArg: true, defaultDescription: '3' },
   'retry-delay': { type: 'string', describe: 'fixed delay between retries (e.g. 500ms, 2s)', requiresArg: true, defaultDescription: 'exponential backoff from 1s' },
+  'max-requests-per-second': { type: 'string', describe: 'send at most N requests a second to registry HOST[:PORT] (HOST=N; repeat for more hosts)', requiresArg: true },
 };
+
+/** Parses `--max-requests-per-second HOST=N` (one or repeated) into a rate by host. */
+export function parseMaxRequestsPerSecond(value: string | string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of (Array.isArray(value) ? value : [value]).map(String)) {
+    const i = item.lastIndexOf('=');
+    const host = item.slice(0, Math.max(0, i)).trim().toLowerCase();
+    const rate = item.slice(i + 1).trim();
+    const n = Number(rate);
+    if (i <= 0 || host === '' || /[\s/]/.test(host) || rate === '' || !Number.isFinite(n) || n <= 0) {
+      throw new FerryError(ErrorCode.Usage, `invalid --max-requests-per-second "${item}": expected HOST[:PORT]=N with N > 0`);
+    }
+    out[host] = n;
+  }
+  return out;
+}
 
 type Args = Record<string, unknown>;
 
@@ -86,6 +103,8 @@ export function contextFromArgs(args: Args, side: Side, env: NodeJS.ProcessEnv):
   }
   const retryDelay = args['retry-delay'] as string | undefined;
   if (retryDelay !== undefined) ctx.retryDelayMs = parseDuration(retryDelay, '--retry-delay');
+  const maxRate = args['max-requests-per-second'] as string | string[] | undefined;
+  if (maxRate !== undefined) ctx.maxRequestsPerSecond = parseMaxRequestsPerSecond(maxRate);
   const registriesConf = args['registries-conf'] as string | undefined;
   if (registriesConf) ctx.registriesConf = registriesConf;
   const registriesD = args['registries.d'] as string | undefined;

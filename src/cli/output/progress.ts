@@ -6,11 +6,12 @@
  * - `plain`: the same permanent lines, plus a byte count line every few seconds for long blobs;
  * - `json`: one event per line, blob events (ProgressEvent) and image events (ImageEvent);
  * - `quiet`: nothing.
- * Step messages (`Writing manifest to image destination`, …) are lines in `tty` and `plain` modes.
+ * Step messages (`Writing manifest to image destination`, …) and registry waits (`Waiting 2s for registry …`) are
+ * lines in `tty` and `plain` modes.
  */
 import type { Writable } from 'node:stream';
 import type { CopyPhase } from '../../copy/options.js';
-import type { ImageEvent, ProgressEvent } from '../../types/progress.js';
+import type { ImageEvent, ProgressEvent, RegistryWaitEvent } from '../../types/progress.js';
 
 /** How progress is shown. */
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
@@ -20,6 +21,8 @@ export interface ProgressRenderer {
   onProgress(e: ProgressEvent): void;
   onImage(e: ImageEvent): void;
   onPhase(p: CopyPhase): void;
+  /** ferry holds requests to a registry (rate limits). */
+  onWait(e: RegistryWaitEvent): void;
   /** Prints a line (not in `json`/`quiet` modes). */
   message(text: string): void;
   /** Stops the spinner and waits until everything is written. */
@@ -84,6 +87,22 @@ export function phaseLine(p: CopyPhase): string | undefined {
       return p.attempt === 0
         ? `Resuming blob ${shortDigest(p.digest)} from an earlier run at ${formatBytes(p.offset)}`
         : `Resuming blob ${shortDigest(p.digest)} at ${formatBytes(p.offset)} (attempt ${p.attempt + 1}${p.reason ? `: ${p.reason}` : ''})`;
+  }
+}
+
+/** `Waiting 2s for registry HOST: it answered 429 (Retry-After)`: the line for a registry wait. */
+export function waitLine(e: RegistryWaitEvent): string {
+  const head = `Waiting ${formatEta(e.ms / 1000)} for registry ${e.host}`;
+  switch (e.reason) {
+    case 'retry-after':
+      return `${head}: it answered ${e.status === 503 ? '503 (service unavailable)' : '429 (too many requests)'}`;
+    case 'rate-limit-budget': {
+      const of = e.limit !== undefined ? ` of ${e.limit}` : '';
+      const left = e.remaining !== undefined ? ` (${e.remaining}${of} requests left${e.windowSeconds !== undefined ? ` per ${formatEta(e.windowSeconds)}` : ''})` : '';
+      return `${head}: spreading requests over its rate-limit window${left}`;
+    }
+    case 'max-requests-per-second':
+      return `${head}: --max-requests-per-second`;
   }
 }
 
@@ -159,6 +178,11 @@ export class Totals {
 
   /** `Copying: 12.0MiB / 70.0MiB, 4.0MiB/s, blobs 2/5` and, with `eta`, `, ETA 15s` once a speed is known. */
   summary(now: number, eta = false): string {
+    return `Copying: ${this.counts(now, eta)}`;
+  }
+
+  /** `12.0MiB / 70.0MiB, 4.0MiB/s, blobs 2/5` (see {@link Totals.summary}). */
+  counts(now: number, eta = false): string {
     let done = this.doneBefore;
     let moved = this.movedBefore;
     let finished = this.finishedBefore;
@@ -170,7 +194,7 @@ export class Totals {
     const secs = this.started === 0 ? 0 : (now - this.started) / 1000;
     const rate = secs > 0 ? moved / secs : 0;
     const speed = secs > 0 ? `${formatBytes(Math.round(rate))}/s` : '-';
-    let line = `Copying: ${formatBytes(done)} / ${this.unknown ? '?' : formatBytes(this.plannedSize)}, ${speed}, blobs ${finished}/${this.plannedBlobs}`;
+    let line = `${formatBytes(done)} / ${this.unknown ? '?' : formatBytes(this.plannedSize)}, ${speed}, blobs ${finished}/${this.plannedBlobs}`;
     if (eta && !this.unknown && rate > 0 && this.plannedSize > done) line += `, ETA ${formatEta((this.plannedSize - done) / rate)}`;
     return line;
   }
@@ -188,13 +212,14 @@ export async function createProgressRenderer(mode: ProgressMode, stream: Writabl
   const write = (s: string) => void stream.write(s);
   const flush = () => new Promise<void>((resolve) => stream.write('', () => resolve()));
   if (mode === 'quiet') {
-    return { onProgress() {}, onImage() {}, onPhase() {}, message() {}, finish: async () => {} };
+    return { onProgress() {}, onImage() {}, onPhase() {}, onWait() {}, message() {}, finish: async () => {} };
   }
   if (mode === 'json') {
     return {
       onProgress: (e) => write(JSON.stringify(e) + '\n'),
       onImage: (e) => write(JSON.stringify(e) + '\n'),
       onPhase() {},
+      onWait: (e) => write(JSON.stringify(e) + '\n'),
       message() {},
       finish: flush,
     };
@@ -222,6 +247,7 @@ export async function createProgressRenderer(mode: ProgressMode, stream: Writabl
         const line = phaseLine(p);
         if (line !== undefined) write(line + '\n');
       },
+      onWait: (e) => write(waitLine(e) + '\n'),
       message: (text) => write(text + '\n'),
       finish: flush,
     };
@@ -249,6 +275,7 @@ export async function createProgressRenderer(mode: ProgressMode, stream: Writabl
       const line = phaseLine(p);
       if (line !== undefined) above(line);
     },
+    onWait: (e) => above(waitLine(e)),
     message: (text) => above(text),
     async finish() {
       if (spinning) {
