@@ -16,7 +16,8 @@ import type { ManifestList } from '../manifest/types.js';
 import type { ImageDestination } from '../types/image.js';
 import type { ImageReference } from '../types/reference.js';
 import { copyMultipleImages } from './multiple.js';
-import type { CopyOptions, CopyResult, DestinationContext } from './options.js';
+import { destinationContext } from './dest-context.js';
+import type { CopyOptions, CopyResult } from './options.js';
 import { imageEvent } from './progress.js';
 import { PartialStore, partialLocationFor } from './partial.js';
 import { imageAlreadyPresent } from './present.js';
@@ -76,9 +77,7 @@ function usesPartials(src: ImageReference): boolean {
 }
 
 async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOptions, signal: AbortSignal): Promise<CopyResult> {
-  const destCtx: DestinationContext = { ...(opts.destCtx ?? {}) };
-  if (opts.ociAcceptUncompressedLayers !== undefined) destCtx.ociAcceptUncompressedLayers = opts.ociAcceptUncompressedLayers;
-  if (opts.additionalTags !== undefined) destCtx.additionalTags = opts.additionalTags;
+  const destCtx = destinationContext(opts);
 
   const source = await srcRef.newImageSource(opts.srcCtx ?? {}, { signal });
   try {
