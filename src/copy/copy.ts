@@ -17,6 +17,7 @@ import type { ImageDestination } from '../types/image.js';
 import type { ImageReference } from '../types/reference.js';
 import { copyMultipleImages } from './multiple.js';
 import type { DestinationContext } from '../types/context.js';
+import { destinationContext } from './dest-context.js';
 import type { CopyOptions, CopyResult } from './options.js';
 import { imageEvent } from './progress.js';
 import { PartialStore, partialLocationFor } from './partial.js';
@@ -84,9 +85,7 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
 }
 
 async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOptions, signal: AbortSignal): Promise<CopyResult> {
-  const destCtx: DestinationContext = { ...(opts.destCtx ?? {}) };
-  if (opts.ociAcceptUncompressedLayers !== undefined) destCtx.ociAcceptUncompressedLayers = opts.ociAcceptUncompressedLayers;
-  if (opts.additionalTags !== undefined) destCtx.additionalTags = opts.additionalTags;
+  const destCtx = destinationContext(opts);
 
   const source = await srcRef.newImageSource(opts.srcCtx ?? {}, { signal });
   try {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { SystemContext } from '../types/context.js';
 import { memoizedPerContext } from '../util/context-memo.js';
@@ -120,16 +120,39 @@ export function tlsSettingsOnce(hostPort: string, ctx: SystemContext, insecure: 
   return memoizedPerContext(ctx, key, () => tlsSettingsFor(hostPort, ctx, insecure));
 }
 
-/**
- * Node `tls.connect` options for these settings (the extra CAs — those of NODE_EXTRA_CA_CERTS, see env-cas.ts,
- * and the certificates folder's — appended to the bundled roots).
- */
-export function connectOptions(t: TlsSettings): { ca?: string[]; cert?: string; key?: string; rejectUnauthorized: boolean } {
+/** Node `tls.connect` options for these settings (see {@link connectOptions}). */
+export interface ConnectOptions {
+  /** The context every connection of the pool shares (absent when the settings cannot make one). */
+  secureContext?: SecureContext;
+  /** Given instead of `secureContext` only when making one failed: each connection then fails with the same error. */
+  ca?: string[];
+  cert?: string;
+  key?: string;
+  rejectUnauthorized: boolean;
+}
+
+/** The options Node's `tls.createSecureContext` is given for `t`: the CAs, the client pair. */
+export function secureContextOptions(t: TlsSettings): { ca?: string[]; cert?: string; key?: string } {
   return {
     // Without verification no CA is consulted: an empty list keeps Node from loading its bundled roots into the
     // connection's context (costly the first time in a process) only to ignore them.
     ...(!t.verify ? { ca: [] } : t.extraCAs.length ? { ca: [...rootCertificates, ...t.environmentCAs, ...t.extraCAs] } : {}),
     ...(t.cert ? { cert: t.cert, key: t.key } : {}),
-    rejectUnauthorized: t.verify,
   };
+}
+
+/**
+ * Node `tls.connect` options for these settings (the extra CAs — those of NODE_EXTRA_CA_CERTS, see env-cas.ts,
+ * and the certificates folder's — appended to the bundled roots), for one connection pool: they carry one secure
+ * context that every connection of the pool shares. Given the CA list instead, Node makes a new context for each
+ * connection, parsing the ~140 bundled roots again each time (tens of ms of CPU per TLS connection).
+ */
+export function connectOptions(t: TlsSettings): ConnectOptions {
+  const options = secureContextOptions(t);
+  try {
+    return { secureContext: createSecureContext(options), rejectUnauthorized: t.verify };
+  } catch {
+    // a client pair Node cannot load: every connection reports it (as a TLS error naming the registry)
+    return { ...options, rejectUnauthorized: t.verify };
+  }
 }

@@ -104,6 +104,7 @@ export function leaseAgent(endpoint: string, tls: TlsSettings): AgentLease {
   if (!p) {
     p = {
       agent: new Agent({
+        // one secure context for all the agent's connections (see connectOptions)
         connect: { ...connectOptions(tls), timeout: 10_000 },
         keepAliveTimeout: 30_000,
         connections: 16,

@@ -144,6 +144,8 @@ export async function syncImages(groups: SyncSourceGroup[], opts: SyncOptions): 
   const result: SyncResult = { images: 0, skipped: 0, sources: 0, failures: [] };
   const budget = createLimit(opts.parallelBlobs ?? 16);
   const { copyImage } = opts.dryRun ? { copyImage: undefined } : await import('../copy/copy.js');
+  // One destination context for every image: what is derived from it (registries.conf, certificates) is read once.
+  const copyOpts = { ...opts.copy, destCtx: opts.copy.destCtx ?? {} };
   let seq = 0;
   /** The position of each failure, to list them in source order. */
   const failedAt = new Map<SyncFailure, number>();
@@ -225,7 +227,7 @@ export async function syncImages(groups: SyncSourceGroup[], opts: SyncOptions): 
     };
     const attempt = () =>
       copyImage(src, destRef, {
-        ...opts.copy,
+        ...copyOpts,
         srcCtx: group.ctx,
         signal,
         skipIfPresent: opts.skipIfPresent ?? true,

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { rootCertificates } from 'node:tls';
-import { connectOptions, readCertDir, tlsSettingsFor } from '../../src/registry/certs.js';
+import { createSecureContext, rootCertificates } from 'node:tls';
+import { connectOptions, readCertDir, secureContextOptions, tlsSettingsFor } from '../../src/registry/certs.js';
 import { makeTempDir, removeDir } from '../harness/tmp.js';
 
 describe('registry/certs', () => {
@@ -38,14 +38,28 @@ describe('registry/certs', () => {
     const explicit = join(home, 'explicit');
     await mkdir(explicit);
     expect((await tlsSettingsFor('reg.local:5000', { ...ctx, certDir: explicit }, false)).extraCAs).to.deep.equal([]);
-    const opts = connectOptions(t);
     // NODE_EXTRA_CA_CERTS's CAs (of the test's environment) come along: this list replaces Node's default CAs
-    expect(opts.ca).to.deep.equal([...rootCertificates, ...t.environmentCAs, 'HOSTCA']);
-    expect(opts.rejectUnauthorized).to.equal(true);
+    expect(secureContextOptions(t).ca).to.deep.equal([...rootCertificates, ...t.environmentCAs, 'HOSTCA']);
+    expect(connectOptions(t).rejectUnauthorized).to.equal(true);
     // Without verification no CA is loaded (an empty list: not even Node's bundled roots, which would only cost time).
-    const noVerify = connectOptions({ ...t, verify: false });
-    expect(noVerify.ca).to.deep.equal([]);
-    expect(noVerify.rejectUnauthorized).to.equal(false);
+    const noVerify = { ...t, verify: false, id: `${t.id}-noverify` };
+    expect(secureContextOptions(noVerify).ca).to.deep.equal([]);
+    expect(connectOptions(noVerify).rejectUnauthorized).to.equal(false);
+  });
+
+  it('gives a connection pool one secure context for all its connections, not the options to make one per connection', async () => {
+    const d = join(home, 'ctx');
+    await mkdir(d);
+    await writeFile(join(d, 'ca.crt'), 'HOSTCA');
+    const t = await tlsSettingsFor('reg.local:5000', { homeDir: home, certDir: d }, false);
+    const opts = connectOptions(t);
+    expect(opts.secureContext, 'a context, not the options Node would make a new context from').to.be.an.instanceOf(createSecureContext({}).constructor);
+    expect(opts).to.not.have.any.keys('ca', 'cert', 'key');
+    expect(opts.rejectUnauthorized).to.equal(true);
+    // a client pair Node cannot load makes no context: each connection is given the options and fails on them
+    const bad = connectOptions({ ...t, cert: 'CERT', key: 'KEY' });
+    expect(bad.secureContext).to.equal(undefined);
+    expect(bad).to.include({ cert: 'CERT', key: 'KEY', rejectUnauthorized: true });
   });
 
   it('skips verification for tlsVerify:false or an insecure registry (unless tlsVerify:true), and keys settings apart', async () => {

@@ -8,6 +8,7 @@ import type { RegistryClient } from '../../registry/client.js';
 import { signatureFromBlob } from '../../signature/blob.js';
 import { checkLookasideWritable, readLookasideSignatures, writeLookasideSignatures } from '../../signature/lookaside.js';
 import { builtinLookaside, loadRegistriesD, lookasideBase, usesSigstoreAttachments, type ScopedName } from '../../config/registries-d.js';
+import { memoizedPerContext } from '../../util/context-memo.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import { fullString } from '../../reference/name.js';
 import type { DockerReference } from './reference.js';
@@ -24,7 +25,9 @@ export interface SignatureLocations {
 
 /** Reads registries.d (`ctx.registriesDirPath`, else the default directories) for `ref`. */
 export async function signatureLocations(ref: DockerReference, ctx: SystemContext): Promise<SignatureLocations> {
-  const config = await loadRegistriesD({ registriesDirPath: ctx.registriesDirPath, homeDir: ctx.homeDir });
+  // read once per command (context), not once per image of a sync
+  const key = `registries.d\0${ctx.registriesDirPath ?? ''}\0${ctx.homeDir ?? ''}`;
+  const config = await memoizedPerContext(ctx, key, () => loadRegistriesD({ registriesDirPath: ctx.registriesDirPath, homeDir: ctx.homeDir }));
   const name: ScopedName = { domain: ref.name.domain, path: ref.name.path, identity: fullString(ref.name) };
   const fallback = builtinLookaside(ctx.homeDir);
   return {

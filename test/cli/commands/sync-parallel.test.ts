@@ -50,6 +50,11 @@ describe('cli: ferry sync skips what is there, in parallel (htpasswd registry, a
     return out;
   }
   const logSize = async () => (await readFile(registry().logFile)).length;
+  /** Client connections (remote address and port) of the requests logged from byte `from` on. */
+  async function connections(from: number): Promise<number> {
+    const log = (await readFile(registry().logFile)).subarray(from).toString('utf8');
+    return new Set([...log.matchAll(/http\.request\.remoteaddr="([^"]+)"/g)].map((m) => m[1])).size;
+  }
 
   async function remoteDigest(repo: string, tag: string): Promise<string | undefined> {
     const reg = registry();
@@ -148,6 +153,9 @@ describe('cli: ferry sync skips what is there, in parallel (htpasswd registry, a
     expect(reqs.filter((r) => r.path === '/v2/'), shown).to.have.length(1);
     expect(reqs.filter((r) => r.status === 401 && r.path !== '/v2/'), shown).to.deep.equal([]);
     expect(reqs, shown).to.have.length(1 + repos.length * (1 + 2 * tags.length));
+    // the images share the job's connections (TLS handshakes): at most one per request in flight — an image copied at
+    // once (4), the tag listing, the ping — not a set per image (6 here)
+    expect(await connections(from), shown).to.be.within(1, 6);
 
     const report = (await readFile(reportFile, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(report.map((e) => [e['source'], e['action'], e['digest'], e['bytes'], e['error']])).to.deep.equal(
