@@ -33,14 +33,17 @@ sysdeps-demo:
 sysdeps-test:
 	$(call apt_install,$(APT_TEST))
 
-# lib/ is tsc's output of src/; lib/bundle/ferry.mjs is the same code and its dependencies bundled by esbuild into one
-# ES module, which bin/ferry imports: Node reads and compiles one file instead of several hundred (docs/performance.md,
-# "Start-up"). Commands stay lazily initialized inside it. The banner gives the CommonJS dependencies (undici) the
-# `require` they load Node's built-in modules with; string-width is replaced by a start-up-cheap twin; node:http2,
-# which undici loads but ferry never uses, by a module that throws (see no-http2.ts); whitespace and comments are
-# dropped (a third less to read and hold in memory; names stay, so stack traces still name functions, at
-# ferry.mjs:LINE:COLUMN of long lines; to debug with tsc's lib/, import `run` from lib/cli/main.js).
-BUNDLE_FLAGS := --bundle --platform=node --format=esm --target=node20.19 --outfile=lib/bundle/ferry.mjs \
+# lib/ is tsc's output of src/; lib/bundle/ is the same code and its dependencies bundled by esbuild into ES modules,
+# which bin/ferry imports: Node reads and compiles a few files instead of several hundred (docs/performance.md,
+# "Start-up"). The bundle is split where the code loads modules lazily (`await import(...)`): lib/bundle/ferry.mjs
+# holds what every command needs, lib/bundle/chunks/ the commands and what only they use, so a command loads (and
+# Node initializes the built-in modules of) only its own part. The banner gives the CommonJS dependencies (undici)
+# the `require` they load Node's built-in modules with; string-width is replaced by a start-up-cheap twin;
+# node:http2, which undici loads but ferry never uses, by a module that throws (see no-http2.ts); whitespace and
+# comments are dropped (names stay, so stack traces still name functions; to debug with tsc's lib/, import `run`
+# from lib/cli/main.js).
+BUNDLE_FLAGS := --bundle --platform=node --format=esm --target=node20.19 \
+	--splitting --outdir=lib/bundle --entry-names=ferry --chunk-names=chunks/[name]-[hash] --out-extension:.js=.mjs \
 	--external:zstd-napi --alias:string-width=./lib/cli/output/text-width.js --alias:node:http2=./lib/registry/no-http2.js \
 	--banner:js="import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);" \
 	--minify-whitespace --log-level=warning

@@ -1,6 +1,7 @@
 /**
- * How bin/ferry starts: the bundle (lib/bundle/ferry.mjs, one ES module holding ferry and its dependencies) and, on
- * Node ≥ 22.1, Node's compile cache in `$XDG_CACHE_HOME/ferry/compile-cache`. Each test pins an assumption those
+ * How bin/ferry starts: the bundle (lib/bundle/ferry.mjs and the chunks it loads as commands need them, ES modules
+ * holding ferry and its dependencies) and, on Node ≥ 22.1, Node's compile cache in
+ * `$XDG_CACHE_HOME/ferry/compile-cache`. Each test pins an assumption those
  * two rely on; the start-up time they buy is measured in docs/performance.md ("Start-up").
  */
 import { expect } from 'chai';
@@ -44,22 +45,45 @@ describe('cli/launch: bin/ferry, the bundle and the compile cache', () => {
       env: { XDG_CACHE_HOME: dir, NODE_COMPILE_CACHE: undefined, NODE_DISABLE_COMPILE_CACHE: undefined, PATH: `${path.dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, ...env },
     });
 
-  it('the bundle holds all of ferry and its dependencies: it imports nothing but Node built-in modules', async function () {
+  it('the bundle holds all of ferry and its dependencies: its files import nothing but each other and Node built-in modules', async function () {
     if (!existsSync(BUNDLE)) this.skip(); // needs `make build`
-    const text = await readFile(BUNDLE, 'utf8');
-    const specifiers = new Set<string>();
-    for (const re of [/\b(?:from|import)\s*"([\w@./:-]+)"/g, /\bimport\s*\(\s*"([\w@./:-]+)"\s*\)/g, /require\s*\(\s*"([\w@./:-]+)"\s*\)/g]) {
-      for (const m of text.matchAll(re)) specifiers.add(m[1]!);
-    }
-    expect(specifiers.size).to.be.greaterThan(5); // the patterns still find esbuild's import forms
-    // `node:` names only ever resolve to Node's own modules (some, like node:sqlite, exist only with the prefix).
+    const files = [...(await filesUnder(path.dirname(BUNDLE))).keys()].filter((f) => f.endsWith('.mjs'));
+    expect(files.length, 'split into chunks').to.be.greaterThan(1);
     const builtins = new Set(builtinModules);
-    expect([...specifiers].filter((s) => !s.startsWith('node:') && !builtins.has(s))).to.deep.equal([]);
+    const outside: string[] = [];
+    let found = 0;
+    for (const file of files) {
+      const text = await readFile(file, 'utf8');
+      for (const re of [/\b(?:from|import)\s*"([\w@./:-]+)"/g, /\bimport\s*\(\s*"([\w@./:-]+)"\s*\)/g, /require\s*\(\s*"([\w@./:-]+)"\s*\)/g]) {
+        for (const m of text.matchAll(re)) {
+          const s = m[1]!;
+          found++;
+          // `node:` names only ever resolve to Node's own modules (some, like node:sqlite, exist only with the prefix)
+          if (s.startsWith('node:') || builtins.has(s)) continue;
+          const target = s.startsWith('.') ? path.resolve(path.dirname(file), s) : '';
+          if (target === '' || !files.includes(target)) outside.push(`${path.relative(ROOT, file)} → ${s}`);
+        }
+      }
+    }
+    expect(found).to.be.greaterThan(5); // the patterns still find esbuild's import forms
+    expect(outside).to.deep.equal([]);
+  });
+
+  it('a command loads only its part of the bundle: --version leaves the chunks of the commands and of undici unread', async function () {
+    if (!existsSync(BUNDLE)) this.skip(); // needs `make build`
+    const script = `const { run } = await import(${JSON.stringify(BUNDLE)}); await run(['--version']);
+      console.error(JSON.stringify(process.moduleLoadList ? process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)) : []));`;
+    const r = await run(process.execPath, ['--input-type=module', '-e', script]);
+    expect(r.code, r.stderr).to.equal(0);
+    const loaded = new Set(JSON.parse(r.stderr.trim().split('\n').pop()!) as string[]);
+    // what only registry commands (undici), archives (tar) or the store need is not initialized
+    for (const m of ['http', 'https', 'tls', 'zlib', 'child_process']) expect(loaded.has(m), m).to.equal(false);
   });
 
   it('the bundle leaves out node:http2 (undici loads it, ferry speaks HTTP/1.1 only)', async function () {
     if (!existsSync(BUNDLE)) this.skip(); // needs `make build`
-    const text = await readFile(BUNDLE, 'utf8');
+    const files = [...(await filesUnder(path.dirname(BUNDLE))).keys()].filter((f) => f.endsWith('.mjs'));
+    const text = (await Promise.all(files.map((f) => readFile(f, 'utf8')))).join('\n');
     expect(text).not.to.match(/(require|import)\(["']node:http2["']\)/);
     expect(text).to.contain('node:http2 is not part of the ferry bundle');
   });
