@@ -1,6 +1,6 @@
 /**
  * gzip streams on node:zlib, with large buffers (zlib's default 16 KiB output chunks make gunzip
- * about 2.7× slower on layer data: see bench/micro/gunzip.mjs).
+ * measurably slower on layer data: see bench/micro/gunzip.mjs and docs/performance.md).
  */
 import { availableParallelism } from 'node:os';
 import type { Transform } from 'node:stream';
@@ -23,7 +23,7 @@ export function gunzipStream(): Gunzip {
 
 /**
  * A gzip Transform at `level` (1–9, default {@link DEFAULT_GZIP_LEVEL}). By default blocks are deflated
- * in parallel ({@link ParallelGzip}: about 2× faster on 2 cores, deterministic output); with
+ * in parallel ({@link ParallelGzip}: faster on more than one core, deterministic output); with
  * `parallel: false`, one plain zlib stream.
  */
 export function gzipStream(level: number = DEFAULT_GZIP_LEVEL, opts: { parallel?: boolean } = {}): Transform {

@@ -1,8 +1,8 @@
 /**
  * Appends a stream's chunks to a file in large writes: network chunks (~64 KiB) are gathered up to
  * {@link APPEND_WRITE_BYTES} and written with one `writev`, one write in flight at a time, while the next
- * chunks arrive (a short write is continued: see src/util/write-all.ts). Each submitted write costs the event loop a thread-pool hand-off, so 16× fewer of them
- * matter on a busy machine. The file always holds a prefix of what was given, in order.
+ * chunks arrive (a short write is continued: see src/util/write-all.ts). Each submitted write costs the event loop
+ * a thread-pool hand-off, so fewer, larger writes matter on a busy machine. The file always holds a prefix of what was given, in order.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { ioError } from '../errors.js';

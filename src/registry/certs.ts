@@ -145,7 +145,7 @@ export function secureContextOptions(t: TlsSettings): { ca?: string[]; cert?: st
  * Node `tls.connect` options for these settings (the extra CAs — those of NODE_EXTRA_CA_CERTS, see env-cas.ts,
  * and the certificates folder's — appended to the bundled roots), for one connection pool: they carry one secure
  * context that every connection of the pool shares. Given the CA list instead, Node makes a new context for each
- * connection, parsing the ~140 bundled roots again each time (tens of ms of CPU per TLS connection).
+ * connection, parsing the bundled roots again each time (a large share of a TLS connection's CPU time).
  */
 export function connectOptions(t: TlsSettings): ConnectOptions {
   const options = secureContextOptions(t);

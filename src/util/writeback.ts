@@ -1,8 +1,8 @@
 /**
  * Early writeback for large files that will be fsynced when complete: every {@link WRITEBACK_EVERY} bytes
  * written, an `fdatasync` is started on the thread pool (one at a time), so the disk writes pages back while the
- * copy goes on instead of all at once in the final fsync (~0.3 s for a 500 MB archive here, with nothing else
- * left to overlap it). Nothing waits for these syncs except {@link WritebackPacer.drain}; their failures are
+ * copy goes on rather than all at once in the final fsync, where nothing else is left to overlap it (measurable
+ * on large archives, see docs/performance.md). Nothing waits for these syncs except {@link WritebackPacer.drain}; their failures are
  * left to the final fsync, which reports them.
  */
 import { fdatasync } from 'node:fs';

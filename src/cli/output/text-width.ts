@@ -1,7 +1,7 @@
 /**
  * Display width of terminal text, for yargs' help layout (the bundle aliases the `string-width` package to this
- * module). The real package builds an `Intl.Segmenter` and Unicode property regexes when it loads, about 50 ms of
- * every ferry start-up, for help text that is plain ASCII. This counts code points, skips ANSI escapes and
+ * module). The real package builds an `Intl.Segmenter` and Unicode property regexes when it loads, a measurable
+ * part of every ferry start-up (docs/performance.md), for help text that is plain ASCII. This counts code points, skips ANSI escapes and
  * combining marks, and counts East Asian wide and fullwidth characters as two columns.
  */
 const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)/g;

@@ -34,8 +34,8 @@ export const STORAGE_DESTINATION_PROPERTIES: DestinationProperties = {
   supportsSignatures: true,
   desiredLayerCompression: 'preserve',
   hasThreadSafePutBlob: true,
-  // Unpacking is CPU-bound: 4 layers at once pull as fast as 6 on 2 cores, with ~30 MiB less peak RSS and less
-  // CPU (bench image, overlay: 146-163 vs 176-190 MiB).
+  // Unpacking is CPU-bound: 4 layers at once pull as fast as 6 on 2 cores, with a lower peak RSS and less CPU
+  // (bench/store, see docs/performance.md).
   preferredParallelBlobs: 4,
   acceptsForeignLayerURLs: false,
 };
