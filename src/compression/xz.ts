@@ -2,11 +2,10 @@
  * xz decompression on `xz-decompress` (xz-embedded compiled to WebAssembly: no native code, nothing to compile at
  * install), wrapped as a Node Duplex. The module is loaded on first use, so loading ferry stays cheap.
  *
- * The library decodes one xz stream (any number of blocks, as `xz -T` writes them) and takes one decoder context
- * at a time in the whole process: a context is taken when a decoder starts and given back when it ends, fails or
- * is cancelled. So the decoder here starts only when the first output is asked for, and every way out of the
- * Duplex (end, error, destroy) cancels it. Decoding stops at the end of the first xz stream: bytes after it are
- * read and dropped (they are still part of the blob whose digest the copy verifies).
+ * The library decodes xz streams one after the other (any number of blocks each, as `xz -T` writes them; streams
+ * concatenated as `xz -d` reads them) and takes one decoder context at a time in the whole process: a context is
+ * taken when a decoder starts and given back when it ends, fails or is cancelled. So the decoder here starts only
+ * when the first output is asked for, and every way out of the Duplex (end, error, destroy) cancels it.
  */
 import { createRequire } from 'node:module';
 import { Duplex, PassThrough, Readable } from 'node:stream';
@@ -34,7 +33,7 @@ const CHUNK = 1 << 20;
 export class XzDecompress extends Duplex {
   private readonly input = new PassThrough({ highWaterMark: CHUNK });
   private reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  /** The decoder reached the end of the xz stream (or the Duplex is gone): further input is dropped. */
+  /** The decoder is done with its input (or the Duplex is gone): further input is dropped. */
   private finished = false;
 
   constructor() {

@@ -102,6 +102,11 @@ describe('compression streams', () => {
         expect((await decompressAll(alg, compressed)).length).to.equal(0);
       });
     }
+    it('xz: concatenated streams are read one after the other, as xz -d and Go\'s xz reader read them', async () => {
+      const a = await cliCompress('xz', ['-1'], data.subarray(0, 300_000));
+      const b = await cliCompress('xz', ['-1'], data.subarray(300_000, 700_000));
+      expect((await decompressAll('xz', Buffer.concat([a, b]))).equals(data.subarray(0, 700_000))).to.equal(true);
+    });
     it('bzip2: concatenated streams are read one after the other', async () => {
       const a = await cliCompress('bzip2', [], data.subarray(0, 300_000));
       const b = await cliCompress('bzip2', [], data.subarray(300_000, 700_000));
