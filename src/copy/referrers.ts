@@ -15,7 +15,7 @@
  */
 import { FerryError, ErrorCode } from '../errors.js';
 import { MediaType, isIndexType } from '../manifest/media-types.js';
-import { COSIGN_TAG_SUFFIXES, MAX_REFERRERS, isReferrerTag, parseReferrersIndex, referrersIndex, referrersTag } from '../manifest/referrers.js';
+import { COSIGN_TAG_SUFFIXES, MAX_REFERRERS, blobDescriptorOf, isReferrerTag, parseReferrersIndex, referrersIndex, referrersTag } from '../manifest/referrers.js';
 import type { BlobInfo, ImageDestination, ImageSource, RawManifest, ReferrerDescriptor } from '../types/image.js';
 import { digestOf, parseDigest } from '../util/digest.js';
 
@@ -91,16 +91,9 @@ function contentsOf(c: ReferrerCopyContext, what: string, m: RawManifest): { blo
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw cannotCopy(c, what, 'its manifest is not a JSON object');
   if (doc.schemaVersion !== 2) throw cannotCopy(c, what, `manifests of schema version ${String(doc.schemaVersion)} cannot be copied unchanged`);
   const descriptor = (v: unknown, where: string): BlobInfo => {
-    const d = v as { digest?: unknown; size?: unknown; mediaType?: unknown } | null;
-    if (typeof d !== 'object' || d === null || typeof d.digest !== 'string' || typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) {
-      throw cannotCopy(c, what, `${where} is not a descriptor`);
-    }
-    try {
-      parseDigest(d.digest);
-    } catch {
-      throw cannotCopy(c, what, `${where} has an invalid digest`);
-    }
-    return { digest: d.digest, size: d.size, ...(typeof d.mediaType === 'string' ? { mediaType: d.mediaType } : {}) };
+    const d = blobDescriptorOf(v);
+    if (typeof d === 'string') throw cannotCopy(c, what, `${where} ${d}`);
+    return d;
   };
   if (isIndexType(m.mediaType)) return { blobs: [], manifests: parseReferrersIndex(m.bytes, `${c.from}: referrer ${what}`) };
   const blobs: BlobInfo[] = [];

@@ -8,6 +8,22 @@ import type { ReferrerDescriptor } from '../types/image.js';
 import { parseDigest } from '../util/digest.js';
 import { MediaType } from './media-types.js';
 
+/**
+ * `v` as a blob descriptor (`digest`, `size`, optional `mediaType`), or a reason it is not one: a digest that
+ * parses and a size that is a safe non-negative integer.
+ */
+export function blobDescriptorOf(v: unknown): { digest: string; size: number; mediaType?: string } | string {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'is not a descriptor';
+  const { digest, size, mediaType } = v as Record<string, unknown>;
+  if (typeof digest !== 'string' || typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return 'is not a descriptor';
+  try {
+    parseDigest(digest);
+  } catch {
+    return 'has an invalid digest';
+  }
+  return { digest, size, ...(typeof mediaType === 'string' ? { mediaType } : {}) };
+}
+
 /** The most referrers read for one digest (a listing, or a fallback index). */
 export const MAX_REFERRERS = 1000;
 
