@@ -18,6 +18,11 @@
  * inter-process lock `<file>.lock`; another process copying the same blob meanwhile simply streams without
  * one. Partials older than {@link PARTIAL_MAX_AGE_MS} are removed whenever a store is opened.
  *
+ * The directory is shared: the images of one sync copy at once into one registry or layout, and other ferry processes
+ * may use it too. A store removes it when it closes, and only when it is empty (`rmdir`) and no other store of this
+ * process has it open; a process that finds it gone (another process removed it between creating and using it)
+ * creates it again, a bounded number of times.
+ *
  * Lifetime: a partial is kept when a copy fails (that is what makes the next run resume) — unless the copy failed
  * because the file system filled up, or the file system holding the partials has less than
  * {@link MIN_FREE_FRACTION} of its space free afterwards: then the failed copy's partials are removed, since they
@@ -28,7 +33,7 @@
  */
 import { open, readdir, rename, rm, rmdir, stat, statfs, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { FerryError, ErrorCode, isNoSpace } from '../errors.js';
 import type { SystemContext } from '../types/context.js';
 import type { ImageDestination } from '../types/image.js';
@@ -55,6 +60,15 @@ async function lowOnSpace(dir: string): Promise<boolean> {
     return false;
   }
 }
+
+/** How often a claim creates the directory again when another process removed it meanwhile. */
+const DIR_ATTEMPTS = 5;
+
+/**
+ * The stores of this process by (absolute) directory: how many have it open, and the removal in progress, which a store
+ * opening the directory waits for before creating it (else the removal could land after the creation).
+ */
+const openDirs = new Map<string, { users: number; removing?: Promise<void> }>();
 
 /** Where partial downloads for a destination go, and whether completed ones wait for the commit. */
 export interface PartialLocation {
@@ -161,6 +175,8 @@ export class PartialStore {
   readonly location: PartialLocation;
   private readonly maxAgeMs: number;
   private prepared: Promise<void> | undefined;
+  /** Whether this store counts in {@link openDirs} (from its first claim until it closes). */
+  private opened = false;
   /** Completed partials waiting for the commit. */
   private readonly completed = new Set<PartialBlob>();
   /** Every partial claimed and not yet released or removed. */
@@ -173,16 +189,39 @@ export class PartialStore {
 
   /** Creates the directory and removes stale entries, once. */
   private prepare(signal?: AbortSignal): Promise<void> {
+    const dir = this.location.dir;
+    if (!this.opened) {
+      this.opened = true;
+      const entry = openDirs.get(resolve(dir)) ?? { users: 0 };
+      entry.users++;
+      openDirs.set(resolve(dir), entry);
+    }
     this.prepared ??= (async () => {
+      await openDirs.get(resolve(dir))?.removing;
       try {
-        await makeDirs(this.location.dir, { mode: 0o700 });
+        await makeDirs(dir, { mode: 0o700 }); // creates levels another process removes meanwhile again
       } catch (e) {
         this.prepared = undefined;
-        throw ioErr(`creating ${this.location.dir}`, e);
+        throw ioErr(`creating ${dir}`, e);
       }
       await this.removeStale(signal).catch(() => {});
     })();
     return this.prepared;
+  }
+
+  /** Removes the directory if it is empty and no other store of this process has it open; leaves this store closed. */
+  private async leaveDir(): Promise<void> {
+    if (!this.opened) return;
+    this.opened = false;
+    const dir = this.location.dir;
+    const entry = openDirs.get(resolve(dir));
+    if (!entry) return;
+    if (--entry.users > 0) return;
+    const removing = rmdir(dir).catch(() => {}); // only if empty
+    entry.removing = removing;
+    await removing;
+    if (entry.removing === removing) entry.removing = undefined;
+    if (entry.users === 0 && entry.removing === undefined && openDirs.get(resolve(dir)) === entry) openDirs.delete(resolve(dir));
   }
 
   /** Removes partials (and stray lock files) older than the age limit that nobody holds. */
@@ -215,14 +254,14 @@ export class PartialStore {
    */
   async claim(digest: string, opts: { signal?: AbortSignal } = {}): Promise<PartialBlob | undefined> {
     const path = join(this.location.dir, partialFileName(digest));
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 1; ; attempt++) {
       await this.prepare(opts.signal);
       let lock: HeldLock;
       try {
         lock = await acquireLock(`${path}.lock`, { timeoutMs: 0, signal: opts.signal });
       } catch (e) {
         if (e instanceof FerryError && e.code === ErrorCode.Aborted) throw e;
-        if (attempt === 0 && !(await exists(this.location.dir))) {
+        if (attempt < DIR_ATTEMPTS && !(await exists(this.location.dir))) {
           this.prepared = undefined; // another process removed the empty directory meanwhile
           continue;
         }
@@ -304,10 +343,9 @@ export class PartialStore {
     else await partial.remove();
   }
 
-  /** The destination committed: removes every completed partial, and the directory if it is empty. */
+  /** The destination committed: removes every completed partial (the directory goes at {@link close}). */
   async committed(): Promise<void> {
     for (const p of [...this.completed]) await p.remove();
-    await rmdir(this.location.dir).catch(() => {});
   }
 
   /**
@@ -319,6 +357,6 @@ export class PartialStore {
     const drop = this.claimed.size > 0 && (isNoSpace(failure) || (await lowOnSpace(this.location.dir)));
     for (const p of [...this.claimed]) await (drop ? p.remove() : p.release());
     this.completed.clear();
-    if (this.prepared) await rmdir(this.location.dir).catch(() => {}); // only if empty
+    await this.leaveDir();
   }
 }

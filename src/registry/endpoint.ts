@@ -41,6 +41,9 @@ export interface EndpointRequest extends OpOptions {
   retry?: boolean;
 }
 
+/** Methods whose request may be repeated after a 500 (no body, no effect). */
+const IDEMPOTENT = new Set<EndpointRequest['method']>(['GET', 'HEAD']);
+
 /** The host to actually contact for a registry name. */
 export function physicalHost(host: string): string {
   return host === 'docker.io' ? 'registry-1.docker.io' : host;
@@ -212,7 +215,7 @@ export class Endpoint {
 
   /**
    * Sends an authenticated request: pings first, answers 401 challenges (new challenge, wider scope, stale token),
-   * retries transient failures (network, 429, 502–504), and returns any other answer for the caller to judge.
+   * retries transient failures (network, 429, 502–504, and 500 to a GET or HEAD), and returns any other answer for the caller to judge.
    * A final 401 is thrown as E_UNAUTHORIZED.
    */
   async request(req: EndpointRequest): Promise<HttpResponse> {
@@ -265,6 +268,12 @@ export class Endpoint {
         }
         if (res.status === 429 || res.status === 502 || res.status === 503 || res.status === 504) {
           throw responseError(req.what, res.status, res.headers, await errorText(res, req.method));
+        }
+        if (res.status === 500 && req.retry !== false && IDEMPOTENT.has(req.method)) {
+          // A registry answers 500 to reads racing with writes of the same blob (Debian's docker-registry while
+          // several pushes of one blob commit): a read may be repeated, so it is retried like a 503.
+          const err = responseError(req.what, res.status, res.headers, await errorText(res, req.method));
+          throw new RegistryError(err.code, err.message, { status: err.status, entries: err.entries, retryable: true });
         }
         return res;
       }

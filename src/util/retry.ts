@@ -1,6 +1,7 @@
 /**
  * Retries with exponential backoff and full jitter for transient registry failures: network errors, 429 (honouring
- * `Retry-After`) and 502/503/504. Never for 401/403/404 or other answers.
+ * `Retry-After`) and 502/503/504 — and 500 to a GET or HEAD, which the registry endpoint marks retryable. Never for
+ * 401/403/404 or other answers.
  */
 import { FerryError, ErrorCode, RegistryError } from '../errors.js';
 

@@ -3,10 +3,12 @@
  * Blobs and manifests go straight to `blobs/<alg>/<hex>` through the atomic blob writer (they are
  * content-addressed, so one visible before commit is harmless); `commit` adds the image to
  * `index.json` under the layout's lock, which is what makes it visible. A copy that fails removes the blobs it
- * created that no image in `index.json` uses, and the layout directory itself when the copy created it.
+ * created that no image in `index.json` uses, and the layout directory itself when the copy created it. While other
+ * destinations of this process are open on the same layout (the images of a sync into one layout are copied at once,
+ * and share blobs), that is left to the last of them to close: one of them may be reusing those blobs.
  */
 import { lstat, rmdir, stat, unlink } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
 import { MediaType } from '../../manifest/media-types.js';
@@ -56,6 +58,19 @@ export interface OciLayoutTarget {
 
 const SUPPORTED = [MediaType.OciManifest, MediaType.OciIndex];
 
+/**
+ * The destinations of this process open on one layout directory, and what the failed ones among those already closed
+ * left for the last one to clean up: the blobs they created, and the outermost directory their opening created.
+ */
+interface OpenLayout {
+  open: Set<OciLayoutDestination>;
+  orphans: Set<string>;
+  createdRoot?: string;
+}
+
+/** By absolute layout directory. */
+const openLayouts = new Map<string, OpenLayout>();
+
 /** An ImageDestination writing into an OCI layout. */
 export class OciLayoutDestination implements ImageDestination {
   readonly reference: ImageReference;
@@ -71,16 +86,24 @@ export class OciLayoutDestination implements ImageDestination {
   private committed = false;
   /** Digests of the blob files this destination created (removed again if the copy fails). */
   private readonly created = new Set<string>();
+  /** The entry of this destination's layout in {@link openLayouts} (a destination opened for writing). */
+  private readonly layout: OpenLayout;
   /** Manifests stored under tags beside the image (see tagged.ts), added to `index.json` at commit. */
   private readonly tagged = new Map<string, { mediaType: string; digest: string; size: number }>();
 
-  constructor(target: OciLayoutTarget, ctx: OciDestinationContext) {
+  /** @param track whether it counts among the destinations open on the layout (not a read-only probe's). */
+  constructor(target: OciLayoutTarget, ctx: OciDestinationContext, track = false) {
     this.reference = target.reference;
     this.dir = target.dir;
     this.refName = target.refName;
     this.createdRoot = target.createdRoot;
     this.sharedBlobDir = target.sharedBlobDir;
     this.fsync = target.fsync !== false;
+    let layout = track ? openLayouts.get(resolve(this.dir)) : undefined;
+    layout ??= { open: new Set(), orphans: new Set() };
+    if (track) openLayouts.set(resolve(this.dir), layout);
+    layout.open.add(this);
+    this.layout = layout;
     this.properties = {
       supportedManifestMIMETypes: [...SUPPORTED],
       supportsSignatures: false,
@@ -232,34 +255,45 @@ export class OciLayoutDestination implements ImageDestination {
    * Without a commit, removes what this copy wrote: the blobs it created that no image in `index.json` reaches
    * (under the layout's lock), the `blobs/` directories left empty, and the layout directory (with the parents
    * opening it created) when the copy created it and it is empty now. `index.json` was never touched. Blobs in a
-   * shared blob directory are left: other layouts may use them.
+   * shared blob directory are left: other layouts may use them. While another destination of this process is open on
+   * the layout, all this is left to the last one to close (see the module comment).
    */
   async close(): Promise<void> {
+    if (this.closed && !this.layout.open.has(this)) return;
     this.closed = true;
-    if (this.committed) return;
-    if (this.sharedBlobDir !== undefined) this.created.clear();
-    const removeUnused = async () => {
-      const index = await readIndex(this.dir).catch(() => undefined);
-      const used = index ? await reachable(this.dir, index.manifests, {}) : new Set<string>();
-      for (const digest of this.created) if (!used.has(digest)) await unlink(blobPath(this.dir, digest)).catch(() => {});
-    };
-    // The lock needs a few bytes of disk: on a full file system the blobs are removed without it.
-    await withLock(indexLockPath(this.dir), removeUnused, { timeoutMs: 10_000 }).catch(removeUnused).catch(() => {});
+    const layout = this.layout;
+    layout.open.delete(this);
+    if (!this.committed) {
+      if (this.sharedBlobDir === undefined) for (const d of this.created) layout.orphans.add(d);
+      layout.createdRoot ??= this.createdRoot;
+    }
     this.created.clear();
-    await this.removeCreatedDirs();
+    if (layout.open.size > 0) return;
+    if (openLayouts.get(resolve(this.dir)) === layout) openLayouts.delete(resolve(this.dir));
+    const orphans = [...layout.orphans];
+    layout.orphans.clear();
+    if (orphans.length > 0) {
+      const removeUnused = async () => {
+        const index = await readIndex(this.dir).catch(() => undefined);
+        const used = index ? await reachable(this.dir, index.manifests, {}) : new Set<string>();
+        for (const digest of orphans) if (!used.has(digest)) await unlink(blobPath(this.dir, digest)).catch(() => {});
+      };
+      // The lock needs a few bytes of disk: on a full file system the blobs are removed without it.
+      await withLock(indexLockPath(this.dir), removeUnused, { timeoutMs: 10_000 }).catch(removeUnused).catch(() => {});
+    }
+    if (layout.createdRoot !== undefined) await this.removeCreatedDirs(layout.createdRoot);
   }
 
-  /** When this destination created the layout: removes its empty blob directories, the layout and the parents created with it. */
-  private async removeCreatedDirs(): Promise<void> {
-    if (this.createdRoot === undefined) return;
+  /** Removes the layout's empty blob directories, the layout and its parents up to `createdRoot`, each only if empty. */
+  private async removeCreatedDirs(createdRoot: string): Promise<void> {
     const blobs = join(this.dir, BLOBS_DIR);
     for (const alg of ['sha256', 'sha512', 'sha384']) await rmdir(join(blobs, alg)).catch(() => {});
     await rmdir(blobs).catch(() => {});
     // From the layout up to the outermost directory created at open: each only if empty.
-    const rel = relative(this.createdRoot, this.dir);
+    const rel = relative(createdRoot, this.dir);
     const parts = rel === '' ? [] : rel.split(sep);
     for (let i = parts.length; i >= 0; i--) {
-      const d = join(this.createdRoot, ...parts.slice(0, i));
+      const d = join(createdRoot, ...parts.slice(0, i));
       if (!(await rmdir(d).then(() => true, () => false))) return;
     }
   }
@@ -297,7 +331,7 @@ export async function openOciLayoutDestination(target: OciLayoutTarget, ctx: Oci
   } catch (e) {
     if (!(e instanceof FerryError && e.code === ErrorCode.NotFound)) throw e;
   }
-  return new OciLayoutDestination({ ...target, createdRoot }, ctx);
+  return new OciLayoutDestination({ ...target, createdRoot }, ctx, true);
 }
 
 /** `OciReference.newImageDestination`'s entry point. */

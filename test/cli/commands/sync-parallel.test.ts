@@ -315,6 +315,46 @@ describe('cli: ferry sync with images in parallel into one repository (plain reg
   });
 });
 
+describe('cli: ferry sync in parallel into one repository whose registry answers blob checks with 500 (fault proxy)', function () {
+  this.timeout(60_000);
+  const registry = useRegistry('http');
+  const cleanup = useCleanup();
+  let img: BuiltImage;
+
+  before(async () => {
+    const dir = await cleanup.tempDir('cli-sync-head500');
+    img = await buildImage(join(dir, 'img'), { seed: 379, tag: 'app:t1', layers: 2, layerSize: 20_000 });
+    for (const tag of ['t2', 't3', 't4']) {
+      const c = await ferry(['copy', '--quiet', `oci:${img.layoutDir}:app:t1`, `oci:${img.layoutDir}:app:${tag}`]);
+      expect(c.code, c.stderr).to.equal(0);
+    }
+  });
+  const blobHead = (q: { method: string; path: string }) => q.method === 'HEAD' && q.path.includes('/blobs/sha256:');
+
+  it('a 500 to the first check of each blob is retried: every image is copied', async () => {
+    const front = cleanup.track(await startFaultProxy(registry().url, (q) => (blobHead(q) && q.pathCount === 1 ? { kind: 'status', status: 500 } : undefined)));
+    const r = await ferry(['sync', '--src', 'oci', '--dest', 'docker', '--parallel-images', '4', '--retry-delay', '10ms', '--dest-tls-verify=false', img.layoutDir, `${front.host}/h500`]);
+    expect(r.code, r.stderr).to.equal(0);
+    const shown = front.requests.map((q) => `${q.method} ${q.path}`).join('\n');
+    expect(front.requests.filter(blobHead).length, shown).to.be.greaterThan(img.manifests[0]!.layers.length + 1);
+    expect(front.requests.filter((q) => q.method === 'PUT' && q.path.startsWith('/v2/h500/app/manifests/')), shown).to.have.length(4);
+  });
+
+  it('a 500 to every check fails the sync after the bounded retries, with one error line naming the blob; exit 1', async () => {
+    const front = cleanup.track(await startFaultProxy(registry().url, (q) => (blobHead(q) ? { kind: 'status', status: 500 } : undefined)));
+    const r = await ferry(['sync', '--src', 'oci', '--dest', 'docker', '--parallel-images', '1', '--retry-times', '2', '--retry-delay', '10ms', '--dest-tls-verify=false', `${img.layoutDir}`, `${front.host}/h500all`]);
+    expect(r.code, r.stderr).to.equal(1);
+    const failed = r.stderr.split('\n').filter((l) => l.startsWith('Error:'));
+    expect(failed, r.stderr).to.have.length(1);
+    expect(failed[0], r.stderr).to.match(
+      /^Error: copying oci:\S+: checking whether a blob sha256:[0-9a-f]{64} exists in 127\.0\.0\.1:\d+\/h500all\/app: unexpected HTTP status 500$/,
+    );
+    // the failing blob's check and its 2 retries at least
+    expect(front.requests.filter(blobHead).length, r.stderr).to.be.at.least(3);
+    expect(front.requests.filter((q) => q.method === 'PUT' && q.path.includes('/manifests/')), r.stderr).to.deep.equal([]);
+  });
+});
+
 describe('cli: ferry sync with tags of one multi-platform image in parallel into one repository (fault proxy)', function () {
   this.timeout(60_000);
   const registry = useRegistry('http');

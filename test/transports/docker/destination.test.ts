@@ -142,6 +142,46 @@ describe('transports/docker/destination (real registry, http via fault proxy)', 
     expect(proxy.requests.slice(start).filter((r) => r.method === 'HEAD' && r.path.includes('/blobs/')).length).to.equal(reasons.size);
   });
 
+  /** An image of its own for the 500 tests, so that the blob cache of the other tests is not changed by them. */
+  let own: BuiltImage | undefined;
+  const ownImage = async () => (own ??= await buildImage(join(dir, 'own'), { seed: 43, layers: 2, layerSize: 5_000 }));
+  const blobHeads = (p: FaultProxy, from: number) => p.requests.slice(from).filter((r) => r.method === 'HEAD' && r.path.includes('/blobs/'));
+
+  it('a blob HEAD answered 500 (a registry racing with another push of the blob) is retried; the push completes', async () => {
+    rule = (r) => (r.method === 'HEAD' && r.path.includes('/blobs/') && r.pathCount === 1 ? { kind: 'status', status: 500 } : undefined);
+    const d = await open('lib/head500:v1');
+    const start = proxy.requests.length;
+    const reasons = await pushThrough(await ownImage(), d);
+    expect(await headManifest('lib/head500/manifests/v1')).to.equal(200);
+    const heads = blobHeads(proxy, start);
+    // every blob: the 500, then the answer that it is missing
+    expect(heads.length).to.equal(2 * reasons.size);
+    expect(new Set(heads.map((h) => h.path)).size).to.equal(reasons.size);
+  });
+
+  it('a blob HEAD answered 500 every time fails after the bounded retries, with one line naming the blob', async () => {
+    rule = (r) => (r.method === 'HEAD' && r.path.includes('/blobs/') ? { kind: 'status', status: 500 } : undefined);
+    const d = await open('lib/head500:v2');
+    const start = proxy.requests.length;
+    const digest = (await ownImage()).manifests[0]!.configDigest;
+    const e = await expectRejection(d.tryReusingBlob({ digest, size: -1 }), 'E_REGISTRY');
+    expect(e.message).to.equal(`checking whether a blob ${digest} exists in ${proxy.host}/lib/head500: unexpected HTTP status 500`);
+    expect(blobHeads(proxy, start).length, 'the first attempt and 3 retries').to.equal(4);
+    expect(uploads(proxy, start)).to.deep.equal([]);
+  });
+
+  it('a 500 to an upload (not idempotent) is not retried', async () => {
+    rule = (r) => (r.method === 'POST' && r.path.includes('/blobs/uploads/') ? { kind: 'status', status: 500 } : undefined);
+    const d = await open('lib/post500:v1');
+    const start = proxy.requests.length;
+    const img = await ownImage();
+    const m = img.manifests[0]!;
+    const b = { digest: m.configDigest, size: m.config.length };
+    expect(await d.tryReusingBlob(b)).to.equal(undefined);
+    await expectRejection(d.putBlob(createReadStream(layoutBlobPath(img.layoutDir, b.digest)), b), 'E_REGISTRY');
+    expect(uploads(proxy, start).filter((r) => r.method === 'POST' && !r.path.includes('mount=')).length).to.equal(1);
+  });
+
   it('mounts blobs from another repository the blob cache knows, uploading no body', async () => {
     await flushBlobLocations();
     expect(await knownBlobLocations(proxy.host, multi.manifests[0]!.configDigest, ctx)).to.include('lib/app');

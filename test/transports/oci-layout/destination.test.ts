@@ -107,6 +107,37 @@ describe('transports/oci-layout/destination', function () {
     expect((await readdir(dir)).filter((n) => n.includes('.tmp-'))).to.deep.equal([]);
   });
 
+  it('images copied at once into one layout (sync): a failing copy leaves the blobs it created to another one reusing them', async () => {
+    const dir = join(await cleanup.tempDir('ocid-shared'), 'new', 'layout');
+    const img = makeOciImage('shared');
+    const failing = await open(`oci:${dir}:a`); // creates the layout
+    const other = await open(`oci:${dir}:b`);
+    await failing.putBlob(Readable.from([img.layer.bytes]), { digest: img.layer.digest, size: img.layer.size });
+    expect(await other.tryReusingBlob({ digest: img.layer.digest, size: img.layer.size }), 'reused').to.not.equal(undefined);
+    await failing.close(); // its copy failed: nothing committed
+    await other.putBlob(Readable.from([img.config.bytes]), { digest: img.config.digest, size: img.config.size });
+    await other.putManifest({ bytes: img.manifest.bytes, mediaType: MediaType.OciManifest });
+    await other.commit();
+    await other.close();
+    const names = await readdir(join(dir, 'blobs', 'sha256'));
+    expect(names, 'every blob of the committed image').to.include.members([img.layer, img.config, img.manifest].map((b) => b.digest.slice(7)));
+    expect((await readIndexJson(dir)).manifests.map((m) => m.annotations?.[NAME])).to.deep.equal(['b']);
+  });
+
+  it('images copied at once into one new layout, all failing: the last to close removes their blobs and the layout', async () => {
+    const root = await cleanup.tempDir('ocid-shared-fail');
+    const dir = join(root, 'new', 'layout');
+    const img = makeOciImage('shared-fail');
+    const a = await open(`oci:${dir}:a`);
+    const b = await open(`oci:${dir}:b`);
+    await a.putBlob(Readable.from([img.layer.bytes]), { digest: img.layer.digest, size: img.layer.size });
+    await b.putBlob(Readable.from([img.config.bytes]), { digest: img.config.digest, size: img.config.size });
+    await a.close();
+    expect(await readdir(join(dir, 'blobs', 'sha256'))).to.have.length(2);
+    await b.close();
+    expect(await readdir(root)).to.deep.equal([]);
+  });
+
   it('replaces the descriptor with the same ref name and keeps the others; refuses signatures, Docker manifests and @N', async () => {
     const dir = await cleanup.tempDir('ocid-replace');
     const a = await writeImage(await open(`oci:${dir}:a`), 'a1');
