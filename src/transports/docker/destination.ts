@@ -1,8 +1,9 @@
 /**
  * `docker://` ImageDestination: pushes blobs and manifests to a registry.
  *
- * - `tryReusingBlob`: HEAD in the destination repository ("already exists"), else a cross-repository mount from a
- *   repository the blob-location cache knows on the same registry ("mounted from …").
+ * - `tryReusingBlob`: a cross-repository mount from a repository the blob-location cache knows on the same registry
+ *   ("mounted from …"), else a HEAD in the destination repository ("already exists"); the HEAD comes first when the
+ *   cache names no other repository, or names the destination's own.
  * - `putBlob`: streamed upload (see `registry/upload.ts`), verified while it streams.
  * - `putManifest`: instance manifests of an index are PUT by digest at once (invisible without a tag); the top-level
  *   manifest is kept and PUT in `commit` — by tag, or by digest when the reference has one — so nothing is visible
@@ -98,37 +99,64 @@ export class DockerImageDestination implements ImageDestination {
     if (this.useCache) void recordBlobLocation(this.registry, this.repository, digest, this.ctx);
   }
 
+  /**
+   * Whether the blob is in this repository already (HEAD), or can be mounted there from another repository of the
+   * registry the blob-location cache names. When the cache names such a repository and not this one, the mount is
+   * tried first, without a HEAD: a registry answers 201 to a mount of a blob the repository already holds too, and the
+   * HEAD is sent only when no mount succeeded. When the cache names this repository, or nothing, the HEAD comes first.
+   * A blob found missing is claimed (blob-claims.ts) until `putBlob` writes it.
+   */
   async tryReusingBlob(info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo | undefined> {
     if (!info.digest) return undefined;
-    parseDigest(info.digest);
-    const key = claimKey(this.registry, this.repository, info.digest);
-    for (;;) {
-      const size = await blobSize(this.client, info.digest, opts);
-      if (size !== undefined) {
-        this.record(info.digest);
-        return { ...info, size: size >= 0 ? size : info.size, reason: 'already exists' };
-      }
-      // another image of this process is writing the blob into this repository: wait for it, then look again
-      const other = claimHeldElsewhere(key);
-      if (other === undefined) break;
+    const digest = info.digest;
+    parseDigest(digest);
+    const key = claimKey(this.registry, this.repository, digest);
+    const exists = async (): Promise<BlobInfo | undefined> => {
+      const size = await blobSize(this.client, digest, opts);
+      if (size === undefined) return undefined;
+      this.record(digest);
+      return { ...info, size: size >= 0 ? size : info.size, reason: 'already exists' };
+    };
+    const known = this.useCache ? await knownBlobLocations(this.registry, digest, this.ctx) : [];
+    const candidates = known.filter((r) => r !== this.repository).slice(0, MAX_MOUNT_CANDIDATES);
+    let looked = false;
+    if (candidates.length === 0 || known.includes(this.repository)) {
+      const found = await exists();
+      if (found) return found;
+      looked = true;
+    }
+    // another image of this process is writing the blob into this repository: wait for it, then look again
+    for (let other = claimHeldElsewhere(key); other !== undefined; other = claimHeldElsewhere(key)) {
       await other;
       opts.signal?.throwIfAborted();
+      const found = await exists();
+      if (found) return found;
+      looked = true;
     }
-    this.claims.set(info.digest, claimBlob(key));
-    if (!this.useCache) return undefined;
-    const candidates = (await knownBlobLocations(this.registry, info.digest, this.ctx, this.repository)).slice(0, MAX_MOUNT_CANDIDATES);
+    this.claims.set(digest, claimBlob(key));
     for (const from of candidates) {
       let mounted = false;
       try {
-        mounted = await mountBlob(this.client, info.digest, from, opts);
+        mounted = await mountBlob(this.client, digest, from, opts);
       } catch (e) {
         if (opts.signal?.aborted || (e instanceof FerryError && e.code === ErrorCode.Aborted)) throw e;
         continue; // not allowed to read there, or the registry refuses mounts: try the next one, then upload
       }
       if (mounted) {
-        this.record(info.digest);
-        this.endClaim(info.digest);
+        this.record(digest);
+        this.endClaim(digest);
         return { ...info, reason: `mounted from ${from}` };
+      }
+    }
+    if (!looked) {
+      // no mount: the blob may still be in this repository (the cache did not know it)
+      const found = await exists().catch((e: unknown) => {
+        this.endClaim(digest);
+        throw e;
+      });
+      if (found) {
+        this.endClaim(digest);
+        return found;
       }
     }
     return undefined;

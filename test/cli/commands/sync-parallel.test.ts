@@ -165,6 +165,33 @@ describe('cli: ferry sync skips what is there, in parallel (htpasswd registry, a
     expect(report[0]!['seconds']).to.be.a('number');
   });
 
+  it('a cold sync of images sharing layers: every blob is mounted from where the cache saw it, with no HEAD before, nothing uploaded', async () => {
+    const img = await buildImage(join(dir, 'img', 'cold'), { seed: 360, layers: 3, layerSize: 1_000 });
+    const coldRepos = ['cold/x', 'cold/y'];
+    for (const repo of coldRepos) for (const tag of ['c1', 'c2', 'c3']) await pushImage(img, registry(), `${repo}:${tag}`);
+    const file = join(dir, 'cold.yaml');
+    await writeFile(
+      file,
+      [`${host()}:`, `  cert-dir: ${registry().certDir}`, '  credentials:', `    username: ${registry().username}`, `    password: ${registry().password}`, '  images:', ...coldRepos.map((r) => `    ${r}: []`), ''].join('\n'),
+    );
+    // a first sync teaches the blob-location cache where the blobs are
+    const first = await ferry(['sync', '--src', 'yaml', '--dest', 'docker', ...dest(), file, `${host()}/cold1`]);
+    expect(first.code, first.stderr).to.equal(0);
+    const from = await logSize();
+    const r = await ferry(['sync', '--src', 'yaml', '--dest', 'docker', ...dest(), file, `${host()}/cold2`]);
+    expect(r.code, r.stderr).to.equal(0);
+    const reqs = (await logged(from)).filter((q) => q.path.includes('/blobs/'));
+    const shown = reqs.map((q) => `${q.method} ${q.path} ${q.status}`).join('\n');
+    expect(reqs.filter((q) => q.method === 'HEAD' && q.status !== 200), shown).to.deep.equal([]);
+    expect(reqs.filter((q) => q.method === 'PUT' || q.method === 'PATCH' || q.method === 'GET' || q.method === 'DELETE'), shown).to.deep.equal([]);
+    const mounts = reqs.filter((q) => q.method === 'POST');
+    expect(mounts.every((q) => q.status === 201 && q.path.includes('mount=')), shown).to.equal(true);
+    const blobs = [img.manifests[0]!.configDigest, ...img.manifests[0]!.layers.map((l) => l.digest)];
+    const mounted = new Set(mounts.map((q) => `${q.path.split('/blobs/')[0]} ${decodeURIComponent(/mount=([^&]+)/.exec(q.path)![1]!)}`));
+    expect([...mounted].sort(), shown).to.deep.equal(['x', 'y'].flatMap((n) => blobs.map((b) => `/v2/cold2/${n} ${b}`)).sort());
+    for (const n of ['x', 'y']) expect(await remoteDigest(`cold2/${n}`, 'c3')).to.equal(img.digest);
+  });
+
   it('a changed tag is copied, the unchanged ones skipped; a copy that would change the manifest (--format) is never skipped', async () => {
     const changed = await buildImage(join(dir, 'img', 'changed'), { seed: 399, layers: 1, layerSize: 1_200 });
     await ferry(['sync', '--src', 'docker', '--dest', 'docker', ...src(), ...dest(), `${host()}/src/a`, `${host()}/changed`]);

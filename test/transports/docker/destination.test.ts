@@ -60,6 +60,7 @@ async function expectRejection(p: Promise<unknown>, code: string): Promise<Ferry
 
 const uploads = (p: FaultProxy, from = 0) => p.requests.slice(from).filter((r) => /\/blobs\/uploads\//.test(r.path));
 const bodyUploads = (p: FaultProxy, from = 0) => uploads(p, from).filter((r) => r.method === 'PUT' || r.method === 'PATCH');
+const blobHeads = (p: FaultProxy, from = 0) => p.requests.slice(from).filter((r) => r.method === 'HEAD' && r.path.includes('/blobs/'));
 
 describe('transports/docker/destination (real registry, http via fault proxy)', function () {
   this.timeout(120_000);
@@ -193,6 +194,8 @@ describe('transports/docker/destination (real registry, http via fault proxy)', 
     expect(mounts.length).to.equal(reasons.size);
     expect(mounts.every((m) => m.status === 201 && m.path.includes('from=lib%2Fapp'))).to.equal(true);
     expect(bodyUploads(proxy, start)).to.deep.equal([]);
+    // the cache predicted every mount: no HEAD was sent before it
+    expect(blobHeads(proxy, start)).to.deep.equal([]);
     const r = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/other/copy:v1`]);
     expect(r.stdoutBytes.equals(multi.bytes)).to.equal(true);
   });
@@ -209,6 +212,62 @@ describe('transports/docker/destination (real registry, http via fault proxy)', 
     expect(mounts.length).to.equal(reasons.size);
     expect(mounts.every((m) => m.status === 202)).to.equal(true);
     expect(proxy.requests.slice(start).filter((r) => r.method === 'DELETE').length).to.equal(reasons.size);
+    // after the failed mount, one HEAD (the blob might have been in the repository), then the upload
+    expect(blobHeads(proxy, start).map((r) => r.status)).to.deep.equal([...reasons.keys()].map(() => 404));
+    expect(bodyUploads(proxy, start).length).to.equal(reasons.size);
+    const r = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/lib/stale:v1`]);
+    expect(r.stdoutBytes.equals(img.bytes)).to.equal(true);
+  });
+
+  it('a registry refusing mounts: the blob is looked for (HEAD) and pushed', async () => {
+    const img = await buildImage(join(dir, 'refused'), { seed: 44, layers: 1, layerSize: 1000 });
+    const first = await open('lib/refused-src:v1');
+    await pushThrough(img, first);
+    await flushBlobLocations();
+    rule = (r) => (r.method === 'POST' && r.path.includes('mount=') ? { kind: 'status', status: 405 } : undefined);
+    const d = await open('lib/refused:v1');
+    const start = proxy.requests.length;
+    const reasons = await pushThrough(img, d);
+    expect([...reasons.values()].every((x) => x === undefined)).to.equal(true);
+    expect(proxy.requests.slice(start).filter((r) => r.path.includes('mount=')).map((r) => r.status)).to.deep.equal([...reasons.keys()].map(() => 405));
+    expect(blobHeads(proxy, start).length).to.equal(reasons.size);
+    expect(bodyUploads(proxy, start).length).to.equal(reasons.size);
+    const r = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/lib/refused:v1`]);
+    expect(r.stdoutBytes.equals(img.bytes)).to.equal(true);
+  });
+
+  it('a blob already in the repository but not known there to the cache: the mount answers 201, nothing is uploaded', async () => {
+    const img = await buildImage(join(dir, 'there'), { seed: 45, layers: 1, layerSize: 1000 });
+    const { recordBlobLocation } = await import('../../../src/registry/blob-cache.js');
+    const d1 = await open('lib/there:v1', { blobCache: false });
+    await pushThrough(img, d1);
+    const blobs = [img.manifests[0]!.configDigest, ...img.manifests[0]!.layers.map((l) => l.digest)];
+    for (const dgst of blobs) await recordBlobLocation(proxy.host, 'lib/there', dgst, { ...ctx, homeDir: join(dir, 'home2') });
+    await flushBlobLocations();
+    // a cache that knows the blobs only in lib/there, used by a push into lib/there2 that already holds them
+    const d2 = await openDockerDestination(ref('lib/there2:v1'), { ...ctx, homeDir: join(dir, 'home2') }, { blobCache: false });
+    cleanup.defer(() => d2.close());
+    await pushThrough(img, d2);
+    const d3 = await openDockerDestination(ref('lib/there2:v2'), { ...ctx, homeDir: join(dir, 'home2') });
+    cleanup.defer(() => d3.close());
+    const start = proxy.requests.length;
+    const reasons = await pushThrough(img, d3);
+    expect([...reasons.values()].every((x) => x === 'mounted from lib/there')).to.equal(true);
+    expect(blobHeads(proxy, start)).to.deep.equal([]);
+    expect(uploads(proxy, start).map((r) => r.status)).to.deep.equal(blobs.map(() => 201));
+  });
+
+  it('two images pushing one blob into one repository at once: one mount, the other finds it (one writer per blob)', async () => {
+    const img = await buildImage(join(dir, 'race'), { seed: 46, layers: 1, layerSize: 1000 });
+    await pushThrough(img, await open('lib/race-src:v1'));
+    await flushBlobLocations();
+    const [a, b] = [await open('lib/race:v1'), await open('lib/race:v2')];
+    const layer = img.manifests[0]!.layers[0]!;
+    const start = proxy.requests.length;
+    const got = await Promise.all([a.tryReusingBlob(layer), b.tryReusingBlob(layer)]);
+    expect(got.map((g) => g?.reason).sort()).to.deep.equal(['already exists', 'mounted from lib/race-src']);
+    expect(uploads(proxy, start).map((r) => `${r.method} ${r.status}`)).to.deep.equal(['POST 201']);
+    expect(blobHeads(proxy, start).map((r) => r.status)).to.deep.equal([200]);
   });
 
   it('uploads a multi-MiB blob in chunks (Content-Range, following Location), resuming a chunk the registry did not get', async () => {
@@ -324,6 +383,10 @@ for (const mode of ['tls', 'basic', 'token'] as RegistryMode[]) {
       cleanup.defer(() => d2.close());
       const reasons = await pushThrough(img, d2);
       expect([...reasons.values()].every((r) => r === 'mounted from src/app')).to.equal(true);
+      // mounted straight away, with no HEAD before (the registry's access log)
+      const log = await readFile(reg.logFile, 'utf8');
+      expect([...log.matchAll(/"HEAD \/v2\/dst\/app\/blobs\/\S+ HTTP/g)]).to.deep.equal([]);
+      expect([...log.matchAll(/"POST \/v2\/dst\/app\/blobs\/uploads\/\?mount=\S+ HTTP\/[\d.]+" 201/g)].length).to.equal(reasons.size);
       if (reg.tokenServer) {
         const scopes = reg.tokenServer.requests.slice(tokensBefore).flatMap((r) => r.scope);
         expect(scopes).to.include('repository:src/app:pull');
