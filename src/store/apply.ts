@@ -222,8 +222,10 @@ class LayerWriter {
     this.ensureParents(parts, e.name);
     const parentRel = parts.slice(0, -1).join('/');
     if (this.aufs) {
-      this.aufsMarker(e, parts, base, parentRel);
-    } else if (base === OPAQUE) {
+      await this.aufsMarker(e, parts, base, parentRel);
+      return;
+    }
+    if (base === OPAQUE) {
       this.recorded.opaques.push(parentRel);
       if (!this.record) this.native.lsetxattr(this.abs(parentRel), this.opaqueXattr, Buffer.from('y'));
     } else if (!base.startsWith(WHITEOUT + WHITEOUT)) {
@@ -245,26 +247,17 @@ class LayerWriter {
   }
 
   /**
-   * A whiteout kept as the empty regular file the tar names, with the entry's owner, mode and time (what
-   * fuse-overlayfs reads); recorded all the same, so that the checks against the lower layers still run.
+   * A whiteout kept as the regular file the tar names (with its content, owner, mode and time: what fuse-overlayfs
+   * reads); recorded all the same, so that the checks against the lower layers still run.
    */
-  private aufsMarker(e: TarEntry, parts: string[], base: string, parentRel: string): void {
+  private async aufsMarker(e: TarEntry, parts: string[], base: string, parentRel: string): Promise<void> {
     if (base === OPAQUE) this.recorded.opaques.push(parentRel);
     else if (!base.startsWith(WHITEOUT + WHITEOUT)) {
       const hidden = base.slice(WHITEOUT.length);
       this.recorded.whiteouts.push(parentRel === '' ? hidden : `${parentRel}/${hidden}`);
     }
     const rel = parts.join('/');
-    this.replace(rel, e.name);
-    const fd = openSync(this.abs(rel), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    try {
-      if (this.doChown && (e.uid !== this.myUid || e.gid !== this.myGid)) this.own(e, () => fchownSync(fd, e.uid, e.gid));
-      fchmodSync(fd, e.mode);
-      futimesSync(fd, e.mtime, e.mtime);
-    } finally {
-      closeSync(fd);
-    }
-    this.created.set(rel, 'file');
+    await this.file(e, rel, this.abs(rel));
   }
 
   private directory(e: TarEntry, rel: string, p: string): void {
