@@ -19,6 +19,7 @@ import type { Readable } from 'node:stream';
 import { ErrorCode, FerryError, digestMismatch } from '../errors.js';
 import type { OpOptions } from '../types/context.js';
 import { parseDigest } from '../util/digest.js';
+import { SizeCheckingStream } from '../util/size-check-stream.js';
 import { VerifyingStream } from '../util/verify-stream.js';
 import { RegistryClient, RegistryClient as Client } from './client.js';
 import { discard, header, type HttpResponse } from './http.js';
@@ -31,6 +32,11 @@ export const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
 
 /** How uploads are done. */
 export interface UploadSettings {
+  /**
+   * The digest and size the caller verified the bytes against already (`PutBlobOptions.verifiedUpstream`): with
+   * the blob's own digest and size, bytes are counted but not hashed again (the registry checks the digest too).
+   */
+  verifiedUpstream?: { readonly digest: string; readonly size: number };
   /** Forces chunked uploads with chunks of this many bytes (tests; registries with request size limits). */
   chunkSize?: number;
   /** Blobs of a known size above this are uploaded in chunks of `chunkSize` (default 1 GiB, chunks of 32 MiB). */
@@ -155,7 +161,11 @@ export async function uploadBlob(
   opts: OpOptions & UploadSettings = {},
 ): Promise<UploadResult> {
   const w = what(client, info.digest || undefined);
-  const verifier = new VerifyingStream({ digest: info.digest || undefined, size: info.size, what: `blob ${info.digest || '(being computed)'}` });
+  const up = opts.verifiedUpstream;
+  const verifier =
+    info.digest && up !== undefined && up.digest === info.digest && up.size === info.size && info.size >= 0
+      ? new SizeCheckingStream(up, `blob ${info.digest}`)
+      : new VerifyingStream({ digest: info.digest || undefined, size: info.size, what: `blob ${info.digest || '(being computed)'}` });
   let streamError: unknown;
   verifier.on('error', (e) => {
     streamError ??= e;
@@ -227,7 +237,7 @@ export async function uploadBlob(
  */
 async function uploadChunks(
   client: RegistryClient,
-  verifier: VerifyingStream,
+  verifier: VerifyingStream | SizeCheckingStream,
   location: string,
   chunkSize: number,
   w: string,

@@ -109,6 +109,28 @@ describe('registry/upload (real registry via fault proxy)', function () {
     expect(isRetryableUpload(e)).to.equal(false);
   });
 
+  it('bytes verified upstream are counted, not hashed again: too many or too few fail, wrong ones are refused by the registry', async () => {
+    const c = client('up/verified');
+    const data = randomish(70_000, 41);
+    const verified = { digest: digestOf(data), size: data.length };
+    expect((await uploadBlob(c, Readable.from([data]), verified, { verifiedUpstream: verified })).method).to.equal('monolithic');
+    expect(await blobSize(c, verified.digest)).to.equal(data.length);
+    const other = randomish(70_000, 42);
+    const claimed = { digest: digestOf(other), size: other.length };
+    let e = await rejection(uploadBlob(c, Readable.from([other, Buffer.from('x')]), claimed, { verifiedUpstream: claimed }));
+    expect(e.code).to.equal('E_SIZE_MISMATCH');
+    e = await rejection(uploadBlob(c, Readable.from([other.subarray(1)]), claimed, { verifiedUpstream: claimed }));
+    expect(e.code).to.equal('E_SIZE_MISMATCH');
+    // A caller that verified nothing (its claim is wrong): the registry checks the digest and stores nothing.
+    const lie = Buffer.from(other);
+    lie[0] = lie[0]! ^ 1;
+    await rejection(uploadBlob(c, Readable.from([lie]), claimed, { verifiedUpstream: claimed }));
+    expect(await blobSize(c, claimed.digest)).to.equal(undefined);
+    // Verified against another digest: hashed here as before.
+    e = await rejection(uploadBlob(c, Readable.from([lie]), claimed, { verifiedUpstream: { digest: digestOf(lie), size: lie.length } }));
+    expect(e.code).to.equal('E_DIGEST_MISMATCH');
+  });
+
   it('a source stream error fails the upload with that error and cancels the session', async () => {
     const c = client('up/srcerr');
     const src = new Readable({ read() {} });

@@ -171,7 +171,7 @@ export class DockerImageDestination implements ImageDestination {
   async putBlob(stream: Readable, info: BlobInfo, opts: PutBlobOptions = {}): Promise<BlobInfo> {
     let r;
     try {
-      r = await uploadBlob(this.client, stream, { digest: info.digest, size: info.size }, { ...this.opts.upload, signal: opts.signal });
+      r = await uploadBlob(this.client, stream, { digest: info.digest, size: info.size }, { ...this.opts.upload, signal: opts.signal, verifiedUpstream: opts.verifiedUpstream });
     } finally {
       this.endClaim(info.digest);
     }

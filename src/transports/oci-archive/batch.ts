@@ -1,13 +1,15 @@
 /**
  * Many images written into one OCI archive at once (`sync --dest oci-archive`): every image goes into one layout
- * staged beside the archive (blobs shared, each stored once, images copied in parallel safely: the layout's
- * `index.json` is updated under its lock), and `commit` writes the archive once, merged with what it already
- * holds (merge.ts; an image of the same ref name is replaced), under the archive's lock. Blobs the archive already
- * holds are not copied again. With earlier archives (`--since`, archive-index.ts), blobs they carried are not
- * copied either: they are left out and recorded as expected at the destination. The archive's index document is
- * written inside it and beside it (`ARCHIVE.index.json`). With a split size, the archive is written as parts
- * (`ARCHIVE.001`, … and `ARCHIVE.sha256`) instead of one file. Nothing changes at the archive before `commit`;
- * `close` removes the staging.
+ * staged beside the archive (images copied in parallel safely: the layout's `index.json` is updated under its
+ * lock), its blobs of known digest and size straight into the new archive's tar (spool.ts; each stored once), and
+ * `commit` completes that tar and puts it in place — or, when the archive already holds images or a blob failed
+ * half-way, writes the archive anew, merged with what it holds (merge.ts; an image of the same ref name is
+ * replaced) — under the archive's lock. Blobs the archive already holds are not copied again. With earlier
+ * archives (`--since`, archive-index.ts), blobs they carried are not copied either: they are left out and recorded
+ * as expected at the destination. The archive's index document is written inside it and beside it
+ * (`ARCHIVE.index.json`). With a split size, the archive is written as parts (`ARCHIVE.001`, … and
+ * `ARCHIVE.sha256`) instead of one file. Nothing changes at the archive before `commit`; `close` removes the
+ * staging.
  */
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -22,7 +24,8 @@ import { readIndex } from '../oci-layout/layout.js';
 import { type OciDestinationContext, type OciLayoutDestination, openOciLayoutDestination } from '../oci-layout/destination.js';
 import { hasArchiveContent, rewriteArchive } from '../shared/archive-rewrite.js';
 import { requireDirectory } from '../shared/files.js';
-import { archivedBlobSizes, writeMergedLayout } from './merge.js';
+import { archivedBlobSizes, type MergeOptions, planMergedLayout, writeMergedLayout, writeMergePlan } from './merge.js';
+import { ArchiveSpool } from './spool.js';
 import { type EarlierArchive, readEarlierArchive, SIDE_INDEX_SUFFIX, type SizedBlob } from './archive-index.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { isSplitArchive, partPath, splitFile } from '../shared/split-parts.js';
@@ -47,11 +50,12 @@ class BatchImageDestination implements ImageDestination {
   }
 
   async tryReusingBlob(info: BlobInfo, opts?: OpOptions): Promise<BlobInfo | undefined> {
-    return (await this.inner.tryReusingBlob(info, opts)) ?? this.batch.reuseArchived(info);
+    return (await this.batch.spool.reuse(info)) ?? (await this.inner.tryReusingBlob(info, opts)) ?? this.batch.reuseArchived(info);
   }
 
+  /** Into the archive's tar when the digest and size are known (spool.ts), else into the staged layout. */
   putBlob(stream: Readable, info: BlobInfo, opts?: PutBlobOptions): Promise<BlobInfo> {
-    return this.inner.putBlob(stream, info, opts);
+    return this.batch.spool.accepts(info) ? this.batch.spool.put(stream, info, opts) : this.inner.putBlob(stream, info, opts);
   }
 
   putManifest(manifest: RawManifest, instanceDigest?: string, opts?: OpOptions): Promise<void> {
@@ -110,6 +114,8 @@ export class OciArchiveBatch {
     private readonly earlier: EarlierArchive[],
     /** Split the archive into parts of this many bytes (`ARCHIVE.001`, …; src/transports/shared/split-parts.ts). */
     private readonly splitSize: number | undefined,
+    /** The archive's tar being written, holding the blobs as they arrive. */
+    readonly spool: ArchiveSpool,
   ) {}
 
   /** Blobs the earlier archives carried (or expected), by digest. */
@@ -138,8 +144,13 @@ export class OciArchiveBatch {
     const earlier: EarlierArchive[] = [];
     for (const s of opts.since ?? []) earlier.push(await readEarlierArchive(s, { signal: opts.signal, tmpDir: ctx.tmpDir }));
     const temp = await makeOwnedTempDir(dirname(ref.resolvedPath), TEMP_PREFIX);
-    const archived = (await hasArchiveContent(path)) ? await archivedBlobSizes(path, opts).catch(() => new Map<string, number>()) : new Map<string, number>();
-    return new OciArchiveBatch(path, temp, archived, ctx.tmpDir, earlier, opts.splitSize);
+    try {
+      const archived = (await hasArchiveContent(path)) ? await archivedBlobSizes(path, opts).catch(() => new Map<string, number>()) : new Map<string, number>();
+      return new OciArchiveBatch(path, temp, archived, ctx.tmpDir, earlier, opts.splitSize, await ArchiveSpool.create(temp.path));
+    } catch (e) {
+      await temp.remove().catch(() => {});
+      throw e;
+    }
   }
 
   /** The image `refName` of the archive, to copy into. */
@@ -179,16 +190,25 @@ export class OciArchiveBatch {
     const staged = await readIndex(this.layoutDir, opts).catch(() => undefined);
     if (!staged || staged.manifests.length === 0) return false;
     let doc: Buffer | undefined;
-    const merge = { signal: opts.signal, required: this.reused, archive: this.path, external: this.external, indexDoc: true, onIndexDoc: (b: Buffer) => (doc = b) };
-    await rewriteArchive(this.path, `OCI archive ${this.path}`, (old, tar) => writeMergedLayout(this.layoutDir, old, tar, {
-      ...merge,
+    const merge: MergeOptions = {
+      signal: opts.signal,
+      required: this.reused,
+      archive: this.path,
+      external: this.external,
+      indexDoc: true,
+      onIndexDoc: (b: Buffer) => (doc = b),
       buildsOn: this.earlier.map((e) => ({ name: e.name, id: e.id })),
-    }), {
+      spooled: (digest) => this.spool.source(digest, opts),
+    };
+    // What the archive held: the whole file, else its parts.
+    const readFrom = !(await hasArchiveContent(this.path)) && (await isSplitArchive(partPath(this.path, 1))) ? partPath(this.path, 1) : this.path;
+    const whenNew = await this.finishSpool(readFrom, merge, opts);
+    await rewriteArchive(this.path, `OCI archive ${this.path}`, (old, tar) => writeMergedLayout(this.layoutDir, old, tar, merge), {
       sinkDir: this.temp.path,
       signal: opts.signal,
       tmpDir: this.tmpDir,
-      // What the archive held: the whole file, else its parts.
-      readFrom: !(await hasArchiveContent(this.path)) && (await isSplitArchive(partPath(this.path, 1))) ? partPath(this.path, 1) : this.path,
+      readFrom,
+      whenNew,
       place: this.splitSize === undefined ? undefined : (file) => splitFile(file, this.path, this.splitSize!, opts).then(() => {}),
       // The index beside the archive: what a later `--since` reads when the archive itself is gone.
       afterCommit: async () => {
@@ -198,8 +218,22 @@ export class OciArchiveBatch {
     return true;
   }
 
+  /**
+   * Completes the spool into the whole archive when it can be (nothing to merge with, every blob in it whole and
+   * part of the archive): returns its path, else undefined (the archive is then written anew, from the spool).
+   */
+  private async finishSpool(readFrom: string, merge: MergeOptions, opts: OpOptions): Promise<string | undefined> {
+    if (this.spool.damaged || (await hasArchiveContent(readFrom))) return undefined;
+    const plan = await planMergedLayout(this.layoutDir, undefined, merge);
+    const inPlace = this.spool.digests;
+    for (const d of inPlace) if (!plan.blobs.has(d)) return undefined; // a blob of no image (one that failed)
+    await this.spool.finish((tar) => writeMergePlan(plan, tar, { ...merge, inPlace }), opts);
+    return this.spool.path;
+  }
+
   /** Removes the staging directory. */
   async close(): Promise<void> {
+    await this.spool.close();
     await this.temp.remove().catch(() => {});
   }
 }

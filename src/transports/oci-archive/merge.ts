@@ -2,17 +2,19 @@
  * An OCI archive holding several images: a new layout (the images just copied, in a directory) merged with an
  * existing archive (a tar index). The merged `index.json` is the old one with each new descriptor added as the
  * `oci:` destination adds it (a descriptor of the same ref name is replaced, see `addManifestDescriptor`); the
- * blobs are those the merged index reaches, each stored once, taken from the new layout or else from the old
- * archive. Blobs that earlier archives carried (`--since`, archive-index.ts) are left out and recorded as
- * expected, in `ferry-archive.json`. The tar holds `blobs/`, `ferry-archive.json` (when written), `index.json` and
- * `oci-layout` in name order, like `packDirectory`, so the same content always gives the same bytes.
+ * blobs are those the merged index reaches, each stored once, taken from the blobs written beside the layout
+ * (spool.ts), the new layout, or else the old archive. Blobs that earlier archives carried (`--since`,
+ * archive-index.ts) are left out and recorded as expected, in `ferry-archive.json`. The tar holds `blobs/`, `ferry-archive.json` (when written), `index.json` and
+ * `oci-layout` in name order, like `packDirectory`, so the same content always gives the same bytes — except when
+ * the blobs are already in the tar being written (spool.ts, {@link writeMergePlan}'s `inPlace`): they stay in the
+ * order they arrived in, and the rest follows.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { OpOptions } from '../../types/context.js';
-import { readBoundedFile } from '../../util/bounded-read.js';
+import { readBoundedFile, readBoundedStream } from '../../util/bounded-read.js';
 import { isDigest, parseDigest } from '../../util/digest.js';
 import { indexTar, type TarEntry, type TarIndex } from '../../tar/file-index.js';
 import type { TarWriter } from '../../tar/writer.js';
@@ -42,6 +44,8 @@ export interface MergeOptions extends OpOptions {
   indexDoc?: boolean;
   /** Receives the bytes of `ferry-archive.json` when it is written. */
   onIndexDoc?: (bytes: Buffer) => void;
+  /** Blobs written outside the layout (spool.ts), found before the layout's and the old archive's. */
+  spooled?: (digest: string) => BlobSource | undefined;
 }
 
 /** The name of a blob inside a layout tar. */
@@ -83,9 +87,20 @@ export async function archivedBlobSizes(path: string, opts: OpOptions = {}): Pro
 }
 
 /** Where a blob of the merged archive comes from. */
-interface BlobSource {
+export interface BlobSource {
   size: number;
   open(): Readable;
+}
+
+/** What {@link planMergedLayout} finds the merged archive holds. */
+export interface MergePlan {
+  index: OciIndex;
+  /** Its blobs, by digest (sorted). */
+  blobs: Map<string, BlobSource>;
+  /** Blobs left out, expected at the destination. */
+  expects: (SizedBlob & { in: string })[];
+  /** The old archive's `ferry-archive.json`. */
+  oldDoc: Awaited<ReturnType<typeof readTarArchiveIndex>>;
 }
 
 /**
@@ -95,6 +110,14 @@ interface BlobSource {
  *         replaced the image that had it); E_INVALID_MANIFEST for an old archive that is not an OCI layout; E_IO.
  */
 export async function writeMergedLayout(layoutDir: string, old: TarIndex | undefined, tar: TarWriter, opts: MergeOptions): Promise<void> {
+  await writeMergePlan(await planMergedLayout(layoutDir, old, opts), tar, opts);
+}
+
+/**
+ * What the merge of the layout at `layoutDir` with the old archive `old` holds (see {@link writeMergedLayout}).
+ * @throws what {@link writeMergedLayout} throws.
+ */
+export async function planMergedLayout(layoutDir: string, old: TarIndex | undefined, opts: MergeOptions): Promise<MergePlan> {
   const mine = await readIndex(layoutDir, opts);
   let index: OciIndex = mine;
   if (old) {
@@ -113,6 +136,8 @@ export async function writeMergedLayout(layoutDir: string, old: TarIndex | undef
     }
   };
   const sourceOf = async (digest: string): Promise<BlobSource | undefined> => {
+    const s = opts.spooled?.(digest);
+    if (s) return s;
     const l = await local(digest);
     if (l) return { size: l.size, open: () => createReadStream(l.path, { highWaterMark: BLOB_READ_CHUNK, signal: opts.signal }) };
     const e = old ? archivedBlob(old, digest) : undefined;
@@ -120,6 +145,8 @@ export async function writeMergedLayout(layoutDir: string, old: TarIndex | undef
     return undefined;
   };
   const reached = await reachableVia(index.manifests, async (digest, limit) => {
+    const s = opts.spooled?.(digest);
+    if (s) return s.size > limit ? undefined : readBoundedStream(s.open(), { what: `manifest ${digest}`, limit, signal: opts.signal });
     const l = await local(digest);
     if (l) return l.size > limit ? undefined : readBoundedFile(l.path, { what: `manifest ${digest}`, limit, signal: opts.signal });
     const e = old ? archivedBlob(old, digest) : undefined;
@@ -142,16 +169,28 @@ export async function writeMergedLayout(layoutDir: string, old: TarIndex | undef
     }
     // Otherwise a blob the layout never held (a foreign layer, or one missing from the old archive): left out, as in `oci:`.
   }
+  return { index, blobs, expects, oldDoc };
+}
+
+/**
+ * Writes the merged archive `plan` into `tar` and finishes it; with `inPlace`, the tar already holds `blobs/`,
+ * `blobs/sha256/` and the blobs `inPlace` names (spool.ts), and only the others are added.
+ * @throws FerryError(E_IO), E_SIZE_MISMATCH, E_ABORTED.
+ */
+export async function writeMergePlan(plan: MergePlan, tar: TarWriter, opts: MergeOptions & { inPlace?: ReadonlySet<string> }): Promise<void> {
+  const { index, blobs, expects, oldDoc } = plan;
   const byAlg = new Map<string, string[]>();
   for (const digest of blobs.keys()) {
     const { algorithm, hex } = parseDigest(digest);
     byAlg.set(algorithm, [...(byAlg.get(algorithm) ?? []), hex]);
   }
   try {
-    await tar.addDirectory(BLOBS_DIR);
+    const inPlace = opts.inPlace;
+    if (!inPlace) await tar.addDirectory(BLOBS_DIR);
     for (const alg of [...byAlg.keys()].sort()) {
-      await tar.addDirectory(`${BLOBS_DIR}/${alg}`);
+      if (!inPlace || alg !== 'sha256') await tar.addDirectory(`${BLOBS_DIR}/${alg}`);
       for (const hex of byAlg.get(alg)!.sort()) {
+        if (inPlace?.has(`${alg}:${hex}`)) continue;
         const src = blobs.get(`${alg}:${hex}`)!;
         await tar.addFile(`${BLOBS_DIR}/${alg}/${hex}`, src.size, src.open(), { ...opts, mode: 0o644 });
       }
