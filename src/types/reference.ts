@@ -65,6 +65,21 @@ export interface ImageReference {
    * Transports without it cannot tell what they hold: plans say "unknown".
    */
   newDestinationProbe?(ctx: SystemContext, opts?: OpOptions): Promise<DestinationProbe>;
-  /** Deletes the image. May fail with E_NOT_FOUND or E_UNSUPPORTED. */
-  deleteImage(ctx: SystemContext, opts?: OpOptions): Promise<void>;
+  /**
+   * Deletes the image. May fail with E_NOT_FOUND or E_UNSUPPORTED. `opts.tagOnly` is given only to references that
+   * say {@link canDeleteTagOnly}.
+   */
+  deleteImage(ctx: SystemContext, opts?: DeleteOptions): Promise<void>;
+  /** Whether {@link deleteImage} can remove just the tag the reference names, leaving the image and its other tags. */
+  readonly canDeleteTagOnly?: boolean;
+  /** Optional: the tags of the repository the image is in (a registry's tag list), for inspect's `RepoTags`. */
+  listTags?(ctx: SystemContext, opts?: OpOptions): Promise<string[]>;
+}
+
+/** Options of {@link ImageReference.deleteImage}. */
+export interface DeleteOptions extends OpOptions {
+  /** Remove only the reference's tag (the image and its other tags stay); see {@link ImageReference.canDeleteTagOnly}. */
+  tagOnly?: boolean;
+  /** Receives warnings for the user (e.g. "other tags are removed too"), a line each. */
+  onWarning?: (message: string) => void;
 }

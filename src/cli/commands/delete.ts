@@ -21,18 +21,10 @@ const spec: CommandSpec = {
     const { parseImageName } = await import('../../transports/registry.js');
     const ref = parseImageName(String(args['IMAGE-NAME']));
     const tagOnly = Boolean(args['tag-only']);
-    if (ref.transport.name === 'docker') {
-      const { DockerReference } = await import('../../transports/docker/reference.js');
-      const { deleteDockerImage } = await import('../../transports/docker/delete.js');
-      if (ref instanceof DockerReference) {
-        const warnings: string[] = [];
-        await deleteDockerImage(ref, ctx, { signal: cli.signal, tagOnly, onWarning: (m) => warnings.push(m) });
-        for (const w of warnings) await write(cli.io.stderr, `Warning: ${w}\n`);
-        return;
-      }
-    }
-    if (tagOnly) throw new FerryError(ErrorCode.Usage, `--tag-only is only supported for docker:// references, not ${ref.transport.name}:`);
-    await ref.deleteImage(ctx, { signal: cli.signal });
+    if (tagOnly && !ref.canDeleteTagOnly) throw new FerryError(ErrorCode.Usage, `--tag-only is only supported for docker:// references, not ${ref.transport.name}:`);
+    const warnings: string[] = [];
+    await ref.deleteImage(ctx, { signal: cli.signal, ...(tagOnly ? { tagOnly } : {}), onWarning: (m) => warnings.push(m) });
+    for (const w of warnings) await write(cli.io.stderr, `Warning: ${w}\n`);
   },
 };
 export default spec;

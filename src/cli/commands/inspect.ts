@@ -32,12 +32,7 @@ const spec: CommandSpec = {
     const { parseImageName } = await import('../../transports/registry.js');
     const ref = parseImageName(String(args['IMAGE-NAME']));
     const { inspectImage } = await import('../../image/inspect.js');
-    let listTags: (() => Promise<string[]>) | undefined;
-    if (ref.transport.name === 'docker' && !args['no-tags']) {
-      const { listDockerTags } = await import('../../transports/docker/tags.js');
-      const { DockerReference } = await import('../../transports/docker/reference.js');
-      if (ref instanceof DockerReference) listTags = () => listDockerTags(ref, ctx, { signal: cli.signal });
-    }
+    const listTags = ref.listTags && !args['no-tags'] ? () => ref.listTags!(ctx, { signal: cli.signal }) : undefined;
     const result = await inspectImage(ref, ctx, {
       raw: Boolean(args['raw']),
       config: Boolean(args['config']),

@@ -18,6 +18,7 @@ import { RegistryClient } from '../../registry/client.js';
 import { discard, header } from '../../registry/http.js';
 import { blobSize, uploadBlob } from '../../registry/upload.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
+import type { DeleteOptions } from '../../types/reference.js';
 import { digestOf } from '../../util/digest.js';
 import type { DockerReference } from './reference.js';
 
@@ -25,12 +26,7 @@ import type { DockerReference } from './reference.js';
 const MAX_TAGS_CHECKED = 50;
 
 /** Options of {@link deleteDockerImage}. */
-export interface DockerDeleteOptions extends OpOptions {
-  /** Remove only the reference's tag (the image and its other tags stay). */
-  tagOnly?: boolean;
-  /** Receives warnings for the user (e.g. "other tags are removed too"). */
-  onWarning?: (message: string) => void;
-}
+export type DockerDeleteOptions = DeleteOptions;
 
 /** What a delete did. */
 export interface DockerDeleteResult {

@@ -4,7 +4,7 @@
  */
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { DestinationProbe, ImageDestination, ImageSource } from '../../types/image.js';
-import type { ImageReference, Transport } from '../../types/reference.js';
+import type { DeleteOptions, ImageReference, Transport } from '../../types/reference.js';
 import { type DockerName, fullString, parseNormalizedName, withDefaultTag } from '../../reference/name.js';
 import { dockerPolicyIdentity, dockerPolicyNamespaces } from './policy-scopes.js';
 import { dockerTransport } from './transport.js';
@@ -76,7 +76,13 @@ export class DockerReference implements ImageReference {
     return (await import('./probe.js')).openDockerProbe(this, ctx);
   }
 
-  async deleteImage(ctx: SystemContext, opts?: OpOptions): Promise<void> {
+  readonly canDeleteTagOnly = true;
+
+  async deleteImage(ctx: SystemContext, opts?: DeleteOptions): Promise<void> {
     await (await import('./delete.js')).deleteDockerImage(this, ctx, opts);
+  }
+
+  async listTags(ctx: SystemContext, opts?: OpOptions): Promise<string[]> {
+    return (await import('./tags.js')).listDockerTags(this, ctx, opts);
   }
 }
