@@ -19,6 +19,11 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** Whether to fsync the file and its directory (default true). */
   fsync?: boolean;
+  /**
+   * With `fsync`: the directory is not fsynced right after the rename but added to this batch, which the caller
+   * flushes before writing anything that names the file (see {@link DirSyncBatch}).
+   */
+  dirSync?: DirSyncBatch;
   /** Aborting removes the temporary file and rejects with E_ABORTED. */
   signal?: AbortSignal;
 }
@@ -48,6 +53,40 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
+ * Directories whose new entries are made durable together: a destination writing many files into one directory
+ * (the blobs of an image) fsyncs each file as it is written, but the directory only once, in {@link flush}, before
+ * it writes what names those files (an index, a manifest moved in last). A crash before the flush can lose such an
+ * entry, but nothing refers to it yet; the file's bytes were already durable.
+ */
+export class DirSyncBatch {
+  private readonly dirs = new Set<string>();
+
+  /** Records that an entry was renamed or linked into `dir`. */
+  add(dir: string): void {
+    this.dirs.add(dir);
+  }
+
+  /** fsyncs every directory recorded since the last flush, once each. */
+  async flush(): Promise<void> {
+    const dirs = [...this.dirs];
+    this.dirs.clear();
+    try {
+      for (const d of dirs) await fsyncDir(d);
+    } catch (e) {
+      for (const d of dirs) this.dirs.add(d); // still owed
+      throw e;
+    }
+  }
+}
+
+/** After a rename into `dir`: fsyncs it now, or leaves it to the batch (nothing when `fsync` is off). */
+export async function syncDirAfterRename(dir: string, opts: Pick<AtomicWriteOptions, 'fsync' | 'dirSync'>): Promise<void> {
+  if (opts.fsync === false) return;
+  if (opts.dirSync) opts.dirSync.add(dir);
+  else await fsyncDir(dir);
+}
+
+/**
  * Writes `data` to `path` atomically (temp file in the same directory, write, fsync, rename, fsync dir).
  * @throws FerryError(E_IO) on failure, E_ABORTED if `signal` aborts; no temp file is left behind.
  */
@@ -66,7 +105,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     if (signal?.aborted) throw abortedError(`writing ${path}`, signal);
     await rename(temp, path);
     forget();
-    if (opts.fsync !== false) await fsyncDir(dirname(path));
+    await syncDirAfterRename(dirname(path), opts);
   } catch (e) {
     await fh?.close().catch(() => {});
     await unlink(temp).catch(() => {});
@@ -164,7 +203,8 @@ export class AtomicFileSink {
 
   /**
    * Finishes the stream (ending it if the caller did not), which fsyncs and closes the temporary file,
-   * renames it to its final path (`finalPath` overrides or supplies it), then fsyncs the directory.
+   * renames it to its final path (`finalPath` overrides or supplies it), then fsyncs the directory (or adds it to
+   * the `dirSync` batch).
    * On failure the temporary file is removed.
    * @throws FerryError(E_IO | E_ABORTED)
    */
@@ -183,7 +223,7 @@ export class AtomicFileSink {
       await rename(this.tempPath, target);
       this.state = 'committed';
       this.cleanupListeners();
-      if (this.opts.fsync !== false) await fsyncDir(dirname(target));
+      await syncDirAfterRename(dirname(target), this.opts);
     } catch (e) {
       if (this.state === 'committed') throw ioError(what, e); // renamed; only the directory fsync failed
       this.state = 'open';

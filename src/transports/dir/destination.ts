@@ -19,7 +19,7 @@ import { manifestDigest } from '../../manifest/manifest-digest.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { AdoptBlobFileOptions, BlobInfo, DestinationProbe, DestinationProperties, ImageDestination, PutBlobOptions, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
-import { fsyncDir, writeFileAtomic } from '../../util/atomic.js';
+import { DirSyncBatch, fsyncDir, writeFileAtomic } from '../../util/atomic.js';
 import { readBoundedFile } from '../../util/bounded-read.js';
 import { isDigest } from '../../util/digest.js';
 import { makeDirs } from '../../util/make-dirs.js';
@@ -91,6 +91,8 @@ export class DirDestination implements ImageDestination {
   /** Files of the old content that the new image reuses (names in `dir`). */
   private readonly kept = new Set<string>();
   private state: 'open' | 'committed' | 'closed' = 'open';
+  /** The staging directory's new blob entries: fsynced once at commit, before they are moved in. */
+  private readonly dirSync = new DirSyncBatch();
 
   constructor(dir: string, staging: TempDir, reference: ImageReference, createdRoot?: string) {
     this.dir = dir;
@@ -125,13 +127,13 @@ export class DirDestination implements ImageDestination {
   /** Streams the blob into the staging directory, verified (named by its computed digest when `info.digest` is empty). */
   async putBlob(stream: Readable, info: BlobInfo, opts: PutBlobOptions = {}): Promise<BlobInfo> {
     this.checkOpen(stream);
-    return putBlobFile(this.staging.path, stream, info, { signal: opts.signal, verifiedUpstream: opts.verifiedUpstream, pathFor: (d) => blobPath(this.staging.path, d) });
+    return putBlobFile(this.staging.path, stream, info, { signal: opts.signal, verifiedUpstream: opts.verifiedUpstream, pathFor: (d) => blobPath(this.staging.path, d), dirSync: this.dirSync });
   }
 
   /** Takes a verified blob file (a complete partial download) into the staging directory without copying it. */
   async adoptBlobFile(path: string, info: BlobInfo, opts: AdoptBlobFileOptions): Promise<BlobInfo | undefined> {
     this.checkOpen();
-    return adoptFileAt(path, blobPath(this.staging.path, info.digest), info, opts);
+    return adoptFileAt(path, blobPath(this.staging.path, info.digest), info, { ...opts, dirSync: this.dirSync });
   }
 
   /** Stages `manifest.json`, or `<hex>.manifest.json` for an instance of a list. */
@@ -160,6 +162,7 @@ export class DirDestination implements ImageDestination {
     try {
       const staged = await readdir(this.staging.path);
       if (!staged.includes(MANIFEST_FILE)) throw new FerryError(ErrorCode.Io, `${what}: no manifest was written`);
+      await this.dirSync.flush();
       if ((await fileSize(versionPath(this.dir))) === undefined) {
         await writeFileAtomic(versionPath(this.dir), DIR_VERSION_CONTENT, { signal: opts.signal });
       }

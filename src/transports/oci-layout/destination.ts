@@ -15,7 +15,7 @@ import { MediaType } from '../../manifest/media-types.js';
 import type { DestinationContext, OpOptions, SystemContext } from '../../types/context.js';
 import type { AdoptBlobFileOptions, BlobInfo, DestinationProbe, DestinationProperties, ImageDestination, PartialDownloads, PutBlobOptions, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
-import { writeFileAtomic } from '../../util/atomic.js';
+import { DirSyncBatch, writeFileAtomic } from '../../util/atomic.js';
 import { digestOf, isDigest, parseDigest } from '../../util/digest.js';
 import { adoptFileAt } from '../shared/blob-adopt.js';
 import { putBlobFile } from '../shared/blob-writer.js';
@@ -88,6 +88,8 @@ export class OciLayoutDestination implements ImageDestination {
   private readonly created = new Set<string>();
   /** The entry of this destination's layout in {@link openLayouts} (a destination opened for writing). */
   private readonly layout: OpenLayout;
+  /** The blob directories written into: fsynced once at commit, before `index.json` names their files. */
+  private readonly dirSync = new DirSyncBatch();
   /** Manifests stored under tags beside the image (see tagged.ts), added to `index.json` at commit. */
   private readonly tagged = new Map<string, { mediaType: string; digest: string; size: number }>();
 
@@ -138,13 +140,17 @@ export class OciLayoutDestination implements ImageDestination {
     }
   }
 
-  /** Reuses `blobs/<alg>/<hex>` if it is there (with the right size, when known). */
+  /** Reuses `blobs/<alg>/<hex>` if it is there (with the right size, when known); its directory is fsynced at commit. */
   async tryReusingBlob(info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo | undefined> {
     checkAborted(opts.signal, `checking blob ${info.digest}`);
     if (!info.digest || !isDigest(info.digest)) return undefined;
     try {
-      const st = await stat(this.blobPath(info.digest));
+      const path = this.blobPath(info.digest);
+      const st = await stat(path);
       if (!st.isFile() || (info.size >= 0 && st.size !== info.size)) return undefined;
+      // Its entry may not be durable yet (written by a copy that was killed, or is still running, before its
+      // commit): fsynced with this copy's own blobs before index.json names it.
+      if (this.fsync) this.dirSync.add(dirname(path));
       return { ...info, size: st.size };
     } catch {
       return undefined;
@@ -154,13 +160,13 @@ export class OciLayoutDestination implements ImageDestination {
   /** Streams the blob into `blobs/<alg>/<hex>`, verified (or named by its computed digest when `info.digest` is empty). */
   async putBlob(stream: Readable, info: BlobInfo, opts: PutBlobOptions = {}): Promise<BlobInfo> {
     this.checkOpen();
-    return putBlobFile(this.sharedBlobDir ?? this.dir, stream, info, { signal: opts.signal, verifiedUpstream: opts.verifiedUpstream, pathFor: (d) => this.blobPath(d), onCreated: (p) => this.noteCreated(p), fsync: this.fsync });
+    return putBlobFile(this.sharedBlobDir ?? this.dir, stream, info, { signal: opts.signal, verifiedUpstream: opts.verifiedUpstream, pathFor: (d) => this.blobPath(d), onCreated: (p) => this.noteCreated(p), fsync: this.fsync, dirSync: this.dirSync });
   }
 
   /** Takes a verified blob file (a complete partial download) as `blobs/<alg>/<hex>` without copying it. */
   async adoptBlobFile(path: string, info: BlobInfo, opts: AdoptBlobFileOptions): Promise<BlobInfo | undefined> {
     this.checkOpen();
-    return adoptFileAt(path, this.blobPath(info.digest), info, { ...opts, onCreated: (p) => this.noteCreated(p), fsync: this.fsync });
+    return adoptFileAt(path, this.blobPath(info.digest), info, { ...opts, onCreated: (p) => this.noteCreated(p), fsync: this.fsync, dirSync: this.dirSync });
   }
 
   /**
@@ -187,8 +193,10 @@ export class OciLayoutDestination implements ImageDestination {
       const st = await stat(path).catch(() => undefined);
       if (!(st?.isFile() && st.size === bytes.length)) {
         await makeDirs(dirname(path));
-        await writeFileAtomic(path, bytes, { signal: opts.signal, fsync: this.fsync });
+        await writeFileAtomic(path, bytes, { signal: opts.signal, fsync: this.fsync, dirSync: this.dirSync });
         this.created.add(digest);
+      } else if (this.fsync) {
+        this.dirSync.add(dirname(path)); // already there: as for a reused blob
       }
     } catch (e) {
       throw ioError(`writing manifest ${digest} to OCI layout ${this.dir}`, e);
@@ -229,12 +237,20 @@ export class OciLayoutDestination implements ImageDestination {
     if (signatures.length > 0) throw new FerryError(ErrorCode.Unsupported, `OCI layouts cannot store signatures (${this.dir})`);
   }
 
-  /** Writes `oci-layout` if missing, then adds the image to `index.json` under the layout lock. */
+  /**
+   * Makes the blobs' directory entries durable, writes `oci-layout` if missing, then adds the image to `index.json`
+   * under the layout lock.
+   */
   async commit(opts: OpOptions = {}): Promise<void> {
     this.checkOpen();
     if (this.top === undefined) throw new FerryError(ErrorCode.Io, `committing to OCI layout ${this.dir}: no manifest was written`);
     checkAborted(opts.signal, `committing to OCI layout ${this.dir}`);
     const desc = manifestDescriptor(this.top.mediaType, this.top.digest, this.top.size, this.refName);
+    try {
+      await this.dirSync.flush();
+    } catch (e) {
+      throw ioError(`committing to OCI layout ${this.dir}`, e);
+    }
     await ensureLayoutMarker(this.dir, opts);
     const tagged = [...this.tagged].map(([name, t]) => manifestDescriptor(t.mediaType, t.digest, t.size, name));
     await updateLayoutIndex(this.dir, (index) => {

@@ -7,7 +7,7 @@
 import { link, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AdoptBlobFileOptions, BlobInfo } from '../../types/image.js';
-import { fsyncDir } from '../../util/atomic.js';
+import { syncDirAfterRename, type DirSyncBatch } from '../../util/atomic.js';
 import { ioError } from '../../errors.js';
 import { checkAborted } from './files.js';
 import { makeDirs } from '../../util/make-dirs.js';
@@ -21,7 +21,7 @@ const CANNOT_LINK = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK'
 /**
  * Puts the verified blob file `src` at `finalPath` (see `ImageDestination.adoptBlobFile`, src/types/image.ts): reuses a file
  * of the right size already there; else fsyncs `src`, renames or hard-links it to `finalPath`, and fsyncs the
- * directory. Readers of `finalPath` only ever see the complete file.
+ * directory (or adds it to `opts.dirSync`). Readers of `finalPath` only ever see the complete file.
  * @returns undefined when the file system refuses the rename/link (the caller copies instead).
  * @throws FerryError(E_SIZE_MISMATCH) if `src` is not `info.size` bytes long, E_IO, E_ABORTED.
  */
@@ -29,13 +29,14 @@ export async function adoptFileAt(
   src: string,
   finalPath: string,
   info: BlobInfo,
-  opts: AdoptBlobFileOptions & { fsync?: boolean; onCreated?: (path: string) => void },
+  opts: AdoptBlobFileOptions & { fsync?: boolean; dirSync?: DirSyncBatch; onCreated?: (path: string) => void },
 ): Promise<BlobInfo | undefined> {
   const what = `storing blob ${info.digest} at ${finalPath}`;
   checkAborted(opts.signal, what);
   try {
     const existing = await stat(finalPath).catch(() => undefined);
     if (existing?.isFile() && existing.size === info.size) {
+      if (opts.fsync !== false) opts.dirSync?.add(dirname(finalPath)); // its entry may not be durable yet
       if (!opts.keepSource) await unlink(src).catch(() => {});
       return { ...info, size: existing.size };
     }
@@ -66,7 +67,7 @@ export async function adoptFileAt(
       throw e;
     }
     opts.onCreated?.(finalPath);
-    if (opts.fsync !== false) await fsyncDir(dirname(finalPath));
+    await syncDirAfterRename(dirname(finalPath), opts);
     return { ...info };
   } catch (e) {
     throw ioError(what, e);

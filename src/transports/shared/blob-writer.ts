@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError, ErrorCode, ioError, sizeMismatch } from '../../errors.js';
 import type { BlobInfo } from '../../types/image.js';
-import { AtomicFileSink } from '../../util/atomic.js';
+import { AtomicFileSink, type DirSyncBatch } from '../../util/atomic.js';
 import { isDigest } from '../../util/digest.js';
 import { VerifyingStream } from '../../util/verify-stream.js';
 import { makeDirs } from '../../util/make-dirs.js';
@@ -23,6 +23,8 @@ export interface PutBlobFileOptions {
   onProgress?: (bytes: number) => void;
   /** fsync file and directory before returning (default true). */
   fsync?: boolean;
+  /** With `fsync`: the blob's directory goes to this batch instead of being fsynced per blob (see DirSyncBatch). */
+  dirSync?: DirSyncBatch;
   /** Called with the final path when this call created the blob file (not when it reused one already there). */
   onCreated?: (path: string) => void;
   /** `PutBlobOptions.verifiedUpstream` of the `putBlob` call: with `info`'s digest and size, the bytes are not hashed again. */
@@ -54,6 +56,7 @@ export async function putBlobFile(dir: string, stream: Readable, info: BlobInfo,
     if (finalPath !== undefined) {
       const existing = await existingSize(finalPath);
       if (existing !== undefined && (info.size < 0 || existing === info.size)) {
+        if (opts.fsync !== false) opts.dirSync?.add(dirname(finalPath)); // its entry may not be durable yet
         stream.destroy();
         return { ...info, size: existing };
       }
@@ -65,7 +68,7 @@ export async function putBlobFile(dir: string, stream: Readable, info: BlobInfo,
     const up = opts.verifiedUpstream;
     const trusted = known && opts.onProgress === undefined && up !== undefined && up.digest === info.digest && info.size >= 0 && up.size === info.size;
     const verifier = trusted ? undefined : new VerifyingStream({ digest: known ? info.digest : '', size: info.size, what, onProgress: opts.onProgress });
-    const sink = await AtomicFileSink.open(finalPath ?? { dir }, { signal, fsync: opts.fsync });
+    const sink = await AtomicFileSink.open(finalPath ?? { dir }, { signal, fsync: opts.fsync, dirSync: opts.dirSync });
     try {
       if (verifier) await pipeline(stream, verifier, sink.stream, { signal });
       else await pipeline(stream, sink.stream, { signal });
