@@ -36,6 +36,15 @@ function blobEntries(...imgs: BuiltImage[]): string[] {
   return [...s].sort();
 }
 
+/** The archive holds exactly the blobs of `imgs`, and verify-archive accepts it; returns its entry names. */
+async function expectBlobsOf(path: string, ...imgs: BuiltImage[]): Promise<string[]> {
+  const names = await entries(path);
+  expect(names.filter((n) => n.startsWith('blobs/sha256/') && n.length > 'blobs/sha256/'.length).sort()).to.deep.equal(blobEntries(...imgs));
+  const v = await ferry(['verify-archive', path]);
+  expect(v.code, v.stderr).to.equal(0);
+  return names;
+}
+
 describe('transports/oci-archive: images written together (batch)', function () {
   this.timeout(60_000);
   const cleanup = useCleanup();
@@ -65,12 +74,9 @@ describe('transports/oci-archive: images written together (batch)', function () 
     } finally {
       await batch.close();
     }
-    const names = await entries(path);
-    expect(names.filter((n) => n.startsWith('blobs/sha256/') && n.length > 'blobs/sha256/'.length).sort()).to.deep.equal(blobEntries(a));
+    const names = await expectBlobsOf(path, a);
     expect(names.slice(0, 2)).to.deep.equal(['blobs/', 'blobs/sha256/']);
     expect(names.slice(-3)).to.deep.equal(['ferry-archive.json', 'index.json', 'oci-layout']);
-    const v = await ferry(['verify-archive', path]);
-    expect(v.code, v.stderr).to.equal(0);
     for (const ref of ['x:1', 'x:2']) {
       const raw = await runOk('skopeo', ['inspect', '--raw', `oci-archive:${path}:${ref}`]);
       expect(raw.stdoutBytes.equals(a.bytes)).to.equal(true);
@@ -105,10 +111,7 @@ describe('transports/oci-archive: images written together (batch)', function () 
     } finally {
       await batch.close();
     }
-    const names = await entries(path);
-    expect(names.filter((n) => n.startsWith('blobs/sha256/') && n.length > 'blobs/sha256/'.length).sort()).to.deep.equal(blobEntries(b));
-    const v = await ferry(['verify-archive', path]);
-    expect(v.code, v.stderr).to.equal(0);
+    await expectBlobsOf(path, b);
     const raw = await runOk('skopeo', ['inspect', '--raw', `oci-archive:${path}:y:ok`]);
     expect(raw.stdoutBytes.equals(b.bytes)).to.equal(true);
   });
@@ -127,10 +130,7 @@ describe('transports/oci-archive: images written together (batch)', function () 
     } finally {
       await batch.close();
     }
-    const names = await entries(path);
-    expect(names.filter((n) => n.startsWith('blobs/sha256/') && n.length > 'blobs/sha256/'.length).sort()).to.deep.equal(blobEntries(b));
-    const v = await ferry(['verify-archive', path]);
-    expect(v.code, v.stderr).to.equal(0);
+    await expectBlobsOf(path, b);
   });
 
   it('a second batch into the same archive keeps its images, adds its own, and stores every blob once', async () => {
@@ -148,10 +148,7 @@ describe('transports/oci-archive: images written together (batch)', function () 
         await batch.close();
       }
     }
-    const names = await entries(path);
-    expect(names.filter((n) => n.startsWith('blobs/sha256/') && n.length > 'blobs/sha256/'.length).sort()).to.deep.equal(blobEntries(a, b));
-    const v = await ferry(['verify-archive', path]);
-    expect(v.code, v.stderr).to.equal(0);
+    await expectBlobsOf(path, a, b);
     for (const [ref, img] of [['x:1', a], ['y:1', b], ['x:2', a]] as const) {
       const raw = await runOk('skopeo', ['inspect', '--raw', `oci-archive:${path}:${ref}`]);
       expect(raw.stdoutBytes.equals(img.bytes), ref).to.equal(true);
