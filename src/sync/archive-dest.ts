@@ -8,10 +8,6 @@
 import { FerryError, ErrorCode } from '../errors.js';
 import type { OpOptions, SystemContext } from '../types/context.js';
 import type { ImageReference } from '../types/reference.js';
-import { OciArchiveBatch } from '../transports/oci-archive/batch.js';
-import { OciArchiveReference } from '../transports/oci-archive/reference.js';
-import { isValidRefName } from '../transports/oci-layout/layout.js';
-import { OciReference } from '../transports/oci-layout/reference.js';
 
 /** A sync destination that is not a prefix of image names but a container of named images. */
 export interface SyncTarget {
@@ -21,11 +17,6 @@ export interface SyncTarget {
   commit(opts?: OpOptions): Promise<void>;
   /** Removes temporary files; without a commit, nothing changes at the destination. Idempotent. */
   close(): Promise<void>;
-}
-
-function refName(name: string, where: string): string {
-  if (!isValidRefName(name)) throw new FerryError(ErrorCode.InvalidReference, `cannot name an image "${name}" in ${where}: not a valid OCI ref name`);
-  return name;
 }
 
 /**
@@ -42,21 +33,30 @@ export async function openSyncTarget(
 ): Promise<SyncTarget | undefined> {
   if (opts.since?.length && kind !== 'oci-archive') throw new FerryError(ErrorCode.Usage, '--since applies only to --dest oci-archive');
   if (opts.splitSize !== undefined && kind !== 'oci-archive') throw new FerryError(ErrorCode.Usage, '--split-size applies only to --dest oci-archive');
+  if (kind !== 'oci' && kind !== 'oci-archive') return undefined;
+  // the layout and archive code only for these kinds: a sync to a registry or directories never loads it
+  const { isValidRefName } = await import('../transports/oci-layout/layout.js');
+  const refName = (name: string, where: string): string => {
+    if (!isValidRefName(name)) throw new FerryError(ErrorCode.InvalidReference, `cannot name an image "${name}" in ${where}: not a valid OCI ref name`);
+    return name;
+  };
   if (kind === 'oci') {
+    const { OciReference } = await import('../transports/oci-layout/reference.js');
     return {
       reference: (name) => ({ name: `oci:${destination}:${name}`, ref: () => new OciReference(destination, refName(name, `OCI layout ${destination}`)) }),
       commit: async () => {},
       close: async () => {},
     };
   }
-  if (kind !== 'oci-archive') return undefined;
   if (opts.dryRun) {
+    const { OciArchiveReference } = await import('../transports/oci-archive/reference.js');
     return {
       reference: (name) => ({ name: `oci-archive:${destination}:${name}`, ref: () => new OciArchiveReference(destination, refName(name, `OCI archive ${destination}`)) }),
       commit: async () => {},
       close: async () => {},
     };
   }
+  const { OciArchiveBatch } = await import('../transports/oci-archive/batch.js');
   const batch = await OciArchiveBatch.open(destination, ctx, { signal: opts.signal, since: opts.since, splitSize: opts.splitSize });
   let closed = false;
   return {
