@@ -9,6 +9,7 @@
  *
  * - Records are batched in memory and merged into the file by a read–merge–write cycle (written atomically), so
  *   concurrent writers never corrupt it; at worst one writer's newest records are lost, which a cache tolerates.
+ *   Writes are paced by what they cost (see {@link WRITE_PACE}); the file is parsed again only when it changed.
  * - A corrupt or unreadable file is treated as empty (and replaced on the next write).
  * - Capped: {@link MAX_REPOS_PER_BLOB} repositories per blob, {@link MAX_ENTRIES} (registry, digest) pairs overall;
  *   the least recently used go first.
@@ -110,23 +111,32 @@ function cap(data: CacheData): void {
   }
 }
 
-/** Deep copy, so callers may merge into what {@link load} returns. */
+/** Deep copy, so a writer may merge into what {@link load} returns. */
 function clone(data: CacheData): CacheData {
   return new Map([...data].map(([h, blobs]) => [h, new Map([...blobs].map(([d, locs]) => [d, locs.map((l) => ({ ...l }))]))]));
 }
 
-/** The last file parsed, to skip re-parsing an unchanged file for every blob of a push. */
-let memo: { path: string; key: string; data: CacheData } | undefined;
+/**
+ * The cache as last parsed (or being parsed) or written by this process, with the file's identity then (inode, size,
+ * mtime): while the file is unchanged it is not read and parsed again — for every blob of a push, for the lookups
+ * that start together, and after each of this process's own writes. Never mutated: readers share it, writers clone it.
+ */
+let memo: { path: string; key: string; data: Promise<CacheData> } | undefined;
 
+function fileKey(st: { ino: number; size: number; mtimeMs: number }): string {
+  return `${st.ino}:${st.size}:${st.mtimeMs}`;
+}
+
+/** The cache file's content (shared: do not change it). */
 async function load(path: string): Promise<CacheData> {
   try {
     const st = await stat(path);
     if (st.size > MAX_FILE_SIZE) return new Map();
-    const key = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    if (memo?.path === path && memo.key === key) return clone(memo.data);
-    const data = parse((await readBoundedFile(path, { limit: MAX_FILE_SIZE })).toString('utf8'));
-    memo = { path, key, data };
-    return clone(data);
+    const key = fileKey(st);
+    if (memo?.path !== path || memo.key !== key) {
+      memo = { path, key, data: readBoundedFile(path, { limit: MAX_FILE_SIZE }).then((b) => parse(b.toString('utf8'))) };
+    }
+    return await memo.data;
   } catch {
     return new Map();
   }
@@ -142,17 +152,69 @@ interface Pending {
 }
 const pending = new Map<string, Pending>();
 
+/**
+ * Between two writes of a cache file, records gather for this many times as long as the last write took (at most
+ * {@link MAX_PAUSE_MS}): each write rewrites the whole file, and a large cache rewritten for every blob of a push
+ * would cost more than the push. The wait ends early when a command flushes ({@link flushBlobLocations}) and when the
+ * process has nothing else left to do (`beforeExit`).
+ */
+const WRITE_PACE = 10;
+const MAX_PAUSE_MS = 2000;
+/** When the next write of each cache file may start (performance.now() ms). */
+const nextWriteAt = new Map<string, number>();
+/** Ends the waits in progress (see {@link WRITE_PACE}). */
+const waiting = new Set<() => void>();
+/** Whether writes wait no more: a flush is under way, or the process is about to exit. */
+let urgent = 0;
+let exitHook = false;
+
+function hurry(): void {
+  for (const w of [...waiting]) w();
+}
+
+/** Waits until `at` (performance.now() ms), or until {@link hurry}. */
+function waitUntil(at: number): Promise<void> {
+  if (!exitHook) {
+    exitHook = true;
+    process.on('beforeExit', () => {
+      urgent++;
+      hurry();
+    });
+  }
+  const ms = at - performance.now();
+  if (ms <= 0 || urgent > 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      waiting.delete(done);
+      resolve();
+    };
+    // The timer alone keeps no process alive: `beforeExit` ends the wait.
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    waiting.add(done);
+  });
+}
+
 async function flushOne(path: string, p: Pending): Promise<void> {
   while (p.records.length) {
+    await waitUntil(nextWriteAt.get(path) ?? 0);
     const batch = p.records.splice(0);
     p.inflight = batch;
+    const started = performance.now();
     try {
-      const data = await load(path);
-      if (!batch.every((r) => isFresh(data, r.host, r.digest, r.loc))) {
+      const current = await load(path);
+      if (!batch.every((r) => isFresh(current, r.host, r.digest, r.loc))) {
+        const data = clone(current);
         for (const r of batch) merge(data, r.host, r.digest, r.loc);
         cap(data);
         await mkdir(dirname(path), { recursive: true, mode: 0o700 });
         await writeFileAtomic(path, serialize(data), { fsync: false, mode: 0o600 });
+        // What was just written need not be read back. Another writer replacing the file between the rename and
+        // this stat would go unseen until the file changes again: a cache tolerates that.
+        memo = { path, key: fileKey(await stat(path)), data: Promise.resolve(data) };
+        const now = performance.now();
+        nextWriteAt.set(path, now + Math.min(MAX_PAUSE_MS, (now - started) * WRITE_PACE));
       }
     } catch {
       // A cache that cannot be written only costs future mounts.
@@ -186,7 +248,13 @@ export function recordBlobLocation(registry: string, repository: string, digest:
 
 /** Waits until every recorded location is written (for tests, and before a command exits). Never rejects. */
 export async function flushBlobLocations(): Promise<void> {
-  while (pending.size) await Promise.all([...pending.values()].map((p) => p.flushing ?? Promise.resolve()));
+  urgent++;
+  try {
+    hurry();
+    while (pending.size) await Promise.all([...pending.values()].map((p) => p.flushing ?? Promise.resolve()));
+  } finally {
+    urgent--;
+  }
 }
 
 /**
@@ -195,8 +263,10 @@ export async function flushBlobLocations(): Promise<void> {
  */
 export async function knownBlobLocations(registry: string, digest: string, ctx: SystemContext = {}, exclude?: string): Promise<string[]> {
   const path = blobCachePath(ctx);
-  const data = await load(path);
+  const stored = (await load(path)).get(registry)?.get(digest) ?? [];
+  // Only this blob's entry is copied, with the records not yet written merged in.
+  const data: CacheData = new Map([[registry, new Map([[digest, stored.map((l) => ({ ...l }))]])]]);
   const p = pending.get(path);
-  for (const r of [...(p?.inflight ?? []), ...(p?.records ?? [])]) merge(data, r.host, r.digest, r.loc);
-  return (data.get(registry)?.get(digest) ?? []).map((l) => l.repo).filter((r) => r !== exclude);
+  for (const r of [...(p?.inflight ?? []), ...(p?.records ?? [])]) if (r.host === registry && r.digest === digest) merge(data, r.host, r.digest, r.loc);
+  return (data.get(registry)!.get(digest) ?? []).map((l) => l.repo).filter((r) => r !== exclude);
 }

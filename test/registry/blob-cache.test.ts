@@ -11,7 +11,7 @@ import {
   recordBlobLocation,
 } from '../../src/registry/blob-cache.js';
 import { digestOf } from '../../src/util/digest.js';
-import { run } from '../harness/procs.js';
+import { run, runOk } from '../harness/procs.js';
 import { useCleanup } from '../harness/tmp.js';
 
 const D = (s: string) => digestOf(s);
@@ -84,6 +84,41 @@ describe('registry/blob-cache', function () {
     await recordBlobLocation('r', 'repo', D('b'), ctx);
     const saved = JSON.parse(await readFile(path, 'utf8'));
     expect(saved.registries.r[D('b')][0].time).to.be.greaterThan(old + REFRESH_AFTER_MS);
+  });
+
+  it("does not read back its own write: while the file is as this process left it (inode, size, mtime), lookups answer from memory", async () => {
+    const ctx = { homeDir: await cleanup.tempDir('blob-cache-own') };
+    const path = blobCachePath(ctx);
+    await recordBlobLocation('r', 'repoA', D('a'), ctx);
+    const mtime = (await runOk('stat', ['-c', '%.9Y', path])).stdout.trim();
+    const ino = (await stat(path)).ino;
+    // The same bytes but another repository name, written in place, and the mtime put back to the nanosecond:
+    // only a process that reads the file again sees it.
+    await writeFile(path, (await readFile(path, 'utf8')).replace('repoA', 'repoB'));
+    await runOk('touch', ['-m', '-d', `@${mtime}`, path]);
+    expect((await stat(path)).ino).to.equal(ino);
+    expect(await knownBlobLocations('r', D('a'), ctx)).to.deep.equal(['repoA']);
+    // Any change to the file is seen.
+    await runOk('touch', ['-m', path]);
+    expect(await knownBlobLocations('r', D('a'), ctx)).to.deep.equal(['repoB']);
+  });
+
+  it('a process that records locations and exits without flushing still writes every one of them', async () => {
+    const home = await cleanup.tempDir('blob-cache-exit');
+    const mod = join(dirname(fileURLToPath(import.meta.url)), '../../src/registry/blob-cache.js');
+    // Records arrive while earlier ones are being written (the later writes wait): nothing awaits them.
+    const script = `
+      const m = await import(${JSON.stringify(mod)});
+      const { createHash } = await import('node:crypto');
+      for (let i = 0; i < 30; i++) {
+        void m.recordBlobLocation('r', 'repo', 'sha256:' + createHash('sha256').update(String(i)).digest('hex'), { homeDir: ${JSON.stringify(home)} });
+        await new Promise((r) => setImmediate(r));
+      }
+    `;
+    const r = await run(process.execPath, ['--input-type=module', '-e', script]);
+    expect(r.code, r.stderr).to.equal(0);
+    const j = JSON.parse(await readFile(blobCachePath({ homeDir: home }), 'utf8'));
+    expect(Object.keys(j.registries.r)).to.have.lengthOf(30);
   });
 
   it('concurrent writer processes never corrupt the file', async () => {

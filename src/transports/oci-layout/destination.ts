@@ -251,13 +251,13 @@ export class OciLayoutDestination implements ImageDestination {
     } catch (e) {
       throw ioError(`committing to OCI layout ${this.dir}`, e);
     }
-    await ensureLayoutMarker(this.dir, opts);
+    await ensureLayoutMarker(this.dir, { ...opts, fsync: this.fsync });
     const tagged = [...this.tagged].map(([name, t]) => manifestDescriptor(t.mediaType, t.digest, t.size, name));
     await updateLayoutIndex(this.dir, (index) => {
       addManifestDescriptor(index, desc);
       for (const d of tagged) addManifestDescriptor(index, d);
       return index;
-    }, opts);
+    }, { ...opts, fsync: this.fsync });
     this.committed = true;
     this.closed = true;
   }

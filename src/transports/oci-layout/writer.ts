@@ -24,16 +24,19 @@ export function emptyIndex(): OciIndex {
   return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
 }
 
+/** Options of the layout writes: `fsync: false` for a layout that is only staging (default true). */
+export type LayoutWriteOptions = OpOptions & { fsync?: boolean };
+
 /**
  * Writes the `oci-layout` marker if it is missing (an existing one must be a 1.x version).
  * @throws FerryError(E_UNSUPPORTED | E_INVALID_MANIFEST | E_IO)
  */
-export async function ensureLayoutMarker(dir: string, opts: OpOptions = {}): Promise<void> {
+export async function ensureLayoutMarker(dir: string, opts: LayoutWriteOptions = {}): Promise<void> {
   try {
     await readLayoutVersion(dir, opts);
   } catch (e) {
     if (!(e instanceof FerryError && e.code === ErrorCode.NotFound)) throw e;
-    await writeFileAtomic(layoutFilePath(dir), OCI_LAYOUT_CONTENT, { signal: opts.signal });
+    await writeFileAtomic(layoutFilePath(dir), OCI_LAYOUT_CONTENT, { signal: opts.signal, fsync: opts.fsync });
   }
 }
 
@@ -42,7 +45,7 @@ export async function ensureLayoutMarker(dir: string, opts: OpOptions = {}): Pro
  * atomically — all under the layout's lock, so concurrent updates are never lost.
  * @throws what `update` throws; FerryError(E_INVALID_MANIFEST) for a corrupt index, E_IO, E_ABORTED.
  */
-export async function updateLayoutIndex(dir: string, update: (index: OciIndex) => OciIndex | void, opts: OpOptions = {}): Promise<OciIndex> {
+export async function updateLayoutIndex(dir: string, update: (index: OciIndex) => OciIndex | void, opts: LayoutWriteOptions = {}): Promise<OciIndex> {
   return withLock(
     indexLockPath(dir),
     async () => {
@@ -54,7 +57,7 @@ export async function updateLayoutIndex(dir: string, update: (index: OciIndex) =
         index = emptyIndex();
       }
       const next = update(index) ?? index;
-      await writeFileAtomic(indexPath(dir), JSON.stringify(next), { signal: opts.signal });
+      await writeFileAtomic(indexPath(dir), JSON.stringify(next), { signal: opts.signal, fsync: opts.fsync });
       return next;
     },
     { signal: opts.signal },

@@ -10,6 +10,7 @@ import { buildImage, layoutBlobPath, type BuiltImage } from '../../harness/image
 import { runOk } from '../../harness/procs.js';
 import { useCleanup } from '../../harness/tmp.js';
 import { rejection } from '../../harness/expect.js';
+import { ErrorCode } from '../../../src/errors.js';
 
 /** Copies a single-arch built OCI image as it is, its layers at once (as the engine does). */
 async function copyAsIs(img: BuiltImage, dest: ImageDestination): Promise<void> {
@@ -116,6 +117,35 @@ describe('transports/oci-archive: images written together (batch)', function () 
     expect(raw.stdoutBytes.equals(b.bytes)).to.equal(true);
   });
 
+  it('blob bytes checked as they go into the archive: wrong digest, too many or too few bytes are refused with their codes, and the archive holds the right blob', async () => {
+    const { batch, path } = await batchOf('checked.tar');
+    const layer = b.manifests[0]!.layers[1]!;
+    const bytes = await readFile(layoutBlobPath(b.layoutDir, layer.digest));
+    const info = { digest: layer.digest, size: layer.size };
+    try {
+      const d = await batch.reference('z:1').newImageDestination({});
+      const wrong = Buffer.from(bytes);
+      wrong[0] = wrong[0]! ^ 1;
+      expect((await rejection(d.putBlob(Readable.from([wrong]), info))).code).to.equal(ErrorCode.DigestMismatch);
+      expect((await rejection(d.putBlob(Readable.from([bytes, Buffer.from('x')]), info))).code).to.equal(ErrorCode.SizeMismatch);
+      expect((await rejection(d.putBlob(Readable.from([bytes.subarray(1)]), info))).code).to.equal(ErrorCode.SizeMismatch);
+      // Verified upstream (the engine hashed them): only counted, but still capped and checked for length.
+      const upstream = { verifiedUpstream: info };
+      expect((await rejection(d.putBlob(Readable.from([bytes, Buffer.from('x')]), info, upstream))).code).to.equal(ErrorCode.SizeMismatch);
+      expect((await rejection(d.putBlob(Readable.from([bytes.subarray(1)]), info, upstream))).code).to.equal(ErrorCode.SizeMismatch);
+      await d.close();
+      const ok = await batch.reference('z:ok').newImageDestination({});
+      await copyAsIs(b, ok);
+      await ok.close();
+      expect(await batch.commit()).to.equal(true);
+    } finally {
+      await batch.close();
+    }
+    await expectBlobsOf(path, b);
+    const stored = (await runOk('tar', ['-xOf', path, `blobs/sha256/${layer.digest.slice('sha256:'.length)}`])).stdoutBytes;
+    expect(stored.equals(bytes)).to.equal(true);
+  });
+
   it('a blob of an image that was not committed is left out of the archive', async () => {
     const { batch, path } = await batchOf('orphan.tar');
     try {
@@ -174,5 +204,25 @@ describe('transports/oci-archive: images written together (batch)', function () 
     const size = (await stat(archive)).size;
     expect(written).to.be.greaterThan(size * 0.9);
     expect(written).to.be.lessThan(size * 1.5);
+  });
+  it('sync --dest oci-archive fsyncs the archive, not the layout it stages the images in', async () => {
+    const src = join(root, 'src-layout-fsync');
+    for (const [img, name] of [[a, 'r/a:1'], [b, 'r/b:1']] as const) {
+      const r = await ferry(['copy', '-q', `oci:${img.layoutDir}:${img.tag}`, `oci:${src}:${name}`]);
+      expect(r.code, r.stderr).to.equal(0);
+    }
+    const archive = join(root, 'fsync.tar');
+    const trace = join(root, 'strace-fsync.log');
+    const args = withTestPolicy(['sync', '-q', '--src', 'oci', '--dest', 'oci-archive', src, archive]);
+    await runOk('strace', ['-f', '-qq', '-y', '-e', 'trace=fsync,fdatasync', '-e', 'signal=none', '-o', trace, FERRY_BIN, ...args]);
+    const synced: string[] = [];
+    for (const line of (await readFile(trace, 'utf8')).split('\n')) {
+      const m = /(?:fsync|fdatasync)\(\d+<([^>]*)>/.exec(line);
+      if (m) synced.push(m[1]!);
+    }
+    // The archive as written (its spool file, renamed into place), and nothing of the staging layout.
+    expect(synced.some((p) => p.endsWith('/archive.spool')), synced.join('\n')).to.equal(true);
+    expect(synced.filter((p) => /\.ferry-oci-archive-[^/]*\/layout/.test(p)), synced.join('\n')).to.deep.equal([]);
+    await expectBlobsOf(archive, a, b);
   });
 });
