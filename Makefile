@@ -38,14 +38,18 @@ sysdeps-test:
 # "Start-up"). The bundle is split where the code loads modules lazily (`await import(...)`): lib/bundle/ferry.mjs
 # holds what every command needs, lib/bundle/chunks/ the commands and what only they use, so a command loads (and
 # Node initializes the built-in modules of) only its own part. The banner gives the CommonJS dependencies (undici)
-# the `require` they load Node's built-in modules with; string-width is replaced by a start-up-cheap twin;
+# the `require` they load Node's built-in modules with, made on first use (every chunk carries the banner, few
+# require anything, and making one per module at load is a measurable part of loading a chunk); yargs' search of
+# the working directory and its parents for a package.json (to guess a version ferry sets itself) is replaced by one
+# that finds nothing (no-find-up.ts); string-width is replaced by a start-up-cheap twin;
 # node:http2, which undici loads but ferry never uses, by a module that throws (see no-http2.ts); whitespace and
 # comments are dropped (names stay, so stack traces still name functions; to debug with tsc's lib/, import `run`
 # from lib/cli/main.js).
 BUNDLE_FLAGS := --bundle --platform=node --format=esm --target=node20.19 \
 	--splitting --outdir=lib/bundle --entry-names=ferry --chunk-names=chunks/[name]-[hash] --out-extension:.js=.mjs \
 	--external:zstd-napi --alias:string-width=./lib/cli/output/text-width.js --alias:node:http2=./lib/registry/no-http2.js \
-	--banner:js="import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);" \
+	--alias:escalade/sync=./lib/cli/no-find-up.js \
+	--banner:js="import { createRequire as __ferryCreateRequire } from 'node:module'; let __ferryRequire; const require = (id) => (__ferryRequire ??= __ferryCreateRequire(import.meta.url))(id);" \
 	--minify-whitespace --log-level=warning
 
 build: deps

@@ -8,8 +8,23 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
 }
 
+/**
+ * The process's own streams. Node makes each of them on first use (a stream object of the kind the file descriptor
+ * is: terminal, pipe, file), so they are taken only when a command uses them: most never read stdin.
+ */
 export function processIo(): CliIo {
-  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
+  return {
+    get stdout() {
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
+    get stdin() {
+      return process.stdin;
+    },
+    env: process.env,
+  };
 }
 
 /** Writes `text` and resolves once it is flushed (so the exit status never cuts output short). */

@@ -6,6 +6,7 @@ import { describeError } from './exit.js';
 import { VERSION } from '../version.js';
 import { redactCredentials } from '../util/redact.js';
 import type { CommandName } from './command-names.js';
+import { wantsUserNamespace } from '../store/wants-userns.js';
 
 /** The command list: loaded lazily so start-up only pays for the command that runs. */
 const COMMANDS: Record<CommandName, { describe: string; load: () => Promise<{ default: CommandSpec }> }> = {
@@ -110,9 +111,9 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
   const argv = rewriteGlobalWords(argvIn);
   if (io.stdout === process.stdout && process.getuid?.() !== 0) {
     // A non-root user's store lives in rootless podman's user namespace (store/userns.ts): run the command there.
-    const userns = await import('../store/userns.js');
     const command = argv.find((a) => Object.hasOwn(COMMANDS, a)) ?? '';
-    if (userns.wantsUserNamespace(command, argv, io.env)) {
+    if (wantsUserNamespace(command, argv, io.env)) {
+      const userns = await import('../store/userns.js');
       try {
         return await userns.runInUserNamespace([process.execPath, ...process.execArgv, process.argv[1]!, ...argvIn], io.env);
       } catch (e) {
@@ -152,6 +153,9 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
     .usage('$0 [global options] COMMAND [options]\n\nInspect, copy, sync, delete and sign container images across transports, without a daemon.')
     .epilog('Use "ferry help COMMAND" or "ferry COMMAND --help" for more information about a command.')
     .parserConfiguration({ 'boolean-negation': false, 'camel-case-expansion': false, 'dot-notation': false })
+    // ferry speaks English: yargs' own messages stay in its built-in English whatever LANG says (the bundle carries
+    // no translations), without yargs reading the locale from the environment and looking for its file
+    .detectLocale(false)
     .version('version', 'print the version and exit (also -v, before the command)', VERSION_LINE)
     .help()
     .alias('h', 'help')

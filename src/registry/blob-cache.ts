@@ -13,6 +13,9 @@
  * - A corrupt or unreadable file is treated as empty (and replaced on the next write).
  * - Capped: {@link MAX_REPOS_PER_BLOB} repositories per blob, {@link MAX_ENTRIES} (registry, digest) pairs overall;
  *   the least recently used go first.
+ * - Reading is cheap for the many commands that only look locations up (a pull records the location of every blob it
+ *   reads, which is a lookup as long as the record is fresh): the file is parsed once per process and change, and only
+ *   the entry asked for is checked. The whole file is checked, copied and rewritten only when a record is written.
  * - Nothing here ever throws to the caller: a cache failure only costs a mount.
  */
 import { mkdir, stat } from 'node:fs/promises';
@@ -51,26 +54,50 @@ export function blobCachePath(ctx: SystemContext = {}): string {
   return join(base, 'ferry', 'blob-info-cache.json');
 }
 
-/** Parses the file; anything malformed is dropped (entry by entry, or the whole file). */
-function parse(text: string): CacheData {
-  const out: CacheData = new Map();
+/** The `registries` object of a parsed file, unchecked below its top level (see {@link locationsIn}). */
+type RawRegistries = Record<string, unknown>;
+
+/** The `registries` of the file's text, or an empty object when the text is not a cache file of version 1. */
+function parseRaw(text: string): RawRegistries {
   let j: unknown;
   try {
     j = JSON.parse(text);
   } catch {
-    return out;
+    return {};
   }
   const regs = (j as { version?: unknown; registries?: unknown } | null)?.registries;
-  if ((j as { version?: unknown }).version !== 1 || typeof regs !== 'object' || regs === null) return out;
-  for (const [host, blobs] of Object.entries(regs as Record<string, unknown>)) {
+  if ((j as { version?: unknown } | null)?.version !== 1 || typeof regs !== 'object' || regs === null || Array.isArray(regs)) return {};
+  return regs as RawRegistries;
+}
+
+/** The well-formed locations of `blobs[digest]` (a fresh array), or none: what is malformed is dropped. */
+function locationsIn(blobs: unknown, digest: string): Location[] {
+  if (typeof blobs !== 'object' || blobs === null || !Object.hasOwn(blobs, digest) || !isDigest(digest)) return [];
+  const locs = (blobs as Record<string, unknown>)[digest];
+  if (!Array.isArray(locs)) return [];
+  const good: Location[] = [];
+  for (const l of locs as unknown[]) {
+    if (typeof l === 'object' && l !== null && typeof (l as Location).repo === 'string' && (l as Location).repo !== '' && Number.isFinite((l as Location).time)) {
+      good.push({ repo: (l as Location).repo, time: (l as Location).time });
+    }
+  }
+  return good;
+}
+
+/** The locations recorded for (host, digest) in `regs`, newest first as written. */
+function lookup(regs: RawRegistries, host: string, digest: string): Location[] {
+  return Object.hasOwn(regs, host) ? locationsIn(regs[host], digest) : [];
+}
+
+/** Every well-formed entry of `regs`, as a structure {@link merge} may change (for a rewrite of the file). */
+function toData(regs: RawRegistries): CacheData {
+  const out: CacheData = new Map();
+  for (const [host, blobs] of Object.entries(regs)) {
     if (typeof blobs !== 'object' || blobs === null) continue;
     const m = new Map<string, Location[]>();
-    for (const [digest, locs] of Object.entries(blobs as Record<string, unknown>)) {
-      if (!isDigest(digest) || !Array.isArray(locs)) continue;
-      const good = locs.filter(
-        (l): l is Location => typeof l === 'object' && l !== null && typeof (l as Location).repo === 'string' && (l as Location).repo !== '' && Number.isFinite((l as Location).time),
-      );
-      if (good.length) m.set(digest, good.map((l) => ({ repo: l.repo, time: l.time })));
+    for (const digest of Object.keys(blobs)) {
+      const good = locationsIn(blobs, digest);
+      if (good.length) m.set(digest, good);
     }
     if (m.size) out.set(host, m);
   }
@@ -78,9 +105,7 @@ function parse(text: string): CacheData {
 }
 
 function serialize(data: CacheData): string {
-  const registries: Record<string, Record<string, Location[]>> = {};
-  for (const [host, blobs] of data) registries[host] = Object.fromEntries(blobs);
-  return JSON.stringify({ version: 1, registries });
+  return JSON.stringify({ version: 1, registries: toRaw(data) });
 }
 
 /** Adds `loc` for (host, digest), keeping the newest first and at most MAX_REPOS_PER_BLOB. */
@@ -94,8 +119,8 @@ function merge(data: CacheData, host: string, digest: string, loc: Location): vo
 }
 
 /** Whether `loc` is already recorded for (host, digest) with a time less than {@link REFRESH_AFTER_MS} older. */
-function isFresh(data: CacheData, host: string, digest: string, loc: Location): boolean {
-  return data.get(host)?.get(digest)?.some((l) => l.repo === loc.repo && l.time > loc.time - REFRESH_AFTER_MS) ?? false;
+function isFresh(regs: RawRegistries, host: string, digest: string, loc: Location): boolean {
+  return lookup(regs, host, digest).some((l) => l.repo === loc.repo && l.time > loc.time - REFRESH_AFTER_MS);
 }
 
 /** Drops the least recently used entries beyond MAX_ENTRIES. */
@@ -111,34 +136,37 @@ function cap(data: CacheData): void {
   }
 }
 
-/** Deep copy, so a writer may merge into what {@link load} returns. */
-function clone(data: CacheData): CacheData {
-  return new Map([...data].map(([h, blobs]) => [h, new Map([...blobs].map(([d, locs]) => [d, locs.map((l) => ({ ...l }))]))]));
+/** The registries of `data` in the file's form (what {@link load} would return once `data` is written). */
+function toRaw(data: CacheData): RawRegistries {
+  const registries: Record<string, Record<string, Location[]>> = {};
+  for (const [host, blobs] of data) registries[host] = Object.fromEntries(blobs);
+  return registries;
 }
 
 /**
  * The cache as last parsed (or being parsed) or written by this process, with the file's identity then (inode, size,
  * mtime): while the file is unchanged it is not read and parsed again — for every blob of a push, for the lookups
- * that start together, and after each of this process's own writes. Never mutated: readers share it, writers clone it.
+ * that start together, and after each of this process's own writes. Never mutated: readers share it, a writer builds
+ * a new structure from it.
  */
-let memo: { path: string; key: string; data: Promise<CacheData> } | undefined;
+let memo: { path: string; key: string; regs: Promise<RawRegistries> } | undefined;
 
 function fileKey(st: { ino: number; size: number; mtimeMs: number }): string {
   return `${st.ino}:${st.size}:${st.mtimeMs}`;
 }
 
-/** The cache file's content (shared: do not change it). */
-async function load(path: string): Promise<CacheData> {
+/** The registries of the cache file at `path` (empty when it is missing, too big or corrupt). Shared: read only. */
+async function load(path: string): Promise<RawRegistries> {
   try {
     const st = await stat(path);
-    if (st.size > MAX_FILE_SIZE) return new Map();
+    if (st.size > MAX_FILE_SIZE) return {};
     const key = fileKey(st);
     if (memo?.path !== path || memo.key !== key) {
-      memo = { path, key, data: readBoundedFile(path, { limit: MAX_FILE_SIZE }).then((b) => parse(b.toString('utf8'))) };
+      memo = { path, key, regs: readBoundedFile(path, { limit: MAX_FILE_SIZE }).then((b) => parseRaw(b.toString('utf8'))) };
     }
-    return await memo.data;
+    return await memo.regs;
   } catch {
-    return new Map();
+    return {};
   }
 }
 
@@ -205,14 +233,14 @@ async function flushOne(path: string, p: Pending): Promise<void> {
     try {
       const current = await load(path);
       if (!batch.every((r) => isFresh(current, r.host, r.digest, r.loc))) {
-        const data = clone(current);
+        const data = toData(current);
         for (const r of batch) merge(data, r.host, r.digest, r.loc);
         cap(data);
         await mkdir(dirname(path), { recursive: true, mode: 0o700 });
         await writeFileAtomic(path, serialize(data), { fsync: false, mode: 0o600 });
         // What was just written need not be read back. Another writer replacing the file between the rename and
         // this stat would go unseen until the file changes again: a cache tolerates that.
-        memo = { path, key: fileKey(await stat(path)), data: Promise.resolve(data) };
+        memo = { path, key: fileKey(await stat(path)), regs: Promise.resolve(toRaw(data)) };
         const now = performance.now();
         nextWriteAt.set(path, now + Math.min(MAX_PAUSE_MS, (now - started) * WRITE_PACE));
       }
@@ -263,9 +291,8 @@ export async function flushBlobLocations(): Promise<void> {
  */
 export async function knownBlobLocations(registry: string, digest: string, ctx: SystemContext = {}, exclude?: string): Promise<string[]> {
   const path = blobCachePath(ctx);
-  const stored = (await load(path)).get(registry)?.get(digest) ?? [];
-  // Only this blob's entry is copied, with the records not yet written merged in.
-  const data: CacheData = new Map([[registry, new Map([[digest, stored.map((l) => ({ ...l }))]])]]);
+  // Only this blob's entry is checked and copied, with the records not yet written merged in.
+  const data: CacheData = new Map([[registry, new Map([[digest, lookup(await load(path), registry, digest)]])]]);
   const p = pending.get(path);
   for (const r of [...(p?.inflight ?? []), ...(p?.records ?? [])]) if (r.host === registry && r.digest === digest) merge(data, r.host, r.digest, r.loc);
   return (data.get(registry)!.get(digest) ?? []).map((l) => l.repo).filter((r) => r !== exclude);

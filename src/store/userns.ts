@@ -56,16 +56,6 @@ export function inRootlessNamespace(env: NodeJS.ProcessEnv = process.env): boole
   return env._CONTAINERS_USERNS_CONFIGURED !== undefined && process.getuid?.() === 0;
 }
 
-/**
- * Whether a command line needs the user namespace: a non-root user, not in one already, running `store` (`command`,
- * the command word) or naming a `containers-storage:` image in `argv`.
- */
-export function wantsUserNamespace(command: string, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): boolean {
-  if ((process.getuid?.() ?? 0) === 0 || env._CONTAINERS_USERNS_CONFIGURED !== undefined) return false;
-  if (argv.includes('--help') || argv.includes('-h')) return false;
-  return command === 'store' || argv.some((a) => a.startsWith('containers-storage:'));
-}
-
 const execFileP = promisify(execFile);
 
 function readOr(path: string): string {

@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import module, { builtinModules } from 'node:module';
 import path from 'node:path';
 import { FERRY_BIN, ROOT } from '../harness/cli.js';
@@ -73,11 +73,60 @@ describe('cli/launch: bin/ferry, the bundle and the compile cache', () => {
     if (!existsSync(BUNDLE)) this.skip(); // needs `make build`
     const script = `const { run } = await import(${JSON.stringify(BUNDLE)}); await run(['--version']);
       console.error(JSON.stringify(process.moduleLoadList ? process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)) : []));`;
-    const r = await run(process.execPath, ['--input-type=module', '-e', script]);
-    expect(r.code, r.stderr).to.equal(0);
-    const loaded = new Set(JSON.parse(r.stderr.trim().split('\n').pop()!) as string[]);
-    // what only registry commands (undici), archives (tar) or the store need is not initialized
-    for (const m of ['http', 'https', 'tls', 'zlib', 'child_process']) expect(loaded.has(m), m).to.equal(false);
+    // as the user running the tests, and as a user other than root (ferry asks, before every command, whether a
+    // non-root user's command needs the store's user namespace, whose code starts processes)
+    const nonRoot = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+    for (const prefix of nonRoot.length ? [[], nonRoot] : [[]]) {
+      const [cmd, ...args] = [...prefix, process.execPath, '--input-type=module', '-e', script];
+      const r = await run(cmd!, args, { cwd: '/' });
+      expect(r.code, r.stderr).to.equal(0);
+      const loaded = new Set(JSON.parse(r.stderr.trim().split('\n').pop()!) as string[]);
+      // what only registry commands (undici), archives (tar) or the store need is not initialized
+      for (const m of ['http', 'https', 'tls', 'zlib', 'child_process']) expect(loaded.has(m), `${m} ${prefix.join(' ')}`).to.equal(false);
+    }
+  });
+
+  it('start-up reads nothing of the working directory: yargs looks for no package.json there or above', async function () {
+    if (!existsSync(BUNDLE)) this.skip(); // needs `make build`
+    // yargs() guesses a version from the first package.json in the working directory or a parent, listing every
+    // directory on the way; ferry sets its own version, so the bundle leaves that search out (src/cli/no-find-up.ts)
+    const cwd = path.join(dir, 'project', 'deep');
+    await mkdir(cwd, { recursive: true });
+    await writeFile(path.join(dir, 'project', 'package.json'), JSON.stringify({ version: '9.9.9' }));
+    const trace = path.join(dir, 'strace.log');
+    for (const args of [['--version'], ['manifest-digest', '--help']]) {
+      const r = await run('strace', ['-f', '-qq', '-e', 'trace=open,openat,stat,statx,newfstatat,lstat,access', '-e', 'signal=none', '-o', trace, process.execPath, FERRY_BIN, ...args], {
+        cwd,
+        env: { XDG_CACHE_HOME: path.join(dir, 'cache') },
+      });
+      expect(r.code, r.stderr).to.equal(0);
+      const touched = (await readFile(trace, 'utf8')).split('\n').filter((l) => l.includes(path.join(dir, 'project')));
+      expect(touched, args.join(' ')).to.deep.equal([]);
+    }
+  });
+
+  it('a chunk makes its `require` (for the CommonJS parts, undici) only when it first requires something', async function () {
+    if (!existsSync(BUNDLE)) this.skip(); // needs `make build`
+    // counts module.createRequire calls (the bundle imports it from node:module; syncBuiltinESMExports updates that import)
+    const hook = path.join(dir, 'count.mjs');
+    await writeFile(
+      hook,
+      `import module from 'node:module';
+      const create = module.createRequire;
+      let calls = 0;
+      module.createRequire = (...a) => (calls++, create(...a));
+      module.syncBuiltinESMExports();
+      process.on('exit', () => process.stderr.write('createRequire calls: ' + calls + '\\n'));`,
+    );
+    const ferry = (args: string[]) => run(process.execPath, ['--import', hook, FERRY_BIN, ...args], { env: { XDG_CACHE_HOME: path.join(dir, 'cache') } });
+    const version = await ferry(['--version']);
+    expect(version.code, version.stderr).to.equal(0);
+    // yargs-parser and yargs' platform shim make one each when they load; the other files --version loads make none
+    expect(version.stderr).to.equal('createRequire calls: 2\n');
+    // a command that loads undici (a registry on a closed port) still gets the built-in modules undici requires
+    const inspect = await ferry(['inspect', '--tls-verify=false', '--retry-times=0', 'docker://127.0.0.1:1/a:b']);
+    expect(inspect.stderr).not.to.match(/Dynamic require|is not supported/);
+    expect(inspect.stderr).to.match(/^Error: .*\ncreateRequire calls: [2-9]\d*\n$/);
   });
 
   it('the bundle leaves out node:http2 (undici loads it, ferry speaks HTTP/1.1 only)', async function () {

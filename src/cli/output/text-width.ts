@@ -24,9 +24,14 @@ function isZeroWidth(cp: number): boolean {
   return cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || (cp >= 0x300 && cp <= 0x36f) || cp === 0x200b || cp === 0x200d || (cp >= 0xfe00 && cp <= 0xfe0f);
 }
 
+/** Printable ASCII only: one column a character. */
+const PLAIN = /^[\x20-\x7e]*$/;
+
 /** Number of terminal columns `text` takes. */
 export default function stringWidth(text: string): number {
   if (typeof text !== 'string' || text.length === 0) return 0;
+  // yargs measures every line of a command's help (it builds that help whenever a command runs): nearly all plain
+  if (PLAIN.test(text)) return text.length;
   let width = 0;
   for (const ch of text.replace(ANSI, '')) {
     const cp = ch.codePointAt(0)!;
