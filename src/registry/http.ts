@@ -216,7 +216,18 @@ export async function readBody(res: HttpResponse, max: number, onTooLarge: () =>
     }
     chunks.push(chunk as Buffer);
   }
+  await connectionFree();
   return Buffer.concat(chunks);
+}
+
+/**
+ * Resolves once the connection of a response whose body has just ended can carry the next request: undici lends a
+ * kept-alive connection again only one event-loop turn after its answer ended (in case the server closes it after
+ * all), and a request sent sooner opens another connection, with another TLS handshake. A command's requests mostly
+ * follow one another at once (ping, manifest, config, tags), so small bodies are read, or discarded, then this.
+ */
+function connectionFree(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Reads a body as text for an error message (bounded to 64 KiB; errors ignored). */
@@ -229,9 +240,10 @@ export async function readErrorText(res: HttpResponse): Promise<string> {
   }
 }
 
-/** Discards a body so its connection can be reused. */
+/** Discards a body so its connection can be reused (see {@link connectionFree}). */
 export async function discard(res: HttpResponse): Promise<void> {
   await res.body.dump({ limit: 128 * 1024 }).catch(() => res.body.destroy());
+  await connectionFree();
 }
 
 /** First value of a header. */

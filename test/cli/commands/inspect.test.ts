@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { useRegistry, type TestRegistry, type RegistryMode } from '../../harness/registry.js';
 import { buildImage, pushImage, type BuiltImage } from '../../harness/images.js';
 import { startFaultProxy } from '../../harness/fault-proxy.js';
@@ -103,6 +104,27 @@ describe('cli/commands/inspect (against a real registry, compared with skopeo)',
       await pushImage(multi, reg(), 'team/multi:2.0');
     });
     const ref = () => `docker://${reg().host}/team/multi:1.0`;
+
+    it('sends the manifest requests over the connection the ping opened', async () => {
+      const from = (await readFile(reg().logFile)).length;
+      const f = await ferry(['inspect', '--tls-verify=false', ref()]);
+      expect(f.code, f.stderr).to.equal(0);
+      const log = (await readFile(reg().logFile)).subarray(from).toString('utf8');
+      const requests = [...log.matchAll(/http\.request\.method=(\w+) http\.request\.remoteaddr="([^"]+)" http\.request\.uri="?([^" ]+)/g)].map((m) => ({
+        request: `${m[1]} ${m[3]}`,
+        connection: m[2],
+      }));
+      // one ping (the tag list shares the image's), index, instance manifest, config, tags
+      expect(requests.map((r) => r.request)).to.deep.equal([
+        'GET /v2/',
+        'GET /v2/team/multi/manifests/1.0',
+        `GET /v2/team/multi/manifests/${multi.manifests[0]!.digest}`,
+        `GET /v2/team/multi/blobs/${multi.manifests[0]!.configDigest}`,
+        'GET /v2/team/multi/tags/list',
+      ]);
+      // each manifest request follows the previous answer at once: it must not open a connection of its own
+      expect(new Set(requests.slice(0, 3).map((r) => r.connection)).size, log).to.equal(1);
+    });
 
     it('reports the index digest, the chosen instance and the platforms', async () => {
       const f = await ferry(['inspect', '--tls-verify=false', '--override-arch', 'amd64', ref()]);
