@@ -15,7 +15,7 @@ import { VerifyingStream } from '../util/verify-stream.js';
 import type { CopyPhase } from './options.js';
 import type { PartialBlob, PartialStore } from './partial.js';
 import { blobProgress } from './progress.js';
-import { ResumingBlobReader, type BlobRetryPolicy } from './resume.js';
+import { READER_HIGH_WATER_MARK, ResumingBlobReader, type BlobRetryPolicy } from './resume.js';
 import type { ProgressListener } from '../types/progress.js';
 
 /** What to do to a layer's compression (decided per blob once its first bytes are seen). */
@@ -265,7 +265,8 @@ async function transferBlob(
   const { raw, size } = await openBlobBytes(ctx, src, partial, state);
   const progress = blobProgress(ctx.onProgress, { digest: src.digest, size, role }, ctx.progressIntervalMs);
   const decision = await decideCompression(raw, policy, ctx.signal);
-  const verifier = new VerifyingStream({ digest: src.digest, size, what: `blob ${src.digest}`, onProgress: (n) => progress.bytes(n) });
+  // Fed the reader's network-sized chunks: it queues as little as the reader does (see READER_HIGH_WATER_MARK).
+  const verifier = new VerifyingStream({ digest: src.digest, size, what: `blob ${src.digest}`, onProgress: (n) => progress.bytes(n), highWaterMark: READER_HIGH_WATER_MARK });
   if (adoptsPartial(ctx, raw, decision, partial, size)) return adoptPartial(ctx, src, size, decision.input, verifier, partial, progress);
   const stages = codecStages(raw, decision, policy.level);
   const { step } = decision;

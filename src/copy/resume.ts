@@ -24,6 +24,13 @@ import type { PartialBlob } from './partial.js';
 /** Read size for the partial file's prefix. */
 const PREFIX_READ_CHUNK = 1 << 20;
 
+/**
+ * Bytes the reader queues for its consumer before it stops pulling from the source: about one network read. The
+ * stages after it batch what they need themselves (1 MiB for zlib, for the partial file); a deeper queue here only
+ * holds memory per blob in flight while a slower stage (decompression, the destination's disk) catches up.
+ */
+export const READER_HIGH_WATER_MARK = 64 * 1024;
+
 /** A `late` reader starts keeping a blob arriving for this long that still needs at least as long again. */
 export const PARTIAL_AFTER_MS = 3000;
 
@@ -114,7 +121,7 @@ export class ResumingBlobReader extends Readable {
   private arrival: { t: number; offset: number } | undefined;
 
   constructor(o: ResumingBlobOptions) {
-    super({ highWaterMark: 1 << 20 });
+    super({ highWaterMark: READER_HIGH_WATER_MARK });
     this.o = o;
     const p = o.partial;
     const valid = p !== undefined && p.size > 0 && (o.size < 0 || p.start + p.size <= o.size);

@@ -185,7 +185,7 @@ export async function uploadBlob(
     let result: UploadResult;
     if (chunked) {
       const chunkSize = Math.max(opts.chunkSize ?? DEFAULT_CHUNK_SIZE, started.minChunk, 1);
-      location = await uploadChunks(client, verifier, location, chunkSize, w, opts, (l) => (location = l));
+      location = await uploadChunks(client, verifier, location, chunkSize, info.size, w, opts, (l) => (location = l));
       result = { digest: verifier.digest!, size: verifier.bytes, method: 'chunked' };
     } else if (!info.digest) {
       const res = await client.request({
@@ -232,47 +232,43 @@ export async function uploadBlob(
 }
 
 /**
- * Sends `verifier`'s bytes in PATCH requests of about `chunkSize` bytes; returns the last Location. A chunk cut by a
- * transient failure is resumed from the offset the registry reports (`GET <location>` → `Range`).
+ * Sends `verifier`'s bytes in PATCH requests of `chunkSize` bytes (the last one shorter); returns the last Location.
+ * A chunk cut by a transient failure is resumed from the offset the registry reports (`GET <location>` → `Range`).
+ * The chunks are gathered in one buffer, reused for each (a chunk is sent whole before the next one is read), no
+ * bigger than the blob when its size is known.
  */
 async function uploadChunks(
   client: RegistryClient,
   verifier: VerifyingStream | SizeCheckingStream,
   location: string,
   chunkSize: number,
+  size: number,
   w: string,
   opts: OpOptions,
   setLocation: (l: string) => void,
 ): Promise<string> {
   let offset = 0;
-  let parts: Buffer[] = [];
+  // A wrong size fails in the verifier; until then a full buffer is sent as a chunk like any other.
+  const buf = Buffer.allocUnsafe(Math.max(1, size >= 0 ? Math.min(chunkSize, size) : chunkSize));
   let held = 0;
   const send = async (chunk: Buffer) => {
     location = await sendChunk(client, location, chunk, offset, w, opts);
     setLocation(location);
     offset += chunk.length;
   };
-  const flush = async () => {
-    const all = parts.length === 1 ? parts[0]! : Buffer.concat(parts, held);
-    parts = [];
-    held = 0;
-    return all;
-  };
   for await (const c of verifier) {
-    parts.push(c as Buffer);
-    held += (c as Buffer).length;
-    if (held < chunkSize) continue;
-    let all = await flush();
-    while (all.length >= chunkSize) {
-      await send(all.subarray(0, chunkSize));
-      all = all.subarray(chunkSize);
-    }
-    if (all.length) {
-      parts = [all];
-      held = all.length;
+    let data = c as Buffer;
+    while (data.length > 0) {
+      const n = data.copy(buf, held);
+      held += n;
+      data = data.subarray(n);
+      if (held === buf.length) {
+        await send(buf);
+        held = 0;
+      }
     }
   }
-  if (held > 0) await send(await flush());
+  if (held > 0) await send(buf.subarray(0, held));
   return location;
 }
 

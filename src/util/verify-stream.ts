@@ -35,6 +35,11 @@ export interface VerifyingStreamOptions {
   onProgress?: (bytes: number) => void;
   /** Continue from this state (see {@link VerifyingStream.resume}); `bytes` starts at `prefix.bytes`. */
   prefix?: HashPrefix;
+  /**
+   * Bytes queued on each side before it pushes back (default 1 MiB). A stage fed small chunks (network reads) and
+   * followed by a slower one can take less: what it queues is memory held per blob in flight.
+   */
+  highWaterMark?: number;
 }
 
 const HIGH_WATER_MARK = 1 << 20;
@@ -60,7 +65,7 @@ export class VerifyingStream extends Transform {
   private readonly onProgress: ((bytes: number) => void) | undefined;
 
   constructor(opts: VerifyingStreamOptions) {
-    super({ readableHighWaterMark: HIGH_WATER_MARK, writableHighWaterMark: HIGH_WATER_MARK });
+    super({ readableHighWaterMark: opts.highWaterMark ?? HIGH_WATER_MARK, writableHighWaterMark: opts.highWaterMark ?? HIGH_WATER_MARK });
     this.expected = opts.digest ?? '';
     this.algorithm = this.expected ? parseDigest(this.expected).algorithm : (opts.algorithm ?? 'sha256');
     this.size = opts.size ?? -1;

@@ -18,7 +18,7 @@ describe('cli: help shows defaults and only the options a command takes', () => 
   it('shows the defaults of retries, parallel copies, TLS and multi-arch', async () => {
     const copy = (await ferry(['copy', '--help'])).stdout;
     expect(entry(copy, '--retry-times')).to.contain('[number] [default: 3]');
-    expect(entry(copy, '--image-parallel-copies')).to.contain('[number] [default: 6; 4 into containers-storage:]');
+    expect(entry(copy, '--image-parallel-copies')).to.contain('[number] [default: 6; 4 into containers-storage: and docker-archive:]');
     expect(entry(copy, '--multi-arch')).to.contain('[default: system]');
     expect(entry(copy, '--src-tls-verify')).to.contain('[boolean] [default: true, unless registries.conf says insecure]');
     const sync = (await ferry(['sync', '--help'])).stdout;

@@ -1,6 +1,6 @@
 /**
  * copySingleImage's blob concurrency: `--image-parallel-copies` when given, else the destination's
- * `preferredParallelBlobs` (containers-storage: asks for 4), else 6. Real oci: layouts on both sides; the
+ * `preferredParallelBlobs` (containers-storage and docker-archive: ask for 4), else 6. Real oci: layouts on both sides; the
  * destination is the real one, wrapped to hold each putBlob a moment and count how many run at once.
  */
 import { expect } from 'chai';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { copyImage } from '../../src/copy/index.js';
 import { STORAGE_DESTINATION_PROPERTIES } from '../../src/transports/containers-storage/destination.js';
+import { DOCKER_ARCHIVE_PROPERTIES } from '../../src/transports/docker-archive/write-common.js';
 import { parseImageName } from '../../src/transports/registry.js';
 import { PolicyContext } from '../../src/signature/policy/evaluate.js';
 import type { ImageDestination } from '../../src/types/image.js';
@@ -68,5 +69,9 @@ describe('copy: how many blobs at once', function () {
 
   it('containers-storage: asks for 4', () => {
     expect(STORAGE_DESTINATION_PROPERTIES.preferredParallelBlobs).to.equal(4);
+  });
+
+  it('docker-archive: asks for 4 (layers are decompressed on the 4-thread pool; more at once only hold memory)', () => {
+    expect(DOCKER_ARCHIVE_PROPERTIES.preferredParallelBlobs).to.equal(4);
   });
 });

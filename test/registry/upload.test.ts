@@ -80,6 +80,19 @@ describe('registry/upload (real registry via fault proxy)', function () {
     expect(await blobSize(c, r.digest)).to.equal(data.length);
   });
 
+  it('chunked: source chunks that straddle chunk boundaries give PATCHes of exactly the chunk size, the last shorter, and the right blob', async () => {
+    const c = client('up/straddle');
+    const data = randomish(3 * 1024 * 1024 + 5, 11);
+    const pieces: Buffer[] = [];
+    for (let at = 0; at < data.length; at += 100_003) pieces.push(data.subarray(at, Math.min(at + 100_003, data.length)));
+    const start = proxy.requests.length;
+    const r = await uploadBlob(c, Readable.from(pieces), { digest: digestOf(data), size: data.length }, { chunkSize: 1024 * 1024 });
+    expect(r).to.deep.equal({ digest: digestOf(data), size: data.length, method: 'chunked' });
+    const ranges = since(start).filter((q) => q.method === 'PATCH').map((q) => String(q.headers['content-range']));
+    expect(ranges).to.deep.equal(['0-1048575', '1048576-2097151', '2097152-3145727', '3145728-3145732']);
+    expect(await blobSize(c, r.digest)).to.equal(data.length);
+  });
+
   it('refuses a Location on another host, and cancels nothing there', async () => {
     const c = client('up/foreign');
     rule = (r) => (r.method === 'POST' ? { kind: 'status', status: 202, headers: { location: 'http://127.0.0.2:1/v2/x/blobs/uploads/abc' } } : undefined);

@@ -121,7 +121,7 @@ const spec: CommandSpec = {
           requiresArg: true,
         },
         'split-size': { type: 'string', describe: 'write an oci-archive: or docker-archive: destination as parts FILE.001, … of SIZE bytes (e.g. 700M, 4G) and a checksum list FILE.sha256', requiresArg: true },
-        'image-parallel-copies': { type: 'number', describe: 'blobs copied at once', requiresArg: true, defaultDescription: '6; 4 into containers-storage:' },
+        'image-parallel-copies': { type: 'number', describe: 'blobs copied at once', requiresArg: true, defaultDescription: '6; 4 into containers-storage: and docker-archive:' },
         digestfile: { type: 'string', describe: 'write the digest of the copied manifest to PATH', requiresArg: true },
         quiet: { alias: 'q', type: 'boolean', describe: 'print no progress' },
         progress: { type: 'string', choices: ['tty', 'plain', 'json'], describe: 'progress output on stderr', requiresArg: true, defaultDescription: 'tty on a terminal, else plain' },
