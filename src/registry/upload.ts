@@ -234,8 +234,8 @@ export async function uploadBlob(
 /**
  * Sends `verifier`'s bytes in PATCH requests of `chunkSize` bytes (the last one shorter); returns the last Location.
  * A chunk cut by a transient failure is resumed from the offset the registry reports (`GET <location>` → `Range`).
- * The chunks are gathered in one buffer, reused for each (a chunk is sent whole before the next one is read), no
- * bigger than the blob when its size is known.
+ * The chunks are gathered in two buffers used in turn, no bigger than the blob when its size is known: one is sent
+ * while the next is filled, so reading the source and sending overlap, and at most two chunks are held.
  */
 async function uploadChunks(
   client: RegistryClient,
@@ -249,26 +249,45 @@ async function uploadChunks(
 ): Promise<string> {
   let offset = 0;
   // A wrong size fails in the verifier; until then a full buffer is sent as a chunk like any other.
-  const buf = Buffer.allocUnsafe(Math.max(1, size >= 0 ? Math.min(chunkSize, size) : chunkSize));
+  const cap = Math.max(1, size >= 0 ? Math.min(chunkSize, size) : chunkSize);
+  const bufs: Buffer[] = [Buffer.allocUnsafe(cap)];
+  let buf = bufs[0]!;
   let held = 0;
+  /** The chunk being sent (PATCHes go one after the other: each follows the Location the previous one returned). */
+  let sending: Promise<void> | undefined;
   const send = async (chunk: Buffer) => {
-    location = await sendChunk(client, location, chunk, offset, w, opts);
-    setLocation(location);
-    offset += chunk.length;
+    await sending;
+    const next = (async () => {
+      location = await sendChunk(client, location, chunk, offset, w, opts);
+      setLocation(location);
+      offset += chunk.length;
+    })();
+    // awaited before the next chunk is sent, or at the end; a failure meanwhile is not unhandled
+    next.catch(() => undefined);
+    sending = next;
   };
-  for await (const c of verifier) {
-    let data = c as Buffer;
-    while (data.length > 0) {
-      const n = data.copy(buf, held);
-      held += n;
-      data = data.subarray(n);
-      if (held === buf.length) {
-        await send(buf);
-        held = 0;
+  try {
+    for await (const c of verifier) {
+      let data = c as Buffer;
+      while (data.length > 0) {
+        const n = data.copy(buf, held);
+        held += n;
+        data = data.subarray(n);
+        if (held === buf.length) {
+          await send(buf);
+          // the other buffer: free, since its chunk was sent before this one started
+          buf = buf === bufs[0] ? (bufs[1] ??= Buffer.allocUnsafe(cap)) : bufs[0]!;
+          held = 0;
+        }
       }
     }
+    if (held > 0) await send(buf.subarray(0, held));
+  } catch (e) {
+    // the source failed: let the chunk on its way settle before the caller cancels the session
+    await sending?.catch(() => undefined);
+    throw e;
   }
-  if (held > 0) await send(buf.subarray(0, held));
+  await sending;
   return location;
 }
 
