@@ -42,13 +42,16 @@ sysdeps-test:
 # require anything, and making one per module at load is a measurable part of loading a chunk); yargs' search of
 # the working directory and its parents for a package.json (to guess a version ferry sets itself) is replaced by one
 # that finds nothing (no-find-up.ts); string-width is replaced by a start-up-cheap twin;
-# node:http2, which undici loads but ferry never uses, by a module that throws (see no-http2.ts); whitespace and
+# node:http2, which undici loads but ferry never uses, by a module that throws (see no-http2.ts); undici's reads of
+# `globalThis.Headers` become `undefined` (its cookie helpers, which ferry never calls, read it to accept Node's own
+# Headers objects too, and that first read makes Node load and compile its own copy of undici, ~40-60 ms of CPU on
+# every registry command; undici's assignment in its `install()`, never called, stays as written); whitespace and
 # comments are dropped (names stay, so stack traces still name functions; to debug with tsc's lib/, import `run`
 # from lib/cli/main.js).
 BUNDLE_FLAGS := --bundle --platform=node --format=esm --target=node20.19 \
 	--splitting --outdir=lib/bundle --entry-names=ferry --chunk-names=chunks/[name]-[hash] --out-extension:.js=.mjs \
 	--external:zstd-napi --alias:string-width=./lib/cli/output/text-width.js --alias:node:http2=./lib/registry/no-http2.js \
-	--alias:escalade/sync=./lib/cli/no-find-up.js \
+	--alias:escalade/sync=./lib/cli/no-find-up.js --define:globalThis.Headers=undefined --log-override:assign-to-define=silent \
 	--banner:js="import { createRequire as __ferryCreateRequire } from 'node:module'; let __ferryRequire; const require = (id) => (__ferryRequire ??= __ferryCreateRequire(import.meta.url))(id);" \
 	--minify-whitespace --log-level=warning
 

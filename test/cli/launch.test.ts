@@ -129,6 +129,26 @@ describe('cli/launch: bin/ferry, the bundle and the compile cache', () => {
     expect(inspect.stderr).to.match(/^Error: .*\ncreateRequire calls: [2-9]\d*\n$/);
   });
 
+  it("a registry command does not make Node load its own copy of undici (the bundle's undici reads no globalThis.Headers)", async function () {
+    if (!existsSync(BUNDLE)) this.skip(); // needs `make build`
+    // Node defines fetch's globals (Headers, Request, …) lazily: the first read of one loads and compiles Node's
+    // built-in undici. The bundled undici's cookie helpers read globalThis.Headers when they load; the bundle defines
+    // that read away (Makefile, BUNDLE_FLAGS). A newer undici reading another of those globals would show here too.
+    const hook = path.join(dir, 'internal-undici.mjs');
+    await writeFile(
+      hook,
+      `process.on('exit', () => process.stderr.write('internal undici: ' + process.moduleLoadList.some((m) => m === 'NativeModule internal/deps/undici/undici') + '\\n'));`,
+    );
+    const r = await run(process.execPath, ['--import', hook, FERRY_BIN, 'inspect', '--tls-verify=false', '--retry-times=0', 'docker://127.0.0.1:1/a:b'], {
+      env: { XDG_CACHE_HOME: path.join(dir, 'cache') },
+    });
+    expect(r.stderr).to.match(/^Error: .*\n/); // it got as far as a connection
+    expect(r.stderr).to.match(/internal undici: false\n$/);
+    // the check itself sees the load when it happens
+    const seen = await run(process.execPath, ['--import', hook, '-e', 'globalThis.Headers']);
+    expect(seen.stderr).to.equal('internal undici: true\n');
+  });
+
   it('the bundle leaves out node:http2 (undici loads it, ferry speaks HTTP/1.1 only)', async function () {
     if (!existsSync(BUNDLE)) this.skip(); // needs `make build`
     const files = [...(await filesUnder(path.dirname(BUNDLE))).keys()].filter((f) => f.endsWith('.mjs'));
