@@ -107,6 +107,8 @@ const spec: CommandSpec = {
     const source = String(args['SOURCE']);
     const destination = String(args['DESTINATION']);
     const dryRun = Boolean(args['dry-run']);
+    // the plan is the only output --output formats: given without --dry-run it would be ignored
+    if (!dryRun && args['output'] !== 'text') throw usage('--output json applies only to --dry-run');
     const keepGoing = Boolean(args['keep-going']);
     const mode: ProgressMode = args['quiet'] ? 'quiet' : ((args['progress'] as ProgressMode | undefined) ?? (cli.io.stderr.isTTY ? 'tty' : 'plain'));
     const text = mode === 'tty' || mode === 'plain';

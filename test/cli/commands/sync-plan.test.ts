@@ -127,6 +127,14 @@ describe('cli: ferry sync --dry-run plan (two real registries)', function () {
     expect(plan.totals.unknownImages).to.equal(1);
   });
 
+  it('--output json without --dry-run is refused before anything is copied', async () => {
+    const r = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--output', 'json', ...tls, `${src()}:v1`, `${dest().host}/never`], { env: env() });
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.equal('Error: --output json applies only to --dry-run\n');
+    const tags = await ferry(['list-tags', '--tls-verify=false', `docker://${dest().host}/never/app`]);
+    expect(tags.code, tags.stderr).to.equal(2);
+  });
+
   it('a missing source image: the plan says it would fail; skopeo’s count and exit status are kept', async () => {
     const r = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', ...tls, `${src()}:nope`, mirror()], { env: env() });
     expect(r.code, r.stderr).to.equal(0);
