@@ -20,6 +20,7 @@ import { FerryError, ErrorCode } from '../errors.js';
 import { ByteReader } from '../tar/byte-reader.js';
 import { Crc64 } from './crc64.js';
 import { storeNative } from './native.js';
+import { FileBatcher, type BatchFailure } from './file-batch.js';
 import { inRootlessNamespace } from './userns.js';
 import { TarReader, type TarEntry } from '../tar/stream-reader.js';
 import { tarPathParts } from '../tar/path.js';
@@ -98,8 +99,10 @@ export async function applyLayerTar(source: AsyncIterable<Buffer>, diffDir: stri
       const crc = await layer.apply(e);
       split.file(e.name, e.size, crc);
     }
-    layer.finishDirectories();
+    await layer.finish();
   } catch (e) {
+    // Nothing may still be writing into diffDir when the caller removes it.
+    await layer.settle();
     await bytes.cancel().catch(() => {});
     if (e instanceof FerryError) throw e;
     const err = e as NodeJS.ErrnoException;
@@ -140,6 +143,8 @@ class LayerWriter {
   private readonly myUid = process.getuid?.() ?? -1;
   private readonly myGid = process.getgid?.() ?? -1;
   private readonly native = storeNative();
+  /** Small new files are created in batches on the thread pool (see file-batch.ts); absent with an older addon. */
+  private readonly batcher: FileBatcher | undefined;
 
   constructor(
     private readonly diffDir: string,
@@ -150,6 +155,20 @@ class LayerWriter {
     this.aufs = opts.whiteoutMode === 'aufs';
     this.opaqueXattr = opts.opaqueXattr ?? 'trusted.overlay.opaque';
     this.doChown = opts.chown ?? process.getuid?.() === 0;
+    this.batcher = typeof this.native.createFiles === 'function'
+      ? new FileBatcher(this.native, opts.ignoreChownErrors === true, (f) => this.batchError(f))
+      : undefined;
+  }
+
+  /** Waits for the files still being created, then sets directory modes and times. */
+  async finish(): Promise<void> {
+    await this.batcher?.drain();
+    this.finishDirectories();
+  }
+
+  /** Waits for every file creation in flight, whatever its outcome (on failure, before diffDir is removed). */
+  async settle(): Promise<void> {
+    await this.batcher?.settle();
   }
 
   /** Applies one entry (its content is read from the tar stream); returns the CRC-64 of a file's content for tar-split. */
@@ -159,6 +178,10 @@ class LayerWriter {
     const base = parts[parts.length - 1] ?? '';
     this.uids.add(e.uid);
     this.gids.add(e.gid);
+    // Whiteouts and hard links read or remove paths, and a replaced path may be a file still being created.
+    if (this.batcher && (base.startsWith(WHITEOUT) || e.type === 'hardlink' || (this.created.has(rel) && this.created.get(rel) !== 'dir'))) {
+      await this.batcher.drain();
+    }
     if (base.startsWith(WHITEOUT)) {
       await this.whiteout(e, parts, base);
       return null;
@@ -192,7 +215,7 @@ class LayerWriter {
   }
 
   /** Directory modes and times, deepest first (children would change the times; 0555 dirs would refuse children). */
-  finishDirectories(): void {
+  private finishDirectories(): void {
     for (let i = this.dirMeta.length - 1; i >= 0; i--) {
       const d = this.dirMeta[i]!;
       chmodSync(d.path, d.mode);
@@ -274,6 +297,9 @@ class LayerWriter {
   /** A regular file, written as its content streams in; returns the content's CRC-64 (null when empty). */
   private async file(e: TarEntry, rel: string, p: string): Promise<Buffer | null> {
     this.replace(rel, e.name);
+    if (this.batcher && e.size <= BATCH_MAX_FILE && e.xattrs.size === 0 && Number.isFinite(e.mtime) && e.mtime >= 0) {
+      return this.batchedFile(e, rel, p, this.batcher);
+    }
     let crc: Buffer | null;
     const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
@@ -301,6 +327,30 @@ class LayerWriter {
     this.created.set(rel, 'file');
     this.setXattrs(p, e);
     return crc;
+  }
+
+  /**
+   * A small file (no xattrs; a time Node's futimes would take as is) read whole, then created by the batcher with
+   * the same calls as {@link file}; `created` knows it at once, so later entries see it as this layer's file.
+   */
+  private async batchedFile(e: TarEntry, rel: string, p: string, batcher: FileBatcher): Promise<Buffer | null> {
+    const c = e.size > 0 ? new Crc64() : undefined;
+    const data: Buffer[] = [];
+    const got = await this.bytes.forEachChunk(e.size, (chunk) => {
+      c!.update(chunk);
+      data.push(chunk);
+    });
+    if (got < e.size) throw hostile(e.name, 'truncated content');
+    const chown = this.doChown && (e.uid !== this.myUid || e.gid !== this.myGid);
+    this.created.set(rel, 'file');
+    await batcher.add({ path: p, name: e.name, data, size: e.size, uid: e.uid, gid: e.gid, chown, mode: e.mode, mtime: e.mtime });
+    return c ? c.digest() : null;
+  }
+
+  /** The error for a batched file that could not be created (an owner the user namespace lacks: as {@link own}). */
+  private batchError(f: BatchFailure): Error {
+    if (f.file && f.error.syscall === 'fchown' && f.error.code === 'EINVAL') return missingIds(f.file.name, f.file.uid, f.file.gid, f.error);
+    return f.error;
   }
 
   private symlink(e: TarEntry, rel: string, p: string): void {
@@ -388,11 +438,7 @@ class LayerWriter {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
       if (this.opts.ignoreChownErrors) return;
-      throw new FerryError(
-        ErrorCode.Io,
-        `applying layer: cannot give "${e.name}" to ${e.uid}:${e.gid}, IDs this user namespace lacks (check /etc/subuid and /etc/subgid, or set ignore_chown_errors in storage.conf)`,
-        { cause: err },
-      );
+      throw missingIds(e.name, e.uid, e.gid, err);
     }
   }
 
@@ -400,6 +446,18 @@ class LayerWriter {
     for (const [k, v] of e.xattrs) this.native.lsetxattr(p, k, v);
   }
 }
+
+/** A chown refused because the user namespace lacks the owner's IDs. */
+function missingIds(name: string, uid: number, gid: number, cause: unknown): FerryError {
+  return new FerryError(
+    ErrorCode.Io,
+    `applying layer: cannot give "${name}" to ${uid}:${gid}, IDs this user namespace lacks (check /etc/subuid and /etc/subgid, or set ignore_chown_errors in storage.conf)`,
+    { cause },
+  );
+}
+
+/** Files up to this size are created in batches on the thread pool (file-batch.ts); bigger ones are streamed. */
+const BATCH_MAX_FILE = 64 << 10;
 
 /** Chunks this big are written asynchronously (thread pool); smaller ones synchronously (cheaper). */
 const ASYNC_WRITE_MIN = 128 << 10;

@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import { FerryError, ErrorCode } from '../errors.js';
 
-/** The addon's functions (all synchronous; failures throw an Error with an errno `code`). */
+/** The addon's functions (all synchronous but createFiles; failures throw an Error with an errno `code`). */
 export interface StoreNative {
   /** Whole-file fcntl lock without waiting: 0 unlock, 1 read, 2 write. False when another process holds a conflicting lock. */
   setLock(fd: number, kind: 0 | 1 | 2): boolean;
@@ -17,6 +17,14 @@ export interface StoreNative {
   llistxattr(path: string): string[];
   /** CRC-64/ISO update: `state` is the running inverted CRC (8 bytes, little-endian), updated in place. */
   crc64Update(state: Buffer, data: Buffer): void;
+  /**
+   * Creates regular files in order on the thread pool: per file open(O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW, 0600), its
+   * content (the next `length` bytes of `data`), fchown when asked, fchmod, futimens (atime = mtime, truncated to
+   * microseconds as Node's futimes does), close. `meta` holds 6 numbers per file: uid, gid, mode, mtime (seconds,
+   * ≥ 0), length, chown (0/1). `flags` bit 0: an fchown EINVAL is skipped. Stops at the first failure and rejects
+   * with an Error carrying `code`, `errno`, `syscall`, `path` and the file's `index`.
+   */
+  createFiles(paths: string[], meta: Float64Array, data: Buffer, flags: number): Promise<void>;
 }
 
 let loaded: StoreNative | undefined;

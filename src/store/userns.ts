@@ -8,8 +8,10 @@
  * `_CONTAINERS_ROOTLESS_UID` say so, as in `podman unshare` (where ferry runs as is).
  */
 import { spawn, execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { constants as osConstants, userInfo } from 'node:os';
+import type { Duplex } from 'node:stream';
 import { promisify } from 'node:util';
 
 /** A range of subordinate IDs. */
@@ -79,9 +81,11 @@ export async function runInUserNamespace(command: readonly string[], env: NodeJS
   const gids = subIdRanges(readOr('/etc/subgid'), name, uid);
   const full = uids.length > 0 && gids.length > 0;
   const childEnv = { ...env, _CONTAINERS_USERNS_CONFIGURED: 'done', _CONTAINERS_ROOTLESS_UID: String(uid), _CONTAINERS_ROOTLESS_GID: String(gid) };
-  // Without subordinate IDs, unshare maps the user alone itself; otherwise the child waits for newuidmap/newgidmap.
+  // Without subordinate IDs, unshare maps the user alone itself; otherwise the child, once inside its namespace, says
+  // so on fd 3 (a socket pair) and waits there for newuidmap/newgidmap: written any earlier, the maps would be the
+  // parent namespace's, which newuidmap may not write.
   const args = full
-    ? ['--user', '--mount', '--', '/bin/sh', '-c', 'read _ <&3 && exec 3<&- && exec "$@"', 'sh', ...command]
+    ? ['--user', '--mount', '--', '/bin/sh', '-c', 'echo ready >&3 && read _ <&3 && exec 3<&- && exec "$@"', 'sh', ...command]
     : ['--user', '--mount', '--map-root-user', '--', ...command];
   const child = spawn('unshare', args, { env: childEnv, stdio: ['inherit', 'inherit', 'inherit', full ? 'pipe' : 'ignore'] });
   const exited = new Promise<number>((resolve, reject) => {
@@ -97,8 +101,10 @@ export async function runInUserNamespace(command: readonly string[], env: NodeJS
   process.on('SIGTERM', forward);
   try {
     if (full) {
-      const gate = child.stdio[3] as NodeJS.WritableStream;
+      const gate = child.stdio[3] as Duplex;
       try {
+        const ready = await Promise.race([once(gate, 'data').then(() => true, () => false), exited.then(() => false)]);
+        if (!ready) throw new Error('the namespace\'s process ended before it was set up');
         await execFileP('newuidmap', [String(child.pid), ...idMapArgs(uid, uids)]);
         await execFileP('newgidmap', [String(child.pid), ...idMapArgs(gid, gids)]);
       } catch (e) {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -6,7 +7,7 @@ import { Store } from '../../src/store/store.js';
 import { storeNative } from '../../src/store/native.js';
 import { isCode, ErrorCode } from '../../src/errors.js';
 import { buildTar, gzip, sha256, type Entry } from './tar-build.js';
-import { isRoot, removeStore, tempStore } from './helpers.js';
+import { hasCommand, isRoot, removeStore, tempStore } from './helpers.js';
 
 async function collect(r: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -182,5 +183,100 @@ describe('store: applying layers', function () {
     expect(readFileSync(join(t.G, 'overlay', layers[2]!.id, 'diff', 'b'), 'utf8')).to.equal('B');
     expect((await collect(store.layerDiff(layers[2]!.id))).equals(b)).to.equal(true);
     expect(readdirSync(join(t.G, 'overlay', '.ferry-staging'))).to.deep.equal([]);
+  });
+  describe('many small files (created in batches off the main thread)', () => {
+    const many = (n: number): Entry[] =>
+      Array.from({ length: n }, (_, i) => ({ name: `d/f${String(i).padStart(3, '0')}`, data: `content ${i}`, mode: 0o600 + (i % 3) * 0o44, uid: 1000 + (i % 3), gid: 2000 + (i % 5), mtime: 1600000000 + i }));
+
+    it('keeps the order of the tar: files replaced, hard-linked, whited out and turned into directories while being created; directory modes and times last', async function () {
+      if (!isRoot) this.skip();
+      // Each later entry right after the file it touches, while that file still waits in its batch.
+      const after: Record<number, Entry> = {
+        10: { name: 'd/f010', data: 'second', mode: 0o640, mtime: 1700000000 },
+        20: { name: 'd/h', type: 'hardlink', linkname: 'd/f020', mode: 0o600, uid: 1000, gid: 2001, mtime: 1600000001 },
+        30: { name: 'd/.wh.f030' },
+        40: { name: 'd/f040', type: 'symlink', linkname: 'f041' },
+        50: { name: 'd/f050/', type: 'dir', mode: 0o750, mtime: 1500000005 },
+      };
+      const entries: Entry[] = [
+        { name: 'd/', type: 'dir', mode: 0o555, mtime: 1500000000 },
+        ...many(300).flatMap((e, i) => (after[i] ? [e, after[i]] : [e])),
+        { name: 'd/f050/inner', data: 'in' },
+        ...many(300).map((e, i) => ({ ...e, name: `e/f${String(i).padStart(3, '0')}` })),
+      ];
+      const tar = buildTar(entries);
+      const { layerId } = await commitOne(store, tar, true);
+      const diff = join(t.G, 'overlay', layerId, 'diff');
+      expect(readFileSync(join(diff, 'd/f010'), 'utf8')).to.equal('second');
+      expect(statSync(join(diff, 'd/f010')).mode & 0o7777).to.equal(0o640);
+      expect(statSync(join(diff, 'd/f010')).mtimeMs).to.equal(1700000000000);
+      expect(statSync(join(diff, 'd/h')).ino).to.equal(statSync(join(diff, 'd/f020')).ino);
+      expect(readFileSync(join(diff, 'd/h'), 'utf8')).to.equal('content 20');
+      const wh = statSync(join(diff, 'd/f030'));
+      expect(wh.isCharacterDevice() && wh.rdev === 0).to.equal(true);
+      expect(readlinkSync(join(diff, 'd/f040'))).to.equal('f041');
+      expect(readdirSync(join(diff, 'd/f050'))).to.deep.equal(['inner']);
+      for (const i of [4, 7, 299]) {
+        for (const dir of ['d', 'e']) {
+          const st = statSync(join(diff, `${dir}/f${String(i).padStart(3, '0')}`));
+          expect([st.mode & 0o7777, st.uid, st.gid, st.mtimeMs, st.atimeMs]).to.deep.equal([0o600 + (i % 3) * 0o44, 1000 + (i % 3), 2000 + (i % 5), (1600000000 + i) * 1000, (1600000000 + i) * 1000]);
+          expect(readFileSync(join(diff, `${dir}/f${String(i).padStart(3, '0')}`), 'utf8')).to.equal(`content ${i}`);
+        }
+      }
+      expect(readdirSync(join(diff, 'e'))).to.have.length(300);
+      const d = statSync(join(diff, 'd'));
+      expect([d.mode & 0o7777, d.mtimeMs]).to.deep.equal([0o555, 1500000000000]);
+      const f5 = statSync(join(diff, 'd/f050'));
+      expect([f5.mode & 0o7777, f5.mtimeMs]).to.deep.equal([0o750, 1500000005000]);
+    });
+
+    it('sets fractional PAX times as Node does (microseconds), on small and streamed files alike', async function () {
+      if (!isRoot) this.skip();
+      const tar = buildTar([
+        { name: 'small', data: 's', paxMtime: '1600000000.123456789' },
+        { name: 'big', data: Buffer.alloc(300 << 10, 1), paxMtime: '1600000000.123456789' },
+      ]);
+      const { layerId } = await commitOne(store, tar, false);
+      const diff = join(t.G, 'overlay', layerId, 'diff');
+      for (const f of ['small', 'big']) {
+        const st = statSync(join(diff, f), { bigint: true });
+        expect([st.mtimeNs, st.atimeNs], f).to.deep.equal([1600000000123456000n, 1600000000123456000n]);
+      }
+      expect((await collect(store.layerDiff(layerId))).equals(tar)).to.equal(true);
+    });
+
+    it('fails in one line naming the file the kernel refused, and leaves nothing behind', async function () {
+      if (!isRoot) this.skip();
+      const tar = buildTar([...many(200), { name: `d/${'n'.repeat(300)}`, data: 'x' }, ...many(200).map((e) => ({ ...e, name: `${e.name}b` }))]);
+      let err: unknown;
+      try {
+        await store.stageLayer(Readable.from([gzip(tar)]), {});
+      } catch (e) {
+        err = e;
+      }
+      expect(isCode(err, ErrorCode.Io), String(err)).to.equal(true);
+      expect((err as Error).message).to.match(/^applying layer: ENAMETOOLONG: name too long, open '[^\n]*\/d\/n{300}'$/);
+      expect(readdirSync(join(t.G, 'overlay', '.ferry-staging'))).to.deep.equal([]);
+      expect(readdirSync(join(t.G, 'overlay-layers')).filter((f) => f.endsWith('.gz'))).to.deep.equal([]);
+    });
+
+    it('creates the files on the thread pool, not on the main thread (which goes on reading the stream)', async function () {
+      if (!isRoot || !hasCommand('strace')) this.skip();
+      this.timeout(60000);
+      const tarFile = join(t.dir, 'layer.tar');
+      writeFileSync(tarFile, buildTar(many(100)));
+      const script = `
+        const { Store } = await import(${JSON.stringify(new URL('../../src/store/store.js', import.meta.url).href)});
+        const { createReadStream } = await import('node:fs');
+        const store = new Store({ graphRoot: ${JSON.stringify(t.G)}, runRoot: ${JSON.stringify(t.R)}, driver: 'overlay' });
+        await store.stageLayer(createReadStream(${JSON.stringify(tarFile)}), {});`;
+      const out = join(t.dir, 'strace.out');
+      execFileSync('strace', ['-f', '-e', 'trace=execve,openat', '-o', out, process.execPath, '--input-type=module', '-e', script]);
+      const lines = readFileSync(out, 'utf8').split('\n');
+      const main = lines[0]!.split(' ')[0];
+      const creates = lines.filter((l) => /openat\(.*\/diff\/d\/f\d{3}".*O_EXCL/.test(l));
+      expect(creates).to.have.length(100);
+      expect(creates.filter((l) => l.split(' ')[0] === main)).to.deep.equal([]);
+    });
   });
 });

@@ -19,6 +19,8 @@ export interface Entry {
   devmajor?: number;
   devminor?: number;
   xattrs?: Record<string, Buffer | string>;
+  /** A PAX `mtime` record (e.g. fractional seconds), on top of the header's whole seconds. */
+  paxMtime?: string;
 }
 
 const FLAGS = { file: '0', hardlink: '1', symlink: '2', char: '3', block: '4', dir: '5', fifo: '6' } as const;
@@ -65,6 +67,7 @@ export function buildTar(entries: Entry[], opts: { trailing?: number } = {}): Bu
     const data = type === 'file' ? Buffer.from(e.data ?? '') : Buffer.alloc(0);
     const pax: Buffer[] = [];
     if (Buffer.byteLength(e.name) > 100) pax.push(paxRecord('path', Buffer.from(e.name)));
+    if (e.paxMtime !== undefined) pax.push(paxRecord('mtime', Buffer.from(e.paxMtime)));
     for (const [k, v] of Object.entries(e.xattrs ?? {})) pax.push(paxRecord(`SCHILY.xattr.${k}`, Buffer.from(v)));
     if (pax.length > 0) {
       const body = Buffer.concat(pax);

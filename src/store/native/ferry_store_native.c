@@ -4,13 +4,19 @@
  *    the same locks containers/storage's pkg/lockfile takes;
  *  - mknod(2) for device nodes, FIFOs and overlay whiteouts (0/0 character devices);
  *  - lsetxattr(2), lgetxattr(2), llistxattr(2) for file capabilities, opaque directories and other xattrs;
- *  - CRC-64/ISO (slicing-by-8), the checksum tar-split records for every file (hot path of layer writes).
- * Every function is synchronous and throws an Error with `code` (errno name) and `errno` on failure.
+ *  - CRC-64/ISO (slicing-by-8), the checksum tar-split records for every file (hot path of layer writes);
+ *  - createFiles: a batch of small regular files (open O_EXCL|O_NOFOLLOW, write, fchown, fchmod, futimens, close)
+ *    created on libuv's thread pool, so that file creation in the kernel overlaps with decompression, tar parsing
+ *    and the other layers on the main thread, and several batches run at once.
+ * Every other function is synchronous and throws an Error with `code` (errno name) and `errno` on failure.
  */
 #define _GNU_SOURCE
 #include <node_api.h>
+#include <uv.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -23,10 +29,7 @@
 
 #define PATH_MAX_LEN 4096
 
-static napi_value throw_errno(napi_env env, int err, const char *syscall) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", syscall, strerror(err));
-  napi_value code, message, error, errnum;
+static const char *errno_name(int err) {
   const char *name = "EIO";
   switch (err) {
     case EAGAIN: name = "EAGAIN"; break;
@@ -43,8 +46,27 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall) {
     case ERANGE: name = "ERANGE"; break;
     case ENOTDIR: name = "ENOTDIR"; break;
     case EINTR: name = "EINTR"; break;
+    case EIO: name = "EIO"; break;
+    case EISDIR: name = "EISDIR"; break;
+    case ELOOP: name = "ELOOP"; break;
+    case ENAMETOOLONG: name = "ENAMETOOLONG"; break;
+    case EROFS: name = "EROFS"; break;
+    case EDQUOT: name = "EDQUOT"; break;
+    case EMLINK: name = "EMLINK"; break;
+    case EFBIG: name = "EFBIG"; break;
+    case ENOMEM: name = "ENOMEM"; break;
+    case EMFILE: name = "EMFILE"; break;
+    case ENFILE: name = "ENFILE"; break;
     default: break;
   }
+  return name;
+}
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", syscall, strerror(err));
+  napi_value code, message, error, errnum;
+  const char *name = errno_name(err);
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
   napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
   napi_create_error(env, code, message, &error);
@@ -260,6 +282,220 @@ static napi_value crc64_update(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- createFiles: a batch of small regular files on the thread pool ---- */
+
+/* Per file, in `meta` (a Float64Array): uid, gid, mode, mtime (seconds, >= 0), content length, chown (0/1). */
+#define META_FIELDS 6
+/* `flags` bit 0: an fchown failing with EINVAL (an ID the user namespace lacks) is skipped, not an error. */
+#define CF_IGNORE_CHOWN_EINVAL 1
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref data_ref;
+  const unsigned char *data;
+  size_t data_len;
+  char *paths;       /* NUL-terminated paths, back to back */
+  size_t *path_off;  /* offset of each path in `paths` */
+  double *meta;
+  uint32_t count;
+  int32_t flags;
+  /* The first failure: the file's index, errno and the failing call (NULL when all went well). */
+  uint32_t fail_index;
+  int fail_errno;
+  const char *fail_syscall;
+} create_files_ctx;
+
+/* The same conversion as libuv's for Node's futimes (seconds → timespec, truncated to microseconds). */
+static struct timespec seconds_to_timespec(double t) {
+  struct timespec ts;
+  ts.tv_sec = (time_t)t;
+  ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+  ts.tv_nsec -= ts.tv_nsec % 1000;
+  if (ts.tv_nsec < 0) {
+    ts.tv_nsec += 1000000000L;
+    ts.tv_sec -= 1;
+  }
+  return ts;
+}
+
+static void create_files_execute(napi_env env, void *arg) {
+  (void)env;
+  create_files_ctx *c = arg;
+  size_t off = 0;
+  for (uint32_t i = 0; i < c->count; i++) {
+    const double *m = c->meta + (size_t)i * META_FIELDS;
+    const char *path = c->paths + c->path_off[i];
+    size_t len = (size_t)m[4];
+    const char *failed = NULL;
+    int fd;
+    do { fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600); } while (fd == -1 && errno == EINTR);
+    if (fd == -1) failed = "open";
+    size_t done = 0;
+    while (!failed && done < len) {
+      ssize_t n = write(fd, c->data + off + done, len - done);
+      if (n == -1) {
+        if (errno != EINTR) failed = "write";
+      } else {
+        done += (size_t)n;
+      }
+    }
+    if (!failed && m[5] != 0 && fchown(fd, (uid_t)m[0], (gid_t)m[1]) == -1 &&
+        !(errno == EINVAL && (c->flags & CF_IGNORE_CHOWN_EINVAL))) failed = "fchown";
+    if (!failed && fchmod(fd, (mode_t)m[2]) == -1) failed = "fchmod";
+    if (!failed) {
+      struct timespec ts[2];
+      ts[0] = ts[1] = seconds_to_timespec(m[3]);
+      if (futimens(fd, ts) == -1) failed = "futime";
+    }
+    int err = errno;
+    if (fd != -1 && close(fd) == -1 && !failed) {
+      failed = "close";
+      err = errno;
+    }
+    if (failed) {
+      c->fail_index = i;
+      c->fail_errno = err;
+      c->fail_syscall = failed;
+      return;
+    }
+    off += len;
+  }
+}
+
+static void create_files_complete(napi_env env, napi_status status, void *arg) {
+  create_files_ctx *c = arg;
+  if (status != napi_ok) {
+    c->fail_syscall = "createFiles";
+    c->fail_errno = EIO;
+    c->fail_index = 0;
+  }
+  if (c->fail_syscall == NULL) {
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_resolve_deferred(env, c->deferred, undef);
+  } else {
+    const char *path = c->count ? c->paths + c->path_off[c->fail_index] : "";
+    size_t mlen = strlen(path) + 256;
+    char *msg = malloc(mlen);
+    /* The code and text Node's own fs errors carry (libuv's), so that both ways of creating files fail alike. */
+    const char *name = uv_err_name(-c->fail_errno);
+    snprintf(msg, mlen, "%s: %s, %s '%s'", name, uv_strerror(-c->fail_errno), c->fail_syscall, path);
+    napi_value code, message, error, v;
+    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+    free(msg);
+    napi_create_error(env, code, message, &error);
+    napi_set_named_property(env, error, "code", code);
+    napi_create_int32(env, -c->fail_errno, &v);
+    napi_set_named_property(env, error, "errno", v);
+    napi_create_string_utf8(env, c->fail_syscall, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, error, "syscall", v);
+    napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, error, "path", v);
+    napi_create_uint32(env, c->fail_index, &v);
+    napi_set_named_property(env, error, "index", v);
+    napi_reject_deferred(env, c->deferred, error);
+  }
+  napi_delete_reference(env, c->data_ref);
+  napi_delete_async_work(env, c->work);
+  free(c->paths);
+  free(c->path_off);
+  free(c->meta);
+  free(c);
+}
+
+/*
+ * createFiles(paths: string[], meta: Float64Array, data: Buffer, flags) → Promise<void>.
+ * Creates each file (which must not exist; the last component is never followed) with its content (the next
+ * `length` bytes of `data`), owner (when asked), mode and times, in order, on the thread pool. Stops at the first
+ * failure and rejects with an Error carrying code, errno, syscall, path and the file's index.
+ */
+static napi_value create_files(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
+  uint32_t count = 0;
+  bool is_array = false;
+  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[0], &count) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected an array of paths");
+    return NULL;
+  }
+  napi_typedarray_type ttype;
+  size_t tlen = 0;
+  void *tdata = NULL;
+  bool is_ta = false;
+  napi_is_typedarray(env, argv[1], &is_ta);
+  if (!is_ta || napi_get_typedarray_info(env, argv[1], &ttype, &tlen, &tdata, NULL, NULL) != napi_ok || ttype != napi_float64_array ||
+      tlen != (size_t)count * META_FIELDS) {
+    napi_throw_type_error(env, NULL, "expected a Float64Array of 6 numbers per path");
+    return NULL;
+  }
+  void *data = NULL;
+  size_t data_len = 0;
+  if (napi_get_buffer_info(env, argv[2], &data, &data_len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected a Buffer of contents");
+    return NULL;
+  }
+  int32_t flags = 0;
+  napi_get_value_int32(env, argv[3], &flags);
+  size_t total = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    double l = ((double *)tdata)[(size_t)i * META_FIELDS + 4];
+    if (!(l >= 0)) {
+      napi_throw_range_error(env, NULL, "negative content length");
+      return NULL;
+    }
+    total += (size_t)l;
+  }
+  if (total != data_len) {
+    napi_throw_range_error(env, NULL, "content lengths do not add up to the data buffer");
+    return NULL;
+  }
+  create_files_ctx *c = calloc(1, sizeof *c);
+  c->count = count;
+  c->flags = flags;
+  c->data = data;
+  c->data_len = data_len;
+  c->meta = malloc((count ? count : 1) * META_FIELDS * sizeof(double));
+  memcpy(c->meta, tdata, (size_t)count * META_FIELDS * sizeof(double));
+  c->path_off = malloc((count ? count : 1) * sizeof(size_t));
+  size_t cap = 4096, used = 0;
+  c->paths = malloc(cap);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value el;
+    size_t len = 0;
+    napi_get_element(env, argv[0], i, &el);
+    if (napi_get_value_string_utf8(env, el, NULL, 0, &len) != napi_ok || len >= PATH_MAX_LEN - 1) {
+      free(c->paths); free(c->path_off); free(c->meta); free(c);
+      napi_throw_type_error(env, NULL, "expected a path string");
+      return NULL;
+    }
+    while (used + len + 1 > cap) cap *= 2;
+    c->paths = realloc(c->paths, cap);
+    napi_get_value_string_utf8(env, el, c->paths + used, len + 1, &len);
+    if (strlen(c->paths + used) != len) {
+      free(c->paths); free(c->path_off); free(c->meta); free(c);
+      napi_throw_type_error(env, NULL, "path contains NUL");
+      return NULL;
+    }
+    c->path_off[i] = used;
+    used += len + 1;
+  }
+  napi_create_reference(env, argv[2], 1, &c->data_ref);
+  napi_value promise, resource;
+  napi_create_promise(env, &c->deferred, &promise);
+  napi_create_string_utf8(env, "ferryCreateFiles", NAPI_AUTO_LENGTH, &resource);
+  napi_create_async_work(env, NULL, resource, create_files_execute, create_files_complete, c, &c->work);
+  if (napi_queue_async_work(env, c->work) != napi_ok) {
+    napi_delete_reference(env, c->data_ref);
+    napi_delete_async_work(env, c->work);
+    free(c->paths); free(c->path_off); free(c->meta); free(c);
+    napi_throw_error(env, NULL, "cannot queue createFiles");
+    return NULL;
+  }
+  return promise;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"setLock", NULL, set_lock, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -268,6 +504,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"lgetxattr", NULL, do_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
     {"llistxattr", NULL, do_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
     {"crc64Update", NULL, crc64_update, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"createFiles", NULL, create_files, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
