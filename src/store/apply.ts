@@ -297,7 +297,9 @@ class LayerWriter {
   /** A regular file, written as its content streams in; returns the content's CRC-64 (null when empty). */
   private async file(e: TarEntry, rel: string, p: string): Promise<Buffer | null> {
     this.replace(rel, e.name);
-    if (this.batcher && e.size <= BATCH_MAX_FILE && e.xattrs.size === 0 && Number.isFinite(e.mtime) && e.mtime >= 0) {
+    // Whole-second times only: a fractional (PAX) time goes through Node's futimes, whose precision is Node's own
+    // (microseconds with Node 20's libuv, nanoseconds with Node 24's), so small and big files of a layer get the same.
+    if (this.batcher && e.size <= BATCH_MAX_FILE && e.xattrs.size === 0 && Number.isInteger(e.mtime) && e.mtime >= 0) {
       return this.batchedFile(e, rel, p, this.batcher);
     }
     let crc: Buffer | null;
@@ -330,7 +332,7 @@ class LayerWriter {
   }
 
   /**
-   * A small file (no xattrs; a time Node's futimes would take as is) read whole, then created by the batcher with
+   * A small file (no xattrs; a time of whole seconds) read whole, then created by the batcher with
    * the same calls as {@link file}; `created` knows it at once, so later entries see it as this layer's file.
    */
   private async batchedFile(e: TarEntry, rel: string, p: string, batcher: FileBatcher): Promise<Buffer | null> {
