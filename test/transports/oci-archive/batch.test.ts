@@ -22,6 +22,14 @@ async function copyAsIs(img: BuiltImage, dest: ImageDestination): Promise<void> 
   await dest.commit();
 }
 
+/** Copies `img` into `batch` under `ref` and commits the batch (which must succeed). */
+async function addAndCommit(batch: OciArchiveBatch, ref: string, img: BuiltImage): Promise<void> {
+  const d = await batch.reference(ref).newImageDestination({});
+  await copyAsIs(img, d);
+  await d.close();
+  expect(await batch.commit()).to.equal(true);
+}
+
 /** Entry names of a tar, as GNU tar lists them. */
 async function entries(file: string): Promise<string[]> {
   return (await runOk('tar', ['-tf', file])).stdout.split('\n').filter((n) => n !== '');
@@ -105,10 +113,7 @@ describe('transports/oci-archive: images written together (batch)', function () 
       const onlyFailed = a.manifests[0]!.layers[2]!;
       await failing.putBlob(createReadStream(layoutBlobPath(a.layoutDir, onlyFailed.digest)), { digest: onlyFailed.digest, size: onlyFailed.size });
       await failing.close();
-      const ok = await batch.reference('y:ok').newImageDestination({});
-      await copyAsIs(b, ok);
-      await ok.close();
-      expect(await batch.commit()).to.equal(true);
+      await addAndCommit(batch, 'y:ok', b);
     } finally {
       await batch.close();
     }
@@ -134,10 +139,7 @@ describe('transports/oci-archive: images written together (batch)', function () 
       expect((await rejection(d.putBlob(Readable.from([bytes, Buffer.from('x')]), info, upstream))).code).to.equal(ErrorCode.SizeMismatch);
       expect((await rejection(d.putBlob(Readable.from([bytes.subarray(1)]), info, upstream))).code).to.equal(ErrorCode.SizeMismatch);
       await d.close();
-      const ok = await batch.reference('z:ok').newImageDestination({});
-      await copyAsIs(b, ok);
-      await ok.close();
-      expect(await batch.commit()).to.equal(true);
+      await addAndCommit(batch, 'z:ok', b);
     } finally {
       await batch.close();
     }
@@ -153,10 +155,7 @@ describe('transports/oci-archive: images written together (batch)', function () 
       const only = a.manifests[0]!.layers[1]!;
       await dropped.putBlob(createReadStream(layoutBlobPath(a.layoutDir, only.digest)), { digest: only.digest, size: only.size });
       await dropped.close();
-      const kept = await batch.reference('z:kept').newImageDestination({});
-      await copyAsIs(b, kept);
-      await kept.close();
-      expect(await batch.commit()).to.equal(true);
+      await addAndCommit(batch, 'z:kept', b);
     } finally {
       await batch.close();
     }
