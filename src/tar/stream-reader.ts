@@ -5,24 +5,16 @@
  */
 import { FerryError, ErrorCode } from '../errors.js';
 import type { ByteReader } from './byte-reader.js';
-import { checksumOk, decodeHeader, EXTENSION_FLAGS, headerSize, isZeroBlock, PendingExtensions } from './header.js';
+import { checksumOk, decodeHeader, EXTENSION_FLAGS, headerSize, isZeroBlock, PendingExtensions, type HeaderBlock } from './header.js';
 
 /** File types of tar entries (the typeflag, normalized). */
 export type TarType = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
 
-/** One tar entry's header, after PAX and GNU extensions are applied. */
-export interface TarEntry {
-  name: string;
+/** One tar entry's header: the fields of its {@link HeaderBlock} after PAX and GNU extensions are applied. */
+export interface TarEntry extends Omit<HeaderBlock, 'flag' | 'mtime'> {
   type: TarType;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
   /** Seconds since the epoch (fractional from PAX). */
   mtime: number;
-  linkname: string;
-  devmajor: number;
-  devminor: number;
   /** Extended attributes from PAX `SCHILY.xattr.*` records. */
   xattrs: Map<string, Buffer>;
 }
