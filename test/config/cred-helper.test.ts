@@ -6,48 +6,30 @@ import {
 } from '../../src/config/auth-file.js';
 import { helperGet } from '../../src/config/cred-helper.js';
 import { FerryError } from '../../src/errors.js';
-import { makeTempDir, removeDir } from '../harness/tmp.js';
+import { useAuthHome } from '../harness/auth-home.js';
 import { HELPER_LEAK, writeCredHelper, type TestCredHelper } from '../harness/cred-helper.js';
 
-const ENV = ['REGISTRY_AUTH_FILE', 'XDG_RUNTIME_DIR', 'XDG_CONFIG_HOME', 'DOCKER_CONFIG', 'PATH'] as const;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 describe('config/auth-file with credential helpers', function () {
   this.timeout(30_000);
-  let home: string;
+  const t = useAuthHome('credhelper');
+  const write = t.write;
   let helper: TestCredHelper;
   let other: TestCredHelper;
-  const saved: Record<string, string | undefined> = {};
   beforeEach(async () => {
-    home = await makeTempDir('credhelper');
-    for (const k of ENV) saved[k] = process.env[k];
-    for (const k of ENV) if (k !== 'PATH') delete process.env[k];
-    process.env['XDG_RUNTIME_DIR'] = join(home, 'run');
-    helper = await writeCredHelper(join(home, 'h1'), 'ferrytest');
-    other = await writeCredHelper(join(home, 'h2'), 'ferryother');
-    process.env['PATH'] = `${helper.binDir}:${other.binDir}:${saved['PATH'] ?? '/usr/bin:/bin'}`;
-  });
-  afterEach(async () => {
-    for (const k of ENV) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
-    await removeDir(home);
+    helper = await writeCredHelper(join(t.home, 'h1'), 'ferrytest');
+    other = await writeCredHelper(join(t.home, 'h2'), 'ferryother');
+    process.env['PATH'] = `${helper.binDir}:${other.binDir}:${process.env['PATH'] ?? '/usr/bin:/bin'}`;
   });
 
-  const write = async (rel: string, content: unknown) => {
-    const p = join(home, rel);
-    await mkdir(join(p, '..'), { recursive: true });
-    await writeFile(p, JSON.stringify(content));
-    return p;
-  };
-  const ctx = () => ({ homeDir: home });
+  const ctx = () => ({ homeDir: t.home });
 
   it('asks the credHelpers entry of the host, with the host only, before the same file\'s auths', async () => {
     await helper.put('reg.io', 'hu', 'hs');
     await write('run/containers/auth.json', { auths: { 'reg.io/ns': { auth: b64('file:f') } }, credHelpers: { 'reg.io': 'ferrytest' } });
     expect(await lookupCredentialsDetailed('reg.io', 'ns/repo', ctx())).to.deep.equal({
-      credentials: { username: 'hu', password: 'hs' }, file: join(home, 'run/containers/auth.json'), helper: 'ferrytest',
+      credentials: { username: 'hu', password: 'hs' }, file: join(t.home, 'run/containers/auth.json'), helper: 'ferrytest',
     });
     expect(await helper.calls()).to.deep.equal(['get reg.io']);
     // another registry of the same file is not the helper's
@@ -103,7 +85,7 @@ describe('config/auth-file with credential helpers', function () {
   });
 
   it('does not take an answer that is not the protocol\'s JSON, without quoting it', async () => {
-    const dir = join(home, 'bad');
+    const dir = join(t.home, 'bad');
     await mkdir(dir);
     await writeFile(join(dir, 'docker-credential-bad'), `#!/bin/sh\necho 'user=${HELPER_LEAK}'\n`, { mode: 0o755 });
     process.env['PATH'] = `${dir}:${process.env['PATH']}`;
