@@ -19,9 +19,9 @@ export interface StoreNative {
   crc64Update(state: Buffer, data: Buffer): void;
   /**
    * Creates regular files in order on the thread pool: per file open(O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW, 0600), its
-   * content (the next `length` bytes of `data`), fchown when asked, fchmod, futimens (atime = mtime, truncated to
-   * microseconds as Node's futimes does), close. `meta` holds 6 numbers per file: uid, gid, mode, mtime (seconds,
-   * ≥ 0), length, chown (0/1). `flags` bit 0: an fchown EINVAL is skipped. Stops at the first failure and rejects
+   * content (the next `length` bytes of `data`), fchown when asked, fchmod, futimens (atime = mtime; a fraction is
+   * kept to the microsecond, but store/apply.ts passes whole seconds only), close. `meta` holds 6 numbers per file:
+   * uid, gid, mode, mtime (seconds, ≥ 0), length, chown (0/1). `flags` bit 0: an fchown EINVAL is skipped. Stops at the first failure and rejects
    * with an Error carrying `code`, `errno`, `syscall`, `path` and the file's `index`.
    */
   createFiles(paths: string[], meta: Float64Array, data: Buffer, flags: number): Promise<void>;

@@ -306,7 +306,8 @@ typedef struct {
   const char *fail_syscall;
 } create_files_ctx;
 
-/* The same conversion as libuv's for Node's futimes (seconds → timespec, truncated to microseconds). */
+/* Seconds → timespec, a fraction kept to the microsecond (store/apply.ts passes whole seconds only: Node's own
+   futimes keeps microseconds or nanoseconds depending on its libuv, and fractional times go through it). */
 static struct timespec seconds_to_timespec(double t) {
   struct timespec ts;
   ts.tv_sec = (time_t)t;
