@@ -25,6 +25,8 @@ export interface CommandSpec {
    * handler wrapped by `run` (absent when the CLI only completes words and runs nothing).
    */
   builder: (y: Argv, run?: RunHandler) => Argv;
+  /** True when the builder declares subcommands (the CLI then runs the command as a named yargs command). */
+  hasSubcommands?: boolean;
   /** Runs the command (for a command with subcommands: when the words name none of them). */
   handler: CommandHandler;
 }

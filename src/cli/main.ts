@@ -99,6 +99,9 @@ export function rewriteGlobalWords(argv: readonly string[]): string[] {
   return [...globals, ...argv.slice(i + 1), '--help'];
 }
 
+/** The words that make yargs print instead of run: they go through the named commands, whose help yargs knows. */
+const HELP_OR_VERSION = new Set(['--help', '-h', '--version']);
+
 /** Global flags that take a value as the next word. */
 const VALUE_FLAGS = new Set(['--registries-conf', '--override-arch', '--override-os', '--override-variant', '--command-timeout', '--tmpdir', '--policy', '--registries.d']);
 
@@ -145,10 +148,17 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
   let timedOut: string | undefined;
   const cli: CliContext = { io, signal: controller.signal, debug };
 
-  const wanted = argv.find((a): a is CommandName => Object.hasOwn(COMMANDS, a));
+  const at = commandIndex(argv);
+  const wanted = Object.hasOwn(COMMANDS, argv[at] ?? '') ? (argv[at] as CommandName) : argv.find((a): a is CommandName => Object.hasOwn(COMMANDS, a));
   const spec = wanted !== undefined ? (await COMMANDS[wanted].load()).default : undefined;
+  // A command that runs is parsed as yargs' default command (its name taken out of the words): yargs then checks
+  // its options and arguments alike but does not lay out the command's whole help text, which it does before running
+  // a named command's handler in case the handler fails (it never prints it: failures go through .fail below). Help,
+  // the version, a command with subcommands and words with no command go through the command list as named commands.
+  const runsAsDefault = spec !== undefined && argv[at] === wanted && !spec.hasSubcommands && !argv.some((a) => HELP_OR_VERSION.has(a));
 
-  let y = globalOptions(yargs(argv))
+  const words = runsAsDefault ? [...argv.slice(0, at), ...argv.slice(at + 1)] : argv;
+  let y = globalOptions(yargs(words))
     .scriptName('ferry')
     .usage('$0 [global options] COMMAND [options]\n\nInspect, copy, sync, delete and sign container images across transports, without a daemon.')
     .epilog('Use "ferry help COMMAND" or "ferry COMMAND --help" for more information about a command.')
@@ -159,9 +169,9 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
     .version('version', 'print the version and exit (also -v, before the command)', VERSION_LINE)
     .help()
     .alias('h', 'help')
-    .strict()
-    .demandCommand(1, 'a command is required; see ferry --help')
-    .recommendCommands()
+    .strict();
+  if (!runsAsDefault) y = y.demandCommand(1, 'a command is required; see ferry --help').recommendCommands();
+  y = y
     // wide enough for untrusted-signature-dump-without-verification in the command list (yargs gives names half the width)
     .wrap(Math.min(110, (io.stdout as { columns?: number }).columns ?? 110))
     .exitProcess(false)
@@ -189,16 +199,25 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
       clearTimeout(timer);
     }
   };
-  for (const [name, entry] of Object.entries(COMMANDS)) {
-    if (spec && name === wanted) {
-      y = y.command(spec.command, spec.describe, (b) => hideUnusedGlobals(spec.builder(b, runHandler), wanted!), runHandler(spec.handler));
-    } else {
-      y = y.command(name, entry.describe);
+  if (runsAsDefault) {
+    // the command's own words after `$0` (its name is not among the words parsed); its required arguments are also
+    // required options, so that a missing one is named as when the command runs named ("Missing required argument:
+    // IMAGE-NAME", not yargs' count of the words)
+    const rest = spec.command.split(' ').slice(1);
+    const required = rest.filter((w) => !w.startsWith('[')).map((w) => w.replace(/^<|>$/g, ''));
+    y = y.command(['$0', ...rest].join(' '), spec.describe, (b) => hideUnusedGlobals(spec.builder(required.length > 0 ? b.demandOption(required) : b, runHandler), wanted!), runHandler(spec.handler));
+  } else {
+    for (const [name, entry] of Object.entries(COMMANDS)) {
+      if (spec && name === wanted) {
+        y = y.command(spec.command, spec.describe, (b) => hideUnusedGlobals(spec.builder(b, runHandler), wanted!), runHandler(spec.handler));
+      } else {
+        y = y.command(name, entry.describe);
+      }
     }
   }
   try {
     let helpOut = '';
-    await y.parseAsync(argv, {}, (err, _argv, output) => {
+    await y.parseAsync(words, {}, (err, _argv, output) => {
       if (!err && output) helpOut = output;
     });
     if (helpOut) await write(io.stdout, helpOut.endsWith('\n') ? helpOut : helpOut + '\n');

@@ -102,6 +102,80 @@ describe('cli/main', () => {
     expect(r.stderr).to.contain('no-such-flag');
   });
 
+  it('names the missing arguments and the unknown words, as a command run by name does', async () => {
+    const cases: Array<[string[], string]> = [
+      [['inspect'], 'Missing required argument: IMAGE-NAME'],
+      [['copy', 'oci:/x'], 'Missing required argument: DESTINATION-IMAGE'],
+      [['sync'], 'Missing required arguments: SOURCE, DESTINATION, src, dest'],
+      [['--debug', 'login'], 'Missing required argument: REGISTRY'],
+      [['inspect', 'oci:/x', 'extra'], 'Unknown argument: extra'],
+      [['inspect', '--no-such-flag', 'oci:/x'], 'Unknown argument: no-such-flag'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await ferry(args);
+      expect(r.code, args.join(' ')).to.equal(1);
+      expect(r.stderr, args.join(' ')).to.equal(`Error: ${message}\nSee 'ferry --help'.\n`);
+    }
+  });
+
+  it('the command is the word after the global flags, even when a flag before it has a command name as its value', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-cmdword-'));
+    try {
+      const img = await buildImage(path.join(dir, 'img'), { seed: 3, layers: 1, layerSize: 64 });
+      // `copy` is the value of --tmpdir, `inspect` the command; and an image named like a command is an image
+      const r = await ferry(['--tmpdir', 'copy', 'inspect', '--raw', `oci:${img.layoutDir}:${img.tag}`]);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(JSON.parse(r.stdout).schemaVersion).to.equal(2);
+      const named = await ferry(['inspect', 'copy']);
+      expect(named.code).to.equal(1);
+      expect(named.stderr).to.contain('invalid image name "copy"');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a command that runs has yargs lay out no help text (only --help does)', async function () {
+    this.timeout(60_000);
+    // yargs renders the help of a command it runs by name before the handler, in case the handler fails; the CLI runs
+    // the command as yargs' default command, for which it does not. The hook counts those renderings in a fresh
+    // process and fails loudly if yargs no longer has the function it wraps.
+    const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const { pathToFileURL } = await import('node:url');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-helpcache-'));
+    try {
+      const hooks = `export async function load(url, context, next) {
+          const r = await next(url, context);
+          if (!url.endsWith('/yargs/build/lib/usage.js')) return r;
+          const src = String(r.source);
+          const at = 'self.cacheHelpMessage = function () {';
+          if (!src.includes(at)) throw new Error('yargs usage.js has no cacheHelpMessage');
+          return { ...r, source: src.replace(at, at + ' globalThis.helpRenderings = (globalThis.helpRenderings ?? 0) + 1;') };
+        }`;
+      const setup = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});`;
+      await writeFile(path.join(dir, 'm.json'), '{"schemaVersion":2}');
+      const main = pathToFileURL(path.join(ROOT, '.build/src/cli/main.js')).href;
+      const renderings = async (body: string) => {
+        const r = await run(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(setup)}`, '--input-type=module', '-e', body], { cwd: dir });
+        expect(r.code, r.stderr).to.equal(0);
+        return r.stdout.trim().split('\n').pop();
+      };
+      const runs = `const { run } = await import(${JSON.stringify(main)});
+        const codes = [await run(['manifest-digest', 'm.json']), await run(['--debug', 'manifest-digest', 'm.json']), await run(['inspect'])];
+        console.log(JSON.stringify(codes), globalThis.helpRenderings ?? 0);`;
+      expect(await renderings(runs)).to.equal('[0,0,1] 0');
+      // the hook sees a rendering when yargs makes one: a command run by name
+      const control = `const { default: yargs } = await import(${JSON.stringify(import.meta.resolve('yargs'))});
+        await yargs(['x']).command('x', 'd', () => {}, () => {}).parseAsync();
+        console.log(globalThis.helpRenderings ?? 0);`;
+      expect(await renderings(control)).to.equal('1');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs as a real process through bin/ferry', async () => {
     const r = await ferryProcess(['--version']);
     expect(r.code).to.equal(0);

@@ -248,6 +248,7 @@ const spec: CommandSpec = {
   command: 'store',
   describe: 'Manage the local image store (containers/storage format, shared with podman and skopeo)',
   builder,
+  hasSubcommands: true,
   handler: noSubcommand,
 };
 export default spec;
