@@ -77,12 +77,21 @@ export function parseRateLimitHeader(v: string | string[] | undefined): { value:
   return { value: Number(m[1]), ...(w ? { window: Number(w[1]) } : {}) };
 }
 
-/** Rate for `host` from the settings (`docker.io` stands for `registry-1.docker.io`). */
-function rateFor(host: string, s: RateLimitSettings | undefined): number | undefined {
+/**
+ * Rate for `host` (`host[:port]` as in a URL) from the settings: `docker.io` and `index.docker.io` stand for
+ * `registry-1.docker.io`, and a host given with the port its URL leaves out (`HOST:443`, `HOST:80`) for `HOST`.
+ */
+export function rateFor(host: string, s: RateLimitSettings | undefined): number | undefined {
   const m = s?.maxRequestsPerSecond;
   if (!m) return undefined;
-  const r = m[host] ?? (host === 'registry-1.docker.io' ? m['docker.io'] : undefined);
-  return r !== undefined && r > 0 && Number.isFinite(r) ? r : undefined;
+  const names = host === 'registry-1.docker.io' ? [host, 'docker.io', 'index.docker.io'] : [host];
+  // a URL's host has no port when it is its scheme's default
+  if (!/:\d+$/.test(host)) names.push(...names.flatMap((n) => [`${n}:443`, `${n}:80`]));
+  for (const n of names) {
+    const r = m[n];
+    if (r !== undefined && r > 0 && Number.isFinite(r)) return r;
+  }
+  return undefined;
 }
 
 function sleepUntil(at: number, signal: AbortSignal | undefined): Promise<void> {

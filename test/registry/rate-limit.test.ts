@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RegistryClient } from '../../src/registry/client.js';
-import { onRegistryWait, parseRateLimitHeader } from '../../src/registry/rate-limit.js';
+import { onRegistryWait, parseRateLimitHeader, rateFor } from '../../src/registry/rate-limit.js';
 import { parseMaxRequestsPerSecond } from '../../src/cli/options/registry.js';
 import type { SystemContext } from '../../src/types/context.js';
 import type { RegistryWaitEvent } from '../../src/types/progress.js';
@@ -130,6 +130,22 @@ describe('registry/rate-limit (real registry, fault proxy)', function () {
     expect(parseMaxRequestsPerSecond(['Registry.example.com=5', '127.0.0.1:5000=0.5'])).to.deep.equal({ 'registry.example.com': 5, '127.0.0.1:5000': 0.5 });
     for (const bad of ['=5', 'host', 'host=', 'host=0', 'host=-1', 'host=x', 'a/b=3']) {
       expect(() => parseMaxRequestsPerSecond(bad), bad).to.throw(/--max-requests-per-second/);
+    }
+  });
+
+  it('finds the --max-requests-per-second of a host however the user wrote it: with its default port, Docker Hub by any name', () => {
+    const rate = (flags: string[], host: string) => rateFor(host, { maxRequestsPerSecond: parseMaxRequestsPerSecond(flags) });
+    // URLs leave the scheme's default port out of their host
+    expect(rate(['registry.example.com:443=5'], new URL('https://registry.example.com:443/v2/').host)).to.equal(5);
+    expect(rate(['registry.example.com:80=4'], new URL('http://registry.example.com/v2/').host)).to.equal(4);
+    expect(rate(['registry.example.com=3'], 'registry.example.com')).to.equal(3);
+    expect(rate(['registry.example.com:5000=2'], 'registry.example.com:5000')).to.equal(2);
+    expect(rate(['registry.example.com=2'], 'registry.example.com:5000')).to.equal(undefined);
+    expect(rate(['registry.example.com:443=2'], 'registry.example.com:5000')).to.equal(undefined);
+    expect(rate(['[::1]:5000=6'], '[::1]:5000')).to.equal(6);
+    expect(rate(['other.example.com=1'], 'registry.example.com')).to.equal(undefined);
+    for (const name of ['docker.io', 'index.docker.io', 'docker.io:443', 'registry-1.docker.io']) {
+      expect(rate([`${name}=7`], 'registry-1.docker.io'), name).to.equal(7);
     }
   });
 });
