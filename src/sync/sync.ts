@@ -131,7 +131,15 @@ export function destinationReference(src: ImageReference, group: SyncSourceGroup
  * One item of the job queue: an image, or a group that could not be listed (queued rather than thrown by the
  * listing, so that without `keepGoing` the failures before it in source order still come first with one worker).
  */
-type Job = { image: SyncImage; src: ImageReference; group: SyncSourceGroup } | { failedGroup: SyncSourceGroup; error: unknown; seq: number };
+type Job =
+  | {
+      image: SyncImage;
+      src: ImageReference;
+      group: SyncSourceGroup;
+      /** A tag a referrer is stored under, synced as an image (without `--include-referrers`): copied whole, as it is. */
+      referrerTag: boolean;
+    }
+  | { failedGroup: SyncSourceGroup; error: unknown; seq: number };
 
 /**
  * Syncs `groups` to `opts.destination`.
@@ -165,14 +173,17 @@ export async function syncImages(groups: SyncSourceGroup[], opts: SyncOptions): 
         push({ failedGroup: group, error: e, seq: seq++ });
         return;
       }
+      const isReferrer = (r: ImageReference) => isReferrerName(group.nameOf?.(r) ?? r.dockerReference() ?? '');
       // referrers stored under tags (cosign's, the fallback index) travel with the image they refer to
-      if (opts.copy.includeReferrers) refs = refs.filter((r) => !isReferrerName(group.nameOf?.(r) ?? r.dockerReference() ?? ''));
+      if (opts.copy.includeReferrers) refs = refs.filter((r) => !isReferrer(r));
       if (refs.length === 0) {
         await reporter.groupEmpty?.(group.label);
         return;
       }
       result.sources++;
-      refs.forEach((src, i) => push({ src, group, image: { seq: seq++, index: i + 1, count: refs.length, group: group.label, from: src.toString(), to: '' } }));
+      refs.forEach((src, i) =>
+        push({ src, group, referrerTag: isReferrer(src), image: { seq: seq++, index: i + 1, count: refs.length, group: group.label, from: src.toString(), to: '' } }),
+      );
     };
     for (const group of groups) {
       if (signal.aborted) return;
@@ -200,7 +211,7 @@ export async function syncImages(groups: SyncSourceGroup[], opts: SyncOptions): 
       await reporter.groupFailed?.(job.failedGroup.label, job.error, job.seq);
       return;
     }
-    const { image, src, group } = job;
+    const { image, src, group, referrerTag } = job;
     const started = performance.now();
     const seconds = () => Math.round(performance.now() - started) / 1000;
     let destRef: ImageReference;
@@ -228,6 +239,8 @@ export async function syncImages(groups: SyncSourceGroup[], opts: SyncOptions): 
     const attempt = () =>
       copyImage(src, destRef, {
         ...copyOpts,
+        // a fallback index lists artifacts, not platforms: its tag must name the same bytes at the destination
+        ...(referrerTag ? { multiArch: 'all' as const, platforms: undefined } : {}),
         srcCtx: group.ctx,
         signal,
         skipIfPresent: opts.skipIfPresent ?? true,

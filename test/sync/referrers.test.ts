@@ -97,4 +97,29 @@ describe('sync --include-referrers: signatures and SBOMs through incremental spl
     expect(r.code).to.equal(1);
     expect(r.stderr).to.include('Source image rejected');
   });
+
+  it('without --include-referrers, a fallback index listed among the tags is copied whole, as the tag it is (no platform to choose)', async () => {
+    const dir = await cleanup.tempDir('referrers-plain');
+    const img = await buildImage(join(dir, 'img'), { seed: 711, tag: 't', layers: 1, layerSize: 3_000 });
+    await pushImage(img, near(), 'plain/app:v1');
+    const sbom = buildArtifact({ digest: img.digest, size: img.bytes.length, mediaType: img.mediaType });
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: sbom.mediaType, digest: sbom.digest, size: sbom.size, artifactType: sbom.artifactType }] }));
+    await pushRaw(near(), 'plain/app', sbom.blobs.values(), [
+      { ref: sbom.digest, mediaType: sbom.mediaType, bytes: sbom.bytes },
+      { ref: tagOf(img.digest), mediaType: OCI_INDEX, bytes: index },
+    ]);
+    // registry → archive → registry, and registry → registry, none with --include-referrers
+    const archive = join(dir, 'plain.tar');
+    let r = await ferry(['sync', '--src', 'docker', '--dest', 'oci-archive', '-q', ...tls, `${near().host}/plain/app`, archive]);
+    expect(r.code, r.stderr).to.equal(0);
+    r = await ferry(['sync', '--src', 'oci-archive', '--dest', 'docker', '-q', ...tls, archive, `${far().host}/plain-trip`]);
+    expect(r.code, r.stderr).to.equal(0);
+    r = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '-q', ...tls, `${near().host}/plain/app`, `${far().host}/plain-direct`]);
+    expect(r.code, r.stderr).to.equal(0);
+    for (const repo of ['plain-trip/app', 'plain-direct/app']) {
+      expect(await manifestAt(far().url, repo, 'v1'), repo).to.equal(img.digest);
+      expect(await manifestAt(far().url, repo, tagOf(img.digest)), repo).to.equal(sha(index));
+      expect(await manifestAt(far().url, repo, sbom.digest), repo).to.equal(sbom.digest);
+    }
+  });
 });
