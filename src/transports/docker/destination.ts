@@ -15,7 +15,7 @@ import type { Readable } from 'node:stream';
 import { ErrorCode, FerryError, digestMismatch } from '../../errors.js';
 import { MediaType } from '../../manifest/media-types.js';
 import { recordBlobLocation, flushBlobLocations, knownBlobLocations } from '../../registry/blob-cache.js';
-import { claimBlob, claimHeldElsewhere, claimKey } from './blob-claims.js';
+import { claimBlob, claimHeldElsewhere, claimKey, knownPresent, notePresent } from './blob-claims.js';
 import { RegistryClient } from '../../registry/client.js';
 import { discard, header } from '../../registry/http.js';
 import { blobSize, mountBlob, uploadBlob, type UploadSettings } from '../../registry/upload.js';
@@ -95,7 +95,9 @@ export class DockerImageDestination implements ImageDestination {
     this.claims.delete(digest);
   }
 
-  private record(digest: string): void {
+  /** Notes that `digest` (`size` bytes) is in this repository: for this job (blob-claims.ts), and in the blob-location cache. */
+  private record(digest: string, size: number): void {
+    if (size >= 0) notePresent(this.ctx, claimKey(this.registry, this.repository, digest), size);
     if (this.useCache) void recordBlobLocation(this.registry, this.repository, digest, this.ctx);
   }
 
@@ -104,19 +106,32 @@ export class DockerImageDestination implements ImageDestination {
    * registry the blob-location cache names. When the cache names such a repository and not this one, the mount is
    * tried first, without a HEAD: a registry answers 201 to a mount of a blob the repository already holds too, and the
    * HEAD is sent only when no mount succeeded. When the cache names this repository, or nothing, the HEAD comes first.
-   * A blob found missing is claimed (blob-claims.ts) until `putBlob` writes it.
+   * A blob found missing is claimed (blob-claims.ts) until `putBlob` writes it. A blob this job (this context) already
+   * wrote to, found in or mounted into this repository is reused with no request at all.
    */
   async tryReusingBlob(info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo | undefined> {
     if (!info.digest) return undefined;
     const digest = info.digest;
     parseDigest(digest);
     const key = claimKey(this.registry, this.repository, digest);
+    const seen = (): BlobInfo | undefined => {
+      const size = knownPresent(this.ctx, key);
+      return size === undefined ? undefined : { ...info, size, reason: 'already exists' };
+    };
     const exists = async (): Promise<BlobInfo | undefined> => {
       const size = await blobSize(this.client, digest, opts);
       if (size === undefined) return undefined;
-      this.record(digest);
-      return { ...info, size: size >= 0 ? size : info.size, reason: 'already exists' };
+      const found = { ...info, size: size >= 0 ? size : info.size, reason: 'already exists' };
+      this.record(digest, found.size);
+      return found;
     };
+    // another image of this process is writing the blob into this repository: wait for it before asking
+    for (let other = claimHeldElsewhere(key); other !== undefined; other = claimHeldElsewhere(key)) {
+      await other;
+      opts.signal?.throwIfAborted();
+    }
+    const early = seen();
+    if (early) return early;
     const known = this.useCache ? await knownBlobLocations(this.registry, digest, this.ctx) : [];
     const candidates = known.filter((r) => r !== this.repository).slice(0, MAX_MOUNT_CANDIDATES);
     let looked = false;
@@ -125,11 +140,11 @@ export class DockerImageDestination implements ImageDestination {
       if (found) return found;
       looked = true;
     }
-    // another image of this process is writing the blob into this repository: wait for it, then look again
+    // one started meanwhile: wait for it, then look again
     for (let other = claimHeldElsewhere(key); other !== undefined; other = claimHeldElsewhere(key)) {
       await other;
       opts.signal?.throwIfAborted();
-      const found = await exists();
+      const found = seen() ?? (await exists());
       if (found) return found;
       looked = true;
     }
@@ -143,7 +158,7 @@ export class DockerImageDestination implements ImageDestination {
         continue; // not allowed to read there, or the registry refuses mounts: try the next one, then upload
       }
       if (mounted) {
-        this.record(digest);
+        this.record(digest, info.size);
         this.endClaim(digest);
         return { ...info, reason: `mounted from ${from}` };
       }
@@ -172,10 +187,11 @@ export class DockerImageDestination implements ImageDestination {
     let r;
     try {
       r = await uploadBlob(this.client, stream, { digest: info.digest, size: info.size }, { ...this.opts.upload, signal: opts.signal, verifiedUpstream: opts.verifiedUpstream });
+      // before the claim ends: a destination waiting on it then knows the blob is here without asking
+      this.record(r.digest, r.size);
     } finally {
       this.endClaim(info.digest);
     }
-    this.record(r.digest);
     const out: BlobInfo = { ...info, digest: r.digest, size: r.size };
     delete out.reason;
     return out;

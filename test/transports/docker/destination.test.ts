@@ -87,8 +87,9 @@ describe('transports/docker/destination (real registry, http via fault proxy)', 
   });
 
   const ref = (s: string) => DockerReference.fromName(`${proxy.host}/${s}`);
-  const open = async (s: string, o: DockerDestinationOptions = {}) => {
-    const d = await openDockerDestination(ref(s), ctx, o);
+  /** A destination of a job of its own (`c`: its context object), unless it is given the context of another. */
+  const open = async (s: string, o: DockerDestinationOptions = {}, c: SystemContext = { ...ctx }) => {
+    const d = await openDockerDestination(ref(s), c, o);
     cleanup.defer(() => d.close());
     return d;
   };
@@ -257,17 +258,59 @@ describe('transports/docker/destination (real registry, http via fault proxy)', 
     expect(uploads(proxy, start).map((r) => r.status)).to.deep.equal(blobs.map(() => 201));
   });
 
-  it('two images pushing one blob into one repository at once: one mount, the other finds it (one writer per blob)', async () => {
+  it('two images of one job pushing one blob into one repository at once: one mount, the other waits for it and asks nothing', async () => {
     const img = await buildImage(join(dir, 'race'), { seed: 46, layers: 1, layerSize: 1000 });
     await pushThrough(img, await open('lib/race-src:v1'));
     await flushBlobLocations();
-    const [a, b] = [await open('lib/race:v1'), await open('lib/race:v2')];
+    const job = { ...ctx };
+    const [a, b] = [await open('lib/race:v1', {}, job), await open('lib/race:v2', {}, job)];
     const layer = img.manifests[0]!.layers[0]!;
     const start = proxy.requests.length;
     const got = await Promise.all([a.tryReusingBlob(layer), b.tryReusingBlob(layer)]);
     expect(got.map((g) => g?.reason).sort()).to.deep.equal(['already exists', 'mounted from lib/race-src']);
+    expect(got.map((g) => g?.size)).to.deep.equal([layer.size, layer.size]);
+    expect(uploads(proxy, start).map((r) => `${r.method} ${r.status}`)).to.deep.equal(['POST 201']);
+    expect(blobHeads(proxy, start)).to.deep.equal([]);
+  });
+
+  it('two images of two jobs (context objects) pushing one blob at once: one mount, the other waits and looks (HEAD)', async () => {
+    const img = await buildImage(join(dir, 'race2'), { seed: 47, layers: 1, layerSize: 1000 });
+    await pushThrough(img, await open('lib/race2-src:v1'));
+    await flushBlobLocations();
+    const [a, b] = [await open('lib/race2:v1'), await open('lib/race2:v2')];
+    const layer = img.manifests[0]!.layers[0]!;
+    const start = proxy.requests.length;
+    const got = await Promise.all([a.tryReusingBlob(layer), b.tryReusingBlob(layer)]);
+    expect(got.map((g) => g?.reason).sort()).to.deep.equal(['already exists', 'mounted from lib/race2-src']);
     expect(uploads(proxy, start).map((r) => `${r.method} ${r.status}`)).to.deep.equal(['POST 201']);
     expect(blobHeads(proxy, start).map((r) => r.status)).to.deep.equal([200]);
+  });
+
+  it('a job reuses what it pushed, found or mounted in a repository with no request; another job looks again (HEAD)', async () => {
+    const img = await buildImage(join(dir, 'job'), { seed: 48, layers: 2, layerSize: 1000 });
+    const job = { ...ctx };
+    let start = proxy.requests.length;
+    const first = await pushThrough(img, await open('lib/job:v1', {}, job));
+    expect([...first.values()].every((x) => x === undefined)).to.equal(true);
+    expect(blobHeads(proxy, start).map((r) => r.status)).to.deep.equal([...first.keys()].map(() => 404));
+    start = proxy.requests.length;
+    const again = await pushThrough(img, await open('lib/job:v2', {}, job));
+    expect([...again.values()].every((x) => x === 'already exists')).to.equal(true);
+    expect(proxy.requests.slice(start).filter((r) => r.path.includes('/blobs/'))).to.deep.equal([]);
+    // the sizes the job noted are those it wrote
+    const m = img.manifests[0]!;
+    for (const b of [{ digest: m.configDigest, size: m.config.length }, ...m.layers]) {
+      expect((await (await open('lib/job:v3', {}, job)).tryReusingBlob({ digest: b.digest, size: -1 }))?.size).to.equal(b.size);
+    }
+    expect(proxy.requests.slice(start).filter((r) => r.path.includes('/blobs/'))).to.deep.equal([]);
+    // another repository, or another job: the registry is asked
+    start = proxy.requests.length;
+    await pushThrough(img, await open('lib/job-other:v1', { blobCache: false }, job));
+    expect(blobHeads(proxy, start).length).to.equal(first.size);
+    start = proxy.requests.length;
+    const other = await pushThrough(img, await open('lib/job:v4'));
+    expect([...other.values()].every((x) => x === 'already exists')).to.equal(true);
+    expect(blobHeads(proxy, start).map((r) => r.status)).to.deep.equal([...first.keys()].map(() => 200));
   });
 
   it('uploads a multi-MiB blob in chunks (Content-Range, following Location), resuming a chunk the registry did not get', async () => {
