@@ -15,7 +15,7 @@ import { VerifyingStream } from '../util/verify-stream.js';
 import type { CopyPhase } from './options.js';
 import type { PartialBlob, PartialStore } from './partial.js';
 import { blobProgress } from './progress.js';
-import { READER_HIGH_WATER_MARK, ResumingBlobReader, type BlobRetryPolicy } from './resume.js';
+import { READER_HIGH_WATER_MARK, ResumingBlobReader, type BlobRetryPolicy, type PartialKeeping } from './resume.js';
 import type { ProgressListener } from '../types/progress.js';
 
 /** What to do to a layer's compression (decided per blob once its first bytes are seen). */
@@ -107,7 +107,8 @@ export async function copyBlob(ctx: BlobCopyContext, src: BlobInfo, role: 'layer
       blobProgress(ctx.onProgress, { digest: src.digest, size: src.size, role }, ctx.progressIntervalMs).skipped(reused.reason ?? 'already exists');
       return { info: reusedInfo(src, reused) };
     }
-    if (ctx.partials && src.size > 0) partial = await ctx.partials.claim(src.digest, { signal });
+    // A `late` copy takes the partial's file and lock only once it keeps bytes (a fast download: none).
+    if (ctx.partials && src.size > 0) partial = await ctx.partials.claim(src.digest, { signal, deferred: partialKeeping(ctx) === 'late' });
     const state = { resumed: false };
     let copied: CopiedBlob;
     try {
@@ -153,6 +154,15 @@ async function sourceVerdict(ctx: BlobCopyContext, src: BlobInfo): Promise<Ferry
   }
 }
 
+/**
+ * When a blob's bytes go to its partial file: a destination that adopts the partial file gets the blob written once
+ * anyway; for the others the partial is a second copy on disk, worth it only for a download slow (or failing) enough
+ * that a kill would hurt.
+ */
+function partialKeeping(ctx: BlobCopyContext): PartialKeeping {
+  return ctx.dest.adoptBlobFile !== undefined ? 'always' : 'late';
+}
+
 /** Opens the blob's bytes: resumable when its size is known, else a plain source stream. */
 async function openBlobBytes(
   ctx: BlobCopyContext,
@@ -180,9 +190,7 @@ async function openBlobBytes(
     signal,
     retryTimes: ctx.retry?.retryTimes,
     retryDelayMs: ctx.retry?.retryDelayMs,
-    // A destination that adopts the partial file gets the blob written once anyway; for the others the partial
-    // is a second copy on disk, worth it only for a download slow (or failing) enough that a kill would hurt.
-    keepPartial: ctx.dest.adoptBlobFile !== undefined ? 'always' : 'late',
+    keepPartial: partialKeeping(ctx),
     onResume: (e) => {
       state.resumed = true;
       phase({ kind: 'blob-resume', digest: e.digest, offset: e.offset, attempt: e.attempt, reason: e.reason });

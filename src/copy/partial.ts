@@ -16,7 +16,11 @@
  * They are unverified: the whole blob is verified when the copy completes; a wrong partial is discarded and
  * downloaded again. One process at a time writes a partial: it holds the
  * inter-process lock `<file>.lock`; another process copying the same blob meanwhile simply streams without
- * one. Partials older than {@link PARTIAL_MAX_AGE_MS} are removed whenever a store is opened.
+ * one. A claim may be deferred (`claim(…, {deferred: true})`, for copies that keep a download only once it proves
+ * slow or fails): when no partial of an earlier run is there, neither the lock nor the file is taken until bytes are
+ * first to be kept ({@link PartialBlob.acquire}), so a fast download costs one `stat`. Partials older than
+ * {@link PARTIAL_MAX_AGE_MS} are removed when a store of this process first opens their directory (a store with a
+ * shorter age limit sweeps again).
  *
  * The directory is shared: the images of one sync copy at once into one registry or layout, and other ferry processes
  * may use it too. A store removes it when it closes, and only when it is empty (`rmdir`) and no other store of this
@@ -70,6 +74,12 @@ const DIR_ATTEMPTS = 5;
  */
 const openDirs = new Map<string, { users: number; removing?: Promise<void> }>();
 
+/**
+ * The (absolute) directories this process swept of stale entries, with the age limit it swept with: the sweep lists
+ * and stats the whole shared directory, so it is done once per process, not by every store (every image of a sync).
+ */
+const swept = new Map<string, number>();
+
 /** Where partial downloads for a destination go, and whether completed ones wait for the commit. */
 export interface PartialLocation {
   /** The directory holding the partial files. */
@@ -118,26 +128,37 @@ export function partialFileName(digest: string): string {
   return `${d.algorithm}-${d.hex}`;
 }
 
-/** One claimed partial file: this process is the only writer until {@link PartialBlob.release}. */
+/**
+ * One claimed partial file: this process is the only writer until {@link PartialBlob.release}. A deferred claim
+ * (no partial was there) holds nothing until {@link PartialBlob.acquire}.
+ */
 export interface PartialBlob {
   /** The digest it belongs to. */
   readonly digest: string;
   /** The partial file. */
   readonly path: string;
+  /** Whether this process holds the file's lock (always, except for a deferred claim not yet acquired). */
+  readonly held: boolean;
+  /**
+   * Takes the lock and creates the file empty, for a deferred claim (a no-op returning true once held).
+   * @returns false when another live process holds the partial (the bytes are then not kept), or it was released.
+   * @throws FerryError(E_IO) if the directory or file cannot be created; E_ABORTED.
+   */
+  acquire(signal?: AbortSignal): Promise<boolean>;
   /** Bytes in the file when it was claimed (or after {@link reset}). */
   readonly size: number;
   /** Blob offset of the file's first byte (0 unless a `.start` sidecar says otherwise). */
   readonly start: number;
-  /** Empties the file (its content proved wrong); `size` and `start` become 0. */
+  /** Empties the file (its content proved wrong); `size` and `start` become 0. Needs {@link held} to touch the file. */
   reset(): Promise<void>;
   /**
    * Records that the (empty) file's first byte will be the blob's byte `offset`: written before anything is
-   * appended, so a file is never read from the wrong offset (a missing sidecar means 0).
+   * appended, so a file is never read from the wrong offset (a missing sidecar means 0). Only once {@link held}.
    */
   setStart(offset: number): Promise<void>;
-  /** Opens the file for appending at its end (the caller closes the handle). */
+  /** Opens the file for appending at its end (the caller closes the handle). Only once {@link held}. */
   openAppend(): Promise<FileHandle>;
-  /** Deletes the file and releases the lock (idempotent). */
+  /** Deletes the file and releases the lock (idempotent; a claim never held deletes nothing). */
   remove(): Promise<void>;
   /** Releases the lock, keeping the file for a later run unless it is empty (idempotent). */
   release(): Promise<void>;
@@ -174,6 +195,7 @@ export class PartialStore {
   /** Where the files are and how long completed ones stay. */
   readonly location: PartialLocation;
   private readonly maxAgeMs: number;
+  /** The creation of the directory (see ensureDir). */
   private prepared: Promise<void> | undefined;
   /** Whether this store counts in {@link openDirs} (from its first claim until it closes). */
   private opened = false;
@@ -187,15 +209,19 @@ export class PartialStore {
     this.maxAgeMs = opts.maxAgeMs ?? PARTIAL_MAX_AGE_MS;
   }
 
-  /** Creates the directory and removes stale entries, once. */
-  private prepare(signal?: AbortSignal): Promise<void> {
+  /** Counts this store among those of this process that have the directory open (from its first claim on). */
+  private enterDir(): void {
+    if (this.opened) return;
+    this.opened = true;
+    const key = resolve(this.location.dir);
+    const entry = openDirs.get(key) ?? { users: 0 };
+    entry.users++;
+    openDirs.set(key, entry);
+  }
+
+  /** Creates the directory, once per store (again after another process removed it). */
+  private ensureDir(): Promise<void> {
     const dir = this.location.dir;
-    if (!this.opened) {
-      this.opened = true;
-      const entry = openDirs.get(resolve(dir)) ?? { users: 0 };
-      entry.users++;
-      openDirs.set(resolve(dir), entry);
-    }
     this.prepared ??= (async () => {
       await openDirs.get(resolve(dir))?.removing;
       try {
@@ -204,9 +230,17 @@ export class PartialStore {
         this.prepared = undefined;
         throw ioErr(`creating ${dir}`, e);
       }
-      await this.removeStale(signal).catch(() => {});
     })();
     return this.prepared;
+  }
+
+  /** Removes stale entries, unless this process swept the directory already with an age limit at most this store's. */
+  private async sweep(signal?: AbortSignal): Promise<void> {
+    const key = resolve(this.location.dir);
+    const done = swept.get(key);
+    if (done !== undefined && done <= this.maxAgeMs) return;
+    swept.set(key, this.maxAgeMs);
+    await this.removeStale(signal).catch(() => {});
   }
 
   /** Removes the directory if it is empty and no other store of this process has it open; leaves this store closed. */
@@ -248,17 +282,15 @@ export class PartialStore {
   }
 
   /**
-   * Claims the partial file of `digest` (creating it empty if missing).
-   * @returns undefined when another live process is writing the same partial right now.
-   * @throws FerryError(E_IO) if the directory or file cannot be created; E_ABORTED.
+   * Takes the lock of the partial file `path`, creating the directory first (again, a bounded number of times, when
+   * another process removed it meanwhile).
+   * @returns undefined when another live process holds it.
    */
-  async claim(digest: string, opts: { signal?: AbortSignal } = {}): Promise<PartialBlob | undefined> {
-    const path = join(this.location.dir, partialFileName(digest));
+  private async lockFile(path: string, signal?: AbortSignal): Promise<HeldLock | undefined> {
     for (let attempt = 1; ; attempt++) {
-      await this.prepare(opts.signal);
-      let lock: HeldLock;
+      await this.ensureDir();
       try {
-        lock = await acquireLock(`${path}.lock`, { timeoutMs: 0, signal: opts.signal });
+        return await acquireLock(`${path}.lock`, { timeoutMs: 0, signal });
       } catch (e) {
         if (e instanceof FerryError && e.code === ErrorCode.Aborted) throw e;
         if (attempt < DIR_ATTEMPTS && !(await exists(this.location.dir))) {
@@ -267,19 +299,35 @@ export class PartialStore {
         }
         return undefined;
       }
-      try {
-        const fh = await open(path, 'a', 0o600);
-        const size = (await fh.stat()).size;
-        await fh.close();
-        return this.track(digest, path, size, await readStart(path), lock);
-      } catch (e) {
-        await lock.release();
-        throw ioErr(`opening partial blob ${path}`, e);
-      }
     }
   }
 
-  private track(digest: string, path: string, size: number, start: number, lock: HeldLock): PartialBlob {
+  /**
+   * Claims the partial file of `digest` (creating it empty if missing). With `deferred`, a missing file is neither
+   * created nor locked now: the returned claim takes both at {@link PartialBlob.acquire}.
+   * @returns undefined when another live process is writing the same partial right now.
+   * @throws FerryError(E_IO) if the directory or file cannot be created; E_ABORTED.
+   */
+  async claim(digest: string, opts: { signal?: AbortSignal; deferred?: boolean } = {}): Promise<PartialBlob | undefined> {
+    const path = join(this.location.dir, partialFileName(digest));
+    this.enterDir();
+    await this.sweep(opts.signal);
+    if (opts.deferred && !(await exists(path))) return this.track(digest, path, 0, 0, undefined);
+    const lock = await this.lockFile(path, opts.signal);
+    if (!lock) return undefined;
+    try {
+      const fh = await open(path, 'a', 0o600);
+      const size = (await fh.stat()).size;
+      await fh.close();
+      return this.track(digest, path, size, await readStart(path), lock);
+    } catch (e) {
+      await lock.release();
+      throw ioErr(`opening partial blob ${path}`, e);
+    }
+  }
+
+  private track(digest: string, path: string, size: number, start: number, held: HeldLock | undefined): PartialBlob {
+    let lock = held;
     let done = false;
     const store = this;
     const blob: PartialBlob = {
@@ -287,15 +335,41 @@ export class PartialStore {
       path,
       size,
       start,
+      get held() {
+        return lock !== undefined;
+      },
+      async acquire(signal?: AbortSignal) {
+        if (lock) return true;
+        if (done) return false;
+        const l = await store.lockFile(path, signal);
+        if (!l) return false;
+        try {
+          // Empty: whatever another run left there since the claim is not known to be from this blob's offset.
+          await (await open(path, 'w', 0o600)).close();
+          await rm(startFile(path), { force: true });
+        } catch (e) {
+          await l.release();
+          throw ioErr(`opening partial blob ${path}`, e);
+        }
+        if (done) {
+          await l.release();
+          return false;
+        }
+        lock = l;
+        return true;
+      },
       async reset() {
-        await truncate(path, 0).catch((e: unknown) => {
-          throw ioErr(`resetting partial blob ${path}`, e);
-        });
-        await rm(startFile(path), { force: true }).catch(() => {});
+        if (lock) {
+          await truncate(path, 0).catch((e: unknown) => {
+            throw ioErr(`resetting partial blob ${path}`, e);
+          });
+          await rm(startFile(path), { force: true }).catch(() => {});
+        }
         (blob as { size: number }).size = 0;
         (blob as { start: number }).start = 0;
       },
       async setStart(offset: number) {
+        if (!lock) throw new FerryError(ErrorCode.Io, `recording the start of partial blob ${path}: not claimed`);
         const tmp = `${startFile(path)}.tmp`;
         try {
           await writeFile(tmp, `${offset}\n`, { mode: 0o600 });
@@ -306,14 +380,18 @@ export class PartialStore {
         }
         (blob as { start: number }).start = offset;
       },
-      openAppend: () => open(path, 'a', 0o600).catch((e: unknown) => {
-        throw ioErr(`opening partial blob ${path}`, e);
-      }),
+      openAppend: () => {
+        if (!lock) return Promise.reject(new FerryError(ErrorCode.Io, `opening partial blob ${path}: not claimed`));
+        return open(path, 'a', 0o600).catch((e: unknown) => {
+          throw ioErr(`opening partial blob ${path}`, e);
+        });
+      },
       async remove() {
         store.completed.delete(blob);
         store.claimed.delete(blob);
         if (done) return;
         done = true;
+        if (!lock) return; // never held: the file (if any) is not this claim's
         await rm(path, { force: true }).catch(() => {});
         await rm(startFile(path), { force: true }).catch(() => {});
         await lock.release();
@@ -322,6 +400,7 @@ export class PartialStore {
         store.claimed.delete(blob);
         if (done) return;
         done = true;
+        if (!lock) return;
         // An empty partial is worth nothing to a later run.
         if ((await stat(path).catch(() => undefined))?.size === 0) {
           await rm(path, { force: true }).catch(() => {});
@@ -339,7 +418,7 @@ export class PartialStore {
    * it (still locked) until {@link committed} when the destination may still drop the written blob.
    */
   async blobWritten(partial: PartialBlob): Promise<void> {
-    if (this.location.keepUntilCommit) this.completed.add(partial);
+    if (this.location.keepUntilCommit && partial.held) this.completed.add(partial);
     else await partial.remove();
   }
 
@@ -354,7 +433,7 @@ export class PartialStore {
    * them is low on space (see the module comment).
    */
   async close(failure?: unknown): Promise<void> {
-    const drop = this.claimed.size > 0 && (isNoSpace(failure) || (await lowOnSpace(this.location.dir)));
+    const drop = [...this.claimed].some((p) => p.held) && (isNoSpace(failure) || (await lowOnSpace(this.location.dir)));
     for (const p of [...this.claimed]) await (drop ? p.remove() : p.release());
     this.completed.clear();
     await this.leaveDir();

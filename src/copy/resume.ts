@@ -119,6 +119,8 @@ export class ResumingBlobReader extends Readable {
   private keeping: boolean;
   /** For `late`: when (performance.now() ms) and at which offset bytes started arriving from the source. */
   private arrival: { t: number; offset: number } | undefined;
+  /** Another process holds the (deferred) partial: this reader keeps nothing. */
+  private keepRefused = false;
 
   constructor(o: ResumingBlobOptions) {
     super({ highWaterMark: READER_HIGH_WATER_MARK });
@@ -127,7 +129,8 @@ export class ResumingBlobReader extends Readable {
     const valid = p !== undefined && p.size > 0 && (o.size < 0 || p.start + p.size <= o.size);
     this.fileStart = valid ? p.start : 0;
     this.resumedFrom = valid ? p.start + p.size : 0;
-    this.keeping = p !== undefined && (this.resumedFrom > 0 || (o.keepPartial ?? 'always') === 'always');
+    // A deferred claim (not held yet) is for `late` keeping: it is acquired when keeping starts.
+    this.keeping = p !== undefined && p.held && (this.resumedFrom > 0 || (o.keepPartial ?? 'always') === 'always');
   }
 
   /**
@@ -185,10 +188,11 @@ export class ResumingBlobReader extends Readable {
     await file?.close();
   }
 
-  /** Pushes a chunk, waiting while the consumer is behind. */
-  private async send(chunk: Buffer): Promise<void> {
+  /** Pushes a chunk; returns what to wait for while the consumer is behind (nothing when it is not). */
+  private send(chunk: Buffer): Promise<void> | undefined {
     this.offset += chunk.length;
-    if (!this.push(chunk) && !this.destroyed) await new Promise<void>((r) => (this.wake = r));
+    if (!this.push(chunk) && !this.destroyed) return new Promise<void>((r) => (this.wake = r));
+    return undefined;
   }
 
   private get what(): string {
@@ -206,7 +210,8 @@ export class ResumingBlobReader extends Readable {
       this.current = rs;
       for await (const chunk of rs) {
         if (this.destroyed) return;
-        await this.send(chunk as Buffer);
+        const behind = this.send(chunk as Buffer);
+        if (behind) await behind;
       }
       if (this.offset !== this.resumedFrom) throw new FerryError(ErrorCode.Io, `partial ${this.what}: ${partial!.path} shrank while being read`);
     }
@@ -251,9 +256,11 @@ export class ResumingBlobReader extends Readable {
             await this.send(chunk);
             return;
           }
+          // Per network chunk: no promise to wait for unless a write or the consumer needs it.
           const written = keep ? this.keep(chunk) : undefined;
-          await this.send(chunk);
-          await written;
+          const behind = this.send(chunk);
+          if (behind) await behind;
+          if (written) await written;
         }
         await this.appender?.flush();
         if (end >= 0 && this.offset < end) throw new PrematureEnd(this.what, this.offset, end);
@@ -263,7 +270,7 @@ export class ResumingBlobReader extends Readable {
         stream.destroy();
         // What arrived before the failure is kept for a later run (a write error is not retried); a stream
         // that failed once is worth keeping from here on.
-        if (keep && !this.keeping && !signal.aborted) await this.startKeeping();
+        if (keep && !this.keeping && !this.keepRefused && !signal.aborted) await this.startKeeping();
         await this.appender?.flush();
         if (signal.aborted || !(e instanceof PrematureEnd || isRetryable(e))) throw e;
         failures++;
@@ -282,12 +289,21 @@ export class ResumingBlobReader extends Readable {
     }
   }
 
-  /** Opens the partial file for appending at {@link offset}; a file started only now records its start offset. */
+  /**
+   * Opens the partial file for appending at {@link offset}; a file started only now records its start offset. A
+   * deferred claim is acquired first: when another process holds it, nothing is kept.
+   */
   private async startKeeping(): Promise<void> {
     const partial = this.o.partial!;
+    // The offset of the chunk being kept: read before any wait (the chunk is pushed on meanwhile).
+    const at = this.offset;
+    if (!(await partial.acquire(this.o.signal))) {
+      this.keepRefused = true;
+      return;
+    }
     if (!this.keeping) {
-      await partial.setStart(this.offset);
-      this.fileStart = this.offset;
+      await partial.setStart(at);
+      this.fileStart = at;
     }
     this.keeping = true;
     this.file = await partial.openAppend();
@@ -299,17 +315,17 @@ export class ResumingBlobReader extends Readable {
    * Gives an arriving chunk to the partial file, or starts keeping when the blob has been arriving for
    * {@link PARTIAL_AFTER_MS} and, at its average rate so far, still needs longer than that.
    */
-  private async keep(chunk: Buffer): Promise<void> {
+  private keep(chunk: Buffer): Promise<void> | undefined {
     if (this.appender) return this.appender.write(chunk);
+    if (this.keepRefused) return undefined;
     const now = performance.now();
     this.arrival ??= { t: now, offset: this.offset };
     const after = this.o.keepAfterMs ?? PARTIAL_AFTER_MS;
     const elapsed = now - this.arrival.t;
-    if (elapsed < after) return;
+    if (elapsed < after) return undefined;
     const rate = (this.offset - this.arrival.offset) / elapsed; // bytes per ms
     const remaining = this.o.size < 0 ? Infinity : this.o.size - this.offset;
-    if (rate > 0 && remaining / rate <= after) return;
-    await this.startKeeping();
-    return this.appender!.write(chunk);
+    if (rate > 0 && remaining / rate <= after) return undefined;
+    return this.startKeeping().then(() => this.appender?.write(chunk));
   }
 }

@@ -20,6 +20,7 @@ import { FerryError, ErrorCode, digestMismatch, ioError, sizeMismatch } from '..
 import type { OpOptions } from '../../types/context.js';
 import type { BlobInfo, PutBlobOptions } from '../../types/image.js';
 import { BLOCK, encodeHeader } from '../../tar/header.js';
+import { WritebackPacer } from '../../util/writeback.js';
 import { TarWriter } from '../../tar/writer.js';
 import { parseDigest } from '../../util/digest.js';
 import { BLOB_READ_CHUNK } from '../shared/files.js';
@@ -42,6 +43,8 @@ class PositionalWriter extends Writable {
   constructor(
     private readonly fh: FileHandle,
     private pos: number,
+    /** Told the bytes of every write (the spool's early writeback). */
+    private readonly wrote?: (n: number) => void,
   ) {
     super({ highWaterMark: BLOB_READ_CHUNK });
   }
@@ -69,6 +72,7 @@ class PositionalWriter extends Writable {
       const total = rest.reduce((n, c) => n + c.length, 0);
       const { bytesWritten } = await this.fh.writev(rest, this.pos);
       this.pos += bytesWritten;
+      this.wrote?.(bytesWritten);
       if (bytesWritten === total) return;
       // A short write (rare on a regular file): the rest, as one buffer.
       rest = [Buffer.concat(rest).subarray(bytesWritten)];
@@ -93,8 +97,9 @@ class BlobPlaceWriter extends PositionalWriter {
     private readonly info: { digest: string; size: number },
     private readonly what: string,
     verifiedUpstream: boolean,
+    wrote?: (n: number) => void,
   ) {
-    super(fh, pos);
+    super(fh, pos, wrote);
     this.hash = verifiedUpstream ? undefined : createHash('sha256');
   }
 
@@ -117,6 +122,19 @@ class BlobPlaceWriter extends PositionalWriter {
   }
 }
 
+/**
+ * Bytes written into the spool between early syncs: the archive is the only file of a sync that is fsynced, at the
+ * very end, when nothing else is left to overlap with it; a shorter interval than {@link WritebackPacer}'s default
+ * leaves that fsync less to write.
+ */
+export const SPOOL_WRITEBACK_EVERY = 32 << 20;
+
+/** How the spool's early writeback is paced (tests: a smaller interval, a counting sync). */
+export interface SpoolWriteback {
+  every?: number;
+  sync?: (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => void;
+}
+
 /** See the module comment. */
 export class ArchiveSpool {
   /** Offset of the next free place. */
@@ -128,27 +146,35 @@ export class ArchiveSpool {
   /** Whether some place holds a blob that failed: the file is then not a tar of the completed blobs as it is. */
   damaged = false;
   private finished = false;
+  /**
+   * The whole file is fsynced at {@link finish}: its pages are written back while the blobs still arrive, so that
+   * fsync is left only the last few (src/util/writeback.ts).
+   */
+  private readonly writeback: WritebackPacer;
 
   private constructor(
     /** The file. */
     readonly path: string,
     private readonly fh: FileHandle,
     start: number,
+    writeback: SpoolWriteback,
   ) {
     this.end = start;
+    this.writeback = new WritebackPacer(fh.fd, writeback.every ?? SPOOL_WRITEBACK_EVERY, writeback.sync);
   }
 
   /**
-   * Creates the spool file `archive.spool` in `dir` (on the archive's file system).
+   * Creates the spool file `archive.spool` in `dir` (on the archive's file system), its pages written back early as
+   * `writeback` says (default: every {@link SPOOL_WRITEBACK_EVERY} bytes).
    * @throws FerryError(E_IO)
    */
-  static async create(dir: string): Promise<ArchiveSpool> {
+  static async create(dir: string, writeback: SpoolWriteback = {}): Promise<ArchiveSpool> {
     const path = join(dir, 'archive.spool');
     try {
       const fh = await open(path, 'wx+', 0o644);
       const head = Buffer.concat([encodeHeader({ name: `${BLOBS_DIR}/`, mode: 0o755, size: 0, type: '5' }), encodeHeader({ name: `${BLOBS_DIR}/sha256/`, mode: 0o755, size: 0, type: '5' })]);
       await fh.write(head, 0, head.length, 0);
-      return new ArchiveSpool(path, fh, head.length);
+      return new ArchiveSpool(path, fh, head.length, writeback);
     } catch (e) {
       throw ioError(`creating ${path}`, e);
     }
@@ -207,7 +233,7 @@ export class ArchiveSpool {
     const trusted = up !== undefined && up.digest === info.digest && up.size === info.size;
     try {
       await this.fh.write(header, 0, header.length, start);
-      await pipeline(stream, new BlobPlaceWriter(this.fh, offset, info, what, trusted), { signal: opts.signal });
+      await pipeline(stream, new BlobPlaceWriter(this.fh, offset, info, what, trusted, (n) => this.writeback.wrote(n)), { signal: opts.signal });
     } catch (e) {
       this.damaged = true;
       if (!stream.destroyed) stream.destroy();
@@ -246,6 +272,7 @@ export class ArchiveSpool {
         out.end(resolve);
       });
       if (opts.signal?.aborted) throw new FerryError(ErrorCode.Aborted, `writing ${this.path}: aborted`, { cause: opts.signal.reason });
+      await this.writeback.drain();
       await this.fh.sync();
     } catch (e) {
       out.destroy();
@@ -255,6 +282,7 @@ export class ArchiveSpool {
 
   /** Closes the file (it is removed with the staging directory). */
   async close(): Promise<void> {
+    await this.writeback.drain(); // an early sync still running holds the descriptor
     await this.fh.close().catch(() => {});
   }
 }
