@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { PassThrough, Readable, Writable, pipeline } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { FerryError, ErrorCode } from '../errors.js';
-import { compressStream, decompressStream, detectStreamCompression, type Compression, type CompressionAlgorithm } from '../compression/index.js';
+import type { Compression, CompressionAlgorithm } from '../compression/index.js';
 import type { BlobInfo, ImageDestination, ImageSource, PutBlobOptions } from '../types/image.js';
 import { Rechunker } from '../util/rechunk.js';
 import { VerifyingStream } from '../util/verify-stream.js';
@@ -214,6 +214,8 @@ interface CompressionDecision {
   input: Readable;
   step: ReturnType<typeof compressionStep>;
   detected: Compression;
+  /** The codecs, loaded when the blob was peeked at (a copy that keeps every blob as it is never loads them). */
+  codecs?: typeof import('../compression/index.js');
 }
 
 /**
@@ -223,14 +225,16 @@ interface CompressionDecision {
 async function decideCompression(raw: Readable, policy: CompressionPolicy, signal: AbortSignal): Promise<CompressionDecision> {
   if (!policy.canModify || policy.desired === 'preserve') return { input: raw, step: { op: 'preserve' }, detected: 'none' };
   let detected: Compression;
+  let codecs: typeof import('../compression/index.js');
   try {
-    detected = (await detectStreamCompression(raw, { signal })).compression;
+    codecs = await import('../compression/index.js');
+    detected = (await codecs.detectStreamCompression(raw, { signal })).compression;
   } catch (e) {
     raw.destroy();
     throw e;
   }
   const input = raw.readableEnded ? Readable.from([]) : raw; // an empty blob: nothing was put back
-  return { input, step: compressionStep(detected, policy), detected };
+  return { input, step: compressionStep(detected, policy), detected, codecs };
 }
 
 /**
@@ -239,12 +243,13 @@ async function decideCompression(raw: Readable, policy: CompressionPolicy, signa
  * copy's abort would later fail it with nobody listening.
  */
 function codecStages(raw: Readable, d: CompressionDecision, level: number | undefined): NodeJS.ReadWriteStream[] {
-  const { step } = d;
+  const { step, codecs } = d;
   const stages: NodeJS.ReadWriteStream[] = [];
+  if (step.op === 'preserve') return stages;
   try {
     // zlib submits one thread-pool job per written chunk: give it 1 MiB chunks, not ~64 KiB network reads.
-    if (step.op === 'decompress' || step.op === 'recompress') stages.push(new Rechunker(), decompressStream(d.detected));
-    if (step.op === 'compress' || step.op === 'recompress') stages.push(compressStream(step.to as CompressionAlgorithm, level));
+    if (step.op === 'decompress' || step.op === 'recompress') stages.push(new Rechunker(), codecs!.decompressStream(d.detected));
+    if (step.op === 'compress' || step.op === 'recompress') stages.push(codecs!.compressStream(step.to as CompressionAlgorithm, level));
   } catch (e) {
     raw.destroy();
     throw e;

@@ -158,12 +158,13 @@ function planImage(c: ImageCopyContext, m: ImageManifest, noModify: string | und
 }
 
 /**
- * Copies the image's layers, as many at once as the destination allows; the first failure stops the others. Foreign
- * layers a destination accepts by reference are not copied. Announces the image's blobs first (progress renderers
- * show the whole total from the start), and their sizes to a destination writing one sequential file.
+ * Copies the image's layers, as many at once as the destination allows, and with them the config when `withConfig`;
+ * the first failure of a layer stops the others. Foreign layers a destination accepts by reference are not copied.
+ * Announces the image's blobs first (progress renderers show the whole total from the start), and their sizes to a
+ * destination writing one sequential file.
  * @returns one entry per manifest layer, in order.
  */
-async function copyLayers(c: ImageCopyContext, m: ImageManifest, manifestDigest: string, plan: ImagePlan): Promise<CopiedBlob[]> {
+async function copyLayers(c: ImageCopyContext, m: ImageManifest, manifestDigest: string, plan: ImagePlan, withConfig: boolean): Promise<CopiedBlob[]> {
   const { opts, dest } = c;
   const concurrency = dest.properties.hasThreadSafePutBlob ? Math.max(1, opts.parallel ?? dest.properties.preferredParallelBlobs ?? 6) : 1;
   const ac = new AbortController();
@@ -183,17 +184,38 @@ async function copyLayers(c: ImageCopyContext, m: ImageManifest, manifestDigest:
     const copy = () => copyBlob(bc, layer, 'layer', plan.policyFor(layer));
     return opts.blobBudget ? opts.blobBudget(copy, { signal }) : copy();
   });
-  return runAll(tasks, concurrency, c.signal, (e) => ac.abort(e));
+  // The config, when it goes with the layers, takes no slot of the limit: one small blob, sent at once. A layer's
+  // failure wins over the config's, as when the config comes after the layers (a push refused for every blob names a
+  // layer, as skopeo does); so a failing config stops nothing, and fails the copy once the layers are done.
+  const config = withConfig ? copyBlob(bc, m.config, 'config', KEEP) : undefined;
+  const [layers, configCopied] = await Promise.allSettled([runAll(tasks, concurrency, c.signal, (e) => ac.abort(e)), config]);
+  if (layers.status === 'rejected') throw layers.reason;
+  if (configCopied.status === 'rejected') throw configCopied.reason;
+  return layers.value;
+}
+
+/** The compression policy of a config: never changed. */
+const KEEP: CompressionPolicy = { canModify: false, desired: 'preserve' };
+
+/**
+ * Whether the config is copied along with the layers instead of after them: when it is copied as it is (not rewritten
+ * by a conversion to OCI) into a destination that takes blobs in any order. A registry then gets the config's
+ * request (a mount, a HEAD) together with the layers' rather than one round trip later.
+ */
+function configWithLayers(c: ImageCopyContext, m: ImageManifest, plan: ImagePlan): boolean {
+  const props = c.dest.properties;
+  if (!hasConfigBlob(m) || !props.hasThreadSafePutBlob || props.blobsInAnyOrder !== true) return false;
+  return !plan.convert || plan.targetType !== MediaType.OciManifest;
 }
 
 /**
- * Copies the config (after the layers, like skopeo): as it is, or rewritten when converting to OCI.
+ * Copies the config (after the layers, like skopeo, unless `copied` says it went with them): as it is, or rewritten
+ * when converting to OCI.
  * @returns the manifest the written one is based on (converted when converting).
  */
-async function copyConfig(c: ImageCopyContext, m: ImageManifest, plan: ImagePlan): Promise<ImageManifest> {
-  const keep: CompressionPolicy = { canModify: false, desired: 'preserve' };
+async function copyConfig(c: ImageCopyContext, m: ImageManifest, plan: ImagePlan, copied: boolean): Promise<ImageManifest> {
   if (!plan.convert) {
-    if (hasConfigBlob(m)) await copyBlob(c, m.config, 'config', keep);
+    if (hasConfigBlob(m) && !copied) await copyBlob(c, m.config, 'config', KEEP);
     return m;
   }
   if (plan.targetType === MediaType.OciManifest) {
@@ -201,7 +223,7 @@ async function copyConfig(c: ImageCopyContext, m: ImageManifest, plan: ImagePlan
     await putSmallBlob(c, conv.config!, conv.manifest.config, 'config');
     return conv.manifest;
   }
-  await copyBlob(c, m.config, 'config', keep);
+  if (!copied) await copyBlob(c, m.config, 'config', KEEP);
   return ociToSchema2(m).manifest;
 }
 
@@ -258,8 +280,9 @@ export async function copySingleImage(c: ImageCopyContext, unparsed: UnparsedIma
   // (then `updated`, and the manifest written always changes).
   const source = await layersForCopy(c.source, place.sourceInstance, parsed, noModify, { signal: c.signal });
   const plan = planImage(c, source.manifest, noModify);
-  const layers = await copyLayers(c, source.manifest, vm.digest, plan);
-  const base = await copyConfig(c, source.manifest, plan);
+  const early = configWithLayers(c, source.manifest, plan);
+  const layers = await copyLayers(c, source.manifest, vm.digest, plan, early);
+  const base = await copyConfig(c, source.manifest, plan, early);
   const bytes = manifestBytes(c, vm, source, base, layers, plan.convert);
   const written: WrittenManifest = { digest: bytes === vm.bytes ? vm.digest : manifestDigest(bytes), size: bytes.length, mediaType: plan.targetType, bytes };
   await writeManifest(c, written, sigs, place);

@@ -117,6 +117,12 @@ export interface DestinationProperties {
   /** Whether putBlob may be called concurrently. */
   hasThreadSafePutBlob: boolean;
   /**
+   * Whether blobs may arrive in any order (a registry): the copy engine then copies a config it does not rewrite
+   * together with the layers, instead of after them. Absent: the config comes after the layers (archives lay out
+   * their entries in the order blobs arrive).
+   */
+  blobsInAnyOrder?: boolean;
+  /**
    * How many blobs to copy at once when the user does not say (default 6). A destination whose `putBlob` is
    * CPU-bound (unpacking layers into a store) asks for fewer: more at the same time then only costs memory.
    */

@@ -131,11 +131,18 @@ const spec: CommandSpec = {
       .example('$0 copy --all --progress json oci:/srv/layout:1.0 dir:/tmp/app', 'copy every platform, progress as JSON lines'),
   async handler(args, cli) {
     const opts = copyOptionsFromArgs(args, cli.io.env);
-    const { policyFromArgs } = await import('../options/policy.js');
+    // The modules of a copy load together: one after the other, each would wait for the reads and compiling of the
+    // one before. They are used in the order below, so errors come in the same order as ever.
+    const [{ policyFromArgs }, { parseImageName }, { createProgressRenderer }, { copyImage }, { onRegistryWait }] = await Promise.all([
+      import('../options/policy.js'),
+      import('../../transports/registry.js'),
+      import('../output/progress.js'),
+      import('../../copy/copy.js'),
+      import('../../registry/rate-limit.js'),
+    ]);
     const policy = await policyFromArgs(args, cli.io.env, cli.signal);
     Object.assign(opts, await signingFromArgs(args, cli));
     await applyStorageArgsFor([String(args['SOURCE-IMAGE']), String(args['DESTINATION-IMAGE'])], args, cli.io.env);
-    const { parseImageName } = await import('../../transports/registry.js');
     const src = parseImageName(String(args['SOURCE-IMAGE']));
     const dest = parseImageName(String(args['DESTINATION-IMAGE']));
     // --since: the earlier archives an archive written here builds on, else those an archive read here builds on.
@@ -152,10 +159,7 @@ const spec: CommandSpec = {
       opts.destCtx = { ...opts.destCtx, archiveSplitSize: parseSplitSize(String(args['split-size'])) };
     }
     const mode: ProgressMode = args['quiet'] ? 'quiet' : ((args['progress'] as ProgressMode | undefined) ?? (cli.io.stderr.isTTY ? 'tty' : 'plain'));
-    const { createProgressRenderer } = await import('../output/progress.js');
     const renderer = await createProgressRenderer(mode, cli.io.stderr);
-    const { copyImage } = await import('../../copy/copy.js');
-    const { onRegistryWait } = await import('../../registry/rate-limit.js');
     const stopWaits = onRegistryWait((e) => renderer.onWait(e));
     let digest: string;
     try {

@@ -8,11 +8,17 @@ import type { PolicyContext } from '../../signature/policy/evaluate.js';
  * @throws FerryError(E_CONFIG) `Error loading trust policy: …` when no policy file exists or it cannot be read or parsed.
  */
 export async function policyFromArgs(args: Record<string, unknown>, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<PolicyContext> {
-  const { PolicyContext } = await import('../../signature/policy/evaluate.js');
-  if (args['insecure-policy']) return PolicyContext.acceptAnything();
-  const { loadPolicy } = await import('../../config/policy.js');
-  const { getTransport } = await import('../../transports/registry.js');
-  const { parseNormalizedName, repositoryString } = await import('../../reference/name.js');
+  if (args['insecure-policy']) {
+    const { PolicyContext } = await import('../../signature/policy/evaluate.js');
+    return PolicyContext.acceptAnything();
+  }
+  // loaded together: one after the other, each would wait for the reads and compiling of the one before
+  const [{ PolicyContext }, { loadPolicy }, { getTransport }, { parseNormalizedName, repositoryString }] = await Promise.all([
+    import('../../signature/policy/evaluate.js'),
+    import('../../config/policy.js'),
+    import('../../transports/registry.js'),
+    import('../../reference/name.js'),
+  ]);
   const parseDockerReference = (s: string) => {
     const n = parseNormalizedName(s);
     return { name: repositoryString(n), ...(n.tag !== undefined ? { tag: n.tag } : {}), ...(n.digest !== undefined ? { digest: n.digest } : {}) };

@@ -6,8 +6,6 @@
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { PolicyImage } from './image.js';
 import { describeKeySource } from './key-sources.js';
-import { evaluateSignedBy } from './signed-by.js';
-import { evaluateSigstoreSigned } from './sigstore-signed.js';
 import type { ParseDockerReference, Policy, PolicyRequirement, PolicyRequirements } from '../../config/policy-types.js';
 import type { Verdict } from './verdict.js';
 
@@ -91,10 +89,15 @@ export class PolicyContext {
         return { allowed: false, reason: `Running image ${image.name} is rejected by policy.` };
       case 'signedBaseLayer':
         return { allowed: false, reason: 'signedBaseLayer not implemented yet!' };
-      case 'signedBy':
+      // The signature code (OpenPGP, sigstore) loads only for a policy that asks for signatures.
+      case 'signedBy': {
+        const { evaluateSignedBy } = await import('./signed-by.js');
         return evaluateSignedBy(req, image, this.env.parseDockerReference, signal);
-      case 'sigstoreSigned':
+      }
+      case 'sigstoreSigned': {
+        const { evaluateSigstoreSigned } = await import('./sigstore-signed.js');
         return evaluateSigstoreSigned(req, image, this.env.parseDockerReference, signal);
+      }
     }
   }
 }

@@ -52,6 +52,7 @@ export const DOCKER_DESTINATION_PROPERTIES: DestinationProperties = Object.freez
   // from docker-archive:/containers-storage: are compressed, compressed ones are kept.
   desiredLayerCompression: 'compress',
   hasThreadSafePutBlob: true,
+  blobsInAnyOrder: true,
   acceptsForeignLayerURLs: true,
 });
 

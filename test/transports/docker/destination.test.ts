@@ -110,6 +110,7 @@ describe('transports/docker/destination (real registry, http via fault proxy)', 
       supportsSignatures: true,
       desiredLayerCompression: 'compress',
       hasThreadSafePutBlob: true,
+      blobsInAnyOrder: true,
       acceptsForeignLayerURLs: true,
       // partial downloads in the user's cache, one folder per registry; pushed blobs stay, so partials go at once
       partialDownloads: { cacheKey: proxy.host, keepUntilCommit: false },
