@@ -6,42 +6,14 @@
  * store of the process that opens their directory (a store with a shorter age limit sweeps again).
  */
 import { expect } from 'chai';
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { PartialStore, partialFileName } from '../../src/copy/partial.js';
 import { ResumingBlobReader } from '../../src/copy/resume.js';
-import type { BlobInfo, ImageSource } from '../../src/types/image.js';
+import type { BlobInfo } from '../../src/types/image.js';
 import { readAll } from '../harness/expect.js';
+import { CHUNK, blobOf, pacedSource } from '../harness/paced-source.js';
 import { useCleanup } from '../harness/tmp.js';
-
-const CHUNK = 64 * 1024;
-
-/** A blob served from memory in 64 KiB chunks, `delayMs` apart; records the offset of every request. */
-function pacedSource(blob: Buffer, delayMs = 0): { source: ImageSource; offsets: number[] } {
-  const offsets: number[] = [];
-  const source = {
-    async getBlob(_info: BlobInfo, opts: { offset?: number } = {}) {
-      const start = opts.offset ?? 0;
-      offsets.push(start);
-      async function* gen() {
-        for (let at = start; at < blob.length; at += CHUNK) {
-          if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
-          yield blob.subarray(at, Math.min(at + CHUNK, blob.length));
-        }
-      }
-      return { stream: Readable.from(gen(), { objectMode: false }), size: blob.length - start };
-    },
-  } as unknown as ImageSource;
-  return { source, offsets };
-}
-
-function blobOf(size: number, seed: number): { blob: Buffer; info: BlobInfo } {
-  const blob = Buffer.alloc(size);
-  for (let i = 0; i < size; i += 4) blob.writeUInt32LE((i * 2654435761 + seed) >>> 0, i);
-  return { blob, info: { digest: `sha256:${createHash('sha256').update(blob).digest('hex')}`, size, mediaType: 'application/octet-stream' } };
-}
 
 const exists = (p: string) => stat(p).then(() => true, () => false);
 
@@ -57,7 +29,7 @@ describe('copy: deferred partial claims and the stale sweep', function () {
   }
 
   function reader(blob: Buffer, info: BlobInfo, partial: Awaited<ReturnType<PartialStore['claim']>>, o: { delayMs?: number; keepAfterMs?: number } = {}) {
-    const { source, offsets } = pacedSource(blob, o.delayMs);
+    const { source, offsets } = pacedSource(blob, { delayMs: o.delayMs });
     const r = new ResumingBlobReader({ source, info, size: blob.length, partial, signal: new AbortController().signal, keepPartial: 'late', keepAfterMs: o.keepAfterMs });
     return { r, offsets };
   }

@@ -5,44 +5,14 @@
  * a later run fetches the bytes before the offset again, then reads the file, then continues after it.
  */
 import { expect } from 'chai';
-import { createHash } from 'node:crypto';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { PartialStore, partialFileName } from '../../src/copy/partial.js';
 import { ResumingBlobReader, type PartialKeeping } from '../../src/copy/resume.js';
-import type { BlobInfo, ImageSource } from '../../src/types/image.js';
+import type { BlobInfo } from '../../src/types/image.js';
 import { readAll } from '../harness/expect.js';
+import { CHUNK, blobOf, pacedSource } from '../harness/paced-source.js';
 import { useCleanup } from '../harness/tmp.js';
-
-const CHUNK = 64 * 1024;
-
-/** A blob served from memory in 64 KiB chunks, `delayMs` apart; `cutAfter` ends the first stream with an error. */
-function pacedSource(blob: Buffer, o: { delayMs?: number; cutAfter?: number } = {}): { source: ImageSource; offsets: number[] } {
-  const offsets: number[] = [];
-  const source = {
-    async getBlob(_info: BlobInfo, opts: { offset?: number } = {}) {
-      const start = opts.offset ?? 0;
-      offsets.push(start);
-      const cut = offsets.length === 1 ? o.cutAfter : undefined;
-      async function* gen() {
-        for (let at = start; at < blob.length; at += CHUNK) {
-          if (o.delayMs) await new Promise((r) => setTimeout(r, o.delayMs));
-          if (cut !== undefined && at - start >= cut) throw Object.assign(new Error('read ECONNRESET (test)'), { code: 'ECONNRESET' });
-          yield blob.subarray(at, Math.min(at + CHUNK, blob.length));
-        }
-      }
-      return { stream: Readable.from(gen(), { objectMode: false }), size: blob.length - start };
-    },
-  } as unknown as ImageSource;
-  return { source, offsets };
-}
-
-function blobOf(size: number, seed: number): { blob: Buffer; info: BlobInfo } {
-  const blob = Buffer.alloc(size);
-  for (let i = 0; i < size; i += 4) blob.writeUInt32LE((i * 2654435761 + seed) >>> 0, i);
-  return { blob, info: { digest: `sha256:${createHash('sha256').update(blob).digest('hex')}`, size, mediaType: 'application/octet-stream' } };
-}
 
 describe('copy: ResumingBlobReader partial files (always / late)', function () {
   this.timeout(20_000);

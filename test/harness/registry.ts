@@ -286,3 +286,23 @@ export function registryBlobPath(reg: TestRegistry, digest: string): string {
 export function registryRepoPath(reg: TestRegistry, repo: string): string {
   return join(reg.dataDir, 'docker', 'registry', 'v2', 'repositories', repo);
 }
+
+/** One request as a registry's access log records it (`"METHOD PATH HTTP/1.1" STATUS`). */
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  status: number;
+}
+
+/** Where `reg`'s log ends now: pass it to {@link loggedRequests} to see only the requests made after this point. */
+export async function logMark(reg: TestRegistry): Promise<number> {
+  return (await readFile(reg.logFile)).length;
+}
+
+/** Every request `reg` logged from byte `from` of its log on (see {@link logMark}). */
+export async function loggedRequests(reg: TestRegistry, from = 0): Promise<LoggedRequest[]> {
+  const log = (await readFile(reg.logFile)).subarray(from).toString('utf8');
+  const out: LoggedRequest[] = [];
+  for (const m of log.matchAll(/"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP\/[\d.]+" (\d{3})/g)) out.push({ method: m[1]!, path: m[2]!, status: Number(m[3]) });
+  return out;
+}

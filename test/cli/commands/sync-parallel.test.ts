@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ferry } from '../../harness/cli.js';
 import { buildImage, pushImage, type BuiltImage } from '../../harness/images.js';
 import { registryAuthorization, registryDispatcher } from '../../harness/push.js';
-import { useRegistry } from '../../harness/registry.js';
+import { logMark, loggedRequests, useRegistry } from '../../harness/registry.js';
 import { useCleanup } from '../../harness/tmp.js';
 import { startFaultProxy } from '../../harness/fault-proxy.js';
 
@@ -20,12 +20,6 @@ const ACCEPT = [
   'application/vnd.docker.distribution.manifest.v2+json',
   'application/vnd.docker.distribution.manifest.list.v2+json',
 ].join(', ');
-
-interface LoggedRequest {
-  method: string;
-  path: string;
-  status: number;
-}
 
 describe('cli: ferry sync skips what is there, in parallel (htpasswd registry, access log)', function () {
   this.timeout(60_000);
@@ -42,14 +36,8 @@ describe('cli: ferry sync skips what is there, in parallel (htpasswd registry, a
   const dest = () => ['--dest-cert-dir', registry().certDir!, '--dest-creds', `${registry().username}:${registry().password}`];
   const src = () => ['--src-cert-dir', registry().certDir!, '--src-creds', `${registry().username}:${registry().password}`];
 
-  /** Every request the registry logged from byte `from` of its log on (its access log: `"METHOD PATH HTTP/1.1" STATUS`). */
-  async function logged(from: number): Promise<LoggedRequest[]> {
-    const log = (await readFile(registry().logFile)).subarray(from).toString('utf8');
-    const out: LoggedRequest[] = [];
-    for (const m of log.matchAll(/"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP\/[\d.]+" (\d{3})/g)) out.push({ method: m[1]!, path: m[2]!, status: Number(m[3]) });
-    return out;
-  }
-  const logSize = async () => (await readFile(registry().logFile)).length;
+  const logged = (from: number) => loggedRequests(registry(), from);
+  const logSize = () => logMark(registry());
   /** Client connections (remote address and port) of the requests logged from byte `from` on. */
   async function connections(from: number): Promise<number> {
     const log = (await readFile(registry().logFile)).subarray(from).toString('utf8');

@@ -4,18 +4,11 @@
  * pushed into the repository asks nothing about them.
  */
 import { expect } from 'chai';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ferry, ferryProcess } from '../../harness/cli.js';
 import { buildImage, pushImage, type BuiltImage } from '../../harness/images.js';
-import { useRegistry } from '../../harness/registry.js';
+import { logMark, loggedRequests, useRegistry, type LoggedRequest } from '../../harness/registry.js';
 import { useCleanup } from '../../harness/tmp.js';
-
-interface LoggedRequest {
-  method: string;
-  path: string;
-  status: number;
-}
 
 describe('transports/oci-archive: sync --src oci-archive into a registry (access log)', function () {
   this.timeout(120_000);
@@ -28,14 +21,8 @@ describe('transports/oci-archive: sync --src oci-archive into a registry (access
   const importRun = async (name: string, args: string[]) =>
     ferryProcess(['sync', '-q', '--src', 'oci-archive', '--dest', 'docker', ...args, ...tls, archive, `${registry().host}/${name}`], { env: { XDG_CACHE_HOME: await cleanup.tempDir(`cache-${name}`) } });
 
-  /** Every request the registry logged from byte `from` of its log on. */
-  async function logged(from: number): Promise<LoggedRequest[]> {
-    const log = (await readFile(registry().logFile)).subarray(from).toString('utf8');
-    const out: LoggedRequest[] = [];
-    for (const m of log.matchAll(/"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP\/[\d.]+" (\d{3})/g)) out.push({ method: m[1]!, path: m[2]!, status: Number(m[3]) });
-    return out;
-  }
-  const logSize = async () => (await readFile(registry().logFile)).length;
+  const logged = (from: number) => loggedRequests(registry(), from);
+  const logSize = () => logMark(registry());
   const blobHeads = (reqs: LoggedRequest[], repo: string) => reqs.filter((q) => q.method === 'HEAD' && q.path.startsWith(`/v2/${repo}/`) && q.path.includes('/blobs/sha256:'));
   const uploadStarts = (reqs: LoggedRequest[], repo: string) => reqs.filter((q) => q.method === 'POST' && q.path.startsWith(`/v2/${repo}/`) && q.path.includes('/blobs/uploads/'));
 
