@@ -9,15 +9,26 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ferry } from '../harness/cli.js';
-import { buildArtifact, buildImage, pushImage } from '../harness/images.js';
+import { buildArtifact, buildImage, pushImage, type BuiltArtifact, type BuiltImage } from '../harness/images.js';
 import { pushRaw } from '../harness/push.js';
-import { useRegistry } from '../harness/registry.js';
+import { useRegistry, type TestRegistry } from '../harness/registry.js';
 import { useCleanup } from '../harness/tmp.js';
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const ACCEPT = ['application/vnd.oci.image.manifest.v1+json', OCI_INDEX, 'application/vnd.docker.distribution.manifest.v2+json'].join(', ');
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const tagOf = (digest: string, suffix = '') => `sha256-${digest.slice('sha256:'.length)}${suffix}`;
+
+/** Pushes an SBOM-like artifact referring to `img` into `repo` of `reg`, with the fallback index listing it under `sha256-HEX`. */
+async function pushSbom(reg: TestRegistry, repo: string, img: BuiltImage): Promise<{ sbom: BuiltArtifact; index: Buffer }> {
+  const sbom = buildArtifact({ digest: img.digest, size: img.bytes.length, mediaType: img.mediaType });
+  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: sbom.mediaType, digest: sbom.digest, size: sbom.size, artifactType: sbom.artifactType }] }));
+  await pushRaw(reg, repo, sbom.blobs.values(), [
+    { ref: sbom.digest, mediaType: sbom.mediaType, bytes: sbom.bytes },
+    { ref: tagOf(img.digest), mediaType: OCI_INDEX, bytes: index },
+  ]);
+  return { sbom, index };
+}
 
 describe('sync --include-referrers: signatures and SBOMs through incremental split archives', function () {
   this.timeout(180_000);
@@ -56,12 +67,7 @@ describe('sync --include-referrers: signatures and SBOMs through incremental spl
       '--sign-identity', `${far().host}/mirror/app:signed`, `oci:${signed.layoutDir}:t`, `docker://${near().host}/team/app:signed`]);
     expect(r.code, r.stderr).to.equal(0);
     await pushImage(unsigned, near(), 'team/app:unsigned');
-    const sbom = buildArtifact({ digest: signed.digest, size: signed.bytes.length, mediaType: signed.mediaType });
-    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: sbom.mediaType, digest: sbom.digest, size: sbom.size, artifactType: sbom.artifactType }] }));
-    await pushRaw(near(), 'team/app', sbom.blobs.values(), [
-      { ref: sbom.digest, mediaType: sbom.mediaType, bytes: sbom.bytes },
-      { ref: tagOf(signed.digest), mediaType: OCI_INDEX, bytes: index },
-    ]);
+    const { sbom, index } = await pushSbom(near(), 'team/app', signed);
     const sigDigest = await manifestAt(near().url, 'team/app', tagOf(signed.digest, '.sig'));
     expect(sigDigest).to.not.equal(undefined);
 
@@ -102,12 +108,7 @@ describe('sync --include-referrers: signatures and SBOMs through incremental spl
     const dir = await cleanup.tempDir('referrers-plain');
     const img = await buildImage(join(dir, 'img'), { seed: 711, tag: 't', layers: 1, layerSize: 3_000 });
     await pushImage(img, near(), 'plain/app:v1');
-    const sbom = buildArtifact({ digest: img.digest, size: img.bytes.length, mediaType: img.mediaType });
-    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: sbom.mediaType, digest: sbom.digest, size: sbom.size, artifactType: sbom.artifactType }] }));
-    await pushRaw(near(), 'plain/app', sbom.blobs.values(), [
-      { ref: sbom.digest, mediaType: sbom.mediaType, bytes: sbom.bytes },
-      { ref: tagOf(img.digest), mediaType: OCI_INDEX, bytes: index },
-    ]);
+    const { sbom, index } = await pushSbom(near(), 'plain/app', img);
     // registry → archive → registry, and registry → registry, none with --include-referrers
     const archive = join(dir, 'plain.tar');
     let r = await ferry(['sync', '--src', 'docker', '--dest', 'oci-archive', '-q', ...tls, `${near().host}/plain/app`, archive]);
