@@ -35,7 +35,8 @@
  * copies (`oci:` writes content-addressed blobs in place, `docker://` pushed blobs stay in the registry), and
  * after a successful commit for the others (their staged blobs vanish when a copy fails).
  */
-import { open, readdir, rename, rm, rmdir, stat, statfs, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readdir, rename, rm, rmdir, statfs, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FerryError, ErrorCode, isNoSpace } from '../errors.js';
@@ -178,8 +179,27 @@ async function readStart(partialPath: string): Promise<number> {
   return /^\d+$/.test(text.trim()) && Number.isSafeInteger(n) ? n : 0;
 }
 
+/**
+ * Opens the partial file `path` for writing (created if missing, `flags` added: append or truncate) without following a
+ * symbolic link, and only if it is a regular file: the directory may sit inside a layout or directory another user
+ * can write to, and what stands under a partial's name there must never lead the bytes (or a truncation) elsewhere.
+ */
+async function openPartial(path: string, flags: number): Promise<FileHandle> {
+  const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | flags, 0o600);
+  if (!(await fh.stat()).isFile()) {
+    await fh.close();
+    throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
+  }
+  return fh;
+}
+
+/** Whether `dir` is a directory itself (not a symbolic link to one). */
+async function isRealDir(dir: string): Promise<boolean> {
+  return (await lstat(dir).catch(() => undefined))?.isDirectory() === true;
+}
+
 async function exists(p: string): Promise<boolean> {
-  return stat(p).then(
+  return lstat(p).then(
     () => true,
     () => false,
   );
@@ -230,6 +250,11 @@ export class PartialStore {
         this.prepared = undefined;
         throw ioErr(`creating ${dir}`, e);
       }
+      // a symbolic link there would put partials, their sweep and their removal in another directory
+      if (!(await isRealDir(dir))) {
+        this.prepared = undefined;
+        throw new FerryError(ErrorCode.Io, `partial downloads directory ${dir}: not a directory (a symbolic link?)`);
+      }
     })();
     return this.prepared;
   }
@@ -240,6 +265,7 @@ export class PartialStore {
     const done = swept.get(key);
     if (done !== undefined && done <= this.maxAgeMs) return;
     swept.set(key, this.maxAgeMs);
+    if (!(await isRealDir(this.location.dir))) return; // absent, or not ours to sweep (see ensureDir)
     await this.removeStale(signal).catch(() => {});
   }
 
@@ -264,7 +290,7 @@ export class PartialStore {
     for (const name of await readdir(this.location.dir)) {
       if (signal?.aborted) return;
       const p = join(this.location.dir, name);
-      const st = await stat(p).catch(() => undefined);
+      const st = await lstat(p).catch(() => undefined);
       if (!st?.isFile() || now - st.mtimeMs < this.maxAgeMs) continue;
       if (/^[a-z0-9]+-[a-f0-9]+$/.test(name)) {
         // A partial: only if no live process holds it (a dead holder's lock is broken by acquireLock).
@@ -316,7 +342,7 @@ export class PartialStore {
     const lock = await this.lockFile(path, opts.signal);
     if (!lock) return undefined;
     try {
-      const fh = await open(path, 'a', 0o600);
+      const fh = await openPartial(path, constants.O_APPEND);
       const size = (await fh.stat()).size;
       await fh.close();
       return this.track(digest, path, size, await readStart(path), lock);
@@ -345,7 +371,7 @@ export class PartialStore {
         if (!l) return false;
         try {
           // Empty: whatever another run left there since the claim is not known to be from this blob's offset.
-          await (await open(path, 'w', 0o600)).close();
+          await (await openPartial(path, constants.O_TRUNC)).close();
           await rm(startFile(path), { force: true });
         } catch (e) {
           await l.release();
@@ -360,9 +386,12 @@ export class PartialStore {
       },
       async reset() {
         if (lock) {
-          await truncate(path, 0).catch((e: unknown) => {
-            throw ioErr(`resetting partial blob ${path}`, e);
-          });
+          await openPartial(path, constants.O_TRUNC).then(
+            (fh) => fh.close(),
+            (e: unknown) => {
+              throw ioErr(`resetting partial blob ${path}`, e);
+            },
+          );
           await rm(startFile(path), { force: true }).catch(() => {});
         }
         (blob as { size: number }).size = 0;
@@ -372,7 +401,12 @@ export class PartialStore {
         if (!lock) throw new FerryError(ErrorCode.Io, `recording the start of partial blob ${path}: not claimed`);
         const tmp = `${startFile(path)}.tmp`;
         try {
-          await writeFile(tmp, `${offset}\n`, { mode: 0o600 });
+          const fh = await openPartial(tmp, constants.O_TRUNC);
+          try {
+            await fh.writeFile(`${offset}\n`);
+          } finally {
+            await fh.close();
+          }
           await rename(tmp, startFile(path));
         } catch (e) {
           await rm(tmp, { force: true }).catch(() => {});
@@ -382,7 +416,7 @@ export class PartialStore {
       },
       openAppend: () => {
         if (!lock) return Promise.reject(new FerryError(ErrorCode.Io, `opening partial blob ${path}: not claimed`));
-        return open(path, 'a', 0o600).catch((e: unknown) => {
+        return openPartial(path, constants.O_APPEND).catch((e: unknown) => {
           throw ioErr(`opening partial blob ${path}`, e);
         });
       },
@@ -402,7 +436,7 @@ export class PartialStore {
         done = true;
         if (!lock) return;
         // An empty partial is worth nothing to a later run.
-        if ((await stat(path).catch(() => undefined))?.size === 0) {
+        if ((await lstat(path).catch(() => undefined))?.size === 0) {
           await rm(path, { force: true }).catch(() => {});
           await rm(startFile(path), { force: true }).catch(() => {});
         }
