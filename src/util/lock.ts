@@ -9,12 +9,13 @@
  * two waiters never break the same lock twice. Locks are released on process exit.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, unlinkSync } from 'node:fs';
-import { link, open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { closeSync, constants, openSync, readFileSync, readSync, unlinkSync } from 'node:fs';
+import { link, open, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError, ErrorCode } from '../errors.js';
 import { registerExitCleanup } from './temp.js';
+import { readBoundedHandle } from './bounded-read.js';
 
 /** Options of {@link acquireLock} and {@link withLock}. */
 export interface LockOptions {
@@ -86,10 +87,37 @@ function parseOwner(text: string): Owner | undefined {
   return undefined;
 }
 
+/**
+ * The most a lock file holds (an owner's JSON is ~150 bytes). Lock files sit in directories others may write to (a
+ * layout, a destination directory): one is read without following a symbolic link, and no further than this.
+ */
+const MAX_LOCK_FILE = 4096;
+
+/** The text of the lock file `path`, read as {@link MAX_LOCK_FILE} says. */
+async function readLockFile(path: string): Promise<string> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return (await readBoundedHandle(fh, { limit: MAX_LOCK_FILE, what: path })).toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+/** {@link readLockFile}, synchronously (at exit). */
+function readLockFileSync(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const buf = Buffer.alloc(MAX_LOCK_FILE);
+    return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads the lock file: the owner, `'corrupt'` (unparseable, old enough to break), `'fresh'` (unparseable, young), or undefined if gone. */
 async function readOwner(path: string): Promise<Owner | 'corrupt' | 'fresh' | undefined> {
   try {
-    const text = await readFile(path, 'utf8');
+    const text = await readLockFile(path);
     const owner = parseOwner(text);
     if (owner) return owner;
     const st = await stat(path);
@@ -215,7 +243,7 @@ function unlinkQuiet(p: string): void {
 /** Removes `path` if it still holds `token` (synchronously: also used at exit). */
 function releaseSync(path: string, token: string): void {
   try {
-    if (parseOwner(readFileSync(path, 'utf8'))?.token === token) unlinkSync(path);
+    if (parseOwner(readLockFileSync(path))?.token === token) unlinkSync(path);
   } catch {
     // gone already, or unreadable: not ours to remove
   }

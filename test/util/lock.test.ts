@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -59,6 +59,22 @@ describe('util/lock', () => {
     await held.release();
     await waiter;
     expect(got).to.equal(true);
+  });
+
+  it('a lock path that is a symbolic link (to a device, to a file) is not followed: no endless read, the target untouched', async () => {
+    const dir = await cleanup.tempDir('lock-link');
+    const bystander = join(dir, 'bystander');
+    await writeFile(bystander, 'keep me\n');
+    for (const target of ['/dev/zero', bystander]) {
+      const lockPath = join(dir, `l-${target === bystander ? 'file' : 'zero'}`);
+      await symlink(target, lockPath);
+      // someone else's "lock": never ours to take, read or break; the wait ends at the timeout
+      const e = (await acquireLock(lockPath, { timeoutMs: 200 }).catch((x) => x)) as FerryError;
+      expect(e, target).to.be.instanceOf(FerryError);
+      expect(e.code, target).to.equal(ErrorCode.Io);
+      expect((await lstat(lockPath)).isSymbolicLink(), target).to.equal(true);
+    }
+    expect(await readFile(bystander, 'utf8')).to.equal('keep me\n');
   });
 
   it('stops waiting with E_ABORTED when the signal aborts', async () => {
