@@ -11,6 +11,7 @@ import type { ImageReference } from '../../types/reference.js';
 import { checkAborted, openFileBlob, readWholeFile, requireDirectory } from '../shared/files.js';
 import { blobPath, type ImageSelector, type OciDescriptor, readIndex, readLayoutVersion, refNameOf, selectDescriptor } from './layout.js';
 import { taggedDescriptor, taggedManifest } from './tagged.js';
+import { verifyDigest } from '../../util/digest.js';
 
 /** Where to read from. */
 export interface OciLayoutLocation {
@@ -46,7 +47,10 @@ export class OciLayoutSource implements ImageSource {
    */
   async getManifest(instanceDigest?: string, opts: OpOptions = {}): Promise<RawManifest> {
     const digest = instanceDigest ?? this.descriptor.digest;
-    const bytes = await readWholeFile(this.blobPathOf(digest, 'manifest'), `manifest ${digest} in OCI layout ${this.dir}`, opts);
+    const what = `manifest ${digest} in OCI layout ${this.dir}`;
+    const bytes = await readWholeFile(this.blobPathOf(digest, 'manifest'), what, opts);
+    // the file must be what its name and index.json say (an instance is checked by its reader against its digest)
+    if (instanceDigest === undefined) verifyDigest(what, bytes, digest);
     const declared = instanceDigest === undefined ? this.descriptor.mediaType : undefined;
     return { bytes, mediaType: declared || guessManifestMediaType(bytes) };
   }
@@ -67,7 +71,11 @@ export class OciLayoutSource implements ImageSource {
     const desc = taggedDescriptor(await readIndex(this.dir, opts), refNameOf(this.descriptor) ?? '', tag);
     if (!desc) return undefined;
     const where = `OCI layout ${this.dir}`;
-    return taggedManifest(desc, await readWholeFile(this.blobPathOf(desc.digest, 'manifest'), `manifest ${desc.digest} in ${where}`, opts), where);
+    const what = `manifest ${desc.digest} in ${where}`;
+    const bytes = await readWholeFile(this.blobPathOf(desc.digest, 'manifest'), what, opts);
+    const tagged = taggedManifest(desc, bytes, where);
+    verifyDigest(what, bytes, desc.digest);
+    return tagged;
   }
 
   async close(): Promise<void> {}

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { writeFile, rm, mkdir } from 'node:fs/promises';
+import { writeFile, rm, mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ErrorCode, FerryError } from '../../../src/errors.js';
@@ -10,6 +10,7 @@ import type { ImageSource } from '../../../src/types/image.js';
 import { useCleanup } from '../../harness/tmp.js';
 import { blob, makeOciImage, writeOciBlob, writeOciImageBlobs, writeOciIndex } from '../fixtures.js';
 import { readAll, rejection } from '../../harness/expect.js';
+import { ferry } from '../../harness/cli.js';
 
 function open(name: string, signal?: AbortSignal): Promise<ImageSource> {
   return parseImageName(name).newImageSource({}, { signal });
@@ -151,6 +152,28 @@ describe('transports/oci-layout/source', () => {
     expect(e.code).to.equal(ErrorCode.NotFound);
     expect(e.message).to.include('sha256:' + '1'.repeat(64));
     expect((await rejection(src.getBlob({ digest: 'sha256:../../etc/passwd', size: -1 }))).code).to.equal(ErrorCode.InvalidManifest);
+  });
+
+  it("the image's manifest must be what its digest says: a file linked or written over is refused, its content not returned", async () => {
+    const dir = join(root, 'swapped');
+    await writeOciImageBlobs(dir, one);
+    await writeOciIndex(dir, [{ blob: one.manifest, mediaType: MediaType.OciManifest, refName: 'app' }]);
+    const path = join(dir, 'blobs', 'sha256', one.manifest.digest.slice('sha256:'.length));
+    const secret = join(root, 'secret.json');
+    await writeFile(secret, '{"schemaVersion":2,"secret":"do not print"}');
+    for (const swap of [() => symlink(secret, path), () => writeFile(path, '{"schemaVersion":2,"layers":[]}')]) {
+      await rm(path);
+      await swap();
+      const src = await open(`oci:${dir}:app`);
+      const e = await rejection(src.getManifest());
+      expect(e.code).to.equal(ErrorCode.DigestMismatch);
+      expect(e.message).to.include(one.manifest.digest).and.not.include('do not print');
+      // the CLI prints nothing of it either
+      const r = await ferry(['inspect', '--raw', `oci:${dir}:app`]);
+      expect(r.code).to.equal(1);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.match(/^Error: manifest sha256:\S+ in OCI layout .*: digest mismatch/).and.not.include('do not print');
+    }
   });
 
   it('rejects a name whose descriptor is not an image type', async () => {
