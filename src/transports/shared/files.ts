@@ -1,10 +1,10 @@
 /** File reading shared by the file-based transports: small JSON files and streamed blobs. */
-import { createReadStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode, ioError } from '../../errors.js';
 import type { OpOptions } from '../../types/context.js';
-import { MAX_JSON_BYTES, readBoundedFile } from '../../util/bounded-read.js';
+import { MAX_JSON_BYTES, readBoundedFile, readBoundedHandle } from '../../util/bounded-read.js';
 import { checkAborted } from '../../util/abort.js';
 
 /** Chunk size for blob streams: large chunks keep per-chunk overhead (hashing, progress) low. */
@@ -35,9 +35,20 @@ export async function openForReading(path: string, what: string): Promise<FileHa
  * 4 MiB). A missing file is FerryError(E_NOT_FOUND) with `what` in the message, a larger one E_TOO_LARGE, other
  * failures E_IO.
  */
-export async function readWholeFile(path: string, what: string, opts: OpOptions & { limit?: number } = {}): Promise<Buffer> {
+export async function readWholeFile(path: string, what: string, opts: OpOptions & { limit?: number; noFollow?: boolean } = {}): Promise<Buffer> {
+  const read = { what: `${what} (${path})`, limit: opts.limit ?? MAX_JSON_BYTES, signal: opts.signal };
   try {
-    return await readBoundedFile(path, { what: `${what} (${path})`, limit: opts.limit ?? MAX_JSON_BYTES, signal: opts.signal });
+    if (!opts.noFollow) return await readBoundedFile(path, read);
+    // a file with no digest to check it by: only the file itself, never what a symbolic link there points to
+    const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch((e: NodeJS.ErrnoException) => {
+      throw e.code === 'ELOOP' ? new FerryError(ErrorCode.Io, `${what}: ${path} is a symbolic link`, { cause: e }) : e;
+    });
+    try {
+      if (!(await fh.stat()).isFile()) throw new FerryError(ErrorCode.Io, `${what}: ${path} is not a regular file`);
+      return await readBoundedHandle(fh, read);
+    } finally {
+      await fh.close();
+    }
   } catch (e) {
     if (isNotFoundError(e)) throw new FerryError(ErrorCode.NotFound, `${what} not found (${path})`, { cause: e });
     throw ioError(`reading ${what} (${path})`, e);

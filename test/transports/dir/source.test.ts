@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ErrorCode, FerryError } from '../../../src/errors.js';
@@ -54,6 +54,20 @@ describe('transports/dir', () => {
     expect((await readAll(part.stream)).equals(img.config.bytes.subarray(10))).to.equal(true);
     const sigs = await src.getSignatures();
     expect(sigs.map((s) => s.toString())).to.deep.equal(['sig one', 'sig two']);
+    await src.close();
+  });
+
+  it('manifest.json (which has no digest to check it by) is read only as a regular file, never through a symbolic link', async () => {
+    const linked = join(root, 'linked');
+    await mkdir(linked);
+    await writeFile(join(linked, 'version'), 'Directory Transport Version: 1.1\n');
+    const secret = join(root, 'secret.json');
+    await writeFile(secret, '{"schemaVersion":2,"secret":"do not print"}');
+    await symlink(secret, join(linked, 'manifest.json'));
+    const src = await parseImageName(`dir:${linked}`).newImageSource({});
+    const e = await rejection(src.getManifest());
+    expect(e.code).to.equal(ErrorCode.Io);
+    expect(e.message).to.equal(`manifest in ${linked}: ${join(linked, 'manifest.json')} is a symbolic link`);
     await src.close();
   });
 
