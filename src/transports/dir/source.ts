@@ -44,7 +44,8 @@ export class DirSource implements ImageSource {
       checkAborted(opts.signal, `reading signatures in ${this.dir}`);
       const path = this.pathOf(() => signaturePath(this.dir, i, instanceDigest), instanceDigest);
       try {
-        out.push(await readWholeFile(path, `signature ${i + 1} in ${this.dir}`, opts));
+        // copied on as they are (no digest names them): never what a symbolic link there points to
+        out.push(await readWholeFile(path, `signature ${i + 1} in ${this.dir}`, { ...opts, noFollow: true }));
       } catch (e) {
         if (e instanceof FerryError && e.code === ErrorCode.NotFound) return out;
         throw e;

@@ -57,7 +57,7 @@ describe('transports/dir', () => {
     await src.close();
   });
 
-  it('manifest.json (which has no digest to check it by) is read only as a regular file, never through a symbolic link', async () => {
+  it('manifest.json and signatures (which no digest names) are read only as regular files, never through a symbolic link', async () => {
     const linked = join(root, 'linked');
     await mkdir(linked);
     await writeFile(join(linked, 'version'), 'Directory Transport Version: 1.1\n');
@@ -68,6 +68,10 @@ describe('transports/dir', () => {
     const e = await rejection(src.getManifest());
     expect(e.code).to.equal(ErrorCode.Io);
     expect(e.message).to.equal(`manifest in ${linked}: ${join(linked, 'manifest.json')} is a symbolic link`);
+    // signatures too: a copy would carry them on as they are
+    await symlink(secret, join(linked, 'signature-1'));
+    const s = await rejection(src.getSignatures());
+    expect(s.message).to.equal(`signature 1 in ${linked}: ${join(linked, 'signature-1')} is a symbolic link`);
     await src.close();
   });
 
