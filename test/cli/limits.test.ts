@@ -4,7 +4,7 @@
  * and oversized files given as manifests, signatures and layout files, and `--command-timeout`'s message.
  */
 import { expect } from 'chai';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ferryProcess, type CliResult } from '../harness/cli.js';
 import { startFaultProxy } from '../harness/fault-proxy.js';
@@ -75,14 +75,19 @@ describe('cli: bounded reads, uncreatable directories, --command-timeout (bin/fe
     expect(s.stderr).to.equal('Error: signature /dev/zero is larger than 4 MiB: refusing to read it\n');
   });
 
-  it('a dir: image whose manifest.json is /dev/zero, and an OCI layout whose index.json is: bounded', async () => {
+  it('a dir: image whose manifest.json is /dev/zero (refused: a link) or 5 MiB, and an OCI layout whose index.json is /dev/zero: bounded', async () => {
     const dir = join(home, 'dir-zero');
     await mkdir(dir);
     await writeFile(join(dir, 'version'), 'Directory Transport Version: 1.1\n');
     await symlink('/dev/zero', join(dir, 'manifest.json'));
     const d = await ferry(['inspect', '--raw', `dir:${dir}`]);
     expect(d.code).to.equal(1);
-    expect(d.stderr).to.match(/manifest.json\) is larger than 4 MiB: refusing to read it/);
+    expect(d.stderr).to.equal(`Error: manifest in ${dir}: ${join(dir, 'manifest.json')} is a symbolic link\n`);
+    await rm(join(dir, 'manifest.json'));
+    await writeFile(join(dir, 'manifest.json'), Buffer.alloc(5 * 1024 * 1024, 0x20));
+    const big = await ferry(['inspect', '--raw', `dir:${dir}`]);
+    expect(big.code).to.equal(1);
+    expect(big.stderr).to.match(/manifest.json\) is larger than 4 MiB: refusing to read it/);
     const oci = join(home, 'oci-zero');
     await mkdir(oci);
     await writeFile(join(oci, 'oci-layout'), '{"imageLayoutVersion": "1.0.0"}');
