@@ -11,7 +11,7 @@ import type { OpOptions } from '../../types/context.js';
 import type { BlobInfo, ImageSource, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
 import { MAX_JSON_BYTES } from '../../util/bounded-read.js';
-import { isDigest } from '../../util/digest.js';
+import { isDigest, verifyDigest } from '../../util/digest.js';
 import type { TempDir, TempOptions } from '../../util/temp.js';
 import { uncompressedTar } from '../shared/uncompressed-tar.js';
 import { indexTar, type TarEntry, type TarIndex } from '../../tar/file-index.js';
@@ -147,6 +147,8 @@ export class OciTarSource implements ImageSource {
     const { tar, entry: e } = this.entry(digest, 'manifest');
     if (e.size > MAX_JSON_BYTES) throw new FerryError(ErrorCode.TooLarge, `manifest ${digest} in OCI archive ${this.archive.path} is larger than ${MAX_JSON_BYTES} bytes: refusing to read it`);
     const bytes = await tar.readEntry(e, MAX_JSON_BYTES, opts);
+    // the entry must be what its name and index.json say (an instance is checked by its reader against its digest)
+    if (instanceDigest === undefined) verifyDigest(`manifest ${digest} in OCI archive ${this.archive.path}`, bytes, digest);
     const declared = instanceDigest === undefined ? this.descriptor.mediaType : undefined;
     return { bytes, mediaType: declared || guessManifestMediaType(bytes) };
   }

@@ -71,11 +71,7 @@ export class OciLayoutSource implements ImageSource {
     const desc = taggedDescriptor(await readIndex(this.dir, opts), refNameOf(this.descriptor) ?? '', tag);
     if (!desc) return undefined;
     const where = `OCI layout ${this.dir}`;
-    const what = `manifest ${desc.digest} in ${where}`;
-    const bytes = await readWholeFile(this.blobPathOf(desc.digest, 'manifest'), what, opts);
-    const tagged = taggedManifest(desc, bytes, where);
-    verifyDigest(what, bytes, desc.digest);
-    return tagged;
+    return taggedManifest(desc, await readWholeFile(this.blobPathOf(desc.digest, 'manifest'), `manifest ${desc.digest} in ${where}`, opts), where);
   }
 
   async close(): Promise<void> {}

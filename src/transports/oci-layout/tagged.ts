@@ -7,6 +7,7 @@
 import { FerryError, ErrorCode } from '../../errors.js';
 import { guessManifestMediaType } from '../../manifest/guess.js';
 import type { RawManifest } from '../../types/image.js';
+import { verifyDigest } from '../../util/digest.js';
 import { type OciDescriptor, type OciIndex, refNameOf } from './layout.js';
 
 /** The ref name of `tag` beside the image named `imageRefName` (`''`: an unnamed image). */
@@ -22,8 +23,12 @@ export function taggedDescriptor(index: OciIndex, imageRefName: string, tag: str
   return index.manifests.filter((d) => refNameOf(d) === name).pop();
 }
 
-/** `bytes` read for `desc`, with its media type (guessed from the JSON when the descriptor has none). */
+/**
+ * `bytes` read for `desc`, checked against its size and digest, with its media type (guessed from the JSON when the
+ * descriptor has none).
+ */
 export function taggedManifest(desc: OciDescriptor, bytes: Buffer, where: string): RawManifest {
   if (bytes.length !== desc.size) throw new FerryError(ErrorCode.SizeMismatch, `manifest ${desc.digest} in ${where} has ${bytes.length} bytes, expected ${desc.size}`);
+  verifyDigest(`manifest ${desc.digest} in ${where}`, bytes, desc.digest);
   return { bytes, mediaType: desc.mediaType || guessManifestMediaType(bytes) };
 }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createReadStream } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode } from '../../../src/errors.js';
@@ -105,6 +105,22 @@ describe('transports/oci-archive', function () {
     await withSource(`oci-archive:${file}:b`, async (s) => expect(sha256((await s.getManifest()).bytes)).to.equal(other.digest));
     await withSource(`oci-archive:${file}:@0`, async (s) => expect(sha256((await s.getManifest()).bytes)).to.equal(img.digest));
     expect((await rejection(parseImageName(`oci-archive:${file}`).newImageSource({}))).code).to.equal(ErrorCode.InvalidReference);
+  });
+
+  it("an image's manifest must be what its digest says: an archive whose manifest entry was rewritten is refused", async () => {
+    const layout = join(root, 'rewritten-layout');
+    const file = join(root, 'rewritten.tar');
+    await runOk('skopeo', ['--insecure-policy', 'copy', '-q', `oci:${img.layoutDir}:v1`, `oci:${layout}:a`]);
+    // same size, other bytes: only the digest tells
+    const path = layoutBlobPath(layout, img.digest);
+    const bytes = await readFile(path);
+    await writeFile(path, Buffer.from(bytes.toString('utf8').replace('"schemaVersion":2', '"schemaVersion":3')));
+    await runOk('tar', ['-cf', file, '-C', layout, '.']);
+    await withSource(`oci-archive:${file}:a`, async (s) => {
+      const e = await rejection(s.getManifest());
+      expect(e.code).to.equal(ErrorCode.DigestMismatch);
+      expect(e.message).to.include(`manifest ${img.digest} in OCI archive ${file}`);
+    });
   });
 
   it('discards everything when closed without commit', async () => {
