@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants, mkdirSync, openSync, readSync, closeSync, renameSync, rmSync, existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FerryError, ErrorCode, notFound } from '../errors.js';
@@ -30,6 +30,7 @@ import { fullString, parseNormalizedName, withDefaultTag } from '../reference/na
 import { stageLayer, TAR_SPLIT_TEMP_PREFIX, TAR_SPLIT_TEMP_SUFFIX, type StagedLayer } from './layer-stage.js';
 import { checkWhiteoutsBeneath } from './whiteout-check.js';
 import { removeAbandonedTempDirs } from '../util/owned-temp-dir.js';
+import { UndoLog } from './undo.js';
 
 /** One layer of an image being committed, bottom first. */
 export interface CommitLayer {
@@ -77,6 +78,19 @@ export interface Op {
 }
 
 type Locked = { release: () => void };
+
+/**
+ * Commits made under one hold of the layers and images write locks (see {@link Store.transaction}): all of them
+ * stay, or, when one fails, none.
+ */
+export interface StoreTransaction {
+  /** See {@link Store.commitImage}. @returns the image ID. */
+  commitImage(spec: CommitImageSpec): Promise<string>;
+  /** See {@link Store.commitList}. @returns the image ID. */
+  commitList(spec: CommitListSpec): Promise<string>;
+  /** The image records as they are now (the transaction's own commits included). */
+  images(): Promise<ImageRecord[]>;
+}
 
 /** Manifest keys in an image's big data. */
 export const MANIFEST_KEY = 'manifest';
@@ -294,80 +308,118 @@ export class Store {
   }
 
   /**
+   * Runs `fn`'s commits as one: under the layers and images write locks, held from before the first change until
+   * the last (or until a failure is undone). When `fn` fails (an error, a hostile layer, `op.signal` aborting), what
+   * its commits changed is undone before the locks are released: the images and layers they created are removed,
+   * the records and big data of images that were there already are put back as they were. What existed before, or
+   * was shared with it, is never touched. Layers staged for the commits are discarded at the end either way.
+   * @throws what `fn` threw (with a note when the undo itself failed: the store then holds content no record names).
+   */
+  async transaction<T>(fn: (tx: StoreTransaction) => Promise<T>, op: Op = {}): Promise<T> {
+    const staged: StagedLayer[] = [];
+    const undo = new UndoLog();
+    const tx: StoreTransaction = {
+      commitImage: (spec) => {
+        for (const l of spec.layers) if (l.staged) staged.push(l.staged);
+        return this.commitImageUnlocked(spec, undo, op);
+      },
+      commitList: (spec) => this.commitListUnlocked(spec, undo, op),
+      images: () => this.readImagesUnlocked(),
+    };
+    try {
+      return await this.write(['layers', 'images'], op, async () => {
+        let out: T;
+        try {
+          out = await fn(tx);
+        } catch (e) {
+          const failures = await undo.undo((id) => this.removeLayerContent(id));
+          if (failures.length === 0) throw e;
+          const note = `; undoing the partial commit also failed: ${failures.map((f) => f.message).join('; ')}`;
+          throw e instanceof FerryError ? new FerryError(e.code, e.message + note, { cause: e }) : e;
+        }
+        // Best effort: the commit is done whatever happens here.
+        await this.removeAbandonedStagingUnlocked().catch(() => {});
+        return out;
+      });
+    } finally {
+      for (const l of staged) await l.discard();
+    }
+  }
+
+  /**
    * Commits an image: its layers in order, parent first (reusing layers already present, copying the
    * content of a layer with the same diff ID under another parent), then the image record and its big
-   * data (config, manifest, signatures). Staged layers not needed are discarded.
+   * data (config, manifest, signatures). Staged layers not needed are discarded. A failure leaves the store as
+   * it was (see {@link transaction}).
    * @returns the image ID.
    */
   async commitImage(spec: CommitImageSpec, op: Op = {}): Promise<string> {
-    const ids = layerChainIds(spec.layers.map((l) => l.diffDigest));
-    const imageId = imageIdFromConfig(spec.configDigest);
     try {
-      await this.write(['layers', 'images'], op, async () => {
-        const layers = await this.readLayersUnlocked();
-        const byId = new Map(layers.map((l) => [l.id, l]));
-        /** Layers made by this commit and not yet recorded: removed again if the commit fails. */
-        const made: string[] = [];
-        try {
-          for (let i = 0; i < ids.length; i++) {
-            const id = ids[i]!;
-            const parent = i > 0 ? ids[i - 1] : undefined;
-            const want = spec.layers[i]!;
-            if (byId.has(id)) continue;
-            // Leftovers of a pull killed between renaming a layer into place and recording it.
-            this.driver.remove(id);
-            const staged = want.staged && existsSync(want.staged.dir) ? want.staged : undefined;
-            let rec: LayerRecord;
-            if (staged) {
-              if (staged.diffDigest !== want.diffDigest) {
-                throw new FerryError(ErrorCode.DigestMismatch, `layer diff ID mismatch: expected ${want.diffDigest}, got ${staged.diffDigest}`);
-              }
-              await this.makeLayer(id, parent, staged, staged.compressedDigest, made);
-              rec = layerRecord(id, parent, staged);
-            } else {
-              // The same diff under another parent: rebuild it from the store and apply it again.
-              const src = layers.find((l) => l['diff-digest'] === want.diffDigest && existsSync(join(this.dir('layers'), `${l.id}.tar-split.gz`)));
-              if (!src) throw notFound(`no content for layer ${want.diffDigest}`);
-              const again = await this.stageLayer(this.layerDiff(src.id, op), { digest: want.diffDigest }, op);
-              try {
-                await this.makeLayer(id, parent, again, want.diffDigest, made);
-              } finally {
-                await again.discard();
-              }
-              rec = orderLayer({ ...pickLayerContent(src), id, ...(parent ? { parent } : {}), created: goTimeNow() });
-            }
-            layers.push(rec);
-            byId.set(id, rec);
-          }
-          if (made.length > 0) await this.writeLayersUnlocked(layers, op);
-        } catch (e) {
-          for (const id of made) this.removeLayerContent(id);
-          throw e;
-        }
-        await this.putImageUnlocked(imageId, ids[ids.length - 1], spec, op);
-        // Best effort: the image is committed whatever happens here.
-        await this.removeAbandonedStagingUnlocked().catch(() => {});
-      });
+      return await this.transaction((tx) => tx.commitImage(spec), op);
     } finally {
       for (const l of spec.layers) await l.staged?.discard();
     }
+  }
+
+  private async commitImageUnlocked(spec: CommitImageSpec, undo: UndoLog, op: Op): Promise<string> {
+    const ids = layerChainIds(spec.layers.map((l) => l.diffDigest));
+    const imageId = imageIdFromConfig(spec.configDigest);
+    const layers = await this.readLayersUnlocked();
+    const byId = new Map(layers.map((l) => [l.id, l]));
+    let added = false;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      const parent = i > 0 ? ids[i - 1] : undefined;
+      const want = spec.layers[i]!;
+      if (byId.has(id)) continue;
+      // Leftovers of a pull killed between renaming a layer into place and recording it.
+      this.driver.remove(id);
+      const staged = want.staged && existsSync(want.staged.dir) ? want.staged : undefined;
+      let rec: LayerRecord;
+      if (staged) {
+        if (staged.diffDigest !== want.diffDigest) {
+          throw new FerryError(ErrorCode.DigestMismatch, `layer diff ID mismatch: expected ${want.diffDigest}, got ${staged.diffDigest}`);
+        }
+        await this.makeLayer(id, parent, staged, staged.compressedDigest, undo);
+        rec = layerRecord(id, parent, staged);
+      } else {
+        // The same diff under another parent: rebuild it from the store and apply it again.
+        const src = layers.find((l) => l['diff-digest'] === want.diffDigest && existsSync(join(this.dir('layers'), `${l.id}.tar-split.gz`)));
+        if (!src) throw notFound(`no content for layer ${want.diffDigest}`);
+        const again = await this.stageLayer(this.layerDiff(src.id, op), { digest: want.diffDigest }, op);
+        try {
+          await this.makeLayer(id, parent, again, want.diffDigest, undo);
+        } finally {
+          await again.discard();
+        }
+        rec = orderLayer({ ...pickLayerContent(src), id, ...(parent ? { parent } : {}), created: goTimeNow() });
+      }
+      layers.push(rec);
+      byId.set(id, rec);
+      added = true;
+    }
+    if (added) {
+      await undo.saveFile(this.file('layers'), true);
+      await this.writeLayersUnlocked(layers, op);
+    }
+    await this.putImageUnlocked(imageId, ids[ids.length - 1], spec, undo, op);
     return imageId;
   }
 
   /**
-   * Moves a staged layer into place as layer `id` (recorded in `made` first, so a failure removes it), once its
+   * Moves a staged layer into place as layer `id` (recorded in `undo` first, so a failure removes it), once its
    * whiteouts are known to stay within real directories of the layers below (see whiteout-check.ts).
    * `name` names the layer in errors.
    */
-  private async makeLayer(id: string, parent: string | undefined, staged: StagedLayer, name: string, made: string[]): Promise<void> {
+  private async makeLayer(id: string, parent: string | undefined, staged: StagedLayer, name: string, undo: UndoLog): Promise<void> {
     if (parent !== undefined) checkWhiteoutsBeneath(this.driver.lowerDirs(parent), staged.whiteouts, name);
     await staged.disown();
-    made.push(id);
+    undo.layerMade(id);
     this.driver.finalize(id, parent, staged.dir, false, staged.whiteouts);
     renameSync(staged.tarSplitPath, join(this.dir('layers'), `${id}.tar-split.gz`));
   }
 
-  private async putImageUnlocked(imageId: string, topLayer: string | undefined, spec: CommitImageSpec, op: Op): Promise<void> {
+  private async putImageUnlocked(imageId: string, topLayer: string | undefined, spec: CommitImageSpec, undo: UndoLog, op: Op): Promise<void> {
     const list = spec.sourceList !== undefined && spec.sourceList.digest !== spec.manifestDigest ? spec.sourceList : undefined;
     const big: BigDataItem[] = [
       [spec.configDigest, spec.config],
@@ -387,7 +439,7 @@ export class Store {
       big,
       signatures: spec.signatures,
       ...(spec.created ? { created: spec.created } : {}),
-    }, op);
+    }, undo, op);
   }
 
   /**
@@ -398,6 +450,7 @@ export class Store {
   private async putRecordUnlocked(
     imageId: string,
     r: { layer?: string; digest: string; signedDigest?: string; names: string[]; big: BigDataItem[]; signatures?: Buffer[]; created?: string },
+    undo: UndoLog,
     op: Op,
   ): Promise<void> {
     const images = await this.readImagesUnlocked();
@@ -412,8 +465,12 @@ export class Store {
       images.push(img);
     }
     const dir = join(this.dir('images'), imageId);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    for (const [key, data] of r.big) await writeFileAtomic(join(dir, bigDataFileName(key)), data, { mode: 0o600, signal: op.signal });
+    await undo.makeDir(dir, 0o700);
+    for (const [key, data] of r.big) {
+      const path = join(dir, bigDataFileName(key));
+      await undo.saveFile(path);
+      await writeFileAtomic(path, data, { mode: 0o600, signal: op.signal });
+    }
     const bdNames = [...(img['big-data-names'] ?? [])];
     const sizes = { ...(img['big-data-sizes'] ?? {}) };
     const digests = { ...(img['big-data-digests'] ?? {}) };
@@ -454,6 +511,7 @@ export class Store {
     };
     for (const [k, v] of Object.entries(img)) if (!(k in rebuilt) && k !== 'names' && k !== 'layer') (rebuilt as Record<string, unknown>)[k] = v;
     images[images.indexOf(img)] = rebuilt;
+    await undo.saveFile(this.file('images'), true);
     await this.writeImagesUnlocked(images, op);
   }
 
@@ -465,6 +523,10 @@ export class Store {
    * @returns the image ID.
    */
   async commitList(spec: CommitListSpec, op: Op = {}): Promise<string> {
+    return this.transaction((tx) => tx.commitList(spec), op);
+  }
+
+  private async commitListUnlocked(spec: CommitListSpec, undo: UndoLog, op: Op): Promise<string> {
     const imageId = spec.listDigest.slice(spec.listDigest.indexOf(':') + 1);
     const instances: Record<string, string> = { '': imageId, ...spec.instances };
     const big: BigDataItem[] = [
@@ -474,9 +536,7 @@ export class Store {
     if (spec.signatures.length > 0) {
       big.push([signatureKey(spec.listDigest), Buffer.concat(spec.signatures)], [TOP_SIGNATURES_KEY, Buffer.concat(spec.signatures)]);
     }
-    await this.write(['images'], op, () =>
-      this.putRecordUnlocked(imageId, { digest: spec.listDigest, names: spec.names, big, ...(spec.signatures.length > 0 ? { signatures: spec.signatures } : {}) }, op),
-    );
+    await this.putRecordUnlocked(imageId, { digest: spec.listDigest, names: spec.names, big, ...(spec.signatures.length > 0 ? { signatures: spec.signatures } : {}) }, undo, op);
     return imageId;
   }
 

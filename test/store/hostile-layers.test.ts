@@ -101,6 +101,13 @@ describe('store: hostile layers stay inside the store (vfs and overlay)', functi
         });
       }
 
+      it('an entry refused after hundreds of files were written, beside a layer staged whole: nothing staged stays', async () => {
+        const many: Entry[] = [{ name: 'opt/', type: 'dir' }];
+        for (let i = 0; i < 300; i++) many.push({ name: `opt/f${i}`, data: String(i).repeat(3000) });
+        many.push({ name: 'opt/f', data: 'file' }, { name: 'opt/f/x', data: 'through a file' });
+        await expectRefused([[{ name: 'etc/', type: 'dir' }, { name: 'etc/hosts', data: 'other' }], many], /"opt\/f" is not a directory/);
+      });
+
       it('a file replaced by a symlink in the same layer: reading the layer back never follows it', async () => {
         const size = 4 << 20;
         writeFileSync(join(bystander, 'secret'), 'SECRET-OF-THE-HOST'.padEnd(size, '!'));

@@ -6,7 +6,9 @@
  * A multi-platform image (`copy --all`, `--multi-arch index-only`, `--platform`) is stored as podman stores one:
  * each instance as an image of its own (no names; its manifest under `manifest` and `manifest-<digest>`, its
  * signatures under `signature-<hex>`), then the list as a layerless image carrying the names (see
- * Store.commitList), last, so the name appears only once every instance is there.
+ * Store.commitList), last, so the name appears only once every instance is there. All of it is one store
+ * transaction: when any part fails (a hostile layer, a full disk, an interrupt), the images and layers it created
+ * are removed again and the store is left as it was.
  */
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -17,7 +19,8 @@ import { manifestDigest } from '../../manifest/manifest-digest.js';
 import type { OpOptions } from '../../types/context.js';
 import type { BlobInfo, CommitOptions, DestinationProperties, ImageDestination, PutBlobOptions, RawManifest } from '../../types/image.js';
 import { VerifyingStream } from '../../util/verify-stream.js';
-import { Store, manifestKey } from '../../store/store.js';
+import { Store, manifestKey, type CommitImageSpec } from '../../store/store.js';
+import type { ImageRecord } from '../../store/records.js';
 import type { StagedLayer } from '../../store/layer-stage.js';
 import type { StorageReference } from './reference.js';
 
@@ -133,18 +136,23 @@ class StorageDestination implements ImageDestination {
 
   async commit(opts: CommitOptions = {}): Promise<void> {
     if (!this.manifest) throw new FerryError(ErrorCode.Usage, 'containers-storage: commit before putManifest');
+    const top = this.manifest;
     const names = this.reference.name ? [this.reference.name] : [];
-    if (parseManifest(this.manifest.bytes, this.manifest.mediaType).kind === 'image') {
-      await this.commitImage(this.manifest, this.signatures, names, opts, opts.sourceList);
+    if (parseManifest(top.bytes, top.mediaType).kind === 'image') {
+      const spec = await this.imageSpec(top, this.signatures, names, opts, opts.sourceList);
+      await this.store.transaction((tx) => tx.commitImage(spec), opts);
     } else {
-      const listDigest = manifestDigest(this.manifest.bytes);
-      const refs: Record<string, string> = {};
-      for (const [digest, inst] of this.instances) {
-        const id = await this.commitImage(inst.manifest, inst.signatures, [], opts);
-        refs[digest] = this.instanceReference(id);
-      }
-      const missing = await this.storedInstances(this.manifest, refs, opts);
-      await this.store.commitList({ list: this.manifest.bytes, listDigest, instances: { ...missing, ...refs }, signatures: this.signatures, names }, opts);
+      // Every instance's spec first (configs read, diff IDs checked), so that a bad instance stops the copy before
+      // anything is written.
+      const specs: Array<[string, CommitImageSpec]> = [];
+      for (const [digest, inst] of this.instances) specs.push([digest, await this.imageSpec(inst.manifest, inst.signatures, [], opts)]);
+      const listDigest = manifestDigest(top.bytes);
+      await this.store.transaction(async (tx) => {
+        const refs: Record<string, string> = {};
+        for (const [digest, spec] of specs) refs[digest] = this.instanceReference(await tx.commitImage(spec));
+        const missing = this.storedInstances(top, refs, await tx.images());
+        await tx.commitList({ list: top.bytes, listDigest, instances: { ...missing, ...refs }, signatures: this.signatures, names });
+      }, opts);
     }
     this.committed = true;
     this.staged.clear();
@@ -160,10 +168,9 @@ class StorageDestination implements ImageDestination {
    * References for the list's instances not written by this copy (`--multi-arch index-only`, `--platform`) that
    * the store already holds, found by manifest digest.
    */
-  private async storedInstances(list: RawManifest, written: Record<string, string>, opts: OpOptions): Promise<Record<string, string>> {
+  private storedInstances(list: RawManifest, written: Record<string, string>, images: ImageRecord[]): Record<string, string> {
     const parsed = parseManifest(list.bytes, list.mediaType);
     if (parsed.kind === 'image') return {};
-    const images = await this.store.images(opts);
     const out: Record<string, string> = {};
     for (const d of parsed.manifests) {
       if (written[d.digest] !== undefined) continue;
@@ -173,8 +180,8 @@ class StorageDestination implements ImageDestination {
     return out;
   }
 
-  /** Commits one image (a single image, or an instance of a list) from the layers written. @returns its ID. */
-  private async commitImage(manifest: RawManifest, signatures: Buffer[], names: string[], opts: OpOptions, sourceList?: CommitOptions['sourceList']): Promise<string> {
+  /** What to commit for one image (a single image, or an instance of a list), from the layers written. */
+  private async imageSpec(manifest: RawManifest, signatures: Buffer[], names: string[], opts: OpOptions, sourceList?: CommitOptions['sourceList']): Promise<CommitImageSpec> {
     const m = parseManifest(manifest.bytes, manifest.mediaType);
     if (m.kind !== 'image') throw new FerryError(ErrorCode.Unsupported, 'containers-storage: not a single image');
     const config = this.smallBlobs.get(m.config.digest) ?? (await this.existingConfig(m.config.digest, opts));
@@ -194,20 +201,17 @@ class StorageDestination implements ImageDestination {
       }
       return { diffDigest, ...(s ? { staged: s } : {}) };
     });
-    return this.store.commitImage(
-      {
-        layers,
-        configDigest: m.config.digest,
-        config,
-        manifest: manifest.bytes,
-        manifestDigest: manifestDigest(manifest.bytes),
-        signatures,
-        names,
-        ...(cfg.created ? { created: cfg.created } : {}),
-        ...(sourceList ? { sourceList } : {}),
-      },
-      opts,
-    );
+    return {
+      layers,
+      configDigest: m.config.digest,
+      config,
+      manifest: manifest.bytes,
+      manifestDigest: manifestDigest(manifest.bytes),
+      signatures,
+      names,
+      ...(cfg.created ? { created: cfg.created } : {}),
+      ...(sourceList ? { sourceList } : {}),
+    };
   }
 
   private async existingConfig(digest: string, opts: OpOptions): Promise<Buffer> {
