@@ -102,7 +102,9 @@ export async function copyBlob(ctx: BlobCopyContext, src: BlobInfo, role: 'layer
   let partial: PartialBlob | undefined;
   try {
     if (signal.aborted) throw new FerryError(ErrorCode.Aborted, 'aborted', { cause: signal.reason });
-    const reused = await ctx.dest.tryReusingBlob(src, { signal });
+    // the blob as the source has it: a destination on the source's registry may mount it from there
+    const sourceLocation = ctx.source.blobLocation?.();
+    const reused = await ctx.dest.tryReusingBlob(src, { signal, ...(sourceLocation ? { sourceLocation } : {}) });
     if (reused) {
       blobProgress(ctx.onProgress, { digest: src.digest, size: src.size, role }, ctx.progressIntervalMs).skipped(reused.reason ?? 'already exists');
       return { info: reusedInfo(src, reused) };

@@ -133,7 +133,8 @@ class ReferrerCopier {
 
   private async copyBlob(info: BlobInfo, what: string): Promise<void> {
     const { source, dest, signal } = this.c;
-    if (await dest.tryReusingBlob(info, { signal })) return;
+    const sourceLocation = source.blobLocation?.();
+    if (await dest.tryReusingBlob(info, { signal, ...(sourceLocation ? { sourceLocation } : {}) })) return;
     try {
       const { stream } = await source.getBlob(info, { signal });
       await dest.putBlob(stream, info, { signal });

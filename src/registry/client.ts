@@ -163,6 +163,14 @@ export class RegistryClient {
     return pullSources(conf, this.registry, this.repository, byDigest).map((s) => this.endpointFor(s));
   }
 
+  /**
+   * Where the last manifest (or blob) was read from: the host and repository of the mirror, rewritten location or
+   * primary location that answered (registries.conf), as references name them; undefined before any read.
+   */
+  get readFrom(): { host: string; repository: string } | undefined {
+    return this.pinned ? { host: this.pinned.spec.host, repository: this.pinned.spec.repository } : undefined;
+  }
+
   /** The primary endpoint (rewritten location for pull-only clients; the name as given for pushes and deletes). */
   async primary(opts: OpOptions = {}): Promise<Endpoint> {
     const conf = await this.config(opts);

@@ -10,6 +10,9 @@
  *   one chunk is held in memory; at least the registry's `OCI-Chunk-Min-Length`), following each `Location` and
  *   checking each `Range` answer; a chunk cut by a transient failure is resumed from the offset the registry reports.
  *
+ * A mount the registry answers 202 opens an ordinary upload session (distribution spec): the caller may keep it and
+ * upload through it instead of the `POST` above, and must cancel it when it does not.
+ *
  * Digest and size are verified while the body streams ({@link VerifyingStream}); on any failure the upload session is
  * cancelled (`DELETE <location>`) and the error thrown — a verification failure in preference to what the registry
  * said about the broken request. A one-shot body cannot be re-sent: whether the caller may retry with a fresh stream
@@ -41,6 +44,11 @@ export interface UploadSettings {
   chunkSize?: number;
   /** Blobs of a known size above this are uploaded in chunks of `chunkSize` (default 1 GiB, chunks of 32 MiB). */
   chunkThreshold?: number;
+  /**
+   * An upload session already open in the client's repository (the 202 answer to a mount, {@link mountBlob}) to send
+   * the blob through instead of starting one; the upload owns it from then on (cancelled on failure like its own).
+   */
+  session?: UploadSession;
 }
 
 /** What an upload did. */
@@ -100,10 +108,31 @@ async function cancel(client: RegistryClient, location: string | undefined): Pro
 }
 
 /**
- * Mounts `digest` from repository `from` of the same registry. True if mounted (201); false if the registry started a
- * normal upload instead (202 — that session is cancelled) or refused.
+ * An upload session the registry opened: where the blob's bytes go (absolute URL) and the registry's minimum chunk
+ * length (0 if it names none). Whoever holds one either uploads through it ({@link UploadSettings.session}) or
+ * cancels it ({@link cancelUpload}).
  */
-export async function mountBlob(client: RegistryClient, digest: string, from: string, opts: OpOptions = {}): Promise<boolean> {
+export interface UploadSession {
+  readonly location: string;
+  readonly minChunk: number;
+}
+
+/** What {@link mountBlob} did. */
+export type MountResult =
+  /** The registry mounted the blob (201), or the repository held it already. */
+  | { readonly mounted: true }
+  /**
+   * The registry did not mount it and opened an ordinary upload session instead (202, the distribution spec's
+   * answer when the source repository lacks the blob); `session` is undefined when the answer named no Location.
+   */
+  | { readonly mounted: false; readonly session?: UploadSession };
+
+/**
+ * Mounts `digest` from repository `from` of the same registry. A 202 answer opens an upload session: with
+ * `keepSession` it is returned for the caller to upload through or cancel, else it is cancelled here.
+ * @throws E_UNAUTHORIZED / E_DENIED / E_REGISTRY when the registry refuses the mount.
+ */
+export async function mountBlob(client: RegistryClient, digest: string, from: string, opts: OpOptions & { keepSession?: boolean } = {}): Promise<MountResult> {
   parseDigest(digest);
   const w = `docker://${client.registry}/${client.repository}: mounting ${digest} from ${from}`;
   const res = await client.request({
@@ -116,24 +145,35 @@ export async function mountBlob(client: RegistryClient, digest: string, from: st
   });
   if (res.status === 201) {
     await discard(res);
-    return true;
+    return { mounted: true };
   }
   if (res.status === 202) {
-    const loc = header(res, 'location') ? new URL(header(res, 'location')!, res.url).href : undefined;
     await discard(res);
-    await cancel(client, loc);
-    return false;
+    const session = header(res, 'location') ? sessionOf(res, w) : undefined;
+    if (session === undefined || opts.keepSession) return { mounted: false, ...(session ? { session } : {}) };
+    await cancelUpload(client, session);
+    return { mounted: false };
   }
   throw await Client.errorFrom(w, res);
 }
 
-/** Starts an upload session: its Location and the registry's minimum chunk length (0 if none). */
-async function startUpload(client: RegistryClient, w: string, opts: OpOptions): Promise<{ location: string; minChunk: number }> {
+/** The session a 202 answer opened (its Location and `OCI-Chunk-Min-Length`). */
+function sessionOf(res: HttpResponse, w: string): UploadSession {
+  const min = Number(header(res, 'oci-chunk-min-length'));
+  return { location: locationOf(res, w), minChunk: Number.isSafeInteger(min) && min > 0 ? min : 0 };
+}
+
+/** Cancels an upload session nobody will upload through (`DELETE <location>`, best effort; never throws). */
+export function cancelUpload(client: RegistryClient, session: UploadSession): Promise<void> {
+  return cancel(client, session.location);
+}
+
+/** Starts an upload session. */
+async function startUpload(client: RegistryClient, w: string, opts: OpOptions): Promise<UploadSession> {
   const res = await client.request({ method: 'POST', path: 'blobs/uploads/', headers: { 'content-length': '0' }, signal: opts.signal, what: w });
   if (res.status !== 202) throw await Client.errorFrom(w, res);
   await discard(res);
-  const min = Number(header(res, 'oci-chunk-min-length'));
-  return { location: locationOf(res, w), minChunk: Number.isSafeInteger(min) && min > 0 ? min : 0 };
+  return sessionOf(res, w);
 }
 
 /** Checks the `Docker-Content-Digest` of a completed upload. */
@@ -162,10 +202,16 @@ export async function uploadBlob(
 ): Promise<UploadResult> {
   const w = what(client, info.digest || undefined);
   const up = opts.verifiedUpstream;
-  const verifier =
-    info.digest && up !== undefined && up.digest === info.digest && up.size === info.size && info.size >= 0
-      ? new SizeCheckingStream(up, `blob ${info.digest}`)
-      : new VerifyingStream({ digest: info.digest || undefined, size: info.size, what: `blob ${info.digest || '(being computed)'}` });
+  let verifier: SizeCheckingStream | VerifyingStream;
+  try {
+    verifier =
+      info.digest && up !== undefined && up.digest === info.digest && up.size === info.size && info.size >= 0
+        ? new SizeCheckingStream(up, `blob ${info.digest}`)
+        : new VerifyingStream({ digest: info.digest || undefined, size: info.size, what: `blob ${info.digest || '(being computed)'}` });
+  } catch (e) {
+    await cancel(client, opts.session?.location);
+    throw e;
+  }
   let streamError: unknown;
   verifier.on('error', (e) => {
     streamError ??= e;
@@ -175,9 +221,9 @@ export async function uploadBlob(
     streamError ??= e;
     verifier.destroy(e);
   });
-  let location: string | undefined;
+  let location: string | undefined = opts.session?.location;
   try {
-    const started = await startUpload(client, w, opts);
+    const started = opts.session ?? (await startUpload(client, w, opts));
     location = started.location;
     const threshold = opts.chunkThreshold ?? DEFAULT_CHUNK_THRESHOLD;
     const chunked = opts.chunkSize !== undefined || (info.size >= 0 && info.size > threshold);

@@ -3,14 +3,16 @@
  * do and why — `copy` (not at the destination, a different manifest there, or a copy that changes the manifest),
  * `skip` (the destination already holds exactly what the copy would write: the same check as the real run's skip,
  * `copy/present.ts`) or `failed` (the source cannot be read, the trust policy refuses it) — and the blobs a real
- * run would move once what the destination already has is left out: one question per blob digest per destination
- * blob scope (a registry repository), cached, so a blob shared by images counts once per repository, as a real
- * run uploads it once there.
+ * run would move once what the destination already has is left out, and those it would mount instead of moving
+ * (a registry destination: from the source's repository on the same registry, or one the blob-location cache
+ * names, found holding the blob): one question per blob digest per destination blob scope (a registry
+ * repository), cached, so a blob shared by images counts once per repository, as a real run uploads it once there.
  *
  * What a plan cannot know is said, not guessed: a copy that converts or recompresses writes blobs that do not exist
  * yet (its blobs are "unknown"), and a destination without a read-only probe (an OCI archive) cannot tell what it
- * holds (its images are copied and their blobs unknown). A blob the registry could mount from another repository
- * is counted as moving: a real run may move less.
+ * holds (its images are copied and their blobs unknown). A blob that only this run would bring to another
+ * repository of the registry is counted as moving to each: a real run may mount it into the later ones, so it may
+ * move less, never more.
  */
 import { FerryError, ErrorCode } from '../errors.js';
 import { UnparsedImage, type VerifiedManifest } from '../image/unparsed.js';
@@ -38,6 +40,11 @@ export interface PlannedImage extends SyncImage {
    */
   blobs?: number;
   bytes?: number;
+  /**
+   * The blobs this image would mount from another repository of the destination registry instead of moving them
+   * (not counted in `blobs`), counted like `blobs`; undefined when not known.
+   */
+  mounted?: number;
   /** The error of a `failed` entry. */
   error?: unknown;
   /** Set on the `failed` entry of a source that could not be listed (`from` is then the source's label). */
@@ -54,6 +61,8 @@ export interface PlanTotals {
   bytes: number;
   /** Blobs of the copied images that the destination already has (not moved). */
   presentBlobs: number;
+  /** Blobs of the copied images a real run would mount from another repository of the destination registry (not moved). */
+  mountedBlobs: number;
   /** Images to copy whose blobs are not known. */
   unknownImages: number;
 }
@@ -91,7 +100,7 @@ function isAbort(e: unknown, signal: AbortSignal): boolean {
  */
 export async function planSync(groups: SyncSourceGroup[], opts: PlanOptions): Promise<SyncPlan> {
   const signal = opts.signal ?? new AbortController().signal;
-  const plan: SyncPlan = { images: [], sources: 0, totals: { copy: 0, skip: 0, failed: 0, blobs: 0, bytes: 0, presentBlobs: 0, unknownImages: 0 } };
+  const plan: SyncPlan = { images: [], sources: 0, totals: { copy: 0, skip: 0, failed: 0, blobs: 0, bytes: 0, presentBlobs: 0, mountedBlobs: 0, unknownImages: 0 } };
   /** Blob presence by `scope digest`: counted the first time, never again. */
   const seen = new Map<string, boolean>();
   let seq = 0;
@@ -170,7 +179,7 @@ async function planImage(
     const at = existing !== undefined ? { destinationDigest: existing } : {};
     const signing = (opts.copy.signers?.length ?? 0) > 0;
     if ((opts.skipIfPresent ?? true) && !signing && unchanged !== undefined && existing === unchanged.digest) {
-      return { ...image, ...at, action: 'skip', reason: `image already present at destination (${existing})`, digest: existing, blobs: 0, bytes: 0 };
+      return { ...image, ...at, action: 'skip', reason: `image already present at destination (${existing})`, digest: existing, blobs: 0, bytes: 0, mounted: 0 };
     }
     let reason: string;
     if (unreadable !== '') reason = `the destination cannot be read (${unreadable})`;
@@ -183,17 +192,23 @@ async function planImage(
     if (unchanged === undefined) return planned;
     let blobs = 0;
     let bytes = 0;
+    let mounted = 0;
+    // where the copy reads the blobs: a registry destination may mount them from there (as the copy engine says)
+    const sourceLocation = source.blobLocation?.();
     for (const b of blobsOf(unchanged.images, probe.properties.acceptsForeignLayerURLs)) {
       const key = `${probe.blobScope} ${b.digest}`;
       if (seen.has(key)) continue;
       let present = false;
+      let from: string | undefined;
       try {
         present = await probe.hasBlob(b, { signal });
+        if (!present) from = await probe.mountableFrom?.(b, { signal, ...(sourceLocation ? { sourceLocation } : {}) });
       } catch (e) {
         if (isAbort(e, signal)) throw e;
       }
       seen.set(key, present);
       if (present) totals.presentBlobs++;
+      else if (from !== undefined) mounted++;
       else {
         blobs++;
         bytes += Math.max(b.size, 0);
@@ -201,7 +216,8 @@ async function planImage(
     }
     totals.blobs += blobs;
     totals.bytes += bytes;
-    return { ...planned, blobs, bytes };
+    totals.mountedBlobs += mounted;
+    return { ...planned, blobs, bytes, mounted };
   } finally {
     await probe?.close().catch(() => {});
     await source.close().catch(() => {});

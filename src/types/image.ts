@@ -92,8 +92,38 @@ export interface ImageSource {
    * The bytes are not verified.
    */
   getTaggedManifest?(tag: string, opts?: OpOptions): Promise<RawManifest | undefined>;
+  /**
+   * Optional: the registry repository this source reads its blobs from (for a registry source, where its manifest
+   * was read: the primary location, a rewritten one or a mirror), known once the source is open; undefined when
+   * the blobs are not in a registry. The copy engine hands it to the destination with each blob it reads from this
+   * source as it is ({@link ReuseBlobOptions.sourceLocation}), so that a push into another repository of the same
+   * registry can mount the blob from there instead of moving its bytes.
+   */
+  blobLocation?(): BlobLocation | undefined;
   /** Releases resources (connections, temp dirs). */
   close(): Promise<void>;
+}
+
+/**
+ * A repository of a registry that holds blobs ({@link ImageSource.blobLocation}), named as a push to that registry
+ * names it: a destination compares `registry` with its own registry's name, and mounts from `repository` only
+ * there (credentials for the registry go to that registry alone).
+ */
+export interface BlobLocation {
+  /** The registry's `host[:port]` as references name it (`registry.example.com:5000`, `docker.io`). */
+  readonly registry: string;
+  /** The repository's path in that registry (`team/app`). */
+  readonly repository: string;
+}
+
+/** Options of {@link ImageDestination.tryReusingBlob} and {@link DestinationProbe.mountableFrom}. */
+export interface ReuseBlobOptions extends OpOptions {
+  /**
+   * Where the source of this copy keeps the blob ({@link ImageSource.blobLocation}); given only for blobs read from
+   * that source with the digest they have there. A registry destination of the same registry may mount the blob
+   * from it (first, before what its blob-location cache names); other destinations ignore it.
+   */
+  sourceLocation?: BlobLocation;
 }
 
 /** What a source is like, as one plain object (see {@link ImageSource.properties}). */
@@ -216,8 +246,12 @@ export interface CommitOptions extends OpOptions {
 export interface ImageDestination {
   readonly reference: ImageReference;
   readonly properties: DestinationProperties;
-  /** If the blob is already present (or can be mounted), records it and returns its info; otherwise undefined. */
-  tryReusingBlob(info: BlobInfo, opts?: OpOptions): Promise<BlobInfo | undefined>;
+  /**
+   * If the blob is already present (or can be mounted, e.g. from `opts.sourceLocation`), records it and returns its
+   * info; otherwise undefined. A destination may keep what it learnt for the `putBlob` of the same blob (a registry
+   * keeps the upload session a refused mount opened) and releases it in `close` when no `putBlob` came.
+   */
+  tryReusingBlob(info: BlobInfo, opts?: ReuseBlobOptions): Promise<BlobInfo | undefined>;
   /**
    * Stores a blob from `stream`, verifying digest (and size, if known) while bytes flow — unless
    * `opts.verifiedUpstream` says that was done already. An empty `info.digest`: the blob is named by the digest
@@ -297,6 +331,13 @@ export interface DestinationProbe {
   existingManifestDigest(opts?: OpOptions): Promise<string | undefined>;
   /** Whether the blob is at the destination already (with its size when known), as a copy would reuse it there. */
   hasBlob(info: BlobInfo, opts?: OpOptions): Promise<boolean>;
+  /**
+   * Optional, asked for a blob {@link hasBlob} found missing: the repository a copy would take it from without
+   * moving its bytes (for a registry, another repository of the same registry it would mount the blob from: the
+   * source's own, `opts.sourceLocation`, or one the blob-location cache names, in the order a copy tries them),
+   * checked read-only that it holds the blob; undefined when a copy would move its bytes. Absent: never.
+   */
+  mountableFrom?(info: BlobInfo, opts?: ReuseBlobOptions): Promise<string | undefined>;
   /** Releases resources. */
   close(): Promise<void>;
 }

@@ -71,7 +71,8 @@ describe('copy: round trips of an all-mounted copy (real bin/ferry, fault proxy)
 
   it('docker → docker (new repository of the same registry): one ping, one manifest GET, one mount per blob, one PUT', async () => {
     const p = cleanup.track(await startFaultProxy(registry().url, () => undefined));
-    // fills the blob-location cache: this copy uploads, and records rt/src and rt/a as holding every blob
+    // a first copy (its blobs mounted from the source repository: see source-mount.test.ts) warms the connections and
+    // records rt/a in the blob-location cache
     await copy(`docker://${p.host}/rt/src:v1`, `docker://${p.host}/rt/a:v1`);
     await expectAllMounted(p, () => copy(`docker://${p.host}/rt/src:v1`, `docker://${p.host}/rt/b:v1`), 'rt/b', '/v2/rt/src/manifests/v1');
   });

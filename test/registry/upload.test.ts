@@ -166,15 +166,25 @@ describe('registry/upload (real registry via fault proxy)', function () {
     expect(src.destroyed).to.equal(true);
   });
 
-  it('mountBlob: 201 when the source repository has the blob, false (session cancelled) when not', async () => {
+  it('mountBlob: 201 when the source repository has the blob; when not, the session is cancelled, or kept and used', async () => {
     const c = client('up/mount-src');
     const data = randomish(2000, 9);
     await uploadBlob(c, Readable.from([data]), { digest: digestOf(data), size: data.length });
     const d = client('up/mount-dst');
-    expect(await mountBlob(d, digestOf(data), 'up/mount-src')).to.equal(true);
+    expect(await mountBlob(d, digestOf(data), 'up/mount-src')).to.deep.equal({ mounted: true });
     expect(await blobSize(d, digestOf(data))).to.equal(data.length);
-    const start = proxy.requests.length;
-    expect(await mountBlob(d, digestOf('absent'), 'up/mount-src')).to.equal(false);
+    let start = proxy.requests.length;
+    expect(await mountBlob(d, digestOf('absent'), 'up/mount-src')).to.deep.equal({ mounted: false });
     expect(since(start).map((q) => `${q.method} ${q.status}`)).to.deep.equal(['POST 202', 'DELETE 204']);
+    // kept: the upload goes through it, with no POST of its own
+    const other = randomish(3000, 10);
+    start = proxy.requests.length;
+    const r = await mountBlob(d, digestOf(other), 'up/mount-src', { keepSession: true });
+    expect(r.mounted).to.equal(false);
+    const session = r.mounted ? undefined : r.session;
+    expect(session?.location).to.match(/\/v2\/up\/mount-dst\/blobs\/uploads\//);
+    await uploadBlob(d, Readable.from([other]), { digest: digestOf(other), size: other.length }, { session });
+    expect(since(start).map((q) => `${q.method} ${q.status}`)).to.deep.equal(['POST 202', 'PUT 201']);
+    expect(await blobSize(d, digestOf(other))).to.equal(other.length);
   });
 });

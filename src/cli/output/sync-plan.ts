@@ -12,11 +12,12 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-/** `copy docker://…:v1 to docker://…:v1: not at destination (2 blobs, 3.1KiB)`. */
+/** `copy docker://…:v1 to docker://…:v1: not at destination (2 blobs, 3.1KiB)` (`…, 1 mounted)` when some are). */
 export function planImageLine(p: PlannedImage): string {
   const what = p.to === '' ? p.from : `${p.from} to ${p.to}`;
   let moves = '';
-  if (p.action === 'copy') moves = p.blobs === undefined ? ' (blobs: unknown)' : ` (${plural(p.blobs, 'blob')}, ${formatBytes(p.bytes ?? 0)})`;
+  const mounted = p.mounted ? `, ${p.mounted} mounted` : '';
+  if (p.action === 'copy') moves = p.blobs === undefined ? ' (blobs: unknown)' : ` (${plural(p.blobs, 'blob')}, ${formatBytes(p.bytes ?? 0)}${mounted})`;
   return `${p.action} ${what}: ${redactCredentials(p.reason)}${moves}`;
 }
 
@@ -37,7 +38,7 @@ export function planText(plan: SyncPlan, prune: RepositoryPrune[] | undefined): 
   const failed = t.failed > 0 ? `, ${t.failed} failing` : '';
   lines.push(
     `Plan: copy ${plural(t.copy, 'image')}, skip ${t.skip}${prunes}${failed}; ` +
-      `${plural(t.blobs, 'blob')} (${formatBytes(t.bytes)}) to move${unknown}, ${t.presentBlobs} already at the destination`,
+      `${plural(t.blobs, 'blob')} (${formatBytes(t.bytes)}) to move${unknown}, ${t.mountedBlobs} to mount from other repositories, ${t.presentBlobs} already at the destination`,
   );
   return lines.join('\n') + '\n';
 }
@@ -53,6 +54,7 @@ export function planJson(plan: SyncPlan, prune: RepositoryPrune[] | undefined): 
     destinationDigest: p.destinationDigest ?? '',
     blobs: p.blobs ?? null,
     bytes: p.bytes ?? null,
+    mounted: p.mounted ?? null,
   }));
   const prunes = (prune ?? []).map((r) => ({
     repository: r.repository,
@@ -62,11 +64,11 @@ export function planJson(plan: SyncPlan, prune: RepositoryPrune[] | undefined): 
     candidates: r.candidates.map((c) => ({ action: c.action, destination: c.name, digest: c.digest, reason: c.reason })),
   }));
   const pruned = (prune ?? []).reduce((n, r) => n + r.candidates.filter((c) => c.action === 'prune').length, 0);
-  const { copy, skip, failed, blobs, bytes, presentBlobs, unknownImages } = plan.totals;
+  const { copy, skip, failed, blobs, bytes, presentBlobs, mountedBlobs, unknownImages } = plan.totals;
   const doc = {
     images,
     ...(prune !== undefined ? { prune: prunes } : {}),
-    totals: { copy, skip, failed, ...(prune !== undefined ? { prune: pruned } : {}), blobs, bytes, presentBlobs, unknownImages },
+    totals: { copy, skip, failed, ...(prune !== undefined ? { prune: pruned } : {}), blobs, bytes, presentBlobs, mountedBlobs, unknownImages },
   };
   return JSON.stringify(doc, null, 2) + '\n';
 }

@@ -1,10 +1,13 @@
 /**
  * `docker://` ImageDestination: pushes blobs and manifests to a registry.
  *
- * - `tryReusingBlob`: a cross-repository mount from a repository the blob-location cache knows on the same registry
- *   ("mounted from …"), else a HEAD in the destination repository ("already exists"); the HEAD comes first when the
- *   cache names no other repository, or names the destination's own.
- * - `putBlob`: streamed upload (see `registry/upload.ts`), verified while it streams.
+ * - `tryReusingBlob`: a cross-repository mount ("mounted from …") from the repository the copy's source reads the blob
+ *   from when it is on the same registry, or from one the blob-location cache knows there (`mount-candidates.ts`);
+ *   else a HEAD in the destination repository ("already exists"). The HEAD comes first when there is no other
+ *   repository to mount from, or when the blob is known to be in the destination's own. A mount the registry answers
+ *   202 opens an upload session: it is kept for the blob's `putBlob`, and cancelled in `close` if none comes.
+ * - `putBlob`: streamed upload (see `registry/upload.ts`), verified while it streams, through the session a refused
+ *   mount of the blob opened when there is one.
  * - `putManifest`: instance manifests of an index are PUT by digest at once (invisible without a tag); the top-level
  *   manifest is kept and PUT in `commit` — by tag, or by digest when the reference has one — so nothing is visible
  *   before `commit`.
@@ -14,14 +17,15 @@
 import type { Readable } from 'node:stream';
 import { ErrorCode, FerryError, digestMismatch } from '../../errors.js';
 import { MediaType } from '../../manifest/media-types.js';
-import { recordBlobLocation, flushBlobLocations, knownBlobLocations } from '../../registry/blob-cache.js';
+import { recordBlobLocation, flushBlobLocations } from '../../registry/blob-cache.js';
 import { claimBlob, claimHeldElsewhere, claimKey, knownPresent, notePresent } from './blob-claims.js';
 import { RegistryClient } from '../../registry/client.js';
 import { discard, header } from '../../registry/http.js';
-import { blobSize, mountBlob, uploadBlob, type UploadSettings } from '../../registry/upload.js';
+import { blobSize, cancelUpload, mountBlob, uploadBlob, type UploadSession, type UploadSettings } from '../../registry/upload.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import type { BlobInfo, DestinationProperties, ImageDestination, PutBlobOptions, RawManifest } from '../../types/image.js';
+import type { BlobInfo, DestinationProperties, ImageDestination, PutBlobOptions, RawManifest, ReuseBlobOptions } from '../../types/image.js';
 import { digestOf, parseDigest } from '../../util/digest.js';
+import { mountCandidates } from './mount-candidates.js';
 import type { DockerReference } from './reference.js';
 import { checkDockerSignatures, signatureLocations, writeDockerSignatures, type SignatureLocations } from './signatures.js';
 
@@ -32,9 +36,6 @@ export const DOCKER_DESTINATION_MANIFEST_TYPES: readonly string[] = [
   MediaType.OciIndex,
   MediaType.DockerManifestList,
 ];
-
-/** Most cached repositories tried for a mount of one blob. */
-const MAX_MOUNT_CANDIDATES = 3;
 
 /** Options of {@link openDockerDestination} beyond the operation's signal. */
 export interface DockerDestinationOptions extends OpOptions {
@@ -96,6 +97,20 @@ export class DockerImageDestination implements ImageDestination {
     this.claims.delete(digest);
   }
 
+  /**
+   * Upload sessions the registry opened when it answered a mount of a blob with 202, by the blob's digest: the
+   * blob's `putBlob` uploads through it (one request less), `close` cancels what no `putBlob` took.
+   */
+  private readonly sessions = new Map<string, UploadSession>();
+
+  /** Takes the session kept for `digest` (it is then the caller's to use or cancel). */
+  private takeSession(digest: string | undefined): UploadSession | undefined {
+    if (!digest) return undefined;
+    const s = this.sessions.get(digest);
+    this.sessions.delete(digest);
+    return s;
+  }
+
   /** Notes that `digest` (`size` bytes) is in this repository: for this job (blob-claims.ts), and in the blob-location cache. */
   private record(digest: string, size: number): void {
     if (size >= 0) notePresent(this.ctx, claimKey(this.registry, this.repository, digest), size);
@@ -104,13 +119,15 @@ export class DockerImageDestination implements ImageDestination {
 
   /**
    * Whether the blob is in this repository already (HEAD), or can be mounted there from another repository of the
-   * registry the blob-location cache names. When the cache names such a repository and not this one, the mount is
-   * tried first, without a HEAD: a registry answers 201 to a mount of a blob the repository already holds too, and the
-   * HEAD is sent only when no mount succeeded. When the cache names this repository, or nothing, the HEAD comes first.
+   * registry: the source's (`opts.sourceLocation`, on this registry), or one the blob-location cache names
+   * (`mount-candidates.ts`). With such a repository, and none saying the blob is in this one, the mount is tried
+   * first, without a HEAD: a registry answers 201 to a mount of a blob the repository already holds too, and the
+   * HEAD is sent only when no mount succeeded. Otherwise the HEAD comes first. A mount answered 202 leaves an upload
+   * session open: it is kept for this blob's `putBlob` (cancelled if the blob turns out to be here, or in `close`).
    * A blob found missing is claimed (blob-claims.ts) until `putBlob` writes it. A blob this job (this context) already
    * wrote to, found in or mounted into this repository is reused with no request at all.
    */
-  async tryReusingBlob(info: BlobInfo, opts: OpOptions = {}): Promise<BlobInfo | undefined> {
+  async tryReusingBlob(info: BlobInfo, opts: ReuseBlobOptions = {}): Promise<BlobInfo | undefined> {
     if (!info.digest) return undefined;
     const digest = info.digest;
     parseDigest(digest);
@@ -133,10 +150,12 @@ export class DockerImageDestination implements ImageDestination {
     }
     const early = seen();
     if (early) return early;
-    const known = this.useCache ? await knownBlobLocations(this.registry, digest, this.ctx) : [];
-    const candidates = known.filter((r) => r !== this.repository).slice(0, MAX_MOUNT_CANDIDATES);
+    const { from: candidates, here } = await mountCandidates(this.registry, this.repository, digest, this.ctx, {
+      useCache: this.useCache,
+      sourceLocation: opts.sourceLocation,
+    });
     let looked = false;
-    if (candidates.length === 0 || known.includes(this.repository)) {
+    if (candidates.length === 0 || here) {
       const found = await exists();
       if (found) return found;
       looked = true;
@@ -150,30 +169,51 @@ export class DockerImageDestination implements ImageDestination {
       looked = true;
     }
     this.claims.set(digest, claimBlob(key));
-    for (const from of candidates) {
-      let mounted = false;
-      try {
-        mounted = await mountBlob(this.client, digest, from, opts);
-      } catch (e) {
-        if (opts.signal?.aborted || (e instanceof FerryError && e.code === ErrorCode.Aborted)) throw e;
-        continue; // not allowed to read there, or the registry refuses mounts: try the next one, then upload
+    // the session the first mount answered 202 opened, for the upload
+    let session: UploadSession | undefined;
+    const drop = async () => {
+      if (session) await cancelUpload(this.client, session);
+      session = undefined;
+    };
+    try {
+      for (const from of candidates) {
+        let r;
+        try {
+          r = await mountBlob(this.client, digest, from, { signal: opts.signal, keepSession: true });
+        } catch (e) {
+          if (opts.signal?.aborted || (e instanceof FerryError && e.code === ErrorCode.Aborted)) throw e;
+          continue; // not allowed to read there, or the registry refuses mounts: try the next one, then upload
+        }
+        if (r.mounted) {
+          await drop();
+          this.record(digest, info.size);
+          this.endClaim(digest);
+          return { ...info, reason: `mounted from ${from}` };
+        }
+        if (r.session && session) await cancelUpload(this.client, r.session);
+        else session ??= r.session;
       }
-      if (mounted) {
-        this.record(digest, info.size);
-        this.endClaim(digest);
-        return { ...info, reason: `mounted from ${from}` };
+      if (!looked) {
+        // no mount: the blob may still be in this repository (nothing said it was)
+        const found = await exists();
+        if (found) {
+          await drop();
+          this.endClaim(digest);
+          return found;
+        }
       }
+    } catch (e) {
+      await drop();
+      this.endClaim(digest);
+      throw e;
     }
-    if (!looked) {
-      // no mount: the blob may still be in this repository (the cache did not know it)
-      const found = await exists().catch((e: unknown) => {
-        this.endClaim(digest);
-        throw e;
-      });
-      if (found) {
-        this.endClaim(digest);
-        return found;
-      }
+    if (session) {
+      // a session left from an earlier call for this blob (a putBlob that never came) goes first; once closed, no
+      // putBlob will come
+      const old = this.takeSession(digest);
+      if (old) await cancelUpload(this.client, old);
+      if (this.closed) await cancelUpload(this.client, session);
+      else this.sessions.set(digest, session);
     }
     return undefined;
   }
@@ -187,7 +227,14 @@ export class DockerImageDestination implements ImageDestination {
   async putBlob(stream: Readable, info: BlobInfo, opts: PutBlobOptions = {}): Promise<BlobInfo> {
     let r;
     try {
-      r = await uploadBlob(this.client, stream, { digest: info.digest, size: info.size }, { ...this.opts.upload, signal: opts.signal, verifiedUpstream: opts.verifiedUpstream });
+      // a session a refused mount of this blob opened (a session takes any bytes: also those of a recompressed blob)
+      const session = this.takeSession(info.digest) ?? this.takeSession(opts.sourceDigest);
+      r = await uploadBlob(
+        this.client,
+        stream,
+        { digest: info.digest, size: info.size },
+        { ...this.opts.upload, signal: opts.signal, verifiedUpstream: opts.verifiedUpstream, ...(session ? { session } : {}) },
+      );
       // before the claim ends: a destination waiting on it then knows the blob is here without asking
       this.record(r.digest, r.size);
     } finally {
@@ -320,7 +367,10 @@ export class DockerImageDestination implements ImageDestination {
     if (this.closed) return;
     this.closed = true;
     for (const digest of [...this.claims.keys()]) this.endClaim(digest);
+    const unused = [...this.sessions.values()];
+    this.sessions.clear();
     try {
+      await Promise.all(unused.map((s) => cancelUpload(this.client, s)));
       await flushBlobLocations();
     } finally {
       await this.client.close();

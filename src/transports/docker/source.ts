@@ -9,7 +9,7 @@ import { recordBlobLocation } from '../../registry/blob-cache.js';
 import { RegistryClient } from '../../registry/client.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import { ErrorCode, FerryError } from '../../errors.js';
-import type { BlobInfo, ImageSource, RawManifest, ReferrerDescriptor, SourceProperties } from '../../types/image.js';
+import type { BlobInfo, BlobLocation, ImageSource, RawManifest, ReferrerDescriptor, SourceProperties } from '../../types/image.js';
 import type { DockerReference } from './reference.js';
 import { readDockerSignatures, signatureLocations, type SignatureLocations } from './signatures.js';
 
@@ -45,6 +45,15 @@ class DockerImageSource implements ImageSource {
     // Remember where the blob lives, so pushes to other repositories of this registry can mount it.
     void recordBlobLocation(this.reference.name.domain, this.reference.name.path, info.digest, this.ctx);
     return { stream: r.stream, size: r.size >= 0 ? r.size : info.size };
+  }
+
+  /**
+   * The repository the manifest was read from (a mirror's or a rewritten location's, when one answered): blobs are
+   * read there first, so that is where they are.
+   */
+  blobLocation(): BlobLocation | undefined {
+    const at = this.client.readFrom;
+    return at ? { registry: at.host, repository: at.repository } : { registry: this.reference.name.domain, repository: this.reference.name.path };
   }
 
   /** Simple signatures from the lookaside, then sigstore attachments where registries.d enables them. */

@@ -1,7 +1,9 @@
 /**
  * ferry sync --dry-run prints a plan: per image copy/skip with the reason, and the blobs and bytes a real run moves.
  * The plan is checked against what the real sync then moves (its --report bytes and the destination registry's
- * access log of blob uploads), with the source on another registry so that nothing can be mounted.
+ * access log of blob uploads and mounts): with the source on another registry and nothing in the blob-location
+ * cache, nothing can be mounted; then with blobs the destination registry can mount (from the source repository on
+ * the same registry, or from a repository the cache names).
  */
 import { expect } from 'chai';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -12,8 +14,8 @@ import { useRegistry } from '../../harness/registry.js';
 import { useCleanup } from '../../harness/tmp.js';
 
 interface PlanDoc {
-  images: Array<{ action: string; source: string; destination: string; reason: string; digest: string; destinationDigest: string; blobs: number | null; bytes: number | null }>;
-  totals: { copy: number; skip: number; failed: number; blobs: number; bytes: number; presentBlobs: number; unknownImages: number };
+  images: Array<{ action: string; source: string; destination: string; reason: string; digest: string; destinationDigest: string; blobs: number | null; bytes: number | null; mounted: number | null }>;
+  totals: { copy: number; skip: number; failed: number; blobs: number; bytes: number; presentBlobs: number; mountedBlobs: number; unknownImages: number };
 }
 
 describe('cli: ferry sync --dry-run plan (two real registries)', function () {
@@ -33,6 +35,16 @@ describe('cli: ferry sync --dry-run plan (two real registries)', function () {
   async function uploadsSince(from: number): Promise<number> {
     const log = (await readFile(dest().logFile)).subarray(from).toString('utf8');
     return [...log.matchAll(/"PUT \/v2\/\S+\/blobs\/uploads\/\S+ HTTP\/[\d.]+" 201/g)].length;
+  }
+  /** Blob mounts the destination registry did (201) since byte `from` of its log. */
+  async function mountsSince(from: number): Promise<number> {
+    const log = (await readFile(dest().logFile)).subarray(from).toString('utf8');
+    return [...log.matchAll(/"POST \/v2\/\S+\/blobs\/uploads\/\?mount=\S+ HTTP\/[\d.]+" 201/g)].length;
+  }
+  /** Blob reads (GET) the destination registry answered since byte `from` of its log. */
+  async function blobReadsSince(from: number): Promise<number> {
+    const log = (await readFile(dest().logFile)).subarray(from).toString('utf8');
+    return [...log.matchAll(/"GET \/v2\/\S+\/blobs\/sha256:\S+ HTTP\/[\d.]+" 200/g)].length;
   }
 
   before(async () => {
@@ -66,7 +78,7 @@ describe('cli: ferry sync --dry-run plan (two real registries)', function () {
     expect(by('v4b')).to.deep.include({ action: 'copy', blobs: 0, bytes: 0 });
     const size = (m: BuiltImage) => m.manifests[0]!.config.length + m.manifests[0]!.layers.reduce((n, l) => n + l.size, 0);
     // v4b's blobs are v4's: asked for once in the repository
-    expect(plan.totals).to.deep.equal({ copy: 3, skip: 2, failed: 0, blobs: 3, bytes: size(c), presentBlobs: 3, unknownImages: 0 });
+    expect(plan.totals).to.deep.equal({ copy: 3, skip: 2, failed: 0, blobs: 3, bytes: size(c), presentBlobs: 3, mountedBlobs: 0, unknownImages: 0 });
     // stderr keeps skopeo's dry-run lines
     expect(p.stderr.trimEnd().split('\n').at(-1)).to.equal('Would have synced 5 images from 1 sources');
 
@@ -81,6 +93,7 @@ describe('cli: ferry sync --dry-run plan (two real registries)', function () {
     expect(report.map((e) => e.action)).to.deep.equal(plan.images.map((i) => (i.action === 'skip' ? 'skipped' : 'copied')));
     expect(report.reduce((n, e) => n + e.bytes, 0)).to.equal(plan.totals.bytes);
     expect(await uploadsSince(from)).to.equal(plan.totals.blobs);
+    expect(await mountsSince(from)).to.equal(0);
 
     // planned again: everything is there
     const again = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', '--output', 'json', ...tls, src(), mirror()], { env: env() });
@@ -94,7 +107,7 @@ describe('cli: ferry sync --dry-run plan (two real registries)', function () {
     const bytes = a.manifests[0]!.config.length + a.manifests[0]!.layers.reduce((n, l) => n + l.size, 0);
     const lines = p.stdout.trimEnd().split('\n');
     expect(lines[0]).to.match(new RegExp(`^copy docker://${src()}:v1 to docker://${dest().host}/other/app:v1: not at destination \\(3 blobs, [\\d.]+KiB\\)$`));
-    expect(lines.at(-1)).to.match(/^Plan: copy 1 image, skip 0; 3 blobs \([\d.]+KiB\) to move, 0 already at the destination$/);
+    expect(lines.at(-1)).to.match(/^Plan: copy 1 image, skip 0; 3 blobs \([\d.]+KiB\) to move, 0 to mount from other repositories, 0 already at the destination$/);
     const j = JSON.parse((await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', '--output', 'json', ...tls, `${src()}:v1`, `${dest().host}/other`], { env: env() })).stdout) as PlanDoc;
     expect(j.totals.bytes).to.equal(bytes);
     const tags = await fetch(`${dest().url}/v2/other/app/tags/list`);
@@ -146,5 +159,57 @@ describe('cli: ferry sync --dry-run plan (two real registries)', function () {
     const gone = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', ...tls, `${source().host}/src/gone`, mirror()], { env: env() });
     expect(gone.code, gone.stderr).to.equal(2);
     expect(gone.stderr).to.match(/^Error: listing the tags of .*src\/gone: /m);
+  });
+
+  // last: its real runs fill the blob-location cache with the source images' blobs at the destination registry
+  it('blobs the destination registry can mount are planned as mounted, not moved; the real run mounts exactly those', async () => {
+    const size = (m: BuiltImage) => m.manifests[0]!.config.length + m.manifests[0]!.layers.reduce((n, l) => n + l.size, 0);
+    const b = img.get('b')!;
+    const c = img.get('c')!;
+    const plan = async (args: string[]) => {
+      const p = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', '--output', 'json', ...tls, ...args], { env: env() });
+      expect(p.code, p.stderr).to.equal(0);
+      return JSON.parse(p.stdout) as PlanDoc;
+    };
+    /** Runs the sync for real: what it uploaded, mounted and read from the destination registry, and its report's bytes. */
+    const real = async (args: string[], name: string) => {
+      const reportFile = join(home, `${name}.jsonl`);
+      const from = await logSize();
+      const r = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--report', reportFile, ...tls, ...args], { env: env() });
+      expect(r.code, r.stderr).to.equal(0);
+      const report = (await readFile(reportFile, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as { bytes: number });
+      return { uploads: await uploadsSince(from), mounts: await mountsSince(from), reads: await blobReadsSince(from), bytes: report.reduce((n, e) => n + e.bytes, 0) };
+    };
+
+    // 1. The source is a repository of the destination registry (mirror/app:v2, image b, put there without ferry: the
+    //    blob-location cache does not know its blobs): every blob is mounted from it.
+    const same = [`${dest().host}/mirror/app:v2`, `${dest().host}/copies`];
+    const p1 = await plan(same);
+    expect(p1.images[0]).to.deep.include({ action: 'copy', reason: 'not at destination', blobs: 0, bytes: 0, mounted: 3 });
+    expect(p1.totals).to.deep.include({ copy: 1, blobs: 0, bytes: 0, mountedBlobs: 3, presentBlobs: 0 });
+    const text = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', ...tls, ...same], { env: env() });
+    const lines = text.stdout.trimEnd().split('\n');
+    expect(lines[0]).to.match(/: not at destination \(0 blobs, 0B, 3 mounted\)$/);
+    expect(lines.at(-1)).to.equal('Plan: copy 1 image, skip 0; 0 blobs (0B) to move, 3 to mount from other repositories, 0 already at the destination');
+    const r1 = await real(same, 'same');
+    expect(r1).to.deep.equal({ uploads: p1.totals.blobs, mounts: p1.totals.mountedBlobs, reads: 0, bytes: p1.totals.bytes });
+    expect(r1.mounts).to.equal(3);
+    expect(size(b)).to.be.greaterThan(0);
+
+    // 2. The source is on another registry; the blob-location cache names a repository of the destination registry
+    //    for some blobs (image c's, copied there first) and none for the others: c's blobs are mounted, the rest move.
+    const seeded = await ferry(['copy', '--quiet', ...tls, `docker://${src()}:v3`, `docker://${dest().host}/seed/app:v3`], { env: env() });
+    expect(seeded.code, seeded.stderr).to.equal(0);
+    const cached = [src(), `${dest().host}/cached`];
+    const p2 = await plan(cached);
+    const v3 = p2.images.find((i) => i.source === `docker://${src()}:v3`)!;
+    expect(v3).to.deep.include({ action: 'copy', blobs: 0, bytes: 0, mounted: 3 });
+    expect(p2.totals.mountedBlobs).to.be.at.least(3);
+    // every blob of the four images counted once, as moving or as mounted (v4b is v4)
+    expect(p2.totals.blobs + p2.totals.mountedBlobs).to.equal(12);
+    expect(p2.totals.blobs).to.be.greaterThan(0);
+    const r2 = await real(cached, 'cached');
+    expect(r2).to.deep.equal({ uploads: p2.totals.blobs, mounts: p2.totals.mountedBlobs, reads: 0, bytes: p2.totals.bytes });
+    expect(c.digest).to.equal(v3.digest);
   });
 });

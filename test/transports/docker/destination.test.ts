@@ -14,7 +14,7 @@ import { digestOf } from '../../../src/util/digest.js';
 import { startFaultProxy, type Fault, type FaultProxy, type FaultRequest } from '../../harness/fault-proxy.js';
 import { buildImage, layoutBlobPath, type BuiltImage } from '../../harness/images.js';
 import { run } from '../../harness/procs.js';
-import { startRegistry, type RegistryMode, type TestRegistry } from '../../harness/registry.js';
+import { logMark, loggedRequests, startRegistry, type RegistryMode, type TestRegistry } from '../../harness/registry.js';
 import { useCleanup, type Cleanup } from '../../harness/tmp.js';
 
 const MULTI = [
@@ -202,23 +202,73 @@ describe('transports/docker/destination (real registry, http via fault proxy)', 
     expect(r.stdoutBytes.equals(multi.bytes)).to.equal(true);
   });
 
-  it('falls back to an upload when a cached location no longer has the blob (202 session cancelled)', async () => {
+  it('a cached location that lacks the blob: the upload goes through the session the mount’s 202 opened (one POST a blob, no DELETE)', async () => {
     const img = await buildImage(join(dir, 'stale'), { seed: 43, layers: 1, layerSize: 1000 });
     const { recordBlobLocation } = await import('../../../src/registry/blob-cache.js');
     for (const m of img.manifests) for (const dgst of [m.configDigest, ...m.layers.map((l) => l.digest)]) await recordBlobLocation(proxy.host, 'nowhere/repo', dgst, ctx);
     const d = await open('lib/stale:v1');
-    const start = proxy.requests.length;
+    const mark = await logMark(reg);
     const reasons = await pushThrough(img, d);
     expect([...reasons.values()].every((x) => x === undefined)).to.equal(true);
-    const mounts = proxy.requests.slice(start).filter((r) => r.path.includes('mount='));
-    expect(mounts.length).to.equal(reasons.size);
-    expect(mounts.every((m) => m.status === 202)).to.equal(true);
-    expect(proxy.requests.slice(start).filter((r) => r.method === 'DELETE').length).to.equal(reasons.size);
-    // after the failed mount, one HEAD (the blob might have been in the repository), then the upload
-    expect(blobHeads(proxy, start).map((r) => r.status)).to.deep.equal([...reasons.keys()].map(() => 404));
-    expect(bodyUploads(proxy, start).length).to.equal(reasons.size);
+    // the registry's own log: per blob, the mount (202), a HEAD (the blob might have been in the repository), then the
+    // PUT into the session the mount opened — no second POST, no DELETE
+    const blobReqs = (await loggedRequests(reg, mark)).filter((r) => r.path.includes('/blobs/'));
+    const expected = [...reasons.keys()].flatMap((dgst) => [
+      `POST /v2/lib/stale/blobs/uploads/?mount=${encodeURIComponent(dgst)}&from=nowhere%2Frepo 202`,
+      `HEAD /v2/lib/stale/blobs/${dgst} 404`,
+      `PUT ${dgst} 201`,
+    ]);
+    const seen = blobReqs.map((r) => (r.method === 'PUT' ? `PUT ${decodeURIComponent(/[?&]digest=([^&]+)/.exec(r.path)?.[1] ?? '')} ${r.status}` : `${r.method} ${r.path} ${r.status}`));
+    expect(seen).to.deep.equal(expected);
     const r = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/lib/stale:v1`]);
     expect(r.stdoutBytes.equals(img.bytes)).to.equal(true);
+    for (const dgst of reasons.keys()) {
+      const got = Buffer.from(await (await fetch(`${reg.url}/v2/lib/stale/blobs/${dgst}`)).arrayBuffer());
+      expect(digestOf(got)).to.equal(dgst);
+    }
+  });
+
+  it('a chunked upload goes through the session of a refused mount too: one POST, then PATCHes and the PUT', async () => {
+    const data = Buffer.alloc(2.5 * 1024 * 1024, 7);
+    const b = { digest: digestOf(data), size: data.length };
+    const { recordBlobLocation } = await import('../../../src/registry/blob-cache.js');
+    await recordBlobLocation(proxy.host, 'nowhere/repo', b.digest, ctx);
+    const d = await open('lib/stale-chunked:v1', { upload: { chunkSize: 1024 * 1024 } });
+    const mark = await logMark(reg);
+    expect(await d.tryReusingBlob(b)).to.equal(undefined);
+    expect((await d.putBlob(Readable.from([data]), b)).digest).to.equal(b.digest);
+    const seen = (await loggedRequests(reg, mark)).filter((r) => r.path.includes('/blobs/')).map((r) => `${r.method} ${r.status}`);
+    expect(seen).to.deep.equal(['POST 202', 'HEAD 404', 'PATCH 202', 'PATCH 202', 'PATCH 202', 'PUT 201']);
+    const got = Buffer.from(await (await fetch(`${reg.url}/v2/lib/stale-chunked/blobs/${b.digest}`)).arrayBuffer());
+    expect(digestOf(got)).to.equal(b.digest);
+  });
+
+  it('a session a refused mount opened never leaks: cancelled when the blob is there after all, or when no putBlob comes', async () => {
+    const data = Buffer.from('a blob for sessions that must not leak');
+    const b = { digest: digestOf(data), size: data.length };
+    const { recordBlobLocation } = await import('../../../src/registry/blob-cache.js');
+    await recordBlobLocation(proxy.host, 'nowhere/repo', b.digest, ctx);
+    // in the repository already (the cache does not know it): mount 202, HEAD 200, the session cancelled
+    const first = await open('lib/sessions:v1', { blobCache: false });
+    expect((await first.tryReusingBlob(b))?.reason).to.equal(undefined);
+    await first.putBlob(Readable.from([data]), b);
+    const there = await open('lib/sessions:v2');
+    const blobLog = async (from: number) => (await loggedRequests(reg, from)).filter((r) => r.path.includes('/blobs/'));
+    let mark = await logMark(reg);
+    expect((await there.tryReusingBlob(b))?.reason).to.equal('already exists');
+    expect((await blobLog(mark)).map((r) => `${r.method} ${r.status}`)).to.deep.equal(['POST 202', 'HEAD 200', 'DELETE 204']);
+    // missing: the session is kept for putBlob, which never comes; close cancels it
+    const missing = { digest: digestOf('a blob nobody pushes'), size: 20 };
+    await recordBlobLocation(proxy.host, 'nowhere/repo', missing.digest, ctx);
+    const never = await open('lib/sessions-none:v1');
+    mark = await logMark(reg);
+    expect(await never.tryReusingBlob(missing)).to.equal(undefined);
+    expect((await blobLog(mark)).map((r) => `${r.method} ${r.status}`)).to.deep.equal(['POST 202', 'HEAD 404']);
+    await never.close();
+    const log = await blobLog(mark);
+    expect(log.map((r) => `${r.method} ${r.status}`)).to.deep.equal(['POST 202', 'HEAD 404', 'DELETE 204']);
+    // the session is gone
+    expect((await fetch(`${reg.url}${log[2]!.path}`)).status).to.equal(404);
   });
 
   it('a registry refusing mounts: the blob is looked for (HEAD) and pushed', async () => {
