@@ -8,7 +8,7 @@
  * whose lock it can take — their owner is gone. A directory without a lock is only removed once it is older than
  * {@link ABANDONED_MIN_AGE_MS} (it may belong to a process that has just created it and not locked it yet).
  */
-import { readdir, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireLock } from './lock.js';
 import { makeTempDir, type TempDir } from './temp.js';
@@ -65,8 +65,8 @@ export async function removeAbandonedTempDirs(parent: string, prefix: string, op
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const dir = join(parent, name);
-    const st = await stat(dir).catch(() => undefined);
-    if (!st?.isDirectory()) continue;
+    const st = await lstat(dir).catch(() => undefined);
+    if (!st?.isDirectory()) continue; // a symlink is never followed: what it points at is not ours
     const locked = await stat(join(dir, OWNER_LOCK)).then(
       () => true,
       () => false,

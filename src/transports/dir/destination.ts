@@ -10,8 +10,14 @@
  * image reuses), moves the new files in, and renames `manifest.json` in last (the new image is there). `close`
  * without commit removes the staging directory and leaves the old image untouched (and removes the directory
  * itself if opening created it and it is empty).
+ *
+ * Commits into one directory take its lock (`.ferry-staging-lock`, a name commits and opens pass over), so that one
+ * never removes, as old content, what another is moving in; and a commit first checks, under that lock, that the old
+ * blobs its image reuses are still there — another copy's commit may have replaced them since — and fails naming
+ * one, before changing anything, when one is gone.
  */
 import { lstat, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { withLock } from '../../util/lock.js';
 import { join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode } from '../../errors.js';
@@ -33,6 +39,8 @@ import type { DirReference } from './reference.js';
 
 /** Prefix of the staging directories ferry creates inside a `dir:` destination. */
 export const STAGING_PREFIX = '.ferry-staging-';
+/** The lock taken by commits into a `dir:` destination (it starts with {@link STAGING_PREFIX}: never image content). */
+export const COMMIT_LOCK = `${STAGING_PREFIX}lock`;
 
 /** Largest manifest read back (as skopeo bounds manifests). */
 const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
@@ -88,8 +96,8 @@ export class DirDestination implements ImageDestination {
   private readonly staging: TempDir;
   /** The outermost directory that opening created (`dir` or a parent), removed again if nothing is committed. */
   private readonly createdRoot: string | undefined;
-  /** Files of the old content that the new image reuses (names in `dir`). */
-  private readonly kept = new Set<string>();
+  /** Files of the old content that the new image reuses (names in `dir`), with their sizes. */
+  private readonly kept = new Map<string, number>();
   private state: 'open' | 'committed' | 'closed' = 'open';
   /** The staging directory's new blob entries: fsynced once at commit, before they are moved in. */
   private readonly dirSync = new DirSyncBatch();
@@ -110,7 +118,7 @@ export class DirDestination implements ImageDestination {
     if (staged !== undefined && (info.size < 0 || staged === info.size)) return { ...info, size: staged };
     const old = await fileSize(blobPath(this.dir, info.digest));
     if (old !== undefined && (info.size < 0 || old === info.size)) {
-      this.kept.add(digestStem(info.digest));
+      this.kept.set(digestStem(info.digest), old);
       return { ...info, size: old };
     }
     return undefined;
@@ -153,35 +161,53 @@ export class DirDestination implements ImageDestination {
   /**
    * Replaces the directory's content in crash-safe order (see the module comment): `version` if missing, then the
    * old `manifest.json` removed, the old files removed (except reused blobs), the staged files moved in, and
-   * `manifest.json` renamed in last, each step made durable before the next.
+   * `manifest.json` renamed in last, each step made durable before the next; all under the directory's commit lock,
+   * once the old blobs the image reuses are checked to be still there.
+   * @throws FerryError(E_IO) naming a reused blob another process removed meanwhile; nothing is changed then.
    */
   async commit(opts: OpOptions = {}): Promise<void> {
     this.checkOpen();
     checkAborted(opts.signal, `committing ${this.dir}`);
     const what = `committing image to ${this.dir}`;
     try {
-      const staged = await readdir(this.staging.path);
-      if (!staged.includes(MANIFEST_FILE)) throw new FerryError(ErrorCode.Io, `${what}: no manifest was written`);
-      await this.dirSync.flush();
-      if ((await fileSize(versionPath(this.dir))) === undefined) {
-        await writeFileAtomic(versionPath(this.dir), DIR_VERSION_CONTENT, { signal: opts.signal });
-      }
-      await rm(manifestPath(this.dir), { force: true });
-      await fsyncDir(this.dir);
-      const incoming = new Set(staged);
-      for (const name of await readdir(this.dir)) {
-        if (name === VERSION_FILE || name.startsWith(STAGING_PREFIX) || incoming.has(name) || this.kept.has(name)) continue;
-        await rm(join(this.dir, name), { recursive: true, force: true });
-      }
-      for (const name of staged) if (name !== MANIFEST_FILE) await rename(join(this.staging.path, name), join(this.dir, name));
-      await fsyncDir(this.dir);
-      await rename(join(this.staging.path, MANIFEST_FILE), manifestPath(this.dir));
-      await fsyncDir(this.dir);
-      this.state = 'committed';
+      await withLock(join(this.dir, COMMIT_LOCK), () => this.replaceContent(what, opts), { signal: opts.signal });
     } catch (e) {
       throw ioError(what, e);
     } finally {
       if (this.state === 'committed') await this.staging.remove().catch(() => {});
+    }
+  }
+
+  /** The steps of {@link commit}, under the lock. */
+  private async replaceContent(what: string, opts: OpOptions): Promise<void> {
+    const staged = await readdir(this.staging.path);
+    if (!staged.includes(MANIFEST_FILE)) throw new FerryError(ErrorCode.Io, `${what}: no manifest was written`);
+    await this.checkKept(what);
+    await this.dirSync.flush();
+    if ((await fileSize(versionPath(this.dir))) === undefined) {
+      await writeFileAtomic(versionPath(this.dir), DIR_VERSION_CONTENT, { signal: opts.signal });
+    }
+    await rm(manifestPath(this.dir), { force: true });
+    await fsyncDir(this.dir);
+    const incoming = new Set(staged);
+    for (const name of await readdir(this.dir)) {
+      if (name === VERSION_FILE || name.startsWith(STAGING_PREFIX) || incoming.has(name) || this.kept.has(name)) continue;
+      await rm(join(this.dir, name), { recursive: true, force: true });
+    }
+    for (const name of staged) if (name !== MANIFEST_FILE) await rename(join(this.staging.path, name), join(this.dir, name));
+    await fsyncDir(this.dir);
+    await rename(join(this.staging.path, MANIFEST_FILE), manifestPath(this.dir));
+    await fsyncDir(this.dir);
+    this.state = 'committed';
+  }
+
+  /** Fails, naming it, when an old blob the new image reuses is gone or changed (see the module comment). */
+  private async checkKept(what: string): Promise<void> {
+    for (const [name, size] of this.kept) {
+      const st = await stat(join(this.dir, name)).catch(() => undefined);
+      if (st?.isFile() && st.size === size) continue;
+      const problem = st === undefined ? 'was removed by another process after this copy found it' : st.isFile() ? `is now ${st.size} bytes, expected ${size}` : 'is no longer a regular file';
+      throw new FerryError(ErrorCode.Io, `${what}: blob ${name} ${problem}; ${this.dir} left unchanged, copy again`);
     }
   }
 

@@ -4,7 +4,9 @@
  * manifests, configs and layers, recursively through nested indexes. All of it happens under the layout's index lock.
  *
  * Only blobs reachable from the deleted image are candidates: other files under `blobs/` (for instance those a
- * concurrent copy has written but not yet named in `index.json`) are never touched.
+ * concurrent copy has written but not yet named in `index.json`) are never touched. A blob of the deleted image that
+ * a concurrent copy found already there and means to reuse may go: that copy's commit, under the same lock, finds it
+ * gone and fails rather than naming it (present.ts).
  */
 import { unlink } from 'node:fs/promises';
 import { FerryError, ErrorCode, ioError } from '../../errors.js';

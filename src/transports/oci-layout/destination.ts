@@ -6,11 +6,17 @@
  * created that no image in `index.json` uses, and the layout directory itself when the copy created it. While other
  * destinations of this process are open on the same layout (the images of a sync into one layout are copied at once,
  * and share blobs), that is left to the last of them to close: one of them may be reusing those blobs.
+ *
+ * Other processes may remove blobs this copy reuses before it commits (deleting an image, a failed copy cleaning up):
+ * the commit checks, under the lock, that every blob it stored or reused is still there, and puts back what it can —
+ * manifests from their bytes, other blobs it found already there from its hard links to them (pins.ts) — or fails
+ * naming the blob, leaving `index.json` unchanged (present.ts). containers/image takes no lock on `oci:` layouts, so
+ * it has no such point to check at.
  */
 import { lstat, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { FerryError, ErrorCode } from '../../errors.js';
+import { FerryError, ErrorCode, isNoSpace } from '../../errors.js';
 import { MediaType } from '../../manifest/media-types.js';
 import type { DestinationContext, OpOptions, SystemContext } from '../../types/context.js';
 import type { AdoptBlobFileOptions, BlobInfo, DestinationProbe, DestinationProperties, ImageDestination, PartialDownloads, PutBlobOptions, RawManifest } from '../../types/image.js';
@@ -24,6 +30,8 @@ import { withLock } from '../../util/lock.js';
 import { makeDirs } from '../../util/make-dirs.js';
 import { checkAborted, ioError, readWholeFile } from '../shared/files.js';
 import { BLOBS_DIR, blobPath, isValidRefName, readIndex, readLayoutVersion, refNameOf } from './layout.js';
+import { BlobPins, removeAbandonedPins } from './pins.js';
+import { ensureBlobsPresent, type HeldBlob } from './present.js';
 import { reachable } from './reachable.js';
 import { taggedDescriptor, taggedManifest, taggedRefName } from './tagged.js';
 import type { OciReference } from './reference.js';
@@ -90,6 +98,13 @@ export class OciLayoutDestination implements ImageDestination {
   private readonly layout: OpenLayout;
   /** The blob directories written into: fsynced once at commit, before `index.json` names their files. */
   private readonly dirSync = new DirSyncBatch();
+  /**
+   * Every blob this destination stored or found already there and reused (with manifests' bytes): checked at commit,
+   * under the lock, before `index.json` names them (present.ts).
+   */
+  private readonly held = new Map<string, HeldBlob>();
+  /** Links keeping the blobs found already there (not written by this copy) until commit (pins.ts); none with a shared blob directory. */
+  private readonly pins: BlobPins | undefined;
   /** Manifests stored under tags beside the image (see tagged.ts), added to `index.json` at commit. */
   private readonly tagged = new Map<string, { mediaType: string; digest: string; size: number }>();
 
@@ -101,6 +116,9 @@ export class OciLayoutDestination implements ImageDestination {
     this.createdRoot = target.createdRoot;
     this.sharedBlobDir = target.sharedBlobDir;
     this.fsync = target.fsync !== false;
+    // Nothing to pin for a read-only probe (which creates nothing), in a shared blob directory (nobody removes its
+    // blobs) or in an archive's staging layout (fsync off: private to this process).
+    this.pins = track && target.sharedBlobDir === undefined && this.fsync ? new BlobPins(target.dir) : undefined;
     let layout = track ? openLayouts.get(resolve(this.dir)) : undefined;
     layout ??= { open: new Set(), orphans: new Set() };
     if (track) openLayouts.set(resolve(this.dir), layout);
@@ -151,6 +169,7 @@ export class OciLayoutDestination implements ImageDestination {
       // Its entry may not be durable yet (written by a copy that was killed, or is still running, before its
       // commit): fsynced with this copy's own blobs before index.json names it.
       if (this.fsync) this.dirSync.add(dirname(path));
+      await this.hold(info.digest, st.size);
       return { ...info, size: st.size };
     } catch {
       return undefined;
@@ -160,13 +179,17 @@ export class OciLayoutDestination implements ImageDestination {
   /** Streams the blob into `blobs/<alg>/<hex>`, verified (or named by its computed digest when `info.digest` is empty). */
   async putBlob(stream: Readable, info: BlobInfo, opts: PutBlobOptions = {}): Promise<BlobInfo> {
     this.checkOpen();
-    return putBlobFile(this.sharedBlobDir ?? this.dir, stream, info, { signal: opts.signal, verifiedUpstream: opts.verifiedUpstream, pathFor: (d) => this.blobPath(d), onCreated: (p) => this.noteCreated(p), fsync: this.fsync, dirSync: this.dirSync });
+    const stored = await putBlobFile(this.sharedBlobDir ?? this.dir, stream, info, { signal: opts.signal, verifiedUpstream: opts.verifiedUpstream, pathFor: (d) => this.blobPath(d), onCreated: (p) => this.noteCreated(p), fsync: this.fsync, dirSync: this.dirSync });
+    await this.hold(stored.digest, stored.size);
+    return stored;
   }
 
   /** Takes a verified blob file (a complete partial download) as `blobs/<alg>/<hex>` without copying it. */
   async adoptBlobFile(path: string, info: BlobInfo, opts: AdoptBlobFileOptions): Promise<BlobInfo | undefined> {
     this.checkOpen();
-    return adoptFileAt(path, this.blobPath(info.digest), info, { ...opts, onCreated: (p) => this.noteCreated(p), fsync: this.fsync, dirSync: this.dirSync });
+    const stored = await adoptFileAt(path, this.blobPath(info.digest), info, { ...opts, onCreated: (p) => this.noteCreated(p), fsync: this.fsync, dirSync: this.dirSync });
+    if (stored !== undefined) await this.hold(stored.digest, stored.size);
+    return stored;
   }
 
   /**
@@ -201,6 +224,17 @@ export class OciLayoutDestination implements ImageDestination {
     } catch (e) {
       throw ioError(`writing manifest ${digest} to OCI layout ${this.dir}`, e);
     }
+    this.held.set(digest, { size: bytes.length, manifest: bytes });
+  }
+
+  /**
+   * Records a blob stored or reused (a manifest's entry, with its bytes, is kept), and pins it when this copy did not
+   * write it itself.
+   */
+  private async hold(digest: string, size: number): Promise<void> {
+    if (this.held.get(digest)?.manifest !== undefined) return;
+    this.held.set(digest, { size });
+    if (!this.created.has(digest)) await this.pins?.pin(digest, this.blobPath(digest), size);
   }
 
   /** The manifest `index.json` names by the ref name of `tag` beside this image, as the layout is now. */
@@ -239,7 +273,8 @@ export class OciLayoutDestination implements ImageDestination {
 
   /**
    * Makes the blobs' directory entries durable, writes `oci-layout` if missing, then adds the image to `index.json`
-   * under the layout lock.
+   * under the layout lock — once the blobs this copy stored or reused are checked to be still there (present.ts).
+   * @throws FerryError(E_IO) naming a blob another process removed meanwhile; `index.json` is then unchanged.
    */
   async commit(opts: OpOptions = {}): Promise<void> {
     this.checkOpen();
@@ -253,13 +288,22 @@ export class OciLayoutDestination implements ImageDestination {
     }
     await ensureLayoutMarker(this.dir, { ...opts, fsync: this.fsync });
     const tagged = [...this.tagged].map(([name, t]) => manifestDescriptor(t.mediaType, t.digest, t.size, name));
-    await updateLayoutIndex(this.dir, (index) => {
+    const where = `committing to OCI layout ${this.dir}`;
+    await updateLayoutIndex(this.dir, async (index) => {
+      await ensureBlobsPresent([desc.digest, ...tagged.map((d) => d.digest)], this.held, {
+        pathFor: (d) => this.blobPath(d),
+        where,
+        signal: opts.signal,
+        fsync: this.fsync,
+        restore: async (d, path) => (await this.pins?.restore(d, path, this.fsync)) === true,
+      });
       addManifestDescriptor(index, desc);
       for (const d of tagged) addManifestDescriptor(index, d);
       return index;
     }, { ...opts, fsync: this.fsync });
     this.committed = true;
     this.closed = true;
+    await this.pins?.release();
   }
 
   /** Where blob `digest` is: in the layout, or in the shared blob directory. */
@@ -277,6 +321,7 @@ export class OciLayoutDestination implements ImageDestination {
   async close(): Promise<void> {
     if (this.closed && !this.layout.open.has(this)) return;
     this.closed = true;
+    await this.pins?.release();
     const layout = this.layout;
     layout.open.delete(this);
     if (!this.committed) {
@@ -294,8 +339,11 @@ export class OciLayoutDestination implements ImageDestination {
         const used = index ? await reachable(this.dir, index.manifests, {}) : new Set<string>();
         for (const digest of orphans) if (!used.has(digest)) await unlink(blobPath(this.dir, digest)).catch(() => {});
       };
-      // The lock needs a few bytes of disk: on a full file system the blobs are removed without it.
-      await withLock(indexLockPath(this.dir), removeUnused, { timeoutMs: 10_000 }).catch(removeUnused).catch(() => {});
+      // The lock needs a few bytes of disk: on a full file system the blobs are removed without it. Otherwise they
+      // are removed only under it (or left, if it cannot be had): a copy committing meanwhile may reuse them.
+      await withLock(indexLockPath(this.dir), removeUnused, { timeoutMs: 10_000 })
+        .catch((e: unknown) => (isNoSpace(e) ? removeUnused() : undefined))
+        .catch(() => {});
     }
     if (layout.createdRoot !== undefined) await this.removeCreatedDirs(layout.createdRoot);
   }
@@ -347,6 +395,7 @@ export async function openOciLayoutDestination(target: OciLayoutTarget, ctx: Oci
   } catch (e) {
     if (!(e instanceof FerryError && e.code === ErrorCode.NotFound)) throw e;
   }
+  if (target.sharedBlobDir === undefined && target.fsync !== false) await removeAbandonedPins(target.dir);
   return new OciLayoutDestination({ ...target, createdRoot }, ctx, true);
 }
 

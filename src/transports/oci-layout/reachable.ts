@@ -13,7 +13,7 @@ import { blobPath, type OciDescriptor } from './layout.js';
 const MAX_MANIFEST_SIZE = MAX_JSON_BYTES;
 
 /** Descriptors a manifest or index refers to (`config`, `layers`, `manifests`, `blobs`, `subject`). */
-function childrenOf(json: unknown): { digest: string; mediaType?: string }[] {
+export function childrenOf(json: unknown): { digest: string; mediaType?: string }[] {
   if (typeof json !== 'object' || json === null) return [];
   const o = json as Record<string, unknown>;
   const out: { digest: string; mediaType?: string }[] = [];

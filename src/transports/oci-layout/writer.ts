@@ -42,10 +42,11 @@ export async function ensureLayoutMarker(dir: string, opts: LayoutWriteOptions =
 
 /**
  * Reads `index.json` (an empty index if it does not exist), lets `update` change it, and writes it back
- * atomically — all under the layout's lock, so concurrent updates are never lost.
+ * atomically — all under the layout's lock, so concurrent updates are never lost. `update` may check the layout
+ * first (it runs under the lock too, so what it finds holds until `index.json` is written).
  * @throws what `update` throws; FerryError(E_INVALID_MANIFEST) for a corrupt index, E_IO, E_ABORTED.
  */
-export async function updateLayoutIndex(dir: string, update: (index: OciIndex) => OciIndex | void, opts: LayoutWriteOptions = {}): Promise<OciIndex> {
+export async function updateLayoutIndex(dir: string, update: (index: OciIndex) => OciIndex | void | Promise<OciIndex | void>, opts: LayoutWriteOptions = {}): Promise<OciIndex> {
   return withLock(
     indexLockPath(dir),
     async () => {
@@ -56,7 +57,7 @@ export async function updateLayoutIndex(dir: string, update: (index: OciIndex) =
         if (!(e instanceof FerryError && e.code === ErrorCode.NotFound)) throw e;
         index = emptyIndex();
       }
-      const next = update(index) ?? index;
+      const next = (await update(index)) ?? index;
       await writeFileAtomic(indexPath(dir), JSON.stringify(next), { signal: opts.signal, fsync: opts.fsync });
       return next;
     },

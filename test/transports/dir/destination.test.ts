@@ -118,4 +118,37 @@ describe('transports/dir/destination', function () {
     await d.close();
     expect(await ls(parent)).to.deep.equal([]);
   });
+
+  it('a commit whose reused old blob another copy replaced meanwhile fails naming it, and leaves that copy\'s image whole', async () => {
+    const dir = await cleanup.tempDir('dird-race');
+    const shared = makeOciImage('race-shared');
+    const write = async (d: ImageDestination, img: typeof shared) => {
+      for (const b of [img.layer, img.config]) {
+        if (!(await d.tryReusingBlob({ digest: b.digest, size: b.size }))) await d.putBlob(Readable.from([b.bytes]), { digest: b.digest, size: b.size });
+      }
+      await d.putManifest({ bytes: img.manifest.bytes, mediaType: MediaType.OciManifest });
+    };
+    const first = await open(dir);
+    await write(first, shared);
+    await first.commit();
+    await first.close();
+
+    const late = await open(dir);
+    await write(late, shared); // reuses the old layer and config: kept at its commit
+    const other = makeOciImage('race-other');
+    const early = await open(dir);
+    await write(early, other);
+    await early.commit(); // replaces the old image: its layer and config are removed
+    await early.close();
+    const image = async () => (await ls(dir)).filter((n) => !n.startsWith('.ferry-staging-'));
+    const after = await image();
+
+    const e = await rejection(late.commit());
+    await late.close();
+    expect(e.code).to.equal(ErrorCode.Io);
+    expect(e.message).to.match(new RegExp(`^committing image to ${dir}: blob [0-9a-f]{64} was removed by another process after this copy found it; ${dir} left unchanged, copy again$`));
+    expect(await image()).to.deep.equal(after);
+    expect(await ls(dir)).to.deep.equal(after); // the staging directory and the lock are gone
+    expect((await readFile(join(dir, 'manifest.json'))).equals(other.manifest.bytes)).to.equal(true);
+  });
 });
