@@ -178,18 +178,19 @@ export interface ScopedName {
 
 /**
  * Scopes to try for `name`, most specific first: the full identity, the repository, each parent namespace, the
- * host, then `*.` wildcards of the host's parent domains (containers/image's `PolicyConfigurationNamespaces`).
+ * host, then `*.` wildcards of the host's parent domains (containers/image's `PolicyConfigurationNamespaces`, the
+ * same scopes as policy.json's for `docker`).
  */
 export function scopesFor(name: ScopedName): string[] {
   const out = [name.identity];
   const parts = name.path.split('/');
   for (let i = parts.length; i >= 1; i--) out.push(`${name.domain}/${parts.slice(0, i).join('/')}`);
   out.push(name.domain);
-  const host = name.domain.replace(/:\d+$/, '');
-  if (!/^\[|^\d+\.\d+\.\d+\.\d+$/.test(host)) {
-    const labels = host.split('.');
-    for (let i = 1; i < labels.length; i++) out.push(`*.${labels.slice(i).join('.')}`);
-  }
+  // as containers/image: everything from the first colon dropped (the port; all of an IPv6 address but its `[`),
+  // then every parent domain, IPv4 addresses included
+  const colon = name.domain.indexOf(':');
+  const labels = (colon === -1 ? name.domain : name.domain.slice(0, colon)).split('.');
+  for (let i = 1; i < labels.length; i++) out.push(`*.${labels.slice(i).join('.')}`);
   return [...new Set(out)];
 }
 

@@ -9,13 +9,13 @@
  */
 import { FerryError, ErrorCode } from '../errors.js';
 import { UnparsedImage } from '../image/unparsed.js';
-import { isIndexType } from '../manifest/media-types.js';
 import { parseManifest } from '../manifest/parse.js';
-import { choosePlatformInstance } from '../manifest/platform.js';
 import type { ManifestList } from '../manifest/types.js';
 import type { ImageDestination } from '../types/image.js';
 import type { ImageReference } from '../types/reference.js';
 import { copyMultipleImages } from './multiple.js';
+import { SourceInstances } from './source-instances.js';
+import { checkSourcePolicy } from './source-policy.js';
 import type { DestinationContext } from '../types/context.js';
 import { destinationContext } from './dest-context.js';
 import type { CopyOptions, CopyResult } from './options.js';
@@ -66,7 +66,9 @@ function checkOptions(opts: CopyOptions): void {
 
 /**
  * Copies the image `srcRef` names to `destRef`, once the trust policy (`opts.policy`) accepts the source's top-level
- * manifest and its signatures (for a multi-platform image, as skopeo: the index and the index's signatures).
+ * manifest and its signatures and, for a list, each instance to be copied with its own signatures (the policy checks
+ * the list too, where containers/image checks only the instances: a list is accepted when it and every instance
+ * copied are).
  * @returns the digest of the top-level manifest written.
  * @throws FerryError naming what failed (blob digest, image); E_POLICY if the policy refuses the image (the
  *   destination is then never opened); E_ABORTED if `opts.signal` aborted.
@@ -93,18 +95,8 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
     const vm = await top.manifest({ signal });
     let topSigs: Promise<Buffer[]> | undefined;
     const topSignatures = () => (topSigs ??= source.getSignatures(undefined, { signal }));
-    await opts.policy.checkImage(
-      {
-        transport: srcRef.transport.name,
-        identity: srcRef.policyIdentity(),
-        namespaces: srcRef.policyNamespaces(),
-        name: srcRef.toString(),
-        dockerReference: srcRef.dockerReference(),
-        manifest: vm.bytes,
-        signatures: topSignatures,
-      },
-      { signal },
-    );
+    const instances = new SourceInstances(source, signal);
+    const listed = await checkSourcePolicy(srcRef, vm, topSignatures, instances, opts, signal);
     const dest = await destRef.newImageDestination(destCtx, { signal });
     let committed = false;
     let failure: unknown;
@@ -114,6 +106,7 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
       const c: ImageCopyContext = {
         signing: signingFor(opts, destRef, dest),
         topSignatures,
+        instances,
         source,
         dest,
         signal,
@@ -139,30 +132,20 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
       let sourceList: { bytes: Buffer; digest: string } | undefined;
       /** What was copied, for `includeReferrers`: each manifest's digest at the source and as written. */
       let subjects: ReferrerSubject[];
-      if (!isIndexType(vm.mediaType)) {
+      if (listed === undefined) {
         digest = (await copySingleImage(c, top, { asInstance: false })).digest;
         subjects = [{ source: vm.digest, written: digest }];
+      } else if ('selection' in listed.plan) {
+        const { list } = listed;
+        const written = await copyMultipleImages(c, list, vm.bytes, vm.digest, listed.plan.selection);
+        digest = written.digest;
+        subjects = [{ source: vm.digest, written: digest }];
+        if (opts.multiArch !== 'index-only') subjects.push(...copiedInstances(list, written));
       } else {
-        const list = parseManifest(vm.bytes, vm.mediaType) as ManifestList;
-        let written: WrittenManifest | undefined;
-        if (opts.platforms !== undefined && opts.platforms.length > 0) {
-          written = await copyMultipleImages(c, list, vm.bytes, vm.digest, { kind: 'platforms', platforms: opts.platforms });
-        } else if (opts.multiArch === 'all') {
-          written = await copyMultipleImages(c, list, vm.bytes, vm.digest, { kind: 'all' });
-        } else if (opts.multiArch === 'index-only') {
-          written = await copyMultipleImages(c, list, vm.bytes, vm.digest, { kind: 'none' });
-        }
-        if (written) {
-          digest = written.digest;
-          subjects = [{ source: vm.digest, written: digest }];
-          if (opts.multiArch !== 'index-only') subjects.push(...copiedInstances(list, written));
-        } else {
-          const d = choosePlatformInstance(list, opts.srcCtx?.platform ?? {});
-          const instance = new UnparsedImage(source, d.digest);
-          digest = (await copySingleImage(c, instance, { sourceInstance: d.digest, asInstance: false })).digest;
-          sourceList = { bytes: vm.bytes, digest: vm.digest };
-          subjects = [{ source: d.digest, written: digest }];
-        }
+        const d = listed.plan.system;
+        digest = (await copySingleImage(c, instances.get(d.digest).image, { sourceInstance: d.digest, asInstance: false })).digest;
+        sourceList = { bytes: vm.bytes, digest: vm.digest };
+        subjects = [{ source: d.digest, written: digest }];
       }
       if (opts.includeReferrers) {
         const { copyReferrers } = await import('./referrers.js');

@@ -3,7 +3,6 @@
  * the other, then the list with their (possibly new) digests, in the list format the destination takes.
  */
 import { FerryError, ErrorCode } from '../errors.js';
-import { UnparsedImage } from '../image/unparsed.js';
 import { listToOciIndex, ociIndexToList } from '../manifest/convert.js';
 import { manifestDigest } from '../manifest/manifest-digest.js';
 import { MediaType } from '../manifest/media-types.js';
@@ -27,6 +26,12 @@ export function instancesForPlatforms(list: ManifestList, platforms: Platform[])
   return [...chosen].sort((a, b) => a - b);
 }
 
+/** Positions (in list order) of the instances `selection` names. */
+export function selectedPositions(list: ManifestList, selection: InstanceSelection): number[] {
+  if (selection.kind === 'all') return list.manifests.map((_, i) => i);
+  return selection.kind === 'none' ? [] : instancesForPlatforms(list, selection.platforms);
+}
+
 /**
  * Copies the instances `selection` names and writes the list (only the selected instances when a
  * platform subset is asked for).
@@ -38,8 +43,7 @@ export async function copyMultipleImages(c: ImageCopyContext, list: ManifestList
   const noModify = cannotModifyReason(opts, sigs.length);
   const listType = chooseListType(list.mediaType, dest.properties.supportedManifestMIMETypes, forcedListType(opts.format));
 
-  const positions =
-    selection.kind === 'all' ? list.manifests.map((_, i) => i) : selection.kind === 'none' ? [] : instancesForPlatforms(list, selection.platforms);
+  const positions = selectedPositions(list, selection);
   const subset = selection.kind === 'platforms' && positions.length !== list.manifests.length;
   if (noModify !== undefined && (subset || listType !== list.mediaType)) {
     throw new FerryError(
@@ -54,7 +58,7 @@ export async function copyMultipleImages(c: ImageCopyContext, list: ManifestList
     const d = list.manifests[i]!;
     c.phase({ kind: 'instance', index: n + 1, count: positions.length, digest: d.digest });
     try {
-      const written = await copySingleImage(c, new UnparsedImage(c.source, d.digest), { sourceInstance: d.digest, asInstance: true });
+      const written = await copySingleImage(c, c.instances.get(d.digest).image, { sourceInstance: d.digest, asInstance: true });
       updates.set(i, written);
     } catch (e) {
       throw instanceError(d, e);

@@ -21,6 +21,7 @@ import { planLayerSizes } from './written-sizes.js';
 import type { CopyOptions, CopyPhase } from './options.js';
 import { imageEvent, imagePlan } from './progress.js';
 import type { ManifestSigner } from '../signature/signer.js';
+import type { SourceInstances } from './source-instances.js';
 
 /** Everything a single-image copy needs. */
 export interface ImageCopyContext extends BlobCopyContext {
@@ -33,6 +34,8 @@ export interface ImageCopyContext extends BlobCopyContext {
    * is copied (a registry could answer a second read differently).
    */
   topSignatures: () => Promise<Buffer[]>;
+  /** The instances of the source's list, each with its manifest and signatures read once per copy. */
+  instances: SourceInstances;
 }
 
 /** New signatures of `manifest` (as written), one per signer; none when not signing. */
@@ -80,7 +83,7 @@ export function cannotModifyReason(opts: CopyOptions, signatures: number): strin
 export async function sourceSignatures(c: ImageCopyContext, instance: string | undefined, list: boolean): Promise<Buffer[]> {
   if (c.opts.removeSignatures) return [];
   c.phase({ kind: 'signatures-get', list });
-  const sigs = instance === undefined ? await c.topSignatures() : await c.source.getSignatures(instance, { signal: c.signal });
+  const sigs = instance === undefined ? await c.topSignatures() : await c.instances.get(instance).signatures();
   if (sigs.length > 0 && !c.dest.properties.supportsSignatures) {
     throw new FerryError(
       ErrorCode.Unsupported,

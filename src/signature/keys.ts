@@ -158,16 +158,26 @@ export interface LoadVerificationKeysOptions {
   signal?: AbortSignal;
 }
 
+/** One ASCII-armored key block (public or private). */
+const ARMORED_KEY_BLOCK = /-----BEGIN PGP (PUBLIC|PRIVATE) KEY BLOCK-----[\s\S]*?-----END PGP \1 KEY BLOCK-----/g;
+
 /**
- * Every public key in `bytes` (armored or binary; private keys are reduced to their public part).
+ * Every public key in `bytes` (private keys are reduced to their public part): a binary keyring (its first byte is an
+ * OpenPGP packet tag), else text holding any number of armored key blocks, with any text around and between them, as
+ * gpg imports it (`cat a.asc b.asc > keys.asc` holds both keys).
  * @throws FerryError(E_SIGNATURE) naming `source` if the bytes hold no OpenPGP key.
  */
 export async function parsePublicKeys(bytes: Buffer, source: string): Promise<OpenPgp.PublicKey[]> {
   const pgp = await openpgp();
   try {
-    const keys = isArmored(bytes)
-      ? await pgp.readKeys({ armoredKeys: bytes.toString('utf8') })
-      : await pgp.readKeys({ binaryKeys: new Uint8Array(bytes) });
+    let keys: OpenPgp.Key[];
+    if (bytes.length > 0 && (bytes[0]! & 0x80) !== 0) keys = await pgp.readKeys({ binaryKeys: new Uint8Array(bytes) });
+    else {
+      const blocks = bytes.toString('utf8').match(ARMORED_KEY_BLOCK);
+      if (blocks === null) throw new Error('neither a binary keyring nor an armored key block');
+      keys = [];
+      for (const armoredKeys of blocks) keys.push(...(await pgp.readKeys({ armoredKeys })));
+    }
     return keys.map((k) => (k.isPrivate() ? k.toPublic() : k));
   } catch (e) {
     throw new FerryError(ErrorCode.Signature, `${source} holds no usable OpenPGP public key: ${message(e)}`, { cause: e });

@@ -5,6 +5,7 @@ import { FerryError, ErrorCode } from '../errors.js';
 import { manifestDigest } from '../manifest/manifest-digest.js';
 import { digestOf, parseDigest } from '../util/digest.js';
 import { parsePayload, type SignaturePayload } from './payload.js';
+import type { NamedReference, ParseDockerReference } from '../config/policy-types.js';
 
 /** The outcome of a verified OpenPGP signed message. */
 export interface VerifiedMessage {
@@ -66,7 +67,7 @@ export async function verifySignedMessage(signature: Uint8Array, keys: OpenPgp.P
   }
   const signingKey = signer.getKeys(sig.keyID)[0]!;
   const signingFingerprint = signingKey.getFingerprint().toUpperCase();
-  await assertValidNow(signer, signingKey, signingFingerprint);
+  await assertValidNow(signer, sig.keyID, signingFingerprint);
   return {
     content: Buffer.from(result.data),
     signingFingerprint,
@@ -75,16 +76,16 @@ export async function verifySignedMessage(signature: Uint8Array, keys: OpenPgp.P
 }
 
 /**
- * Refuses a signature whose key is not valid now, as gpgme does (KEYEXPIRED, KEYREVOKED): openpgp.js checks the key
- * at the signature's creation time only, and that time is chosen by the signer, so an old key that has expired or
- * been revoked could otherwise still sign, with a backdated signature. The primary key must be valid now (a valid
- * self-signature, not expired, not revoked), and so must the signing subkey (binding signature, expiry, revocation).
+ * Refuses a signature whose key is not valid now, as gpgme does (KEYEXPIRED, KEYREVOKED, WRONG_KEY_USAGE): openpgp.js
+ * checks the key at the signature's creation time only, and that time is chosen by the signer, so an old key that
+ * has expired, been revoked or lost its signing capability since could otherwise still sign, with a backdated
+ * signature. The primary key must be valid now (a valid self-signature, not expired, not revoked), and the key that
+ * signed must be a signing key now: its current self-signature or subkey binding allows signing, it is not expired
+ * and not revoked.
  */
-async function assertValidNow(primary: OpenPgp.PublicKey, signingKey: OpenPgp.PublicKey | OpenPgp.Subkey, fingerprint: string): Promise<void> {
-  const now = new Date();
+async function assertValidNow(primary: OpenPgp.PublicKey, keyID: OpenPgp.KeyID, fingerprint: string): Promise<void> {
   try {
-    await primary.verifyPrimaryKey(now);
-    if (signingKey !== primary) await (signingKey as OpenPgp.Subkey).verify(now);
+    await primary.getSigningKey(keyID, new Date());
   } catch (e) {
     throw refused(`signature made by key ${fingerprint}, which is not valid now: ${message(e)}`, e);
   }
@@ -96,14 +97,21 @@ export function manifestMatchesDigest(manifest: Buffer, digest: string): boolean
   return (algorithm === 'sha256' ? manifestDigest(manifest) : digestOf(manifest, algorithm)) === digest;
 }
 
+/** `name[:tag][@digest]` of a parsed reference: equal for references that name the same image the same way. */
+function normalized(r: NamedReference): string {
+  return r.name + (r.tag !== undefined ? `:${r.tag}` : '') + (r.digest !== undefined ? `@${r.digest}` : '');
+}
+
 /** Options of {@link verifyDockerManifestSignature}. */
 export interface VerifyDockerManifestSignatureOptions {
   /** The signature (an OpenPGP signed message). */
   signature: Uint8Array;
   /** The manifest bytes the signature must be for. */
   manifest: Buffer;
-  /** The identity the signature must claim, compared as an exact string (as skopeo's standalone-verify). */
+  /** The identity the signature must claim; both are compared in normalized form, as skopeo's standalone-verify does. */
   dockerReference: string;
+  /** The docker-name parser (`ParseNormalizedNamed` semantics: `busybox` is `docker.io/library/busybox`). */
+  parseDockerReference: ParseDockerReference;
   /** Fingerprints (normalized) of the keys allowed to have signed, or `any` for any of `keys`. */
   expectedFingerprints: string[] | 'any';
   /** The public keys to verify with. */
@@ -121,10 +129,18 @@ export interface VerifiedDockerManifestSignature {
 /**
  * Verifies a simple signing signature of a manifest: the OpenPGP signature first (by one of `keys`, whose
  * fingerprint — of the signing subkey or of its primary key — is expected), only then the payload, parsed
- * strictly; then that it is for `manifest`'s digest and claims `dockerReference`.
- * @throws FerryError(E_SIGNATURE) with the reason for refusing it.
+ * strictly; then that it is for `manifest`'s digest and claims `dockerReference` (both normalized: `busybox:1` and
+ * `docker.io/library/busybox:1` are the same).
+ * @throws FerryError(E_INVALID_REFERENCE) if `dockerReference` is not a valid reference; E_SIGNATURE with the reason
+ *   for refusing the signature.
  */
 export async function verifyDockerManifestSignature(opts: VerifyDockerManifestSignatureOptions): Promise<VerifiedDockerManifestSignature> {
+  let expected: NamedReference;
+  try {
+    expected = opts.parseDockerReference(opts.dockerReference);
+  } catch (e) {
+    throw new FerryError(ErrorCode.InvalidReference, `invalid docker reference ${JSON.stringify(opts.dockerReference)}: ${message(e)}`, { cause: e });
+  }
   const verified = await verifySignedMessage(opts.signature, opts.keys);
   const candidates = [verified.signingFingerprint, verified.primaryFingerprint];
   const fingerprint = opts.expectedFingerprints === 'any' ? verified.signingFingerprint : candidates.find((f) => (opts.expectedFingerprints as string[]).includes(f));
@@ -135,7 +151,13 @@ export async function verifyDockerManifestSignature(opts: VerifyDockerManifestSi
   if (!manifestMatchesDigest(opts.manifest, payload.dockerManifestDigest)) {
     throw refused(`signature is for manifest digest ${payload.dockerManifestDigest}, which does not match the manifest (${manifestDigest(opts.manifest)})`);
   }
-  if (payload.dockerReference !== opts.dockerReference) {
+  let signed: NamedReference | undefined;
+  try {
+    signed = opts.parseDockerReference(payload.dockerReference);
+  } catch {
+    signed = undefined;
+  }
+  if (signed === undefined || normalized(signed) !== normalized(expected)) {
     throw refused(`signature is for docker reference ${JSON.stringify(payload.dockerReference)}, not ${JSON.stringify(opts.dockerReference)}`);
   }
   return { fingerprint, payload };

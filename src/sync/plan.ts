@@ -19,8 +19,9 @@ import { UnparsedImage, type VerifiedManifest } from '../image/unparsed.js';
 import { parseManifest } from '../manifest/parse.js';
 import { candidateDigest, unchangedCopy, type PresenceContext } from '../copy/present.js';
 import type { CopyOptions } from '../copy/options.js';
-import type { OpOptions } from '../types/context.js';
-import type { DestinationProbe } from '../types/image.js';
+import { SourceInstances } from '../copy/source-instances.js';
+import { checkSourcePolicy, type ListOptions } from '../copy/source-policy.js';
+import type { DestinationProbe, ImageSource } from '../types/image.js';
 import type { ImageReference } from '../types/reference.js';
 import { destinationReference, type SyncImage, type SyncOptions } from './sync.js';
 import type { SyncSourceGroup } from './sources.js';
@@ -159,7 +160,7 @@ async function planImage(
   let probe: DestinationProbe | undefined;
   try {
     const vm = await new UnparsedImage(source).manifest({ signal });
-    const refusal = await policyRefusal(src, vm, source, opts.copy, signal);
+    const refusal = await policyRefusal(src, vm, source, { ...opts.copy, srcCtx: group.ctx }, signal);
     if (refusal !== undefined) return { ...image, action: 'failed', reason: `refused by the trust policy: ${refusal.message}`, error: refusal };
     // the destination context as the copy builds it (copy/copy.ts)
     const destCtx = { ...(opts.copy.destCtx ?? {}), ...(opts.copy.ociAcceptUncompressedLayers !== undefined ? { ociAcceptUncompressedLayers: opts.copy.ociAcceptUncompressedLayers } : {}) };
@@ -239,27 +240,13 @@ function blobsOf(images: VerifiedManifest[], foreignByURL: boolean): Array<{ dig
   return [...out.values()];
 }
 
-/** The trust policy's refusal of `src` (as the real copy checks it, before anything is written), or undefined. */
-async function policyRefusal(
-  src: ImageReference,
-  vm: VerifiedManifest,
-  source: { getSignatures(instance?: string, opts?: OpOptions): Promise<Buffer[]> },
-  copy: PlanOptions['copy'],
-  signal: AbortSignal,
-): Promise<FerryError | undefined> {
+/**
+ * The trust policy's refusal of `src` (as the real copy checks it, before anything is written: the top-level manifest
+ * and, for a list, each instance the copy would read), or undefined.
+ */
+async function policyRefusal(src: ImageReference, vm: VerifiedManifest, source: ImageSource, copy: PlanOptions['copy'] & ListOptions, signal: AbortSignal): Promise<FerryError | undefined> {
   try {
-    await copy.policy.checkImage(
-      {
-        transport: src.transport.name,
-        identity: src.policyIdentity(),
-        namespaces: src.policyNamespaces(),
-        name: src.toString(),
-        dockerReference: src.dockerReference(),
-        manifest: vm.bytes,
-        signatures: () => source.getSignatures(undefined, { signal }),
-      },
-      { signal },
-    );
+    await checkSourcePolicy(src, vm, () => source.getSignatures(undefined, { signal }), new SourceInstances(source, signal), copy, signal);
     return undefined;
   } catch (e) {
     if (isAbort(e, signal) || !(e instanceof FerryError) || e.code !== ErrorCode.Policy) throw e;

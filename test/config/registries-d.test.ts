@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { builtinLookaside, loadRegistriesD, lookasideBase, scopesFor, usesSigstoreAttachments } from '../../src/config/registries-d.js';
 import { rejection } from '../harness/expect.js';
+import { dockerTransport } from '../../src/transports/docker/transport.js';
 import { useCleanup } from '../harness/tmp.js';
 
 const name = (domain: string, p: string, identity: string) => ({ domain, path: p, identity });
@@ -26,6 +27,11 @@ describe('config/registries-d', function () {
       '*.example.com',
       '*.com',
     ]);
+    // the same scopes as policy.json's for docker (containers/image): IPv4 hosts too; nothing for IPv6
+    expect(scopesFor(name('10.1.2.3:5000', 'a', '10.1.2.3:5000/a:t'))).to.deep.equal(['10.1.2.3:5000/a:t', '10.1.2.3:5000/a', '10.1.2.3:5000', '*.1.2.3', '*.2.3', '*.3']);
+    expect(scopesFor(name('[::1]:5000', 'a', '[::1]:5000/a:t'))).to.deep.equal(['[::1]:5000/a:t', '[::1]:5000/a', '[::1]:5000']);
+    const docker = dockerTransport.parseReference('//10.1.2.3:5000/a/b:t');
+    expect(scopesFor(name('10.1.2.3:5000', 'a/b', '10.1.2.3:5000/a/b:t'))).to.deep.equal([docker.policyIdentity(), ...docker.policyNamespaces()]);
   });
 
   it('most specific scope wins, falling through scopes without a lookaside; staging for writes; old key names; only *.yaml', async () => {

@@ -115,6 +115,19 @@ describe('copy: trust policy (skopeo-signed dir: images, signedBy)', function ()
     await both(await policyFile('a', keyA), signed, true);
   });
 
+  it('reads every key of a key file: armored blocks one after the other, with text around them (as gpg imports them)', async () => {
+    // `cat b.asc a.asc > trusted.asc`: gpg imports both blocks (openpgp.js alone reads the first)
+    const armoredA = await home.exportKey(fprA, 'public', { armor: true });
+    const armoredB = await home.exportKey(/^fpr:+([0-9A-F]{40}):/m.exec((await home.gpg(['--with-colons', '--list-keys', 'b@example.com'])).stdout)![1]!, 'public', { armor: true });
+    const two = join(work, 'two-blocks.asc');
+    await writeFile(two, Buffer.concat([Buffer.from('Trusted keys of the team\n\n'), await readFile(armoredB), Buffer.from('\n'), await readFile(armoredA)]));
+    await both(await policyFile('two-blocks', two), signed, true);
+    // only B's block: refused, as before
+    const onlyB = join(work, 'only-b.asc');
+    await writeFile(onlyB, await readFile(armoredB));
+    await both(await policyFile('only-b', onlyB), signed, false);
+  });
+
   it('refuses an unsigned image', async () => {
     const unsigned = await variant('unsigned', (d) => rm(join(d, 'signature-1')));
     const err = await both(await policyFile('a', keyA), unsigned, false);

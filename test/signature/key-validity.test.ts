@@ -132,6 +132,29 @@ describe('signature: key validity now (expired, revoked, no self-signature), as 
     expect(await refusedByAll(primary, sig, sub)).to.contain('Subkey is revoked');
   });
 
+  it('refuses a subkey that can no longer sign: its newest binding signature drops the signing capability', async () => {
+    const primary = await key('Usage <usage@example.com>', { usage: 'cert' });
+    await gpgOk(['--faked-system-time', '20200101T000000!', '--quick-add-key', primary, 'ed25519', 'sign', 'never']);
+    const sub = (await fingerprints(primary))[1]!;
+    const sig = await sign(sub, '20200102T000000', 'usage.sig');
+    const before = await readFile(await home.exportKey(primary, 'public'));
+    // gpg replaces the binding signature: S (sign) becomes A (authenticate), dated after the signature
+    const r = await home.gpg(['--pinentry-mode', 'loopback', '--passphrase', '', '--expert', '--faked-system-time', '20200103T000000!', '--command-fd', '0', '--edit-key', primary], 'key 1\nchange-usage\nS\nA\nQ\nsave\n');
+    expect(r.code, r.stderr).to.equal(0);
+    const after = packets(await readFile(await home.exportKey(primary, 'public')));
+    // a key file holding both binding signatures: the old one (sign) still verifies at the signature's date
+    const both = join(work, 'usage-both.gpg');
+    await writeFile(both, Buffer.concat([before, after.at(-1)![1]]));
+    expect(after.at(-1)![0]).to.equal(2);
+    const other = await makeGpgHome(cleanup, 'validity-usage');
+    expect((await other.gpg(['--import', both])).code).to.equal(0);
+    const s = await run('skopeo', ['standalone-verify', manifest, REF, sub, sig], { env: { ...process.env, ...other.env } });
+    expect(s.code, `skopeo accepted: ${s.stdout}`).to.equal(1);
+    const f = await ferry(['standalone-verify', '--public-key', both, manifest, REF, primary, sig]);
+    expect(f.code, f.stdout).to.equal(1);
+    expect(f.stderr).to.equal(`Error: signature made by key ${sub}, which is not valid now: Could not find valid signing key packet in key ${primary.slice(-16).toLowerCase()}\n`);
+  });
+
   it('refuses a public key without its self-signature (--public-key)', async () => {
     const fpr = await key('Bare <bare@example.com>');
     const sig = await sign(fpr, '20200102T000000', 'bare.sig');

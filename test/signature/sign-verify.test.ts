@@ -10,9 +10,14 @@ import { encodePayload } from '../../src/signature/payload.js';
 import { loadSigningKey, loadVerificationKeys, type SigningKey } from '../../src/signature/keys.js';
 import { signDockerManifest, signPayload } from '../../src/signature/sign.js';
 import { verifyDockerManifestSignature, verifySignedMessage } from '../../src/signature/verify.js';
+import { parseNormalizedName, repositoryString } from '../../src/reference/name.js';
 
 const MANIFEST = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}');
 const REF = 'registry.example.com/team/app:1.0';
+const parse = (s: string) => {
+  const n = parseNormalizedName(s);
+  return { name: repositoryString(n), ...(n.tag !== undefined ? { tag: n.tag } : {}), ...(n.digest !== undefined ? { digest: n.digest } : {}) };
+};
 
 async function rejection(p: Promise<unknown>): Promise<string> {
   try {
@@ -63,17 +68,17 @@ describe('signature: sign and verify (openpgp.js keys)', function () {
   it('signs a binary, non-detached message that verifies with the public key', async () => {
     const sig = await sign();
     expect(sig[0]! & 0x80, 'binary packet, not armor').to.equal(0x80);
-    const r = await verifyDockerManifestSignature({ signature: sig, manifest: MANIFEST, dockerReference: REF, expectedFingerprints: [alice.fpr], keys: [alice.key.toPublic()] });
+    const r = await verifyDockerManifestSignature({ signature: sig, manifest: MANIFEST, dockerReference: REF, parseDockerReference: parse, expectedFingerprints: [alice.fpr], keys: [alice.key.toPublic()] });
     expect(r.fingerprint).to.equal(alice.fpr);
     expect(r.payload).to.deep.equal({ dockerManifestDigest: digestOf(MANIFEST), dockerReference: REF, creator: 'ferry test', timestamp: Math.floor(date.getTime() / 1000) });
-    const any = await verifyDockerManifestSignature({ signature: sig, manifest: MANIFEST, dockerReference: REF, expectedFingerprints: 'any', keys: [bob.key.toPublic(), alice.key.toPublic()] });
+    const any = await verifyDockerManifestSignature({ signature: sig, manifest: MANIFEST, dockerReference: REF, parseDockerReference: parse, expectedFingerprints: 'any', keys: [bob.key.toPublic(), alice.key.toPublic()] });
     expect(any.fingerprint).to.equal(alice.fpr);
   });
 
   it('refuses a tampered signature, another key, an unexpected key, another manifest or reference', async () => {
     const sig = await sign();
     const verify = (o: Partial<Parameters<typeof verifyDockerManifestSignature>[0]>) =>
-      verifyDockerManifestSignature({ signature: sig, manifest: MANIFEST, dockerReference: REF, expectedFingerprints: [alice.fpr], keys: [alice.key.toPublic()], ...o });
+      verifyDockerManifestSignature({ signature: sig, manifest: MANIFEST, dockerReference: REF, parseDockerReference: parse, expectedFingerprints: [alice.fpr], keys: [alice.key.toPublic()], ...o });
     // change one byte of the signed content (the digest's hex inside the literal data packet)
     const tampered = Buffer.from(sig);
     const at = tampered.indexOf(Buffer.from(digestOf(MANIFEST).slice(7, 20)));
@@ -90,14 +95,25 @@ describe('signature: sign and verify (openpgp.js keys)', function () {
     expect(await rejection(verify({ dockerReference: 'registry.example.com/team/app:2.0' }))).to.equal(
       `signature is for docker reference "${REF}", not "registry.example.com/team/app:2.0"`,
     );
-    // exact string match, no normalization (as skopeo standalone-verify)
+    // names compared normalized, as skopeo standalone-verify compares them, but no tag is added
     const hub = await sign(MANIFEST, 'busybox');
     expect(await rejection(verify({ signature: hub, dockerReference: 'docker.io/library/busybox:latest' }))).to.contain('not "docker.io/library/busybox:latest"');
+    const hubTagged = await sign(MANIFEST, 'docker.io/library/busybox:latest');
+    for (const same of ['busybox:latest', 'library/busybox:latest', 'docker.io/library/busybox:latest']) {
+      expect((await verify({ signature: hubTagged, dockerReference: same })).payload.dockerReference).to.equal('docker.io/library/busybox:latest');
+    }
+    const short = await sign(MANIFEST, 'busybox:latest');
+    expect((await verify({ signature: short, dockerReference: 'docker.io/library/busybox:latest' })).payload.dockerReference).to.equal('busybox:latest');
+    // an invalid name is never matched, even by the same string in the signature
+    const invalid = await sign(MANIFEST, 'UPPER/app:1');
+    const e = await verify({ signature: invalid, dockerReference: 'UPPER/app:1' }).then(() => undefined, (x: unknown) => x);
+    expect((e as FerryError).code).to.equal('E_INVALID_REFERENCE');
+    expect(await rejection(verify({ signature: invalid }))).to.equal(`signature is for docker reference "UPPER/app:1", not "${REF}"`);
   });
 
   it('verifies the OpenPGP signature before reading the payload', async () => {
     const garbage = await signPayload(Buffer.from('{"critical":{"surprise":1},"optional":{}}'), aliceKey);
-    const base = { signature: garbage, manifest: MANIFEST, dockerReference: REF };
+    const base = { signature: garbage, manifest: MANIFEST, dockerReference: REF, parseDockerReference: parse };
     // an unexpected signer is refused for that, never for its payload
     expect(await rejection(verifyDockerManifestSignature({ ...base, expectedFingerprints: [bob.fpr], keys: [bob.key.toPublic()] }))).to.contain('not among the public keys');
     expect(await rejection(verifyDockerManifestSignature({ ...base, expectedFingerprints: [bob.fpr], keys: [alice.key.toPublic(), bob.key.toPublic()] }))).to.contain('does not match the expected fingerprints');
@@ -138,7 +154,7 @@ describe('signature: sign and verify (openpgp.js keys)', function () {
     expect(bySub.primaryFingerprint).to.equal(carol.fpr);
     const sig = await sign(MANIFEST, REF, bySub);
     const keys = [carol.key.toPublic()];
-    const base = { signature: sig, manifest: MANIFEST, dockerReference: REF, keys };
+    const base = { signature: sig, manifest: MANIFEST, dockerReference: REF, parseDockerReference: parse, keys };
     expect((await verifyDockerManifestSignature({ ...base, expectedFingerprints: [subFpr] })).fingerprint).to.equal(subFpr);
     expect((await verifyDockerManifestSignature({ ...base, expectedFingerprints: [carol.fpr] })).fingerprint).to.equal(carol.fpr);
   });
@@ -167,7 +183,7 @@ describe('signature: sign and verify (openpgp.js keys)', function () {
     const header = Buffer.from(JSON.stringify({ formatLength: payload.length - 1, formatTail: Buffer.from('}').toString('base64url') })).toString('base64url');
     const signed = Buffer.from(`${payload.slice(0, -1)},"signatures":[{"protected":"${header}","signature":"x"}]}`);
     const sig = await sign(signed);
-    const r = await verifyDockerManifestSignature({ signature: sig, manifest: signed, dockerReference: REF, expectedFingerprints: [alice.fpr], keys: [alice.key.toPublic()] });
+    const r = await verifyDockerManifestSignature({ signature: sig, manifest: signed, dockerReference: REF, parseDockerReference: parse, expectedFingerprints: [alice.fpr], keys: [alice.key.toPublic()] });
     expect(r.payload.dockerManifestDigest).to.equal(digestOf(payload));
   });
 });

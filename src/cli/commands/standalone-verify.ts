@@ -4,6 +4,7 @@ import { FerryError, ErrorCode } from '../../errors.js';
 import { parseFingerprintList } from '../../signature/fingerprint.js';
 import { loadVerificationKeys, readInputFile } from '../../signature/keys.js';
 import { verifyDockerManifestSignature } from '../../signature/verify.js';
+import { parseNormalizedName, repositoryString } from '../../reference/name.js';
 
 const spec: CommandSpec = {
   command: 'standalone-verify MANIFEST DOCKER-REFERENCE KEY-FINGERPRINTS SIGNATURE',
@@ -11,7 +12,7 @@ const spec: CommandSpec = {
   builder: (y) =>
     y
       .positional('MANIFEST', { type: 'string', describe: 'path of the manifest file' })
-      .positional('DOCKER-REFERENCE', { type: 'string', describe: 'the name the signature must claim, exactly as signed' })
+      .positional('DOCKER-REFERENCE', { type: 'string', describe: 'the name the signature must claim (compared normalized: busybox:1 is docker.io/library/busybox:1)' })
       .positional('KEY-FINGERPRINTS', { type: 'string', describe: 'fingerprint(s) of the accepted keys, comma-separated, or "any" (with --public-key-file)' })
       .positional('SIGNATURE', { type: 'string', describe: 'path of the signature file' })
       .options({
@@ -32,6 +33,10 @@ const spec: CommandSpec = {
       signature,
       manifest,
       dockerReference: String(args['DOCKER-REFERENCE']),
+      parseDockerReference: (s) => {
+        const n = parseNormalizedName(s);
+        return { name: repositoryString(n), ...(n.tag !== undefined ? { tag: n.tag } : {}), ...(n.digest !== undefined ? { digest: n.digest } : {}) };
+      },
       expectedFingerprints: fingerprints,
       keys,
     });

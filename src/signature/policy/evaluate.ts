@@ -66,6 +66,14 @@ export class PolicyContext {
   }
 
   /**
+   * Whether the verdict on an image of this scope depends on the image itself (its manifest and signatures), not
+   * only on its scope: false when every requirement that applies is `insecureAcceptAnything` or `reject`.
+   */
+  judgesImages(scope: Pick<PolicyImage, 'transport' | 'identity' | 'namespaces'>): boolean {
+    return requirementsFor(this.policy, scope).requirements.some((r) => r.type !== 'insecureAcceptAnything' && r.type !== 'reject');
+  }
+
+  /**
    * Checks that `image` may be read. Signatures are read only if a requirement needs them.
    * @throws FerryError(E_POLICY) `Source image rejected: IMAGE: REQUIREMENT (from SCOPE): REASON` naming the first
    *   requirement that refused; E_ABORTED if `signal` aborts; a source's own error if its signatures cannot be read.
