@@ -7,6 +7,7 @@ import { VERSION } from '../version.js';
 import { redactCredentials } from '../util/redact.js';
 import type { CommandName } from './command-names.js';
 import { wantsUserNamespace } from '../store/wants-userns.js';
+import { closest } from '../util/suggest.js';
 
 /** The command list: loaded lazily so start-up only pays for the command that runs. */
 const COMMANDS: Record<CommandName, { describe: string; load: () => Promise<{ default: CommandSpec }> }> = {
@@ -156,6 +157,13 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
   // a named command's handler in case the handler fails (it never prints it: failures go through .fail below). Help,
   // the version, a command with subcommands and words with no command go through the command list as named commands.
   const runsAsDefault = spec !== undefined && argv[at] === wanted && !spec.hasSubcommands && !argv.some((a) => HELP_OR_VERSION.has(a));
+  const word = argv[at];
+  if (word !== undefined && !Object.hasOwn(COMMANDS, word) && !argv.some((a) => HELP_OR_VERSION.has(a))) {
+    // a mistyped command (`ferry inspct IMAGE`): say so, rather than list every word as an unknown argument
+    const near = closest(word, Object.keys(COMMANDS));
+    await write(io.stderr, `Error: ${redactCredentials(`unknown command "${word}" for "ferry"`)}${near !== undefined ? `; did you mean "${near}"?` : ''}\nSee 'ferry --help'.\n`);
+    return 1;
+  }
 
   const words = runsAsDefault ? [...argv.slice(0, at), ...argv.slice(at + 1)] : argv;
   let y = globalOptions(yargs(words))
@@ -170,13 +178,13 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
     .help()
     .alias('h', 'help')
     .strict();
-  if (!runsAsDefault) y = y.demandCommand(1, 'a command is required; see ferry --help').recommendCommands();
+  if (!runsAsDefault) y = y.demandCommand(1, 'a command is required').recommendCommands();
   y = y
     // wide enough for untrusted-signature-dump-without-verification in the command list (yargs gives names half the width)
     .wrap(Math.min(110, (io.stdout as { columns?: number }).columns ?? 110))
     .exitProcess(false)
     .fail((msg, err) => {
-      failed = err ?? new UsageError(msg);
+      failed = err ?? new UsageError(msg + flagHint(msg, argv, Object.keys((y as WithOptions).getOptions().key)));
     });
   /** The yargs handler running `handler` as a command: the exit status, `--command-timeout`. */
   const runHandler: RunHandler = (handler) => async (args) => {
@@ -231,7 +239,7 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
   }
   if (failed !== undefined) {
     if (failed instanceof UsageError) {
-      await write(io.stderr, `Error: ${redactCredentials(failed.message)}\nSee 'ferry --help'.\n`);
+      await write(io.stderr, `Error: ${redactCredentials(failed.message)}\nSee 'ferry ${wanted !== undefined ? `${wanted} ` : ''}--help'.\n`);
       return 1;
     }
     if (interrupted !== undefined) {
@@ -246,6 +254,29 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
 }
 
 class UsageError extends Error {}
+
+/** yargs' `getOptions()` (at run time on every instance, missing from its type declarations): the flags declared. */
+type WithOptions = Argv & { getOptions(): { key: Record<string, unknown> } };
+
+/**
+ * For yargs' `Unknown argument(s): a, b`: the known flags the mistyped ones among them were probably meant to be
+ * (` (did you mean --format?)`), or nothing. `options` are the names of the command's flags.
+ */
+function flagHint(msg: string, argv: readonly string[], options: readonly string[]): string {
+  const m = /^Unknown arguments?: (.*)$/.exec(msg);
+  if (m === null) return '';
+  const dash = (name: string) => (name.length === 1 ? `-${name}` : `--${name}`);
+  const typed = new Set(argv.filter((a) => a.startsWith('-')).map((a) => a.replace(/^--?/, '').replace(/=.*$/s, '')));
+  const hints: string[] = [];
+  for (const name of m[1]!.split(', ')) {
+    if (!typed.has(name)) continue;
+    // flags only: not one-letter aliases, nor the command's positional words (IMAGE-NAME), which yargs lists too
+    const near = closest(name, options.filter((o) => o.length > 1 && o === o.toLowerCase()));
+    if (near !== undefined) hints.push(`${dash(near)} for ${dash(name)}`);
+  }
+  if (hints.length === 0) return '';
+  return hints.length === 1 ? ` (did you mean ${hints[0]!.replace(/ for .*$/, '')}?)` : ` (did you mean ${hints.join(', ')}?)`;
+}
 
 /** The flag the scripts of `ferry completion` call ferry with: `ferry --get-yargs-completions ferry WORDS…` (yargs' name). */
 const COMPLETION_KEY = '--get-yargs-completions';

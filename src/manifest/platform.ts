@@ -74,17 +74,17 @@ function cpuinfoArmVersion(): string | undefined {
 
 /** For an architecture, its variants from most capable to most compatible. */
 const COMPATIBILITY: Record<string, readonly string[]> = {
-  arm: ['v7', 'v6', 'v5'],
+  arm: ['v8', 'v7', 'v6', 'v5'],
   arm64: ['v8'],
   amd64: ['v4', 'v3', 'v2', 'v1'],
 };
-/** A variant every machine of the architecture supports. */
-const BASE_VARIANTS: Record<string, string> = { arm64: 'v8', amd64: 'v1' };
 
 /**
  * The platforms acceptable for `wanted`, best first (containers/image `WantedPlatforms`): the variant is
  * detected only when the architecture is not given; a wanted variant also accepts the less capable variants
- * of its architecture and then "no variant"; no variant accepts "no variant" and then the base variant.
+ * of its architecture and then "no variant"; no variant accepts "no variant" and then every variant of the
+ * architecture, most capable first (`arm` → arm/v7 when that is the best an index has), except for amd64, where
+ * only the baseline `v1` counts as "no variant".
  * The OS defaults to the running one, except macOS and Windows hosts default to `linux` (like skopeo).
  */
 export function wantedPlatforms(wanted: WantedPlatform = {}): { os: string; architecture: string; variant: string }[] {
@@ -99,9 +99,7 @@ export function wantedPlatforms(wanted: WantedPlatform = {}): { os: string; arch
     const i = order.indexOf(variant);
     variants = i >= 0 ? [...order.slice(i), ''] : [variant, ''];
   } else {
-    variants = [''];
-    const base = BASE_VARIANTS[architecture];
-    if (base !== undefined) variants.push(base);
+    variants = ['', ...(architecture === 'amd64' ? ['v1'] : (COMPATIBILITY[architecture] ?? []))];
   }
   return variants.map((v) => ({ os, architecture, variant: v }));
 }

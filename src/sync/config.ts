@@ -22,7 +22,8 @@
  * Read as skopeo reads it (go-yaml v2 into string fields, see ./yaml-tree.ts): flow mappings, anchors, aliases and
  * merge keys are fine, every value is text (`tls-verify` takes YAML 1.1's `true`/`yes`/`on` and `false`/`no`/`off`,
  * unquoted), and keys skopeo does not know are ignored, as skopeo ignores them (a registry left with no images at all
- * is a sync of nothing, as in skopeo). Wrongly shaped values of known keys are errors (E_CONFIG with the line), as
+ * is a sync of nothing, as in skopeo) — with a warning naming each such key (and the known key a typo was probably
+ * meant to be) and each registry without images, so that a misspelt `imagess:` is not a silent sync of nothing. Wrongly shaped values of known keys are errors (E_CONFIG with the line), as
  * are duplicate keys (go-yaml keeps the last; a duplicated registry would silently lose images). YAML syntax errors
  * and invalid filter patterns are named with their column too (`FILE:LINE:COLUMN:`).
  */
@@ -32,6 +33,15 @@ import { parseSemverConstraint, type SemverConstraint } from './semver.js';
 import { parseYaml, type YamlMap, type YamlNode } from './yaml-tree.js';
 import { readBoundedFile } from '../util/bounded-read.js';
 import { ImageFilter, compilePattern } from './filters.js';
+import { closest } from '../util/suggest.js';
+
+/** The keys of a registry entry. */
+const REGISTRY_KEYS = ['images', 'images-by-tag-regex', 'images-by-semver', 'credentials', 'tls-verify', 'cert-dir', 'include', 'exclude'];
+
+/** Reading options: where warnings about the file go (`FILE:LINE: what`). */
+export interface SyncConfigOptions {
+  onWarning?: (message: string) => void;
+}
 
 /** Images of one repository named by tag or digest (empty `refs`: every tag of the repository). */
 export interface RepoRefs {
@@ -77,7 +87,7 @@ export const MAX_SYNC_FILE_SIZE = 4 << 20;
  * @throws FerryError(E_NOT_FOUND) when the file does not exist, E_IO when it cannot be read,
  *         E_CONFIG `FILE:LINE: what is wrong` when it is not valid or too large.
  */
-export async function readSyncConfig(file: string, opts: OpOptions = {}): Promise<RegistrySyncConfig[]> {
+export async function readSyncConfig(file: string, opts: OpOptions & SyncConfigOptions = {}): Promise<RegistrySyncConfig[]> {
   let text: string;
   try {
     text = (await readBoundedFile(file, { what: `sync source file ${file}`, limit: MAX_SYNC_FILE_SIZE, signal: opts.signal })).toString('utf8');
@@ -87,14 +97,15 @@ export async function readSyncConfig(file: string, opts: OpOptions = {}): Promis
     if (code === 'ENOENT') throw new FerryError(ErrorCode.NotFound, `sync source file ${file} does not exist`, { cause: e });
     throw new FerryError(ErrorCode.Io, `reading sync source file ${file}: ${(e as Error).message}`, { cause: e });
   }
-  return parseSyncConfig(text, file);
+  return parseSyncConfig(text, file, opts);
 }
 
 /**
  * Validates parsed YAML text as a sync source file; registries in file order.
  * @throws FerryError(E_CONFIG) `FILE:LINE: what is wrong`.
  */
-export function parseSyncConfig(text: string, file = '<yaml>'): RegistrySyncConfig[] {
+export function parseSyncConfig(text: string, file = '<yaml>', opts: SyncConfigOptions = {}): RegistrySyncConfig[] {
+  const warn = (line: number, msg: string) => opts.onWarning?.(`${file}:${line}: ${msg}`);
   const fail = (line: number, msg: string): never => {
     throw new FerryError(ErrorCode.Config, `${file}:${line}: ${msg}`);
   };
@@ -105,6 +116,7 @@ export function parseSyncConfig(text: string, file = '<yaml>'): RegistrySyncConf
   for (const [registry, { line, value }] of top.entries) {
     const cfg: RegistrySyncConfig = { registry, line, images: [], imagesByTagRegex: [], imagesBySemver: [] };
     if (value.kind === 'null') {
+      warn(line, `no images specified for registry "${registry}"`);
       out.push(cfg);
       continue;
     }
@@ -162,7 +174,14 @@ export function parseSyncConfig(text: string, file = '<yaml>'): RegistrySyncConf
         case 'exclude':
           patterns[key] = patternList(v, key, file, fail);
           break;
+        default: {
+          const near = closest(key, REGISTRY_KEYS);
+          warn(entry.line, `unknown key "${key}" in registry "${registry}"${near !== undefined ? ` (did you mean "${near}"?)` : ''}, ignored`);
+        }
       }
+    }
+    if (!body.entries.has('images') && !body.entries.has('images-by-tag-regex') && !body.entries.has('images-by-semver')) {
+      warn(line, `no images specified for registry "${registry}"`);
     }
     if (patterns.include.length > 0 || patterns.exclude.length > 0) cfg.filter = ImageFilter.parse(patterns.include, patterns.exclude);
     out.push(cfg);

@@ -22,7 +22,7 @@ import type { ImageReference } from '../types/reference.js';
 import { type DockerName, parseNormalizedName, repositoryString } from '../reference/name.js';
 import { DockerReference } from '../transports/docker/reference.js';
 import { dirTransport } from '../transports/dir/transport.js';
-import { readSyncConfig, type RegistrySyncConfig } from './config.js';
+import { readSyncConfig, type RegistrySyncConfig, type SyncConfigOptions } from './config.js';
 import { parseSemver } from './semver.js';
 import { ImageFilter } from './filters.js';
 import { shardTakes, type Shard } from './shard.js';
@@ -84,7 +84,7 @@ type TagFilter = (tag: string) => boolean;
  * @throws FerryError: E_INVALID_REFERENCE for a bad docker name, E_CONFIG for a bad YAML file, E_NOT_FOUND when the
  *         YAML file or the source directory does not exist.
  */
-export async function syncSources(kind: SyncSourceKind, source: string, ctx: SystemContext, opts: OpOptions & { select?: SyncSelection } = {}): Promise<SyncSourceGroup[]> {
+export async function syncSources(kind: SyncSourceKind, source: string, ctx: SystemContext, opts: OpOptions & SyncConfigOptions & { select?: SyncSelection } = {}): Promise<SyncSourceGroup[]> {
   const select = opts.select ?? {};
   if ((kind !== 'docker' && kind !== 'yaml') && (select.shard || (select.filter && !select.filter.isEmpty))) {
     throw new FerryError(ErrorCode.Usage, `--include, --exclude and --shard apply to --src docker and --src yaml sources, not --src ${kind}`);

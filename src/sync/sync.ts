@@ -138,6 +138,8 @@ type Job =
       group: SyncSourceGroup;
       /** A tag a referrer is stored under, synced as an image (without `--include-referrers`): copied whole, as it is. */
       referrerTag: boolean;
+      /** Another source already named for this destination (see `claim` in syncImages): this image is refused. */
+      clashesWith?: string;
     }
   | { failedGroup: SyncSourceGroup; error: unknown; seq: number };
 
@@ -163,6 +165,26 @@ export async function syncImages(groups: SyncSourceGroup[], opts: SyncOptions): 
     result.failures.push(f);
   };
 
+  /**
+   * The source each destination name was given to, in source order: two different images must not be written to the
+   * same name (`a/app:1` and `b/app:1` both become `DEST/app:1` without --scoped), or the last copy would silently
+   * replace the first. A name with a digest is the same image whichever source it comes from.
+   */
+  const claimed = new Map<string, string>();
+  const claim = (src: ImageReference, group: SyncSourceGroup): string | undefined => {
+    let name: string;
+    try {
+      name = destinationReference(src, group, opts).name;
+    } catch {
+      return undefined; // reported when the image is worked on
+    }
+    if (name.includes('@')) return undefined;
+    const from = src.toString();
+    const first = claimed.get(name);
+    if (first === undefined) claimed.set(name, from);
+    return first !== undefined && first !== from ? first : undefined;
+  };
+
   const produce = async (push: (job: Job) => void, signal: AbortSignal) => {
     const listGroup = async (group: SyncSourceGroup) => {
       let refs: ImageReference[];
@@ -182,7 +204,13 @@ export async function syncImages(groups: SyncSourceGroup[], opts: SyncOptions): 
       }
       result.sources++;
       refs.forEach((src, i) =>
-        push({ src, group, referrerTag: isReferrer(src), image: { seq: seq++, index: i + 1, count: refs.length, group: group.label, from: src.toString(), to: '' } }),
+        push({
+          src,
+          group,
+          referrerTag: isReferrer(src),
+          clashesWith: claim(src, group),
+          image: { seq: seq++, index: i + 1, count: refs.length, group: group.label, from: src.toString(), to: '' },
+        }),
       );
     };
     for (const group of groups) {
@@ -211,13 +239,16 @@ export async function syncImages(groups: SyncSourceGroup[], opts: SyncOptions): 
       await reporter.groupFailed?.(job.failedGroup.label, job.error, job.seq);
       return;
     }
-    const { image, src, group, referrerTag } = job;
+    const { image, src, group, referrerTag, clashesWith } = job;
     const started = performance.now();
     const seconds = () => Math.round(performance.now() - started) / 1000;
     let destRef: ImageReference;
     try {
       const d = destinationReference(src, group, opts);
       image.to = d.name;
+      if (clashesWith !== undefined) {
+        throw new FerryError(ErrorCode.Refused, `${d.name} is already the destination of ${clashesWith}: not replacing it with another image (--scoped keeps the whole source names apart)`);
+      }
       destRef = d.ref();
     } catch (e) {
       if (!opts.keepGoing) throw named(image, e);

@@ -96,6 +96,7 @@ export async function readNamedFile(path: string, role: string, opts: Omit<Bound
     if (e instanceof FerryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new FerryError(ErrorCode.NotFound, `reading ${role} ${path}: no such file`, { cause: e });
+    if (code === 'EISDIR') throw new FerryError(ErrorCode.Io, `reading ${role} ${path}: is a directory, not a file`, { cause: e });
     throw new FerryError(ErrorCode.Io, `reading ${role} ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
 }

@@ -113,9 +113,30 @@ describe('cli/main', () => {
     ];
     for (const [args, message] of cases) {
       const r = await ferry(args);
+      const command = args.find((a) => !a.startsWith('-'));
       expect(r.code, args.join(' ')).to.equal(1);
-      expect(r.stderr, args.join(' ')).to.equal(`Error: ${message}\nSee 'ferry --help'.\n`);
+      expect(r.stderr, args.join(' ')).to.equal(`Error: ${message}\nSee 'ferry ${command} --help'.\n`);
     }
+  });
+
+  it('suggests the command or flag a typo was meant to be, as skopeo (cobra) does', async () => {
+    const cases: Array<[string[], string]> = [
+      [['inspct', 'docker://x/y'], `Error: unknown command "inspct" for "ferry"; did you mean "inspect"?\nSee 'ferry --help'.\n`],
+      [['--debug', 'lsit-tags', 'docker://x/y'], `Error: unknown command "lsit-tags" for "ferry"; did you mean "list-tags"?\nSee 'ferry --help'.\n`],
+      [['frobnicate'], `Error: unknown command "frobnicate" for "ferry"\nSee 'ferry --help'.\n`],
+      [['inspect', '--formt', '{{.Digest}}', 'oci:/x'], `Error: Unknown argument: formt (did you mean --format?)\nSee 'ferry inspect --help'.\n`],
+      [['copy', '--dest-compres-format=zstd', 'oci:/x', 'oci:/y'], `Error: Unknown argument: dest-compres-format (did you mean --dest-compress-format?)\nSee 'ferry copy --help'.\n`],
+      [['inspect', '--tls-verfy=false', '--raww', 'oci:/x'], `Error: Unknown arguments: tls-verfy, raww (did you mean --tls-verify for --tls-verfy, --raw for --raww?)\nSee 'ferry inspect --help'.\n`],
+      [['inspect', '--zzzzzz', 'oci:/x'], `Error: Unknown argument: zzzzzz\nSee 'ferry inspect --help'.\n`],
+      [[], `Error: a command is required\nSee 'ferry --help'.\n`],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = await ferry(args);
+      expect(r.code, args.join(' ')).to.equal(1);
+      expect(r.stderr, args.join(' ')).to.equal(stderr);
+    }
+    // `help WORD` still prints the help, whatever the word
+    expect((await ferry(['help', 'frobnicate'])).code).to.equal(0);
   });
 
   it('the command is the word after the global flags, even when a flag before it has a command name as its value', async () => {

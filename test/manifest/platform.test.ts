@@ -53,6 +53,17 @@ describe('manifest/platform', () => {
     expect(choosePlatformInstance(l, { os: 'linux', architecture: 'amd64' }).digest).to.equal(dg(4));
   });
 
+  it('takes any variant for an architecture given without one, most capable first (--override-arch arm → arm/v7)', () => {
+    expect(wantedPlatforms({ os: 'linux', architecture: 'arm' }).map((p) => p.variant)).to.deep.equal(['', 'v8', 'v7', 'v6', 'v5']);
+    expect(wantedPlatforms({ os: 'linux', architecture: 'amd64' }).map((p) => p.variant)).to.deep.equal(['', 'v1']);
+    const l = list(MediaType.OciIndex, [
+      { os: 'linux', architecture: 'amd64' },
+      { os: 'linux', architecture: 'arm', variant: 'v6' },
+      { os: 'linux', architecture: 'arm', variant: 'v7' },
+    ]);
+    expect(choosePlatformInstance(l, { os: 'linux', architecture: 'arm' }).digest).to.equal(dg(3));
+  });
+
   it('prefers zstd instances in an OCI index and falls back to entries without platform', () => {
     const z = { 'io.github.containers.compression.zstd': 'true' };
     const amd = { os: 'linux', architecture: 'amd64' };

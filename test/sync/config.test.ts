@@ -10,6 +10,24 @@ import { useCleanup } from '../harness/tmp.js';
 describe('sync/config: skopeo sync YAML files', () => {
   const cleanup = useCleanup();
 
+  it('warns of keys it ignores (naming the one a typo was meant to be) and of registries without images', () => {
+    const warnings: string[] = [];
+    const cfg = parseSyncConfig(
+      ['r.io:', '  tls-verify: false', '  imagess:', '    app: []', 'q.io:', '  images:', '    b: []', '  cert_dir: /certs', '  color: red', 'e.io:'].join('\n'),
+      's.yaml',
+      { onWarning: (m) => warnings.push(m) },
+    );
+    // still read as skopeo reads it: unknown keys ignored
+    expect(cfg.map((c) => [c.registry, c.images.length])).to.deep.equal([['r.io', 0], ['q.io', 1], ['e.io', 0]]);
+    expect(warnings).to.deep.equal([
+      's.yaml:3: unknown key "imagess" in registry "r.io" (did you mean "images"?), ignored',
+      's.yaml:1: no images specified for registry "r.io"',
+      's.yaml:8: unknown key "cert_dir" in registry "q.io" (did you mean "cert-dir"?), ignored',
+      's.yaml:9: unknown key "color" in registry "q.io", ignored',
+      's.yaml:10: no images specified for registry "e.io"',
+    ]);
+  });
+
   it('reads every key of skopeo’s format, registries in file order', () => {
     const cfg = parseSyncConfig(
       [

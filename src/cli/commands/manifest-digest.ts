@@ -1,8 +1,7 @@
 import type { CommandSpec } from '../command.js';
 import { write } from '../io.js';
-import { FerryError, ErrorCode } from '../../errors.js';
 import { manifestDigest } from '../../manifest/manifest-digest.js';
-import { readBoundedFile } from '../../util/bounded-read.js';
+import { readNamedFile } from '../../util/bounded-read.js';
 
 const spec: CommandSpec = {
   command: 'manifest-digest MANIFEST',
@@ -10,18 +9,7 @@ const spec: CommandSpec = {
   builder: (y) => y.positional('MANIFEST', { type: 'string', describe: 'path of a manifest file' }),
   async handler(args, cli) {
     const file = String(args['MANIFEST']);
-    let bytes: Buffer;
-    try {
-      bytes = await readBoundedFile(file, { what: `manifest ${file}`, signal: cli.signal });
-    } catch (e) {
-      if (e instanceof FerryError) throw e;
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new FerryError(
-        code === 'ENOENT' ? ErrorCode.NotFound : ErrorCode.Io,
-        `reading manifest ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
-        { cause: e },
-      );
-    }
+    const bytes = await readNamedFile(file, 'manifest', { signal: cli.signal });
     await write(cli.io.stdout, manifestDigest(bytes) + '\n');
   },
 };

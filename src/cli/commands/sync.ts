@@ -151,7 +151,11 @@ const spec: CommandSpec = {
     const { syncImages } = await import('../../sync/sync.js');
     const { createProgressRenderer, formatBytes } = await import('../output/progress.js');
     const select = await selectionFromArgs(args, cli.io.env);
-    const groups = await syncSources(srcKind, source, srcCtx, { signal: cli.signal, select });
+    const groups = await syncSources(srcKind, source, srcCtx, {
+      signal: cli.signal,
+      select,
+      onWarning: (m: string) => void write(cli.io.stderr, `Warning: ${redactCredentials(m)}\n`),
+    });
     const { openSyncTarget } = await import('../../sync/archive-dest.js');
     const { parseSplitSize } = await import('../../transports/shared/split-parts.js');
     const splitSize = args['split-size'] !== undefined ? parseSplitSize(String(args['split-size'])) : undefined;

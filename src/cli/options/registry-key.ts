@@ -12,6 +12,10 @@ export function registryKey(arg: string): { key: string; host: string } {
   }
   if (s === 'docker.io/v1') s = 'docker.io';
   if (!s) throw new FerryError(ErrorCode.Usage, 'registry must not be empty');
+  const transport = /^([a-z][a-z0-9-]*):\/\//.exec(s);
+  if (transport !== null) {
+    throw new FerryError(ErrorCode.InvalidReference, `invalid registry "${arg}": name the registry without "${transport[0]}" (${s.slice(transport[0].length)})`);
+  }
   const slash = s.indexOf('/');
   const host = slash < 0 ? s : s.slice(0, slash);
   const path = slash < 0 ? '' : s.slice(slash + 1);

@@ -15,6 +15,7 @@
  * archive (`in`) carried them, so they are expected at the destination; `buildsOn`: those earlier archives, each
  * identified by the digest of its own index document (the archive itself need not be kept).
  */
+import { lstat, rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FerryError, ErrorCode } from '../../errors.js';
 import type { OpOptions } from '../../types/context.js';
@@ -25,6 +26,7 @@ import { uncompressedTar } from '../shared/uncompressed-tar.js';
 import { indexTar, type TarIndex } from '../../tar/file-index.js';
 import { ioError, isNotFoundError } from '../shared/files.js';
 import { readableArchivePath } from '../shared/split-parts.js';
+import { writeFileAtomic } from '../../util/atomic.js';
 
 /** Name of the document inside the archive. */
 export const ARCHIVE_INDEX_FILE = 'ferry-archive.json';
@@ -149,4 +151,18 @@ export async function readEarlierArchive(path: string, opts: OpOptions & TempOpt
   } finally {
     await temp?.remove().catch(() => {});
   }
+}
+
+/**
+ * After `copy` rewrote an archive that has an index beside it (`PATH.index.json`, written by `sync --dest
+ * oci-archive`): that index is what a later `--since PATH` reads first, so it must say what the archive now carries —
+ * `doc`, the archive's new `ferry-archive.json` — or go when the archive no longer has one. Only a regular file is
+ * replaced or removed; without a side index nothing is written.
+ */
+export async function refreshSideIndex(path: string, doc: Buffer | undefined, opts: OpOptions = {}): Promise<void> {
+  const side = `${path}${SIDE_INDEX_SUFFIX}`;
+  const st = await lstat(side).catch(() => undefined);
+  if (!st?.isFile()) return;
+  if (doc !== undefined) await writeFileAtomic(side, doc, { signal: opts.signal });
+  else await rm(side, { force: true });
 }

@@ -33,6 +33,7 @@ import type { OciArchiveReference } from './reference.js';
 import { packDirectory } from './pack.js';
 import { hasArchiveContent, rewriteArchive } from '../shared/archive-rewrite.js';
 import { archivedBlobSizes, writeMergedLayout, type MergeOptions } from './merge.js';
+import { refreshSideIndex } from './archive-index.js';
 
 /** An ImageDestination writing an OCI archive; see the module comment. */
 export class OciArchiveDestination implements ImageDestination {
@@ -77,8 +78,11 @@ export class OciArchiveDestination implements ImageDestination {
     return { ...info, size };
   }
 
+  /** The archive's new `ferry-archive.json`, once the merge wrote one. */
+  private indexDoc: Buffer | undefined;
+
   private mergeOptions(opts: OpOptions): MergeOptions {
-    return { signal: opts.signal, required: this.reused, archive: this.path };
+    return { signal: opts.signal, required: this.reused, archive: this.path, onIndexDoc: (b) => (this.indexDoc = b) };
   }
 
   putBlob(stream: Readable, info: BlobInfo, opts?: PutBlobOptions): Promise<BlobInfo> {
@@ -134,6 +138,7 @@ export class OciArchiveDestination implements ImageDestination {
         keepOld: this.refName !== '',
         signal: opts.signal,
         tmpDir: this.tmpDir,
+        afterCommit: () => refreshSideIndex(this.path, this.indexDoc, opts),
       });
     } catch (e) {
       throw e instanceof FerryError ? e : ioError(`writing ${this.path}`, e);

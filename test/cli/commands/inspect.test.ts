@@ -151,6 +151,23 @@ describe('cli/commands/inspect (against a real registry, compared with skopeo)',
       expect(bad.stderr).to.contain('linux/amd64');
     });
 
+    it('--override-arch arm without a variant takes the arm/v7 instance, as skopeo does', async () => {
+      const arm = await buildImage(path.join(await cleanup.tempDir('ferry-inspect-arm-'), 'img'), {
+        seed: 31,
+        layers: 1,
+        layerSize: 64,
+        platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm', variant: 'v7' }],
+      });
+      await pushImage(arm, reg(), 'team/arm:1');
+      const r = `docker://${reg().host}/team/arm:1`;
+      const s = await run('skopeo', ['--override-arch', 'arm', 'inspect', '--tls-verify=false', '--config', '--raw', r]);
+      expect(s.code, s.stderr).to.equal(0);
+      const f = await ferry(['--override-arch', 'arm', 'inspect', '--tls-verify=false', '--format', '{{.Architecture}}/{{.Variant}} {{.InstanceDigest}}', r]);
+      expect(f.code, f.stderr).to.equal(0);
+      expect(f.stdout).to.equal(`arm/v7 ${arm.manifests[1]!.digest}\n`);
+      expect((await ferry(['--override-arch', 'arm', 'inspect', '--tls-verify=false', '--config', '--raw', r])).stdout).to.equal(s.stdout);
+    });
+
     it('a platform the list lacks fails in containers/image\'s words, as skopeo prints them', async () => {
       await pushImage(dockerMulti, reg(), 'team/dmulti:1');
       const cases: [string, string[]][] = [
@@ -195,6 +212,16 @@ describe('cli/commands/inspect (against a real registry, compared with skopeo)',
       expect(t.code, t.stderr).to.equal(0);
       // containers/common's template `json` does not escape HTML, unlike the default output
       expect(t.stdout).to.equal(`${multi.digest} amd64 {"a.b":"x<y>&z","team":"ferry"}\n`);
+    });
+
+    it('--format calls time methods on .Created as skopeo does (.Unix, .Format with a Go layout, variables)', async () => {
+      for (const format of ['{{.Created.Unix}} {{.Created.Year}} {{.Created.Weekday}}', '{{.Created.Format "2006-01-02T15:04:05Z07:00 Mon Jan _2 3:04PM"}}', '{{$c := .Created}}{{$c.UTC.Format "Jan 2, 2006"}}']) {
+        const s = await run('skopeo', ['inspect', '--tls-verify=false', '--override-arch', 'amd64', '--format', format, ref()]);
+        expect(s.code, s.stderr).to.equal(0);
+        const f = await ferry(['inspect', '--tls-verify=false', '--override-arch', 'amd64', '--format', format, ref()]);
+        expect(f.code, f.stderr).to.equal(0);
+        expect(f.stdout, format).to.equal(s.stdout);
+      }
     });
 
     it('an unknown tag or repository exits 2 with one line', async () => {

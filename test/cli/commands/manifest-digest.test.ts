@@ -21,4 +21,10 @@ describe('cli/commands/manifest-digest', () => {
     expect(f.code).to.equal(2);
     expect(f.stderr).to.contain('/nonexistent/manifest.json');
   });
+  it('names a directory given instead of a manifest file in one line', async () => {
+    const dir = await cleanup.tempDir('ferry-md-');
+    const f = await ferry(['manifest-digest', dir]);
+    expect(f.code).to.equal(1);
+    expect(f.stderr).to.equal(`Error: reading manifest ${dir}: is a directory, not a file\n`);
+  });
 });

@@ -71,6 +71,25 @@ describe('cli: ferry sync (real registry)', function () {
     for (const t of tags) expect(await remoteDigest('mirror/app', t)).to.equal(images.get(t)!.digest);
   });
 
+  it('two repositories with the same last name never overwrite each other at the destination (without --scoped)', async () => {
+    await pushImage(images.get('v1')!, registry(), 'clash/a/app:1');
+    await pushImage(images.get('v2')!, registry(), 'clash/b/app:1');
+    await pushImage(images.get('v2')!, registry(), 'clash/b/app:2');
+    const r = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--keep-going', '--parallel-images', '1', ...tls, `${host()}/clash/`, `${host()}/clashed`]);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.contain(
+      `Error copying ref docker://${host()}/clash/b/app:1: docker://${host()}/clashed/app:1 is already the destination of docker://${host()}/clash/a/app:1: not replacing it with another image (--scoped keeps the whole source names apart)`,
+    );
+    // the first keeps its place, the tag nothing else claims is copied
+    expect(await remoteDigest('clashed/app', '1')).to.equal(images.get('v1')!.digest);
+    expect(await remoteDigest('clashed/app', '2')).to.equal(images.get('v2')!.digest);
+    // without --keep-going the sync stops there, and writes nothing under the name the two claim
+    const stop = await ferry(['sync', '--src', 'docker', '--dest', 'docker', ...tls, `${host()}/clash/`, `${host()}/clashed2`]);
+    expect(stop.code).to.equal(1);
+    expect(stop.stderr.trimEnd().split('\n').at(-1)).to.contain(`is already the destination of docker://${host()}/clash/a/app:1`);
+    expect(await remoteDigest('clashed2/app', '1')).to.not.equal(images.get('v2')!.digest);
+  });
+
   it('--dest dir writes skopeo’s layout; skopeo and ferry both sync it back (--src dir) with the same digests', async () => {
     const ours = await cleanup.tempDir('cli-sync-ours');
     const theirs = await cleanup.tempDir('cli-sync-theirs');
@@ -199,7 +218,12 @@ describe('cli: ferry sync (real registry)', function () {
     // skopeo walks the YAML's images in Go map order (random from run to run), ferry in file order: compare the
     // lines of each repository, and the summary
     const byRepo = (lines: string[]) => lines.slice(0, -1).sort();
-    const ours = f.stderr.trimEnd().split('\n');
+    const all = f.stderr.trimEnd().split('\n');
+    expect(all.filter((l) => l.startsWith('Warning: '))).to.deep.equal([
+      `Warning: ${yaml}:1: no images specified for registry "x-common"`,
+      `Warning: ${yaml}:7: unknown key "unknown-key" in registry "${host()}", ignored`,
+    ]);
+    const ours = all.filter((l) => !l.startsWith('Warning: '));
     expect(byRepo(ours)).to.deep.equal(byRepo(theirs));
     expect(ours.at(-1)).to.equal(theirs.at(-1));
     expect(ours.slice(0, 3).every((l) => l.includes('/src/app:'))).to.equal(true);
@@ -241,7 +265,7 @@ describe('cli: ferry sync (real registry)', function () {
     expect(u.stderr).to.contain('Invalid values');
   });
 
-  it('malformed yaml: one E_CONFIG line naming the file, line and column; unknown keys are ignored', async () => {
+  it('malformed yaml: one E_CONFIG line naming the file, line and column; unknown keys are ignored with a warning', async () => {
     const dir = await cleanup.tempDir('cli-sync-bad');
     const file = join(dir, 'bad.yaml');
     await writeFile(file, `${host()}:\n  images:\n    src/app: [v1, v2\n`);
@@ -253,9 +277,15 @@ describe('cli: ferry sync (real registry)', function () {
     const typo = join(dir, 'typo.yaml');
     await writeFile(typo, `${host()}:\n  image:\n    src/app: [v1]\n`);
     const t = await ferry(['sync', '--src', 'yaml', '--dest', 'docker', typo, `${host()}/x`]);
-    // a key skopeo does not know is ignored, as skopeo ignores it: here nothing is left to copy
+    // a key skopeo does not know is ignored, as skopeo ignores it: here nothing is left to copy; both warn
     expect(t.code, t.stderr).to.equal(0);
-    expect(t.stderr).to.equal('Synced 0 images from 0 sources\n');
-    expect((await skopeo('sync', '--src', 'yaml', '--dest', 'docker', typo, `${host()}/x`)).stderr).to.contain('Synced 0 images from 0 sources');
+    expect(t.stderr).to.equal(
+      `Warning: ${typo}:2: unknown key "image" in registry "${host()}" (did you mean "images"?), ignored\n` +
+        `Warning: ${typo}:1: no images specified for registry "${host()}"\n` +
+        'Synced 0 images from 0 sources\n',
+    );
+    const theirs = (await skopeo('sync', '--src', 'yaml', '--dest', 'docker', typo, `${host()}/x`)).stderr;
+    expect(theirs).to.contain('Synced 0 images from 0 sources');
+    expect(theirs).to.contain('No images specified for registry');
   });
 });

@@ -65,5 +65,7 @@ describe('cli/options/registry', () => {
     expect(registryKey('quay.io/ns/repo')).to.deep.equal({ key: 'quay.io/ns/repo', host: 'quay.io' });
     expect(() => registryKey('quay.io/ns/repo:tag')).to.throw(/tag or digest/);
     expect(() => registryKey('quay.io/Ns')).to.throw(/invalid repository path/);
+    // an image name's transport is not part of a registry: say so instead of calling it a tag
+    expect(() => registryKey('docker://127.0.0.1:5000')).to.throw('invalid registry "docker://127.0.0.1:5000": name the registry without "docker://" (127.0.0.1:5000)');
   });
 });

@@ -2,7 +2,7 @@
  * Hand-written to accept and reject templates exactly as Go's text/template parser does.
  *
  * Parser for the subset of Go's text/template that `inspect --format` supports: text, `{{pipeline}}`,
- * `{{if}}`/`{{else if}}`/`{{else}}`, `{{range}}` (with `$i, $v :=`), `{{with}}`, `{{end}}`, comments,
+ * `{{$x := pipeline}}`, `{{if}}`/`{{else if}}`/`{{else}}`, `{{range}}` (with `$i, $v :=`), `{{with}}`, `{{end}}`, comments,
  * `{{-`/`-}}` trimming, pipes, parentheses, field chains, variables, string/number/bool literals.
  */
 import { FerryError, ErrorCode } from '../../../errors.js';
@@ -275,7 +275,9 @@ function parseList(parts: (string | Action)[], pos: { i: number }, inBlock: bool
       nodes.push(parseBlock(kw, p.body.slice(kw.length), parts, pos));
     } else {
       if (p.body === '') throw templateError('missing value for command');
-      nodes.push({ t: 'print', pipe: parseActionPipe(p.body, false) });
+      const pipe = parseActionPipe(p.body, true);
+      if (pipe.decl.length > 1) throw templateError('too many declarations in command');
+      nodes.push({ t: 'print', pipe });
     }
   }
   if (inBlock) throw templateError('unexpected EOF: missing {{end}}');

@@ -4,7 +4,8 @@
  * `renderTemplate`: executes a Go text/template subset (see `template-parse.ts`) over the Go-like value model
  * of `go-fmt.ts`. Functions: `json` (compact, no HTML escaping, as containers/common's report package),
  * `index`, `len`, `printf`, `print`, `println`, `eq`, `ne`, `lt`, `le`, `gt`, `ge`, `and`, `or`, `not`,
- * `join`, `lower`, `upper`, `split`.
+ * `join`, `lower`, `upper`, `split`; on a time (`.Created`), the methods of Go's `time.Time` a format uses (`Unix`,
+ * `Year`, `Month`, `Day`, …, `UTC`, `Format "2006-01-02"`).
  */
 import { goMarshal, quoteGo } from '../../../manifest/go-json.js';
 import { GoTime } from '../../../manifest/go-time.js';
@@ -24,6 +25,12 @@ function typeName(v: unknown): string {
 
 function fieldOf(v: unknown, name: string): unknown {
   if (v instanceof Map) return v.has(name) ? v.get(name) : NO_VALUE;
+  if (v instanceof GoTime) {
+    // a method of time.Time called without arguments (`.Created.Unix`); `Format` takes one (see Exec.command)
+    const r = v.method(name);
+    if (r !== undefined) return r;
+    if (name === 'Format') throw templateError(`wrong number of args for Format: want 1 got 0`);
+  }
   if (v instanceof GoNil) {
     if (v.kind === 'map') return NO_VALUE;
     throw templateError(`nil pointer evaluating .${name}`);
@@ -166,8 +173,24 @@ class Exec {
       const args = rest.map((a) => this.arg(a, dot, vars));
       return this.call(head!.name, [...args, ...piped], dot, vars);
     }
-    if (rest.length > 0 || piped.length > 0) throw templateError(`can't give argument to non-function ${describe(head!)}`);
+    if (rest.length > 0 || piped.length > 0) {
+      const format = this.timeFormat(head!, dot, vars);
+      if (format !== undefined) {
+        const args = [...rest.map((a) => this.arg(a, dot, vars)), ...piped];
+        if (args.length !== 1) throw templateError(`wrong number of args for Format: want 1 got ${args.length}`);
+        if (typeof args[0] !== 'string') throw templateError(`wrong type for value; expected string; got ${typeName(args[0])}`);
+        return format.format(args[0]);
+      }
+      throw templateError(`can't give argument to non-function ${describe(head!)}`);
+    }
     return this.arg(head!, dot, vars);
+  }
+
+  /** The time whose `Format` method `a` names (`.Created.Format`, `$t.Format`), if it names one. */
+  private timeFormat(a: Arg, dot: unknown, vars: Vars): GoTime | undefined {
+    if ((a.t !== 'dot' && a.t !== 'var' && a.t !== 'paren') || a.fields.at(-1) !== 'Format') return undefined;
+    const receiver = this.arg({ ...a, fields: a.fields.slice(0, -1) }, dot, vars);
+    return receiver instanceof GoTime ? receiver : undefined;
   }
 
   pipe(p: Pipe, dot: unknown, vars: Vars): unknown {
@@ -183,11 +206,13 @@ class Exec {
       if (n.t === 'text') out.push(n.text);
       else if (n.t === 'print') {
         const v = this.pipe(n.pipe, dot, vars);
-        out.push(goSprint(v));
+        // `{{$x := pipe}}` prints nothing: $x holds the value to the end of the enclosing block (or template)
+        if (n.pipe.decl.length > 0) vars.set(n.pipe.decl[0]!, v);
+        else out.push(goSprint(v));
       } else if (n.t === 'if' || n.t === 'with') {
         const v = this.pipe(n.pipe, dot, vars);
-        if (goTruth(v)) this.run(n.body, n.t === 'with' ? v : dot, vars, out);
-        else this.run(n.alt, dot, vars, out);
+        if (goTruth(v)) this.run(n.body, n.t === 'with' ? v : dot, new Map(vars), out);
+        else this.run(n.alt, dot, new Map(vars), out);
       } else {
         this.range(n, dot, vars, out);
       }

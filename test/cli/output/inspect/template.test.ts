@@ -58,6 +58,36 @@ describe('cli/output/inspect/template', () => {
     expect(renderTemplate('a\\nb{{/* comment */}}\n{{- .Os -}}\n!', data)).to.equal('a\\nblinux!');
   });
 
+  it('calls the methods of a time as Go does: Unix, Year, Month, …, UTC and Format with Go layouts', () => {
+    // Expected output taken from skopeo 1.9.3 running the same templates on images created at these times.
+    const t = { Created: GoTime.parse('2023-07-09T18:05:03.1234506+05:30'), Old: GoTime.parse('0099-12-31T23:59:59Z') };
+    expect(renderTemplate('{{.Created.Unix}} {{.Created.UnixMilli}} {{.Created.YearDay}} {{.Created.Weekday}} {{.Created.UTC}} {{.Created.Nanosecond}}', t)).to.equal(
+      '1688906103 1688906103123 190 Sunday 2023-07-09 12:35:03.1234506 +0000 UTC 123450600',
+    );
+    expect(renderTemplate('{{.Created.Year}}-{{.Created.Month}}-{{.Created.Day}} {{.Created.Hour}}:{{.Created.Minute}}:{{.Created.Second}} {{.Created.IsZero}}', t)).to.equal(
+      '2023-July-9 18:5:3 false',
+    );
+    const layout = 'Mon Jan _2 15:04:05.000 MST 2006 -07:00 Z07:00 PM pm 3 03 .999 ,000 002 __2 06 -07 -0700 Z0700 .000000000 .99 -070000 Z07:00:00';
+    expect(renderTemplate(`{{.Created.Format "${layout}"}}`, t)).to.equal(
+      'Sun Jul  9 18:05:03.123 +0530 2023 +05:30 +05:30 PM pm 6 06 .123 ,123 190 190 23 +05 +0530 +0530 .123450600 .12 +053000 +05:30:00',
+    );
+    expect(renderTemplate(`{{.Old.Format "${layout}"}}`, t)).to.equal(
+      'Thu Dec 31 23:59:59.000 UTC 0099 +00:00 Z PM pm 11 11  ,000 365 365 99 +00 +0000 Z .000000000  +000000 Z',
+    );
+    expect(renderTemplate('{{.Old.Unix}} {{.Created.Format "Monthly Janet 2006"}} {{"2006" | .Created.Format}} {{.Created.UTC.Format "2006-01-02T15:04:05Z07:00"}}', t)).to.equal(
+      '-59011459201 Monthly Janet 2023 2023 2023-07-09T12:35:03Z',
+    );
+    expect(renderTemplate('{{$t := .Created}}{{$t.Format "Jan 2, 2006 at 3:04pm (MST)"}}', t)).to.equal('Jul 9, 2023 at 6:05pm (+0530)');
+    usageError(() => renderTemplate('{{.Created.Format}}', t), /wrong number of args for Format/);
+    usageError(() => renderTemplate('{{.Created.Nope}}', t), /can't evaluate field Nope in type time.Time/);
+  });
+
+  it('declares variables in an action, visible to the end of the enclosing block', () => {
+    expect(renderTemplate('{{$x := .Os}}{{range .Layers}}{{$x}} {{end}}', data)).to.equal('linux linux ');
+    usageError(() => renderTemplate('{{if true}}{{$x := 1}}{{end}}{{$x}}', data), /undefined variable: \$x/);
+    usageError(() => renderTemplate('{{$a, $b := 1}}', data), /too many declarations/);
+  });
+
   it('renders user formats like skopeo: \\n and \\t expanded, trailing newline added', () => {
     expect(renderUserFormat('{{.Os}}\\t{{.Digest}}', data)).to.equal('linux\tsha256:abc\n');
     expect(renderUserFormat('{{.Os}}\\n', data)).to.equal('linux\n');
