@@ -25,6 +25,7 @@ import type { DestinationProbe, ImageSource } from '../types/image.js';
 import type { ImageReference } from '../types/reference.js';
 import { destinationReference, type SyncImage, type SyncOptions } from './sync.js';
 import type { SyncSourceGroup } from './sources.js';
+import { DestinationClaims, clashError } from './claims.js';
 
 /** One image of a plan. */
 export interface PlannedImage extends SyncImage {
@@ -104,6 +105,7 @@ export async function planSync(groups: SyncSourceGroup[], opts: PlanOptions): Pr
   const plan: SyncPlan = { images: [], sources: 0, totals: { copy: 0, skip: 0, failed: 0, blobs: 0, bytes: 0, presentBlobs: 0, mountedBlobs: 0, unknownImages: 0 } };
   /** Blob presence by `scope digest`: counted the first time, never again. */
   const seen = new Map<string, boolean>();
+  const claims = new DestinationClaims();
   let seq = 0;
   const add = async (p: PlannedImage) => {
     plan.images.push(p);
@@ -128,6 +130,13 @@ export async function planSync(groups: SyncSourceGroup[], opts: PlanOptions): Pr
       for (const [i, src] of refs.entries()) {
         const image: SyncImage = { seq: seq++, index: i + 1, count: refs.length, group: group.label, from: src.toString(), to: '' };
         try {
+          const name = destinationReference(src, group, opts).name;
+          const first = claims.claim(name, image.from);
+          if (first !== undefined) {
+            const error = clashError(name, first);
+            await add({ ...image, to: name, action: 'failed', reason: error.message, error });
+            continue;
+          }
           await add(await planImage(image, src, group, opts, seen, plan.totals, signal));
         } catch (e) {
           if (isAbort(e, signal)) throw e;

@@ -20,6 +20,7 @@ import { isReferrerName } from '../copy/referrers.js';
 import { destinationName, type NamingOptions, type SyncDestKind } from './naming.js';
 import { runPipeline } from './scheduler.js';
 import type { SyncSourceGroup } from './sources.js';
+import { DestinationClaims, clashError } from './claims.js';
 import type { SyncTarget } from './archive-dest.js';
 
 /** One image of a sync, as reported to {@link SyncReporter}. */
@@ -165,12 +166,7 @@ export async function syncImages(groups: SyncSourceGroup[], opts: SyncOptions): 
     result.failures.push(f);
   };
 
-  /**
-   * The source each destination name was given to, in source order: two different images must not be written to the
-   * same name (`a/app:1` and `b/app:1` both become `DEST/app:1` without --scoped), or the last copy would silently
-   * replace the first. A name with a digest is the same image whichever source it comes from.
-   */
-  const claimed = new Map<string, string>();
+  const claims = new DestinationClaims();
   const claim = (src: ImageReference, group: SyncSourceGroup): string | undefined => {
     let name: string;
     try {
@@ -178,11 +174,7 @@ export async function syncImages(groups: SyncSourceGroup[], opts: SyncOptions): 
     } catch {
       return undefined; // reported when the image is worked on
     }
-    if (name.includes('@')) return undefined;
-    const from = src.toString();
-    const first = claimed.get(name);
-    if (first === undefined) claimed.set(name, from);
-    return first !== undefined && first !== from ? first : undefined;
+    return claims.claim(name, src.toString());
   };
 
   const produce = async (push: (job: Job) => void, signal: AbortSignal) => {
@@ -247,7 +239,7 @@ export async function syncImages(groups: SyncSourceGroup[], opts: SyncOptions): 
       const d = destinationReference(src, group, opts);
       image.to = d.name;
       if (clashesWith !== undefined) {
-        throw new FerryError(ErrorCode.Refused, `${d.name} is already the destination of ${clashesWith}: not replacing it with another image (--scoped keeps the whole source names apart)`);
+        throw clashError(d.name, clashesWith);
       }
       destRef = d.ref();
     } catch (e) {

@@ -88,6 +88,13 @@ describe('cli: ferry sync (real registry)', function () {
     expect(stop.code).to.equal(1);
     expect(stop.stderr.trimEnd().split('\n').at(-1)).to.contain(`is already the destination of docker://${host()}/clash/a/app:1`);
     expect(await remoteDigest('clashed2/app', '1')).to.not.equal(images.get('v2')!.digest);
+    // the dry run plans the same refusal
+    const plan = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', '--output', 'json', '--keep-going', ...tls, `${host()}/clash/`, `${host()}/clashed3`]);
+    const planned = (JSON.parse(plan.stdout) as { images: Array<{ source: string; destination: string; action: string; reason: string }> }).images;
+    const refused = planned.find((i) => i.source === `docker://${host()}/clash/b/app:1`);
+    expect(refused, plan.stdout).to.deep.include({ action: 'failed', destination: `docker://${host()}/clashed3/app:1` });
+    expect(refused!.reason).to.contain(`is already the destination of docker://${host()}/clash/a/app:1`);
+    expect(planned.filter((i) => i.action === 'copy').map((i) => i.source).sort()).to.deep.equal([`docker://${host()}/clash/a/app:1`, `docker://${host()}/clash/b/app:2`]);
   });
 
   it('--dest dir writes skopeo’s layout; skopeo and ferry both sync it back (--src dir) with the same digests', async () => {
