@@ -9,7 +9,7 @@ import { FerryError, ErrorCode } from '../../errors.js';
 import { MediaType } from '../../manifest/media-types.js';
 import type { OpOptions } from '../../types/context.js';
 import { parseDigest } from '../../util/digest.js';
-import { readWholeFile } from '../shared/files.js';
+import { readWholeFile, requireDirectory } from '../shared/files.js';
 
 /** Name of the layout marker file. */
 export const OCI_LAYOUT_FILE = 'oci-layout';
@@ -95,6 +95,7 @@ export async function readLayoutVersion(dir: string, opts: OpOptions = {}): Prom
     bytes = await readWholeFile(path, `OCI layout marker file`, opts);
   } catch (e) {
     if (e instanceof FerryError && e.code === ErrorCode.NotFound) {
+      await requireDirectory(dir, 'OCI layout'); // a missing directory is named as such
       throw new FerryError(ErrorCode.NotFound, `${dir} is not an OCI image layout: no ${OCI_LAYOUT_FILE} file`, { cause: e });
     }
     throw e;

@@ -71,6 +71,10 @@ describe('transports/oci-layout/delete', function () {
     expect(several.code).to.equal(1);
     expect(several.stderr).to.contain('"x"');
     expect(await refNames(dir)).to.deep.equal(['x', 'y']);
+    // a layout directory that does not exist is named as such (as inspect names it), not as a non-layout
+    const gone = await ferry(['delete', `oci:${dir}-gone:x`]);
+    expect(gone.code).to.equal(2);
+    expect(gone.stderr.trim()).to.equal(`Error: OCI layout: no such directory ${dir}-gone`);
   });
 
   it('dir: refuses to delete, like skopeo', async () => {
