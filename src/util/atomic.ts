@@ -110,8 +110,20 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     await fh?.close().catch(() => {});
     await unlink(temp).catch(() => {});
     forget();
-    throw ioError(`writing ${path}`, e);
+    throw ioError(`writing ${path}`, withoutTempName(e, temp));
   }
+}
+
+/**
+ * An error about the temporary file stated without its name, which the user never gave and which no longer exists:
+ * `no such directory DIR` when the directory is missing, else Node's text without its `, open '…tmp-…'` tail.
+ */
+function withoutTempName(e: unknown, temp: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (!(e instanceof Error) || err.path !== temp) return e;
+  const dir = dirname(temp);
+  const message = err.code === 'ENOENT' || err.code === 'ENOTDIR' ? `no such directory ${dir}` : err.message.replace(`, ${err.syscall ?? ''} '${temp}'`, ` (in ${dir})`);
+  return Object.assign(new Error(message, { cause: e }), { code: err.code });
 }
 
 function unlinkQuiet(p: string): void {
@@ -191,7 +203,7 @@ export class AtomicFileSink {
       });
     } catch (e) {
       stream.destroy();
-      throw ioError(what, e);
+      throw ioError(what, withoutTempName(e, temp));
     }
     return new AtomicFileSink(stream, temp, finalPath, opts);
   }

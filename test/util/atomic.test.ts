@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -27,6 +27,14 @@ describe('util/atomic', () => {
     let err: unknown;
     await writeFileAtomic(join(dir, 'missing', 'x'), 'x').catch((e) => (err = e));
     expect((err as FerryError).code).to.equal(ErrorCode.Io);
+    // the message names what the caller gave, not the temporary file
+    expect((err as FerryError).message).to.equal(`writing ${join(dir, 'missing', 'x')}: no such directory ${join(dir, 'missing')}`);
+    // a parent that is a file
+    await writeFile(join(dir, 'file'), '');
+    err = undefined;
+    await writeFileAtomic(join(dir, 'file', 'x'), 'x').catch((e) => (err = e));
+    expect((err as FerryError).message).to.equal(`writing ${join(dir, 'file', 'x')}: no such directory ${join(dir, 'file')}`);
+    await rm(join(dir, 'file'));
     const ac = new AbortController();
     ac.abort();
     err = undefined;
@@ -107,5 +115,6 @@ describe('util/atomic', () => {
     let err: unknown;
     await AtomicFileSink.open(join(dir, 'nope', 'x')).catch((e) => (err = e));
     expect((err as FerryError).code).to.equal(ErrorCode.Io);
+    expect((err as FerryError).message).to.equal(`writing ${join(dir, 'nope', 'x')}: no such directory ${join(dir, 'nope')}`);
   });
 });
