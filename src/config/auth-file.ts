@@ -2,7 +2,7 @@
  * Credentials files: containers-auth.json(5) and Docker's config.json. Search order, key specificity, atomic writes.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, chmod } from 'node:fs/promises';
+import { mkdir, open, rename, rm, chmod, lstat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, basename } from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
@@ -283,7 +283,27 @@ export async function lookupCredentials(registry: string, repository: string, ct
   return (await lookupCredentialsDetailed(registry, repository, ctx)).credentials;
 }
 
+/**
+ * Refuses to edit an auth file that is not a regular file: a symbolic link would be replaced by the rename (or, read
+ * through, lend its target's contents), a device or a FIFO would be replaced (`--authfile /dev/null`), and a FIFO's
+ * read would wait for a writer. A missing file is fine.
+ */
+async function checkEditable(file: string): Promise<void> {
+  let st;
+  try {
+    st = await lstat(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    throw new FerryError(ErrorCode.Config, `auth file ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  if (st.isFile()) return;
+  const kind = st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'a directory' : 'not a regular file';
+  throw new FerryError(ErrorCode.Config, `auth file ${file} is ${kind}: refusing to replace it`);
+}
+
 async function readForUpdate(file: string): Promise<AuthFileContents> {
+  await checkEditable(file);
   const c = await readAuthFile({ path: file, legacy: false });
   return c ?? {};
 }
@@ -306,9 +326,11 @@ async function writeAtomically(file: string, contents: AuthFileContents): Promis
       await fh.close();
     }
     await chmod(tmp, 0o600);
+    await checkEditable(file);
     await rename(tmp, file);
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => undefined);
+    if (e instanceof FerryError) throw e;
     throw new FerryError(ErrorCode.Io, `writing auth file ${file}: ${(e as Error).message}`, { cause: e });
   }
 }
@@ -439,6 +461,7 @@ export async function removeAllCredentials(file: string, helpers: string[] = [AU
 }
 
 async function removeAllFromFile(file: string): Promise<void> {
+  await checkEditable(file);
   const c = await readAuthFile({ path: file, legacy: false });
   if (!c) return;
   if (typeof c.credHelpers === 'object' && c.credHelpers !== null) {

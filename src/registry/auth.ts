@@ -10,6 +10,7 @@ import { parseChallenges, type Challenge } from './challenge.js';
 import { parseErrorBody, registryText, responseError } from './errors.js';
 import { readBody, readErrorText, type HttpResponse, type PooledToken } from './http.js';
 import { createHash } from 'node:crypto';
+import { registerSecret } from '../util/redact.js';
 
 /** Sends a request to a token realm (any origin). */
 export type TokenSender = (req: {
@@ -21,6 +22,15 @@ export type TokenSender = (req: {
 }) => Promise<HttpResponse>;
 
 type CachedToken = PooledToken;
+
+/** Registers every form of `c` that goes on the wire as a secret no message may show (see `registerSecret`). */
+function registerCredentials(c: Credentials | undefined): void {
+  if (!c) return;
+  registerSecret(c.password);
+  registerSecret(c.password && encodeURIComponent(c.password));
+  registerSecret(c.identityToken);
+  registerSecret(Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64'));
+}
 
 /** Minimum token lifetime assumed when the server says less or nothing (seconds), as the token spec suggests. */
 const MIN_TOKEN_LIFETIME = 60;
@@ -79,9 +89,12 @@ export class Authenticator {
   }
 
   private credentialsLookup(): Promise<CredentialsLookup> {
+    registerSecret(this.ctx.registryToken);
     if (this.ctx.noCreds || this.ctx.registryToken) return Promise.resolve({});
-    if (this.ctx.credentials) return Promise.resolve({ credentials: { ...this.ctx.credentials } });
-    this.lookup ??= lookupCredentialsDetailed(this.host, this.repository, this.ctx);
+    this.lookup ??= (this.ctx.credentials ? Promise.resolve({ credentials: { ...this.ctx.credentials } }) : lookupCredentialsDetailed(this.host, this.repository, this.ctx)).then((l) => {
+      registerCredentials(l.credentials);
+      return l;
+    });
     return this.lookup;
   }
 
@@ -250,6 +263,7 @@ export class Authenticator {
     }
     const token = typeof j.token === 'string' && j.token ? j.token : typeof j.access_token === 'string' ? j.access_token : '';
     if (!token) throw new FerryError(ErrorCode.Registry, `${what}: the token server answered no token`);
+    registerSecret(token);
     const lifetime = Math.max(MIN_TOKEN_LIFETIME, typeof j.expires_in === 'number' ? j.expires_in : 0);
     const issued = typeof j.issued_at === 'string' ? Date.parse(j.issued_at) : NaN;
     const start = Number.isNaN(issued) || issued > Date.now() ? Date.now() : issued;

@@ -444,10 +444,16 @@ export class RegistryClient {
   async request(req: ClientRequest): Promise<HttpResponse> {
     const ep = await this.primary(req);
     let path = req.path;
-    if (/^https?:\/\//.test(path)) {
-      const u = new URL(path);
+    if (/^[A-Za-z][A-Za-z0-9+.-]*:|^[/\\]{2}/.test(path)) {
+      // a full URL, or a network-path reference (`//host/x`, as a `Link` header may hold): it must stay on this origin
       const origin = await ep.origin(req);
-      if (u.origin !== origin.origin) throw new FerryError(ErrorCode.Registry, `${this.what(ep)}: the registry pointed to another host (${u.host})`);
+      let u: URL;
+      try {
+        u = new URL(path, origin);
+      } catch {
+        throw new FerryError(ErrorCode.Registry, `${this.what(ep)}: the registry pointed to an invalid URL`);
+      }
+      if (u.origin !== origin.origin) throw new FerryError(ErrorCode.Registry, `${this.what(ep)}: the registry pointed to another host (${u.host || u.protocol})`);
       path = u.pathname + u.search;
     } else if (!path.startsWith('/')) path = `/v2/${ep.spec.repository}/${path}`;
     return ep.request({

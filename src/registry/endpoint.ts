@@ -214,6 +214,20 @@ export class Endpoint {
   }
 
   /**
+   * The URL of `req.path` on the registry's own origin. The path is appended to the origin, never resolved as a
+   * reference: `//other.host/x` (or `/\\other.host/x`), which a hostile registry can put in a `Link` or `Location`,
+   * would otherwise name another host and take this registry's `Authorization` there.
+   */
+  private resolve(req: EndpointRequest): URL {
+    const base = this.base!;
+    const url = req.path.startsWith('/') ? new URL(base.origin + req.path) : undefined;
+    if (!url || url.origin !== base.origin) {
+      throw new FerryError(ErrorCode.Registry, `${req.what}: refusing a request path outside the registry (${JSON.stringify(req.path.slice(0, 64).split('?')[0])})`);
+    }
+    return url;
+  }
+
+  /**
    * Sends an authenticated request: pings first, answers 401 challenges (new challenge, wider scope, stale token),
    * retries transient failures (network, 429, 502–504, and 500 to a GET or HEAD), and returns any other answer for the caller to judge.
    * A final 401 is thrown as E_UNAUTHORIZED.
@@ -240,7 +254,7 @@ export class Endpoint {
         try {
           res = await send(
             agent,
-            { method: req.method, url: new URL(req.path, this.base), headers, body: req.body, signal: req.signal, followRedirects: req.followRedirects, limits: this.ctx },
+            { method: req.method, url: this.resolve(req), headers, body: req.body, signal: req.signal, followRedirects: req.followRedirects, limits: this.ctx },
             (u) => this.agentForForeign(u),
           );
         } catch (e) {

@@ -43,6 +43,11 @@ const MAX_META_SIZE = 1 << 20;
 /** Longest chain of links followed by {@link TarIndex.resolve}. */
 const MAX_LINK_HOPS = 32;
 
+/** A name from the archive as a message shows it: quoted, and cut short (a PAX or GNU name may be a megabyte long). */
+function shown(name: string): string {
+  return JSON.stringify(name.length > 256 ? `${name.slice(0, 256)}…` : name);
+}
+
 function hostile(what: string, why: string): FerryError {
   return new FerryError(ErrorCode.HostileArchive, `${what}: refusing hostile archive: ${why}`);
 }
@@ -58,9 +63,9 @@ function invalidArchive(what: string, why: string): FerryError {
  */
 export function cleanEntryName(raw: string, what: string): string {
   const refuse = (problem: 'absolute' | 'dotdot' | 'nul') =>
-    hostile(what, problem === 'nul' ? `entry name ${JSON.stringify(raw)} contains a NUL byte`
-      : problem === 'absolute' ? `entry ${JSON.stringify(raw)} has an absolute path`
-      : `entry ${JSON.stringify(raw)} contains a ".." component`);
+    hostile(what, problem === 'nul' ? `entry name ${shown(raw)} contains a NUL byte`
+      : problem === 'absolute' ? `entry ${shown(raw)} has an absolute path`
+      : `entry ${shown(raw)} contains a ".." component`);
   if (raw.includes('\0')) throw refuse('nul');
   // Archives may come from Windows: refuse its absolute and `..` forms too.
   if (/^[A-Za-z]:[\\/]/.test(raw) || raw.startsWith('\\')) throw refuse('absolute');
@@ -74,10 +79,10 @@ export function cleanEntryName(raw: string, what: string): string {
  */
 function linkTarget(entry: TarEntry, what: string): string {
   const lp = entry.linkpath ?? '';
-  if (lp.startsWith('/')) throw hostile(what, `link ${JSON.stringify(entry.name)} points to the absolute path ${JSON.stringify(lp)}`);
+  if (lp.startsWith('/')) throw hostile(what, `link ${shown(entry.name)} points to the absolute path ${shown(lp)}`);
   const joined = entry.kind === 'symlink' ? posix.join(posix.dirname(entry.name), lp) : posix.normalize(lp);
   if (joined === '..' || joined.startsWith('../')) {
-    throw hostile(what, `link ${JSON.stringify(entry.name)} -> ${JSON.stringify(lp)} points outside the archive`);
+    throw hostile(what, `link ${shown(entry.name)} -> ${shown(lp)} points outside the archive`);
   }
   return joined === '.' ? '' : joined.replace(/\/+$/, '');
 }
@@ -114,7 +119,7 @@ export class TarIndex {
       if (e.kind !== 'symlink' && e.kind !== 'hardlink') return undefined;
       current = linkTarget(e, this.what);
     }
-    throw hostile(this.what, `too many levels of links at ${JSON.stringify(name)}`);
+    throw hostile(this.what, `too many levels of links at ${shown(name)}`);
   }
 
   /**
@@ -242,7 +247,7 @@ export async function indexTar(path: string, what: string, opts: OpOptions = {})
       const kind = kindOf(h.flag);
       const name = cleanEntryName(rawName, what);
       if (next > fileSize || dataOffset + size > fileSize) {
-        throw invalidArchive(what, `truncated archive: ${JSON.stringify(rawName)} ends past the end of the file`);
+        throw invalidArchive(what, `truncated archive: ${shown(rawName)} ends past the end of the file`);
       }
       const entry: TarEntry = { name, kind, offset: dataOffset, size: kind === 'file' ? size : 0, mode: h.mode };
       if (kind === 'symlink' || kind === 'hardlink') {

@@ -14,6 +14,9 @@ export const BLOCK = 512;
 /** Type flags of extension headers: they describe the next entry and are not entries themselves. */
 export const EXTENSION_FLAGS: ReadonlySet<string> = new Set(['x', 'g', 'L', 'K']);
 
+/** Most bytes of extension headers (`x`, `g`, `L`, `K`) accepted before one entry. */
+export const MAX_PENDING_EXTENSIONS = 16 << 20;
+
 /** The fields of one header block, before PAX and GNU extensions are applied. */
 export interface HeaderBlock {
   /** The type flag, one character (`'0'`, `'5'`, `'x'`, …; `'\0'` for old regular files). */
@@ -129,28 +132,55 @@ export class PendingExtensions {
   private pax = new Map<string, Buffer>();
   private longName: string | undefined;
   private longLink: string | undefined;
+  /** Bytes of extension bodies taken in so far: a hostile archive could chain extension headers without end. */
+  private bytes = 0;
 
-  /** Takes in the body of an extension header of type `flag` (one of {@link EXTENSION_FLAGS}). */
+  /**
+   * Takes in the body of an extension header of type `flag` (one of {@link EXTENSION_FLAGS}).
+   * @throws `fail(…)` once the extensions before one entry exceed {@link MAX_PENDING_EXTENSIONS} bytes.
+   */
   add(flag: string, body: Buffer, fail: HeaderFail): void {
+    this.bytes += body.length;
+    if (this.bytes > MAX_PENDING_EXTENSIONS) throw fail(`extension headers of more than ${MAX_PENDING_EXTENSIONS} bytes before one entry`);
     if (flag === 'x') this.pax = new Map([...this.pax, ...parsePax(body, fail)]);
     else if (flag === 'L') this.longName = cstring(body, 0, body.length).toString('utf8');
     else if (flag === 'K') this.longLink = cstring(body, 0, body.length).toString('utf8');
   }
 
+  /** A PAX record, undefined when absent or empty (Go's archive/tar ignores empty records). */
+  private record(key: string): Buffer | undefined {
+    const v = this.pax.get(key);
+    return v === undefined || v.length === 0 ? undefined : v;
+  }
+
   /** The entry's name. */
   name(h: HeaderBlock): string {
-    return this.pax.get('path')?.toString('utf8') ?? this.longName ?? h.name;
+    return this.record('path')?.toString('utf8') ?? this.longName ?? h.name;
   }
 
   /** The entry's link target. */
   linkname(h: HeaderBlock): string {
-    return this.pax.get('linkpath')?.toString('utf8') ?? this.longLink ?? h.linkname;
+    return this.record('linkpath')?.toString('utf8') ?? this.longLink ?? h.linkname;
   }
 
-  /** A numeric PAX record (`size`, `uid`, `gid`, `mtime`) as a number (NaN if malformed), or `fallback`. */
+  /**
+   * A numeric PAX record (`size`, `uid`, `gid`: decimal integers; `mtime`: decimal seconds, maybe fractional) as a
+   * number, NaN if malformed (`0x10`, `1e3`, spaces: what Go's strconv refuses), or `fallback` when absent.
+   */
   number(key: 'size' | 'uid' | 'gid' | 'mtime', fallback: number): number {
-    const v = this.pax.get(key);
-    return v === undefined ? fallback : Number(v.toString());
+    const v = this.record(key)?.toString('latin1');
+    if (v === undefined) return fallback;
+    const ok = key === 'mtime' ? /^-?\d+(\.\d+)?$/.test(v) : /^[+-]?\d+$/.test(v);
+    return ok ? Number(v) : NaN;
+  }
+
+  /**
+   * Whether the PAX records describe a GNU sparse file (`GNU.sparse.*`, formats 0.x and 1.0): its data is then a sparse
+   * map followed by the non-hole parts, not the file's content.
+   */
+  sparse(): boolean {
+    for (const k of this.pax.keys()) if (k.startsWith('GNU.sparse.')) return true;
+    return false;
   }
 
   /** Extended attributes from `SCHILY.xattr.*` records. */

@@ -73,6 +73,8 @@ export class TarReader {
       const type = TYPES[flag];
       if (type === undefined) throw new FerryError(ErrorCode.Unsupported, `layer tar: unsupported entry type "${flag}"`);
       const b = decodeHeader(h, hostile);
+      // Go's archive/tar expands sparse files; their data read as content would be the sparse map, not the file
+      if (ext.sparse()) throw new FerryError(ErrorCode.Unsupported, `layer tar: ${JSON.stringify(ext.name(b).slice(0, 256))} is a GNU sparse file (PAX), which is not supported`);
       const entry: TarEntry = {
         name: ext.name(b),
         type,
@@ -87,6 +89,8 @@ export class TarReader {
         xattrs: ext.xattrs(),
       };
       if (!Number.isSafeInteger(entry.size) || entry.size < 0) throw hostile(`bad size for ${entry.name}`);
+      if (!Number.isSafeInteger(entry.uid) || entry.uid < 0 || !Number.isSafeInteger(entry.gid) || entry.gid < 0) throw hostile(`bad owner for ${entry.name}`);
+      if (!Number.isFinite(entry.mtime)) throw hostile(`bad modification time for ${entry.name}`);
       if (entry.type !== 'file') entry.size = 0; // header-only types, as Go's archive/tar reads them
       return { entry, raw: Buffer.concat(raw) };
     }

@@ -26,8 +26,26 @@ export function hasCredentials(text: string): boolean {
   return redactCredentials(text) !== text;
 }
 
-/** `text` with the user information of every image name or URL in it replaced by {@link REDACTED}. */
+/** The secrets this process uses (see {@link registerSecret}), longest first. */
+let secrets: string[] = [];
+
+/**
+ * Registers a secret this process sends somewhere (a password, its `Basic` value, a bearer or identity token):
+ * {@link redactCredentials} then replaces it wherever it appears, so that no message shows it, whoever echoed it (a
+ * hostile registry or token server may put the `Authorization` it received into its error message). Values shorter
+ * than 4 characters are not registered: replacing them would garble messages more than they could reveal.
+ */
+export function registerSecret(secret: string | undefined): void {
+  if (!secret || secret.length < 4 || secrets.includes(secret)) return;
+  secrets = [...secrets, secret].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * `text` with every registered secret ({@link registerSecret}) and the user information of every image name or URL
+ * in it replaced by {@link REDACTED}.
+ */
 export function redactCredentials(text: string): string {
+  for (const s of secrets) if (text.includes(s)) text = text.split(s).join(REDACTED);
   if (!text.includes('@')) return text;
   return text.replace(WORD, redactWord);
 }

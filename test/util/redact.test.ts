@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { redactCredentials } from '../../src/util/redact.js';
+import { redactCredentials, registerSecret } from '../../src/util/redact.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 
@@ -34,5 +34,14 @@ describe('util/redact', () => {
     ]) {
       expect(redactCredentials(s), s).to.equal(s);
     }
+  });
+
+  it('replaces every registered secret wherever it appears, the longest first; ignores very short ones', () => {
+    registerSecret('redact-test-Pa55');
+    registerSecret('redact-test-Pa55-longer');
+    registerSecret('abc');
+    registerSecret(undefined);
+    expect(redactCredentials('unauthorized: you sent redact-test-Pa55-longer and redact-test-Pa55 (abc)')).to.equal('unauthorized: you sent *** and *** (abc)');
+    expect(redactCredentials('nothing secret here')).to.equal('nothing secret here');
   });
 });

@@ -2,6 +2,7 @@ import type { CommandSpec } from '../command.js';
 import { write } from '../io.js';
 import { registryFlags, retryFlags, contextFromArgs } from '../options/registry.js';
 import { FerryError, ErrorCode } from '../../errors.js';
+import { redactCredentials } from '../../util/redact.js';
 
 const spec: CommandSpec = {
   command: 'delete IMAGE-NAME',
@@ -24,7 +25,7 @@ const spec: CommandSpec = {
     if (tagOnly && !ref.canDeleteTagOnly) throw new FerryError(ErrorCode.Usage, `--tag-only is only supported for docker:// references, not ${ref.transport.name}:`);
     const warnings: string[] = [];
     await ref.deleteImage(ctx, { signal: cli.signal, ...(tagOnly ? { tagOnly } : {}), onWarning: (m) => warnings.push(m) });
-    for (const w of warnings) await write(cli.io.stderr, `Warning: ${w}\n`);
+    for (const w of warnings) await write(cli.io.stderr, `Warning: ${redactCredentials(w)}\n`);
   },
 };
 export default spec;

@@ -7,13 +7,17 @@
  */
 import { FerryError, ErrorCode } from '../../errors.js';
 import { type DockerName, parseNormalizedName, fullString } from '../../reference/name.js';
+import { MAX_JSON_BYTES } from '../../util/bounded-read.js';
 
 /** Name of the image list inside the archive. */
 export const MANIFEST_FILE = 'manifest.json';
 /** Name of the legacy repositories file. */
 export const REPOSITORIES_FILE = 'repositories';
-/** Largest `manifest.json` / config accepted (like containers/image's iolimits). */
-export const MAX_JSON_SIZE = 50 * 1024 * 1024;
+/**
+ * Largest `manifest.json` / config accepted: 4 MiB, the bound of every JSON document ferry reads (containers/image
+ * reads configs up to 4 MiB too, and `manifest.json` up to 1 MiB only).
+ */
+export const MAX_JSON_SIZE = MAX_JSON_BYTES;
 
 /** One image of `manifest.json`. */
 export interface ManifestItem {
@@ -64,9 +68,13 @@ export interface ArchiveSelector {
   sourceIndex?: number;
 }
 
-/** `"a:1", "b:2"` / `@1 (untagged)` list of the images, for error messages. */
+/** Most names {@link describeItems} lists (a hostile manifest.json may hold millions). */
+const MAX_DESCRIBED = 20;
+
+/** `"a:1", "b:2"` / `@1 (untagged)` list of the images, for error messages; at most 20 names, each cut at 200 characters. */
 export function describeItems(items: ManifestItem[]): string {
-  return items.map((it, i) => (it.RepoTags.length > 0 ? it.RepoTags.map((t) => JSON.stringify(t)).join(', ') : `@${i} (untagged)`)).join(', ');
+  const names = items.flatMap((it, i) => (it.RepoTags.length > 0 ? it.RepoTags.map((t) => JSON.stringify(t.length > 200 ? `${t.slice(0, 200)}…` : t)) : [`@${i} (untagged)`]));
+  return names.length > MAX_DESCRIBED ? `${names.slice(0, MAX_DESCRIBED).join(', ')} and ${names.length - MAX_DESCRIBED} more` : names.join(', ');
 }
 
 /** The normalized full form of a RepoTags entry, or undefined if it does not parse. */

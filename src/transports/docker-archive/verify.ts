@@ -49,12 +49,13 @@ export async function verifyDockerTar(tar: TarIndex, archive: string, opts: OpOp
     let r = checked.get(key);
     if (!r) {
       const e = entry;
+      if (keep && e.size > MAX_JSON_SIZE) return Promise.resolve({ digest: expected ?? '', size: e.size, problem: `${path} is larger than ${MAX_JSON_SIZE} bytes` });
       r = (async (): Promise<Checked> => {
         const verify = new VerifyingStream({ digest: expected && isDigest(expected) ? expected : undefined, size: e.size, what: path });
         const chunks: Buffer[] = [];
         const sink = new Writable({
           write(chunk: Buffer, _enc, cb) {
-            if (keep && e.size <= MAX_JSON_SIZE) chunks.push(chunk);
+            if (keep) chunks.push(chunk);
             cb();
           },
         });

@@ -73,6 +73,7 @@ export function openDest(name: string): Promise<ImageDestination> {
 export type HandEntry =
   | { name: string; data: Buffer | string }
   | { name: string; symlink: string }
+  | { name: string; directory: true }
   | { name: string; fromFile: string; size: number };
 
 /** Writes a tar with exactly these entries (names unchecked, so hostile ones can be made). */
@@ -81,6 +82,7 @@ export async function writeTar(path: string, entries: HandEntry[]): Promise<void
   const w = new TarWriter(out);
   for (const e of entries) {
     if ('symlink' in e) await w.addSymlink(e.name, e.symlink);
+    else if ('directory' in e) await w.addDirectory(e.name);
     else if ('fromFile' in e) await w.addFile(e.name, e.size, createReadStream(e.fromFile));
     else {
       const b = Buffer.from(e.data);
