@@ -113,7 +113,7 @@ export function selectItem(items: ManifestItem[], sel: ArchiveSelector, where: s
   if (items.length > 1) {
     throw new FerryError(
       ErrorCode.InvalidReference,
-      `docker archive ${where} holds ${items.length} images, choose one with docker-archive:PATH:NAME:TAG or docker-archive:PATH:@N: ${describeItems(items)}`,
+      `docker archive ${where} holds ${items.length} images, choose one by name (docker-archive:PATH:NAME:TAG) or by position from 0 (docker-archive:PATH:@0): ${describeItems(items)}`,
     );
   }
   return { item: items[0]!, index: 0 };

@@ -241,7 +241,7 @@ export function selectDescriptor(index: OciIndex, sel: ImageSelector, where: str
   if (manifests.length > 1) {
     throw new FerryError(
       ErrorCode.InvalidReference,
-      `${at} holds ${manifests.length} images, choose one with ${kind.transport}:PATH:NAME or ${kind.transport}:PATH:@N: ${describeImages(index)}`,
+      `${at} holds ${manifests.length} images, choose one by name (${kind.transport}:PATH:NAME) or by position from 0 (${kind.transport}:PATH:@0): ${describeImages(index)}`,
     );
   }
   return { descriptor: manifests[0]!, position: 0 };

@@ -8,6 +8,7 @@ import { ErrorCode } from '../../../src/errors.js';
 import { MediaType } from '../../../src/manifest/media-types.js';
 import { listArchiveTags } from '../../../src/transports/docker-archive/tags.js';
 import { parseImageName } from '../../../src/transports/registry.js';
+import { redactCredentials } from '../../../src/util/redact.js';
 import type { ImageSource } from '../../../src/types/image.js';
 import { buildImage, type BuiltImage } from '../../harness/images.js';
 import { runOk } from '../../harness/procs.js';
@@ -146,6 +147,8 @@ describe('transports/docker-archive/source', function () {
     const none = await rejection(open(`docker-archive:${multi}`));
     expect(none.code).to.equal(ErrorCode.InvalidReference);
     expect(none.message).to.contain('holds 2 images').and.contain('quay.io/a/b:v2');
+    // the hint survives the credential scrub every printed line goes through (`PATH:@N:` was taken for user:pass@host)
+    expect(redactCredentials(none.message)).to.equal(none.message).and.contain('(docker-archive:PATH:@0)');
     expect((await rejection(open(`docker-archive:${multi}:@2`))).code).to.equal(ErrorCode.NotFound);
     expect((await rejection(open(`docker-archive:${multi}:busybox:other`))).code).to.equal(ErrorCode.NotFound);
   });

@@ -70,6 +70,8 @@ describe('transports/oci-layout/delete', function () {
     const several = await ferry(['delete', `oci:${dir}`]);
     expect(several.code).to.equal(1);
     expect(several.stderr).to.contain('"x"');
+    // printed as written: the hint is not mistaken for credentials by the scrub of printed lines
+    expect(several.stderr).to.contain('or by position from 0 (oci:PATH:@0): ').and.not.contain('***');
     expect(await refNames(dir)).to.deep.equal(['x', 'y']);
     // a layout directory that does not exist is named as such (as inspect names it), not as a non-layout
     const gone = await ferry(['delete', `oci:${dir}-gone:x`]);
