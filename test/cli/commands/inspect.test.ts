@@ -224,6 +224,43 @@ describe('cli/commands/inspect (against a real registry, compared with skopeo)',
       }
     });
 
+    it('--format: variables declared in if/with/range pipelines and assigned with =, scoped to their block, as skopeo', async () => {
+      const formats = [
+        '{{$x := .Os}}{{if true}}{{$x = "in"}}{{end}}{{$x}}',
+        '{{$x := .Os}}{{if true}}{{$x := "in"}}{{$x}}{{end}}/{{$x}}',
+        '{{$n := 0}}{{range .Layers}}{{$n = len .}}{{end}}{{$n}}',
+        '{{$last := ""}}{{range $i, $l := .Layers}}{{$last = $i}}{{end}}{{$last}}',
+        '{{if $a := .Os}}{{$a}}{{else}}no{{end}}|{{with $a := .Architecture}}{{$a}}-{{.}}{{end}}|{{with $a := .Name}}x{{else}}[{{$a}}]{{end}}',
+        '{{if false}}{{else if $b := .Os}}{{$b}}{{end}}|{{range $e := .Layers}}{{$e}};{{end}}',
+        '{{$i := 9}}{{$e := 0}}{{range $i, $e = .Layers}}{{end}}{{$i}}',
+        '{{$x := 1}}{{range .Layers}}{{$x := 5}}{{$x = 6}}{{end}}{{$x}}|{{$x := "a"}}{{if $x = "b"}}{{$x}}{{end}}{{$x}}',
+        '{{range $e := .RepoTags}}x{{else}}[{{$e}}]{{end}}|{{$ = 1}}{{$}}',
+      ];
+      for (const format of formats) {
+        const args = ['inspect', '--tls-verify=false', '--no-tags', '--override-arch', 'amd64', '--format', format, ref()];
+        const s = await run('skopeo', args);
+        expect(s.code, s.stderr).to.equal(0);
+        const f = await ferry(args);
+        expect(f.code, f.stderr).to.equal(0);
+        expect(f.stdout, format).to.equal(s.stdout);
+      }
+      // what Go refuses when it parses the template: a variable outside its block, an `=` against a name
+      for (const [format, said] of [
+        ['{{if true}}{{$z := 1}}{{end}}{{$z}}', 'undefined variable "$z"'],
+        ['{{if false}}{{$q}}{{end}}', 'undefined variable "$q"'],
+        ['{{if $a, $b := 1}}{{end}}', 'too many declarations in if'],
+        ['{{$x := 1}}{{$x=3}}', "bad character U+003D '='"],
+      ]) {
+        const args = ['inspect', '--tls-verify=false', '--no-tags', '--format', format!, ref()];
+        const s = await run('skopeo', args);
+        expect(s.code, format).to.equal(1);
+        expect(s.stderr, format).to.contain(said!.replace(/"/g, '\\"'));
+        const f = await ferry(args);
+        expect(f.code, format).to.equal(1);
+        expect(f.stderr, format).to.equal(`Error: template: ${said}\n`);
+      }
+    });
+
     it('an unknown tag or repository exits 2 with one line', async () => {
       for (const r of [`docker://${reg().host}/team/multi:nope`, `docker://${reg().host}/team/absent:1`]) {
         const f = await ferry(['inspect', '--tls-verify=false', r]);

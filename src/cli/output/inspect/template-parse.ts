@@ -2,8 +2,10 @@
  * Hand-written to accept and reject templates exactly as Go's text/template parser does.
  *
  * Parser for the subset of Go's text/template that `inspect --format` supports: text, `{{pipeline}}`,
- * `{{$x := pipeline}}`, `{{if}}`/`{{else if}}`/`{{else}}`, `{{range}}` (with `$i, $v :=`), `{{with}}`, `{{end}}`, comments,
- * `{{-`/`-}}` trimming, pipes, parentheses, field chains, variables, string/number/bool literals.
+ * `{{$x := pipeline}}` and `{{$x = pipeline}}` (also in `if`, `with` and `range`, where `range` takes `$i, $v`),
+ * `{{if}}`/`{{else if}}`/`{{else}}`, `{{range}}`, `{{with}}`, `{{end}}`, comments, `{{-`/`-}}` trimming, pipes,
+ * parentheses, field chains, variables, string/number/bool literals. As Go's parser, it refuses a variable used
+ * where no declaration (or assignment) of it precedes it in the same or an enclosing block.
  */
 import { FerryError, ErrorCode } from '../../../errors.js';
 
@@ -17,9 +19,10 @@ export type Arg =
 
 /** A command: its first word is a function (then the rest are its arguments) or a single operand. */
 export type Command = Arg[];
-/** `cmd | cmd | …` with optional variable declarations (`$k, $v :=`). */
+/** `cmd | cmd | …` with optional variable declarations (`$k, $v :=`) or assignments (`$k, $v =`; `assign` set). */
 export interface Pipe {
   decl: string[];
+  assign?: boolean;
   cmds: Command[];
 }
 
@@ -97,7 +100,7 @@ type Tok =
   | { k: 'var'; v: string }
   | { k: 'str' | 'ident'; v: string }
   | { k: 'num'; v: number }
-  | { k: '(' | ')' | '|' | ',' | ':=' };
+  | { k: '(' | ')' | '|' | ',' | ':=' | '=' };
 
 function unquote(body: string): string {
   let r = '';
@@ -135,6 +138,9 @@ function lex(s: string): Tok[] {
     } else if (c === ':' && s[i + 1] === '=') {
       toks.push({ k: ':=' });
       i += 2;
+    } else if (c === '=') {
+      toks.push({ k: '=' });
+      i++;
     } else if (c === '"') {
       let j = i + 1;
       while (j < s.length && s[j] !== '"') j += s[j] === '\\' ? 2 : 1;
@@ -153,6 +159,8 @@ function lex(s: string): Tok[] {
       const adj = i > 0 && !SPACE.test(s[i - 1]!) && s[i - 1] !== '(' && s[i - 1] !== '|' && s[i - 1] !== ',';
       toks.push(c === '.' ? { k: 'field', v: name, adj } : { k: 'var', v: name });
       i += 1 + name.length;
+      // Go's lexer ends a field or variable only at a space, `.`, `,`, `|`, `:`, a parenthesis or the action's end
+      if (s[i] === '=') throw templateError(`bad character U+003D '='`);
     } else if (/[0-9-]/.test(c)) {
       const m = /-?[0-9]+(\.[0-9]+)?/y;
       m.lastIndex = i;
@@ -183,9 +191,22 @@ function fieldChain(toks: Tok[], pos: { i: number }): string[] {
   return fields;
 }
 
-function parsePipe(toks: Tok[], pos: { i: number }, allowDecl: boolean): Pipe {
+/**
+ * The variables in scope while parsing, innermost last (`$` is always there). A block's declarations are dropped
+ * at its `{{end}}`, as Go's parser drops them.
+ */
+type ParseScope = string[];
+
+/**
+ * The context a pipeline is parsed in, named as in Go's messages: an action (`command`), a block's pipeline (`if`,
+ * `with`, `range`: `range` alone declares two variables), or none (inside parentheses: no declarations).
+ */
+type PipeContext = 'command' | 'if' | 'with' | 'range' | undefined;
+
+function parsePipe(toks: Tok[], pos: { i: number }, context: PipeContext, scope: ParseScope): Pipe {
   const decl: string[] = [];
-  if (allowDecl) {
+  let assign = false;
+  if (context !== undefined) {
     let j = pos.i;
     const names: string[] = [];
     while (toks[j]?.k === 'var') {
@@ -196,9 +217,14 @@ function parsePipe(toks: Tok[], pos: { i: number }, allowDecl: boolean): Pipe {
         break;
       }
     }
-    if (names.length > 0 && toks[j]?.k === ':=') {
+    const op = toks[j]?.k;
+    if (names.length > 0 && (op === ':=' || op === '=')) {
+      if (names.length > (context === 'range' ? 2 : 1)) throw templateError(`too many declarations in ${context}`);
       decl.push(...names);
+      assign = op === '=';
       pos.i = j + 1;
+      // Go's parser takes an assigned variable as declared too; assigning one never declared fails when it runs
+      scope.push(...names);
     }
   }
   const cmds: Command[] = [];
@@ -215,6 +241,7 @@ function parsePipe(toks: Tok[], pos: { i: number }, allowDecl: boolean): Pipe {
       const fields = t.v === '' ? [] : [t.v, ...fieldChain(toks, pos)];
       cmd.push({ t: 'dot', fields });
     } else if (t.k === 'var') {
+      if (!scope.includes(t.v)) throw templateError(`undefined variable "$${t.v}"`);
       cmd.push({ t: 'var', name: t.v, fields: fieldChain(toks, pos) });
     } else if (t.k === 'str' || t.k === 'num') {
       cmd.push({ t: 'lit', value: t.v });
@@ -223,7 +250,7 @@ function parsePipe(toks: Tok[], pos: { i: number }, allowDecl: boolean): Pipe {
       else if (t.v === 'nil') cmd.push({ t: 'lit', value: null });
       else cmd.push({ t: 'fn', name: t.v });
     } else if (t.k === '(') {
-      const pipe = parsePipe(toks, pos, false);
+      const pipe = parsePipe(toks, pos, undefined, scope);
       if (toks[pos.i]?.k !== ')') throw templateError('unclosed left paren');
       pos.i++;
       cmd.push({ t: 'paren', pipe, fields: fieldChain(toks, pos) });
@@ -233,13 +260,13 @@ function parsePipe(toks: Tok[], pos: { i: number }, allowDecl: boolean): Pipe {
   }
   if (cmd.length > 0) cmds.push(cmd);
   if (cmds.length === 0) throw templateError('missing value for command');
-  return { decl, cmds };
+  return assign ? { decl, assign, cmds } : { decl, cmds };
 }
 
-function parseActionPipe(s: string, allowDecl: boolean): Pipe {
+function parseActionPipe(s: string, context: PipeContext, scope: ParseScope): Pipe {
   const toks = lex(s);
   const pos = { i: 0 };
-  const pipe = parsePipe(toks, pos, allowDecl);
+  const pipe = parsePipe(toks, pos, context, scope);
   if (pos.i < toks.length) throw templateError(`unexpected ")" in ${JSON.stringify(s)}`);
   return pipe;
 }
@@ -248,7 +275,7 @@ function parseActionPipe(s: string, allowDecl: boolean): Pipe {
 export function parseTemplate(tpl: string): Node[] {
   const parts = split(tpl);
   const pos = { i: 0 };
-  const nodes = parseList(parts, pos, false);
+  const nodes = parseList(parts, pos, false, ['']);
   if (pos.i < parts.length) throw templateError(`unexpected {{${(parts[pos.i] as Action).body}}}`);
   return nodes;
 }
@@ -256,7 +283,7 @@ export function parseTemplate(tpl: string): Node[] {
 const KEYWORD = /^(if|range|with|else|end)(?:$|[ \t\r\n(])/;
 
 /** Parses nodes until `{{end}}`/`{{else…}}` (left for the caller) or the end. */
-function parseList(parts: (string | Action)[], pos: { i: number }, inBlock: boolean): Node[] {
+function parseList(parts: (string | Action)[], pos: { i: number }, inBlock: boolean, scope: ParseScope): Node[] {
   const nodes: Node[] = [];
   while (pos.i < parts.length) {
     const p = parts[pos.i]!;
@@ -272,21 +299,29 @@ function parseList(parts: (string | Action)[], pos: { i: number }, inBlock: bool
     }
     pos.i++;
     if (kw === 'if' || kw === 'range' || kw === 'with') {
-      nodes.push(parseBlock(kw, p.body.slice(kw.length), parts, pos));
+      nodes.push(parseBlock(kw, p.body.slice(kw.length), parts, pos, scope));
     } else {
       if (p.body === '') throw templateError('missing value for command');
-      const pipe = parseActionPipe(p.body, true);
-      if (pipe.decl.length > 1) throw templateError('too many declarations in command');
-      nodes.push({ t: 'print', pipe });
+      nodes.push({ t: 'print', pipe: parseActionPipe(p.body, 'command', scope) });
     }
   }
   if (inBlock) throw templateError('unexpected EOF: missing {{end}}');
   return nodes;
 }
 
-function parseBlock(kind: 'if' | 'range' | 'with', rest: string, parts: (string | Action)[], pos: { i: number }): Node {
-  const pipe = parseActionPipe(rest, kind === 'range');
-  const body = parseList(parts, pos, true);
+/** Parses a block after its keyword; the variables it declares (in its pipeline, body or else part) end with it. */
+function parseBlock(kind: 'if' | 'range' | 'with', rest: string, parts: (string | Action)[], pos: { i: number }, scope: ParseScope): Node {
+  const depth = scope.length;
+  try {
+    return parseBlockIn(kind, rest, parts, pos, scope);
+  } finally {
+    scope.length = depth;
+  }
+}
+
+function parseBlockIn(kind: 'if' | 'range' | 'with', rest: string, parts: (string | Action)[], pos: { i: number }, scope: ParseScope): Node {
+  const pipe = parseActionPipe(rest, kind, scope);
+  const body = parseList(parts, pos, true, scope);
   let alt: Node[] = [];
   const term = parts[pos.i] as Action | undefined;
   if (term === undefined) throw templateError('unexpected EOF: missing {{end}}');
@@ -295,11 +330,11 @@ function parseBlock(kind: 'if' | 'range' | 'with', rest: string, parts: (string 
     const elseRest = term.body.slice(4).trim();
     if (elseRest.startsWith('if') && kind === 'if' && /^if(?:$|[ \t\r\n(])/.test(elseRest)) {
       // {{else if X}} … is {{else}}{{if X}} … {{end}}{{end}} sharing one {{end}}.
-      alt = [parseBlock('if', elseRest.slice(2), parts, pos)];
+      alt = [parseBlock('if', elseRest.slice(2), parts, pos, scope)];
       return { t: kind, pipe, body, alt };
     }
     if (elseRest !== '') throw templateError(`unexpected ${JSON.stringify(elseRest)} after else`);
-    alt = parseList(parts, pos, true);
+    alt = parseList(parts, pos, true, scope);
     const end = parts[pos.i] as Action | undefined;
     if (end === undefined || end.body !== 'end') throw templateError('expected {{end}}');
     pos.i++;

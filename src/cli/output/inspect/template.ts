@@ -12,7 +12,45 @@ import { GoTime } from '../../../manifest/go-time.js';
 import { GoNil, NO_VALUE, goSprint, goTruth } from './go-fmt.js';
 import { parseTemplate, templateError, type Arg, type BlockNode, type Command, type Node, type Pipe } from './template-parse.js';
 
-type Vars = Map<string, unknown>;
+/**
+ * The variables of one block while a template runs, as Go's: `{{$x := …}}` declares in the innermost block (to its
+ * `{{end}}`), `{{$x = …}}` changes the innermost declared `$x` wherever it was declared. `$` is declared at the top.
+ */
+class Vars {
+  private readonly own = new Map<string, unknown>();
+  constructor(private readonly parent?: Vars) {}
+
+  /** A block inside this one. */
+  child(): Vars {
+    return new Vars(this);
+  }
+
+  declare(name: string, v: unknown): void {
+    this.own.set(name, v);
+  }
+
+  /** @throws when no block declares `name` (Go's exec error). */
+  assign(name: string, v: unknown): void {
+    for (let s: Vars | undefined = this; s !== undefined; s = s.parent) {
+      if (s.own.has(name)) {
+        s.own.set(name, v);
+        return;
+      }
+    }
+    throw templateError(`undefined variable: $${name}`);
+  }
+
+  /** @throws when no block declares `name`. */
+  get(name: string): unknown {
+    for (let s: Vars | undefined = this; s !== undefined; s = s.parent) if (s.own.has(name)) return s.own.get(name);
+    throw templateError(`undefined variable: $${name}`);
+  }
+
+  /** Declares or assigns (as `p` says) each of `p`'s variables to the value of its pipeline. */
+  bind(p: Pipe, values: unknown[]): void {
+    p.decl.forEach((name, i) => (p.assign ? this.assign(name, values[i]) : this.declare(name, values[i])));
+  }
+}
 
 function typeName(v: unknown): string {
   if (v === null || v === undefined || v === NO_VALUE) return 'interface {}';
@@ -141,17 +179,12 @@ function str(name: string, a: unknown[]): string {
 }
 
 class Exec {
-  constructor(private readonly root: unknown) {}
-
   private arg(a: Arg, dot: unknown, vars: Vars): unknown {
     switch (a.t) {
       case 'dot':
         return fields(dot, a.fields);
-      case 'var': {
-        const base = a.name === '' ? this.root : vars.has(a.name) ? vars.get(a.name) : undefined;
-        if (a.name !== '' && !vars.has(a.name)) throw templateError(`undefined variable: $${a.name}`);
-        return fields(base, a.fields);
-      }
+      case 'var':
+        return fields(vars.get(a.name), a.fields);
       case 'lit':
         return a.value;
       case 'paren':
@@ -206,21 +239,27 @@ class Exec {
       if (n.t === 'text') out.push(n.text);
       else if (n.t === 'print') {
         const v = this.pipe(n.pipe, dot, vars);
-        // `{{$x := pipe}}` prints nothing: $x holds the value to the end of the enclosing block (or template)
-        if (n.pipe.decl.length > 0) vars.set(n.pipe.decl[0]!, v);
+        // `{{$x := pipe}}` and `{{$x = pipe}}` print nothing
+        if (n.pipe.decl.length > 0) vars.bind(n.pipe, [v]);
         else out.push(goSprint(v));
       } else if (n.t === 'if' || n.t === 'with') {
+        // the pipeline's variable, and those the body or else part declares, last to the block's {{end}}
+        const inner = vars.child();
         const v = this.pipe(n.pipe, dot, vars);
-        if (goTruth(v)) this.run(n.body, n.t === 'with' ? v : dot, new Map(vars), out);
-        else this.run(n.alt, dot, new Map(vars), out);
+        inner.bind(n.pipe, [v]);
+        if (goTruth(v)) this.run(n.body, n.t === 'with' ? v : dot, inner, out);
+        else this.run(n.alt, dot, inner, out);
       } else {
         this.range(n, dot, vars, out);
       }
     }
   }
 
-  private range(n: BlockNode, dot: unknown, vars: Vars, out: string[]): void {
-    const v = this.pipe({ decl: [], cmds: n.pipe.cmds }, dot, vars);
+  private range(n: BlockNode, dot: unknown, outer: Vars, out: string[]): void {
+    const v = this.pipe({ decl: [], cmds: n.pipe.cmds }, dot, outer);
+    // Go binds the variables to the whole value first (what an empty range's {{else}} sees), then to each item
+    const vars = outer.child();
+    vars.bind(n.pipe, n.pipe.decl.map(() => v));
     let items: [unknown, unknown][];
     if (Array.isArray(v)) items = v.map((e, i) => [i, e]);
     else if (v instanceof Map) items = [...v.keys()].sort().map((k) => [k, v.get(k)]);
@@ -228,17 +267,12 @@ class Exec {
     else if (typeof v === 'number' && Number.isInteger(v)) items = Array.from({ length: Math.max(0, v) }, (_, i) => [i, i]);
     else throw templateError(`range can't iterate over ${goSprint(v)}`);
     if (items.length === 0) {
-      this.run(n.alt, dot, vars, out);
+      this.run(n.alt, dot, vars.child(), out);
       return;
     }
     for (const [k, e] of items) {
-      const inner = new Map(vars);
-      if (n.pipe.decl.length === 1) inner.set(n.pipe.decl[0]!, e);
-      else if (n.pipe.decl.length === 2) {
-        inner.set(n.pipe.decl[0]!, k);
-        inner.set(n.pipe.decl[1]!, e);
-      }
-      this.run(n.body, e, inner, out);
+      vars.bind(n.pipe, n.pipe.decl.length === 2 ? [k, e] : [e]);
+      this.run(n.body, e, vars.child(), out);
     }
   }
 }
@@ -254,6 +288,8 @@ function describe(a: Arg): string {
 export function renderTemplate(tpl: string, data: unknown): string {
   const nodes = parseTemplate(tpl);
   const out: string[] = [];
-  new Exec(data).run(nodes, data, new Map(), out);
+  const vars = new Vars();
+  vars.declare('', data);
+  new Exec().run(nodes, data, vars, out);
   return out.join('');
 }

@@ -84,8 +84,50 @@ describe('cli/output/inspect/template', () => {
 
   it('declares variables in an action, visible to the end of the enclosing block', () => {
     expect(renderTemplate('{{$x := .Os}}{{range .Layers}}{{$x}} {{end}}', data)).to.equal('linux linux ');
-    usageError(() => renderTemplate('{{if true}}{{$x := 1}}{{end}}{{$x}}', data), /undefined variable: \$x/);
-    usageError(() => renderTemplate('{{$a, $b := 1}}', data), /too many declarations/);
+    // Go's parser refuses a variable used outside the block that declares it, whether or not that part runs
+    usageError(() => renderTemplate('{{if true}}{{$x := 1}}{{end}}{{$x}}', data), /undefined variable "\$x"/);
+    usageError(() => renderTemplate('{{if false}}{{$q}}{{end}}', data), /undefined variable "\$q"/);
+    usageError(() => renderTemplate('{{range $i, $e := .Layers}}{{end}}{{$i}}', data), /undefined variable "\$i"/);
+    usageError(() => renderTemplate('{{$a, $b := 1}}', data), /too many declarations in command/);
+    usageError(() => renderTemplate('{{$a, $b = 1}}', data), /too many declarations in command/);
+    usageError(() => renderTemplate('{{with $a, $b := 1}}{{end}}', data), /too many declarations in with/);
+  });
+
+  it('assigns with = to the variable where it was declared, and declares in if/with/range pipelines (as skopeo 1.9.3 runs the same templates)', () => {
+    const cases: [string, string][] = [
+      ['{{$x := 1}}{{$x = 2}}{{$x}}', '2'],
+      ['{{$x := .Os}}{{if true}}{{$x = "in"}}{{end}}{{$x}}', 'in'],
+      ['{{$x := .Os}}{{if true}}{{$x := "in"}}{{$x}}{{end}}/{{$x}}', 'in/linux'],
+      ['{{$n := 0}}{{range .Layers}}{{$n = len .}}{{end}}{{$n}}', '9'],
+      ['{{$last := ""}}{{range $i, $l := .Layers}}{{$last = $i}}{{end}}{{$last}}', '1'],
+      ['{{if $a := .Os}}{{$a}}{{else}}no{{end}}', 'linux'],
+      ['{{if $a := .Name}}{{$a}}{{else}}[{{$a}}]{{end}}', '[]'],
+      ['{{with $a := .Os}}{{$a}}-{{.}}{{end}}', 'linux-linux'],
+      ['{{with $a := .Name}}x{{else}}[{{$a}}]{{end}}', '[]'],
+      ['{{if false}}{{else if $b := .Os}}{{$b}}{{end}}', 'linux'],
+      ['{{$i := 9}}{{$e := 0}}{{range $i, $e = .Layers}}{{end}}{{$i}} {{$e}}', '1 sha256:l2'],
+      ['{{$x := 1}}{{range $x = .Layers}}{{end}}{{$x}}', 'sha256:l2'],
+      ['{{$x := 1}}{{with .Os}}{{$x = .}}{{end}}{{$x}}', 'linux'],
+      ['{{$x := 1}}{{range .Layers}}{{$x := 5}}{{$x = 6}}{{end}}{{$x}}', '1'],
+      ['{{$x := "a"}}{{if $x = "b"}}{{$x}}{{end}}{{$x}}', 'bb'],
+      ['{{$x := 1}}{{if true}}{{$x := 2}}{{if true}}{{$x = 3}}{{end}}{{$x}}{{end}}{{$x}}', '31'],
+      ['{{$x := 0}}{{range .Layers}}{{$x}}{{$x = 1}}{{end}}', '01'],
+      ['{{$x := "o"}}{{$x = (printf "%s!" $x)}}{{$x}}', 'o!'],
+      ['{{range $e := .RepoTags}}x{{else}}[{{$e}}]{{end}}', '[[]]'],
+      ['{{$ = 1}}{{$}}', '1'],
+      ['{{if true}}{{$x := 1}}{{else}}{{$x}}{{end}}', ''],
+      ['{{$x := 1}}{{$x =2}}{{$x}}', '2'],
+    ];
+    for (const [tpl, want] of cases) expect(renderTemplate(tpl, data), tpl).to.equal(want);
+    // `range $x = …` sets $x, as Go does since its fix; skopeo 1.9.3's Go sets the variable declared last instead
+    // (here $y, leaving $x the whole list)
+    expect(renderTemplate('{{$x := 1}}{{$y := 2}}{{range $x = .Layers}}{{end}}{{$x}}|{{$y}}', data)).to.equal('sha256:l2|2');
+    // assigning a variable no block declared fails when it runs, as in Go
+    usageError(() => renderTemplate('{{$y = 1}}', data), /undefined variable: \$y/);
+    usageError(() => renderTemplate('{{$i := 9}}{{range $i, $e = .Layers}}{{end}}', data), /undefined variable: \$e/);
+    // Go's lexer ends a variable or field name only at a space, `:` or punctuation: `$x=` is a bad character
+    usageError(() => renderTemplate('{{$x := 1}}{{$x=3}}', data), /bad character U\+003D '='/);
+    usageError(() => renderTemplate('{{.Os=}}', data), /bad character U\+003D '='/);
   });
 
   it('renders user formats like skopeo: \\n and \\t expanded, trailing newline added', () => {
