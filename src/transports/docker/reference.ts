@@ -8,17 +8,29 @@ import type { DeleteOptions, ImageReference, Transport } from '../../types/refer
 import { type DockerName, fullString, parseNormalizedName, withDefaultTag } from '../../reference/name.js';
 import { dockerPolicyIdentity, dockerPolicyNamespaces } from './policy-scopes.js';
 import { dockerTransport } from './transport.js';
+import { FerryError, ErrorCode } from '../../errors.js';
 
 /**
  * An image in a registry. Immutable. Like skopeo's docker transport, a name with neither tag nor digest
- * gets the tag `latest`; a name may carry both a tag and a digest (the digest then identifies the image).
+ * gets the tag `latest`. A name with both a tag and a digest is refused, as containers/image refuses it: the tag
+ * would be pushed but not read, and signatures would claim (and policies demand) an identity podman never asks for.
  */
 export class DockerReference implements ImageReference {
-  /** The normalized name, always with a tag or a digest (or both). */
+  /** The normalized name, always with a tag or a digest, never both. */
   readonly name: DockerName;
 
-  /** Wraps an already parsed name, adding `latest` if it has neither tag nor digest. */
+  /**
+   * Wraps an already parsed name, adding `latest` if it has neither tag nor digest.
+   * @throws FerryError(E_INVALID_REFERENCE) for a name with both a tag and a digest.
+   */
   constructor(name: DockerName) {
+    if (name.tag !== undefined && name.digest !== undefined) {
+      const { domain, path, tag, digest } = name;
+      throw new FerryError(
+        ErrorCode.InvalidReference,
+        `invalid reference "docker://${fullString(name)}": docker references with both a tag and digest are not supported; use docker://${fullString({ domain, path, digest })} or docker://${fullString({ domain, path, tag })}`,
+      );
+    }
     this.name = withDefaultTag(name);
   }
 

@@ -18,12 +18,17 @@ describe('transports/docker/reference', () => {
     expect(ref.policyIdentity()).to.equal('docker.io/library/busybox:latest');
   });
 
-  it('keeps a digest without adding a tag, and keeps tag and digest together', () => {
+  it('keeps a digest without adding a tag; refuses a tag and a digest together, as containers/image does', () => {
     const byDigest = dockerTransport.parseReference(`//localhost:5000/a/b@${D64}`) as DockerReference;
     expect(byDigest.name.tag).to.equal(undefined);
     expect(byDigest.stringWithinTransport()).to.equal(`//localhost:5000/a/b@${D64}`);
-    const both = dockerTransport.parseReference(`//quay.io/x/y:v1@${D64}`) as DockerReference;
-    expect(both.dockerReference()).to.equal(`quay.io/x/y:v1@${D64}`);
+    for (const make of [() => dockerTransport.parseReference(`//quay.io/x/y:v1@${D64}`), () => DockerReference.fromName(`quay.io/x/y:v1@${D64}`)]) {
+      const e = errorOf(make);
+      expect(e.code).to.equal(ErrorCode.InvalidReference);
+      expect(e.message).to.equal(
+        `invalid reference "docker://quay.io/x/y:v1@${D64}": docker references with both a tag and digest are not supported; use docker://quay.io/x/y@${D64} or docker://quay.io/x/y:v1`,
+      );
+    }
   });
 
   it('round-trips through stringWithinTransport', () => {
