@@ -61,6 +61,22 @@ describe('cli: authentication flags of skopeo (real htpasswd registry, real bin/
     noSecret(r);
   });
 
+  it('--creds USERNAME without a password is tried with an empty password, as skopeo does, not refused as a usage error', async () => {
+    const reg = registry();
+    const image = `docker://${reg.host}/team/app:1`;
+    for (const flags of [['--creds', USER], ['--creds', `${USER}:`]]) {
+      const f = await ferry(['inspect', ...flags, '--cert-dir', reg.certDir!, image]);
+      const s = await skopeo(['inspect', ...flags, '--cert-dir', reg.certDir!, image]);
+      expect(s.code, s.stderr).to.equal(1);
+      expect(s.stderr).to.contain('unauthorized');
+      expect(f.code, f.stderr).to.equal(1);
+      expect(f.stderr).to.contain('unauthorized').and.not.contain('--help');
+    }
+    const c = await ferry(['copy', '--src-creds', USER, '--src-cert-dir', reg.certDir!, image, `dir:${path.join(dir, 'o-nopw')}`]);
+    expect(c.code, c.stderr).to.equal(1);
+    expect(c.stderr).to.contain('unauthorized');
+  });
+
   it('--screds and --dcreds are hidden aliases of --src-creds and --dest-creds', async () => {
     const reg = registry();
     const r = await ferry(['copy', '--screds', `${USER}:${SECRET}`, '--dcreds', `${USER}:${SECRET}`, '--src-cert-dir', reg.certDir!, '--dest-cert-dir', reg.certDir!,

@@ -61,6 +61,17 @@ export function parseMaxRequestsPerSecond(value: string | string[]): Record<stri
 
 type Args = Record<string, unknown>;
 
+/**
+ * `USERNAME[:PASSWORD]` as skopeo reads `--creds`: split at the first colon; without one, the whole value is the
+ * user name and the password is empty (skopeo does not prompt). Empty values and an empty user name are refused.
+ */
+export function parseCreds(value: string, flag: string): { username: string; password: string } {
+  if (value === '') throw new FerryError(ErrorCode.Usage, `${flag}: credentials can't be empty`);
+  const i = value.indexOf(':');
+  if (i === 0) throw new FerryError(ErrorCode.Usage, `${flag}: username can't be empty`);
+  return i < 0 ? { username: value, password: '' } : { username: value.slice(0, i), password: value.slice(i + 1) };
+}
+
 /** Builds the SystemContext of one side from parsed flags and the global ones. */
 export function contextFromArgs(args: Args, side: Side, env: NodeJS.ProcessEnv): SystemContext {
   const get = <T>(name: string): T | undefined => args[`${side}${name}`] as T | undefined;
@@ -75,13 +86,10 @@ export function contextFromArgs(args: Args, side: Side, env: NodeJS.ProcessEnv):
     throw new FerryError(ErrorCode.Usage, `--${side}creds and --${side}username/--${side}password are mutually exclusive`);
   }
   if (creds !== undefined) {
-    const i = creds.indexOf(':');
-    if (i <= 0 || i === creds.length - 1) {
-      throw new FerryError(ErrorCode.Usage, `--${side}creds must be USERNAME:PASSWORD`);
-    }
-    ctx.credentials = { username: creds.slice(0, i), password: creds.slice(i + 1) };
+    ctx.credentials = parseCreds(creds, `--${side}creds`);
   } else if (username !== undefined || password !== undefined) {
-    if (!username || !password) throw new FerryError(ErrorCode.Usage, `--${side}username and --${side}password must be given together`);
+    // skopeo asks both to be given, not to be non-empty
+    if (username === undefined || password === undefined) throw new FerryError(ErrorCode.Usage, `--${side}username and --${side}password must be given together`);
     ctx.credentials = { username, password };
   }
   const token = get<string>('registry-token');

@@ -10,6 +10,18 @@ describe('cli/options/registry', () => {
     expect(ctx.credentials).to.deep.equal({ username: 'me', password: 'pa:ss' });
   });
 
+  it('reads --creds as skopeo does: USERNAME alone or USERNAME: has an empty password', () => {
+    for (const side of ['', 'src-', 'dest-'] as const) {
+      expect(contextFromArgs({ [`${side}creds`]: 'me' }, side, {}).credentials).to.deep.equal({ username: 'me', password: '' });
+      expect(contextFromArgs({ [`${side}creds`]: 'me:' }, side, {}).credentials).to.deep.equal({ username: 'me', password: '' });
+    }
+    expect(contextFromArgs({ screds: 'me' }, 'src-', {}).credentials).to.deep.equal({ username: 'me', password: '' });
+    expect(() => contextFromArgs({ creds: '' }, '', {})).to.throw("--creds: credentials can't be empty");
+    expect(() => contextFromArgs({ 'dest-creds': ':pw' }, 'dest-', {})).to.throw("--dest-creds: username can't be empty");
+    // --username/--password: both must be given, either may be empty (skopeo checks presence only)
+    expect(contextFromArgs({ username: 'me', password: '' }, '', {}).credentials).to.deep.equal({ username: 'me', password: '' });
+  });
+
   it('reads the per-side flags only for that side', () => {
     const args = { 'src-creds': 'a:b', 'dest-no-creds': true, 'dest-tls-verify': false, 'src-cert-dir': '/c' };
     const src = contextFromArgs(args, 'src-', {});
@@ -23,7 +35,8 @@ describe('cli/options/registry', () => {
   it('refuses conflicting or incomplete credentials without echoing the password', () => {
     const bad: Record<string, unknown>[] = [
       { creds: 'a:b', username: 'a' },
-      { creds: 'nopassword' },
+      { creds: '' },
+      { creds: ':secretpw' },
       { username: 'a' },
       { 'no-creds': true, creds: 'a:secretpw' },
     ];
