@@ -31,6 +31,13 @@ const COMMANDS: Record<CommandName, { describe: string; load: () => Promise<{ de
   store: { describe: 'Manage the local image store (containers/storage format, shared with podman and skopeo)', load: () => import('./commands/store.js') },
 };
 
+/**
+ * How yargs reads the words, as skopeo's (pflag's) command line does: no `--no-FLAG` negation, names as written, and a
+ * flag that takes a value takes the next word whatever it looks like (`--append-suffix -x`, `--format --help`), as
+ * pflag does; without a next word it is a usage error. Boolean flags are not affected.
+ */
+const PARSER_CONFIG = { 'boolean-negation': false, 'camel-case-expansion': false, 'dot-notation': false, 'nargs-eats-options': true } as const;
+
 /** Global flags (before or after the command name). */
 function globalOptions(y: Argv): Argv {
   return y
@@ -170,7 +177,7 @@ export async function run(argvIn: string[], io: CliIo = processIo()): Promise<nu
     .scriptName('ferry')
     .usage('$0 [global options] COMMAND [options]\n\nInspect, copy, sync, delete and sign container images across transports, without a daemon.')
     .epilog('Use "ferry help COMMAND" or "ferry COMMAND --help" for more information about a command.')
-    .parserConfiguration({ 'boolean-negation': false, 'camel-case-expansion': false, 'dot-notation': false })
+    .parserConfiguration(PARSER_CONFIG)
     // ferry speaks English: yargs' own messages stay in its built-in English whatever LANG says (the bundle carries
     // no translations), without yargs reading the locale from the environment and looking for its file
     .detectLocale(false)
@@ -294,7 +301,7 @@ async function complete(words: string[], io: CliIo): Promise<number> {
     const wanted = words.find((a): a is CommandName => Object.hasOwn(COMMANDS, a));
     let y = globalOptions(yargs())
       .scriptName('ferry')
-      .parserConfiguration({ 'boolean-negation': false, 'camel-case-expansion': false, 'dot-notation': false })
+      .parserConfiguration(PARSER_CONFIG)
       .exitProcess(false)
       .fail(() => undefined);
     if (wanted !== undefined) y = (await COMMANDS[wanted].load()).default.builder(y);

@@ -9,6 +9,7 @@ import { useCleanup } from '../harness/tmp.js';
 import { buildImage } from '../harness/images.js';
 
 describe('cli/main', () => {
+  const cleanup = useCleanup('after');
   it('prints the version from package.json as skopeo does ("ferry version N.N.N"), for --version and -v', async () => {
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
     expect(VERSION).to.equal(pkg.version);
@@ -195,6 +196,29 @@ describe('cli/main', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a flag that takes a value takes the next word even when it starts with "-", as skopeo (pflag) does', async function () {
+    this.timeout(60_000);
+    const dir = await cleanup.tempDir('cli-dash-value');
+    const image = await buildImage(path.join(dir, 'img'), { seed: 71, layers: 1, layerSize: 100 });
+    const src = `oci:${image.layoutDir}:${image.tag}`;
+    for (const value of ['-x', '--help', '--', '-v']) {
+      const f = await ferry(['inspect', '--format', value, src]);
+      const s = await run('skopeo', ['inspect', '--format', value, src]);
+      expect(s.code, s.stderr).to.equal(0);
+      expect(f.code, f.stderr).to.equal(0);
+      expect(f.stdout, value).to.equal(s.stdout).and.equal(`${value}\n`);
+    }
+    // global flags too, before the command
+    const g = await ferry(['--override-variant', '-x', 'inspect', '--format', '{{.Digest}}', src]);
+    expect(g.code, g.stderr).to.equal(0);
+    // booleans still take no word; a value flag at the end is a usage error
+    const b = await ferry(['inspect', '--no-tags', '--format', '-', src]);
+    expect(b.code, b.stderr).to.equal(0);
+    const missing = await ferry(['inspect', src, '--format']);
+    expect(missing.code).to.equal(1);
+    expect(missing.stderr).to.contain('Not enough arguments following: format');
   });
 
   it('runs as a real process through bin/ferry', async () => {

@@ -164,6 +164,12 @@ describe('cli: ferry sync (real registry)', function () {
     for (const t of tags) expect(await remoteDigest('yaml/app', t)).to.equal(images.get(t)!.digest);
   });
 
+  it('--append-suffix takes the next word as its value even when it starts with "-", as pflag does', async () => {
+    const r = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', '--append-suffix', '-x', ...tls, `${host()}/src/app:v2`, `${host()}/dry`]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.contain(`to="docker://${host()}/dry/app:v2-x"`);
+  });
+
   it('--dry-run copies nothing and names every destination (with --append-suffix)', async () => {
     const r = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', '--append-suffix=-mirrored', ...tls, `${host()}/src/app`, `${host()}/dry`]);
     expect(r.code, r.stderr).to.equal(0);
