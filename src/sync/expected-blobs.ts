@@ -27,7 +27,12 @@ export async function checkExpectedBlobs(groups: SyncSourceGroup[], opts: Pick<S
     for (const src of await group.list({ signal })) {
       const blobs = await group.expectedAtDestination(src, { signal });
       if (blobs.length === 0) continue;
-      const to = destinationReference(src, group, opts as SyncOptions);
+      let to: ReturnType<typeof destinationReference>;
+      try {
+        to = destinationReference(src, group, opts as SyncOptions);
+      } catch {
+        continue; // an image that cannot be named (a hostile ref name) fails on its own when the sync reaches it
+      }
       const dest = await to.ref().newImageDestination(opts.copy.destCtx ?? {}, { signal });
       try {
         for (const b of blobs) {

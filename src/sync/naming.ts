@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { ImageReference } from '../types/reference.js';
+import { isValidRefName } from '../transports/oci-layout/layout.js';
 
 /** The kinds of destination `sync` writes to (`oci` and `oci-archive`: src/sync/archive-dest.ts). */
 export type SyncDestKind = 'docker' | 'dir' | 'oci' | 'oci-archive';
@@ -36,9 +37,19 @@ export function sourceSuffix(src: ImageReference, dirBase?: string): string {
 /**
  * The destination name (without transport) for `src`: `DEST/repo:tag` or, with `scoped`, `DEST/host/ns/repo:tag`,
  * plus `appendSuffix`. `suffix` replaces the source's own (the ref name of an image read from an OCI layout).
+ * The name is always below `dest`: a suffix comes from the source (an archive's `index.json` is as hostile as the
+ * archive), so one that is not a valid ref name, or that has an empty, `.` or `..` element (which would name
+ * `dest`'s parent, another registry host, or a directory outside `dest`), is refused.
+ * @throws FerryError(E_INVALID_REFERENCE) for such a suffix.
  */
 export function destinationName(src: ImageReference, dest: string, opts: NamingOptions & { dirBase?: string; suffix?: string } = {}): string {
+  if (opts.suffix !== undefined && !isValidRefName(opts.suffix)) {
+    throw new FerryError(ErrorCode.InvalidReference, `ref name ${JSON.stringify(opts.suffix)} of ${src.toString()} is not a valid image name (REPO:TAG): refusing to name a destination after it`);
+  }
   let suffix = opts.suffix ?? sourceSuffix(src, opts.dirBase);
   if (!opts.scoped) suffix = path.posix.basename(suffix);
+  if (suffix.split('/').some((e) => e === '' || e === '.' || e === '..')) {
+    throw new FerryError(ErrorCode.InvalidReference, `${src.toString()}: ${JSON.stringify(suffix)} does not name an image below the destination: refusing it`);
+  }
   return path.posix.join(dest, suffix) + (opts.appendSuffix ?? '');
 }

@@ -10,7 +10,7 @@
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { FerryError, ErrorCode, ioError } from '../errors.js';
 import type { OpOptions } from '../types/context.js';
 import { checkAborted } from '../util/abort.js';
@@ -132,7 +132,9 @@ export class TarIndex {
     if (!Number.isSafeInteger(from) || from < 0 || from > entry.size) {
       throw new FerryError(ErrorCode.Io, `${entry.name} in ${this.what}: cannot read from offset ${from}, it has ${entry.size} bytes`);
     }
-    // `end` is inclusive; an empty range is expressed with start > end, which createReadStream accepts.
+    // `end` is inclusive, and createReadStream refuses start > end: an empty range (an empty entry, or a read resumed
+    // at its end) is an empty stream.
+    if (from === entry.size) return Readable.from([]);
     return createReadStream(this.path, {
       start: entry.offset + from,
       end: entry.offset + entry.size - 1,

@@ -65,7 +65,8 @@ export class OpenedOciArchive {
       const found = this.archive.find(digest);
       return found && found.entry.size <= limit ? found.archive.tar.readEntry(found.entry, limit, opts) : undefined;
     });
-    return [...used].flatMap((d) => (expects.has(d) && !this.archive.inEarlier(d) ? [expects.get(d)!] : []));
+    // what the document says is left out, and is: a blob the archive (or an earlier one) carries is read from there
+    return [...used].flatMap((d) => (expects.has(d) && !this.archive.find(d) ? [expects.get(d)!] : []));
   }
 
   /** The image named `refName`, read from the opened archive. */

@@ -101,11 +101,6 @@ export class IndexedOciArchive {
     return undefined;
   }
 
-  /** Whether one of the earlier archives carries the blob `digest`. */
-  inEarlier(digest: string): boolean {
-    return this.earlier.some((a) => archivedBlob(a.tar, digest) !== undefined);
-  }
-
   /** The earlier archives' names, for messages. */
   get earlierNames(): string[] {
     return this.earlier.map((a) => a.path);
@@ -170,6 +165,10 @@ export class OciTarSource implements ImageSource {
       }
     }
     const { tar, entry: e } = this.entry(info.digest, 'blob');
+    // a truncated or padded entry is refused before anything of it is sent (the digest check would catch it late)
+    if (info.size >= 0 && e.size !== info.size) {
+      throw new FerryError(ErrorCode.SizeMismatch, `blob ${info.digest} in OCI archive ${this.archive.path} has ${e.size} bytes, the manifest says ${info.size}: the archive is damaged`);
+    }
     return { stream: tar.openEntry(e, { signal: opts.signal, offset: opts.offset }), size: e.size };
   }
 

@@ -4,7 +4,8 @@
  * computed from its bytes (each blob once, however many images share it). The archive is read in place (a gzip'd
  * one is decompressed into the temporary-files directory first); nothing is unpacked. Blobs with `urls` that the
  * archive does not carry (foreign layers), and blobs an incremental archive expects at the destination
- * (`ferry-archive.json`, archive-index.ts), are not problems.
+ * (`ferry-archive.json`, archive-index.ts), are not problems. A ref name an import would refuse (not a valid
+ * image name) or could not tell apart (the name of two different images) is one.
  */
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -20,7 +21,7 @@ import type { TempOptions } from '../../util/temp.js';
 import { VerifyingStream } from '../../util/verify-stream.js';
 import { uncompressedTar } from '../shared/uncompressed-tar.js';
 import { indexTar, type TarIndex } from '../../tar/file-index.js';
-import { OCI_LAYOUT_FILE, refNameOf, type OciDescriptor } from '../oci-layout/layout.js';
+import { isValidRefName, OCI_LAYOUT_FILE, refNameOf, type OciDescriptor } from '../oci-layout/layout.js';
 import { archivedBlob, readArchivedIndex } from './merge.js';
 import { readTarArchiveIndex } from './archive-index.js';
 
@@ -133,8 +134,20 @@ export async function verifyOciTar(tar: TarIndex, archive: string, opts: OpOptio
   report.buildsOn = (doc?.buildsOn ?? []).map((b) => ({ digest: b.id, name: b.name }));
   const checker = new BlobChecker(tar, opts, new Set(report.expects));
   const carried = new Map<string, number>();
+  const named = new Map<string, string>();
   for (const [i, desc] of index.manifests.entries()) {
-    const image = await checkImage(desc, refNameOf(desc) ?? `@${i}`, checker, report.problems);
+    const refName = refNameOf(desc);
+    // what an import refuses to name a destination after (src/sync/naming.ts), or could not tell apart
+    let nameProblem: ArchiveProblem | undefined;
+    if (refName !== undefined && !isValidRefName(refName)) {
+      nameProblem = { image: refName, blob: '', problem: `ref name ${JSON.stringify(refName)} is not a valid image name (REPO:TAG): an import refuses it` };
+    } else if (refName !== undefined && named.has(refName) && named.get(refName) !== desc.digest) {
+      nameProblem = { image: refName, blob: desc.digest, problem: `the ref name is also that of ${named.get(refName)}: an import takes the first` };
+    }
+    if (refName !== undefined && !named.has(refName)) named.set(refName, desc.digest);
+    if (nameProblem) report.problems.push(nameProblem);
+    const image = await checkImage(desc, refName ?? `@${i}`, checker, report.problems);
+    if (nameProblem) image.report.ok = false;
     for (const [d, size] of image.carried) carried.set(d, size);
     report.images.push(image.report);
   }
