@@ -1,11 +1,13 @@
 import type { CliIo } from './io.js';
 import { FerryError, ErrorCode } from '../errors.js';
+import { readBoundedStream } from '../util/bounded-read.js';
 
-/** Reads all of stdin as text (for `--password-stdin`), without the trailing newline. */
-export async function readAllStdin(io: CliIo): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+/**
+ * Reads all of stdin as text (for `--password-stdin`), without the trailing newline: at most `bound.limit` bytes.
+ * @throws FerryError(E_TOO_LARGE) naming `bound.what` for more.
+ */
+export async function readAllStdin(io: CliIo, bound: { what: string; limit: number }): Promise<string> {
+  return (await readBoundedStream(io.stdin, bound)).toString('utf8').replace(/\r?\n$/, '');
 }
 
 /**

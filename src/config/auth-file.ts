@@ -102,7 +102,7 @@ export function authKeys(registry: string, repository: string): string[] {
 async function readAuthFile(p: AuthPath): Promise<AuthFileContents | undefined> {
   let text: string;
   try {
-    text = (await readBoundedFile(p.path, { what: `auth file ${p.path}` })).toString('utf8');
+    text = (await readBoundedFile(p.path, { what: `auth file ${p.path}`, regularFile: true })).toString('utf8');
   } catch (e) {
     if (e instanceof FerryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;

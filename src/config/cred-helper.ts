@@ -8,6 +8,10 @@
  *
  * What a helper prints may hold secrets (its answer) or echo its input: none of it is ever put in an error message,
  * and its stderr is discarded. Errors name the helper, the action and the registry only.
+ *
+ * A helper that has not answered within {@link helperTimeoutMs} (60 s, or `FERRY_CREDENTIAL_HELPER_TIMEOUT`
+ * seconds) is killed and the action fails: containers/image waits forever, but a helper stuck on a locked keychain
+ * must not hang a sync. The wait is generous because a helper may ask for a passphrase.
  */
 import { spawn } from 'node:child_process';
 import { FerryError, ErrorCode } from '../errors.js';
@@ -15,6 +19,26 @@ import type { Credentials } from './auth-file.js';
 
 /** The largest answer read from a helper (a `list` of many registries stays far below). */
 const MAX_OUTPUT = 1 << 20;
+
+/** The environment variable that sets the helper timeout, in seconds (0: none). */
+export const HELPER_TIMEOUT_ENV = 'FERRY_CREDENTIAL_HELPER_TIMEOUT';
+
+/** How long a helper may take to answer by default. */
+const DEFAULT_HELPER_TIMEOUT_MS = 60_000;
+
+/**
+ * How long a helper may take to answer, in ms (Infinity for none): `FERRY_CREDENTIAL_HELPER_TIMEOUT` seconds, else 60 s.
+ * @throws FerryError(E_CONFIG) for a value that is not a number of seconds.
+ */
+export function helperTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env[HELPER_TIMEOUT_ENV];
+  if (v === undefined || v === '') return DEFAULT_HELPER_TIMEOUT_MS;
+  if (!/^\d+(\.\d+)?$/.test(v.trim())) {
+    throw new FerryError(ErrorCode.Config, `${HELPER_TIMEOUT_ENV}=${JSON.stringify(v.slice(0, 32))}: expected a number of seconds`);
+  }
+  const ms = Number(v) * 1000;
+  return ms === 0 ? Infinity : Math.max(1, Math.round(ms));
+}
 
 /** The message every helper of docker-credential-helpers prints for a missing entry. */
 const NOT_FOUND = 'credentials not found in native keychain';
@@ -52,11 +76,21 @@ function failure(program: string, action: Action, server: string | undefined, wh
 
 async function runHelper(name: string, action: Action, input: string, server: string | undefined): Promise<HelperResult> {
   const program = helperProgram(name);
+  const timeoutMs = helperTimeoutMs();
   return new Promise<HelperResult>((resolve, reject) => {
     const child = spawn(program, [action], { stdio: ['pipe', 'pipe', 'ignore'] });
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
+    // On timeout the helper is killed and the action fails at once: a process the helper started may still hold
+    // its stdout open, so waiting for the pipe to close could last as long as that process.
+    const timer = Number.isFinite(timeoutMs)
+      ? setTimeout(() => {
+          child.kill('SIGKILL');
+          child.stdout.destroy();
+          reject(failure(program, action, server, `no answer within ${formatSeconds(timeoutMs)} (${HELPER_TIMEOUT_ENV})`));
+        }, timeoutMs)
+      : undefined;
     child.stdout.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_OUTPUT) {
@@ -67,6 +101,7 @@ async function runHelper(name: string, action: Action, input: string, server: st
       chunks.push(c);
     });
     child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
       if (e.code === 'ENOENT') reject(new MissingHelperError(program));
       else reject(failure(program, action, server, e.code ?? 'cannot run it'));
     });
@@ -74,10 +109,15 @@ async function runHelper(name: string, action: Action, input: string, server: st
     child.stdin.on('error', () => undefined);
     child.stdin.end(input);
     child.on('close', (status) => {
+      clearTimeout(timer);
       if (tooLarge) reject(failure(program, action, server, `answer larger than ${MAX_OUTPUT} bytes`));
       else resolve({ status, stdout: Buffer.concat(chunks) });
     });
   });
+}
+
+function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
 function isNotFound(r: HelperResult): boolean {

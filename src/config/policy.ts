@@ -309,6 +309,6 @@ export async function policyPath(opts: { path?: string; homeDir?: string; system
  */
 export async function loadPolicy(opts: LoadPolicyOptions): Promise<{ policy: Policy; path: string }> {
   const file = await policyPath(opts);
-  const bytes = await readNamedFile(file, 'policy file', { signal: opts.signal });
+  const bytes = await readNamedFile(file, 'policy file', { signal: opts.signal, regularFile: true });
   return { policy: parsePolicy(bytes.toString('utf8'), file, opts), path: file };
 }

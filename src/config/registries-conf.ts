@@ -223,7 +223,7 @@ function merge(base: RegistriesConf, later: Awaited<ReturnType<typeof parseRegis
 
 async function readIfExists(path: string, signal?: AbortSignal): Promise<string | undefined> {
   try {
-    return (await readBoundedFile(path, { signal })).toString('utf8');
+    return (await readBoundedFile(path, { signal, regularFile: true })).toString('utf8');
   } catch (e) {
     if (e instanceof FerryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;

@@ -8,11 +8,13 @@
  * and each parent namespace up to the host, then `*.domain` wildcards of the host, then `default-docker`; for the
  * lookaside URL, the first entry that sets one wins, and likewise for `use-sigstore-attachments`.
  */
+import { constants } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { FerryError, ErrorCode } from '../errors.js';
+import { notRegularFile } from '../util/bounded-read.js';
 
 /** The largest registries.d file read (as every configuration file: 4 MiB). */
 export const MAX_REGISTRIES_D_FILE = 4 * 1024 * 1024;
@@ -65,17 +67,21 @@ export async function registriesDDirectory(loc: RegistriesDLocation): Promise<st
   return (await isDirectory(user)) ? user : SYSTEM_REGISTRIES_D;
 }
 
-/** Reads a regular file of at most {@link MAX_REGISTRIES_D_FILE} bytes. */
+/**
+ * Reads a regular file of at most {@link MAX_REGISTRIES_D_FILE} bytes; undefined for a directory (skipped, as
+ * containers/image does). A FIFO, device or socket is refused (a FIFO's open does not wait for a writer).
+ */
 async function readBounded(file: string): Promise<string | undefined> {
   let fh;
   try {
-    fh = await open(file, 'r');
+    fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (e) {
     throw configError(`reading ${file}: ${(e as Error).message}`, e);
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) return undefined;
+    if (st.isDirectory()) return undefined;
+    if (!st.isFile()) throw configError(notRegularFile(`registries.d file ${file}`, st).message);
     if (st.size > MAX_REGISTRIES_D_FILE) throw configError(`${file}: larger than ${MAX_REGISTRIES_D_FILE} bytes`);
     const buf = Buffer.alloc(MAX_REGISTRIES_D_FILE + 1);
     let n = 0;

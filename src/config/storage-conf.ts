@@ -5,10 +5,11 @@
  * for non-root users `~/.config/containers/storage.conf` first), then explicit overrides
  * (`--root`, `--runroot`, `--storage-driver`, or a reference's `[driver@graphroot+runroot]`).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
+import { readRegularFileSync } from '../util/bounded-read.js';
 import { parseToml, type TomlTable } from './toml.js';
 
 /** Storage drivers ferry implements. */
@@ -84,7 +85,7 @@ export function resolveStoreOptions(o: StoreOverrides = {}): StoreOptions {
   if (conf !== undefined && existsSync(conf)) {
     let t: TomlTable;
     try {
-      t = parseToml(readFileSync(conf, 'utf8'), conf);
+      t = parseToml(readRegularFileSync(conf).toString('utf8'), conf);
     } catch (e) {
       if (e instanceof FerryError) throw e;
       throw new FerryError(ErrorCode.Config, `reading ${conf}: ${(e as Error).message}`, { cause: e });

@@ -10,7 +10,9 @@
  * - Records are batched in memory and merged into the file by a read–merge–write cycle (written atomically), so
  *   concurrent writers never corrupt it; at worst one writer's newest records are lost, which a cache tolerates.
  *   Writes are paced by what they cost (see {@link WRITE_PACE}); the file is parsed again only when it changed.
- * - A corrupt or unreadable file is treated as empty (and replaced on the next write).
+ * - A corrupt, oversized or unreadable file is treated as empty (and replaced on the next write). Anything but a
+ *   regular file there (a FIFO, a device, a directory, a symbolic link) is ignored and never replaced: opening it
+ *   never waits (a FIFO) and nothing is written.
  * - Capped: {@link MAX_REPOS_PER_BLOB} repositories per blob, {@link MAX_ENTRIES} (registry, digest) pairs overall;
  *   the least recently used go first.
  * - Reading is cheap for the many commands that only look locations up (a pull records the location of every blob it
@@ -18,7 +20,7 @@
  *   the entry asked for is checked. The whole file is checked, copied and rewritten only when a record is written.
  * - Nothing here ever throws to the caller: a cache failure only costs a mount.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { lstat, mkdir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { SystemContext } from '../types/context.js';
@@ -155,18 +157,32 @@ function fileKey(st: { ino: number; size: number; mtimeMs: number }): string {
   return `${st.ino}:${st.size}:${st.mtimeMs}`;
 }
 
-/** The registries of the cache file at `path` (empty when it is missing, too big or corrupt). Shared: read only. */
+/**
+ * The registries of the cache file at `path` (empty when it is missing, too big, corrupt or not a regular file).
+ * Shared: read only.
+ */
 async function load(path: string): Promise<RawRegistries> {
   try {
-    const st = await stat(path);
-    if (st.size > MAX_FILE_SIZE) return {};
+    const st = await lstat(path);
+    if (!st.isFile() || st.size > MAX_FILE_SIZE) return {};
     const key = fileKey(st);
     if (memo?.path !== path || memo.key !== key) {
-      memo = { path, key, regs: readBoundedFile(path, { limit: MAX_FILE_SIZE }).then((b) => parseRaw(b.toString('utf8'))) };
+      // regularFile: replaced by a FIFO since the lstat, the file is refused instead of waited for
+      const regs = readBoundedFile(path, { limit: MAX_FILE_SIZE, regularFile: true }).then((b) => parseRaw(b.toString('utf8')));
+      memo = { path, key, regs };
     }
     return await memo.regs;
   } catch {
     return {};
+  }
+}
+
+/** Whether the cache file at `path` may be written: it is missing or a regular file (never a FIFO, link, …). */
+async function replaceable(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isFile();
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
 
@@ -232,7 +248,7 @@ async function flushOne(path: string, p: Pending): Promise<void> {
     const started = performance.now();
     try {
       const current = await load(path);
-      if (!batch.every((r) => isFresh(current, r.host, r.digest, r.loc))) {
+      if (!batch.every((r) => isFresh(current, r.host, r.digest, r.loc)) && (await replaceable(path))) {
         const data = toData(current);
         for (const r of batch) merge(data, r.host, r.digest, r.loc);
         cap(data);

@@ -33,6 +33,9 @@ export interface TlsSettings {
   dir?: string;
 }
 
+/** Largest CA bundle, client certificate or key read from a certificates folder (a system CA bundle is under 1 MiB). */
+const MAX_CERT_FILE = 4 * 1024 * 1024;
+
 /** Folders searched for `host[:port]` when there is no `--cert-dir`. */
 export function certsDirs(ctx: SystemContext): string[] {
   return [join(ctx.homeDir ?? homedir(), '.config/containers/certs.d'), '/etc/containers/certs.d', '/etc/docker/certs.d'];
@@ -54,7 +57,7 @@ export async function readCertDir(dir: string, files?: string[]): Promise<{ extr
   if (!names) throw new FerryError(ErrorCode.Config, `certificates folder ${dir} does not exist`);
   const read = async (f: string) => {
     try {
-      return (await readBoundedFile(join(dir, f))).toString('utf8');
+      return (await readBoundedFile(join(dir, f), { limit: MAX_CERT_FILE, regularFile: true })).toString('utf8');
     } catch (e) {
       if (e instanceof FerryError) throw e;
       throw new FerryError(ErrorCode.Config, `reading ${join(dir, f)}: ${(e as Error).message}`, { cause: e });

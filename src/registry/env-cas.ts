@@ -21,7 +21,7 @@ export function environmentCAs(): Promise<string[]> {
   loaded ??= (async () => {
     const file = process.env[NODE_EXTRA_CA_CERTS];
     if (!file) return [];
-    const pem = await readBoundedFile(file).then((b) => b.toString('utf8'), () => '');
+    const pem = await readBoundedFile(file, { regularFile: true }).then((b) => b.toString('utf8'), () => '');
     return pem.includes('-----BEGIN CERTIFICATE-----') ? [pem] : [];
   })();
   return loaded;

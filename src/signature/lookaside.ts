@@ -7,6 +7,7 @@
  * Reads are bounded (4 MiB a signature, 128 signatures) and HTTP requests carry no credentials: the lookaside
  * host is not the registry.
  */
+import { constants } from 'node:fs';
 import { lstat, mkdir, open, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
@@ -50,7 +51,8 @@ function filePath(u: URL): string {
 async function readFileSignature(file: string, signal?: AbortSignal): Promise<Buffer | undefined> {
   let fh;
   try {
-    fh = await open(file, 'r');
+    // O_NONBLOCK: a FIFO's open does not wait for a writer (it is then refused as not a regular file)
+    fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw sigError(`reading signature ${file}: ${(e as Error).message}`, e);

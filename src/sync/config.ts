@@ -90,7 +90,7 @@ export const MAX_SYNC_FILE_SIZE = 4 << 20;
 export async function readSyncConfig(file: string, opts: OpOptions & SyncConfigOptions = {}): Promise<RegistrySyncConfig[]> {
   let text: string;
   try {
-    text = (await readBoundedFile(file, { what: `sync source file ${file}`, limit: MAX_SYNC_FILE_SIZE, signal: opts.signal })).toString('utf8');
+    text = (await readBoundedFile(file, { what: `sync source file ${file}`, limit: MAX_SYNC_FILE_SIZE, signal: opts.signal, regularFile: true })).toString('utf8');
   } catch (e) {
     if (e instanceof FerryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;

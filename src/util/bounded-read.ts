@@ -3,6 +3,7 @@
  * limit, so that a huge file, a device (`/dev/zero`) or an endless pipe fails with one clear error naming the
  * file and the limit instead of filling memory. Every whole-file read of such data goes through here.
  */
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { FerryError, ErrorCode, tooLarge } from '../errors.js';
 
@@ -17,6 +18,29 @@ export interface BoundedReadOptions {
   what?: string;
   /** Stops reading between chunks (E_ABORTED). */
   signal?: AbortSignal;
+  /**
+   * Only a regular file (configuration, cache, certificate, key): a FIFO, device, socket or directory is refused with
+   * {@link notRegularFile}, and opening a FIFO never waits for a writer that may never come.
+   */
+  regularFile?: boolean;
+}
+
+/** Open flags of a regular-file-only read: O_NONBLOCK so that the open of a FIFO returns at once (to be refused). */
+const REGULAR_FILE_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+/** What kind of file `st` is, for {@link notRegularFile}. */
+function fileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'something else';
+}
+
+/** E_IO `WHAT is a FIFO, not a regular file` (or a directory, a device, a socket). */
+export function notRegularFile(what: string, st: Stats): FerryError {
+  return new FerryError(ErrorCode.Io, `${what} is ${fileKind(st)}, not a regular file`);
 }
 
 const CHUNK = 64 * 1024;
@@ -31,11 +55,44 @@ export async function readBoundedFile(path: string, opts: BoundedReadOptions = {
   const limit = opts.limit ?? MAX_JSON_BYTES;
   const what = opts.what ?? path;
   checkSignal(opts.signal, what);
-  const fh = await open(path, 'r');
+  const fh = await open(path, opts.regularFile ? REGULAR_FILE_FLAGS : 'r');
   try {
+    if (opts.regularFile) {
+      const st = await fh.stat();
+      if (!st.isFile()) throw notRegularFile(what, st);
+    }
     return await readBoundedHandle(fh, { ...opts, limit, what });
   } finally {
     await fh.close().catch(() => {});
+  }
+}
+
+/**
+ * {@link readBoundedFile} with `regularFile` set, synchronously (for the few configuration files read by synchronous
+ * code, such as storage.conf).
+ * @throws as {@link readBoundedFile}.
+ */
+export function readRegularFileSync(path: string, opts: Omit<BoundedReadOptions, 'signal' | 'regularFile'> = {}): Buffer {
+  const limit = opts.limit ?? MAX_JSON_BYTES;
+  const what = opts.what ?? path;
+  const fd = openSync(path, REGULAR_FILE_FLAGS);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw notRegularFile(what, st);
+    if (st.size > limit) throw tooLarge(what, limit);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK, limit + 1 - total));
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      chunks.push(n === buf.length ? buf : buf.subarray(0, n));
+      total += n;
+      if (total > limit) throw tooLarge(what, limit);
+    }
+    return Buffer.concat(chunks, total);
+  } finally {
+    closeSync(fd);
   }
 }
 

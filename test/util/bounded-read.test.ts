@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, FerryError } from '../../src/errors.js';
-import { MAX_JSON_BYTES, readBoundedFile } from '../../src/util/bounded-read.js';
+import { MAX_JSON_BYTES, readBoundedFile, readRegularFileSync } from '../../src/util/bounded-read.js';
 import { makeDirs } from '../../src/util/make-dirs.js';
 import { rejection } from '../harness/expect.js';
 import { useCleanup } from '../harness/tmp.js';
@@ -35,6 +35,33 @@ describe('util/bounded-read and util/make-dirs', () => {
     } finally {
       writer.kill();
     }
+  });
+
+  it('regularFile (and readRegularFileSync): a FIFO without a writer, a device or a directory is refused at once', async () => {
+    const dir = await cleanup.tempDir('bounded-regular');
+    const fifo = join(dir, 'fifo');
+    await new Promise<void>((resolve, reject) => spawn('mkfifo', [fifo]).on('exit', (c) => (c === 0 ? resolve() : reject(new Error('mkfifo')))));
+    const cases: [string, string][] = [
+      [fifo, `config ${fifo} is a FIFO, not a regular file`],
+      ['/dev/zero', 'config /dev/zero is a character device, not a regular file'],
+      [dir, `config ${dir} is a directory, not a regular file`],
+    ];
+    for (const [path, message] of cases) {
+      const e = await rejection(readBoundedFile(path, { what: `config ${path}`, regularFile: true }));
+      expect([e.code, e.message]).to.deep.equal([ErrorCode.Io, message]);
+      let sync: unknown;
+      try {
+        readRegularFileSync(path, { what: `config ${path}` });
+      } catch (x) {
+        sync = x;
+      }
+      expect([(sync as FerryError).code, (sync as Error).message]).to.deep.equal([ErrorCode.Io, message]);
+    }
+    const big = join(dir, 'big');
+    await writeFile(big, Buffer.alloc(2049, 1));
+    expect(() => readRegularFileSync(big, { limit: 2048 })).to.throw(FerryError, `${big} is larger than 2 KiB: refusing to read it`);
+    expect(readRegularFileSync(big, { limit: 4096 }).length).to.equal(2049);
+    expect((await readBoundedFile(big, { regularFile: true })).length).to.equal(2049);
   });
 
   it('keeps the file system error of a missing file (callers map it)', async () => {

@@ -6,6 +6,9 @@ import { registryKey } from '../options/registry-key.js';
 import { loginFile, loginFileFlags } from '../options/auth-file-target.js';
 import { FerryError, ErrorCode } from '../../errors.js';
 
+/** The longest password `--password-stdin` reads (a registry token is a few KiB): more fails instead of filling memory. */
+const MAX_STDIN_PASSWORD = 64 * 1024;
+
 const spec: CommandSpec = {
   command: 'login REGISTRY',
   describe: 'Login to a container registry',
@@ -47,7 +50,7 @@ const spec: CommandSpec = {
     if (args['password-stdin']) {
       if (password !== undefined) throw new FerryError(ErrorCode.Usage, '--password and --password-stdin are mutually exclusive');
       if (!username) throw new FerryError(ErrorCode.Usage, '--password-stdin requires --username');
-      password = await readAllStdin(cli.io);
+      password = await readAllStdin(cli.io, { what: '--password-stdin input', limit: MAX_STDIN_PASSWORD });
     }
     if (username === undefined && password === undefined) {
       const existing = await lookup().catch(() => undefined);

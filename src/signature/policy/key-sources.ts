@@ -7,10 +7,10 @@ import type { KeySource } from '../../config/policy-types.js';
  * @throws FerryError(E_NOT_FOUND / E_IO) if a file cannot be read or is over 4 MiB.
  */
 export async function readKeySource(src: KeySource, what: string, signal?: AbortSignal): Promise<Buffer[]> {
-  if ('path' in src) return [await readNamedFile(src.path, what, { signal })];
+  if ('path' in src) return [await readNamedFile(src.path, what, { signal, regularFile: true })];
   if ('paths' in src) {
     const out: Buffer[] = [];
-    for (const p of src.paths) out.push(await readNamedFile(p, what, { signal }));
+    for (const p of src.paths) out.push(await readNamedFile(p, what, { signal, regularFile: true }));
     return out;
   }
   if ('data' in src) return [src.data];
