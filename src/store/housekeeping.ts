@@ -257,7 +257,8 @@ export async function diskUsage(store: Store, op: HousekeepingOptions = {}): Pro
     const sizes = new Map(layers.map((l) => [l.id, sizeOf(l)]));
     const chainOf = (top: string | undefined) => {
       const out: string[] = [];
-      for (let id = top; id && byId.has(id); id = byId.get(id)!.parent) out.push(id);
+      // a parent loop (a hand-edited layers.json) ends where it comes back
+      for (let id = top; id && byId.has(id) && !out.includes(id); id = byId.get(id)!.parent) out.push(id);
       return out;
     };
     const users = new Map<string, number>();

@@ -8,7 +8,7 @@
  * process are coordinated by a small reader/writer queue.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
 import { storeNative } from './native.js';
@@ -52,14 +52,22 @@ export class LockFile {
     if (this.fd === undefined) {
       try {
         mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+        // Never through a symlink, and only a regular file: a writer stores its token at the start of the file, which
+        // must not land in a file outside the store that someone linked here (nor wait on a FIFO).
+        const flags = constants.O_NOFOLLOW | constants.O_NONBLOCK;
         try {
-          this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o644);
+          this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT | flags, 0o644);
         } catch (e) {
           // A store we may only read (another user's, a read-only mount): shared locks need only read access.
           const code = (e as NodeJS.ErrnoException).code;
           if (code !== 'EACCES' && code !== 'EROFS' && code !== 'EPERM') throw e;
-          this.fd = openSync(this.path, constants.O_RDONLY);
+          this.fd = openSync(this.path, constants.O_RDONLY | flags);
           this.readOnly = true;
+        }
+        if (!fstatSync(this.fd).isFile()) {
+          closeSync(this.fd);
+          this.fd = undefined;
+          throw new Error('not a regular file');
         }
       } catch (e) {
         throw new FerryError(ErrorCode.Io, `opening lock file ${this.path}: ${(e as Error).message}`, { cause: e });

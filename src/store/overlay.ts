@@ -6,7 +6,7 @@
  * containers/storage bind-mounts `overlay/` on itself) and renamed into place when committed.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FerryError, ErrorCode } from '../errors.js';
@@ -16,6 +16,9 @@ import type { WhiteoutMode } from './apply.js';
 import { isRootless } from './userns.js';
 
 const run = promisify(execFile);
+
+/** A short link name (`overlay/l/<name>`): containers/storage makes 26 characters of base32. */
+const LINK_NAME = /^[A-Z0-9]{1,64}$/;
 
 /** Whether `path` is a mount point (its device differs from its parent's, or it is its parent). */
 export function isMountPoint(path: string): boolean {
@@ -121,17 +124,46 @@ export class OverlayLayout implements LayerDriver {
     return [];
   }
 
-  /** The short link name of a layer. */
+  /**
+   * The short link name of a layer. @throws FerryError(E_IO) when its `link` file names anything but a short link
+   * name (someone else wrote it: ferry would otherwise remove or mount what it points to, outside the store).
+   */
   linkOf(id: string): string {
-    return readFileSync(join(this.home, id, 'link'), 'utf8').trim();
+    const link = readFileSync(join(this.home, id, 'link'), 'utf8').trim();
+    if (!LINK_NAME.test(link)) throw new FerryError(ErrorCode.Io, `overlay layer ${id}: its link file holds ${JSON.stringify(link.slice(0, 80))}, not a short link name`);
+    return link;
+  }
+
+  /**
+   * The parents' `l/<link>` entries of a layer's `lower` file, nearest first, each a short link name whose symlink
+   * points to a layer's `diff` in this store.
+   * @throws FerryError(E_IO) for anything else (a tampered `lower` file or `l/` link would mount or read outside the store).
+   */
+  private lowersOf(id: string): string[] {
+    const lowerFile = join(this.home, id, 'lower');
+    if (!existsSync(lowerFile)) return [];
+    return this.checkLowers(id, readFileSync(lowerFile, 'utf8').trim().split(':').filter(Boolean));
+  }
+
+  /** `lowers` (`l/<link>` entries of layer `id`'s lower dirs) when each is a link to a layer's diff in this store. */
+  private checkLowers(id: string, lowers: string[]): string[] {
+    for (const l of lowers) {
+      let target: string | undefined;
+      try {
+        target = /^l\/[A-Z0-9]+$/.test(l) && LINK_NAME.test(l.slice(2)) ? readlinkSync(join(this.home, l)) : undefined;
+      } catch {
+        target = undefined;
+      }
+      if (target === undefined || !/^\.\.\/[A-Za-z0-9][A-Za-z0-9_.-]*\/diff$/.test(target)) {
+        throw new FerryError(ErrorCode.Io, `overlay layer ${id}: its lower layer ${JSON.stringify(l.slice(0, 80))} is not a link to a layer of this store`);
+      }
+    }
+    return lowers;
   }
 
   /** The `lower` file content for a child of `parent`. */
   lowerFor(parent: string): string {
-    const own = `l/${this.linkOf(parent)}`;
-    const lowerFile = join(this.home, parent, 'lower');
-    const theirs = existsSync(lowerFile) ? readFileSync(lowerFile, 'utf8').trim() : '';
-    return theirs ? `${own}:${theirs}` : own;
+    return [...this.checkLowers(parent, [`l/${this.linkOf(parent)}`]), ...this.lowersOf(parent)].join(':');
   }
 
   /**
@@ -141,6 +173,8 @@ export class OverlayLayout implements LayerDriver {
    */
   finalize(id: string, parent: string | undefined, staging: string | undefined, keepRootMode: boolean): void {
     this.ensureDirs();
+    // the parent's lower dirs are checked before anything is made
+    const lower = parent !== undefined ? this.lowerFor(parent) : undefined;
     const dir = this.layerDir(id);
     if (staging !== undefined) renameSync(staging, dir);
     else {
@@ -155,27 +189,26 @@ export class OverlayLayout implements LayerDriver {
     const link = randomLinkName();
     symlinkSync(`../${id}/diff`, join(this.home, 'l', link));
     writeFileSync(join(dir, 'link'), link, { mode: 0o644 });
-    if (parent !== undefined) writeFileSync(join(dir, 'lower'), this.lowerFor(parent), { mode: 0o644 });
+    if (lower !== undefined) writeFileSync(join(dir, 'lower'), lower, { mode: 0o644 });
     else mkdirSync(join(dir, 'empty'), { mode: 0o700 });
     mkdirSync(join(dir, 'work'), { mode: 0o700 });
     mkdirSync(join(dir, 'merged'), { mode: 0o700 });
   }
 
-  /** Removes a layer's directory and short link. */
+  /** Removes a layer's directory and short link (not what a tampered `link` file names instead). */
   remove(id: string): void {
     try {
       const link = this.linkOf(id);
       rmSync(join(this.home, 'l', link), { force: true });
     } catch {
-      /* no link file */
+      /* no link file, or one naming something else: left alone */
     }
     rmSync(this.layerDir(id), { recursive: true, force: true });
   }
 
   /** The overlay mount options for layer `id` (its diff as upper dir, parents as lower dirs). */
   mountOptions(id: string): { lower: string[]; upper: string; work: string; merged: string } {
-    const lowerFile = join(this.home, id, 'lower');
-    const lowers = existsSync(lowerFile) ? readFileSync(lowerFile, 'utf8').trim().split(':').filter(Boolean) : [];
+    const lowers = this.lowersOf(id);
     return {
       lower: lowers.length > 0 ? lowers.map((l) => join(this.home, l)) : [join(this.home, id, 'empty')],
       upper: this.diffDir(id),

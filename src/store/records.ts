@@ -3,7 +3,8 @@
  * `mountpoints.json`. Records are kept as the objects read (fields ferry does not know survive a rewrite);
  * the interfaces name the fields ferry uses, with containers/storage's JSON keys.
  */
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { FerryError, ErrorCode } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
@@ -60,22 +61,69 @@ export interface MountRecord {
   count: number;
 }
 
+/**
+ * What an ID in the records may be: one file name (ferry joins IDs to store paths: `overlay/<id>`,
+ * `overlay-images/<id>`, `<id>.tar-split.gz`). containers/storage makes 64-hex IDs; a record naming `..`, `a/b` or
+ * an empty ID was written by someone else, and ferry refuses the store rather than read or remove outside it.
+ */
+const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
+
+/** The fields of each kind of record that hold IDs. */
+export const ID_FIELDS = {
+  layers: ['id', 'parent'],
+  images: ['id', 'layer'],
+  containers: ['id', 'layer', 'image'],
+  mounts: ['id'],
+} as const;
+
+/**
+ * Checks that every record is an object whose ID fields (`fields`; `id` required) are safe file names.
+ * @throws FerryError(E_IO) naming the file and the record.
+ */
+export function checkRecordIds<T>(path: string, records: unknown[], fields: readonly string[]): T[] {
+  records.forEach((r, i) => {
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) {
+      throw new FerryError(ErrorCode.Io, `${path}: record ${i} is not an object: refusing to use the store`);
+    }
+    for (const f of fields) {
+      const v = (r as Record<string, unknown>)[f];
+      if (v === undefined && f !== 'id') continue;
+      if (typeof v !== 'string' || !SAFE_ID.test(v)) {
+        throw new FerryError(ErrorCode.Io, `${path}: record ${i} has an invalid ${f} ${JSON.stringify(v)?.slice(0, 80) ?? 'undefined'}: refusing to use the store`);
+      }
+    }
+  });
+  return records as T[];
+}
+
 /** Reads a JSON array file; a missing or empty file is an empty list. @throws FerryError(E_IO) */
 export async function readRecords<T>(path: string): Promise<T[]> {
   let text: string;
+  let fh: FileHandle | undefined;
   try {
-    text = await readFile(path, 'utf8');
+    // containers/storage writes a regular file: a symlink or a FIFO put in its place is refused, not followed or waited on
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    if (!(await fh.stat()).isFile()) throw new FerryError(ErrorCode.Io, `reading ${path}: not a regular file`);
+    text = await fh.readFile('utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (e instanceof FerryError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return [];
+    if (code === 'ELOOP') throw new FerryError(ErrorCode.Io, `reading ${path}: it is a symbolic link`, { cause: e });
     throw new FerryError(ErrorCode.Io, `reading ${path}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    await fh?.close().catch(() => {});
   }
   if (text.trim() === '') return [];
   try {
     const v = JSON.parse(text) as unknown;
-    return Array.isArray(v) ? (v as T[]) : [];
+    if (v === null) return [];
+    if (Array.isArray(v)) return v as T[];
   } catch (e) {
     throw new FerryError(ErrorCode.Io, `${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
   }
+  // rewriting it as a list would drop what it holds
+  throw new FerryError(ErrorCode.Io, `${path} is not a JSON list: refusing to use the store`);
 }
 
 /** Writes a JSON array file atomically (mode 0600, like containers/storage). */

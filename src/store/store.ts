@@ -7,12 +7,13 @@
  * Lock order (as containers/storage): storage.lock → layers.lock → images.lock → containers.lock.
  */
 import { createHash } from 'node:crypto';
-import { constants, mkdirSync, openSync, readSync, closeSync, renameSync, rmSync, existsSync } from 'node:fs';
-import { readFile, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants, mkdirSync, openSync, readSync, closeSync, renameSync, rmSync, existsSync, fstatSync, lstatSync } from 'node:fs';
+import { lstat, open, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FerryError, ErrorCode, notFound } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { readBoundedHandle } from '../util/bounded-read.js';
 import type { StoreOptions } from '../config/storage-conf.js';
 import { Crc64 } from './crc64.js';
 import { cleanTarPath } from './apply.js';
@@ -22,7 +23,7 @@ import { STAGING_DIR, type LayerDriver } from './driver.js';
 import { OverlayLayout } from './overlay.js';
 import { VfsLayout } from './vfs.js';
 import {
-  bigDataFileName, goTimeNow, readRecords, writeRecords,
+  bigDataFileName, checkRecordIds, goTimeNow, ID_FIELDS, readRecords, writeRecords,
   type ContainerRecord, type ImageRecord, type LayerRecord, type MountRecord,
 } from './records.js';
 import { readTarSplit } from './tar-split.js';
@@ -91,6 +92,9 @@ export interface StoreTransaction {
   /** The image records as they are now (the transaction's own commits included). */
   images(): Promise<ImageRecord[]>;
 }
+
+/** The most ferry reads of one image big-data item (as the containers-storage destination accepts a config). */
+const MAX_BIG_DATA = 64 << 20;
 
 /** Manifest keys in an image's big data. */
 export const MANIFEST_KEY = 'manifest';
@@ -185,17 +189,22 @@ export class Store {
 
   // ---- raw record access (callers hold the right locks) ----
 
+  /** Reads a record file, refusing records whose IDs are not plain file names (see {@link checkRecordIds}). */
+  private async records<T>(path: string, kind: keyof typeof ID_FIELDS): Promise<T[]> {
+    return checkRecordIds<T>(path, await readRecords<unknown>(path), ID_FIELDS[kind]);
+  }
+
   readLayersUnlocked(): Promise<LayerRecord[]> {
-    return readRecords<LayerRecord>(this.file('layers'));
+    return this.records<LayerRecord>(this.file('layers'), 'layers');
   }
   readImagesUnlocked(): Promise<ImageRecord[]> {
-    return readRecords<ImageRecord>(this.file('images'));
+    return this.records<ImageRecord>(this.file('images'), 'images');
   }
   readContainersUnlocked(): Promise<ContainerRecord[]> {
-    return readRecords<ContainerRecord>(this.file('containers'));
+    return this.records<ContainerRecord>(this.file('containers'), 'containers');
   }
   readMountsUnlocked(): Promise<MountRecord[]> {
-    return readRecords<MountRecord>(this.mountsFile());
+    return this.records<MountRecord>(this.mountsFile(), 'mounts');
   }
   writeLayersUnlocked(r: LayerRecord[], op: Op = {}): Promise<void> {
     return writeRecords(this.file('layers'), r, op);
@@ -238,11 +247,29 @@ export class Store {
   /** Reads one big-data item of an image. @throws FerryError(E_NOT_FOUND) */
   async imageBigData(imageId: string, key: string, op: Op = {}): Promise<Buffer> {
     return this.read(['images'], op, async () => {
+      const what = `${key} of image ${imageId}`;
+      const dir = join(this.dir('images'), imageId);
+      let fh: FileHandle | undefined;
       try {
-        return await readFile(join(this.dir('images'), imageId, bigDataFileName(key)), { signal: op.signal });
+        // The image directory and the file itself are taken as they are, never through a symlink, and only a regular
+        // file is read: a link to a file outside the store, or a FIFO, put there by someone else is refused.
+        if (!(await lstat(dir)).isDirectory()) throw new FerryError(ErrorCode.Io, `reading ${what}: ${dir} is not a directory`);
+        const path = join(dir, bigDataFileName(key));
+        // lstat first (opening a device can have effects of its own), O_NOFOLLOW and fstat against a swap in between
+        const st = await lstat(path);
+        if (st.isSymbolicLink()) throw new FerryError(ErrorCode.Io, `reading ${what}: it is a symbolic link`);
+        if (!st.isFile()) throw new FerryError(ErrorCode.Io, `reading ${what}: not a regular file`);
+        fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+        if (!(await fh.stat()).isFile()) throw new FerryError(ErrorCode.Io, `reading ${what}: not a regular file`);
+        return await readBoundedHandle(fh, { limit: MAX_BIG_DATA, what, signal: op.signal });
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`image ${imageId} has no ${key}`, e);
-        throw new FerryError(ErrorCode.Io, `reading ${key} of image ${imageId}: ${(e as Error).message}`, { cause: e });
+        if (e instanceof FerryError) throw e;
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') throw notFound(`image ${imageId} has no ${key}`, e);
+        if (code === 'ELOOP') throw new FerryError(ErrorCode.Io, `reading ${what}: it is a symbolic link`, { cause: e });
+        throw new FerryError(ErrorCode.Io, `reading ${what}: ${(e as Error).message}`, { cause: e });
+      } finally {
+        await fh?.close().catch(() => {});
       }
     });
   }
@@ -256,19 +283,24 @@ export class Store {
     const tarSplit = join(this.dir('layers'), `${layerId}.tar-split.gz`);
     const diffDir = this.driver.contentDir(layerId);
     async function* gen(): AsyncGenerator<Buffer> {
-      if (!existsSync(tarSplit)) throw notFound(`layer ${layerId} has no tar-split data (${tarSplit})`);
+      let st;
+      try {
+        st = lstatSync(tarSplit);
+      } catch {
+        throw notFound(`layer ${layerId} has no tar-split data (${tarSplit})`);
+      }
+      if (!st.isFile()) throw new FerryError(ErrorCode.Io, `layer ${layerId}: its tar-split data ${tarSplit} is not a regular file`);
       const buf = Buffer.allocUnsafe(1 << 20);
+      const realDirs = new Set<string>();
       for await (const e of readTarSplit(tarSplit, op)) {
         if (e.type === 'segment') {
           if (e.payload.length > 0) yield e.payload;
           continue;
         }
         if (e.size === 0) continue;
-        const path = join(diffDir, ...cleanTarPath(e.name));
         let fd: number;
         try {
-          // O_NOFOLLOW: the entry may have been replaced by a symlink later in the same layer (a duplicate name).
-          fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+          fd = openRegularBeneath(diffDir, cleanTarPath(e.name), realDirs);
         } catch (err) {
           throw new FerryError(ErrorCode.Io, `layer ${layerId}: cannot read ${e.name}: ${(err as Error).message}`, { cause: err });
         }
@@ -466,6 +498,8 @@ export class Store {
     }
     const dir = join(this.dir('images'), imageId);
     await undo.makeDir(dir, 0o700);
+    // an image directory someone replaced by a symlink would have the big data written wherever it points
+    if (!(await lstat(dir)).isDirectory()) throw new FerryError(ErrorCode.Io, `${dir} is not a directory: refusing to write the image's data through it`);
     for (const [key, data] of r.big) {
       const path = join(dir, bigDataFileName(key));
       await undo.saveFile(path);
@@ -568,6 +602,32 @@ export class Store {
     }
     return removed;
   }
+}
+
+/**
+ * Opens the regular file `parts` names beneath `root` for reading, without following a symlink anywhere: `root`,
+ * its parent and every directory on the way must be real directories (`realDirs` remembers those seen). An entry may
+ * have been replaced by a symlink later in the same layer (a duplicate name), and the content of a store someone else
+ * can write may hold links to files outside it, FIFOs (which would block the open) or devices: all are refused.
+ * @throws Error (with an errno `code` where the file system gave one).
+ */
+function openRegularBeneath(root: string, parts: string[], realDirs: Set<string>): number {
+  const dirs = [dirname(root), root];
+  for (let i = 0, p = root; i < parts.length - 1; i++) dirs.push((p = join(p, parts[i]!)));
+  for (const d of dirs) {
+    if (realDirs.has(d)) continue;
+    if (!lstatSync(d).isDirectory()) throw new Error(`${d} is not a directory`);
+    realDirs.add(d);
+  }
+  const path = join(root, ...parts);
+  // lstat first: opening a device can have effects of its own
+  if (!lstatSync(path).isFile()) throw new Error('not a regular file');
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new Error('not a regular file');
+  }
+  return fd;
 }
 
 function layerRecord(id: string, parent: string | undefined, s: StagedLayer): LayerRecord {

@@ -4,7 +4,8 @@
  * (`type` 2, base64 `payload`) or a file entry (`type` 1, `name`, `size`, CRC-64/ISO of the content as
  * `payload`), numbered by `position`. Segments plus file contents, in order, are the original tar.
  */
-import { createReadStream } from 'node:fs';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -52,9 +53,16 @@ export class TarSplitWriter {
 
 /** Reads the records of a `.tar-split.gz` file in order. */
 export async function* readTarSplit(path: string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<TarSplitEntry> {
+  let fh: FileHandle;
+  try {
+    // never through a symlink, and a FIFO put in its place fails instead of blocking the open
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    throw new FerryError(ErrorCode.Io, `opening ${path}: ${(e as Error).message}`, { cause: e });
+  }
   const input = createGunzip();
   // pipeline, not pipe: a read error must reach the gunzip stream, and so the line reader.
-  pipeline(createReadStream(path, { signal: opts.signal }), input, () => {});
+  pipeline(fh.createReadStream({ signal: opts.signal }), input, () => {});
   const lines = createInterface({ input, crlfDelay: Infinity });
   try {
     for await (const line of lines) {

@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, lchownSync, lstatSync, lutimesSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { FerryError, ErrorCode } from '../errors.js';
 import { STAGING_DIR, type LayerDriver, type Whiteouts } from './driver.js';
 import { storeNative } from './native.js';
 
@@ -133,6 +134,8 @@ export class VfsLayout implements LayerDriver {
         if (!keepRootMode) chmodSync(target, 0o555);
         return;
       }
+      // the copy of a parent someone replaced by a symlink would be that symlink, and the layer merged into its target
+      if (!lstatSync(this.contentDir(parent)).isDirectory()) throw new FerryError(ErrorCode.Io, `vfs layer ${parent}: ${this.contentDir(parent)} is not a directory`);
       const tmp = `${target}${TMP_SUFFIX}`;
       rmSync(tmp, { recursive: true, force: true });
       copyTree(this.contentDir(parent), tmp);

@@ -19,6 +19,7 @@ import { manifestDigest } from '../../manifest/manifest-digest.js';
 import type { OpOptions } from '../../types/context.js';
 import type { BlobInfo, CommitOptions, DestinationProperties, ImageDestination, PutBlobOptions, RawManifest } from '../../types/image.js';
 import { VerifyingStream } from '../../util/verify-stream.js';
+import { verifyDigest } from '../../util/digest.js';
 import { Store, manifestKey, type CommitImageSpec } from '../../store/store.js';
 import type { ImageRecord } from '../../store/records.js';
 import type { StagedLayer } from '../../store/layer-stage.js';
@@ -218,7 +219,10 @@ class StorageDestination implements ImageDestination {
     const images = await this.store.images(opts);
     const img = images.find((i) => i['big-data-names']?.includes(digest));
     if (!img) throw new FerryError(ErrorCode.NotFound, `containers-storage: config ${digest} was not written`);
-    return this.store.imageBigData(img.id, digest, opts);
+    // Another image's big data is only as good as the store: what is stored under this digest must be it.
+    const config = await this.store.imageBigData(img.id, digest, opts);
+    verifyDigest(`config ${digest} of image ${img.id} in the store`, config, digest);
+    return config;
   }
 
   async close(): Promise<void> {

@@ -30,13 +30,19 @@ interface Loaded {
   manifest: RawManifest;
 }
 
-/** The image's layer chain, base first. @throws FerryError(E_NOT_FOUND) for a missing layer. */
+/**
+ * The image's layer chain, base first.
+ * @throws FerryError(E_NOT_FOUND) for a missing layer, E_IO for parents that loop (layers.json edited by hand).
+ */
 export function layerChain(layers: LayerRecord[], top: string | undefined): LayerRecord[] {
   const byId = new Map(layers.map((l) => [l.id, l]));
   const out: LayerRecord[] = [];
+  const seen = new Set<string>();
   for (let id = top; id; ) {
     const l = byId.get(id);
     if (!l) throw notFound(`layer ${id} is missing from the store`);
+    if (seen.has(id)) throw new FerryError(ErrorCode.Io, `layer ${id} is its own ancestor in the store's layers.json: refusing to use it`);
+    seen.add(id);
     out.unshift(l);
     id = l.parent;
   }
