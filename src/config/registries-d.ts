@@ -172,38 +172,18 @@ export async function loadRegistriesD(loc: RegistriesDLocation = {}): Promise<Re
   return config;
 }
 
-/** The parts of a docker image name scopes are matched against. */
-export interface ScopedName {
-  /** `host[:port]`. */
-  domain: string;
-  /** `ns/repo`. */
-  path: string;
-  /** The full name with tag and/or digest (`host/ns/repo:tag`). */
-  identity: string;
-}
-
 /**
- * Scopes to try for `name`, most specific first: the full identity, the repository, each parent namespace, the
- * host, then `*.` wildcards of the host's parent domains (containers/image's `PolicyConfigurationNamespaces`, the
- * same scopes as policy.json's for `docker`).
+ * The scopes of a docker image name, most specific first: the full name, the repository, each parent namespace, the
+ * host, then `*.` wildcards of the host's parent domains — the same scopes as policy.json's for `docker`
+ * (containers/image's `PolicyConfigurationIdentity` and `PolicyConfigurationNamespaces`), which the docker reference
+ * computes (`policyIdentity()`, `policyNamespaces()`).
  */
-export function scopesFor(name: ScopedName): string[] {
-  const out = [name.identity];
-  const parts = name.path.split('/');
-  for (let i = parts.length; i >= 1; i--) out.push(`${name.domain}/${parts.slice(0, i).join('/')}`);
-  out.push(name.domain);
-  // as containers/image: everything from the first colon dropped (the port; all of an IPv6 address but its `[`),
-  // then every parent domain, IPv4 addresses included
-  const colon = name.domain.indexOf(':');
-  const labels = (colon === -1 ? name.domain : name.domain.slice(0, colon)).split('.');
-  for (let i = 1; i < labels.length; i++) out.push(`*.${labels.slice(i).join('.')}`);
-  return [...new Set(out)];
-}
+export type DockerScopes = readonly string[];
 
-/** The entries that apply to `name`, most specific first, `default-docker` last. */
-function entriesFor(config: RegistriesDConfig, name: ScopedName): RegistryNamespaceConfig[] {
+/** The entries that apply to an image of `scopes`, most specific first, `default-docker` last. */
+function entriesFor(config: RegistriesDConfig, scopes: DockerScopes): RegistryNamespaceConfig[] {
   const out: RegistryNamespaceConfig[] = [];
-  for (const s of scopesFor(name)) {
+  for (const s of scopes) {
     const e = config.docker.get(s);
     if (e) out.push(e);
   }
@@ -212,20 +192,20 @@ function entriesFor(config: RegistriesDConfig, name: ScopedName): RegistryNamesp
 }
 
 /**
- * The base URL for simple signatures of `name`: for writing, the first scope's `lookaside-staging`, else its
+ * The base URL for simple signatures of an image of `scopes`: for writing, the first scope's `lookaside-staging`, else its
  * `lookaside`; for reading, the first `lookaside`. Undefined when no scope sets one.
  */
-export function lookasideBase(config: RegistriesDConfig, name: ScopedName, write: boolean): string | undefined {
-  for (const e of entriesFor(config, name)) {
+export function lookasideBase(config: RegistriesDConfig, scopes: DockerScopes, write: boolean): string | undefined {
+  for (const e of entriesFor(config, scopes)) {
     const url = write ? (e.lookasideStaging ?? e.lookaside) : e.lookaside;
     if (url !== undefined) return url;
   }
   return undefined;
 }
 
-/** Whether sigstore attachments are used for `name` (the first scope that says, else false). */
-export function usesSigstoreAttachments(config: RegistriesDConfig, name: ScopedName): boolean {
-  for (const e of entriesFor(config, name)) if (e.useSigstoreAttachments !== undefined) return e.useSigstoreAttachments;
+/** Whether sigstore attachments are used for an image of `scopes` (the first scope that says, else false). */
+export function usesSigstoreAttachments(config: RegistriesDConfig, scopes: DockerScopes): boolean {
+  for (const e of entriesFor(config, scopes)) if (e.useSigstoreAttachments !== undefined) return e.useSigstoreAttachments;
   return false;
 }
 

@@ -1,12 +1,16 @@
 import { expect } from 'chai';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { builtinLookaside, loadRegistriesD, lookasideBase, scopesFor, usesSigstoreAttachments } from '../../src/config/registries-d.js';
+import { builtinLookaside, loadRegistriesD, lookasideBase, usesSigstoreAttachments } from '../../src/config/registries-d.js';
 import { rejection } from '../harness/expect.js';
 import { dockerTransport } from '../../src/transports/docker/transport.js';
 import { useCleanup } from '../harness/tmp.js';
 
-const name = (domain: string, p: string, identity: string) => ({ domain, path: p, identity });
+/** The scopes registries.d is consulted with for a docker image: the docker reference's policy scopes. */
+const scopes = (identity: string) => {
+  const ref = dockerTransport.parseReference(`//${identity}`);
+  return [ref.policyIdentity(), ...ref.policyNamespaces()];
+};
 
 describe('config/registries-d', function () {
   const cleanup = useCleanup('after');
@@ -18,7 +22,7 @@ describe('config/registries-d', function () {
   }
 
   it('scopes go from the full name to the host, then wildcard domains', () => {
-    expect(scopesFor(name('reg.example.com:5000', 'a/b/c', 'reg.example.com:5000/a/b/c:t'))).to.deep.equal([
+    expect(scopes('reg.example.com:5000/a/b/c:t')).to.deep.equal([
       'reg.example.com:5000/a/b/c:t',
       'reg.example.com:5000/a/b/c',
       'reg.example.com:5000/a/b',
@@ -27,11 +31,9 @@ describe('config/registries-d', function () {
       '*.example.com',
       '*.com',
     ]);
-    // the same scopes as policy.json's for docker (containers/image): IPv4 hosts too; nothing for IPv6
-    expect(scopesFor(name('10.1.2.3:5000', 'a', '10.1.2.3:5000/a:t'))).to.deep.equal(['10.1.2.3:5000/a:t', '10.1.2.3:5000/a', '10.1.2.3:5000', '*.1.2.3', '*.2.3', '*.3']);
-    expect(scopesFor(name('[::1]:5000', 'a', '[::1]:5000/a:t'))).to.deep.equal(['[::1]:5000/a:t', '[::1]:5000/a', '[::1]:5000']);
-    const docker = dockerTransport.parseReference('//10.1.2.3:5000/a/b:t');
-    expect(scopesFor(name('10.1.2.3:5000', 'a/b', '10.1.2.3:5000/a/b:t'))).to.deep.equal([docker.policyIdentity(), ...docker.policyNamespaces()]);
+    // as containers/image: IPv4 hosts get wildcards too; IPv6 none
+    expect(scopes('10.1.2.3:5000/a:t')).to.deep.equal(['10.1.2.3:5000/a:t', '10.1.2.3:5000/a', '10.1.2.3:5000', '*.1.2.3', '*.2.3', '*.3']);
+    expect(scopes('[::1]:5000/a:t')).to.deep.equal(['[::1]:5000/a:t', '[::1]:5000/a', '[::1]:5000']);
   });
 
   it('most specific scope wins, falling through scopes without a lookaside; staging for writes; old key names; only *.yaml', async () => {
@@ -52,14 +54,14 @@ describe('config/registries-d', function () {
       'ignored.yml': 'docker: [not, a, map]\n',
     });
     const c = await loadRegistriesD({ registriesDirPath: dir });
-    const app = name('reg.example.com', 'team/app', 'reg.example.com/team/app:1');
+    const app = scopes('reg.example.com/team/app:1');
     expect(lookasideBase(c, app, false)).to.equal('https://sigs.example.com');
     expect(lookasideBase(c, app, true)).to.equal('file:///staging');
     expect(usesSigstoreAttachments(c, app)).to.equal(true);
-    expect(usesSigstoreAttachments(c, name('reg.example.com', 'other', 'reg.example.com/other:1'))).to.equal(false);
-    expect(lookasideBase(c, name('other.example.com', 'x/y', 'other.example.com/x/y:1'), false)).to.equal('file:///tag');
-    expect(lookasideBase(c, name('other.example.com', 'x/y', 'other.example.com/x/y:2'), false)).to.equal('file:///wild');
-    expect(lookasideBase(c, name('docker.io', 'library/busybox', 'docker.io/library/busybox:latest'), false)).to.equal('file:///default');
+    expect(usesSigstoreAttachments(c, scopes('reg.example.com/other:1'))).to.equal(false);
+    expect(lookasideBase(c, scopes('other.example.com/x/y:1'), false)).to.equal('file:///tag');
+    expect(lookasideBase(c, scopes('other.example.com/x/y:2'), false)).to.equal('file:///wild');
+    expect(lookasideBase(c, scopes('docker.io/library/busybox:latest'), false)).to.equal('file:///default');
   });
 
   it('refuses a scope or default-docker defined twice, wrong types, and bad YAML, naming the file', async () => {

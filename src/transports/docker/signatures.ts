@@ -7,10 +7,9 @@ import { FerryError, ErrorCode } from '../../errors.js';
 import type { RegistryClient } from '../../registry/client.js';
 import { signatureFromBlob } from '../../signature/blob.js';
 import { checkLookasideWritable, readLookasideSignatures, writeLookasideSignatures } from '../../signature/lookaside.js';
-import { builtinLookaside, loadRegistriesD, lookasideBase, usesSigstoreAttachments, type ScopedName } from '../../config/registries-d.js';
+import { builtinLookaside, loadRegistriesD, lookasideBase, usesSigstoreAttachments, type DockerScopes } from '../../config/registries-d.js';
 import { memoizedPerContext } from '../../util/context-memo.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
-import { fullString } from '../../reference/name.js';
 import type { DockerReference } from './reference.js';
 
 /** The signature locations of one image. */
@@ -28,12 +27,12 @@ export async function signatureLocations(ref: DockerReference, ctx: SystemContex
   // read once per command (context), not once per image of a sync
   const key = `registries.d\0${ctx.registriesDirPath ?? ''}\0${ctx.homeDir ?? ''}`;
   const config = await memoizedPerContext(ctx, key, () => loadRegistriesD({ registriesDirPath: ctx.registriesDirPath, homeDir: ctx.homeDir }));
-  const name: ScopedName = { domain: ref.name.domain, path: ref.name.path, identity: fullString(ref.name) };
+  const scopes: DockerScopes = [ref.policyIdentity(), ...ref.policyNamespaces()];
   const fallback = builtinLookaside(ctx.homeDir);
   return {
-    lookasideRead: lookasideBase(config, name, false) ?? fallback,
-    lookasideWrite: lookasideBase(config, name, true) ?? fallback,
-    sigstoreAttachments: usesSigstoreAttachments(config, name),
+    lookasideRead: lookasideBase(config, scopes, false) ?? fallback,
+    lookasideWrite: lookasideBase(config, scopes, true) ?? fallback,
+    sigstoreAttachments: usesSigstoreAttachments(config, scopes),
   };
 }
 
