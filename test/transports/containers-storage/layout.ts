@@ -3,15 +3,20 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzip, sha256 } from '../../store/tar-build.js';
 
-/** Writes the layout and returns the manifest digest and the diff IDs. */
-export function writeLayout(dir: string, tag: string, tars: Buffer[]): { manifestDigest: string; diffIds: string[]; configDigest: string } {
+/** A function storing a blob in the layout `dir`, returning its digest and size. */
+function blobWriter(dir: string): (b: Buffer) => { digest: string; size: number } {
   const blobs = join(dir, 'blobs', 'sha256');
   mkdirSync(blobs, { recursive: true });
-  const put = (b: Buffer) => {
+  return (b) => {
     const d = sha256(b);
     writeFileSync(join(blobs, d.slice(7)), b);
     return { digest: d, size: b.length };
   };
+}
+
+/** Writes the layout and returns the manifest digest and the diff IDs. */
+export function writeLayout(dir: string, tag: string, tars: Buffer[]): { manifestDigest: string; diffIds: string[]; configDigest: string } {
+  const put = blobWriter(dir);
   const diffIds = tars.map(sha256);
   const layers = tars.map((t) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...put(gzip(t)) }));
   const config = Buffer.from(JSON.stringify({ created: '2024-01-01T00:00:00Z', architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: diffIds } }));
@@ -35,13 +40,7 @@ export interface LayoutInstance {
  * @returns the index digest and, per instance, its manifest digest, config digest and layer blob digests.
  */
 export function writeIndexLayout(dir: string, tag: string, instances: LayoutInstance[]): { indexDigest: string; instances: Array<{ manifestDigest: string; configDigest: string; layers: string[] }> } {
-  const blobs = join(dir, 'blobs', 'sha256');
-  mkdirSync(blobs, { recursive: true });
-  const put = (b: Buffer) => {
-    const d = sha256(b);
-    writeFileSync(join(blobs, d.slice(7)), b);
-    return { digest: d, size: b.length };
-  };
+  const put = blobWriter(dir);
   const out = instances.map((inst) => {
     const layers = inst.tars.map((t) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...put(gzip(t)) }));
     const diffIds = inst.claimedDiffIds ?? inst.tars.map(sha256);
