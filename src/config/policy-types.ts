@@ -18,13 +18,34 @@ export type ReferenceMatch =
 /** `keyType` values of `signedBy`; only `GPGKeys` is implemented (as in containers/image). */
 export type SignedByKeyType = 'GPGKeys' | 'signedByGPGKeys' | 'X509Certificates' | 'signedByX509CAs';
 
-/** The sigstore trust roots that need more than a public key (parsed, never skipped: refused when evaluated). */
+/** A single file or a single inline value (`…Path` / `…Data`). */
+export type SingleSource = { path: string } | { data: Buffer };
+
+/** `fulcio`: certificates issued by a Fulcio CA to an OIDC identity. */
+export interface FulcioRoot {
+  /** The Fulcio CA certificates (PEM): `caPath` or `caData`. */
+  ca: SingleSource;
+  /** The OIDC issuer the certificate must record. */
+  oidcIssuer: string;
+  /** The e-mail address the certificate must name. */
+  subjectEmail: string;
+}
+
+/** `pki`: certificates issued by a private CA. At least one of the subject fields is set. */
+export interface PKIRoot {
+  /** The trusted roots (PEM): `caRootsPath` or `caRootsData`. */
+  caRoots: SingleSource;
+  /** Trusted intermediates (PEM): `caIntermediatesPath` or `caIntermediatesData`. */
+  caIntermediates?: SingleSource;
+  subjectEmail?: string;
+  subjectHostname?: string;
+}
+
+/** The sigstore trust roots besides public keys. */
 export interface SigstoreCertificateRoots {
-  /** `fulcio`: the object as written (CA, OIDC issuer, subject e-mail). */
-  fulcio?: Record<string, unknown>;
-  /** `pki`: the object as written (CA roots, intermediates, subject). */
-  pki?: Record<string, unknown>;
-  /** `rekorPublicKey*`: where the Rekor keys come from. */
+  fulcio?: FulcioRoot;
+  pki?: PKIRoot;
+  /** `rekorPublicKey*`: the Rekor keys whose SET the signature must carry. */
   rekor?: KeySource;
 }
 

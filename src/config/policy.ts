@@ -11,12 +11,14 @@ import { JsonPathError, parseJsonNoDuplicates, type JsonPath } from './json-path
 import type {
   KeySource,
   ParseDockerReference,
+  PKIRoot,
   Policy,
   PolicyRequirement,
   PolicyRequirements,
   ReferenceMatch,
   SignedByKeyType,
   SigstoreCertificateRoots,
+  SingleSource,
 } from './policy-types.js';
 
 /** The system-wide policy file. */
@@ -151,26 +153,38 @@ function signedIdentity(o: Obj, at: JsonPath, opts: PolicyParseOptions): Referen
   return Object.hasOwn(o, 'signedIdentity') ? referenceMatch(o['signedIdentity'], [...at, 'signedIdentity'], opts) : { type: 'matchRepoDigestOrExact' };
 }
 
+function singleSource(o: Obj, at: JsonPath, pathKey: string, dataKey: string): SingleSource | undefined {
+  if (Object.hasOwn(o, pathKey)) return { path: string(o, pathKey, at, { nonEmpty: true }) };
+  if (Object.hasOwn(o, dataKey)) return { data: base64(o[dataKey], [...at, dataKey]) };
+  return undefined;
+}
+
 function sigstoreRoots(o: Obj, at: JsonPath): SigstoreCertificateRoots {
   const roots: SigstoreCertificateRoots = {};
   if (Object.hasOwn(o, 'fulcio')) {
-    const f = object(o['fulcio'], [...at, 'fulcio']);
-    fields(f, [...at, 'fulcio'], ['caPath', 'caData', 'oidcIssuer', 'subjectEmail'], ['oidcIssuer', 'subjectEmail']);
-    if (Object.hasOwn(f, 'caPath') === Object.hasOwn(f, 'caData')) fail([...at, 'fulcio'], 'exactly one of caPath and caData must be given');
-    for (const k of ['caPath', 'oidcIssuer', 'subjectEmail']) if (Object.hasOwn(f, k)) string(f, k, [...at, 'fulcio'], { nonEmpty: true });
-    if (Object.hasOwn(f, 'caData')) base64(f['caData'], [...at, 'fulcio', 'caData']);
-    roots.fulcio = f;
+    const where = [...at, 'fulcio'];
+    const f = object(o['fulcio'], where);
+    fields(f, where, ['caPath', 'caData', 'oidcIssuer', 'subjectEmail'], ['oidcIssuer', 'subjectEmail']);
+    if (Object.hasOwn(f, 'caPath') === Object.hasOwn(f, 'caData')) fail(where, 'exactly one of caPath and caData must be given');
+    roots.fulcio = {
+      ca: singleSource(f, where, 'caPath', 'caData')!,
+      oidcIssuer: string(f, 'oidcIssuer', where, { nonEmpty: true }),
+      subjectEmail: string(f, 'subjectEmail', where, { nonEmpty: true }),
+    };
   }
   if (Object.hasOwn(o, 'pki')) {
-    const p = object(o['pki'], [...at, 'pki']);
     const where = [...at, 'pki'];
+    const p = object(o['pki'], where);
     fields(p, where, ['caRootsPath', 'caRootsData', 'caIntermediatesPath', 'caIntermediatesData', 'subjectEmail', 'subjectHostname']);
     if (Object.hasOwn(p, 'caRootsPath') === Object.hasOwn(p, 'caRootsData')) fail(where, 'exactly one of caRootsPath and caRootsData must be given');
     if (Object.hasOwn(p, 'caIntermediatesPath') && Object.hasOwn(p, 'caIntermediatesData')) fail(where, 'only one of caIntermediatesPath and caIntermediatesData may be given');
     if (!Object.hasOwn(p, 'subjectEmail') && !Object.hasOwn(p, 'subjectHostname')) fail(where, 'at least one of subjectEmail and subjectHostname must be given');
-    for (const k of ['caRootsPath', 'caIntermediatesPath', 'subjectEmail', 'subjectHostname']) if (Object.hasOwn(p, k)) string(p, k, where, { nonEmpty: true });
-    for (const k of ['caRootsData', 'caIntermediatesData']) if (Object.hasOwn(p, k)) base64(p[k], [...where, k]);
-    roots.pki = p;
+    const pki: PKIRoot = { caRoots: singleSource(p, where, 'caRootsPath', 'caRootsData')! };
+    const intermediates = singleSource(p, where, 'caIntermediatesPath', 'caIntermediatesData');
+    if (intermediates !== undefined) pki.caIntermediates = intermediates;
+    if (Object.hasOwn(p, 'subjectEmail')) pki.subjectEmail = string(p, 'subjectEmail', where, { nonEmpty: true });
+    if (Object.hasOwn(p, 'subjectHostname')) pki.subjectHostname = string(p, 'subjectHostname', where, { nonEmpty: true });
+    roots.pki = pki;
   }
   const rekor = keySource(o, at, { path: 'rekorPublicKeyPath', paths: 'rekorPublicKeyPaths', data: 'rekorPublicKeyData', datas: 'rekorPublicKeyDatas' });
   if (rekor !== undefined) roots.rekor = rekor;

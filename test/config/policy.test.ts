@@ -52,6 +52,10 @@ describe('config/policy: reading policy.json', () => {
     expect(docker.get('registry.example.com/team')![0]).to.deep.equal({ type: 'signedBy', keyType: 'GPGKeys', keys: { path: '/k.gpg' }, signedIdentity: { type: 'matchRepository' } });
     expect(docker.get('*.example.com')![0]).to.deep.include({ keys: { data: Buffer.from('pem') } });
     expect(p.transports.get('dir')!.get('/srv/images')![0]).to.deep.include({ keys: { data: Buffer.from('key') } });
+    expect(docker.get('quay.io')![0]).to.deep.include({ roots: { fulcio: { ca: { path: '/ca' }, oidcIssuer: 'https://o', subjectEmail: 'a@b' }, rekor: { path: '/r' } } });
+    expect(docker.get('quay.io/x')![0]).to.deep.include({ roots: { pki: { caRoots: { path: '/ca' }, subjectHostname: 'h' } } });
+    const pki = parse({ default: [{ type: 'sigstoreSigned', pki: { caRootsData: 'cm9vdA==', caIntermediatesData: 'aW50', subjectEmail: 'e' } }] }).default[0];
+    expect(pki).to.deep.include({ roots: { pki: { caRoots: { data: Buffer.from('root') }, caIntermediates: { data: Buffer.from('int') }, subjectEmail: 'e' } } });
     // signedIdentity defaults to matchRepoDigestOrExact
     expect(parse({ default: [signedBy] }).default[0]).to.deep.include({ signedIdentity: { type: 'matchRepoDigestOrExact' } });
   });

@@ -99,12 +99,19 @@ describe('signature/policy: evaluation', () => {
     );
   });
 
-  it('refuses, never skips, what it cannot check offline: Fulcio, PKI, Rekor', async () => {
+  it('refuses the cosign Fulcio + Rekor fixture under trust roots that did not issue it', async () => {
+    // keyless signatures are covered with generated material in sigstore/keyless.test.ts; here: a real cosign SET
+    // is checked against the policy's Rekor key (cosign.pub is an ECDSA key that did not sign it)
     const img = await fixtureImage('dir-img-cosign-fulcio-rekor-valid');
-    const fulcio: PolicyRequirement = { type: 'sigstoreSigned', roots: { fulcio: { caPath: '/x' }, rekor: { path: '/r' } }, signedIdentity: { type: 'matchRepository' } };
-    expect((await refusal(ctx([fulcio]).checkImage(img))).message).to.contain('"fulcio" needs Fulcio certificate and Rekor checks, which ferry does not implement');
-    const rekor: PolicyRequirement = { type: 'sigstoreSigned', keys: cosign, roots: { rekor: { path: '/r' } }, signedIdentity: { type: 'matchRepository' } };
-    expect((await refusal(ctx([rekor]).checkImage(await fixtureImage('dir-img-cosign-valid')))).message).to.contain('Rekor inclusion checks');
+    const ca = { data: Buffer.from('not a certificate') };
+    const fulcio: PolicyRequirement = { type: 'sigstoreSigned', roots: { fulcio: { ca, oidcIssuer: 'https://github.com/login/oauth', subjectEmail: 'mitr@redhat.com' }, rekor: cosign }, signedIdentity: { type: 'matchRepository' } };
+    expect((await refusal(ctx([fulcio]).checkImage(img))).message).to.contain('error loading Fulcio CA certificates: no certificate found');
+    const rekor: PolicyRequirement = { type: 'sigstoreSigned', keys: cosign, roots: { rekor: cosign }, signedIdentity: { type: 'matchRepository' } };
+    expect((await refusal(ctx([rekor]).checkImage(await fixtureImage('dir-img-cosign-valid')))).message).to.contain('missing dev.sigstore.cosign/bundle annotation');
+    const leaf = signatureFromBlob((await img.signatures())[0]!) as SigstoreSignature;
+    expect((await refusal(ctx([rekor]).checkImage({ ...img, signatures: async () => [signatureToBlob(leaf)] }))).message).to.contain(
+      'Rekor SET: cryptographic signature verification of the SET failed',
+    );
   });
 
   it('every requirement must accept; unsigned images and simple signatures for sigstoreSigned say so as skopeo does', async () => {

@@ -14,18 +14,28 @@ function refused(reason: string, cause?: unknown): FerryError {
 
 /**
  * Parses PEM public keys (`PUBLIC KEY`, as cosign writes them; `RSA PUBLIC KEY` too).
- * @throws FerryError(E_SIGNATURE) `parsing public key N: …` for a blob that holds no public key.
+ * @throws FerryError(E_SIGNATURE) `parsing <what> N: …` for a blob that holds no public key.
  */
-export function parseSigstorePublicKeys(pems: Buffer[]): KeyObject[] {
+export function parseSigstorePublicKeys(pems: Buffer[], what = 'public key'): KeyObject[] {
   return pems.map((pem, i) => {
     const text = pem.toString('utf8');
-    if (!/-----BEGIN (?:RSA )?PUBLIC KEY-----/.test(text)) throw refused(`parsing public key ${i + 1}: no PEM public key found`);
+    if (!/-----BEGIN (?:RSA )?PUBLIC KEY-----/.test(text)) throw refused(`parsing ${what} ${i + 1}: no PEM public key found`);
     try {
       return createPublicKey({ key: text, format: 'pem' });
     } catch (e) {
-      throw refused(`parsing public key ${i + 1}: ${e instanceof Error ? e.message : String(e)}`, e);
+      throw refused(`parsing ${what} ${i + 1}: ${e instanceof Error ? e.message : String(e)}`, e);
     }
   });
+}
+
+/**
+ * Go's `base64.StdEncoding.DecodeString` (what containers/image decodes the signature annotation and JSON `[]byte`
+ * with): padded standard base64, where carriage returns and line feeds are ignored. Undefined if invalid.
+ */
+export function decodeGoBase64(s: string): Buffer | undefined {
+  const b64 = s.replace(/[\r\n]/g, '');
+  if (b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return undefined;
+  return Buffer.from(b64, 'base64');
 }
 
 function verifyWith(key: KeyObject, payload: Buffer, signature: Buffer): boolean {
@@ -42,8 +52,8 @@ function verifyWith(key: KeyObject, payload: Buffer, signature: Buffer): boolean
 export function verifySigstoreSignature(sig: SigstoreSignature, publicKeys: KeyObject[]): SigstorePayload {
   const b64 = sig.untrustedAnnotations[SIGSTORE_SIGNATURE_ANNOTATION];
   if (b64 === undefined) throw refused(`missing ${SIGSTORE_SIGNATURE_ANNOTATION} annotation`);
-  if (b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw refused('base64 decoding of the signature failed');
-  const signature = Buffer.from(b64, 'base64');
+  const signature = decodeGoBase64(b64);
+  if (signature === undefined) throw refused('base64 decoding of the signature failed');
   if (publicKeys.length === 0) throw refused('need at least one public key to verify the sigstore payload, but got 0');
   const failures: string[] = [];
   for (const [i, key] of publicKeys.entries()) {
