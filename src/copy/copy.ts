@@ -149,7 +149,7 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
       }
       if (opts.includeReferrers) {
         const { copyReferrers } = await import('./referrers.js');
-        await copyReferrers({ source, dest, signal, from: srcRef.toString(), to: destRef.toString() }, subjects);
+        await copyReferrers({ ...c, onImage: opts.onImage, blobBudget: opts.blobBudget, from: srcRef.toString(), to: destRef.toString() }, subjects);
       }
       if (signal.aborted) throw new FerryError(ErrorCode.Aborted, 'aborted before commit', { cause: signal.reason });
       await dest.commit({ signal, ...(sourceList ? { sourceList } : {}) });
