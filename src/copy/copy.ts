@@ -9,6 +9,7 @@
  */
 import { FerryError, ErrorCode } from '../errors.js';
 import { UnparsedImage } from '../image/unparsed.js';
+import { shareMemoized } from '../util/context-memo.js';
 import { parseManifest } from '../manifest/parse.js';
 import type { ManifestList } from '../manifest/types.js';
 import type { ImageDestination } from '../types/image.js';
@@ -87,9 +88,12 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
 }
 
 async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOptions, signal: AbortSignal): Promise<CopyResult> {
+  const srcCtx = opts.srcCtx ?? {};
   const destCtx = destinationContext(opts);
+  // what both sides read from the same files (registries.conf, certificates, registries.d) is read once per copy
+  shareMemoized(srcCtx, destCtx);
 
-  const source = await srcRef.newImageSource(opts.srcCtx ?? {}, { signal });
+  const source = await srcRef.newImageSource(srcCtx, { signal });
   try {
     const top = new UnparsedImage(source);
     const vm = await top.manifest({ signal });
