@@ -88,6 +88,10 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
 }
 
 async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOptions, signal: AbortSignal): Promise<CopyResult> {
+  if (opts.compress?.format === 'zstd' && opts.compress.mode !== 'decompress') {
+    // before anything is opened: the copy may compress layers with zstd, which this Node may lack
+    (await import('../compression/zstd.js')).requireZstd('compressing layers with zstd');
+  }
   const srcCtx = opts.srcCtx ?? {};
   const destCtx = destinationContext(opts);
   // what both sides read from the same files (registries.conf, certificates, registries.d) is read once per copy
