@@ -94,6 +94,20 @@ export function zstdAvailable(): boolean {
 }
 
 /**
+ * Checks that zstd streams can be created, before a copy that needs them moves anything.
+ * @param what what needs zstd, for the message (`compressing layers with zstd`).
+ * @throws FerryError(E_UNSUPPORTED) on one line: `what`, and how to get zstd.
+ */
+export function requireZstd(what: string): void {
+  try {
+    zstd();
+  } catch (e) {
+    if (!(e instanceof FerryError)) throw e;
+    throw new FerryError(e.code, `${what}: ${e.message}`, { cause: e.cause });
+  }
+}
+
+/**
  * A zstd compression Transform at `level` (1–19; default {@link DEFAULT_ZSTD_LEVEL}).
  * Compression runs in libzstd worker threads (up to 4): the output is identical for any worker
  * count ≥ 1, so digests are reproducible across machines.

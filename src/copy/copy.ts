@@ -9,6 +9,7 @@
  */
 import { FerryError, ErrorCode } from '../errors.js';
 import { UnparsedImage } from '../image/unparsed.js';
+import { shareMemoized } from '../util/context-memo.js';
 import { parseManifest } from '../manifest/parse.js';
 import type { ManifestList } from '../manifest/types.js';
 import type { ImageDestination } from '../types/image.js';
@@ -87,9 +88,16 @@ export async function copyImage(srcRef: ImageReference, destRef: ImageReference,
 }
 
 async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOptions, signal: AbortSignal): Promise<CopyResult> {
+  if (opts.compress?.format === 'zstd' && opts.compress.mode !== 'decompress') {
+    // before anything is opened: the copy may compress layers with zstd, which this Node may lack
+    (await import('../compression/zstd.js')).requireZstd('compressing layers with zstd');
+  }
+  const srcCtx = opts.srcCtx ?? {};
   const destCtx = destinationContext(opts);
+  // what both sides read from the same files (registries.conf, certificates, registries.d) is read once per copy
+  shareMemoized(srcCtx, destCtx);
 
-  const source = await srcRef.newImageSource(opts.srcCtx ?? {}, { signal });
+  const source = await srcRef.newImageSource(srcCtx, { signal });
   try {
     const top = new UnparsedImage(source);
     const vm = await top.manifest({ signal });
@@ -149,7 +157,7 @@ async function run(srcRef: ImageReference, destRef: ImageReference, opts: CopyOp
       }
       if (opts.includeReferrers) {
         const { copyReferrers } = await import('./referrers.js');
-        await copyReferrers({ source, dest, signal, from: srcRef.toString(), to: destRef.toString() }, subjects);
+        await copyReferrers({ ...c, onImage: opts.onImage, blobBudget: opts.blobBudget, from: srcRef.toString(), to: destRef.toString() }, subjects);
       }
       if (signal.aborted) throw new FerryError(ErrorCode.Aborted, 'aborted before commit', { cause: signal.reason });
       await dest.commit({ signal, ...(sourceList ? { sourceList } : {}) });

@@ -1,7 +1,7 @@
 /**
  * The destination context a copy opens its destination with: the caller's, plus the copy options that are also
  * context settings. What is read once per context object (registries.conf, certificates, registries.d; see
- * `registry/context-memo.ts`) is read once for all the images of a sync only if every image gets the same object.
+ * `util/context-memo.ts`) is read once for all the images of a sync only if every image gets the same object.
  */
 import type { CopyOptions, DestinationContext } from './options.js';
 

@@ -17,7 +17,11 @@ import { FerryError, ErrorCode } from '../errors.js';
 import { MediaType, isIndexType } from '../manifest/media-types.js';
 import { COSIGN_TAG_SUFFIXES, MAX_REFERRERS, blobDescriptorOf, isReferrerTag, parseReferrersIndex, referrersIndex, referrersTag } from '../manifest/referrers.js';
 import type { BlobInfo, ImageDestination, ImageSource, RawManifest, ReferrerDescriptor } from '../types/image.js';
+import type { ImageEventListener } from '../types/progress.js';
 import { digestOf, parseDigest } from '../util/digest.js';
+import type { Limit } from '../util/limit.js';
+import { copyBlob, type BlobCopyContext, type CompressionPolicy } from './blob.js';
+import { imageEvent, imagePlan } from './progress.js';
 
 /** An image (or instance) copied: its digest at the source and as written. */
 export interface ReferrerSubject {
@@ -25,15 +29,25 @@ export interface ReferrerSubject {
   written: string;
 }
 
-/** What the engine needs of a copy. */
-export interface ReferrerCopyContext {
+/**
+ * What the engine needs of a copy: the blob pipeline's context (blobs are verified, reported to `onProgress` and
+ * resumed as the image's are) and the image-level listener.
+ */
+export interface ReferrerCopyContext extends BlobCopyContext {
   source: ImageSource;
   dest: ImageDestination;
   signal: AbortSignal;
+  /** Each referrer's `image-plan` before its blobs, and `manifest-written` for each manifest stored. */
+  onImage?: ImageEventListener;
+  /** A limit shared with other copies running at once: each blob copy takes a slot of it. */
+  blobBudget?: Limit;
   /** Where the image comes from and goes to, for messages. */
   from: string;
   to: string;
 }
+
+/** Referrers are copied as they are: no blob is changed. */
+const KEEP: CompressionPolicy = { canModify: false, desired: 'preserve' };
 
 /** Whether an image name's tag (`host/repo:TAG`, a ref name `repo:TAG` or `TAG`) is one a referrer is stored under. */
 export function isReferrerName(name: string): boolean {
@@ -81,8 +95,8 @@ function cannotCopy(c: ReferrerCopyContext, what: string, reason: string, cause?
 }
 
 /** The blobs (config, layers) or manifests (of an index) a manifest names, read without changing anything. */
-function contentsOf(c: ReferrerCopyContext, what: string, m: RawManifest): { blobs: BlobInfo[]; manifests: ReferrerDescriptor[] } {
-  let doc: { schemaVersion?: unknown; config?: unknown; layers?: unknown; manifests?: unknown };
+function contentsOf(c: ReferrerCopyContext, what: string, m: RawManifest): { config?: BlobInfo; layers: BlobInfo[]; manifests: ReferrerDescriptor[] } {
+  let doc: { schemaVersion?: unknown; mediaType?: unknown; config?: unknown; layers?: unknown; manifests?: unknown };
   try {
     doc = JSON.parse(m.bytes.toString('utf8')) as typeof doc;
   } catch (e) {
@@ -90,19 +104,23 @@ function contentsOf(c: ReferrerCopyContext, what: string, m: RawManifest): { blo
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw cannotCopy(c, what, 'its manifest is not a JSON object');
   if (doc.schemaVersion !== 2) throw cannotCopy(c, what, `manifests of schema version ${String(doc.schemaVersion)} cannot be copied unchanged`);
+  // stored under the type it is listed with: a manifest saying otherwise (an index listed as an image) would be
+  // written without what it names
+  if (typeof doc.mediaType === 'string' && doc.mediaType !== m.mediaType) throw cannotCopy(c, what, `it is listed as ${m.mediaType} but its manifest says ${doc.mediaType}`);
+  if (!isIndexType(m.mediaType) && doc.manifests !== undefined) throw cannotCopy(c, what, `it is listed as ${m.mediaType} but its manifest is an index`);
   const descriptor = (v: unknown, where: string): BlobInfo => {
     const d = blobDescriptorOf(v);
     if (typeof d === 'string') throw cannotCopy(c, what, `${where} ${d}`);
     return d;
   };
-  if (isIndexType(m.mediaType)) return { blobs: [], manifests: parseReferrersIndex(m.bytes, `${c.from}: referrer ${what}`) };
-  const blobs: BlobInfo[] = [];
-  if (doc.config !== undefined) blobs.push(descriptor(doc.config, 'config'));
+  if (isIndexType(m.mediaType)) return { layers: [], manifests: parseReferrersIndex(m.bytes, `${c.from}: referrer ${what}`) };
+  const config = doc.config !== undefined ? descriptor(doc.config, 'config') : undefined;
+  const layers: BlobInfo[] = [];
   if (doc.layers !== undefined) {
     if (!Array.isArray(doc.layers) || doc.layers.length > MAX_REFERRERS) throw cannotCopy(c, what, 'layers is not a list of descriptors');
-    doc.layers.forEach((l, i) => blobs.push(descriptor(l, `layers[${i}]`)));
+    doc.layers.forEach((l, i) => layers.push(descriptor(l, `layers[${i}]`)));
   }
-  return { blobs, manifests: [] };
+  return { ...(config ? { config } : {}), layers, manifests: [] };
 }
 
 /** Copies referrers between one source and one destination; see the module comment. */
@@ -118,29 +136,31 @@ class ReferrerCopier {
     return types.length === 0 || types.includes(mediaType);
   }
 
-  /** Reads manifest `digest` from the source, verified. */
-  private async read(digest: string, what: string, mediaType?: string): Promise<RawManifest> {
+  /** Reads the manifest `d` describes from the source, verified against its digest and size. */
+  private async read(d: ReferrerDescriptor, what: string): Promise<RawManifest> {
     let m: RawManifest;
     try {
-      m = await this.c.source.getManifest(digest, { signal: this.c.signal });
+      m = await this.c.source.getManifest(d.digest, { signal: this.c.signal });
     } catch (e) {
       throw cannotCopy(this.c, what, e instanceof Error ? e.message : String(e), e);
     }
-    const got = digestOf(m.bytes, parseDigest(digest).algorithm);
-    if (got !== digest) throw new FerryError(ErrorCode.DigestMismatch, `copying referrer ${what} of ${this.c.from}: the source's manifest has digest ${got}`);
-    return mediaType !== undefined ? { ...m, mediaType } : m;
+    const got = digestOf(m.bytes, parseDigest(d.digest).algorithm);
+    if (got !== d.digest) throw new FerryError(ErrorCode.DigestMismatch, `copying referrer ${what} of ${this.c.from}: the source's manifest has digest ${got}`);
+    // the descriptor is copied into the destination's referrers index: its size must be the manifest's
+    if (m.bytes.length !== d.size) {
+      throw new FerryError(ErrorCode.SizeMismatch, `copying referrer ${what} of ${this.c.from}: the source lists it with ${d.size} bytes, its manifest has ${m.bytes.length}`);
+    }
+    return { ...m, mediaType: d.mediaType };
   }
 
-  private async copyBlob(info: BlobInfo, what: string): Promise<void> {
-    const { source, dest, signal } = this.c;
-    const sourceLocation = source.blobLocation?.();
-    if (await dest.tryReusingBlob(info, { signal, ...(sourceLocation ? { sourceLocation } : {}) })) return;
+  private async copyBlob(info: BlobInfo, role: 'layer' | 'config', what: string): Promise<void> {
+    const { signal, blobBudget } = this.c;
+    const copy = () => copyBlob(this.c, info, role, KEEP);
     try {
-      const { stream } = await source.getBlob(info, { signal });
-      await dest.putBlob(stream, info, { signal });
+      await (blobBudget ? blobBudget(copy, { signal }) : copy());
     } catch (e) {
       if (signal.aborted) throw e;
-      throw cannotCopy(this.c, what, `blob ${info.digest}: ${e instanceof Error ? e.message : String(e)}`, e);
+      throw cannotCopy(this.c, what, e instanceof Error ? e.message : String(e), e);
     }
   }
 
@@ -149,14 +169,24 @@ class ReferrerCopier {
     if (this.stored.has(digest)) return;
     if (++this.count > MAX_REFERRERS) throw cannotCopy(this.c, what, `more than ${MAX_REFERRERS} manifests refer to the image`);
     if (!this.supports(m.mediaType)) throw cannotCopy(this.c, what, `${this.c.to} cannot store manifests of type ${m.mediaType} unchanged`);
-    const { blobs, manifests } = contentsOf(this.c, what, m);
-    for (const b of blobs) await this.copyBlob(b, what);
+    const { config, layers, manifests } = contentsOf(this.c, what, m);
+    if (config || layers.length > 0) {
+      imageEvent(this.c.onImage, imagePlan(digest, layers, config));
+      const copied = new Set<string>();
+      for (const b of layers) {
+        if (copied.has(b.digest)) continue;
+        copied.add(b.digest);
+        await this.copyBlob(b, 'layer', what);
+      }
+      if (config && !copied.has(config.digest)) await this.copyBlob(config, 'config', what);
+    }
     if (depth > 4 && manifests.length > 0) throw cannotCopy(this.c, what, 'its indexes are nested too deeply');
     for (const d of manifests) {
-      if (!this.stored.has(d.digest)) await this.store(await this.read(d.digest, `${what} (${d.digest})`, d.mediaType), d.digest, `${what} (${d.digest})`, depth + 1);
+      if (!this.stored.has(d.digest)) await this.store(await this.read(d, `${what} (${d.digest})`), d.digest, `${what} (${d.digest})`, depth + 1);
     }
     await this.c.dest.putManifest(m, digest, { signal: this.c.signal });
     this.stored.add(digest);
+    imageEvent(this.c.onImage, { kind: 'manifest-written', digest, mediaType: m.mediaType, size: m.bytes.length, list: manifests.length > 0 || isIndexType(m.mediaType) });
   }
 
   private destinationCannot(what: string): FerryError {
@@ -166,13 +196,19 @@ class ReferrerCopier {
   /** Copies what refers to each subject's source digest (it was written as its `written` one), then what refers to that. */
   async copy(subjects: ReferrerSubject[]): Promise<void> {
     const { dest, signal } = this.c;
+    // each digest is looked at once, and queued once: however many manifests list it, the queue holds no more
+    // entries than there are manifests stored (at most MAX_REFERRERS) and subjects
     const seen = new Set<string>();
-    const queue = [...subjects];
+    const queue: ReferrerSubject[] = [];
+    const enqueue = (s: ReferrerSubject) => {
+      if (seen.has(s.source)) return;
+      seen.add(s.source);
+      queue.push(s);
+    };
+    subjects.forEach(enqueue);
     let indexed: boolean | undefined;
     for (let i = 0; i < queue.length; i++) {
       const s = queue[i]!;
-      if (seen.has(s.source)) continue;
-      seen.add(s.source);
       const found = await discover(this.c, s.source);
       if (found.subjectReferrers.length === 0 && found.tagged.length === 0) continue;
       if (s.written !== s.source) {
@@ -182,14 +218,14 @@ class ReferrerCopier {
         );
       }
       for (const d of found.subjectReferrers) {
-        if (!this.stored.has(d.digest)) await this.store(await this.read(d.digest, d.digest, d.mediaType), d.digest, d.digest);
-        queue.push({ source: d.digest, written: d.digest });
+        if (!this.stored.has(d.digest)) await this.store(await this.read(d, d.digest), d.digest, d.digest);
+        enqueue({ source: d.digest, written: d.digest });
       }
       for (const t of found.tagged) {
         if (!dest.putTaggedManifest) throw this.destinationCannot(`tagged manifests (${t.tag})`);
         await this.store(t.manifest, t.digest, t.tag);
         await dest.putTaggedManifest(t.manifest, t.tag, { signal });
-        queue.push({ source: t.digest, written: t.digest });
+        enqueue({ source: t.digest, written: t.digest });
       }
       if (found.subjectReferrers.length === 0) continue;
       indexed ??= (await dest.indexesReferrers?.({ signal })) ?? false;
@@ -205,6 +241,7 @@ class ReferrerCopier {
     const existing = await dest.getTaggedManifest(tag, { signal });
     if (existing === undefined && found.fallback !== undefined) {
       await dest.putTaggedManifest(found.fallback, tag, { signal });
+      imageEvent(this.c.onImage, { kind: 'manifest-written', digest: digestOf(found.fallback.bytes, 'sha256'), mediaType: found.fallback.mediaType, size: found.fallback.bytes.length, list: true });
       return;
     }
     const held = existing && isIndexType(existing.mediaType) ? parseReferrersIndex(existing.bytes, `${this.c.to}: referrers index ${tag}`) : [];
@@ -212,7 +249,9 @@ class ReferrerCopier {
     const added = found.subjectReferrers.filter((d) => !have.has(d.digest));
     if (existing !== undefined && isIndexType(existing.mediaType) && added.length === 0) return;
     if (held.length + added.length > MAX_REFERRERS) throw this.destinationCannot(`more than ${MAX_REFERRERS} referrers in ${tag}`);
-    await dest.putTaggedManifest({ bytes: referrersIndex([...held, ...added]), mediaType: MediaType.OciIndex }, tag, { signal });
+    const bytes = referrersIndex([...held, ...added]);
+    await dest.putTaggedManifest({ bytes, mediaType: MediaType.OciIndex }, tag, { signal });
+    imageEvent(this.c.onImage, { kind: 'manifest-written', digest: digestOf(bytes, 'sha256'), mediaType: MediaType.OciIndex, size: bytes.length, list: true });
   }
 }
 

@@ -14,7 +14,7 @@ import { hasConfigBlob, type ImageManifest } from '../manifest/types.js';
 import type { UnparsedImage, VerifiedManifest } from '../image/unparsed.js';
 import type { BlobInfo } from '../types/image.js';
 import { createLimit } from '../util/limit.js';
-import { copyBlob, putSmallBlob, readSmallBlob, type BlobCopyContext, type CompressionPolicy, type CopiedBlob } from './blob.js';
+import { compressionStep, copyBlob, putSmallBlob, readSmallBlob, type BlobCopyContext, type CompressionPolicy, type CopiedBlob } from './blob.js';
 import { chooseImageType, familyOf, forcedImageType } from './format.js';
 import { layersForCopy, type LayersForCopy } from './layer-infos.js';
 import { planLayerSizes } from './written-sizes.js';
@@ -161,6 +161,23 @@ function planImage(c: ImageCopyContext, m: ImageManifest, noModify: string | und
 }
 
 /**
+ * Fails before any blob of the image moves when a layer that will be changed is zstd-compressed (by its media type)
+ * and this Node cannot decompress zstd. (Compressing with zstd is checked once for the whole copy, in `copy.ts`.)
+ * @throws FerryError(E_UNSUPPORTED) saying how to get zstd.
+ */
+async function checkZstd(m: ImageManifest, plan: ImagePlan): Promise<void> {
+  for (const l of m.layers) {
+    if (compressionOfMediaType(l.mediaType ?? '') !== 'zstd') continue;
+    const p = plan.policyFor(l);
+    if (compressionStep('zstd', p).op === 'preserve') continue;
+    // loaded only here: a copy that changes no zstd layer never loads the compression modules
+    const { requireZstd } = await import('../compression/zstd.js');
+    requireZstd(`decompressing the zstd layer ${l.digest}`);
+    return;
+  }
+}
+
+/**
  * Copies the image's layers, as many at once as the destination allows, and with them the config when `withConfig`;
  * the first failure of a layer stops the others. Foreign layers a destination accepts by reference are not copied.
  * Announces the image's blobs first (progress renderers show the whole total from the start), and their sizes to a
@@ -283,6 +300,7 @@ export async function copySingleImage(c: ImageCopyContext, unparsed: UnparsedIma
   // (then `updated`, and the manifest written always changes).
   const source = await layersForCopy(c.source, place.sourceInstance, parsed, noModify, { signal: c.signal });
   const plan = planImage(c, source.manifest, noModify);
+  await checkZstd(source.manifest, plan);
   const early = configWithLayers(c, source.manifest, plan);
   const layers = await copyLayers(c, source.manifest, vm.digest, plan, early);
   const base = await copyConfig(c, source.manifest, plan, early);

@@ -9,7 +9,9 @@
  *
  * - Records are batched in memory and merged into the file by a read–merge–write cycle (written atomically), so
  *   concurrent writers never corrupt it; at worst one writer's newest records are lost, which a cache tolerates.
- *   Writes are paced by what they cost (see {@link WRITE_PACE}); the file is parsed again only when it changed.
+ *   A batch gathers until the command flushes, the process is about to exit or {@link GATHER_RECORDS} records wait,
+ *   so that a copy writes the file once with what both its sides recorded; writes are paced by what they cost (see
+ *   {@link WRITE_PACE}); the file is parsed again only when it changed.
  * - A corrupt, oversized or unreadable file is treated as empty (and replaced on the next write). Anything but a
  *   regular file there (a FIFO, a device, a directory, a symbolic link) is ignored and never replaced: opening it
  *   never waits (a FIFO) and nothing is written.
@@ -204,6 +206,13 @@ const pending = new Map<string, Pending>();
  */
 const WRITE_PACE = 10;
 const MAX_PAUSE_MS = 2000;
+/**
+ * Records are written when a command flushes (a registry destination does when it closes), when the process is about
+ * to exit, or once this many wait: a copy's records, the source's and the destination's, make one write, and a long
+ * pull of many blobs still writes what it learnt on the way. A count, not a time, so that how many writes a command
+ * makes does not depend on how fast the machine is.
+ */
+export const GATHER_RECORDS = 1000;
 /** When the next write of each cache file may start (performance.now() ms). */
 const nextWriteAt = new Map<string, number>();
 /** Ends the waits in progress (see {@link WRITE_PACE}). */
@@ -216,7 +225,7 @@ function hurry(): void {
   for (const w of [...waiting]) w();
 }
 
-/** Waits until `at` (performance.now() ms), or until {@link hurry}. */
+/** Waits until `at` (performance.now() ms; `Infinity`: no time), or until {@link hurry}. */
 function waitUntil(at: number): Promise<void> {
   if (!exitHook) {
     exitHook = true;
@@ -234,14 +243,15 @@ function waitUntil(at: number): Promise<void> {
       resolve();
     };
     // The timer alone keeps no process alive: `beforeExit` ends the wait.
-    const timer = setTimeout(done, ms);
-    timer.unref();
+    const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined;
+    timer?.unref();
     waiting.add(done);
   });
 }
 
 async function flushOne(path: string, p: Pending): Promise<void> {
   while (p.records.length) {
+    if (p.records.length < GATHER_RECORDS) await waitUntil(Infinity);
     await waitUntil(nextWriteAt.get(path) ?? 0);
     const batch = p.records.splice(0);
     p.inflight = batch;
@@ -279,7 +289,8 @@ function schedule(path: string): Promise<void> {
 
 /**
  * Remembers that `repository` on `registry` holds blob `digest` (after a successful pull or push of it). The write is
- * batched and happens in the background; the returned promise resolves once it is on disk (never rejects).
+ * batched and happens in the background ({@link GATHER_RECORDS}); the returned promise resolves once it is on disk (never
+ * rejects): to wait for that, call {@link flushBlobLocations}. Lookups of this process see the record at once.
  */
 export function recordBlobLocation(registry: string, repository: string, digest: string, ctx: SystemContext = {}): Promise<void> {
   if (!isDigest(digest) || !registry || !repository) return Promise.resolve();
@@ -287,6 +298,7 @@ export function recordBlobLocation(registry: string, repository: string, digest:
   let p = pending.get(path);
   if (!p) pending.set(path, (p = { records: [], inflight: [] }));
   p.records.push({ host: registry, digest, loc: { repo: repository, time: Date.now() } });
+  if (p.records.length === GATHER_RECORDS) hurry();
   return schedule(path);
 }
 

@@ -9,6 +9,11 @@
  * For one single-platform image the order is: `image-plan`, the blob events (layers in parallel, then the config),
  * `manifest-written`, `image-done`. A multi-platform copy has an `image-plan` and a `manifest-written` per instance,
  * then a `manifest-written` with `list: true` for the index, then one `image-done`.
+ *
+ * With `--include-referrers`, what refers to the image is copied after it and before the `image-done`: each referrer
+ * with blobs has its own `image-plan` (its manifest digest) and blob events, and every manifest stored (a referrer, an
+ * index of referrers, a subject's fallback tag index with `list: true`) a `manifest-written`. Totals that add up the
+ * plans and blob events therefore count the referrers too.
  */
 
 /**

@@ -2,7 +2,10 @@
  * Configuration read once per command: a command builds one {@link SystemContext} and hands it to every registry
  * client it opens (`inspect` opens two: the image and its tag list), so what is derived from the files named by the
  * context (registries.conf, certs.d) is memoized per context object and per the values it was derived from. A new
- * context (the next command, or the next in-process test) reads the files again.
+ * context (the next command, or the next in-process test) reads the files again. The contexts of one operation (a
+ * copy's source and destination) can share what they memoized ({@link shareMemoized}): a key names everything the
+ * result depends on, so two contexts with different settings (`--src-cert-dir`, `--dest-tls-verify`) still get
+ * results of their own, while settings both sides have in common are read once.
  */
 import type { SystemContext } from '../types/context.js';
 
@@ -24,4 +27,19 @@ export function memoizedPerContext<T>(ctx: SystemContext, key: string, load: () 
     if (map.get(key) === p) map.delete(key);
   });
   return p;
+}
+
+/**
+ * Makes `a` and `b` share what they memoized from now on (what either has already is kept). Used for the contexts of
+ * one operation; a third context sharing with `a` or `b` earlier does not see what the other brings.
+ */
+export function shareMemoized(a: SystemContext, b: SystemContext): void {
+  if (a === b) return;
+  const ma = memo.get(a);
+  const mb = memo.get(b);
+  if (ma !== undefined && ma === mb) return;
+  const shared = ma ?? mb ?? new Map<string, Promise<unknown>>();
+  if (ma !== undefined && mb !== undefined) for (const [k, v] of mb) if (!shared.has(k)) shared.set(k, v);
+  memo.set(a, shared);
+  memo.set(b, shared);
 }

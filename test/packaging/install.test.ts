@@ -5,10 +5,11 @@
  */
 import { expect } from 'chai';
 import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, mkdir, symlink, access } from 'node:fs/promises';
 import * as zlib from 'node:zlib';
 import { useCleanup } from '../harness/tmp.js';
-import { ROOT } from '../harness/cli.js';
+import { ROOT, ferry } from '../harness/cli.js';
 import { buildImage } from '../harness/images.js';
 import { run, runOk } from '../harness/procs.js';
 
@@ -80,9 +81,28 @@ describe('packaging: npm pack, npm install -g into a temp prefix, man pages', fu
     } else {
       // it used to die of an unhandled 'error' event on the blob reader, with a stack dump
       expect(r.code).to.equal(1);
-      expect(r.stderr).to.match(/^Error: .*zstd needs Node ≥ 22\.15 \(this is Node [\d.]+\) or the optional zstd-napi package, which is not built: /m);
+      expect(r.stderr).to.match(/^Error: compressing layers with zstd: zstd needs Node ≥ 22\.15 \(this is Node [\d.]+\) or the optional zstd-napi package, which is not built: /m);
       expect(r.stderr.trim().split('\n')).to.have.length(1);
+      // checked before anything is opened: the destination was never created
+      expect(existsSync(out), 'destination created').to.equal(false);
     }
+  });
+
+  it('decompressing a zstd layer without zstd: one line before any blob moves', async function () {
+    if ('createZstdCompress' in zlib) this.skip();
+    const dir = await cleanup.tempDir('ferry-pack-zstd-');
+    const image = await buildImage(path.join(dir, 'layout'), { seed: 75 });
+    // the image with zstd layers, made by the tree under test (which has zstd-napi built)
+    const made = await ferry(['--insecure-policy', 'copy', '-q', '--dest-compress-format', 'zstd', `oci:${image.layoutDir}:${image.tag}`, `oci:${path.join(dir, 'zstd')}:z`]);
+    expect(made.code, made.stderr).to.equal(0);
+    const out = path.join(dir, 'out');
+    const r = await run('ferry', ['--insecure-policy', 'copy', '--quiet', '--dest-decompress', `oci:${path.join(dir, 'zstd')}:z`, `dir:${out}`], { env });
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.match(/^Error: decompressing the zstd layer sha256:[0-9a-f]{64}: zstd needs Node ≥ 22\.15 .* which is not built: /);
+    expect(r.stderr.trim().split('\n')).to.have.length(1);
+    // no blob was written (a dir: destination keeps blobs as files named by their hex digest)
+    const written = existsSync(out) ? (await readdir(out)).filter((f) => /^[0-9a-f]{64}$/.test(f)) : [];
+    expect(written).to.deep.equal([]);
   });
 });
 

@@ -7,6 +7,7 @@ import {
   REFRESH_AFTER_MS,
   blobCachePath,
   flushBlobLocations,
+  GATHER_RECORDS,
   knownBlobLocations,
   recordBlobLocation,
 } from '../../src/registry/blob-cache.js';
@@ -15,6 +16,11 @@ import { run, runOk } from '../harness/procs.js';
 import { useCleanup } from '../harness/tmp.js';
 
 const D = (s: string) => digestOf(s);
+/** Records a location and waits until it is written. */
+async function recorded(...a: Parameters<typeof recordBlobLocation>): Promise<void> {
+  void recordBlobLocation(...a);
+  await flushBlobLocations();
+}
 
 describe('registry/blob-cache', function () {
   this.timeout(30_000);
@@ -35,7 +41,7 @@ describe('registry/blob-cache', function () {
   it('records locations per registry, newest first, capped per blob, and persists them', async () => {
     const ctx = { homeDir: await cleanup.tempDir('blob-cache') };
     for (let i = 0; i < MAX_REPOS_PER_BLOB + 2; i++) {
-      await recordBlobLocation('r.example', `repo${i}`, D('a'), ctx);
+      await recorded('r.example', `repo${i}`, D('a'), ctx);
       await new Promise((r) => setTimeout(r, 2));
     }
     void recordBlobLocation('other.example', 'x', D('a'), ctx);
@@ -50,14 +56,30 @@ describe('registry/blob-cache', function () {
     expect(file.registries['r.example'][D('a')]).to.have.length(MAX_REPOS_PER_BLOB);
   });
 
+  it('writes without a flush once GATHER_RECORDS records wait, and not before', async () => {
+    const ctx = { homeDir: await cleanup.tempDir('blob-cache-gather') };
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < GATHER_RECORDS - 1; i++) writes.push(recordBlobLocation('r.example', 'repo', digestOf(`blob ${i}`), ctx));
+    // Nothing has been written yet: the records wait for a flush, the exit or the count.
+    await new Promise((resolve) => setImmediate(resolve));
+    await stat(blobCachePath(ctx)).then(
+      () => expect.fail('the cache was written before GATHER_RECORDS records waited'),
+      (e: NodeJS.ErrnoException) => expect(e.code).to.equal('ENOENT'),
+    );
+    writes.push(recordBlobLocation('r.example', 'repo', digestOf('the last'), ctx));
+    await Promise.all(writes);
+    const file = JSON.parse(await readFile(blobCachePath(ctx), 'utf8'));
+    expect(JSON.stringify(file)).to.contain(digestOf('the last').slice('sha256:'.length));
+  });
+
   it('ignores invalid input and survives a corrupt file (replacing it on the next write)', async () => {
     const ctx = { homeDir: await cleanup.tempDir('blob-cache-corrupt') };
-    await recordBlobLocation('r', 'x', 'not-a-digest', ctx);
+    await recorded('r', 'x', 'not-a-digest', ctx);
     const path = blobCachePath(ctx);
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, '{"version":1,"registries":{"r":{"sha256:zz":[1,2]');
     expect(await knownBlobLocations('r', D('a'), ctx)).to.deep.equal([]);
-    await recordBlobLocation('r', 'repo', D('a'), ctx);
+    await recorded('r', 'repo', D('a'), ctx);
     expect(await knownBlobLocations('r', D('a'), ctx)).to.deep.equal(['repo']);
     expect(JSON.parse(await readFile(path, 'utf8')).version).to.equal(1);
     await writeFile(path, JSON.stringify({ version: 1, registries: { r: { [D('a')]: [{ repo: 'ok', time: 5 }, { repo: 3 }, 'junk'], bad: 1 } } }));
@@ -67,21 +89,21 @@ describe('registry/blob-cache', function () {
   it('does not rewrite the file for a location recorded less than a day ago, refreshes an older one', async () => {
     const ctx = { homeDir: await cleanup.tempDir('blob-cache-fresh') };
     const path = blobCachePath(ctx);
-    await recordBlobLocation('r', 'repo', D('a'), ctx);
+    await recorded('r', 'repo', D('a'), ctx);
     const first = await stat(path);
     const text = await readFile(path, 'utf8');
     await new Promise((r) => setTimeout(r, 5));
-    await recordBlobLocation('r', 'repo', D('a'), ctx);
+    await recorded('r', 'repo', D('a'), ctx);
     const second = await stat(path);
     expect([second.ino, second.mtimeMs]).to.deep.equal([first.ino, first.mtimeMs]);
     expect(await readFile(path, 'utf8')).to.equal(text);
     // A new repository for the same blob is written.
-    await recordBlobLocation('r', 'other', D('a'), ctx);
+    await recorded('r', 'other', D('a'), ctx);
     expect(await knownBlobLocations('r', D('a'), ctx)).to.have.members(['repo', 'other']);
     // An entry older than REFRESH_AFTER_MS gets a new time.
     const old = Date.now() - REFRESH_AFTER_MS - 60_000;
     await writeFile(path, JSON.stringify({ version: 1, registries: { r: { [D('b')]: [{ repo: 'repo', time: old }] } } }));
-    await recordBlobLocation('r', 'repo', D('b'), ctx);
+    await recorded('r', 'repo', D('b'), ctx);
     const saved = JSON.parse(await readFile(path, 'utf8'));
     expect(saved.registries.r[D('b')][0].time).to.be.greaterThan(old + REFRESH_AFTER_MS);
   });
@@ -89,7 +111,7 @@ describe('registry/blob-cache', function () {
   it("does not read back its own write: while the file is as this process left it (inode, size, mtime), lookups answer from memory", async () => {
     const ctx = { homeDir: await cleanup.tempDir('blob-cache-own') };
     const path = blobCachePath(ctx);
-    await recordBlobLocation('r', 'repoA', D('a'), ctx);
+    await recorded('r', 'repoA', D('a'), ctx);
     const mtime = (await runOk('stat', ['-c', '%.9Y', path])).stdout.trim();
     const ino = (await stat(path)).ino;
     // The same bytes but another repository name, written in place, and the mtime put back to the nanosecond:
@@ -133,8 +155,8 @@ describe('registry/blob-cache', function () {
         ps.push(m.recordBlobLocation('r', 'repo-' + process.argv[1], d, { homeDir: ${JSON.stringify(home)} }));
         if (i % 5 === 0) await new Promise((r) => setTimeout(r, 1));
       }
-      await Promise.all(ps);
       await m.flushBlobLocations();
+      await Promise.all(ps);
     `;
     const runs = await Promise.all(['p1', 'p2', 'p3'].map((id) => run(process.execPath, ['--input-type=module', '-e', script, id])));
     for (const r of runs) expect(r.code, r.stderr).to.equal(0);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tlsSettingsOnce } from '../../src/registry/certs.js';
-import { memoizedPerContext } from '../../src/util/context-memo.js';
+import { memoizedPerContext, shareMemoized } from '../../src/util/context-memo.js';
 import { registriesConfFor } from '../../src/config/registries-conf.js';
 import type { SystemContext } from '../../src/types/context.js';
 import { makeTempDir, removeDir } from '../harness/tmp.js';
@@ -60,5 +60,29 @@ describe('util/context-memo', () => {
     expect((await tlsSettingsOnce('reg.local:5000', { ...ctx }, false)).extraCAs).to.deep.equal(['CA2']);
     expect((await tlsSettingsOnce('reg.local:5000', ctx, true)).verify).to.equal(false);
     expect((await tlsSettingsOnce('other.local', ctx, false)).extraCAs).to.deep.equal([]);
+  });
+
+  it('contexts sharing their memo (a copy\'s two sides) read registries.conf once; settings that differ stay apart', async () => {
+    const f = join(dir, 'r.conf');
+    await writeFile(f, 'unqualified-search-registries = ["one.io"]\n');
+    const src: SystemContext = { registriesConf: f, homeDir: dir, tlsVerify: false };
+    const dest: SystemContext = { registriesConf: f, homeDir: dir };
+    shareMemoized(src, dest);
+    const first = await registriesConfFor(src);
+    await writeFile(f, 'unqualified-search-registries = ["two.io"]\n');
+    expect(await registriesConfFor(dest)).to.equal(first);
+    // another file named by one side is its own
+    const g = join(dir, 'g.conf');
+    await writeFile(g, 'unqualified-search-registries = ["three.io"]\n');
+    expect((await registriesConfFor({ ...dest, registriesConf: g })).unqualifiedSearchRegistries).to.deep.equal(['three.io']);
+    dest.registriesConf = g;
+    expect((await registriesConfFor(dest)).unqualifiedSearchRegistries).to.deep.equal(['three.io']);
+    // what a side memoized before sharing is kept, and seen by the other
+    const late: SystemContext = { homeDir: dir };
+    let calls = 0;
+    await memoizedPerContext(late, 'k', async () => ++calls);
+    shareMemoized(src, late);
+    expect(await memoizedPerContext(src, 'k', async () => ++calls)).to.equal(1);
+    expect(calls).to.equal(1);
   });
 });

@@ -205,7 +205,7 @@ describe('transports/docker/destination (real registry, http via fault proxy)', 
   it('a cached location that lacks the blob: the upload goes through the session the mount’s 202 opened (one POST a blob, no DELETE)', async () => {
     const img = await buildImage(join(dir, 'stale'), { seed: 43, layers: 1, layerSize: 1000 });
     const { recordBlobLocation } = await import('../../../src/registry/blob-cache.js');
-    for (const m of img.manifests) for (const dgst of [m.configDigest, ...m.layers.map((l) => l.digest)]) await recordBlobLocation(proxy.host, 'nowhere/repo', dgst, ctx);
+    for (const m of img.manifests) for (const dgst of [m.configDigest, ...m.layers.map((l) => l.digest)]) void recordBlobLocation(proxy.host, 'nowhere/repo', dgst, ctx);
     const d = await open('lib/stale:v1');
     const mark = await logMark(reg);
     const reasons = await pushThrough(img, d);
@@ -232,7 +232,7 @@ describe('transports/docker/destination (real registry, http via fault proxy)', 
     const data = Buffer.alloc(2.5 * 1024 * 1024, 7);
     const b = { digest: digestOf(data), size: data.length };
     const { recordBlobLocation } = await import('../../../src/registry/blob-cache.js');
-    await recordBlobLocation(proxy.host, 'nowhere/repo', b.digest, ctx);
+    void recordBlobLocation(proxy.host, 'nowhere/repo', b.digest, ctx);
     const d = await open('lib/stale-chunked:v1', { upload: { chunkSize: 1024 * 1024 } });
     const mark = await logMark(reg);
     expect(await d.tryReusingBlob(b)).to.equal(undefined);
@@ -247,7 +247,7 @@ describe('transports/docker/destination (real registry, http via fault proxy)', 
     const data = Buffer.from('a blob for sessions that must not leak');
     const b = { digest: digestOf(data), size: data.length };
     const { recordBlobLocation } = await import('../../../src/registry/blob-cache.js');
-    await recordBlobLocation(proxy.host, 'nowhere/repo', b.digest, ctx);
+    void recordBlobLocation(proxy.host, 'nowhere/repo', b.digest, ctx);
     // in the repository already (the cache does not know it): mount 202, HEAD 200, the session cancelled
     const first = await open('lib/sessions:v1', { blobCache: false });
     expect((await first.tryReusingBlob(b))?.reason).to.equal(undefined);
@@ -259,7 +259,7 @@ describe('transports/docker/destination (real registry, http via fault proxy)', 
     expect((await blobLog(mark)).map((r) => `${r.method} ${r.status}`)).to.deep.equal(['POST 202', 'HEAD 200', 'DELETE 204']);
     // missing: the session is kept for putBlob, which never comes; close cancels it
     const missing = { digest: digestOf('a blob nobody pushes'), size: 20 };
-    await recordBlobLocation(proxy.host, 'nowhere/repo', missing.digest, ctx);
+    void recordBlobLocation(proxy.host, 'nowhere/repo', missing.digest, ctx);
     const never = await open('lib/sessions-none:v1');
     mark = await logMark(reg);
     expect(await never.tryReusingBlob(missing)).to.equal(undefined);
@@ -294,7 +294,7 @@ describe('transports/docker/destination (real registry, http via fault proxy)', 
     const d1 = await open('lib/there:v1', { blobCache: false });
     await pushThrough(img, d1);
     const blobs = [img.manifests[0]!.configDigest, ...img.manifests[0]!.layers.map((l) => l.digest)];
-    for (const dgst of blobs) await recordBlobLocation(proxy.host, 'lib/there', dgst, { ...ctx, homeDir: join(dir, 'home2') });
+    for (const dgst of blobs) void recordBlobLocation(proxy.host, 'lib/there', dgst, { ...ctx, homeDir: join(dir, 'home2') });
     await flushBlobLocations();
     // a cache that knows the blobs only in lib/there, used by a push into lib/there2 that already holds them
     const d2 = await openDockerDestination(ref('lib/there2:v1'), { ...ctx, homeDir: join(dir, 'home2') }, { blobCache: false });
