@@ -27,6 +27,31 @@ export interface LayerRecord {
   [k: string]: unknown;
 }
 
+/**
+ * containers/storage's layer flag (`"flags": {"incomplete": true}` in layers.json): the layer's record is written with
+ * it before any of its content is put in place, and without it once the layer is complete; a layer is also marked so
+ * before it is removed. Whoever next takes the layers lock for writing removes the layers still marked (a writer was
+ * killed making or removing them); readers never use them.
+ */
+export const INCOMPLETE_FLAG = 'incomplete';
+
+/** Whether a layer is marked {@link INCOMPLETE_FLAG} (containers/storage honours the boolean `true` only). */
+export function isIncomplete(l: LayerRecord): boolean {
+  return l.flags?.[INCOMPLETE_FLAG] === true;
+}
+
+/** Marks a layer {@link INCOMPLETE_FLAG} (in place). */
+export function markIncomplete(l: LayerRecord): void {
+  l.flags = { ...(l.flags ?? {}), [INCOMPLETE_FLAG]: true };
+}
+
+/** Clears a layer's {@link INCOMPLETE_FLAG} (in place); an empty `flags` is dropped, as Go's `omitempty` drops it. */
+export function clearIncomplete(l: LayerRecord): void {
+  if (!l.flags) return;
+  delete l.flags[INCOMPLETE_FLAG];
+  if (Object.keys(l.flags).length === 0) delete l.flags;
+}
+
 /** An image (`images.json`). */
 export interface ImageRecord {
   id: string;
