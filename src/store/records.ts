@@ -7,6 +7,14 @@ import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { FerryError, ErrorCode } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { readBoundedHandle } from '../util/bounded-read.js';
+
+/**
+ * The largest record file ferry reads (layers.json, images.json, containers.json, mountpoints.json): 256 MiB, far
+ * above what a real store holds (a record is well under 10 KiB; containers/storage itself reads them whole, without
+ * a limit). A larger file is refused rather than read into memory.
+ */
+export const MAX_RECORDS_BYTES = 256 << 20;
 
 /** A layer (`layers.json`). */
 export interface LayerRecord {
@@ -121,7 +129,10 @@ export function checkRecordIds<T>(path: string, records: unknown[], fields: read
   return records as T[];
 }
 
-/** Reads a JSON array file; a missing or empty file is an empty list. @throws FerryError(E_IO) */
+/**
+ * Reads a JSON array file; a missing or empty file is an empty list.
+ * @throws FerryError(E_IO); E_TOO_LARGE over {@link MAX_RECORDS_BYTES}, naming the file.
+ */
 export async function readRecords<T>(path: string): Promise<T[]> {
   let text: string;
   let fh: FileHandle | undefined;
@@ -129,7 +140,7 @@ export async function readRecords<T>(path: string): Promise<T[]> {
     // containers/storage writes a regular file: a symlink or a FIFO put in its place is refused, not followed or waited on
     fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     if (!(await fh.stat()).isFile()) throw new FerryError(ErrorCode.Io, `reading ${path}: not a regular file`);
-    text = await fh.readFile('utf8');
+    text = (await readBoundedHandle(fh, { limit: MAX_RECORDS_BYTES, what: path })).toString('utf8');
   } catch (e) {
     if (e instanceof FerryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
