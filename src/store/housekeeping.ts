@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { FerryError, ErrorCode, notFound } from '../errors.js';
 import { randomId } from './ids.js';
 import { findImageRecord, findIn, type Store } from './store.js';
-import { goTimeNow, type ContainerRecord, type ImageRecord, type LayerRecord, type MountRecord } from './records.js';
+import { goTimeNow, isIncomplete, type ContainerRecord, type ImageRecord, type LayerRecord, type MountRecord } from './records.js';
 
 /** Options of the operations here. */
 export interface HousekeepingOptions {
@@ -249,7 +249,7 @@ export interface DiskUsage {
 /** Computes {@link DiskUsage} (image layer sizes from layers.json; container layers measured on disk). */
 export async function diskUsage(store: Store, op: HousekeepingOptions = {}): Promise<DiskUsage> {
   return store.read(['layers', 'images', 'containers'], op, async () => {
-    const layers = await store.readLayersUnlocked();
+    const layers = (await store.readLayersUnlocked()).filter((l) => !isIncomplete(l));
     const images = await store.readImagesUnlocked();
     const containers = await store.readContainersUnlocked();
     const byId = new Map(layers.map((l) => [l.id, l]));

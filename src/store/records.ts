@@ -7,6 +7,14 @@ import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { FerryError, ErrorCode } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { readBoundedHandle } from '../util/bounded-read.js';
+
+/**
+ * The largest record file ferry reads (layers.json, images.json, containers.json, mountpoints.json): 256 MiB, far
+ * above what a real store holds (a record is well under 10 KiB; containers/storage itself reads them whole, without
+ * a limit). A larger file is refused rather than read into memory.
+ */
+export const MAX_RECORDS_BYTES = 256 << 20;
 
 /** A layer (`layers.json`). */
 export interface LayerRecord {
@@ -25,6 +33,31 @@ export interface LayerRecord {
   gidset?: number[];
   flags?: Record<string, unknown>;
   [k: string]: unknown;
+}
+
+/**
+ * containers/storage's layer flag (`"flags": {"incomplete": true}` in layers.json): the layer's record is written with
+ * it before any of its content is put in place, and without it once the layer is complete; a layer is also marked so
+ * before it is removed. Whoever next takes the layers lock for writing removes the layers still marked (a writer was
+ * killed making or removing them); readers never use them.
+ */
+export const INCOMPLETE_FLAG = 'incomplete';
+
+/** Whether a layer is marked {@link INCOMPLETE_FLAG} (containers/storage honours the boolean `true` only). */
+export function isIncomplete(l: LayerRecord): boolean {
+  return l.flags?.[INCOMPLETE_FLAG] === true;
+}
+
+/** Marks a layer {@link INCOMPLETE_FLAG} (in place). */
+export function markIncomplete(l: LayerRecord): void {
+  l.flags = { ...(l.flags ?? {}), [INCOMPLETE_FLAG]: true };
+}
+
+/** Clears a layer's {@link INCOMPLETE_FLAG} (in place); an empty `flags` is dropped, as Go's `omitempty` drops it. */
+export function clearIncomplete(l: LayerRecord): void {
+  if (!l.flags) return;
+  delete l.flags[INCOMPLETE_FLAG];
+  if (Object.keys(l.flags).length === 0) delete l.flags;
 }
 
 /** An image (`images.json`). */
@@ -96,7 +129,10 @@ export function checkRecordIds<T>(path: string, records: unknown[], fields: read
   return records as T[];
 }
 
-/** Reads a JSON array file; a missing or empty file is an empty list. @throws FerryError(E_IO) */
+/**
+ * Reads a JSON array file; a missing or empty file is an empty list.
+ * @throws FerryError(E_IO); E_TOO_LARGE over {@link MAX_RECORDS_BYTES}, naming the file.
+ */
 export async function readRecords<T>(path: string): Promise<T[]> {
   let text: string;
   let fh: FileHandle | undefined;
@@ -104,7 +140,7 @@ export async function readRecords<T>(path: string): Promise<T[]> {
     // containers/storage writes a regular file: a symlink or a FIFO put in its place is refused, not followed or waited on
     fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     if (!(await fh.stat()).isFile()) throw new FerryError(ErrorCode.Io, `reading ${path}: not a regular file`);
-    text = await fh.readFile('utf8');
+    text = (await readBoundedHandle(fh, { limit: MAX_RECORDS_BYTES, what: path })).toString('utf8');
   } catch (e) {
     if (e instanceof FerryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;

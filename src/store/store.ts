@@ -23,7 +23,7 @@ import { STAGING_DIR, type LayerDriver } from './driver.js';
 import { OverlayLayout } from './overlay.js';
 import { VfsLayout } from './vfs.js';
 import {
-  bigDataFileName, checkRecordIds, goTimeNow, ID_FIELDS, readRecords, writeRecords,
+  bigDataFileName, checkRecordIds, clearIncomplete, goTimeNow, ID_FIELDS, isIncomplete, markIncomplete, readRecords, writeRecords,
   type ContainerRecord, type ImageRecord, type LayerRecord, type MountRecord,
 } from './records.js';
 import { readTarSplit } from './tar-split.js';
@@ -166,11 +166,15 @@ export class Store {
     }
   }
 
-  /** Runs `fn` holding write locks on `which` (and a shared storage.lock). */
+  /**
+   * Runs `fn` holding write locks on `which` (and a shared storage.lock). With the layers lock, the layers a killed
+   * writer left marked incomplete are removed first, as containers/storage does when it takes that lock for writing.
+   */
   async write<T>(which: Array<'layers' | 'images' | 'containers' | 'mounts'>, op: Op, fn: () => Promise<T>): Promise<T> {
     this.ensureDirs();
     const l = await this.lock('write', ['storage', ...which], op);
     try {
+      if (which.includes('layers')) await this.removeIncompleteLayersUnlocked();
       return await fn();
     } finally {
       l.release();
@@ -221,9 +225,9 @@ export class Store {
 
   // ---- reading ----
 
-  /** All layers (read-locked snapshot). */
+  /** All complete layers (read-locked snapshot): those marked incomplete are being made or removed, never used. */
   layers(op: Op = {}): Promise<LayerRecord[]> {
-    return this.read(['layers'], op, () => this.readLayersUnlocked());
+    return this.read(['layers'], op, async () => (await this.readLayersUnlocked()).filter((l) => !isIncomplete(l)));
   }
 
   /** All images (read-locked snapshot). */
@@ -364,7 +368,7 @@ export class Store {
         try {
           out = await fn(tx);
         } catch (e) {
-          const failures = await undo.undo((id) => this.removeLayerContent(id));
+          const failures = await undo.undo((ids) => this.markLayersIncompleteUnlocked(ids), (id) => this.removeLayerContent(id));
           if (failures.length === 0) throw e;
           const note = `; undoing the partial commit also failed: ${failures.map((f) => f.message).join('; ')}`;
           throw e instanceof FerryError ? new FerryError(e.code, e.message + note, { cause: e }) : e;
@@ -393,45 +397,64 @@ export class Store {
     }
   }
 
+  /**
+   * Adds the image's missing layers, then the image. The new layers' records go into layers.json marked incomplete
+   * (durably) before any of their content is put in place, and are cleared in one more write once every one of them
+   * is complete: a process killed in between leaves layers that the next writer removes (see records.ts), never a
+   * layer read as complete. The image record is written only after that.
+   */
   private async commitImageUnlocked(spec: CommitImageSpec, undo: UndoLog, op: Op): Promise<string> {
     const ids = layerChainIds(spec.layers.map((l) => l.diffDigest));
     const imageId = imageIdFromConfig(spec.configDigest);
     const layers = await this.readLayersUnlocked();
     const byId = new Map(layers.map((l) => [l.id, l]));
-    let added = false;
+    // What to make: each new layer's record, and its content (a staged layer, or the same diff under another parent,
+    // rebuilt from the store). A staged layer is moved into place once; the same diff again is rebuilt.
+    const plan: Array<{ id: string; parent: string | undefined; rec: LayerRecord; staged?: StagedLayer; src?: LayerRecord; diffDigest: string }> = [];
+    const planned = new Set<string>();
+    const stagedUsed = new Set<StagedLayer>();
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       const parent = i > 0 ? ids[i - 1] : undefined;
       const want = spec.layers[i]!;
       if (byId.has(id)) continue;
-      // Leftovers of a pull killed between renaming a layer into place and recording it.
-      this.driver.remove(id);
-      const staged = want.staged && existsSync(want.staged.dir) ? want.staged : undefined;
-      let rec: LayerRecord;
+      const staged = want.staged && !stagedUsed.has(want.staged) && existsSync(want.staged.dir) ? want.staged : undefined;
+      let entry: (typeof plan)[number];
       if (staged) {
         if (staged.diffDigest !== want.diffDigest) {
           throw new FerryError(ErrorCode.DigestMismatch, `layer diff ID mismatch: expected ${want.diffDigest}, got ${staged.diffDigest}`);
         }
-        await this.makeLayer(id, parent, staged, staged.compressedDigest, undo);
-        rec = layerRecord(id, parent, staged);
+        stagedUsed.add(staged);
+        entry = { id, parent, rec: layerRecord(id, parent, staged), staged, diffDigest: want.diffDigest };
       } else {
-        // The same diff under another parent: rebuild it from the store and apply it again.
-        const src = layers.find((l) => l['diff-digest'] === want.diffDigest && existsSync(join(this.dir('layers'), `${l.id}.tar-split.gz`)));
+        const src = layers.find((l) => l['diff-digest'] === want.diffDigest && (planned.has(l.id) || existsSync(join(this.dir('layers'), `${l.id}.tar-split.gz`))));
         if (!src) throw notFound(`no content for layer ${want.diffDigest}`);
-        const again = await this.stageLayer(this.layerDiff(src.id, op), { digest: want.diffDigest }, op);
+        entry = { id, parent, rec: orderLayer({ ...pickLayerContent(src), id, ...(parent ? { parent } : {}), created: goTimeNow() }), src, diffDigest: want.diffDigest };
+      }
+      markIncomplete(entry.rec);
+      plan.push(entry);
+      planned.add(id);
+      layers.push(entry.rec);
+      byId.set(id, entry.rec);
+    }
+    if (plan.length > 0) {
+      await undo.saveFile(this.file('layers'), 'layers');
+      await this.writeLayersUnlocked(layers, op);
+      for (const m of plan) {
+        // content no record named (left by a writer killed after moving it into place, before recording it)
+        this.driver.remove(m.id);
+        if (m.staged) {
+          await this.makeLayer(m.id, m.parent, m.staged, m.staged.compressedDigest, undo);
+          continue;
+        }
+        const again = await this.stageLayer(this.layerDiff(m.src!.id, op), { digest: m.diffDigest }, op);
         try {
-          await this.makeLayer(id, parent, again, want.diffDigest, undo);
+          await this.makeLayer(m.id, m.parent, again, m.diffDigest, undo);
         } finally {
           await again.discard();
         }
-        rec = orderLayer({ ...pickLayerContent(src), id, ...(parent ? { parent } : {}), created: goTimeNow() });
       }
-      layers.push(rec);
-      byId.set(id, rec);
-      added = true;
-    }
-    if (added) {
-      await undo.saveFile(this.file('layers'), true);
+      for (const m of plan) clearIncomplete(m.rec);
       await this.writeLayersUnlocked(layers, op);
     }
     await this.putImageUnlocked(imageId, ids[ids.length - 1], spec, undo, op);
@@ -545,7 +568,7 @@ export class Store {
     };
     for (const [k, v] of Object.entries(img)) if (!(k in rebuilt) && k !== 'names' && k !== 'layer') (rebuilt as Record<string, unknown>)[k] = v;
     images[images.indexOf(img)] = rebuilt;
-    await undo.saveFile(this.file('images'), true);
+    await undo.saveFile(this.file('images'), 'images');
     await this.writeImagesUnlocked(images, op);
   }
 
@@ -572,6 +595,37 @@ export class Store {
     }
     await this.putRecordUnlocked(imageId, { digest: spec.listDigest, names: spec.names, big, ...(spec.signatures.length > 0 ? { signatures: spec.signatures } : {}) }, undo, op);
     return imageId;
+  }
+
+  /**
+   * Removes the layers marked incomplete (see records.ts): their content and tar-split, then their records. The caller
+   * holds the layers write lock. Image records are left as they are (containers/storage leaves them too); ferry writes
+   * an image only once its layers are complete.
+   * @returns the IDs removed.
+   */
+  private async removeIncompleteLayersUnlocked(): Promise<string[]> {
+    const layers = await this.readLayersUnlocked();
+    const gone = layers.filter(isIncomplete);
+    if (gone.length === 0) return [];
+    for (const l of gone) {
+      try {
+        this.removeLayerContent(l.id);
+      } catch (e) {
+        throw new FerryError(ErrorCode.Io, `removing layer ${l.id}, left incomplete by a killed writer: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    await this.writeLayersUnlocked(layers.filter((l) => !isIncomplete(l)));
+    return gone.map((l) => l.id);
+  }
+
+  /** Marks the recorded layers among `ids` incomplete in layers.json (before their content is removed). */
+  private async markLayersIncompleteUnlocked(ids: string[]): Promise<void> {
+    const layers = await this.readLayersUnlocked();
+    const which = new Set(ids);
+    const marked = layers.filter((l) => which.has(l.id) && !isIncomplete(l));
+    if (marked.length === 0) return;
+    for (const l of marked) markIncomplete(l);
+    await this.writeLayersUnlocked(layers);
   }
 
   /** Removes a layer's content and tar-split (the caller updates layers.json). */
@@ -654,7 +708,8 @@ function pickLayerContent(l: LayerRecord): Partial<LayerRecord> {
 }
 
 function orderLayer(r: LayerRecord): LayerRecord {
-  const keys = ['id', 'names', 'parent', 'created', 'compressed-diff-digest', 'compressed-size', 'diff-digest', 'diff-size', 'compression', 'uidset', 'gidset'];
+  // containers/storage's Layer field order
+  const keys = ['id', 'names', 'parent', 'created', 'compressed-diff-digest', 'compressed-size', 'diff-digest', 'diff-size', 'compression', 'uidset', 'gidset', 'flags'];
   const out: Record<string, unknown> = {};
   for (const k of keys) if (r[k] !== undefined) out[k] = r[k];
   for (const [k, v] of Object.entries(r)) if (!(k in out)) out[k] = v;

@@ -6,10 +6,23 @@
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { FerryError, ErrorCode } from '../errors.js';
+import { FerryError, ErrorCode, tooLarge } from '../errors.js';
+
+/**
+ * The longest tar-split line ferry reads: 16 MiB. containers/storage's reader has no limit; what its writer puts on
+ * one line is a segment (an entry's headers: Go's tar reader takes extension headers of up to 1 MiB each, so a few
+ * MiB at most once base64-encoded, or the bytes after the end of the archive) or a file entry (its name). ferry's own
+ * writer puts at most {@link SEGMENT_CHUNK} bytes of archive on a line.
+ */
+export const MAX_TAR_SPLIT_LINE = 16 << 20;
+
+/**
+ * The most archive bytes {@link TarSplitWriter} puts in one segment record: a longer run (extension headers, bytes
+ * after the end of the archive) becomes several segments in a row, which rebuild the same archive.
+ */
+export const SEGMENT_CHUNK = 1 << 20;
 
 /** One tar-split record. */
 export type TarSplitEntry =
@@ -32,7 +45,9 @@ export class TarSplitWriter {
   }
 
   segment(payload: Buffer): void {
-    this.add({ type: 2, payload: payload.toString('base64') });
+    for (let at = 0; at === 0 || at < payload.length; at += SEGMENT_CHUNK) {
+      this.add({ type: 2, payload: payload.subarray(at, at + SEGMENT_CHUNK).toString('base64') });
+    }
   }
 
   file(name: string, size: number, crc: Buffer | null): void {
@@ -51,7 +66,37 @@ export class TarSplitWriter {
   }
 }
 
-/** Reads the records of a `.tar-split.gz` file in order. */
+/**
+ * The lines of `input` (without their `\n`).
+ * @throws FerryError(E_TOO_LARGE) naming `path` for a line over {@link MAX_TAR_SPLIT_LINE}, without buffering more.
+ */
+async function* boundedLines(input: AsyncIterable<Buffer>, path: string): AsyncGenerator<string> {
+  let pending: Buffer[] = [];
+  let pendingLength = 0;
+  const tooLong = () => tooLarge(`a line of ${path}`, MAX_TAR_SPLIT_LINE);
+  for await (const chunk of input) {
+    let start = 0;
+    for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
+      const piece = chunk.subarray(start, nl);
+      if (pendingLength + piece.length > MAX_TAR_SPLIT_LINE) throw tooLong();
+      yield (pendingLength === 0 ? piece : Buffer.concat([...pending, piece])).toString('utf8');
+      pending = [];
+      pendingLength = 0;
+      start = nl + 1;
+    }
+    if (start < chunk.length) {
+      pendingLength += chunk.length - start;
+      if (pendingLength > MAX_TAR_SPLIT_LINE) throw tooLong();
+      pending.push(chunk.subarray(start));
+    }
+  }
+  if (pendingLength > 0) yield Buffer.concat(pending).toString('utf8');
+}
+
+/**
+ * Reads the records of a `.tar-split.gz` file in order.
+ * @throws FerryError(E_IO) for an unreadable or invalid file; E_TOO_LARGE for a line over {@link MAX_TAR_SPLIT_LINE}.
+ */
 export async function* readTarSplit(path: string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<TarSplitEntry> {
   let fh: FileHandle;
   try {
@@ -63,10 +108,9 @@ export async function* readTarSplit(path: string, opts: { signal?: AbortSignal }
   const input = createGunzip();
   // pipeline, not pipe: a read error must reach the gunzip stream, and so the line reader.
   pipeline(fh.createReadStream({ signal: opts.signal }), input, () => {});
-  const lines = createInterface({ input, crlfDelay: Infinity });
   try {
-    for await (const line of lines) {
-      if (line === '') continue;
+    for await (const line of boundedLines(input, path)) {
+      if (line.trim() === '') continue;
       let o: { type?: number; name?: string; name_raw?: string; size?: number; payload?: string | null };
       try {
         o = JSON.parse(line) as typeof o;
@@ -80,7 +124,6 @@ export async function* readTarSplit(path: string, opts: { signal?: AbortSignal }
       } else throw new FerryError(ErrorCode.Io, `${path}: unknown tar-split record type ${String(o.type)}`);
     }
   } finally {
-    lines.close();
     input.destroy();
   }
 }

@@ -4,21 +4,25 @@
  * layers it moved into place. The transaction holds the layers and images write locks from its first change to
  * the end of {@link UndoLog.undo}, so nothing else can have come to use what is taken away.
  *
- * Undo order: the records first (images.json, layers.json: they no longer name anything new), then the other files
- * (image big data), then the content of the new layers, then the new directories. A process killed in the middle
- * of the undo can leave layers no image uses (a prune removes them), directories and files no record names, or big
- * data of an image that was there before not yet put back.
+ * Undo order, the reverse of a commit's, so that a process killed in the middle of the undo never leaves a record
+ * naming what is gone: images.json first (no image names a new layer any more), then the new layers are marked
+ * incomplete in layers.json (whoever next takes the layers lock for writing finishes removing them, see
+ * records.ts), then the other files (image big data), the content of the new layers, layers.json as it was, and the
+ * new directories. A kill in the middle can leave directories and files no record names, or big data of an image
+ * that was there before not yet put back.
  */
 import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { FerryError, ErrorCode } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
+/** What a saved file is, which decides when {@link UndoLog.undo} puts it back. */
+export type SavedRole = 'data' | 'images' | 'layers';
+
 interface SavedFile {
   /** The earlier content, or undefined when there was no file. */
   data: Buffer | undefined;
   mode: number;
-  /** A record file (images.json, layers.json), put back before the others. */
-  record: boolean;
+  role: SavedRole;
 }
 
 /** The undo log of one transaction (see the module comment). */
@@ -28,20 +32,20 @@ export class UndoLog {
   private readonly layers: string[] = [];
 
   /**
-   * Records what `path` holds now, the first time the transaction is about to replace or create it; `record` for the
-   * record files.
+   * Records what `path` holds now, the first time the transaction is about to replace or create it; `role` says
+   * whether it is images.json, layers.json or other data.
    */
-  async saveFile(path: string, record = false): Promise<void> {
+  async saveFile(path: string, role: SavedRole = 'data'): Promise<void> {
     if (this.files.has(path)) return;
     let saved: SavedFile;
     try {
       const st = await lstat(path);
       // only regular files are ever written here (records, big data); anything else is left to the write to refuse
-      saved = st.isFile() ? { data: await readFile(path), mode: st.mode & 0o7777, record } : { data: undefined, mode: 0, record };
+      saved = st.isFile() ? { data: await readFile(path), mode: st.mode & 0o7777, role } : { data: undefined, mode: 0, role };
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new FerryError(ErrorCode.Io, `reading ${path}: ${(e as Error).message}`, { cause: e });
-      saved = { data: undefined, mode: 0, record };
+      saved = { data: undefined, mode: 0, role };
     }
     this.files.set(path, saved);
   }
@@ -63,11 +67,12 @@ export class UndoLog {
   }
 
   /**
-   * Puts everything back, without an abort signal (the undo of an aborted commit must run to its end).
-   * `removeLayer` removes a layer's content. Goes on past failures.
+   * Puts everything back, without an abort signal (the undo of an aborted commit must run to its end), in the
+   * order the module comment gives. `markLayers` marks the new layers incomplete in layers.json, `removeLayer`
+   * removes a layer's content. Goes on past failures.
    * @returns the failures, if any (the store then holds leftovers no record names).
    */
-  async undo(removeLayer: (id: string) => void): Promise<Error[]> {
+  async undo(markLayers: (ids: string[]) => Promise<void>, removeLayer: (id: string) => void): Promise<Error[]> {
     const failures: Error[] = [];
     const attempt = async (f: () => unknown) => {
       try {
@@ -77,10 +82,16 @@ export class UndoLog {
       }
     };
     const files = [...this.files];
-    for (const [path, saved] of [...files.filter(([, f]) => f.record), ...files.filter(([, f]) => !f.record)]) {
-      await attempt(() => (saved.data === undefined ? rm(path, { force: true }) : writeFileAtomic(path, saved.data, { mode: saved.mode })));
-    }
+    const restore = async (role: SavedRole) => {
+      for (const [path, saved] of files.filter(([, f]) => f.role === role).reverse()) {
+        await attempt(() => (saved.data === undefined ? rm(path, { force: true }) : writeFileAtomic(path, saved.data, { mode: saved.mode })));
+      }
+    };
+    await restore('images');
+    if (this.layers.length > 0) await attempt(() => markLayers([...this.layers]));
+    await restore('data');
     for (const id of this.layers.reverse()) await attempt(() => removeLayer(id));
+    await restore('layers');
     for (const dir of this.dirs.reverse()) await attempt(() => rm(dir, { recursive: true, force: true }));
     this.files.clear();
     this.layers.length = 0;
