@@ -8,13 +8,12 @@
  * and each parent namespace up to the host, then `*.domain` wildcards of the host, then `default-docker`; for the
  * lookaside URL, the first entry that sets one wins, and likewise for `use-sigstore-attachments`.
  */
-import { constants } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { FerryError, ErrorCode } from '../errors.js';
-import { notRegularFile } from '../util/bounded-read.js';
+import { readRegularFile } from '../util/bounded-read.js';
 
 /** The largest registries.d file read (as every configuration file: 4 MiB). */
 export const MAX_REGISTRIES_D_FILE = 4 * 1024 * 1024;
@@ -69,31 +68,16 @@ export async function registriesDDirectory(loc: RegistriesDLocation): Promise<st
 
 /**
  * Reads a regular file of at most {@link MAX_REGISTRIES_D_FILE} bytes; undefined for a directory (skipped, as
- * containers/image does). A FIFO, device or socket is refused (a FIFO's open does not wait for a writer).
+ * containers/image does). A FIFO, device or socket is refused (a FIFO's open does not wait for a writer). Every
+ * failure is E_CONFIG naming the file.
  */
-async function readBounded(file: string): Promise<string | undefined> {
-  let fh;
+async function readRegistriesDFile(file: string): Promise<string | undefined> {
   try {
-    fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    const bytes = await readRegularFile(file, { what: `registries.d file ${file}`, limit: MAX_REGISTRIES_D_FILE, code: ErrorCode.Config, directory: 'skip' });
+    return bytes?.toString('utf8');
   } catch (e) {
+    if (e instanceof FerryError) throw e;
     throw configError(`reading ${file}: ${(e as Error).message}`, e);
-  }
-  try {
-    const st = await fh.stat();
-    if (st.isDirectory()) return undefined;
-    if (!st.isFile()) throw configError(notRegularFile(`registries.d file ${file}`, st).message);
-    if (st.size > MAX_REGISTRIES_D_FILE) throw configError(`${file}: larger than ${MAX_REGISTRIES_D_FILE} bytes`);
-    const buf = Buffer.alloc(MAX_REGISTRIES_D_FILE + 1);
-    let n = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-      if (n > MAX_REGISTRIES_D_FILE) throw configError(`${file}: larger than ${MAX_REGISTRIES_D_FILE} bytes`);
-    }
-    return buf.subarray(0, n).toString('utf8');
-  } finally {
-    await fh.close();
   }
 }
 
@@ -144,7 +128,7 @@ export async function loadRegistriesD(loc: RegistriesDLocation = {}): Promise<Re
   const scopeFrom = new Map<string, string>();
   for (const name of names) {
     const file = path.join(dir, name);
-    const text = await readBounded(file);
+    const text = await readRegistriesDFile(file);
     if (text === undefined) continue;
     let doc: unknown;
     try {

@@ -7,14 +7,15 @@
  * Reads are bounded (4 MiB a signature, 128 signatures) and HTTP requests carry no credentials: the lookaside
  * host is not the registry.
  */
-import { constants } from 'node:fs';
-import { lstat, mkdir, open, unlink } from 'node:fs/promises';
+import { lstat, mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
 import { discard, leaseAgent, readBody, send } from '../registry/http.js';
 import { tlsSettingsFor } from '../registry/certs.js';
 import type { OpOptions, SystemContext } from '../types/context.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { readRegularFile } from '../util/bounded-read.js';
+import { checkReplaceable } from '../util/replaceable.js';
 import { parseDigest } from '../util/digest.js';
 
 /** The largest signature read (containers/image: 4 MiB). */
@@ -47,33 +48,17 @@ function filePath(u: URL): string {
   return decodeURIComponent(u.pathname);
 }
 
-/** Reads one local signature; undefined when it does not exist. */
+/**
+ * Reads one local signature; undefined when it does not exist. Anything but a regular file (a FIFO is never waited
+ * for) and a signature over {@link MAX_SIGNATURE_SIZE} are E_SIGNATURE: they reject the image.
+ */
 async function readFileSignature(file: string, signal?: AbortSignal): Promise<Buffer | undefined> {
-  let fh;
   try {
-    // O_NONBLOCK: a FIFO's open does not wait for a writer (it is then refused as not a regular file)
-    fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    return await readRegularFile(file, { what: `signature ${file}`, limit: MAX_SIGNATURE_SIZE, signal, code: ErrorCode.Signature });
   } catch (e) {
+    if (e instanceof FerryError) throw e;
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw sigError(`reading signature ${file}: ${(e as Error).message}`, e);
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw sigError(`reading signature ${file}: not a regular file`);
-    if (st.size > MAX_SIGNATURE_SIZE) throw sigError(`reading signature ${file}: larger than ${MAX_SIGNATURE_SIZE} bytes`);
-    const buf = Buffer.alloc(Math.min(st.size, MAX_SIGNATURE_SIZE) + 1);
-    let n = 0;
-    for (;;) {
-      if (signal?.aborted) throw new FerryError(ErrorCode.Aborted, `reading signature ${file}: aborted`, { cause: signal.reason });
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-      if (n > MAX_SIGNATURE_SIZE) throw sigError(`reading signature ${file}: larger than ${MAX_SIGNATURE_SIZE} bytes`);
-      if (n === buf.length) break; // grew while reading: the next pass sees the bound
-    }
-    return buf.subarray(0, n);
-  } finally {
-    await fh.close();
   }
 }
 
@@ -142,16 +127,6 @@ export function checkLookasideWritable(base: string): void {
   }
 }
 
-/** Refuses to replace anything but a regular file (or nothing). */
-async function checkReplaceable(file: string): Promise<void> {
-  try {
-    const st = await lstat(file);
-    if (!st.isFile()) throw sigError(`writing signature ${file}: it exists and is not a regular file`);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-}
-
 /**
  * Stores `signatures` (storage form) for `manifestDigest` of `repoPath` under the `file://` URL `base`, as
  * `signature-1…N`, and removes any `signature-(N+1)…` left from before. Writing nothing leaves the lookaside as it is.
@@ -169,7 +144,7 @@ export async function writeLookasideSignatures(base: string, repoPath: string, m
   }
   for (const [i, sig] of signatures.entries()) {
     const file = filePath(lookasideURL(base, repoPath, manifestDigest, i));
-    await checkReplaceable(file);
+    await checkReplaceable(file, `signature ${file}`, { code: ErrorCode.Signature });
     try {
       await writeFileAtomic(file, sig, { signal: opts.signal, mode: 0o644 });
     } catch (e) {

@@ -9,13 +9,13 @@
  * two waiters never break the same lock twice. Locks are released on process exit.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, openSync, readFileSync, readSync, unlinkSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { link, open, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError, ErrorCode } from '../errors.js';
 import { registerExitCleanup } from './temp.js';
-import { readBoundedHandle } from './bounded-read.js';
+import { readRegularFile, readRegularFileSync } from './bounded-read.js';
 
 /** Options of {@link acquireLock} and {@link withLock}. */
 export interface LockOptions {
@@ -93,25 +93,17 @@ function parseOwner(text: string): Owner | undefined {
  */
 const MAX_LOCK_FILE = 4096;
 
-/** The text of the lock file `path`, read as {@link MAX_LOCK_FILE} says. */
+/**
+ * The text of the lock file `path`, read as {@link MAX_LOCK_FILE} says: only a regular file, never through a symbolic
+ * link, and a FIFO put there is refused instead of waited for.
+ */
 async function readLockFile(path: string): Promise<string> {
-  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    return (await readBoundedHandle(fh, { limit: MAX_LOCK_FILE, what: path })).toString('utf8');
-  } finally {
-    await fh.close();
-  }
+  return (await readRegularFile(path, { noFollow: true, limit: MAX_LOCK_FILE, what: `lock file ${path}` })).toString('utf8');
 }
 
 /** {@link readLockFile}, synchronously (at exit). */
 function readLockFileSync(path: string): string {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    const buf = Buffer.alloc(MAX_LOCK_FILE);
-    return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
+  return readRegularFileSync(path, { noFollow: true, limit: MAX_LOCK_FILE, what: `lock file ${path}` }).toString('utf8');
 }
 
 /** Reads the lock file: the owner, `'corrupt'` (unparseable, old enough to break), `'fresh'` (unparseable, young), or undefined if gone. */

@@ -153,7 +153,7 @@ describe('cli: FIFOs, devices and directories as configuration files, stuck cred
       await writeFile(join(dir, 'registries.d', 'sigs.yaml'), `default-docker:\n  lookaside: file://${join(dir, 'sigs')}\n`);
       const r = await ferry(['copy', '--quiet', '--src-tls-verify=false', '--registries.d', join(dir, 'registries.d'), src, `dir:${join(dir, 'out')}`]);
       expect(r.code).to.equal(1);
-      expect(r.stderr).to.contain(`${join(sigDir, 'signature-1')}: not a regular file`);
+      expect(r.stderr).to.contain(`signature ${join(sigDir, 'signature-1')} is a FIFO, not a regular file`);
     });
   });
 

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { builtinLookaside, loadRegistriesD, lookasideBase, usesSigstoreAttachments } from '../../src/config/registries-d.js';
+import { ErrorCode } from '../../src/errors.js';
+import { MAX_REGISTRIES_D_FILE, builtinLookaside, loadRegistriesD, lookasideBase, usesSigstoreAttachments } from '../../src/config/registries-d.js';
 import { rejection } from '../harness/expect.js';
 import { dockerTransport } from '../../src/transports/docker/transport.js';
 import { useCleanup } from '../harness/tmp.js';
@@ -75,6 +77,24 @@ describe('config/registries-d', function () {
     expect((await rejection(loadRegistriesD({ registriesDirPath: bad }))).message).to.match(/parsing .*a\.yaml/);
     const dup = await dirWith({ 'a.yaml': 'docker:\n  r.io:\n    lookaside: file:///a\n  r.io:\n    lookaside: file:///b\n' });
     expect((await rejection(loadRegistriesD({ registriesDirPath: dup }))).message).to.match(/parsing .*a\.yaml/);
+  });
+
+  it('skips a directory named *.yaml; a FIFO, a dangling link or an oversized file is a configuration error naming it', async () => {
+    const dir = await dirWith({ 'b.yaml': 'default-docker:\n  lookaside: file:///b\n' });
+    await mkdir(path.join(dir, 'a.yaml'));
+    expect((await loadRegistriesD({ registriesDirPath: dir })).defaultDocker?.lookaside).to.equal('file:///b');
+    const fifo = await dirWith({});
+    execFileSync('mkfifo', [path.join(fifo, 'a.yaml')]);
+    const f = await rejection(loadRegistriesD({ registriesDirPath: fifo }));
+    expect([f.code, f.message]).to.deep.equal([ErrorCode.Config, `registries.d file ${path.join(fifo, 'a.yaml')} is a FIFO, not a regular file`]);
+    const dangling = await dirWith({});
+    await symlink(path.join(dangling, 'nowhere'), path.join(dangling, 'a.yaml'));
+    const d = await rejection(loadRegistriesD({ registriesDirPath: dangling }));
+    expect(d.code).to.equal(ErrorCode.Config);
+    expect(d.message).to.match(new RegExp(`^reading ${path.join(dangling, 'a.yaml')}: ENOENT`));
+    const big = await dirWith({ 'a.yaml': `# ${'x'.repeat(MAX_REGISTRIES_D_FILE)}\n` });
+    const b = await rejection(loadRegistriesD({ registriesDirPath: big }));
+    expect([b.code, b.message]).to.deep.equal([ErrorCode.Config, `registries.d file ${path.join(big, 'a.yaml')} is larger than 4 MiB: refusing to read it`]);
   });
 
   it('reads the user directory when it exists, else the system one; a missing --registries.d is an empty configuration', async () => {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MAX_SIGNATURE_SIZE, lookasideURL, readLookasideSignatures, writeLookasideSignatures } from '../../src/signature/lookaside.js';
+import { ErrorCode } from '../../src/errors.js';
 import { rejection } from '../harness/expect.js';
 import { useCleanup } from '../harness/tmp.js';
 
@@ -33,10 +34,12 @@ describe('signature: lookaside storage', function () {
     const dir = path.join(base, `r@sha256=${'ab'.repeat(32)}`);
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, 'signature-1'), Buffer.alloc(MAX_SIGNATURE_SIZE + 1));
-    expect((await rejection(readLookasideSignatures(url, 'r', DIGEST, {}))).message).to.contain('larger than');
+    const big = await rejection(readLookasideSignatures(url, 'r', DIGEST, {}));
+    expect([big.code, big.message]).to.deep.equal([ErrorCode.Signature, `signature ${path.join(dir, 'signature-1')} is larger than 4 MiB: refusing to read it`]);
     const dir2 = path.join(base, `d@sha256=${'ab'.repeat(32)}`);
     await mkdir(path.join(dir2, 'signature-1'), { recursive: true });
-    expect((await rejection(readLookasideSignatures(url, 'd', DIGEST, {}))).message).to.contain('not a regular file');
+    const notFile = await rejection(readLookasideSignatures(url, 'd', DIGEST, {}));
+    expect([notFile.code, notFile.message]).to.deep.equal([ErrorCode.Signature, `signature ${path.join(dir2, 'signature-1')} is a directory, not a regular file`]);
     expect((await rejection(writeLookasideSignatures(url, 'd', DIGEST, [Buffer.from('x')]))).message).to.contain('not a regular file');
     const dir3 = path.join(base, `l@sha256=${'ab'.repeat(32)}`);
     await mkdir(dir3, { recursive: true });

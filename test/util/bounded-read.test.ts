@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, FerryError } from '../../src/errors.js';
-import { MAX_JSON_BYTES, readBoundedFile, readRegularFileSync } from '../../src/util/bounded-read.js';
+import { MAX_JSON_BYTES, openRegularFile, readBoundedFile, readRegularFile, readRegularFileSync } from '../../src/util/bounded-read.js';
 import { makeDirs } from '../../src/util/make-dirs.js';
 import { rejection } from '../harness/expect.js';
 import { useCleanup } from '../harness/tmp.js';
@@ -62,6 +62,36 @@ describe('util/bounded-read and util/make-dirs', () => {
     expect(() => readRegularFileSync(big, { limit: 2048 })).to.throw(FerryError, `${big} is larger than 2 KiB: refusing to read it`);
     expect(readRegularFileSync(big, { limit: 4096 }).length).to.equal(2049);
     expect((await readBoundedFile(big, { regularFile: true })).length).to.equal(2049);
+  });
+
+  it('readRegularFile: noFollow refuses a link at the path itself, a directory can be skipped, a caller code marks every refusal', async () => {
+    const dir = await cleanup.tempDir('bounded-options');
+    const target = join(dir, 'target');
+    await writeFile(target, 'abc');
+    const link = join(dir, 'link');
+    await symlink(target, link);
+    expect(String(await readRegularFile(link))).to.equal('abc');
+    const e = await rejection(readRegularFile(link, { noFollow: true, what: 'marker' }));
+    expect([e.code, e.message]).to.deep.equal([ErrorCode.Io, 'marker is a symbolic link, not a regular file']);
+    let sync: unknown;
+    try {
+      readRegularFileSync(link, { noFollow: true, what: 'marker' });
+    } catch (x) {
+      sync = x;
+    }
+    expect((sync as Error).message).to.equal('marker is a symbolic link, not a regular file');
+    expect(await readRegularFile(dir, { directory: 'skip' })).to.equal(undefined);
+    expect(await openRegularFile(dir, { directory: 'skip' })).to.equal(undefined);
+    const d = await rejection(readRegularFile(dir, { what: 'the dir', code: ErrorCode.Config }));
+    expect([d.code, d.message]).to.deep.equal([ErrorCode.Config, 'the dir is a directory, not a regular file']);
+    const big = await rejection(readRegularFile(target, { limit: 2, what: 'sig', code: ErrorCode.Signature }));
+    expect([big.code, big.message]).to.deep.equal([ErrorCode.Signature, 'sig is larger than 2 bytes: refusing to read it']);
+    const fifo = join(dir, 'fifo');
+    await new Promise<void>((resolve, reject) => spawn('mkfifo', [fifo]).on('exit', (c) => (c === 0 ? resolve() : reject(new Error('mkfifo')))));
+    const f = await rejection(readRegularFile(fifo, { directory: 'skip', code: ErrorCode.Config }));
+    expect([f.code, f.message]).to.deep.equal([ErrorCode.Config, `${fifo} is a FIFO, not a regular file`]);
+    const aborted = await rejection(readRegularFile(target, { signal: AbortSignal.abort() }));
+    expect(aborted.code).to.equal(ErrorCode.Aborted);
   });
 
   it('keeps the file system error of a missing file (callers map it)', async () => {

@@ -16,7 +16,7 @@
  * blobs its image reuses are still there — another copy's commit may have replaced them since — and fails naming
  * one, before changing anything, when one is gone.
  */
-import { lstat, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { withLock } from '../../util/lock.js';
 import { join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -26,7 +26,7 @@ import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { AdoptBlobFileOptions, BlobInfo, DestinationProbe, DestinationProperties, ImageDestination, PutBlobOptions, RawManifest } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
 import { DirSyncBatch, fsyncDir, writeFileAtomic } from '../../util/atomic.js';
-import { readBoundedFile } from '../../util/bounded-read.js';
+import { readRegularFile } from '../../util/bounded-read.js';
 import { isDigest } from '../../util/digest.js';
 import { makeDirs } from '../../util/make-dirs.js';
 import { makeTempDir, type TempDir } from '../../util/temp.js';
@@ -230,14 +230,7 @@ export class DirDestination implements ImageDestination {
 
 /** The content of `path` if it is a regular file (not a symlink) of at most `max` bytes, else undefined. */
 async function smallRegularFile(path: string, max: number): Promise<Buffer | undefined> {
-  try {
-    const st = await lstat(path);
-    if (!st.isFile() || st.size > max) return undefined;
-    const bytes = await readFile(path);
-    return bytes.length <= max ? bytes : undefined;
-  } catch {
-    return undefined;
-  }
+  return readRegularFile(path, { noFollow: true, limit: max }).catch(() => undefined);
 }
 
 async function fileSize(path: string): Promise<number | undefined> {
@@ -285,7 +278,9 @@ export async function prepareDirTarget(dir: string): Promise<string | undefined>
   if (names.every((n) => n.startsWith(STAGING_PREFIX))) return undefined;
   let version: string | undefined;
   try {
-    version = (await readBoundedFile(versionPath(dir), { limit: 4096 })).toString('utf8');
+    // only a regular file, not a link, decides that the directory's content is an image ferry may replace; a FIFO
+    // is refused, never waited for
+    version = (await readRegularFile(versionPath(dir), { limit: 4096, noFollow: true, what: `version file ${versionPath(dir)}` })).toString('utf8');
   } catch (e) {
     if (!isNotFoundError(e)) throw ioError(`reading ${versionPath(dir)}`, e);
   }

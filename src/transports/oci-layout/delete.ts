@@ -12,11 +12,13 @@ import { unlink } from 'node:fs/promises';
 import { FerryError, ErrorCode, ioError } from '../../errors.js';
 import type { OpOptions, SystemContext } from '../../types/context.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import { parseDigest } from '../../util/digest.js';
 import { withLock } from '../../util/lock.js';
 import { blobPath, indexPath, readIndex, readLayoutVersion, selectDescriptor, type OciDescriptor } from './layout.js';
 import { reachable } from './reachable.js';
 import type { OciReference } from './reference.js';
-import { indexLockPath } from './writer.js';
+import { checkBlobDirectories } from './guard.js';
+import { checkIndexReplaceable, indexLockPath } from './writer.js';
 
 /** What a delete removed. */
 export interface OciDeleteResult {
@@ -42,6 +44,12 @@ export async function deleteOciImage(ref: OciReference, _ctx: SystemContext = {}
       const remaining = index.manifests.filter((_, i) => i !== position);
       const kept = await reachable(dir, remaining, opts);
       const dropped = await reachable(dir, [descriptor], opts);
+      // refused before anything changes: index.json that cannot be replaced, blobs that would be removed through a
+      // linked blob directory (outside the layout); a blob that is itself a link only loses the link
+      await checkIndexReplaceable(dir);
+      for (const algorithm of new Set([...dropped].filter((d) => !kept.has(d)).map((d) => parseDigest(d).algorithm))) {
+        await checkBlobDirectories(dir, algorithm);
+      }
       await writeFileAtomic(indexPath(dir), JSON.stringify({ ...index, manifests: remaining }), { signal: opts.signal });
       const deletedBlobs: string[] = [];
       for (const digest of dropped) {

@@ -14,7 +14,7 @@
  * it has no such point to check at.
  */
 import { lstat, rmdir, stat, unlink } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode, isNoSpace } from '../../errors.js';
 import { MediaType } from '../../manifest/media-types.js';
@@ -28,6 +28,7 @@ import { putBlobFile } from '../shared/blob-writer.js';
 import { layoutPartialDownloads } from '../shared/partial-downloads.js';
 import { withLock } from '../../util/lock.js';
 import { makeDirs } from '../../util/make-dirs.js';
+import { checkReplaceable } from '../../util/replaceable.js';
 import { checkAborted, ioError, readWholeFile } from '../shared/files.js';
 import { BLOBS_DIR, blobPath, isValidRefName, readIndex, readLayoutVersion, refNameOf } from './layout.js';
 import { BlobPins, removeAbandonedPins } from './pins.js';
@@ -35,7 +36,8 @@ import { ensureBlobsPresent, type HeldBlob } from './present.js';
 import { reachable } from './reachable.js';
 import { taggedDescriptor, taggedManifest, taggedRefName } from './tagged.js';
 import type { OciReference } from './reference.js';
-import { addManifestDescriptor, ensureLayoutMarker, indexLockPath, manifestDescriptor, updateLayoutIndex } from './writer.js';
+import { addManifestDescriptor, checkIndexReplaceable, checkMarkerReplaceable, ensureLayoutMarker, indexLockPath, manifestDescriptor, updateLayoutIndex } from './writer.js';
+import { checkBlobDirectories, checkBlobReplaceable } from './guard.js';
 
 /** Destination settings the `oci:` destination reads (`ociAcceptUncompressedLayers`). */
 export type OciDestinationContext = DestinationContext;
@@ -179,7 +181,15 @@ export class OciLayoutDestination implements ImageDestination {
   /** Streams the blob into `blobs/<alg>/<hex>`, verified (or named by its computed digest when `info.digest` is empty). */
   async putBlob(stream: Readable, info: BlobInfo, opts: PutBlobOptions = {}): Promise<BlobInfo> {
     this.checkOpen();
-    const stored = await putBlobFile(this.sharedBlobDir ?? this.dir, stream, info, { signal: opts.signal, verifiedUpstream: opts.verifiedUpstream, pathFor: (d) => this.blobPath(d), onCreated: (p) => this.noteCreated(p), fsync: this.fsync, dirSync: this.dirSync });
+    const stored = await putBlobFile(this.sharedBlobDir ?? this.dir, stream, info, {
+      signal: opts.signal,
+      verifiedUpstream: opts.verifiedUpstream,
+      pathFor: (d) => this.blobPath(d),
+      checkTarget: (p, size) => this.checkBlobTarget(`${basename(dirname(p))}:${basename(p)}`, p, size),
+      onCreated: (p) => this.noteCreated(p),
+      fsync: this.fsync,
+      dirSync: this.dirSync,
+    });
     await this.hold(stored.digest, stored.size);
     return stored;
   }
@@ -187,6 +197,7 @@ export class OciLayoutDestination implements ImageDestination {
   /** Takes a verified blob file (a complete partial download) as `blobs/<alg>/<hex>` without copying it. */
   async adoptBlobFile(path: string, info: BlobInfo, opts: AdoptBlobFileOptions): Promise<BlobInfo | undefined> {
     this.checkOpen();
+    await this.checkBlobTarget(info.digest, this.blobPath(info.digest), info.size);
     const stored = await adoptFileAt(path, this.blobPath(info.digest), info, { ...opts, onCreated: (p) => this.noteCreated(p), fsync: this.fsync, dirSync: this.dirSync });
     if (stored !== undefined) await this.hold(stored.digest, stored.size);
     return stored;
@@ -212,6 +223,7 @@ export class OciLayoutDestination implements ImageDestination {
 
   private async writeManifestBlob(bytes: Buffer, digest: string, opts: OpOptions): Promise<void> {
     const path = this.blobPath(digest);
+    await this.checkBlobTarget(digest, path, bytes.length);
     try {
       const st = await stat(path).catch(() => undefined);
       if (!(st?.isFile() && st.size === bytes.length)) {
@@ -306,6 +318,12 @@ export class OciLayoutDestination implements ImageDestination {
     await this.pins?.release();
   }
 
+  /** Refuses to write blob `digest` at `path` through a linked blob directory, or over what is not a regular file (guard.ts). */
+  private async checkBlobTarget(digest: string, path: string, size: number): Promise<void> {
+    await checkBlobDirectories(this.dir, parseDigest(digest).algorithm, this.sharedBlobDir);
+    await checkBlobReplaceable(this.dir, path, digest, size);
+  }
+
   /** Where blob `digest` is: in the layout, or in the shared blob directory. */
   private blobPath(digest: string): string {
     return blobPath(this.dir, digest, this.sharedBlobDir);
@@ -337,7 +355,11 @@ export class OciLayoutDestination implements ImageDestination {
       const removeUnused = async () => {
         const index = await readIndex(this.dir).catch(() => undefined);
         const used = index ? await reachable(this.dir, index.manifests, {}) : new Set<string>();
-        for (const digest of orphans) if (!used.has(digest)) await unlink(blobPath(this.dir, digest)).catch(() => {});
+        for (const digest of orphans) {
+          if (used.has(digest)) continue;
+          // never through a blob directory linked elsewhere since this copy wrote there
+          if (await checkBlobDirectories(this.dir, parseDigest(digest).algorithm).then(() => true, () => false)) await unlink(blobPath(this.dir, digest)).catch(() => {});
+        }
       };
       // The lock needs a few bytes of disk: on a full file system the blobs are removed without it. Otherwise they
       // are removed only under it (or left, if it cannot be had): a copy committing meanwhile may reuse them.
@@ -389,12 +411,18 @@ export async function openOciLayoutDestination(target: OciLayoutTarget, ctx: Oci
     await readLayoutVersion(target.dir, opts);
   } catch (e) {
     if (!(e instanceof FerryError && e.code === ErrorCode.NotFound)) throw e;
+    await checkMarkerReplaceable(target.dir); // it will be written
   }
+  // index.json is rewritten at commit, under its lock: refused now, before any blob is copied, if either is not a
+  // regular file (a held lock is one)
+  await checkIndexReplaceable(target.dir);
+  await checkReplaceable(indexLockPath(target.dir), `OCI layout lock file ${indexLockPath(target.dir)}`);
   try {
     await readIndex(target.dir, opts);
   } catch (e) {
     if (!(e instanceof FerryError && e.code === ErrorCode.NotFound)) throw e;
   }
+  await checkBlobDirectories(target.dir, 'sha256', target.sharedBlobDir);
   if (target.sharedBlobDir === undefined && target.fsync !== false) await removeAbandonedPins(target.dir);
   return new OciLayoutDestination({ ...target, createdRoot }, ctx, true);
 }

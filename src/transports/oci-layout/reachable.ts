@@ -70,7 +70,8 @@ export async function reachable(dir: string, roots: OciDescriptor[], opts: OpOpt
     try {
       const st = await stat(path);
       if (!st.isFile() || st.size > limit) return undefined;
-      return await readBoundedFile(path, { what: `manifest ${digest}`, limit, signal: opts.signal });
+      // regularFile: one swapped for a FIFO since the stat is refused, never waited for
+      return await readBoundedFile(path, { what: `manifest ${digest}`, limit, signal: opts.signal, regularFile: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw ioError(`reading ${path}`, e);

@@ -9,6 +9,7 @@ import { MediaType } from '../../manifest/media-types.js';
 import type { OpOptions } from '../../types/context.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { withLock } from '../../util/lock.js';
+import { checkReplaceable } from '../../util/replaceable.js';
 import { OCI_LAYOUT_CONTENT, REF_NAME_ANNOTATION, indexPath, layoutFilePath, readIndex, readLayoutVersion, refNameOf, type OciDescriptor, type OciIndex } from './layout.js';
 
 /** Name of the lock file guarding `index.json` updates. */
@@ -17,6 +18,20 @@ export const INDEX_LOCK_FILE = 'index.json.lock';
 /** Path of the lock guarding the `index.json` of the layout at `dir`. */
 export function indexLockPath(dir: string): string {
   return join(dir, INDEX_LOCK_FILE);
+}
+
+/**
+ * Refuses to write the `index.json` of the layout at `dir` over anything but a regular file: a symbolic link is
+ * neither written through nor replaced (it is read, as a source; see guard.ts).
+ * @throws FerryError(E_IO) `OCI layout index DIR/index.json is a symbolic link, not a regular file: refusing to replace it`.
+ */
+export async function checkIndexReplaceable(dir: string): Promise<void> {
+  await checkReplaceable(indexPath(dir), `OCI layout index ${indexPath(dir)}`);
+}
+
+/** {@link checkIndexReplaceable} for the `oci-layout` marker file (written when missing). */
+export async function checkMarkerReplaceable(dir: string): Promise<void> {
+  await checkReplaceable(layoutFilePath(dir), `OCI layout marker file ${layoutFilePath(dir)}`);
 }
 
 /** An empty image index, as a new layout starts. */
@@ -36,6 +51,7 @@ export async function ensureLayoutMarker(dir: string, opts: LayoutWriteOptions =
     await readLayoutVersion(dir, opts);
   } catch (e) {
     if (!(e instanceof FerryError && e.code === ErrorCode.NotFound)) throw e;
+    await checkMarkerReplaceable(dir);
     await writeFileAtomic(layoutFilePath(dir), OCI_LAYOUT_CONTENT, { signal: opts.signal, fsync: opts.fsync });
   }
 }
@@ -50,6 +66,7 @@ export async function updateLayoutIndex(dir: string, update: (index: OciIndex) =
   return withLock(
     indexLockPath(dir),
     async () => {
+      await checkIndexReplaceable(dir);
       let index: OciIndex;
       try {
         index = await readIndex(dir, opts);

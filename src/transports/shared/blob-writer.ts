@@ -29,6 +29,11 @@ export interface PutBlobFileOptions {
   onCreated?: (path: string) => void;
   /** `PutBlobOptions.verifiedUpstream` of the `putBlob` call: with `info`'s digest and size, the bytes are not hashed again. */
   verifiedUpstream?: { readonly digest: string; readonly size: number };
+  /**
+   * Checks the blob's final path before anything is reused or renamed there (size -1 when not known yet): throws to
+   * refuse it, e.g. a symbolic link a destination never replaces.
+   */
+  checkTarget?: (path: string, size: number) => Promise<void>;
 }
 
 /**
@@ -54,6 +59,7 @@ export async function putBlobFile(dir: string, stream: Readable, info: BlobInfo,
     if (signal?.aborted) throw new FerryError(ErrorCode.Aborted, `writing ${what}: aborted`, { cause: signal.reason });
     const finalPath = known ? opts.pathFor(info.digest) : undefined;
     if (finalPath !== undefined) {
+      await opts.checkTarget?.(finalPath, info.size);
       const existing = await existingSize(finalPath);
       if (existing !== undefined && (info.size < 0 || existing === info.size)) {
         if (opts.fsync !== false) opts.dirSync?.add(dirname(finalPath)); // its entry may not be durable yet
@@ -76,7 +82,10 @@ export async function putBlobFile(dir: string, stream: Readable, info: BlobInfo,
       const size = verifier ? verifier.bytes : sink.stream.bytesWritten;
       if (size !== info.size && !verifier) throw sizeMismatch(what, info.size, size);
       const target = finalPath ?? opts.pathFor(digest);
-      if (finalPath === undefined) await makeDirs(dirname(target));
+      if (finalPath === undefined) {
+        await opts.checkTarget?.(target, size);
+        await makeDirs(dirname(target));
+      }
       await sink.commit(target);
       opts.onCreated?.(target);
       return { ...info, digest, size };

@@ -1,10 +1,10 @@
 /** File reading shared by the file-based transports: small JSON files and streamed blobs. */
-import { constants, createReadStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { FerryError, ErrorCode, ioError } from '../../errors.js';
 import type { OpOptions } from '../../types/context.js';
-import { MAX_JSON_BYTES, readBoundedHandle } from '../../util/bounded-read.js';
+import { MAX_JSON_BYTES, openRegularFile, readRegularFile } from '../../util/bounded-read.js';
 import { checkAborted } from '../../util/abort.js';
 
 /** Chunk size for blob streams: large chunks keep per-chunk overhead (hashing, progress) low. */
@@ -31,29 +31,18 @@ export async function openForReading(path: string, what: string): Promise<FileHa
 
 
 /**
- * Reads a whole (small) file — a manifest, index, signature or other JSON — of at most `limit` bytes (default
- * 4 MiB). A missing file is FerryError(E_NOT_FOUND) with `what` in the message, a larger one E_TOO_LARGE, other
- * failures E_IO. A FIFO is never waited for; with `noFollow`, anything but a regular file is refused (E_IO).
+ * Reads a whole (small) regular file — a manifest, index, signature or other JSON — of at most `limit` bytes
+ * (default 4 MiB), with {@link readRegularFile}. A missing file is FerryError(E_NOT_FOUND) with `what` in the
+ * message, a larger one E_TOO_LARGE, anything but a regular file (a FIFO is never waited for) and other failures
+ * E_IO. `noFollow` (a file no digest checks): a symbolic link at `path` is refused rather than followed.
  */
 export async function readWholeFile(path: string, what: string, opts: OpOptions & { limit?: number; noFollow?: boolean } = {}): Promise<Buffer> {
-  const read = { what: `${what} (${path})`, limit: opts.limit ?? MAX_JSON_BYTES, signal: opts.signal };
+  const named = `${what} (${path})`;
   try {
-    // noFollow (a file with no digest to check it by): only the file itself, never what a symbolic link there points
-    // to, and only a regular file. O_NONBLOCK: the open of a FIFO does not wait for a writer that may never come (its
-    // read then ends at once, or fails).
-    const flags = constants.O_RDONLY | constants.O_NONBLOCK | (opts.noFollow ? constants.O_NOFOLLOW : 0);
-    const fh = await open(path, flags).catch((e: NodeJS.ErrnoException) => {
-      throw opts.noFollow && e.code === 'ELOOP' ? new FerryError(ErrorCode.Io, `${what}: ${path} is a symbolic link`, { cause: e }) : e;
-    });
-    try {
-      if (opts.noFollow && !(await fh.stat()).isFile()) throw new FerryError(ErrorCode.Io, `${what}: ${path} is not a regular file`);
-      return await readBoundedHandle(fh, read);
-    } finally {
-      await fh.close();
-    }
+    return await readRegularFile(path, { what: named, limit: opts.limit ?? MAX_JSON_BYTES, signal: opts.signal, noFollow: opts.noFollow });
   } catch (e) {
     if (isNotFoundError(e)) throw new FerryError(ErrorCode.NotFound, `${what} not found (${path})`, { cause: e });
-    throw ioError(`reading ${what} (${path})`, e);
+    throw ioError(`reading ${named}`, e);
   }
 }
 
@@ -81,17 +70,14 @@ export async function openFileBlob(
 ): Promise<{ stream: Readable; size: number }> {
   checkAborted(opts.signal, `reading ${what}`);
   const offset = opts.offset ?? 0;
-  let handle;
+  let handle, st;
   try {
-    // O_NONBLOCK: the open of a FIFO does not wait for a writer (it is then refused as not a regular file)
-    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    ({ handle, stats: st } = await openRegularFile(path, { what: `${what} (${path})` }));
   } catch (e) {
     if (isNotFoundError(e)) throw new FerryError(ErrorCode.NotFound, `${what} not found (${path})`, { cause: e });
     throw ioError(`opening ${what} (${path})`, e);
   }
   try {
-    const st = await handle.stat();
-    if (!st.isFile()) throw new FerryError(ErrorCode.Io, `${what}: ${path} is not a regular file`);
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > st.size) {
       throw new FerryError(ErrorCode.Io, `${what}: cannot read from offset ${offset}, the blob has ${st.size} bytes`);
     }

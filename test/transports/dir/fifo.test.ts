@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import path from 'node:path';
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { buildImage } from '../../harness/images.js';
 import { useCleanup } from '../../harness/tmp.js';
 import { ferryProcess } from '../../harness/cli.js';
@@ -33,7 +33,7 @@ describe('transports/dir: FIFOs in an image directory (real bin/ferry)', functio
     const { dir } = await dirImage(() => ['manifest.json']);
     const r = await ferryProcess(['inspect', '--raw', `dir:${dir}`], { timeoutMs: 20_000 });
     expect(r.code, r.stderr).to.equal(1);
-    expect(r.stderr).to.contain(`${path.join(dir, 'manifest.json')} is not a regular file`);
+    expect(r.stderr).to.contain(`(${path.join(dir, 'manifest.json')}) is a FIFO, not a regular file`);
   });
 
   it('the version file and every blob as FIFOs: copy fails at once', async () => {
@@ -49,6 +49,26 @@ describe('transports/dir: FIFOs in an image directory (real bin/ferry)', functio
     const out = path.join(await cleanup.tempDir('dir-fifo-out'), 'o');
     const r = await ferryProcess(['copy', `dir:${dir}`, `dir:${out}`], { timeoutMs: 20_000 });
     expect(r.code, r.stderr).to.equal(1);
-    expect(r.stderr).to.contain('is not a regular file');
+    expect(r.stderr).to.contain('is a FIFO, not a regular file');
+  });
+  it('a destination whose version file is a FIFO (or a link): copy fails at once, before anything is written, the directory as it was', async () => {
+    for (const kind of ['fifo', 'link']) {
+      const root = await cleanup.tempDir('dir-fifo-dest');
+      const img = await buildImage(path.join(root, 'oci'), { seed: 54, layers: 1, layerSize: 1500 });
+      const out = path.join(root, 'out');
+      await mkdir(out);
+      await writeFile(path.join(out, 'keep'), 'bystander\n');
+      const version = path.join(out, 'version');
+      if (kind === 'fifo') expect((await run('mkfifo', [version])).code).to.equal(0);
+      else {
+        await writeFile(path.join(root, 'elsewhere'), 'Directory Transport Version: 1.1\n');
+        await symlink(path.join(root, 'elsewhere'), version);
+      }
+      const r = await ferryProcess(['copy', '--quiet', `oci:${img.layoutDir}:${img.tag}`, `dir:${out}`], { timeoutMs: 20_000 });
+      expect(r.code, r.stderr).to.equal(1);
+      expect(r.stderr).to.equal(`Error: version file ${version} is ${kind === 'fifo' ? 'a FIFO' : 'a symbolic link'}, not a regular file\n`);
+      expect((await readdir(out)).sort()).to.deep.equal(['keep', 'version']);
+      expect(await readFile(path.join(out, 'keep'), 'utf8')).to.equal('bystander\n');
+    }
   });
 });

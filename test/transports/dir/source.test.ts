@@ -67,11 +67,11 @@ describe('transports/dir', () => {
     const src = await parseImageName(`dir:${linked}`).newImageSource({});
     const e = await rejection(src.getManifest());
     expect(e.code).to.equal(ErrorCode.Io);
-    expect(e.message).to.equal(`manifest in ${linked}: ${join(linked, 'manifest.json')} is a symbolic link`);
+    expect(e.message).to.equal(`manifest in ${linked} (${join(linked, 'manifest.json')}) is a symbolic link, not a regular file`);
     // signatures too: a copy would carry them on as they are
     await symlink(secret, join(linked, 'signature-1'));
     const s = await rejection(src.getSignatures());
-    expect(s.message).to.equal(`signature 1 in ${linked}: ${join(linked, 'signature-1')} is a symbolic link`);
+    expect(s.message).to.equal(`signature 1 in ${linked} (${join(linked, 'signature-1')}) is a symbolic link, not a regular file`);
     await src.close();
   });
 
