@@ -3,11 +3,9 @@
  * `mountpoints.json`. Records are kept as the objects read (fields ferry does not know survive a rewrite);
  * the interfaces name the fields ferry uses, with containers/storage's JSON keys.
  */
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import { FerryError, ErrorCode } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { readBoundedHandle } from '../util/bounded-read.js';
+import { readRegularFile } from '../util/bounded-read.js';
 
 /**
  * The largest record file ferry reads (layers.json, images.json, containers.json, mountpoints.json): 256 MiB, far
@@ -135,20 +133,13 @@ export function checkRecordIds<T>(path: string, records: unknown[], fields: read
  */
 export async function readRecords<T>(path: string): Promise<T[]> {
   let text: string;
-  let fh: FileHandle | undefined;
   try {
     // containers/storage writes a regular file: a symlink or a FIFO put in its place is refused, not followed or waited on
-    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    if (!(await fh.stat()).isFile()) throw new FerryError(ErrorCode.Io, `reading ${path}: not a regular file`);
-    text = (await readBoundedHandle(fh, { limit: MAX_RECORDS_BYTES, what: path })).toString('utf8');
+    text = (await readRegularFile(path, { noFollow: true, limit: MAX_RECORDS_BYTES })).toString('utf8');
   } catch (e) {
     if (e instanceof FerryError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return [];
-    if (code === 'ELOOP') throw new FerryError(ErrorCode.Io, `reading ${path}: it is a symbolic link`, { cause: e });
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new FerryError(ErrorCode.Io, `reading ${path}: ${(e as Error).message}`, { cause: e });
-  } finally {
-    await fh?.close().catch(() => {});
   }
   if (text.trim() === '') return [];
   try {

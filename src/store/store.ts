@@ -8,12 +8,12 @@
  */
 import { createHash } from 'node:crypto';
 import { constants, mkdirSync, openSync, readSync, closeSync, renameSync, rmSync, existsSync, fstatSync, lstatSync } from 'node:fs';
-import { lstat, open, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { lstat, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FerryError, ErrorCode, notFound } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { readBoundedHandle } from '../util/bounded-read.js';
+import { notRegularFile, readRegularFile } from '../util/bounded-read.js';
 import type { StoreOptions } from '../config/storage-conf.js';
 import { Crc64 } from './crc64.js';
 import { cleanTarPath } from './apply.js';
@@ -253,27 +253,19 @@ export class Store {
     return this.read(['images'], op, async () => {
       const what = `${key} of image ${imageId}`;
       const dir = join(this.dir('images'), imageId);
-      let fh: FileHandle | undefined;
       try {
         // The image directory and the file itself are taken as they are, never through a symlink, and only a regular
         // file is read: a link to a file outside the store, or a FIFO, put there by someone else is refused.
         if (!(await lstat(dir)).isDirectory()) throw new FerryError(ErrorCode.Io, `reading ${what}: ${dir} is not a directory`);
         const path = join(dir, bigDataFileName(key));
-        // lstat first (opening a device can have effects of its own), O_NOFOLLOW and fstat against a swap in between
+        // lstat first: opening a device can have effects of its own
         const st = await lstat(path);
-        if (st.isSymbolicLink()) throw new FerryError(ErrorCode.Io, `reading ${what}: it is a symbolic link`);
-        if (!st.isFile()) throw new FerryError(ErrorCode.Io, `reading ${what}: not a regular file`);
-        fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-        if (!(await fh.stat()).isFile()) throw new FerryError(ErrorCode.Io, `reading ${what}: not a regular file`);
-        return await readBoundedHandle(fh, { limit: MAX_BIG_DATA, what, signal: op.signal });
+        if (!st.isFile()) throw notRegularFile(what, st);
+        return await readRegularFile(path, { noFollow: true, limit: MAX_BIG_DATA, what, signal: op.signal });
       } catch (e) {
         if (e instanceof FerryError) throw e;
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') throw notFound(`image ${imageId} has no ${key}`, e);
-        if (code === 'ELOOP') throw new FerryError(ErrorCode.Io, `reading ${what}: it is a symbolic link`, { cause: e });
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`image ${imageId} has no ${key}`, e);
         throw new FerryError(ErrorCode.Io, `reading ${what}: ${(e as Error).message}`, { cause: e });
-      } finally {
-        await fh?.close().catch(() => {});
       }
     });
   }

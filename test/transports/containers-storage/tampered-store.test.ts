@@ -132,10 +132,10 @@ describe('containers-storage: a tampered store', function () {
         const elsewhere = join(t.dir, 'bystander-images.json');
         renameSync(imagesJson(), elsewhere);
         execFileSync('mkfifo', [imagesJson()]);
-        expectOneLine(await run(['inspect', ref()]), 1, /images\.json: not a regular file/);
+        expectOneLine(await run(['inspect', ref()]), 1, /images\.json is a FIFO, not a regular file/);
         rmSync(imagesJson());
         symlinkSync(elsewhere, imagesJson());
-        expectOneLine(await run(['store', 'images', ...flags]), 1, /images\.json: it is a symbolic link/);
+        expectOneLine(await run(['store', 'images', ...flags]), 1, /images\.json is a symbolic link, not a regular file/);
       });
 
       it('a lock file that is a symlink to a file outside the store is not written', async () => {
