@@ -1,7 +1,9 @@
 /**
  * The repository list of a registry (`GET /v2/_catalog`, token scope `registry:catalog:*`), read page by page:
  * `?n=` asks for a page size, the `Link: <…>; rel="next"` header (same origin only) leads to the next page, each
- * page is at most {@link MAX_CATALOG_PAGE_SIZE} bytes and at most {@link MAX_CATALOG_PAGES} pages are followed.
+ * page is at most {@link MAX_CATALOG_PAGE_SIZE} bytes, at most {@link MAX_CATALOG_PAGES} pages and
+ * {@link MAX_CATALOG_TOTAL_SIZE} bytes are read, and a page that names a repository of an earlier page again (a
+ * `Link` back, under another URL) ends the listing as an endless pagination.
  *
  * A registry that refuses the catalog (401, 403, 404, 405, or an `UNSUPPORTED` error) is told apart from one that
  * cannot be reached: `listing the repositories of HOST: the registry does not allow catalog access (HTTP 404)`.
@@ -17,6 +19,8 @@ import { withRetry } from '../util/retry.js';
 export const MAX_CATALOG_PAGE_SIZE = 4 << 20;
 /** Most catalog pages followed. */
 export const MAX_CATALOG_PAGES = 100_000;
+/** Most bytes of catalog pages read over all pages (the names are remembered, to tell a pagination loop). */
+export const MAX_CATALOG_TOTAL_SIZE = 256 << 20;
 /** The token scope of the catalog. */
 export const CATALOG_SCOPE = 'registry:catalog:*';
 
@@ -46,6 +50,9 @@ export async function* listCatalog(registry: string, ctx: SystemContext, opts: C
     let sized = opts.pageSize !== undefined && opts.pageSize > 0;
     if (sized) url.searchParams.set('n', String(opts.pageSize));
     const seen = new Set<string>();
+    /** The repositories of the earlier pages: a page naming one again is a pagination that went back (a loop). */
+    const named = new Set<string>();
+    let total = 0;
     for (let page = 0; ; page++) {
       if (page >= MAX_CATALOG_PAGES || seen.has(url.href)) throw new FerryError(ErrorCode.Registry, `${what}: the catalog pagination does not end`);
       seen.add(url.href);
@@ -59,12 +66,20 @@ export async function* listCatalog(registry: string, ctx: SystemContext, opts: C
           sized = false;
           url = new URL('/v2/_catalog', origin);
           seen.clear();
+          named.clear();
+          total = 0;
           page = -1;
           continue;
         }
         throw refusal(e, what);
       }
-      yield parsePage(answer.body, what);
+      total += answer.body.length;
+      if (total > MAX_CATALOG_TOTAL_SIZE) throw new FerryError(ErrorCode.Registry, `${what}: the catalog is larger than ${MAX_CATALOG_TOTAL_SIZE} bytes over its pages`);
+      const repos = parsePage(answer.body, what);
+      const again = repos.find((r) => named.has(r));
+      if (again !== undefined) throw new FerryError(ErrorCode.Registry, `${what}: the catalog pagination does not end (page ${page + 1} lists ${again} again)`);
+      for (const r of repos) named.add(r);
+      yield repos;
       const next = nextLink(answer.link);
       if (!next) return;
       const n = new URL(next, url);

@@ -25,6 +25,8 @@ export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
 const MAX_TAGS_PAGE_SIZE = 16 * 1024 * 1024;
 /** Most tag-list pages followed. */
 const MAX_TAG_PAGES = 10_000;
+/** Most bytes of tag-list pages read for one listing, over all its pages (the list is held in memory). */
+const MAX_TAGS_TOTAL_SIZE = 64 * 1024 * 1024;
 
 /** Options of {@link RegistryClient.open}. */
 export interface RegistryClientOptions {
@@ -402,6 +404,9 @@ export class RegistryClient {
     if (opts.pageSize) url.searchParams.set('n', String(opts.pageSize));
     const tags: string[] = [];
     const seen = new Set<string>();
+    /** Every tag of the earlier pages: a page listing one again is a pagination that went back (a loop). */
+    const listed = new Set<string>();
+    let total = 0;
     for (let page = 0; ; page++) {
       if (page >= MAX_TAG_PAGES || seen.has(url.href)) {
         throw new FerryError(ErrorCode.Registry, `${what}: tag list pagination does not end`);
@@ -417,6 +422,8 @@ export class RegistryClient {
           throw transportError(what, e, opts.signal);
         }
       }, opts.signal);
+      total += body.length;
+      if (total > MAX_TAGS_TOTAL_SIZE) throw new FerryError(ErrorCode.Registry, `${what}: the tag list is larger than ${MAX_TAGS_TOTAL_SIZE} bytes over its pages`);
       let j: { tags?: unknown };
       try {
         j = JSON.parse(body.toString('utf8')) as { tags?: unknown };
@@ -427,7 +434,11 @@ export class RegistryClient {
         if (!Array.isArray(j.tags) || j.tags.some((t) => typeof t !== 'string')) {
           throw new FerryError(ErrorCode.Registry, `${what}: the tag list is malformed`);
         }
-        tags.push(...(j.tags as string[]));
+        const pageTags = j.tags as string[];
+        const again = pageTags.find((t) => listed.has(t));
+        if (again !== undefined) throw new FerryError(ErrorCode.Registry, `${what}: tag list pagination does not end (page ${page + 1} lists ${again} again)`);
+        for (const t of pageTags) listed.add(t);
+        tags.push(...pageTags);
       }
       const next = nextLink(res.headers['link']);
       if (!next) return tags;

@@ -14,7 +14,8 @@
  *   one every `window / (remaining + 1)` (the window is `RateLimit-Reset` when given, else `w`). Requests that count are
  *   those of a kind (method and API object: manifests, blobs, tags, other) whose answers carry `RateLimit-Remaining`;
  *   other kinds (blob downloads on Docker Hub) go unhindered. Without a window nothing is spread. What an answer said
- *   holds for one window after it (a later answer replaces it).
+ *   holds for one window after it (a later answer replaces it). A request whose slot is more than
+ *   {@link MAX_BUDGET_WAIT_MS} away fails at once (E_TOO_MANY_REQUESTS) rather than wait.
  * - **--max-requests-per-second HOST=N**: at most one request every 1/N s to that host (a token bucket holding one
  *   token; waiting requests are let through in order, each 1/N s after the one before actually went). HOST is `host[:port]` as requests reach it; `docker.io` names `registry-1.docker.io`. Token servers and
  *   the hosts blob downloads are redirected to are other hosts.
@@ -27,6 +28,11 @@ import { parseRetryAfter, sleep } from '../util/retry.js';
 
 /** Longest pause honoured for one `Retry-After` (and the ceiling of the doubling default). */
 export const MAX_PAUSE_MS = 60_000;
+/**
+ * Longest wait for one request that counts against a low RateLimit budget (Docker Hub's whole window, 6 h). A longer
+ * one (a window of a year, a reset far away) is not waited for: the request fails as too many requests.
+ */
+export const MAX_BUDGET_WAIT_MS = 6 * 3600_000;
 /** A wait shorter than this is not announced. */
 const ANNOUNCE_MS = 1000;
 /** The budget is low at or below this fraction of the limit. */
@@ -143,6 +149,7 @@ export class HostLimiter {
       if (this.gapMs > 0 && this.metered.has(kind)) {
         const now = Date.now();
         const slot = Math.max(now, this.nextMetered);
+        if (slot - now > MAX_BUDGET_WAIT_MS) throw this.budgetRefusal(slot - now);
         this.nextMetered = slot + this.gapMs;
         if (slot > now) {
           this.announceWait(slot, 'rate-limit-budget');
@@ -197,6 +204,13 @@ export class HostLimiter {
     if (ms < ANNOUNCE_MS || until <= this.announced) return;
     this.announced = until;
     announce({ kind: 'registry-wait', host: this.host, ms, reason, ...(reason === 'rate-limit-budget' ? this.budgetInfo() : {}) });
+  }
+
+  private budgetRefusal(ms: number): FerryError {
+    const b = this.budget;
+    const said = b ? `RateLimit-Remaining ${b.remaining}${b.limit !== undefined ? ` of ${b.limit}` : ''} over ${b.windowSeconds} s` : 'a low RateLimit budget';
+    const h = (x: number) => `${Math.ceil(x / 3600_000)} h`;
+    return new FerryError(ErrorCode.TooManyRequests, `${this.host}: the registry's rate limit budget is used up (${said}): the next request would wait ${h(ms)}, more than the ${h(MAX_BUDGET_WAIT_MS)} ferry waits`);
   }
 
   private budgetInfo(): Partial<RegistryWaitEvent> {

@@ -10,13 +10,33 @@ import { FerryError, ErrorCode } from '../errors.js';
 import type { OpOptions, SystemContext } from '../types/context.js';
 import type { ImageReference } from '../types/reference.js';
 import { OpenedOciArchive } from '../transports/oci-archive/opened.js';
-import { readIndex, readLayoutVersion, refNameOf } from '../transports/oci-layout/layout.js';
+import { readIndex, readLayoutVersion, refNameOf, type OciDescriptor } from '../transports/oci-layout/layout.js';
 import { OciReference } from '../transports/oci-layout/reference.js';
 import { requireDirectory } from '../transports/shared/files.js';
 import type { SyncSourceGroup } from './sources.js';
 
 function noImages(where: string): FerryError {
   return new FerryError(ErrorCode.NotFound, `no images to sync found in ${where}: it holds no image with a ref name`);
+}
+
+/**
+ * Refuses an index in which one ref name names two different images. A ferry or skopeo export never writes one (a
+ * name added again replaces the earlier entry), so it is a hand-made or tampered archive: importing the first (as a
+ * copy of one name does, like containers/image) would put at the destination an image other than the one a reader
+ * of the index may have checked, and the other silently not at all. `ferry verify-archive` names both.
+ * @throws FerryError(E_INVALID_MANIFEST) naming the ref name and both digests.
+ */
+function refuseAmbiguousNames(manifests: readonly OciDescriptor[], where: string): void {
+  const first = new Map<string, string>();
+  for (const d of manifests) {
+    const name = refNameOf(d);
+    if (name === undefined) continue;
+    const earlier = first.get(name);
+    if (earlier === undefined) first.set(name, d.digest);
+    else if (earlier !== d.digest) {
+      throw new FerryError(ErrorCode.InvalidManifest, `${where}: ref name ${JSON.stringify(name)} names two images (${earlier} and ${d.digest}): refusing to import an index that does not say which`);
+    }
+  }
 }
 
 /** The group of every named image of the OCI layout at `dir`. */
@@ -30,6 +50,7 @@ export function ociLayoutGroup(dir: string, ctx: SystemContext): SyncSourceGroup
       await requireDirectory(dir, 'OCI layout');
       await readLayoutVersion(dir, opts);
       const index = await readIndex(dir, opts);
+      refuseAmbiguousNames(index.manifests, `OCI layout ${dir}`);
       const refs: ImageReference[] = [];
       for (const name of new Set(index.manifests.map(refNameOf))) {
         if (name === undefined) continue;
@@ -53,6 +74,7 @@ export function ociArchiveGroup(path: string, ctx: SystemContext): SyncSourceGro
     nameOf: (src) => names.get(src),
     async list(opts: OpOptions = {}) {
       opened ??= await OpenedOciArchive.open(path, { ...opts, tmpDir: ctx.tmpDir, since: ctx.archiveSince });
+      refuseAmbiguousNames(opened.manifests, `OCI archive ${path}`);
       const refs = opened.refNames.map((name) => {
         const ref = opened!.reference(name);
         names.set(ref, name);

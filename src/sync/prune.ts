@@ -6,13 +6,18 @@
  *   repository entry with no tag list, a tag regex or a semver constraint; {@link SyncSourceGroup.pruneScope}) maps
  *   to. A source of single images, an explicit YAML tag list or a directory/layout never causes a deletion.
  * - Which tags: those of such a repository that the source's filter covers (after `--append-suffix`) and that no
- *   source image of the sync is synced to. A repository whose source could not be listed is not pruned.
+ *   source image of the sync is synced to (a tag `--include`/`--exclude` leave out is not covered). A repository whose
+ *   source could not be listed, or lists none of the tags the group covers, is not pruned.
  * - Safeguards: at most `max` deletions per repository (see {@link pruneLimit}); above it the repository is refused
  *   as a whole. A registry v2 deletes manifests by digest, which removes every tag pointing at the digest: a tag
- *   whose digest a kept tag also points to (or that a kept index lists) is left, with a warning.
+ *   whose digest a kept tag or a tag the sync writes also points to (or that a kept index lists) is left, with a
+ *   warning; so is a referrer tag (`sha256-HEX`, cosign's `sha256-HEX.sig`) of such a digest.
+ * - Not detected: two syncs from different sources writing the same destination repository (each prunes what the
+ *   other wrote: give each its own destination, e.g. with `--scoped`), a source listing cut short without an error.
  */
 import { FerryError, ErrorCode } from '../errors.js';
 import { isIndexType } from '../manifest/media-types.js';
+import { isReferrerTag } from '../manifest/referrers.js';
 import { parseManifest } from '../manifest/parse.js';
 import type { ManifestList } from '../manifest/types.js';
 import { RegistryClient } from '../registry/client.js';
@@ -98,6 +103,11 @@ export async function planPrune(groups: SyncSourceGroup[], opts: PruneOptions): 
   const covers = new Map<string, Array<(tag: string) => boolean>>();
   const unsafe = new Set<string>();
   for (const group of groups) {
+    if (group.expand) {
+      // a registry's catalog: which repositories it has is not a listing a deletion may rest on
+      opts.onWarning?.(`not pruning the repositories of ${group.label}: a registry or namespace source is never pruned (name a repository, or list them in a YAML file)`);
+      continue;
+    }
     let scopeRepo: string | undefined;
     if (group.pruneScope) {
       const sample = DockerReference.fromName(`${group.pruneScope.repository}:sample`);
@@ -110,10 +120,11 @@ export async function planPrune(groups: SyncSourceGroup[], opts: PruneOptions): 
       if (opts.signal?.aborted) throw e;
       if (scopeRepo !== undefined) {
         unsafe.add(scopeRepo);
-        opts.onWarning?.(`not pruning ${scopeRepo}: its source ${group.label} could not be listed`);
+        opts.onWarning?.(`not pruning ${scopeRepo}: its source ${group.label} could not be listed (${e instanceof Error ? e.message : String(e)})`);
       }
       continue;
     }
+    let inScope = 0;
     for (const src of refs) {
       let to;
       try {
@@ -123,6 +134,13 @@ export async function planPrune(groups: SyncSourceGroup[], opts: PruneOptions): 
       }
       if (!synced.has(to.repo)) synced.set(to.repo, new Set());
       if (to.tag !== undefined) synced.get(to.repo)!.add(to.tag);
+      if (to.repo === scopeRepo) inScope++;
+    }
+    if (scopeRepo !== undefined && inScope === 0 && !unsafe.has(scopeRepo)) {
+      // An empty answer is what a registry gives after a transient failure, or a listing cut short: taking it as
+      // "every tag is gone" would delete everything the group speaks for. An empty source is pruned by hand.
+      unsafe.add(scopeRepo);
+      opts.onWarning?.(`not pruning ${scopeRepo}: its source ${group.label} lists none of the tags the sync covers`);
     }
     if (scopeRepo !== undefined) {
       const filter = group.pruneScope!.covers;
@@ -150,13 +168,17 @@ async function planRepository(repo: string, filters: Array<(tag: string) => bool
       if (e instanceof FerryError && e.code === ErrorCode.NotFound) return undefined;
       throw e;
     }
-    const gone = tags.filter((t) => !synced.has(t) && filters.some((f) => f(t))).sort();
+    const goneSet = new Set(tags.filter((t) => !synced.has(t) && filters.some((f) => f(t))));
+    const gone = [...goneSet].sort();
     if (gone.length === 0) return undefined;
     const all = new Set([...tags, ...synced]);
     const limit = pruneLimit(opts.max, all.size);
-    // what the kept tags point at, the instances of kept indexes included
+    // What the kept tags point at, the instances of kept indexes included. The tags the sync writes count even when
+    // the destination's listing leaves them out (a listing that lags behind the pushes, a registry that lists
+    // names otherwise than it stores them): the prune deletes by digest, and must not take what the sync wrote.
+    const listed = new Set(tags);
     const keptDigests = new Map<string, string>();
-    for (const t of tags.filter((x) => !gone.includes(x))) {
+    for (const t of [...tags.filter((x) => !goneSet.has(x)), ...[...synced].filter((x) => !listed.has(x)).sort()]) {
       const h = await client.headManifest(t, { signal: opts.signal });
       if (!h) continue;
       if (!keptDigests.has(h.digest)) keptDigests.set(h.digest, `tag ${t}`);
@@ -172,7 +194,15 @@ async function planRepository(repo: string, filters: Array<(tag: string) => bool
       if (!h) continue; // gone meanwhile
       const name = `docker://${repo}:${tag}`;
       const keptBy = keptDigests.get(h.digest);
-      if (keptBy !== undefined) {
+      const subject = referrerSubject(tag);
+      const subjectKeptBy = subject !== undefined ? keptDigests.get(subject) : undefined;
+      if (subjectKeptBy !== undefined) {
+        // a signature, attestation, SBOM or referrers index of a kept image (one the destination added, as a
+        // mirror signing what it serves does): it goes with its image, not before it
+        const reason = `not in source, but it holds what refers to ${subject}, the manifest of ${subjectKeptBy}, which is kept`;
+        opts.onWarning?.(`not pruning ${name}: ${reason}`);
+        candidates.push({ name, tag, digest: h.digest, action: 'kept', reason });
+      } else if (keptBy !== undefined) {
         const reason = `not in source, but its manifest ${h.digest} is also that of ${keptBy}, which is kept (a registry deletes by digest)`;
         opts.onWarning?.(`not pruning ${name}: ${reason}`);
         candidates.push({ name, tag, digest: h.digest, action: 'kept', reason });
@@ -188,6 +218,13 @@ async function planRepository(repo: string, filters: Array<(tag: string) => bool
   } finally {
     await client.close();
   }
+}
+
+/** The digest a referrer tag (`sha256-HEX`, `sha256-HEX.sig`, …) is derived from, or undefined for another tag. */
+function referrerSubject(tag: string): string | undefined {
+  if (!isReferrerTag(tag)) return undefined;
+  const [alg, rest] = [tag.slice(0, tag.indexOf('-')), tag.slice(tag.indexOf('-') + 1)];
+  return `${alg}:${rest.replace(/\.(sig|att|sbom)$/, '')}`;
 }
 
 /**

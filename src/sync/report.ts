@@ -2,11 +2,22 @@
  * `sync --report FILE`: one JSON line per image (and per source that could not be listed), in source order — the
  * order of the sources, then of the images within each — whatever order the images finished in. A line is written as
  * soon as every line before it is known, into a temporary file next to FILE that replaces FILE when the sync ends
- * (also when it fails), so FILE is never seen half-written and an existing FILE that is not a regular file is refused.
+ * (also when it fails), so FILE is never seen half-written and an existing FILE that is not a regular file is refused
+ * (also when it became one during the sync). FILE may instead be a stream — `/dev/stdout`, `/dev/fd/N`, a FIFO, a
+ * character device, possibly through symlinks, as for archives (src/util/stream-files.ts): the lines are then written
+ * to it as they become known, and nothing is created or replaced.
  */
 import { lstat, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
+import { classifyArchiveTarget, openSequentialOutput, type SequentialOutput } from '../util/stream-files.js';
+
+/** Where the report goes: a temporary file renamed over FILE at close, or a stream written as it goes. */
+type ReportSink = { kind: 'file'; temp: string; fh: FileHandle } | { kind: 'stream'; out: SequentialOutput };
+
+function notRegular(file: string): FerryError {
+  return new FerryError(ErrorCode.Io, `report file ${file} exists and is not a regular file`);
+}
 
 /** One line of the report. */
 export interface ReportEntry {
@@ -35,8 +46,7 @@ export class SyncReport {
 
   private constructor(
     private readonly file: string,
-    private readonly temp: string,
-    private readonly fh: FileHandle,
+    private readonly sink: ReportSink,
   ) {}
 
   /**
@@ -44,19 +54,26 @@ export class SyncReport {
    * @throws FerryError(E_IO) when `file` exists and is not a regular file, or the temporary file cannot be created.
    */
   static async create(file: string): Promise<SyncReport> {
+    let target;
     try {
-      const st = await lstat(file);
-      if (!st.isFile()) throw new FerryError(ErrorCode.Io, `report file ${file} exists and is not a regular file`);
+      target = await classifyArchiveTarget(file, `report file ${file}`);
     } catch (e) {
-      if (e instanceof FerryError) throw e;
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new FerryError(ErrorCode.Io, `report file ${file}: ${(e as Error).message}`, { cause: e });
+      if (e instanceof FerryError && e.code === ErrorCode.Unsupported) throw notRegular(file);
+      throw e;
     }
+    if (target.kind !== 'file') return new SyncReport(file, { kind: 'stream', out: await openSequentialOutput(target, `report file ${file}`) });
     const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.tmp`);
     try {
-      return new SyncReport(file, temp, await open(temp, 'wx', 0o644));
+      return new SyncReport(file, { kind: 'file', temp, fh: await open(temp, 'wx', 0o644) });
     } catch (e) {
       throw new FerryError(ErrorCode.Io, `creating report file ${file}: ${(e as Error).message}`, { cause: e });
     }
+  }
+
+  private write(text: string): Promise<void> {
+    if (this.sink.kind === 'file') return this.sink.fh.write(text).then(() => {});
+    const stream = this.sink.out.stream;
+    return new Promise((resolve, reject) => stream.write(text, (e) => (e ? reject(e) : resolve())));
   }
 
   /** Records the entry at position `seq` (null: that position has nothing to report, e.g. an image stopped unfinished). */
@@ -71,7 +88,7 @@ export class SyncReport {
     }
     if (out !== '') {
       this.writing = this.writing.then(async () => {
-        if (this.writeError === undefined) await this.fh.write(out).catch((err: unknown) => (this.writeError = err));
+        if (this.writeError === undefined) await this.write(out).catch((err: unknown) => (this.writeError = err));
       });
     }
   }
@@ -85,15 +102,30 @@ export class SyncReport {
     this.pending.clear();
     const out = rest.map(([, e]) => (e ? JSON.stringify(e) + '\n' : '')).join('');
     await this.writing;
+    const sink = this.sink;
     try {
       if (this.writeError !== undefined) throw this.writeError;
-      if (out !== '') await this.fh.write(out);
-      await this.fh.sync();
-      await this.fh.close();
-      await rename(this.temp, this.file);
+      if (out !== '') await this.write(out);
+      if (sink.kind === 'stream') {
+        await sink.out.finish();
+        return;
+      }
+      await sink.fh.sync();
+      await sink.fh.close();
+      // what FILE was checked to be at the start may have changed: still never replace what is not a regular file
+      const st = await lstat(this.file).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return undefined;
+        throw e;
+      });
+      if (st !== undefined && !st.isFile()) throw notRegular(this.file);
+      await rename(sink.temp, this.file);
     } catch (e) {
-      await this.fh.close().catch(() => {});
-      await rm(this.temp, { force: true }).catch(() => {});
+      if (sink.kind === 'stream') await sink.out.abort();
+      else {
+        await sink.fh.close().catch(() => {});
+        await rm(sink.temp, { force: true }).catch(() => {});
+      }
+      if (e instanceof FerryError && e.code === ErrorCode.Io) throw e;
       throw new FerryError(ErrorCode.Io, `writing report file ${this.file}: ${(e as Error).message}`, { cause: e });
     }
   }

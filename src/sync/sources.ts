@@ -130,7 +130,9 @@ function repoGroup(repo: DockerName, ctx: SystemContext, filter: TagFilter, empt
   return {
     label,
     ctx,
-    pruneScope: { repository: label, covers: filter },
+    // the tags the group speaks for: those its own filter takes and --include/--exclude leave in (a tag the user
+    // left out of the sync is not the sync's to delete)
+    pruneScope: { repository: label, covers: (tag) => filter(tag) && images.takes(repo.path, tag) },
     async list(opts: OpOptions = {}) {
       const { listDockerTags } = await import('../transports/docker/tags.js');
       let tags: string[];

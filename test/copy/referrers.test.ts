@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ferry } from '../harness/cli.js';
+import { runOk } from '../harness/procs.js';
 import { expectOneLineError } from '../harness/expect.js';
 import { buildArtifact, buildImage, pushImage, type BuiltArtifact, type BuiltImage } from '../harness/images.js';
 import { pushRaw } from '../harness/push.js';
@@ -155,6 +156,36 @@ describe('copy --include-referrers (registry → registry)', function () {
     const index = JSON.parse((await manifestAt('from-archive/app', tagOf(img.digest)))!.bytes.toString()) as { manifests: { digest: string }[] };
     expect(index.manifests.map((m) => m.digest)).to.deep.equal([sbom.digest, third.digest]);
     for (const a of [sbom, onSbom, third]) expect((await manifestAt('from-archive/app', a.digest))?.digest).to.equal(a.digest);
+  });
+
+  it("adding to a gzip'd or a split oci-archive: its fallback index keeps its entries too", async () => {
+    const third = buildArtifact({ digest: img.digest, size: img.bytes.length, mediaType: img.mediaType }, { artifactType: 'application/vnd.example.third', content: 'third' });
+    await pushImage(img, registry(), 'third/app:v1');
+    await pushRaw(registry(), 'third/app', third.blobs.values(), [
+      { ref: third.digest, mediaType: third.mediaType, bytes: third.bytes },
+      { ref: tagOf(img.digest), mediaType: OCI_INDEX, bytes: fallbackIndex([third]) },
+    ]);
+    const gz = path.join(dir, 'add-gz.tar');
+    const split = path.join(dir, 'add-split.tar');
+    const cases: [string, string, string[]][] = [
+      ['gzip', `${gz}.gz`, []],
+      ['split', split, ['--split-size', '1M']],
+    ];
+    for (const [kind, archive, flags] of cases) {
+      const first = kind === 'gzip' ? gz : archive;
+      let r = await ferry(['copy', '-q', '--include-referrers', ...flags, '--src-tls-verify=false', `docker://${host()}/src/app:v1`, `oci-archive:${first}:app:v1`]);
+      expect(r.code, r.stderr).to.equal(0);
+      if (kind === 'gzip') await runOk('gzip', [gz]);
+      r = await ferry(['copy', '-q', '--include-referrers', ...flags, '--src-tls-verify=false', `docker://${host()}/third/app:v1`, `oci-archive:${archive}:app:v1`]);
+      expect(r.code, r.stderr).to.equal(0);
+      // a split archive is read from its first part
+      const from = kind === 'split' ? `${archive}.001` : archive;
+      r = await ferry(['copy', '-q', '--include-referrers', '--dest-tls-verify=false', `oci-archive:${from}:app:v1`, `docker://${host()}/from-${kind}/app:v1`]);
+      expect(r.code, r.stderr).to.equal(0);
+      const index = JSON.parse((await manifestAt(`from-${kind}/app`, tagOf(img.digest)))!.bytes.toString()) as { manifests: { digest: string }[] };
+      expect(index.manifests.map((m) => m.digest), kind).to.deep.equal([sbom.digest, third.digest]);
+      for (const a of [sbom, onSbom, third]) expect((await manifestAt(`from-${kind}/app`, a.digest))?.digest, kind).to.equal(a.digest);
+    }
   });
 
   it('an image with referrers that would be written changed (another format) is refused, naming the manifest', async () => {

@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ErrorCode, FerryError } from '../../src/errors.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { onRegistryWait, parseRateLimitHeader, rateFor } from '../../src/registry/rate-limit.js';
 import { parseMaxRequestsPerSecond } from '../../src/cli/options/registry.js';
@@ -119,6 +120,18 @@ describe('registry/rate-limit (real registry, fault proxy)', function () {
     for (let i = 1; i < gets.length; i++) expect(gets[i]! - gets[0]!).to.be.at.least(i * 1000);
     expect(waits.length).to.be.greaterThan(0);
     expect(waits[0]).to.include({ reason: 'rate-limit-budget', remaining: 0, limit: 100, windowSeconds: 1 });
+  });
+
+  it('does not wait a year for a RateLimit budget (a window of a year, nothing left): the request fails at once, saying why', async () => {
+    const budget: Fault = { kind: 'headers', headers: { 'ratelimit-remaining': '0;w=31536000' } };
+    const p = await proxy((r) => (r.method === 'GET' && r.path.includes('/manifests/') ? budget : undefined));
+    const c = open(p.host);
+    expect((await c.getManifest('v1')).digest).to.equal(image.digest);
+    const e = await rejection(c.getManifest('v1'));
+    expect(e).to.be.instanceOf(FerryError);
+    expect((e as FerryError).code).to.equal(ErrorCode.TooManyRequests);
+    expect((e as FerryError).message).to.contain(`${p.host}: the registry's rate limit budget is used up (RateLimit-Remaining 0 over 31536000 s): the next request would wait 8760 h, more than the 6 h ferry waits`);
+    expect(p.requests.filter((r) => r.path.includes('/manifests/'))).to.have.length(1);
   });
 
   it('parses RateLimit headers and --max-requests-per-second', () => {

@@ -92,7 +92,16 @@ describe('sync --src oci-archive: a tampered archive (real registry)', function 
     await runOk('tar', ['-C', dir, '-cf', archive, 'oci-layout', 'index.json', 'blobs']);
     v = await ferry(['verify-archive', archive]);
     expect(v.code).to.equal(1);
-    expect(v.stdout).to.include(`Problem: image "latest": blob ${config}: the ref name is also that of ${digest}: an import takes the first`);
+    expect(v.stdout).to.include(`Problem: image "latest": blob ${config}: the ref name is also that of ${digest}: sync --src oci-archive refuses the archive, a copy of that name takes the first`);
+
+    // the import refuses that archive before it copies anything, naming the ref name and both images; so does
+    // an import of the layout
+    for (const [kind, src] of [['oci-archive', archive], ['oci', dir]] as const) {
+      const r = await ferry(['sync', '-q', '--keep-going', '--src', kind, '--dest', 'docker', ...tls, src, `${registry().host}/dup-${kind}`]);
+      expect(r.code, r.stderr).to.equal(1);
+      expect(r.stderr).to.include(`${kind === 'oci' ? 'OCI layout' : 'OCI archive'} ${src}: ref name "latest" names two images (${digest} and ${config}): refusing to import an index that does not say which`);
+      expect(await remoteDigest(registry(), `dup-${kind}/latest`, 'latest')).to.equal(undefined);
+    }
   });
 
   it('without --keep-going, the first hostile name stops the import, naming it', async () => {

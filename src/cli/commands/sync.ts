@@ -347,12 +347,34 @@ async function selectionFromArgs(args: Record<string, unknown>, env: Record<stri
 /** Report positions of pruned tags: after every image (the report is written in position order). */
 const PRUNE_REPORT_BASE = 2 ** 40;
 
+/**
+ * `--digestfile`: written whole or not at all (a temporary file renamed over it), or into a stream (`/dev/stdout`, a
+ * FIFO) as it is; never through a symlink or over anything else that is not a regular file.
+ */
 async function writeDigests(file: string, lines: string[]): Promise<void> {
-  const { writeFile } = await import('node:fs/promises');
+  const { classifyArchiveTarget, openSequentialOutput } = await import('../../util/stream-files.js');
+  const { writeFileAtomic } = await import('../../util/atomic.js');
+  const what = `digest file ${file}`;
+  let target;
   try {
-    await writeFile(file, lines.join(''));
+    target = await classifyArchiveTarget(file, what);
   } catch (e) {
-    throw new FerryError(ErrorCode.Io, `writing digest file ${file}: ${(e as Error).message}`, { cause: e });
+    if (e instanceof FerryError && e.code === ErrorCode.Unsupported) throw new FerryError(ErrorCode.Io, `${what} exists and is not a regular file`);
+    throw e;
+  }
+  try {
+    if (target.kind === 'file') return await writeFileAtomic(file, lines.join(''));
+    const out = await openSequentialOutput(target, what);
+    try {
+      await new Promise<void>((resolve, reject) => out.stream.write(lines.join(''), (e) => (e ? reject(e) : resolve())));
+      await out.finish();
+    } catch (e) {
+      await out.abort();
+      throw e;
+    }
+  } catch (e) {
+    if (e instanceof FerryError && e.message.includes(file)) throw e;
+    throw new FerryError(ErrorCode.Io, `writing ${what}: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -30,6 +30,7 @@ import { type EarlierArchive, readEarlierArchive, SIDE_INDEX_SUFFIX, type SizedB
 import { writeFileAtomic } from '../../util/atomic.js';
 import { isSplitArchive, partPath, splitFile } from '../shared/split-parts.js';
 import { DelegatingArchiveReference } from './delegating-reference.js';
+import type { IndexedOciArchive } from './tar-source.js';
 import { OciArchiveReference } from './reference.js';
 
 /** Prefix of the staging directory beside the archive (the same as a single image's, so a killed run's is cleaned up). */
@@ -116,7 +117,12 @@ export class OciArchiveBatch {
     private readonly splitSize: number | undefined,
     /** The archive's tar being written, holding the blobs as they arrive. */
     readonly spool: ArchiveSpool,
+    /** The file the existing archive is read from (itself, gzip'd or not, or its first part), if there is one. */
+    private readonly oldFrom: string | undefined,
   ) {}
+
+  /** The existing archive, indexed once (a gzip'd or split one made into one tar) when a tagged manifest is asked for. */
+  private old?: Promise<IndexedOciArchive>;
 
   /** Blobs the earlier archives carried (or expected), by digest. */
   private get external(): Map<string, SizedBlob & { in: string }> {
@@ -145,8 +151,11 @@ export class OciArchiveBatch {
     for (const s of opts.since ?? []) earlier.push(await readEarlierArchive(s, { signal: opts.signal, tmpDir: ctx.tmpDir }));
     const temp = await makeOwnedTempDir(dirname(ref.resolvedPath), TEMP_PREFIX);
     try {
-      const archived = (await hasArchiveContent(path)) ? await archivedBlobSizes(path, opts).catch(() => new Map<string, number>()) : new Map<string, number>();
-      return new OciArchiveBatch(path, temp, archived, ctx.tmpDir, earlier, opts.splitSize, await ArchiveSpool.create(temp.path));
+      const whole = await hasArchiveContent(path);
+      const oldFrom = whole ? path : (await isSplitArchive(partPath(path, 1))) ? partPath(path, 1) : undefined;
+      // blobs are reused from a plain tar only (a gzip'd or split one is not indexed for that: they are copied again)
+      const archived = whole ? await archivedBlobSizes(path, opts).catch(() => new Map<string, number>()) : new Map<string, number>();
+      return new OciArchiveBatch(path, temp, archived, ctx.tmpDir, earlier, opts.splitSize, await ArchiveSpool.create(temp.path), oldFrom);
     } catch (e) {
       await temp.remove().catch(() => {});
       throw e;
@@ -177,9 +186,15 @@ export class OciArchiveBatch {
 
   /** What the existing archive holds under `tag` beside the image named `imageRefName` (the batch merges with it). */
   async archivedTaggedManifest(imageRefName: string, tag: string, opts: OpOptions = {}): Promise<RawManifest | undefined> {
-    if (this.archived.size === 0) return undefined;
-    const { taggedManifestInArchive } = await import('./tar-source.js');
-    return taggedManifestInArchive(this.path, imageRefName, tag, { ...opts, tmpDir: this.tmpDir });
+    // a gzip'd or split archive too: its fallback indexes are merged with, not replaced
+    if (this.oldFrom === undefined) return undefined;
+    const { IndexedOciArchive, archivedTaggedManifest } = await import('./tar-source.js');
+    // opened once for every image; a failed open (an abort of the image that asked) is tried again by the next
+    this.old ??= IndexedOciArchive.open(this.oldFrom, { signal: opts.signal, tmpDir: this.tmpDir }).catch((e: unknown) => {
+      this.old = undefined;
+      throw e;
+    });
+    return archivedTaggedManifest(await this.old, imageRefName, tag, opts);
   }
 
   /**
@@ -233,6 +248,9 @@ export class OciArchiveBatch {
 
   /** Removes the staging directory. */
   async close(): Promise<void> {
+    const old = this.old;
+    this.old = undefined;
+    await old?.then((a) => a.close()).catch(() => {});
     await this.spool.close();
     await this.temp.remove().catch(() => {});
   }
@@ -264,6 +282,15 @@ class OneImageBatchDestination implements ImageDestination {
 
   putSignatures(signatures: Buffer[], instanceDigest?: string, opts?: OpOptions): Promise<void> {
     return this.inner.putSignatures(signatures, instanceDigest, opts);
+  }
+
+  /** Referrers (`--include-referrers`): ref names beside the image, merged with what the archive holds. */
+  getTaggedManifest(tag: string, opts?: OpOptions): Promise<RawManifest | undefined> {
+    return this.inner.getTaggedManifest!(tag, opts);
+  }
+
+  putTaggedManifest(manifest: RawManifest, tag: string, opts?: OpOptions): Promise<void> {
+    return this.inner.putTaggedManifest!(manifest, tag, opts);
   }
 
   async commit(opts?: OpOptions): Promise<void> {

@@ -55,8 +55,10 @@ export class OciArchiveDestination implements ImageDestination {
   private readonly archived: ReadonlyMap<string, number>;
   /** Blobs reused from the existing archive: they must still be there at commit. */
   private readonly reused = new Set<string>();
+  /** Whether the image is added to an existing archive (gzip'd ones too: their blobs are not reused, but merged). */
+  private readonly addsTo: boolean;
 
-  constructor(ref: OciArchiveReference, inner: OciLayoutDestination, temp: TempDir, out?: SequentialOutput, more: { tmpDir?: string; archived?: ReadonlyMap<string, number> } = {}) {
+  constructor(ref: OciArchiveReference, inner: OciLayoutDestination, temp: TempDir, out?: SequentialOutput, more: { tmpDir?: string; archived?: ReadonlyMap<string, number>; addsTo?: boolean } = {}) {
     this.reference = ref;
     this.path = ref.path;
     this.refName = ref.image;
@@ -65,6 +67,7 @@ export class OciArchiveDestination implements ImageDestination {
     this.out = out;
     this.tmpDir = more.tmpDir;
     this.archived = more.archived ?? new Map();
+    this.addsTo = more.addsTo ?? this.archived.size > 0;
     this.properties = inner.properties;
   }
 
@@ -106,7 +109,7 @@ export class OciArchiveDestination implements ImageDestination {
   async getTaggedManifest(tag: string, opts: OpOptions = {}): Promise<RawManifest | undefined> {
     const staged = await this.inner.getTaggedManifest(tag, opts);
     // adding to an archive: what it holds under that tag (the write merges with it)
-    if (staged !== undefined || this.refName === '' || this.archived.size === 0) return staged;
+    if (staged !== undefined || this.refName === '' || !this.addsTo) return staged;
     const { taggedManifestInArchive } = await import('./tar-source.js');
     return taggedManifestInArchive(this.path, this.refName, tag, { ...opts, tmpDir: this.tmpDir });
   }
@@ -178,13 +181,15 @@ export async function openOciArchiveDestination(ref: OciArchiveReference, ctx: S
   const target = await classifyArchiveTarget(ref.path, 'oci-archive');
   let temp: TempDir;
   let archived: Map<string, number> | undefined;
+  let addsTo = false;
   if (target.kind === 'file') {
     await requireDirectory(dirname(ref.resolvedPath), `oci-archive: parent directory of ${ref.path}`);
     // A run killed earlier (SIGKILL, power loss) left its layout directory beside the archive: clean it up.
     await removeAbandonedTempDirs(dirname(ref.resolvedPath), TEMP_PREFIX);
     temp = await makeOwnedTempDir(dirname(ref.resolvedPath), TEMP_PREFIX);
     // Adding to an archive: what it holds need not be copied again (a gzip'd one is not indexed: no reuse).
-    if (ref.image !== '' && (await hasArchiveContent(ref.path))) archived = await archivedBlobSizes(ref.path, opts).catch(() => undefined);
+    addsTo = ref.image !== '' && (await hasArchiveContent(ref.path));
+    if (addsTo) archived = await archivedBlobSizes(ref.path, opts).catch(() => undefined);
   } else {
     temp = await makeTempDir({ tmpDir: ctx.tmpDir }, 'ferry-oci-archive-');
   }
@@ -194,7 +199,7 @@ export async function openOciArchiveDestination(ref: OciArchiveReference, ctx: S
     // The layout goes in a folder of its own: the owned directory also holds its lock and the archive's temp file.
     const partialDownloads = target.kind === 'file' ? archivePartialDownloads(ref.path) : undefined;
     const inner = await openOciLayoutDestination({ dir: join(temp.path, LAYOUT_DIR), refName: ref.image, reference: ref, fsync: false, partialDownloads }, ctx as OciDestinationContext, opts);
-    return new OciArchiveDestination(ref, inner, temp, out, { tmpDir: ctx.tmpDir, archived });
+    return new OciArchiveDestination(ref, inner, temp, out, { tmpDir: ctx.tmpDir, archived, addsTo });
   } catch (e) {
     await out?.abort();
     await temp.remove().catch(() => {});

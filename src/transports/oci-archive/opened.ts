@@ -7,7 +7,7 @@ import type { OpOptions, SystemContext } from '../../types/context.js';
 import type { ImageDestination, ImageSource } from '../../types/image.js';
 import type { ImageReference } from '../../types/reference.js';
 import type { TempOptions } from '../../util/temp.js';
-import { refNameOf } from '../oci-layout/layout.js';
+import { refNameOf, type OciDescriptor } from '../oci-layout/layout.js';
 import { reachableVia } from '../oci-layout/reachable.js';
 import { checkAborted } from '../shared/files.js';
 import { readTarArchiveIndex, type SizedBlob } from './archive-index.js';
@@ -67,6 +67,11 @@ export class OpenedOciArchive {
     });
     // what the document says is left out, and is: a blob the archive (or an earlier one) carries is read from there
     return [...used].flatMap((d) => (expects.has(d) && !this.archive.find(d) ? [expects.get(d)!] : []));
+  }
+
+  /** The entries of the archive's `index.json`, in order. */
+  get manifests(): readonly OciDescriptor[] {
+    return this.archive.index.manifests;
   }
 
   /** The image named `refName`, read from the opened archive. */

@@ -142,7 +142,7 @@ export async function verifyOciTar(tar: TarIndex, archive: string, opts: OpOptio
     if (refName !== undefined && !isValidRefName(refName)) {
       nameProblem = { image: refName, blob: '', problem: `ref name ${JSON.stringify(refName)} is not a valid image name (REPO:TAG): an import refuses it` };
     } else if (refName !== undefined && named.has(refName) && named.get(refName) !== desc.digest) {
-      nameProblem = { image: refName, blob: desc.digest, problem: `the ref name is also that of ${named.get(refName)}: an import takes the first` };
+      nameProblem = { image: refName, blob: desc.digest, problem: `the ref name is also that of ${named.get(refName)}: sync --src oci-archive refuses the archive, a copy of that name takes the first` };
     }
     if (refName !== undefined && !named.has(refName)) named.set(refName, desc.digest);
     if (nameProblem) report.problems.push(nameProblem);

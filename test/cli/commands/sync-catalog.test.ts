@@ -89,6 +89,14 @@ describe('cli: ferry sync of a whole registry (catalog, filters, shards, bad inp
     expect(await destImages('one')).to.deep.equal(['c:v1']);
   });
 
+  it('--prune with a registry or namespace source: nothing pruned, with a line saying so', async () => {
+    await pushImage(imgs.get('team/b:v1')!, dst(), 'pr/b:old');
+    const r = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--prune', '--prune-max', '100%', ...tls, `${src().host}/team/`, `${dst().host}/pr`]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.include(`Warning: not pruning the repositories of ${src().host}/team/: a registry or namespace source is never pruned`);
+    expect(await destImages('pr')).to.deep.equal([...expected((x) => x.startsWith('team/')), 'b:old'].sort());
+  });
+
   it('--include / --exclude on repositories and on REPO:TAG, exclude winning', async () => {
     const r = await ferry([
       'sync', '--src', 'docker', '--dest', 'docker', ...tls,

@@ -8,6 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ferry, ferryProcess } from '../../harness/cli.js';
 import { buildImage, pushImage, type BuiltImage } from '../../harness/images.js';
+import { startFaultProxy, type Fault, type FaultProxy } from '../../harness/fault-proxy.js';
 import { useRegistry } from '../../harness/registry.js';
 import { useCleanup } from '../../harness/tmp.js';
 
@@ -36,6 +37,17 @@ describe('cli: ferry sync --prune (real registry)', function () {
   async function seed(ns: string, extra: Record<string, string>): Promise<void> {
     for (const [tag, name] of Object.entries({ v1: 'a', v2: 'b', v3: 'c', ...extra })) await pushImage(img.get(name)!, registry(), `${ns}/app:${tag}`);
     await pushImage(img.get('e')!, registry(), `${ns}/other:x`);
+  }
+
+  /** A fault proxy in front of the registry, answering `tags/list` of `repo` with `tags` (stopped after the test). */
+  async function listing(repo: string, tagList: string[]): Promise<FaultProxy> {
+    const proxy = await startFaultProxy(registry().url, (req) =>
+      req.method === 'GET' && req.path.split('?')[0] === `/v2/${repo}/tags/list`
+        ? { kind: 'status', status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: repo, tags: tagList }) }
+        : undefined,
+    );
+    cleanup.defer(() => proxy.stop());
+    return proxy;
   }
 
   before(async () => {
@@ -111,5 +123,59 @@ describe('cli: ferry sync --prune (real registry)', function () {
     const m = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--prune', '--prune-max', 'ten', ...tls, `${host()}/src/app`, `${host()}/p3`]);
     expect(m.code).to.equal(1);
     expect(m.stderr).to.contain('--prune-max must be a number of tags (N) or a percentage (P%');
+  });
+
+  it('never prunes a tag --exclude leaves out of the sync (the source still has it)', async () => {
+    await seed('p4', { old1: 'd' });
+    const r = await ferryProcess(['sync', '--src', 'docker', '--dest', 'docker', '--prune', '--prune-max', '100%', '--exclude', 'src/app:v2', ...tls, `${host()}/src/app`, `${host()}/p4`], { env: env() });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(await tags('p4/app')).to.deep.equal(['v1', 'v2', 'v3']);
+  });
+
+  it('an empty source listing (a registry answering [] after a failure) prunes nothing, with a line saying why; a page it refuses fails the listing', async () => {
+    await seed('p5', { old1: 'd' });
+    const proxy = await listing('src/app', []);
+    const yaml = join(dir, 'p5.yaml');
+    await writeFile(yaml, `${proxy.host}:\n  tls-verify: false\n  images:\n    src/app: []\n`);
+    const r = await ferryProcess(['sync', '--src', 'yaml', '--dest', 'docker', '--prune', '--prune-max', '100%', '--dest-tls-verify=false', yaml, `${host()}/p5`], { env: env() });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.contain(`Warning: not pruning ${host()}/p5/app: its source ${proxy.host}/src/app lists none of the tags the sync covers`);
+    expect(await tags('p5/app')).to.deep.equal(['old1', 'v1', 'v2', 'v3']);
+
+    // a first page, then a Link to a page the registry refuses: the listing fails, nothing is pruned
+    const cut = await startFaultProxy(registry().url, (req): Fault | undefined => {
+      const [path, query] = req.path.split('?');
+      if (req.method !== 'GET' || path !== '/v2/src/app/tags/list') return undefined;
+      return query === undefined
+        ? { kind: 'status', status: 200, headers: { 'content-type': 'application/json', link: '</v2/src/app/tags/list?last=v1>; rel="next"' }, body: '{"name":"src/app","tags":["v1"]}' }
+        : { kind: 'status', status: 404, headers: { 'content-type': 'application/json' }, body: '{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}' };
+    });
+    cleanup.defer(() => cut.stop());
+    await writeFile(yaml, `${cut.host}:\n  tls-verify: false\n  images:\n    src/app: []\n`);
+    const c = await ferryProcess(['sync', '--src', 'yaml', '--dest', 'docker', '--prune', '--prune-max', '100%', '--keep-going', '--dest-tls-verify=false', yaml, `${host()}/p5`], { env: env() });
+    expect(c.code, c.stderr).to.equal(1);
+    expect(c.stderr).to.contain(`Warning: not pruning ${host()}/p5/app: its source ${cut.host}/src/app could not be listed (listing the tags of ${cut.host}/src/app:`);
+    expect(await tags('p5/app')).to.deep.equal(['old1', 'v1', 'v2', 'v3']);
+  });
+
+  it('never deletes the digest of a tag the sync writes when the destination listing leaves that tag out', async () => {
+    // old shares v1's image; the destination's listing lags behind and does not show v1
+    await seed('p6', { old: 'a' });
+    const proxy = await listing('p6/app', ['old', 'v2', 'v3']);
+    const r = await ferryProcess(['sync', '--src', 'docker', '--dest', 'docker', '--prune', '--prune-max', '100%', ...tls, `${host()}/src/app`, `${proxy.host}/p6`], { env: env() });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.contain(`Warning: not pruning docker://${proxy.host}/p6/app:old: not in source, but its manifest ${img.get('a')!.digest} is also that of tag v1, which is kept`);
+    expect(await tags('p6/app')).to.deep.equal(['old', 'v1', 'v2', 'v3']);
+    expect(await digest('p6/app', 'v1')).to.equal(img.get('a')!.digest);
+  });
+
+  it("keeps a signature the destination holds for a kept image (a mirror signing what it serves); prunes one whose image is gone", async () => {
+    const sigOf = (d: string) => `${d.replace(':', '-')}.sig`;
+    // a cosign signature of v1's image, and one of an image the destination no longer has
+    await seed('p7', { [sigOf(img.get('a')!.digest)]: 'e', [sigOf(img.get('d')!.digest)]: 'd' });
+    const r = await ferryProcess(['sync', '--src', 'docker', '--dest', 'docker', '--prune', '--prune-max', '100%', ...tls, `${host()}/src/app`, `${host()}/p7`], { env: env() });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.contain(`Warning: not pruning docker://${host()}/p7/app:${sigOf(img.get('a')!.digest)}: not in source, but it holds what refers to ${img.get('a')!.digest}, the manifest of tag v1, which is kept`);
+    expect(await tags('p7/app')).to.deep.equal([sigOf(img.get('a')!.digest), 'v1', 'v2', 'v3'].sort());
   });
 });
