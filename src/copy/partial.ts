@@ -45,7 +45,7 @@ import type { ImageDestination } from '../types/image.js';
 import { parseDigest } from '../util/digest.js';
 import { acquireLock, type HeldLock } from '../util/lock.js';
 import { makeDirs } from '../util/make-dirs.js';
-import { readBoundedFile } from '../util/bounded-read.js';
+import { readRegularFile } from '../util/bounded-read.js';
 
 /** Partials (and stray lock files) older than this are removed when a store opens: 7 days. */
 export const PARTIAL_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
@@ -174,7 +174,7 @@ function startFile(partialPath: string): string {
 
 /** The start offset recorded beside a partial (0 when none or unreadable: the digest check catches a wrong one). */
 async function readStart(partialPath: string): Promise<number> {
-  const text = await readBoundedFile(startFile(partialPath), { limit: 64 }).then((b) => b.toString('utf8'), () => '');
+  const text = await readRegularFile(startFile(partialPath), { limit: 64, noFollow: true }).then((b) => b.toString('utf8'), () => '');
   const n = Number(text.trim());
   return /^\d+$/.test(text.trim()) && Number.isSafeInteger(n) ? n : 0;
 }

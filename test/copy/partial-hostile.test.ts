@@ -5,10 +5,12 @@
  * checks they are untouched.
  */
 import { expect } from 'chai';
+import { closeSync, constants, openSync } from 'node:fs';
 import { mkdir, readdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PartialStore, partialFileName } from '../../src/copy/partial.js';
 import { rejection } from '../harness/expect.js';
+import { run } from '../harness/procs.js';
 import { useCleanup } from '../harness/tmp.js';
 import { ErrorCode, FerryError } from '../../src/errors.js';
 
@@ -19,6 +21,17 @@ const LONG_AGO = new Date(Date.now() - 60 * 24 * 3600 * 1000);
 
 describe('copy: a hostile partial-download folder', () => {
   const cleanup = useCleanup();
+  /** FIFOs a test made: opened for writing after it, so that a regression's open() waiting on one returns. */
+  const fifos: string[] = [];
+  afterEach(() => {
+    for (const f of fifos.splice(0)) {
+      try {
+        closeSync(openSync(f, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // no reader waits on it (ENXIO): nothing to release
+      }
+    }
+  });
 
   /** A bystander directory holding files named like partials, their locks and start sidecars, all old. */
   async function bystanders(): Promise<{ dir: string; snapshot: () => Promise<Record<string, string>> }> {
@@ -78,5 +91,20 @@ describe('copy: a hostile partial-download folder', () => {
     expect(await snapshot()).to.deep.equal(before);
     // the sweep (age limit 1 s, the links' targets 60 days old) left the links alone too
     expect((await readdir(dir)).sort()).to.include.members(['ab-cd', 'notes.start', 'x.lock.y', partialFileName(D1)]);
+  });
+
+  it("a FIFO as a partial's start sidecar is not waited for: the claim resumes from 0", async () => {
+    const dir = join(await cleanup.tempDir('partial-layout'), '.ferry-partial');
+    await mkdir(dir);
+    await writeFile(join(dir, partialFileName(D1)), 'partial bytes');
+    const fifo = join(dir, `${partialFileName(D1)}.start`);
+    expect((await run('mkfifo', [fifo])).code).to.equal(0);
+    fifos.push(fifo);
+    const store = new PartialStore({ dir, keepUntilCommit: false });
+    // a FIFO no writer opens: an open() that waits would never return (the test's timeout would fail it)
+    const p = (await store.claim(D1))!;
+    expect(p.start).to.equal(0);
+    await p.remove();
+    await store.close();
   });
 });

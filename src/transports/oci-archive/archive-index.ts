@@ -126,7 +126,7 @@ export async function readEarlierArchive(path: string, opts: OpOptions & TempOpt
   };
   for (const side of path.endsWith(SIDE_INDEX_SUFFIX) ? [path] : [`${path}${SIDE_INDEX_SUFFIX}`]) {
     try {
-      const bytes = await readBoundedFile(side, { what: `archive index ${side}`, limit: MAX_JSON_BYTES, signal: opts.signal });
+      const bytes = await readBoundedFile(side, { what: `archive index ${side}`, limit: MAX_JSON_BYTES, signal: opts.signal, regularFile: true });
       return fromDoc(parseArchiveIndex(bytes, side), bytes);
     } catch (e) {
       if (e instanceof FerryError && e.code !== ErrorCode.NotFound) throw e;

@@ -148,7 +148,7 @@ export async function planMergedLayout(layoutDir: string, old: TarIndex | undefi
     const s = opts.spooled?.(digest);
     if (s) return s.size > limit ? undefined : readBoundedStream(s.open(), { what: `manifest ${digest}`, limit, signal: opts.signal });
     const l = await local(digest);
-    if (l) return l.size > limit ? undefined : readBoundedFile(l.path, { what: `manifest ${digest}`, limit, signal: opts.signal });
+    if (l) return l.size > limit ? undefined : readBoundedFile(l.path, { what: `manifest ${digest}`, limit, signal: opts.signal, regularFile: true });
     const e = old ? archivedBlob(old, digest) : undefined;
     if (!e || !old || e.size > limit) return undefined;
     return old.readEntry(e, limit, opts);

@@ -7,7 +7,7 @@
  * before anything else is read).
  */
 import { createReadStream } from 'node:fs';
-import { stat, unlink } from 'node:fs/promises';
+import { lstat, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
@@ -33,12 +33,15 @@ export function splitBaseOf(path: string): string | undefined {
   return /\.001$/.test(path) ? path.slice(0, -4) : undefined;
 }
 
-/** Whether `path` is the first part of a split archive: it ends in `.001` and its checksum list exists. */
+/** Whether `path` is the first part of a split archive: it ends in `.001` and something is at its checksum list. */
 export async function isSplitArchive(path: string): Promise<boolean> {
   const base = splitBaseOf(path);
   if (base === undefined) return false;
   try {
-    return (await stat(`${base}${CHECKSUMS_SUFFIX}`)).isFile();
+    // anything there (a FIFO, a link, a directory) makes it split: joining it then refuses what is not a regular file
+    // by name, instead of the first part being read as a whole archive and found truncated
+    await lstat(`${base}${CHECKSUMS_SUFFIX}`);
+    return true;
   } catch {
     return false;
   }
@@ -126,7 +129,7 @@ export async function joinParts(first: string, out: Writable, opts: OpOptions = 
   const list = `${base}${CHECKSUMS_SUFFIX}`;
   let text: string;
   try {
-    text = (await readBoundedFile(list, { what: `checksum list ${list}`, signal: opts.signal })).toString('utf8');
+    text = (await readBoundedFile(list, { what: `checksum list ${list}`, signal: opts.signal, regularFile: true })).toString('utf8');
   } catch (e) {
     if (isNotFoundError(e)) throw new FerryError(ErrorCode.NotFound, `split archive ${base}: its checksum list ${list} is missing`, { cause: e });
     throw ioError(`reading ${list}`, e);
