@@ -12,6 +12,7 @@ import { FerryError, ErrorCode } from '../errors.js';
 import type { CopyOptions, CopyPhase } from '../copy/options.js';
 import { withRetry } from '../util/retry.js';
 import { createLimit } from '../util/limit.js';
+import { shareMemoized } from '../util/context-memo.js';
 import type { ImageEventListener, ProgressListener } from '../types/progress.js';
 import type { ImageReference } from '../types/reference.js';
 import { DockerReference } from '../transports/docker/reference.js';
@@ -157,6 +158,8 @@ export async function syncImages(groups: SyncSourceGroup[], opts: SyncOptions): 
   const { copyImage } = opts.dryRun ? { copyImage: undefined } : await import('../copy/copy.js');
   // One destination context for every image: what is derived from it (registries.conf, certificates) is read once.
   const copyOpts = { ...opts.copy, destCtx: opts.copy.destCtx ?? {} };
+  // and what the sources' contexts read from the same files too (each result is keyed by the settings it depends on)
+  for (const g of groups) shareMemoized(g.ctx, copyOpts.destCtx);
   let seq = 0;
   /** The position of each failure, to list them in source order. */
   const failedAt = new Map<SyncFailure, number>();

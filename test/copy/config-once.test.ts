@@ -52,4 +52,18 @@ describe('copy: configuration read once, blob-location cache written once', func
     expect(cache.registries[registry().host]![config]!.map((l) => l.repo)).to.deep.equal(['src/app']);
     expect(cache.registries[other().host]![config]!.map((l) => l.repo)).to.deep.equal(['dst/app']);
   });
+
+  it('sync registry → registry: registries.conf opened once for the listing and every copy', async () => {
+    const dir = await cleanup.tempDir('config-once-sync');
+    for (const [i, tag] of ['v1', 'v2'].entries()) {
+      const img = await buildImage(path.join(dir, `img-${tag}`), { seed: 640 + i, tag, layers: 1, layerSize: 2_000 });
+      await pushImage(img, registry(), `sync-src/app:${tag}`);
+    }
+    const conf = path.join(dir, 'registries.conf');
+    await writeFile(conf, 'unqualified-search-registries = []\n');
+    const lines = await traced(dir, ['--registries-conf', conf, 'sync', '-q', '--src', 'docker', '--dest', 'docker', '--src-tls-verify=false', '--dest-tls-verify=false',
+      `${registry().host}/sync-src/app`, `${other().host}/mirror`]);
+    const opens = lines.filter((l) => /\bopen(at)?\(/.test(l) && l.includes(`"${conf}"`) && !l.includes('ENOENT'));
+    expect(opens, 'opens of registries.conf').to.have.lengthOf(1);
+  });
 });
