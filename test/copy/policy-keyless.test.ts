@@ -29,12 +29,15 @@ describe('copy: keyless sigstore signatures (fulcio + rekor) through the registr
   let policy: string;
   const host = () => registry().host;
 
-  /** Pushes the image to `repo` with one keyless signature for it, made as `leaf` and `integratedTime` say. */
-  const pushSigned = async (repo: string, leafOpts: LeafOptions = { issuerV1: ISSUER, issuerV2: ISSUER, email: EMAIL }, integratedTime = Math.floor(Date.now() / 1000), omitSET = false) => {
+  /**
+   * Pushes the image to `repo` with one keyless signature for it, made as `leaf` says, integrated `delay` seconds after
+   * the certificate was made (not before: openssl dates it when it signs, which can be seconds later on a busy machine).
+   */
+  const pushSigned = async (repo: string, leafOpts: LeafOptions = { issuerV1: ISSUER, issuerV2: ISSUER, email: EMAIL }, delay = 0, omitSET = false) => {
     const leaf = await makeLeaf(ca, leafOpts);
     const parts = signPayload(manifest, `${host()}/${repo}:v1`, leaf.key);
     const annotations: Record<string, string> = { 'dev.sigstore.cosign/certificate': leaf.pem, 'dev.sigstore.cosign/chain': ca.intermediatePEM + ca.rootPEM };
-    if (!omitSET) annotations['dev.sigstore.cosign/bundle'] = makeSET(rekor.privateKey, { publicKeyPEM: leaf.pem, signature: parts.signature, hashedPayload: parts.payload, integratedTime });
+    if (!omitSET) annotations['dev.sigstore.cosign/bundle'] = makeSET(rekor.privateKey, { publicKeyPEM: leaf.pem, signature: parts.signature, hashedPayload: parts.payload, integratedTime: Math.floor(Date.now() / 1000) + delay });
     await writeFile(path.join(src, 'signature-1'), signatureBlob(parts, annotations));
     const r = await ferry(['--insecure-policy', '--registries.d', regd, 'copy', '--quiet', '--dest-tls-verify=false', `dir:${src}`, `docker://${host()}/${repo}:v1`]);
     expect(r.code, r.stderr).to.equal(0);
@@ -75,7 +78,7 @@ describe('copy: keyless sigstore signatures (fulcio + rekor) through the registr
     const cases: [string, () => Promise<void>, RegExp][] = [
       ['keyless/issuer', () => pushSigned('keyless/issuer', { issuerV1: 'https://evil.example.com', email: EMAIL }), /unexpected Fulcio OIDC issuer "https:\/\/evil.example.com"/],
       ['keyless/email', () => pushSigned('keyless/email', { issuerV1: ISSUER, email: 'mallory@example.com' }), /required e-mail "signer@example.com" not found/],
-      ['keyless/expired', () => pushSigned('keyless/expired', undefined, Math.floor(Date.now() / 1000) + 3 * 86400), /leaf certificate has expired or is not yet valid/],
+      ['keyless/expired', () => pushSigned('keyless/expired', undefined, 3 * 86400), /leaf certificate has expired or is not yet valid/],
       ['keyless/noset', () => pushSigned('keyless/noset', undefined, undefined, true), /missing dev.sigstore.cosign\/bundle annotation/],
     ];
     for (const [repo, push, why] of cases) {

@@ -8,7 +8,8 @@
  *   e-mail addresses.
  * - PKI: the leaf must chain to `caRoots`, through the configured and the annotated intermediates, now; it must have
  *   `subjectEmail` among its SAN e-mail addresses and match `subjectHostname` (each if given).
- * In both, the chain annotation's last certificate is taken to be the root and not used, as containers/image does.
+ * In both, the chain annotation's last certificate is taken to be the root and not used, as containers/image does;
+ * a trust root without an identity to match (empty issuer, e-mail or host) is refused, as its validation does.
  */
 import type { KeyObject } from 'node:crypto';
 import { FerryError, ErrorCode } from '../../errors.js';
@@ -111,6 +112,8 @@ function requireEmail(leaf: Certificate, email: string): void {
  * @throws FerryError(E_SIGNATURE) naming what failed.
  */
 export function verifyFulcioSignature(trust: FulcioTrust, rekorKeys: KeyObject[], sig: SignatureMaterial): KeyObject {
+  // as containers/image's trust root validation: an empty requirement would match an empty value
+  if (trust.oidcIssuer === '' || trust.subjectEmail === '') throw refused('Fulcio use set up without OIDC issuer or subject email');
   const set = annotation(sig, SIGSTORE_SET_ANNOTATION, MAX_SET_BYTES, true);
   const certPEM = annotation(sig, SIGSTORE_CERTIFICATE_ANNOTATION, MAX_CERTIFICATE_ANNOTATION, true);
   const certDER = singlePEM(certPEM, 'the certificate to be matched against the publicKey in the Rekor SET');
@@ -132,6 +135,8 @@ export function verifyFulcioSignature(trust: FulcioTrust, rekorKeys: KeyObject[]
  * @throws FerryError(E_SIGNATURE) naming what failed.
  */
 export function verifyPKISignature(trust: PKITrust, sig: SignatureMaterial, now: Date = new Date()): KeyObject {
+  if ((trust.subjectEmail ?? '') === '' && (trust.subjectHostname ?? '') === '') throw refused('PKI use set up without subject email or subject hostname');
+  if (trust.subjectEmail === '' || trust.subjectHostname === '') throw refused('PKI use set up with an empty subject email or hostname');
   const certPEM = annotation(sig, SIGSTORE_CERTIFICATE_ANNOTATION, MAX_CERTIFICATE_ANNOTATION, true);
   const intermediates = [...trust.intermediates, ...chainIntermediates(sig)];
   const leaf = leafOf(certPEM);

@@ -105,6 +105,25 @@ export function oidString(el: Der): string {
   return [...head, ...arcs.slice(1)].join('.');
 }
 
+/** A DER BOOLEAN, as Go's cryptobyte reads it: one byte, 0x00 or 0xff. */
+export function derBoolean(el: Der, what: string): boolean {
+  expectTag(el, TAG.BOOLEAN, what);
+  if (el.value.length !== 1 || (el.value[0] !== 0 && el.value[0] !== 0xff)) throw derError(`${what}: invalid BOOLEAN`);
+  return el.value[0] === 0xff;
+}
+
+/** A DER INTEGER that is non-negative and at most 2³¹−1, in minimal form (as Go's cryptobyte reads an int). */
+export function derSmallInteger(el: Der, what: string): number {
+  expectTag(el, TAG.INTEGER, what);
+  const v = el.value;
+  if (v.length === 0 || (v.length > 1 && v[0] === 0 && (v[1]! & 0x80) === 0) || (v[0]! & 0x80) !== 0 || v.length > 5 || (v.length === 5 && v[0] !== 0)) {
+    throw derError(`${what}: invalid or out-of-range INTEGER`);
+  }
+  const n = v.reduce((acc, b) => acc * 256 + b, 0);
+  if (n > 0x7fffffff) throw derError(`${what}: INTEGER out of range`);
+  return n;
+}
+
 /** A UTCTime or GeneralizedTime in the `YYMMDDHHMMSSZ` / `YYYYMMDDHHMMSSZ` forms RFC 5280 requires. */
 export function derTime(el: Der): Date {
   const s = el.value.toString('latin1');

@@ -8,7 +8,8 @@
  * - `body` is a Rekor `hashedrekord` entry of apiVersion `0.0.1`: its `spec.signature.publicKey.content` must be a
  *   single PEM block whose DER equals the signing key's (or certificate's), its `spec.signature.content` the layer's
  *   signature, and `spec.data.hash` (`sha256` only) the SHA-256 of the layer's payload;
- * - `integratedTime` (seconds since the epoch) is the time at which a Fulcio certificate must be valid.
+ * - `integratedTime` (seconds since the epoch) is the time at which a Fulcio certificate must be valid; one beyond
+ *   what a Date holds (±8.64e12 s) is refused, since an invalid Date would compare as inside every validity period.
  * Documents with duplicate keys are refused (containers/image's canonicalizer refuses them too).
  */
 import { createHash, verify, type KeyObject } from 'node:crypto';
@@ -21,6 +22,9 @@ import { pemBlocks } from './x509.js';
 export const SIGSTORE_SET_ANNOTATION = 'dev.sigstore.cosign/bundle';
 /** The largest SET annotation accepted (Rekor bodies are a few KiB). */
 export const MAX_SET_BYTES = 1 << 20;
+
+/** The largest integratedTime (seconds from the epoch, either way) a Date can represent. */
+const MAX_DATE_SECONDS = 8.64e12;
 
 function refused(reason: string): FerryError {
   return new FerryError(ErrorCode.Signature, `Rekor SET: ${reason}`);
@@ -168,5 +172,7 @@ export function verifyRekorSET(input: RekorSETInput): Date {
   if (!Buffer.from(value, 'hex').equals(createHash('sha256').update(input.payload).digest())) {
     throw refused('the payload hash in the Rekor SET does not match the signature payload');
   }
+  // a Date holds ±8.64e15 ms; past that it is NaN, which no validity comparison would refuse
+  if (Math.abs(integratedTime) > MAX_DATE_SECONDS) throw refused(`integratedTime ${integratedTime} is out of range`);
   return new Date(integratedTime * 1000);
 }

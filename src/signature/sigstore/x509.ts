@@ -4,10 +4,14 @@
  * does for containers/image (`signature/fulcio_cert.go`, `signature/pki_cert.go`). Must match Go's rules, hence
  * written here:
  * - a chain is leaf → untrusted intermediates → a trusted root, each child's issuer name equal (byte for byte) to its
- *   parent's subject name and its signature verified with the parent's key (SHA-256/384/512 RSA, RSA-PSS, ECDSA or
- *   Ed25519; SHA-1 and MD5 are refused, as Go does); a leaf that is itself a trusted root is a chain of one;
+ *   parent's subject name and its signature verified with the parent's key (SHA-256/384/512 RSA, RSA-PSS with Go's
+ *   parameters only, ECDSA or Ed25519; SHA-1 and MD5 are refused, as Go does); a leaf that is itself a trusted root
+ *   is a chain of one;
+ * - certificates are read as strictly as Go reads them where it matters: the inner and outer signature algorithms
+ *   byte for byte equal, BOOLEANs 0x00 or 0xff, minimal INTEGERs, extensions only in version 3, public keys only of
+ *   the types Go parses (RSA, ECDSA on P-224/256/384/521, Ed25519);
  * - every certificate of the chain, root included, must be valid at the given time (notBefore ≤ t ≤ notAfter);
- * - intermediates must be CAs (basic constraints), and a CA's path length limit is enforced;
+ * - intermediates must be CAs (basic constraints), and a path length limit is enforced (on roots too, CA or not);
  * - the extended key usage: every certificate that has the extension must allow code signing (or any usage); one
  *   without the extension allows every usage (so, as Go, a leaf without it passes);
  * - a critical extension ferry does not handle refuses the certificate; name constraints (which Go enforces) are
@@ -17,7 +21,7 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import { FerryError, ErrorCode } from '../../errors.js';
-import { children, derError, derString, derTime, expectTag, oidString, parseDer, TAG, type Der } from './der.js';
+import { children, derBoolean, derError, derSmallInteger, derString, derTime, expectTag, oidString, parseDer, TAG, type Der } from './der.js';
 
 /** Fulcio's OIDC issuer extensions: v1 holds the raw issuer bytes, v2 a DER string. */
 export const OID_FULCIO_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
@@ -33,17 +37,26 @@ export const OID_EKU_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
 /** Critical extensions whose meaning ferry applies (or that carry no constraint Go would enforce). */
 const HANDLED_CRITICAL = new Set([OID_KEY_USAGE, OID_SAN, OID_BASIC_CONSTRAINTS, OID_CERT_POLICIES, OID_EKU, '2.5.29.14', '2.5.29.35']);
 
-/** Signature algorithms Go's crypto/x509 verifies (not SHA-1, not MD5). */
+/** Signature algorithms Go's crypto/x509 verifies (not SHA-1, not MD5), by OID; RSASSA-PSS is read from its parameters. */
 const SIGNATURE_ALGORITHMS = new Map([
   ['1.2.840.113549.1.1.11', 'sha256WithRSAEncryption'],
   ['1.2.840.113549.1.1.12', 'sha384WithRSAEncryption'],
   ['1.2.840.113549.1.1.13', 'sha512WithRSAEncryption'],
-  ['1.2.840.113549.1.1.10', 'RSASSA-PSS'],
   ['1.2.840.10045.4.3.2', 'ecdsa-with-SHA256'],
   ['1.2.840.10045.4.3.3', 'ecdsa-with-SHA384'],
   ['1.2.840.10045.4.3.4', 'ecdsa-with-SHA512'],
   ['1.3.101.112', 'Ed25519'],
 ]);
+const OID_RSA_PSS = '1.2.840.113549.1.1.10';
+const OID_MGF1 = '1.2.840.113549.1.1.8';
+/** RSASSA-PSS hashes Go accepts, with the salt length each requires (the hash length). */
+const PSS_HASHES = new Map<string, [name: string, saltLength: number]>([
+  ['2.16.840.1.101.3.4.2.1', ['SHA256-RSAPSS', 32]],
+  ['2.16.840.1.101.3.4.2.2', ['SHA384-RSAPSS', 48]],
+  ['2.16.840.1.101.3.4.2.3', ['SHA512-RSAPSS', 64]],
+]);
+/** The elliptic curves Go's crypto/x509 parses public keys on (node:crypto's names). */
+const EC_CURVES = new Set(['secp224r1', 'prime256v1', 'secp384r1', 'secp521r1']);
 
 /** Limits: PEM inputs and certificates per input (untrusted annotations; trusted files), chain length and signature checks while building chains. */
 const UNTRUSTED_LIMITS = { bytes: 1 << 20, certificates: 64 };
@@ -68,7 +81,10 @@ export interface Certificate {
   subject: Buffer;
   notBefore: Date;
   notAfter: Date;
+  /** The signature algorithm's OID. */
   signatureAlgorithm: string;
+  /** The signature algorithm's name if Go's crypto/x509 verifies it (with these parameters), else undefined. */
+  acceptedAlgorithm: string | undefined;
   extensions: Map<string, Extension>;
   isCA: boolean;
   /** The basic constraints path length limit, if any. */
@@ -91,11 +107,7 @@ function extensionsOf(el: Der): Map<string, Extension> {
     const oid = oidString(expectTag(parts[0], TAG.OID, 'extension id'));
     let critical = false;
     let i = 1;
-    if (parts[i]?.tag === TAG.BOOLEAN) {
-      if (parts[i]!.value.length !== 1) throw derError('extension critical flag');
-      critical = parts[i]!.value[0] !== 0;
-      i++;
-    }
+    if (parts[i]?.tag === TAG.BOOLEAN) critical = derBoolean(parts[i++]!, 'extension critical flag');
     const value = expectTag(parts[i], TAG.OCTET_STRING, 'extension value').value;
     if (parts.length !== i + 1) throw derError(`extension ${oid}: unexpected fields`);
     if (out.has(oid)) throw refused(`certificate has a duplicate extension ${oid}`);
@@ -116,6 +128,60 @@ function parseSAN(value: Buffer, cert: Pick<Certificate, 'emails' | 'dnsNames' |
   }
 }
 
+/** An AlgorithmIdentifier's parameters are absent or NULL. */
+function absentOrNull(params: Der | undefined): boolean {
+  return params === undefined || (params.tag === 0x05 && params.value.length === 0);
+}
+
+/**
+ * The name of the signature algorithm `algorithm` (an AlgorithmIdentifier) as Go's crypto/x509 reads it, undefined
+ * if Go does not verify it: Ed25519 must have no parameters; RSASSA-PSS must name SHA-256/384/512, MGF1 with the same
+ * hash, a salt as long as the hash and the default trailer field (OpenSSL would verify any PSS parameters, SHA-1
+ * included).
+ */
+function acceptedSignatureAlgorithm(algorithm: Der): string | undefined {
+  const parts = children(algorithm);
+  const id = oidString(expectTag(parts[0], TAG.OID, 'signature algorithm'));
+  if (parts.length > 2) return undefined;
+  if (id === '1.3.101.112' && parts[1] !== undefined) return undefined;
+  if (id !== OID_RSA_PSS) return SIGNATURE_ALGORITHMS.get(id);
+  const p = parts[1];
+  if (p === undefined || p.tag !== TAG.SEQUENCE) return undefined;
+  const fields = children(p);
+  const field = (tag: number) => {
+    const f = fields.find((x) => x.tag === tag);
+    if (f === undefined) return undefined;
+    const inner = children(f);
+    return inner.length === 1 ? inner[0] : undefined;
+  };
+  if (fields.some((f) => f.tag < 0xa0 || f.tag > 0xa3) || new Set(fields.map((f) => f.tag)).size !== fields.length) return undefined;
+  const hashAI = field(0xa0);
+  const mgfAI = field(0xa1);
+  const salt = field(0xa2);
+  const trailer = fields.some((f) => f.tag === 0xa3) ? field(0xa3) : undefined;
+  if (hashAI?.tag !== TAG.SEQUENCE || mgfAI?.tag !== TAG.SEQUENCE || salt === undefined) return undefined;
+  const hash = children(hashAI);
+  const mgf = children(mgfAI);
+  if (hash.length > 2 || !absentOrNull(hash[1]) || mgf.length !== 2 || oidString(expectTag(mgf[0], TAG.OID, 'MGF')) !== OID_MGF1) return undefined;
+  if (mgf[1]!.tag !== TAG.SEQUENCE) return undefined;
+  const mgfHash = children(mgf[1]!);
+  const hashId = oidString(expectTag(hash[0], TAG.OID, 'PSS hash'));
+  if (mgfHash.length > 2 || oidString(expectTag(mgfHash[0], TAG.OID, 'MGF1 hash')) !== hashId || !absentOrNull(mgfHash[1])) return undefined;
+  if (fields.some((f) => f.tag === 0xa3) && (trailer === undefined || derSmallInteger(trailer, 'PSS trailer field') !== 1)) return undefined;
+  const known = PSS_HASHES.get(hashId);
+  if (known === undefined || derSmallInteger(salt, 'PSS salt length') !== known[1]) return undefined;
+  return known[0];
+}
+
+/** Whether Go's crypto/x509 parses and verifies with `key`: RSA (1024 bits or more), ECDSA on the NIST curves, Ed25519. */
+function goParsesKey(key: KeyObject): boolean {
+  const type = key.asymmetricKeyType;
+  // Go (≥ 1.24) refuses to verify with RSA keys under 1024 bits
+  if (type === 'rsa') return (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 1024;
+  if (type === 'ed25519') return true;
+  return type === 'ec' && EC_CURVES.has(key.asymmetricKeyDetails?.namedCurve ?? '');
+}
+
 /** Parses one DER certificate. */
 export function parseCertificate(der: Buffer): Certificate {
   let x509: X509Certificate;
@@ -126,17 +192,28 @@ export function parseCertificate(der: Buffer): Certificate {
   }
   const top = children(expectTag(parseDer(der), TAG.SEQUENCE, 'certificate'));
   const tbs = children(expectTag(top[0], TAG.SEQUENCE, 'tbsCertificate'));
-  const outerAlg = oidString(expectTag(children(expectTag(top[1], TAG.SEQUENCE, 'signatureAlgorithm'))[0], TAG.OID, 'signature algorithm'));
+  if (top.length !== 3) throw derError('certificate: unexpected fields');
+  const outer = expectTag(top[1], TAG.SEQUENCE, 'signatureAlgorithm');
+  const outerAlg = oidString(expectTag(children(outer)[0], TAG.OID, 'signature algorithm'));
+  // version: v1 (absent) to v3; only v3 has extensions, which Go ignores otherwise (refused here instead)
+  let version = 0;
+  if (tbs[0]?.tag === 0xa0) {
+    const v = children(tbs[0]);
+    if (v.length !== 1) throw derError('version');
+    version = derSmallInteger(v[0]!, 'version');
+    if (version > 2) throw refused(`invalid certificate version ${version + 1}`);
+  }
   let i = tbs[0]?.tag === 0xa0 ? 1 : 0;
   expectTag(tbs[i++], TAG.INTEGER, 'serial number');
-  const innerAlg = oidString(expectTag(children(expectTag(tbs[i++], TAG.SEQUENCE, 'signature'))[0], TAG.OID, 'signature algorithm'));
-  if (innerAlg !== outerAlg) throw refused('certificate signature algorithms disagree');
+  const inner = expectTag(tbs[i++], TAG.SEQUENCE, 'signature');
+  if (!inner.raw.equals(outer.raw)) throw refused('certificate signature algorithms disagree');
   const issuer = expectTag(tbs[i++], TAG.SEQUENCE, 'issuer').raw;
   const validity = children(expectTag(tbs[i++], TAG.SEQUENCE, 'validity'));
   if (validity.length !== 2) throw derError('validity');
   const subject = expectTag(tbs[i++], TAG.SEQUENCE, 'subject').raw;
   expectTag(tbs[i++], TAG.SEQUENCE, 'subjectPublicKeyInfo');
-  while (tbs[i] !== undefined && (tbs[i]!.tag === 0x81 || tbs[i]!.tag === 0x82)) i++;
+  while (version > 0 && tbs[i] !== undefined && (tbs[i]!.tag === 0x81 || tbs[i]!.tag === 0x82)) i++;
+  if (tbs[i]?.tag === 0xa3 && version !== 2) throw refused(`a version ${version + 1} certificate has extensions`);
   const extensions = tbs[i] !== undefined && tbs[i]!.tag === 0xa3 ? extensionsOf(tbs[i++]!) : new Map<string, Extension>();
   if (tbs[i - 1]?.tag === 0xa3 && children(tbs[i - 1]!).length !== 1) throw derError('extensions');
   if (i !== tbs.length) throw derError('unexpected fields in tbsCertificate');
@@ -149,6 +226,7 @@ export function parseCertificate(der: Buffer): Certificate {
     notBefore: derTime(validity[0]!),
     notAfter: derTime(validity[1]!),
     signatureAlgorithm: outerAlg,
+    acceptedAlgorithm: acceptedSignatureAlgorithm(outer),
     extensions,
     isCA: false,
     emails: [],
@@ -157,16 +235,17 @@ export function parseCertificate(der: Buffer): Certificate {
     uris: 0,
     publicKey: x509.publicKey,
   };
+  if (!goParsesKey(cert.publicKey)) {
+    const curve = cert.publicKey.asymmetricKeyDetails?.namedCurve;
+    throw refused(`unsupported public key type ${String(cert.publicKey.asymmetricKeyType)}${curve !== undefined ? ` (${curve})` : ''}`);
+  }
   const bc = extensions.get(OID_BASIC_CONSTRAINTS);
   if (bc !== undefined) {
     const f = children(expectTag(parseDer(bc.value), TAG.SEQUENCE, 'basic constraints'));
     let j = 0;
-    if (f[j]?.tag === TAG.BOOLEAN) cert.isCA = f[j++]!.value[0] !== 0;
-    if (f[j]?.tag === TAG.INTEGER) {
-      const v = f[j++]!.value;
-      if (v.length > 4 || (v[0]! & 0x80) !== 0) throw derError('path length constraint');
-      if (cert.isCA) cert.maxPathLen = v.reduce((n, b) => n * 256 + b, 0);
-    }
+    if (f[j]?.tag === TAG.BOOLEAN) cert.isCA = derBoolean(f[j++]!, 'basic constraints cA');
+    // as Go, the path length limit applies whether or not the certificate says it is a CA (a root need not)
+    if (f[j]?.tag === TAG.INTEGER) cert.maxPathLen = derSmallInteger(f[j++]!, 'path length constraint');
     if (j !== f.length) throw derError('basic constraints');
   }
   const eku = extensions.get(OID_EKU);
@@ -193,10 +272,18 @@ export function pemBlocks(pem: Buffer | string, limits = UNTRUSTED_LIMITS): { ty
 
 /**
  * The certificates of a PEM list, as sigstore's `UnmarshalCertificatesFromPEM`: every block must be a CERTIFICATE
- * that parses.
+ * that parses, and nothing but white space may follow the last one.
  */
 export function certificatesFromPEM(pem: Buffer | string, what: string, trusted = false): Certificate[] {
-  return pemBlocks(pem, trusted ? TRUSTED_LIMITS : UNTRUSTED_LIMITS).map((b, i) => {
+  const text = typeof pem === 'string' ? pem : pem.toString('latin1');
+  const blocks = pemBlocks(text, trusted ? TRUSTED_LIMITS : UNTRUSTED_LIMITS);
+  // sigstore's reader fails on text without PEM blocks, and on anything but white space after the last one
+  const last = text.lastIndexOf('-----END ');
+  if (text.trim() !== '') {
+    if (last < 0) throw refused(`${what}: no PEM data`);
+    if (!/^-----END [A-Z0-9 ]+-----\s*$/.test(text.slice(last))) throw refused(`${what}: data after the last PEM block`);
+  }
+  return blocks.map((b, i) => {
     if (b.type !== 'CERTIFICATE') throw refused(`${what}: PEM block ${i + 1} is a ${b.type}, not a CERTIFICATE`);
     try {
       return parseCertificate(b.der);
@@ -222,6 +309,7 @@ export function trustedCertificatesFromPEM(pem: Buffer, what: string): Certifica
 }
 
 function iso(d: Date): string {
+  if (Number.isNaN(d.getTime())) return 'an invalid time';
   return d.toISOString().replace('.000Z', 'Z');
 }
 
@@ -234,7 +322,8 @@ function invalidity(cert: Certificate, kind: 'leaf' | 'intermediate' | 'root', i
   if (!ignoreCriticalSAN && cert.extensions.get(OID_SAN)?.critical && cert.emails.length + cert.dnsNames.length + cert.ips.length + cert.uris === 0) {
     return `${kind} certificate has a critical subject alternative name ferry cannot read`;
   }
-  if (at < cert.notBefore || at > cert.notAfter) {
+  // written so that an invalid time (NaN) is outside every validity period
+  if (!(at.getTime() >= cert.notBefore.getTime() && at.getTime() <= cert.notAfter.getTime())) {
     return `${kind} certificate has expired or is not yet valid: ${iso(at)} is outside ${iso(cert.notBefore)} to ${iso(cert.notAfter)}`;
   }
   if (kind === 'intermediate' && !cert.isCA) return 'an intermediate certificate is not a CA';
@@ -249,7 +338,7 @@ function allowsCodeSigning(cert: Certificate): boolean {
 
 /** Whether `child` was signed by `parent`'s key with an accepted algorithm. */
 function signedBy(child: Certificate, parent: Certificate): boolean {
-  if (!SIGNATURE_ALGORITHMS.has(child.signatureAlgorithm)) return false;
+  if (child.acceptedAlgorithm === undefined) return false;
   try {
     return child.x509.verify(parent.publicKey);
   } catch {
@@ -290,7 +379,7 @@ export function verifyCertificateChain(leaf: Certificate, opts: ChainOptions): v
       if (!parent.subject.equals(cert.issuer) || chain.some((c) => c.raw.equals(parent.raw))) continue;
       if (++checks > MAX_SIGNATURE_CHECKS) throw refused('verifying leaf certificate failed: too many signature checks');
       if (!signedBy(cert, parent)) {
-        lastProblem ??= SIGNATURE_ALGORITHMS.has(cert.signatureAlgorithm) ? undefined : `certificate signature algorithm ${cert.signatureAlgorithm} is not accepted`;
+        lastProblem ??= cert.acceptedAlgorithm !== undefined ? undefined : `certificate signature algorithm ${cert.signatureAlgorithm} is not accepted`;
         continue;
       }
       const why = invalidity(parent, kind, chain.length - 1, opts.at, false);

@@ -128,6 +128,8 @@ describe('signature/sigstore: fulcio, rekor and pki trust roots', function () {
   it('checks the certificate at the integrated time: expired, not yet valid', async () => {
     expect(await refusal(check(fulcioReq, [await keyless({ integratedTime: now() + 3 * 86400 })]))).to.match(/leaf certificate has expired or is not yet valid: .* is outside /);
     expect(await refusal(check(fulcioReq, [await keyless({ integratedTime: now() - 86400 })]))).to.match(/leaf certificate has expired or is not yet valid/);
+    // a time past what a Date holds (Go: year 285 million, long after the certificate expired) must not pass as valid
+    expect(await refusal(check(fulcioReq, [await keyless({ integratedTime: 9e15 })]))).to.contain('Rekor SET: integratedTime 9000000000000000 is out of range');
   });
 
   it('refuses a certificate from another CA, one without code signing, and a chain that skips the intermediate', async () => {
