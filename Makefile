@@ -7,7 +7,7 @@ APT_TEST := docker-registry:docker-registry skopeo:skopeo podman:podman gnupg:gp
 	golang-docker-credential-helpers:docker-credential-pass pass:pass fuse-overlayfs:fuse-overlayfs uidmap:newuidmap \
 	xz-utils:xz bzip2:bzip2 squashfs-tools:unsquashfs fakeroot:fakeroot
 
-.PHONY: all deps build build-tests demo test test-node24 node24 sysdeps-demo sysdeps-test bench clean man install
+.PHONY: all deps native build build-tests demo test test-node24 node24 sysdeps-demo sysdeps-test bench clean man install
 
 all: build
 
@@ -55,7 +55,16 @@ BUNDLE_FLAGS := --bundle --platform=node --format=esm --target=node20.19 \
 	--banner:js="import { createRequire as __ferryCreateRequire } from 'node:module'; let __ferryRequire; const require = (id) => (__ferryRequire ??= __ferryCreateRequire(import.meta.url))(id);" \
 	--minify-whitespace --log-level=warning
 
-build: deps
+# The store's addon (src/store/native) is compiled by npm ci (node-gyp); `native` compiles it again when its source
+# changed since, if it was compiled at all (it is an optional dependency: an install without a C compiler has none).
+NATIVE_NODE := src/store/native/build/Release/ferry_store_native.node
+native: deps
+	@if [ -e $(NATIVE_NODE) ]; then $(MAKE) --no-print-directory $(NATIVE_NODE); fi
+
+$(NATIVE_NODE): src/store/native/ferry_store_native.c src/store/native/binding.gyp
+	$(NPM) rebuild ferry-store-native
+
+build: deps native
 	node_modules/.bin/tsc -p tsconfig.json
 	rm -rf lib/bundle
 	node_modules/.bin/esbuild lib/cli/main.js $(BUNDLE_FLAGS)

@@ -1,6 +1,6 @@
 /**
- * Typed access to the `ferry-store-native` addon (src/store/native): fcntl record locks, mknod and
- * xattr calls that Node lacks. Loaded lazily so that commands not touching the store never need it.
+ * Typed access to the `ferry-store-native` addon (src/store/native): fcntl record locks, mknod, xattr and syncfs
+ * calls that Node lacks. Loaded lazily so that commands not touching the store never need it.
  */
 import { createRequire } from 'node:module';
 import { FerryError, ErrorCode } from '../errors.js';
@@ -25,6 +25,11 @@ export interface StoreNative {
    * with an Error carrying `code`, `errno`, `syscall`, `path` and the file's `index`.
    */
   createFiles(paths: string[], meta: Float64Array, data: Buffer, flags: number): Promise<void>;
+  /**
+   * syncfs(2) of the file system holding the open file `fd`, on the thread pool; `fd` must stay open until the
+   * promise settles. Rejects with an Error carrying `code`, `errno` and `syscall`.
+   */
+  syncFs(fd: number): Promise<void>;
 }
 
 let loaded: StoreNative | undefined;

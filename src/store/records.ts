@@ -14,6 +14,9 @@ import { readRegularFile } from '../util/bounded-read.js';
  */
 export const MAX_RECORDS_BYTES = 256 << 20;
 
+/** The most ferry reads of one image big-data item (as the containers-storage destination accepts a config). */
+export const MAX_BIG_DATA_BYTES = 64 << 20;
+
 /** A layer (`layers.json`). */
 export interface LayerRecord {
   id: string;

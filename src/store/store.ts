@@ -23,7 +23,7 @@ import { STAGING_DIR, type LayerDriver } from './driver.js';
 import { OverlayLayout } from './overlay.js';
 import { VfsLayout } from './vfs.js';
 import {
-  bigDataFileName, checkRecordIds, clearIncomplete, goTimeNow, ID_FIELDS, isIncomplete, markIncomplete, readRecords, writeRecords,
+  bigDataFileName, checkRecordIds, clearIncomplete, goTimeNow, ID_FIELDS, isIncomplete, markIncomplete, MAX_BIG_DATA_BYTES, readRecords, writeRecords,
   type ContainerRecord, type ImageRecord, type LayerRecord, type MountRecord,
 } from './records.js';
 import { readTarSplit } from './tar-split.js';
@@ -32,6 +32,7 @@ import { stageLayer, TAR_SPLIT_TEMP_PREFIX, TAR_SPLIT_TEMP_SUFFIX, type StagedLa
 import { checkWhiteoutsBeneath } from './whiteout-check.js';
 import { removeAbandonedTempDirs } from '../util/owned-temp-dir.js';
 import { UndoLog } from './undo.js';
+import { syncFileSystems } from './sync-fs.js';
 
 /** One layer of an image being committed, bottom first. */
 export interface CommitLayer {
@@ -92,9 +93,6 @@ export interface StoreTransaction {
   /** The image records as they are now (the transaction's own commits included). */
   images(): Promise<ImageRecord[]>;
 }
-
-/** The most ferry reads of one image big-data item (as the containers-storage destination accepts a config). */
-const MAX_BIG_DATA = 64 << 20;
 
 /** Manifest keys in an image's big data. */
 export const MANIFEST_KEY = 'manifest';
@@ -261,7 +259,7 @@ export class Store {
         // lstat first: opening a device can have effects of its own
         const st = await lstat(path);
         if (!st.isFile()) throw notRegularFile(what, st);
-        return await readRegularFile(path, { noFollow: true, limit: MAX_BIG_DATA, what, signal: op.signal });
+        return await readRegularFile(path, { noFollow: true, limit: MAX_BIG_DATA_BYTES, what, signal: op.signal });
       } catch (e) {
         if (e instanceof FerryError) throw e;
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`image ${imageId} has no ${key}`, e);
@@ -392,8 +390,8 @@ export class Store {
   /**
    * Adds the image's missing layers, then the image. The new layers' records go into layers.json marked incomplete
    * (durably) before any of their content is put in place, and are cleared in one more write once every one of them
-   * is complete: a process killed in between leaves layers that the next writer removes (see records.ts), never a
-   * layer read as complete. The image record is written only after that.
+   * is complete and on disk (see sync-fs.ts): a process killed in between, or a power loss, leaves layers that the
+   * next writer removes (see records.ts), never a layer read as complete. The image record is written only after that.
    */
   private async commitImageUnlocked(spec: CommitImageSpec, undo: UndoLog, op: Op): Promise<string> {
     const ids = layerChainIds(spec.layers.map((l) => l.diffDigest));
@@ -446,6 +444,8 @@ export class Store {
           await again.discard();
         }
       }
+      // the layers' files, tar-split and renames on disk before the write that declares them complete
+      await syncFileSystems([this.driver.home, this.dir('layers')]);
       for (const m of plan) clearIncomplete(m.rec);
       await this.writeLayersUnlocked(layers, op);
     }

@@ -11,9 +11,12 @@
  * new directories. A kill in the middle can leave directories and files no record names, or big data of an image
  * that was there before not yet put back.
  */
-import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { FerryError, ErrorCode } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { readBoundedHandle } from '../util/bounded-read.js';
+import { MAX_BIG_DATA_BYTES, MAX_RECORDS_BYTES } from './records.js';
 
 /** What a saved file is, which decides when {@link UndoLog.undo} puts it back. */
 export type SavedRole = 'data' | 'images' | 'layers';
@@ -33,19 +36,29 @@ export class UndoLog {
 
   /**
    * Records what `path` holds now, the first time the transaction is about to replace or create it; `role` says
-   * whether it is images.json, layers.json or other data.
+   * whether it is images.json, layers.json or other data (image big data). The earlier content is read with the
+   * bound the store reads that kind of file with.
+   * @throws FerryError(E_TOO_LARGE) naming the file when it is larger (it could not be put back), E_IO.
    */
   async saveFile(path: string, role: SavedRole = 'data'): Promise<void> {
     if (this.files.has(path)) return;
-    let saved: SavedFile;
+    let saved: SavedFile = { data: undefined, mode: 0, role };
+    let fh: FileHandle | undefined;
     try {
-      const st = await lstat(path);
-      // only regular files are ever written here (records, big data); anything else is left to the write to refuse
-      saved = st.isFile() ? { data: await readFile(path), mode: st.mode & 0o7777, role } : { data: undefined, mode: 0, role };
+      // a symlink is not followed, a FIFO not waited on: only regular files are ever written here (records, big
+      // data), anything else is left to the write to refuse
+      fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      const st = await fh.stat();
+      if (st.isFile()) {
+        const limit = role === 'data' ? MAX_BIG_DATA_BYTES : MAX_RECORDS_BYTES;
+        saved = { data: await readBoundedHandle(fh, { limit, what: path }), mode: st.mode & 0o7777, role };
+      }
     } catch (e) {
+      if (e instanceof FerryError) throw e;
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new FerryError(ErrorCode.Io, `reading ${path}: ${(e as Error).message}`, { cause: e });
-      saved = { data: undefined, mode: 0, role };
+      if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'ELOOP') throw new FerryError(ErrorCode.Io, `reading ${path}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      await fh?.close().catch(() => {});
     }
     this.files.set(path, saved);
   }

@@ -1,16 +1,17 @@
 /**
- * Bounded reads of the store's own files: a record file (layers.json, images.json) over 256 MiB and a tar-split line
- * over 16 MiB are refused with one error line naming the file, without being read into memory; ferry's tar-split
+ * Bounded reads of the store's own files: a record file (layers.json, images.json) over 256 MiB, a tar-split line
+ * over 16 MiB and an image's big data over 64 MiB that a commit would replace (and must keep, to put it back should
+ * the commit fail) are refused with one error line naming the file, without being read into memory; ferry's tar-split
  * writer never writes a line its reader would refuse (a long run of archive bytes becomes several segments), and the
  * layer still rebuilds byte for byte.
  */
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readdirSync, writeFileSync, ftruncateSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync, statSync, writeFileSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ErrorCode, FerryError } from '../../src/errors.js';
-import { MAX_RECORDS_BYTES } from '../../src/store/records.js';
+import { bigDataFileName, MAX_BIG_DATA_BYTES, MAX_RECORDS_BYTES } from '../../src/store/records.js';
 import { Store } from '../../src/store/store.js';
 import { MAX_TAR_SPLIT_LINE, readTarSplit, SEGMENT_CHUNK, TarSplitWriter } from '../../src/store/tar-split.js';
 import { ferry } from '../harness/cli.js';
@@ -116,5 +117,25 @@ describe('store: bounded reads of records and tar-split lines', function () {
     const layer = blob(m.layers[0]!.digest);
     const raw = m.layers[0]!.mediaType.endsWith('gzip') ? gunzipSync(layer) : layer;
     expect(createHash('sha256').update(raw).digest('hex')).to.equal(createHash('sha256').update(tar).digest('hex'));
+  });
+
+  it('a commit that would replace big data over 64 MiB is refused, naming the file, before anything changes', async function () {
+    if (!isRoot) this.skip();
+    const src = join(t.dir, 'src');
+    const { configDigest, manifestDigest } = writeLayout(src, 'v', [buildTar([{ name: 'etc/', type: 'dir' }, { name: 'etc/x', data: 'x' }])]);
+    const ref = (name: string) => `containers-storage:[vfs@${t.G}+${t.R}]example.com/${name}:1`;
+    const c = await ferry(['copy', '--quiet', `oci:${src}:v`, ref('a')]);
+    expect(c.code, c.stderr).to.equal(0);
+    // the image's (empty) signatures of that manifest, which the same image committed again rewrites
+    const path = join(t.G, 'vfs-images', configDigest.slice(7), bigDataFileName(`signature-${manifestDigest.slice(7)}`));
+    expect(statSync(path).size).to.equal(0);
+    sparseFile(path, MAX_BIG_DATA_BYTES + 1);
+    const images = readFileSync(join(t.G, 'vfs-images', 'images.json'), 'utf8');
+    const r = await ferry(['copy', '--quiet', `oci:${src}:v`, ref('b')]);
+    expect(r.code).to.not.equal(0);
+    expect(r.stderr.trim().split('\n'), r.stderr).to.have.lengthOf(1);
+    expect(r.stderr).to.contain(`${path} is larger than 64 MiB: refusing to read it`);
+    expect(statSync(path).size).to.equal(MAX_BIG_DATA_BYTES + 1);
+    expect(readFileSync(join(t.G, 'vfs-images', 'images.json'), 'utf8')).to.equal(images);
   });
 });

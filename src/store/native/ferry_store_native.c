@@ -7,7 +7,9 @@
  *  - CRC-64/ISO (slicing-by-8), the checksum tar-split records for every file (hot path of layer writes);
  *  - createFiles: a batch of small regular files (open O_EXCL|O_NOFOLLOW, write, fchown, fchmod, futimens, close)
  *    created on libuv's thread pool, so that file creation in the kernel overlaps with decompression, tar parsing
- *    and the other layers on the main thread, and several batches run at once.
+ *    and the other layers on the main thread, and several batches run at once;
+ *  - syncFs: syncfs(2) on the thread pool, which flushes a whole file system's written data and metadata at once,
+ *    so that a commit's layer content is on disk before the record that declares it complete (Node has no syncfs).
  * Every other function is synchronous and throws an Error with `code` (errno name) and `errno` on failure.
  */
 #define _GNU_SOURCE
@@ -497,6 +499,71 @@ static napi_value create_files(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* syncFs(fd) → Promise<void>: syncfs(2) of the file system holding the open file `fd`, on the thread pool (it
+   waits for the disk). The caller keeps `fd` open until the promise settles. Rejects with code, errno, syscall. */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  int fd;
+  int err;
+} sync_fs_ctx;
+
+static void sync_fs_execute(napi_env env, void *arg) {
+  (void)env;
+  sync_fs_ctx *c = arg;
+  c->err = syncfs(c->fd) == -1 ? errno : 0;
+}
+
+static void sync_fs_complete(napi_env env, napi_status status, void *arg) {
+  sync_fs_ctx *c = arg;
+  if (status != napi_ok && c->err == 0) c->err = EIO;
+  if (c->err == 0) {
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_resolve_deferred(env, c->deferred, undef);
+  } else {
+    const char *name = uv_err_name(-c->err);
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s: %s, syncfs", name, uv_strerror(-c->err));
+    napi_value code, message, error, v;
+    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, code, message, &error);
+    napi_set_named_property(env, error, "code", code);
+    napi_create_int32(env, -c->err, &v);
+    napi_set_named_property(env, error, "errno", v);
+    napi_create_string_utf8(env, "syncfs", NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, error, "syscall", v);
+    napi_reject_deferred(env, c->deferred, error);
+  }
+  napi_delete_async_work(env, c->work);
+  free(c);
+}
+
+static napi_value sync_fs(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  int32_t fd = -1;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "expected a file descriptor");
+    return NULL;
+  }
+  sync_fs_ctx *c = calloc(1, sizeof *c);
+  if (c == NULL) return throw_errno(env, ENOMEM, "syncfs");
+  c->fd = fd;
+  napi_value promise, resource;
+  napi_create_promise(env, &c->deferred, &promise);
+  napi_create_string_utf8(env, "ferrySyncFs", NAPI_AUTO_LENGTH, &resource);
+  napi_create_async_work(env, NULL, resource, sync_fs_execute, sync_fs_complete, c, &c->work);
+  if (napi_queue_async_work(env, c->work) != napi_ok) {
+    napi_delete_async_work(env, c->work);
+    free(c);
+    napi_throw_error(env, NULL, "cannot queue syncFs");
+    return NULL;
+  }
+  return promise;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"setLock", NULL, set_lock, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -506,6 +573,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"llistxattr", NULL, do_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
     {"crc64Update", NULL, crc64_update, NULL, NULL, NULL, napi_enumerable, NULL},
     {"createFiles", NULL, create_files, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"syncFs", NULL, sync_fs, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
