@@ -29,21 +29,26 @@ export interface ReferrerSubject {
   written: string;
 }
 
+/** What finding referrers needs: the source, read only. */
+export interface ReferrerReadContext {
+  source: ImageSource;
+  signal: AbortSignal;
+  /** Where the image comes from and goes to, for messages. */
+  from: string;
+  to: string;
+}
+
 /**
  * What the engine needs of a copy: the blob pipeline's context (blobs are verified, reported to `onProgress` and
  * resumed as the image's are) and the image-level listener.
  */
-export interface ReferrerCopyContext extends BlobCopyContext {
+export interface ReferrerCopyContext extends BlobCopyContext, ReferrerReadContext {
   source: ImageSource;
   dest: ImageDestination;
-  signal: AbortSignal;
   /** Each referrer's `image-plan` before its blobs, and `manifest-written` for each manifest stored. */
   onImage?: ImageEventListener;
   /** A limit shared with other copies running at once: each blob copy takes a slot of it. */
   blobBudget?: Limit;
-  /** Where the image comes from and goes to, for messages. */
-  from: string;
-  to: string;
 }
 
 /** Referrers are copied as they are: no blob is changed. */
@@ -66,7 +71,7 @@ interface Found {
   tagged: { tag: string; manifest: RawManifest; digest: string }[];
 }
 
-async function discover(c: ReferrerCopyContext, digest: string): Promise<Found> {
+async function discover(c: ReferrerReadContext, digest: string): Promise<Found> {
   const { source, signal } = c;
   const found: Found = { subjectReferrers: [], tagged: [] };
   const base = referrersTag(digest);
@@ -89,13 +94,13 @@ async function discover(c: ReferrerCopyContext, digest: string): Promise<Found> 
   return found;
 }
 
-function cannotCopy(c: ReferrerCopyContext, what: string, reason: string, cause?: unknown): FerryError {
+function cannotCopy(c: ReferrerReadContext, what: string, reason: string, cause?: unknown): FerryError {
   const code = cause instanceof FerryError && cause.code !== ErrorCode.Aborted ? cause.code : ErrorCode.Unsupported;
   return new FerryError(code, `copying referrer ${what} of ${c.from} to ${c.to}: ${reason}`, cause ? { cause } : undefined);
 }
 
 /** The blobs (config, layers) or manifests (of an index) a manifest names, read without changing anything. */
-function contentsOf(c: ReferrerCopyContext, what: string, m: RawManifest): { config?: BlobInfo; layers: BlobInfo[]; manifests: ReferrerDescriptor[] } {
+function contentsOf(c: ReferrerReadContext, what: string, m: RawManifest): { config?: BlobInfo; layers: BlobInfo[]; manifests: ReferrerDescriptor[] } {
   let doc: { schemaVersion?: unknown; mediaType?: unknown; config?: unknown; layers?: unknown; manifests?: unknown };
   try {
     doc = JSON.parse(m.bytes.toString('utf8')) as typeof doc;
@@ -123,18 +128,40 @@ function contentsOf(c: ReferrerCopyContext, what: string, m: RawManifest): { con
   return { ...(config ? { config } : {}), layers, manifests: [] };
 }
 
-/** Copies referrers between one source and one destination; see the module comment. */
-class ReferrerCopier {
-  /** Manifests already stored at the destination by this copy. */
+/** The blobs of a referrer manifest. */
+interface ReferrerBlobs {
+  /** As the manifest lists them. */
+  layers: BlobInfo[];
+  config?: BlobInfo;
+  /** Each blob once, in the order a copy copies them: its layers, then its config unless it is one of them. */
+  unique: Array<{ info: BlobInfo; role: 'layer' | 'config' }>;
+}
+
+/** What a walk over the referrers does with what it finds: the copy writes it, a plan only counts it. */
+interface WalkHooks {
+  /** Before a manifest is visited: throws to refuse it. */
+  check?(m: RawManifest, what: string): void;
+  /** The blobs of manifest `digest` (one with any), before the manifests it names. */
+  blobs?(digest: string, blobs: ReferrerBlobs, what: string): Promise<void>;
+  /** Manifest `m` (of `digest`), after its blobs and the manifests it names. */
+  stored?(m: RawManifest, digest: string, list: boolean): Promise<void>;
+  /** Before the manifest under cosign tag `tag` is visited, and after. */
+  beforeTagged?(tag: string): void;
+  tagged?(manifest: RawManifest, tag: string): Promise<void>;
+  /** After the referrers listed with subject `digest` were visited. */
+  listed?(digest: string, found: Found): Promise<void>;
+}
+
+/** Visits what refers to some subjects, recursively, reading the source only; the hooks do the rest. */
+class ReferrerWalk {
+  /** Manifests already visited. */
   private readonly stored = new Set<string>();
   private count = 0;
 
-  constructor(private readonly c: ReferrerCopyContext) {}
-
-  private supports(mediaType: string): boolean {
-    const types = this.c.dest.properties.supportedManifestMIMETypes;
-    return types.length === 0 || types.includes(mediaType);
-  }
+  constructor(
+    private readonly c: ReferrerReadContext,
+    private readonly hooks: WalkHooks,
+  ) {}
 
   /** Reads the manifest `d` describes from the source, verified against its digest and size. */
   private async read(d: ReferrerDescriptor, what: string): Promise<RawManifest> {
@@ -153,51 +180,35 @@ class ReferrerCopier {
     return { ...m, mediaType: d.mediaType };
   }
 
-  private async copyBlob(info: BlobInfo, role: 'layer' | 'config', what: string): Promise<void> {
-    const { signal, blobBudget } = this.c;
-    const copy = () => copyBlob(this.c, info, role, KEEP);
-    try {
-      await (blobBudget ? blobBudget(copy, { signal }) : copy());
-    } catch (e) {
-      if (signal.aborted) throw e;
-      throw cannotCopy(this.c, what, e instanceof Error ? e.message : String(e), e);
-    }
-  }
-
-  /** Stores manifest `m` (of `digest`) by digest, after everything it names. */
-  private async store(m: RawManifest, digest: string, what: string, depth = 0): Promise<void> {
+  /** Visits manifest `m` (of `digest`): its blobs, then everything it names, then itself. */
+  private async visit(m: RawManifest, digest: string, what: string, depth = 0): Promise<void> {
     if (this.stored.has(digest)) return;
     if (++this.count > MAX_REFERRERS) throw cannotCopy(this.c, what, `more than ${MAX_REFERRERS} manifests refer to the image`);
-    if (!this.supports(m.mediaType)) throw cannotCopy(this.c, what, `${this.c.to} cannot store manifests of type ${m.mediaType} unchanged`);
+    this.hooks.check?.(m, what);
     const { config, layers, manifests } = contentsOf(this.c, what, m);
     if (config || layers.length > 0) {
-      imageEvent(this.c.onImage, imagePlan(digest, layers, config));
-      const copied = new Set<string>();
+      const unique: ReferrerBlobs['unique'] = [];
+      const taken = new Set<string>();
       for (const b of layers) {
-        if (copied.has(b.digest)) continue;
-        copied.add(b.digest);
-        await this.copyBlob(b, 'layer', what);
+        if (taken.has(b.digest)) continue;
+        taken.add(b.digest);
+        unique.push({ info: b, role: 'layer' });
       }
-      if (config && !copied.has(config.digest)) await this.copyBlob(config, 'config', what);
+      if (config && !taken.has(config.digest)) unique.push({ info: config, role: 'config' });
+      await this.hooks.blobs?.(digest, { layers, ...(config ? { config } : {}), unique }, what);
     }
     if (depth > 4 && manifests.length > 0) throw cannotCopy(this.c, what, 'its indexes are nested too deeply');
     for (const d of manifests) {
-      if (!this.stored.has(d.digest)) await this.store(await this.read(d, `${what} (${d.digest})`), d.digest, `${what} (${d.digest})`, depth + 1);
+      if (!this.stored.has(d.digest)) await this.visit(await this.read(d, `${what} (${d.digest})`), d.digest, `${what} (${d.digest})`, depth + 1);
     }
-    await this.c.dest.putManifest(m, digest, { signal: this.c.signal });
+    await this.hooks.stored?.(m, digest, manifests.length > 0 || isIndexType(m.mediaType));
     this.stored.add(digest);
-    imageEvent(this.c.onImage, { kind: 'manifest-written', digest, mediaType: m.mediaType, size: m.bytes.length, list: manifests.length > 0 || isIndexType(m.mediaType) });
   }
 
-  private destinationCannot(what: string): FerryError {
-    return new FerryError(ErrorCode.Unsupported, `copying referrers of ${this.c.from}: ${this.c.to} cannot store ${what}`);
-  }
-
-  /** Copies what refers to each subject's source digest (it was written as its `written` one), then what refers to that. */
-  async copy(subjects: ReferrerSubject[]): Promise<void> {
-    const { dest, signal } = this.c;
+  /** Visits what refers to each subject's source digest (it was written as its `written` one), then what refers to that. */
+  async walk(subjects: ReferrerSubject[]): Promise<void> {
     // each digest is looked at once, and queued once: however many manifests list it, the queue holds no more
-    // entries than there are manifests stored (at most MAX_REFERRERS) and subjects
+    // entries than there are manifests visited (at most MAX_REFERRERS) and subjects
     const seen = new Set<string>();
     const queue: ReferrerSubject[] = [];
     const enqueue = (s: ReferrerSubject) => {
@@ -206,7 +217,6 @@ class ReferrerCopier {
       queue.push(s);
     };
     subjects.forEach(enqueue);
-    let indexed: boolean | undefined;
     for (let i = 0; i < queue.length; i++) {
       const s = queue[i]!;
       const found = await discover(this.c, s.source);
@@ -218,19 +228,66 @@ class ReferrerCopier {
         );
       }
       for (const d of found.subjectReferrers) {
-        if (!this.stored.has(d.digest)) await this.store(await this.read(d, d.digest), d.digest, d.digest);
+        if (!this.stored.has(d.digest)) await this.visit(await this.read(d, d.digest), d.digest, d.digest);
         enqueue({ source: d.digest, written: d.digest });
       }
       for (const t of found.tagged) {
-        if (!dest.putTaggedManifest) throw this.destinationCannot(`tagged manifests (${t.tag})`);
-        await this.store(t.manifest, t.digest, t.tag);
-        await dest.putTaggedManifest(t.manifest, t.tag, { signal });
+        this.hooks.beforeTagged?.(t.tag);
+        await this.visit(t.manifest, t.digest, t.tag);
+        await this.hooks.tagged?.(t.manifest, t.tag);
         enqueue({ source: t.digest, written: t.digest });
       }
-      if (found.subjectReferrers.length === 0) continue;
-      indexed ??= (await dest.indexesReferrers?.({ signal })) ?? false;
-      if (!indexed) await this.updateFallback(s.source, found);
+      if (found.subjectReferrers.length > 0) await this.hooks.listed?.(s.source, found);
     }
+  }
+}
+
+/** Copies referrers between one source and one destination; see the module comment. */
+class ReferrerCopier implements WalkHooks {
+  private indexed: boolean | undefined;
+
+  constructor(private readonly c: ReferrerCopyContext) {}
+
+  check(m: RawManifest, what: string): void {
+    const types = this.c.dest.properties.supportedManifestMIMETypes;
+    if (types.length > 0 && !types.includes(m.mediaType)) throw cannotCopy(this.c, what, `${this.c.to} cannot store manifests of type ${m.mediaType} unchanged`);
+  }
+
+  async blobs(digest: string, blobs: ReferrerBlobs, what: string): Promise<void> {
+    imageEvent(this.c.onImage, imagePlan(digest, blobs.layers, blobs.config));
+    const { signal, blobBudget } = this.c;
+    for (const { info, role } of blobs.unique) {
+      const copy = () => copyBlob(this.c, info, role, KEEP);
+      try {
+        await (blobBudget ? blobBudget(copy, { signal }) : copy());
+      } catch (e) {
+        if (signal.aborted) throw e;
+        throw cannotCopy(this.c, what, e instanceof Error ? e.message : String(e), e);
+      }
+    }
+  }
+
+  async stored(m: RawManifest, digest: string, list: boolean): Promise<void> {
+    await this.c.dest.putManifest(m, digest, { signal: this.c.signal });
+    imageEvent(this.c.onImage, { kind: 'manifest-written', digest, mediaType: m.mediaType, size: m.bytes.length, list });
+  }
+
+  private destinationCannot(what: string): FerryError {
+    return new FerryError(ErrorCode.Unsupported, `copying referrers of ${this.c.from}: ${this.c.to} cannot store ${what}`);
+  }
+
+  beforeTagged(tag: string): void {
+    if (!this.c.dest.putTaggedManifest) throw this.destinationCannot(`tagged manifests (${tag})`);
+  }
+
+  async tagged(manifest: RawManifest, tag: string): Promise<void> {
+    await this.c.dest.putTaggedManifest!(manifest, tag, { signal: this.c.signal });
+  }
+
+  /** Unless the destination lists referrers by itself, adds those of `digest` to its fallback tag index. */
+  async listed(digest: string, found: Found): Promise<void> {
+    this.indexed ??= (await this.c.dest.indexesReferrers?.({ signal: this.c.signal })) ?? false;
+    if (!this.indexed) await this.updateFallback(digest, found);
   }
 
   /** Adds the referrers of `digest` to the destination's fallback tag index (what it held stays). */
@@ -261,5 +318,34 @@ class ReferrerCopier {
  * @throws FerryError naming the referrer that cannot be copied unchanged, or the destination that cannot store it.
  */
 export async function copyReferrers(c: ReferrerCopyContext, subjects: ReferrerSubject[]): Promise<void> {
-  await new ReferrerCopier(c).copy(subjects);
+  await new ReferrerWalk(c, new ReferrerCopier(c)).walk(subjects);
+}
+
+/** A referrer manifest a copy with `--include-referrers` would store, and the blobs it would copy for it. */
+export interface FoundReferrer {
+  digest: string;
+  mediaType: string;
+  /** Each blob once (layers, then the config unless it is one of them). */
+  blobs: BlobInfo[];
+}
+
+/**
+ * What {@link copyReferrers} would copy for `subjects`, found with the same reads of the source and nothing else:
+ * every referrer manifest (recursively, those an index names included), each once. Destination limits (manifest
+ * types, tags) are not checked.
+ * @throws FerryError as copyReferrers does for what it reads (a referrer that cannot be copied unchanged, a subject
+ *   written with another digest that has referrers).
+ */
+export async function findReferrers(c: ReferrerReadContext, subjects: ReferrerSubject[]): Promise<FoundReferrer[]> {
+  const found: FoundReferrer[] = [];
+  const blobsOf = new Map<string, BlobInfo[]>();
+  await new ReferrerWalk(c, {
+    blobs: async (digest, blobs) => {
+      blobsOf.set(digest, blobs.unique.map((b) => b.info));
+    },
+    stored: async (m, digest) => {
+      found.push({ digest, mediaType: m.mediaType, blobs: blobsOf.get(digest) ?? [] });
+    },
+  }).walk(subjects);
+  return found;
 }

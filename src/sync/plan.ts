@@ -13,6 +13,10 @@
  * holds (its images are copied and their blobs unknown). A blob that only this run would bring to another
  * repository of the registry is counted as moving to each: a real run may mount it into the later ones, so it may
  * move less, never more.
+ *
+ * With `--include-referrers` the plan looks for what refers to each image as the copy does (`findReferrers`, the
+ * same reads of the source) and counts the blobs of those referrers with the image's, in the same way; and, as the
+ * copy then never skips an image (its referrers may be missing at the destination), neither does the plan.
  */
 import { FerryError, ErrorCode } from '../errors.js';
 import { UnparsedImage, type VerifiedManifest } from '../image/unparsed.js';
@@ -21,6 +25,8 @@ import { candidateDigest, unchangedCopy, type PresenceContext } from '../copy/pr
 import type { CopyOptions } from '../copy/options.js';
 import { SourceInstances } from '../copy/source-instances.js';
 import { checkSourcePolicy, type ListOptions } from '../copy/source-policy.js';
+import { findReferrers, isReferrerName, type ReferrerSubject } from '../copy/referrers.js';
+import { isIndexType } from '../manifest/media-types.js';
 import type { DestinationProbe, ImageSource } from '../types/image.js';
 import type { ImageReference } from '../types/reference.js';
 import { destinationReference, type SyncImage, type SyncOptions } from './sync.js';
@@ -37,8 +43,9 @@ export interface PlannedImage extends SyncImage {
   /** The digest the destination name holds now, when it holds one. */
   destinationDigest?: string;
   /**
-   * The blobs this image would move that no image before it in the plan moves to the same place, and their bytes;
-   * undefined when not known (see the module comment). 0 for a skipped image.
+   * The blobs this image would move that no image before it in the plan moves to the same place, and their bytes
+   * (with `--include-referrers`, those of its referrers too); undefined when not known (see the module comment).
+   * 0 for a skipped image.
    */
   blobs?: number;
   bytes?: number;
@@ -126,6 +133,8 @@ export async function planSync(groups: SyncSourceGroup[], opts: PlanOptions): Pr
         await add({ seq: seq++, index: 0, count: 0, group: group.label, from: group.label, to: '', unlisted: true, action: 'failed', reason: `cannot list the source: ${oneLine(e)}`, error: e });
         continue;
       }
+      // as the sync does: referrers stored under tags travel with the image they refer to
+      if (opts.copy.includeReferrers) refs = refs.filter((r) => !isReferrerName(group.nameOf?.(r) ?? r.dockerReference() ?? ''));
       if (refs.length > 0) plan.sources++;
       for (const [i, src] of refs.entries()) {
         const image: SyncImage = { seq: seq++, index: i + 1, count: refs.length, group: group.label, from: src.toString(), to: '' };
@@ -188,7 +197,9 @@ async function planImage(
     const digest = unchanged?.digest ?? candidateDigest(c, vm);
     const at = existing !== undefined ? { destinationDigest: existing } : {};
     const signing = (opts.copy.signers?.length ?? 0) > 0;
-    if ((opts.skipIfPresent ?? true) && !signing && unchanged !== undefined && existing === unchanged.digest) {
+    // as the copy: with referrers it never skips (copy/copy.ts)
+    const referrers = opts.copy.includeReferrers === true;
+    if ((opts.skipIfPresent ?? true) && !signing && !referrers && unchanged !== undefined && existing === unchanged.digest) {
       return { ...image, ...at, action: 'skip', reason: `image already present at destination (${existing})`, digest: existing, blobs: 0, bytes: 0, mounted: 0 };
     }
     let reason: string;
@@ -196,7 +207,7 @@ async function planImage(
     else if (existing === undefined) reason = 'not at destination';
     else if (signing) reason = `signing writes new signatures (destination has ${existing})`;
     else if (unchanged === undefined) reason = `the copy changes the manifest (format, compression or signatures), so what it writes is not known; destination has ${existing}`;
-    else if (existing === unchanged.digest) reason = `skipping is off; destination has ${existing}`;
+    else if (existing === unchanged.digest) reason = referrers ? `copied with what refers to it; destination has ${existing}` : `skipping is off; destination has ${existing}`;
     else reason = `destination tag points to ${existing} (different)`;
     const planned: PlannedImage = { ...image, ...at, action: 'copy', reason, ...(unchanged !== undefined && digest !== undefined ? { digest } : {}) };
     if (unchanged === undefined) return planned;
@@ -205,14 +216,15 @@ async function planImage(
     let mounted = 0;
     // where the copy reads the blobs: a registry destination may mount them from there (as the copy engine says)
     const sourceLocation = source.blobLocation?.();
-    for (const b of blobsOf(unchanged.images, probe.properties.acceptsForeignLayerURLs)) {
-      const key = `${probe.blobScope} ${b.digest}`;
-      if (seen.has(key)) continue;
+    const dest = probe;
+    const count = async (b: { digest: string; size: number }) => {
+      const key = `${dest.blobScope} ${b.digest}`;
+      if (seen.has(key)) return;
       let present = false;
       let from: string | undefined;
       try {
-        present = await probe.hasBlob(b, { signal });
-        if (!present) from = await probe.mountableFrom?.(b, { signal, ...(sourceLocation ? { sourceLocation } : {}) });
+        present = await dest.hasBlob(b, { signal });
+        if (!present) from = await dest.mountableFrom?.(b, { signal, ...(sourceLocation ? { sourceLocation } : {}) });
       } catch (e) {
         if (isAbort(e, signal)) throw e;
       }
@@ -223,6 +235,11 @@ async function planImage(
         blobs++;
         bytes += Math.max(b.size, 0);
       }
+    };
+    for (const b of blobsOf(unchanged.images, probe.properties.acceptsForeignLayerURLs)) await count(b);
+    if (referrers) {
+      const found = await findReferrers({ source, signal, from: image.from, to: image.to }, referrerSubjects(vm, unchanged));
+      for (const r of found) for (const b of r.blobs) await count(b);
     }
     totals.blobs += blobs;
     totals.bytes += bytes;
@@ -232,6 +249,17 @@ async function planImage(
     await probe?.close().catch(() => {});
     await source.close().catch(() => {});
   }
+}
+
+/**
+ * The manifests whose referrers the copy of `top` copies, as copy/copy.ts names them, when it writes `unchanged`:
+ * the image; or the list and the instances it keeps; or, for one instance chosen from a list, that instance.
+ */
+function referrerSubjects(top: VerifiedManifest, unchanged: { digest: string; images: VerifiedManifest[] }): ReferrerSubject[] {
+  const { images } = unchanged;
+  if (!isIndexType(top.mediaType)) return [{ source: top.digest, written: top.digest }];
+  if (images.length === 1 && images[0]!.digest === unchanged.digest) return [{ source: unchanged.digest, written: unchanged.digest }];
+  return [{ source: top.digest, written: unchanged.digest }, ...images.map((i) => ({ source: i.digest, written: i.digest }))];
 }
 
 /** The config and layers of `images`, once each (layers with URLs left out where the destination references them). */

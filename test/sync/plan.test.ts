@@ -11,7 +11,8 @@ import { dirTransport } from '../../src/transports/dir/transport.js';
 import { OciReference } from '../../src/transports/oci-layout/reference.js';
 import { openSyncTarget } from '../../src/sync/archive-dest.js';
 import { access, readdir } from 'node:fs/promises';
-import { buildImage, pushImage, type BuiltImage } from '../harness/images.js';
+import { buildArtifact, buildImage, pushImage, type BuiltImage } from '../harness/images.js';
+import { pushRaw } from '../harness/push.js';
 import { useRegistry } from '../harness/registry.js';
 import { useCleanup } from '../harness/tmp.js';
 
@@ -64,6 +65,33 @@ describe('sync/plan', function () {
     const off = await planSync(await syncSources('docker', `${host}/src/app:v1`, ctx), { destKind: 'docker', destination: `${host}/plan`, copy, skipIfPresent: false });
     expect(off.images[0]).to.deep.include({ action: 'copy', reason: `skipping is off; destination has ${img.get('a')!.digest}`, blobs: 0, bytes: 0 });
     expect(off.totals.presentBlobs).to.equal(3);
+  });
+
+  it('--include-referrers: the referrers of each instance copied count with the image; with one platform chosen, of that one only', async () => {
+    const host = registry().host;
+    const dir = await cleanup.tempDir('sync-plan-referrers');
+    const multi = await buildImage(join(dir, 'multi'), { seed: 995, tag: 'm', layers: 1, layerSize: 2_000, platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }] });
+    await pushImage(multi, registry(), 'multi/app:m');
+    const arm = multi.manifests[1]!;
+    // an SBOM of the arm64 instance, listed in its fallback index (a tag of the repository, not an image of its own)
+    const onArm = buildArtifact({ digest: arm.digest, size: arm.bytes.length, mediaType: arm.mediaType }, { content: 'arm64 sbom' });
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: onArm.mediaType, digest: onArm.digest, size: onArm.size, artifactType: onArm.artifactType }] }));
+    await pushRaw(registry(), 'multi/app', onArm.blobs.values(), [
+      { ref: onArm.digest, mediaType: onArm.mediaType, bytes: onArm.bytes },
+      { ref: `sha256-${arm.digest.slice('sha256:'.length)}`, mediaType: 'application/vnd.oci.image.index.v1+json', bytes: index },
+    ]);
+    const blobsOf = (ms: typeof multi.manifests) => new Set(ms.flatMap((m) => [m.configDigest, ...m.layers.map((l) => l.digest)])).size;
+    const planned = async (multiArch?: 'all') => {
+      const plan = await planSync(await syncSources('docker', `${host}/multi/app`, { ...ctx, platform: { os: 'linux', architecture: 'amd64' } }), {
+        destKind: 'docker', destination: `${host}/multi-plan`, copy: { ...copy, includeReferrers: true, ...(multiArch ? { multiArch } : {}) },
+      });
+      expect(plan.images.map((p) => p.from)).to.deep.equal([`docker://${host}/multi/app:m`]);
+      expect(plan.images[0]!.action).to.equal('copy');
+      // on the source's registry: every blob would be mounted from the source repository
+      return plan.totals.blobs + plan.totals.mountedBlobs;
+    };
+    expect(await planned('all')).to.equal(blobsOf(multi.manifests) + onArm.blobs.size);
+    expect(await planned()).to.equal(blobsOf([multi.manifests[0]!]));
   });
 
   it('dir destination: the image there is skipped, a missing one counted by blob file; nothing is created', async () => {

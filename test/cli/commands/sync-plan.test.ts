@@ -3,13 +3,16 @@
  * The plan is checked against what the real sync then moves (its --report bytes and the destination registry's
  * access log of blob uploads and mounts): with the source on another registry and nothing in the blob-location
  * cache, nothing can be mounted; then with blobs the destination registry can mount (from the source repository on
- * the same registry, or from a repository the cache names).
+ * the same registry, or from a repository the cache names). With `--include-referrers`, the referrers of each image
+ * (an OCI 1.1 SBOM found through the fallback tag, a cosign-style `.sig` tag) are planned as the real run copies them.
  */
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ferry } from '../../harness/cli.js';
-import { buildImage, pushImage, type BuiltImage } from '../../harness/images.js';
+import { buildArtifact, buildImage, pushImage, type BuiltImage } from '../../harness/images.js';
+import { pushRaw } from '../../harness/push.js';
 import { useRegistry } from '../../harness/registry.js';
 import { useCleanup } from '../../harness/tmp.js';
 
@@ -211,5 +214,74 @@ describe('cli: ferry sync --dry-run plan (two real registries)', function () {
     const r2 = await real(cached, 'cached');
     expect(r2).to.deep.equal({ uploads: p2.totals.blobs, mounts: p2.totals.mountedBlobs, reads: 0, bytes: p2.totals.bytes });
     expect(c.digest).to.equal(v3.digest);
+  });
+
+  it('--include-referrers: the referrers of each image, skipped or not, are planned as the real run copies them', async () => {
+    const rhome = await cleanup.tempDir('cli-sync-plan-referrers-home');
+    const renv = { HOME: rhome, XDG_CACHE_HOME: join(rhome, '.cache') };
+    const dir = await cleanup.tempDir('cli-sync-plan-referrers');
+    const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+    const tagOf = (digest: string, suffix = '') => `sha256-${digest.slice('sha256:'.length)}${suffix}`;
+    const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+    const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+    /** A cosign-style signature manifest of `digest` (stored under `sha256-HEX.sig`) and its blobs. */
+    const signature = (digest: string) => {
+      const payload = Buffer.from(JSON.stringify({ critical: { image: { 'docker-manifest-digest': digest }, type: 'cosign container image signature' }, optional: null }));
+      const config = Buffer.from(JSON.stringify({ architecture: '', os: '', config: {}, rootfs: { type: 'layers', diff_ids: [sha(payload)] } }));
+      const bytes = Buffer.from(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+        layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', digest: sha(payload), size: payload.length, annotations: { 'dev.cosignproject.cosign/signature': 'MEUCIQ==' } }],
+      }));
+      return { bytes, blobs: [config, payload] };
+    };
+    const e = await buildImage(join(dir, 'e'), { seed: 950, layers: 2, layerSize: 2_500 });
+    const f = await buildImage(join(dir, 'f'), { seed: 951, layers: 2, layerSize: 3_500 });
+    await pushImage(e, source(), 'src/signed:v1');
+    await pushImage(f, source(), 'src/signed:v2');
+    // v1: an SBOM (listed in its fallback index sha256-HEX) and a signature; v2: a signature
+    const sbom = buildArtifact({ digest: e.digest, size: e.bytes.length, mediaType: e.mediaType });
+    const sigE = signature(e.digest);
+    const sigF = signature(f.digest);
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: sbom.mediaType, digest: sbom.digest, size: sbom.size, artifactType: sbom.artifactType }] }));
+    await pushRaw(source(), 'src/signed', [...sbom.blobs.values(), ...sigE.blobs, ...sigF.blobs], [
+      { ref: sbom.digest, mediaType: sbom.mediaType, bytes: sbom.bytes },
+      { ref: tagOf(e.digest), mediaType: OCI_INDEX, bytes: index },
+      { ref: tagOf(e.digest, '.sig'), mediaType: OCI_MANIFEST, bytes: sigE.bytes },
+      { ref: tagOf(f.digest, '.sig'), mediaType: OCI_MANIFEST, bytes: sigF.bytes },
+    ]);
+    // v1 is at the destination already, without its referrers
+    await pushImage(e, dest(), 'signed-mirror/signed:v1');
+    const args = [...tls, '--include-referrers', `${source().host}/src/signed`, `${dest().host}/signed-mirror`];
+    const p = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', '--output', 'json', ...args], { env: renv });
+    expect(p.code, p.stderr).to.equal(0);
+    const plan = JSON.parse(p.stdout) as PlanDoc;
+    const sum = (bs: Buffer[]) => bs.reduce((n, b) => n + b.length, 0);
+    const imageBytes = (m: BuiltImage) => m.manifests[0]!.config.length + m.manifests[0]!.layers.reduce((n, l) => n + l.size, 0);
+    const eReferrers = sum([...sbom.blobs.values(), ...sigE.blobs]);
+    const fReferrers = sum(sigF.blobs);
+    // the referrers' tags travel with their images, not as images of their own
+    expect(plan.images.map((i) => i.source)).to.deep.equal([`docker://${source().host}/src/signed:v1`, `docker://${source().host}/src/signed:v2`]);
+    // v1 is there, but not what refers to it: the copy does not skip it, and moves its referrers' blobs only
+    expect(plan.images[0]).to.deep.include({ action: 'copy', digest: e.digest, destinationDigest: e.digest, blobs: 4, bytes: eReferrers, mounted: 0 });
+    expect(plan.images[1]).to.deep.include({ action: 'copy', digest: f.digest, blobs: 5, bytes: imageBytes(f) + fReferrers, mounted: 0 });
+    expect(plan.totals).to.deep.equal({ copy: 2, skip: 0, failed: 0, blobs: 9, bytes: eReferrers + imageBytes(f) + fReferrers, presentBlobs: 3, mountedBlobs: 0, unknownImages: 0 });
+
+    // the real run moves exactly that
+    const reportFile = join(rhome, 'report.jsonl');
+    const from = await logSize();
+    const r = await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--report', reportFile, ...args], { env: renv });
+    expect(r.code, r.stderr).to.equal(0);
+    const report = (await readFile(reportFile, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as { source: string; action: string; bytes: number });
+    expect(report.map((x) => [x.source, x.action])).to.deep.equal(plan.images.map((i) => [i.source, 'copied']));
+    expect(report.map((x) => x.bytes)).to.deep.equal(plan.images.map((i) => i.bytes));
+    expect(await uploadsSince(from)).to.equal(plan.totals.blobs);
+    const sigAt = await fetch(`${dest().url}/v2/signed-mirror/signed/manifests/${tagOf(e.digest, '.sig')}`, { method: 'HEAD', headers: { accept: OCI_MANIFEST } });
+    expect(sigAt.status).to.equal(200);
+
+    // planned again: the referrers are there; the images are still copied (as the real run does), moving nothing
+    const again = JSON.parse((await ferry(['sync', '--src', 'docker', '--dest', 'docker', '--dry-run', '--output', 'json', ...args], { env: renv })).stdout) as PlanDoc;
+    expect(again.totals).to.deep.include({ copy: 2, skip: 0, blobs: 0, bytes: 0, presentBlobs: 12 });
   });
 });
