@@ -13,7 +13,6 @@
  * seconds) is killed and the action fails: containers/image waits forever, but a helper stuck on a locked keychain
  * must not hang a sync. The wait is generous because a helper may ask for a passphrase.
  */
-import { spawn } from 'node:child_process';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { Credentials } from './auth-file.js';
 
@@ -77,6 +76,9 @@ function failure(program: string, action: Action, server: string | undefined, wh
 async function runHelper(name: string, action: Action, input: string, server: string | undefined): Promise<HelperResult> {
   const program = helperProgram(name);
   const timeoutMs = helperTimeoutMs();
+  // loaded here, not with the module: every registry command imports this module, few run a helper, and initializing
+  // node:child_process (and dgram with it) is a measurable part of a command's start-up
+  const { spawn } = await import('node:child_process');
   return new Promise<HelperResult>((resolve, reject) => {
     const child = spawn(program, [action], { stdio: ['pipe', 'pipe', 'ignore'] });
     const chunks: Buffer[] = [];

@@ -11,7 +11,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { FerryError, ErrorCode } from '../errors.js';
 import { readRegularFile } from '../util/bounded-read.js';
 
@@ -130,6 +129,9 @@ export async function loadRegistriesD(loc: RegistriesDLocation = {}): Promise<Re
     const file = path.join(dir, name);
     const text = await readRegistriesDFile(file);
     if (text === undefined) continue;
+    // the YAML parser is loaded only when there is a file to parse: every command that reads an image from a registry
+    // consults registries.d, and where it holds no file (no containers-common installed) none needs the parser
+    const { parseYaml } = await import('./yaml-parse.js');
     let doc: unknown;
     try {
       doc = parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 });

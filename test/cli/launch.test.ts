@@ -149,6 +149,20 @@ describe('cli/launch: bin/ferry, the bundle and the compile cache', () => {
     expect(seen.stderr).to.equal('internal undici: true\n');
   });
 
+  it('a registry command that runs no credential helper does not initialize node:child_process', async function () {
+    if (!existsSync(BUNDLE)) this.skip(); // needs `make build`
+    const hook = path.join(dir, 'child-process.mjs');
+    await writeFile(hook, `process.on('exit', () => process.stderr.write('child_process: ' + process.moduleLoadList.includes('NativeModule child_process') + '\\n'));`);
+    const r = await run(process.execPath, ['--import', hook, FERRY_BIN, 'inspect', '--tls-verify=false', '--retry-times=0', 'docker://127.0.0.1:1/a:b'], {
+      env: { XDG_CACHE_HOME: path.join(dir, 'cache') },
+    });
+    expect(r.stderr).to.match(/^Error: .*\n/); // it got as far as a connection
+    expect(r.stderr).to.match(/child_process: false\n$/);
+    // the check itself sees the load when it happens
+    const seen = await run(process.execPath, ['--import', hook, '-e', 'require("node:child_process")']);
+    expect(seen.stderr).to.equal('child_process: true\n');
+  });
+
   it('the bundle leaves out node:http2 (undici loads it, ferry speaks HTTP/1.1 only)', async function () {
     if (!existsSync(BUNDLE)) this.skip(); // needs `make build`
     const files = [...(await filesUnder(path.dirname(BUNDLE))).keys()].filter((f) => f.endsWith('.mjs'));

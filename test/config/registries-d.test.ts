@@ -7,6 +7,11 @@ import { MAX_REGISTRIES_D_FILE, builtinLookaside, loadRegistriesD, lookasideBase
 import { rejection } from '../harness/expect.js';
 import { dockerTransport } from '../../src/transports/docker/transport.js';
 import { useCleanup } from '../harness/tmp.js';
+import { modulesLoadedBy } from '../harness/modules.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** The compiled src/ next to this compiled test (.build/src). */
+const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
 
 /** The scopes registries.d is consulted with for a docker image: the docker reference's policy scopes. */
 const scopes = (identity: string) => {
@@ -22,6 +27,25 @@ describe('config/registries-d', function () {
     for (const [n, text] of Object.entries(files)) await writeFile(path.join(dir, n), text);
     return dir;
   }
+
+  it('loads the YAML parser only when there is a file to parse (none in a missing or empty directory)', async function () {
+    this.timeout(60_000);
+    const mod = pathToFileURL(path.join(SRC, 'config/registries-d.js')).href;
+    const loadedFor = (dir: string) =>
+      modulesLoadedBy(
+        `const { loadRegistriesD } = await import(${JSON.stringify(mod)});
+         const c = await loadRegistriesD({ registriesDirPath: ${JSON.stringify(dir)} });
+         process.stdout.write(JSON.stringify(c.defaultDocker ?? null));`,
+        SRC,
+      );
+    const yamlOf = (loaded: string[]) => loaded.filter((p) => /[\\/]node_modules[\\/]yaml[\\/]/.test(p));
+    const empty = await dirWith({ 'notes.txt': 'not yaml' });
+    expect(yamlOf(await loadedFor(empty))).to.deep.equal([]);
+    expect(yamlOf(await loadedFor(path.join(empty, 'missing')))).to.deep.equal([]);
+    // the hook sees the parser when a file needs it
+    const withFile = await dirWith({ 'a.yaml': 'default-docker:\n  lookaside: file:///sigs\n' });
+    expect(yamlOf(await loadedFor(withFile))).not.to.deep.equal([]);
+  });
 
   it('scopes go from the full name to the host, then wildcard domains', () => {
     expect(scopes('reg.example.com:5000/a/b/c:t')).to.deep.equal([
