@@ -5,21 +5,14 @@
  */
 import { expect } from 'chai';
 import { createHash, sign, type KeyObject } from 'node:crypto';
-import { FerryError } from '../../../src/errors.js';
 import { verifyFulcioSignature, verifyPKISignature, type SignatureMaterial } from '../../../src/signature/sigstore/certificates.js';
 import { canonicalJSON, verifyRekorSET } from '../../../src/signature/sigstore/rekor-set.js';
 import { parseCertificate } from '../../../src/signature/sigstore/x509.js';
 import { basicConstraints, buildCertificate, CA_TRUE, cn, codeSigningEKU, ecKeys, emailSAN, extension, oid, pem, seq, tlv } from './cert-builder.js';
+import { errorOf } from '../../harness/expect.js';
 
-function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).to.be.instanceOf(FerryError);
-    return (e as Error).message;
-  }
-  throw new Error('expected a refusal');
-}
+/** The message of the FerryError `fn` throws. */
+const refusal = (fn: () => unknown): string => errorOf(fn).message;
 
 const ISSUER = 'https://oidc.example.com';
 const EMAIL = 'signer@example.com';

@@ -4,7 +4,6 @@
  */
 import { expect } from 'chai';
 import { generateKeyPairSync } from 'node:crypto';
-import { FerryError } from '../../../src/errors.js';
 import { parseCertificate, verifyCertificateChain, type Certificate } from '../../../src/signature/sigstore/x509.js';
 import {
   basicConstraints,
@@ -21,16 +20,10 @@ import {
   seq,
   type CertSpec,
 } from './cert-builder.js';
+import { errorOf } from '../../harness/expect.js';
 
-function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).to.be.instanceOf(FerryError);
-    return (e as Error).message;
-  }
-  throw new Error('expected a refusal');
-}
+/** The message of the FerryError `fn` throws. */
+const refusal = (fn: () => unknown): string => errorOf(fn).message;
 
 describe('signature/sigstore: certificate chain attacks', function () {
   this.timeout(60_000);

@@ -11,17 +11,11 @@ import { parseDer, children, oidString } from '../../../src/signature/sigstore/d
 import { certificatesFromPEM, matchesHostname, verifyCertificateChain, type Certificate } from '../../../src/signature/sigstore/x509.js';
 import { useCleanup } from '../../harness/tmp.js';
 import { EMAIL, ISSUER, makeCA, makeLeaf, type CA } from './keyless-material.js';
+import { errorOf } from '../../harness/expect.js';
 
 const one = (pem: string): Certificate => certificatesFromPEM(pem, 'test')[0]!;
-function thrown(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).to.be.instanceOf(FerryError);
-    return (e as Error).message;
-  }
-  throw new Error('expected a refusal');
-}
+/** The message of the FerryError `fn` throws. */
+const thrown = (fn: () => unknown): string => errorOf(fn).message;
 
 describe('signature/sigstore: certificate chains, DER and canonical JSON', function () {
   this.timeout(60_000);
