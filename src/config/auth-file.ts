@@ -2,12 +2,13 @@
  * Credentials files: containers-auth.json(5) and Docker's config.json. Search order, key specificity, atomic writes.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, chmod, lstat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, chmod } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, basename } from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { SystemContext } from '../types/context.js';
 import { readBoundedFile } from '../util/bounded-read.js';
+import { checkReplaceable } from '../util/replaceable.js';
 import { helperErase, helperGet, helperList, helperStore, MissingHelperError } from './cred-helper.js';
 import { AUTH_FILES_HELPER, registriesConfFor } from './registries-conf.js';
 
@@ -289,17 +290,7 @@ export async function lookupCredentials(registry: string, repository: string, ct
  * read would wait for a writer. A missing file is fine.
  */
 async function checkEditable(file: string): Promise<void> {
-  let st;
-  try {
-    st = await lstat(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return;
-    throw new FerryError(ErrorCode.Config, `auth file ${file}: ${(e as Error).message}`, { cause: e });
-  }
-  if (st.isFile()) return;
-  const kind = st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'a directory' : 'not a regular file';
-  throw new FerryError(ErrorCode.Config, `auth file ${file} is ${kind}: refusing to replace it`);
+  await checkReplaceable(file, `auth file ${file}`, { code: ErrorCode.Config });
 }
 
 async function readForUpdate(file: string): Promise<AuthFileContents> {

@@ -34,7 +34,7 @@ describe('cli/commands/login and logout: an auth file that is not a regular file
     for (const r of [await login(link), await logout(link), await logout(link, true)]) {
       expect(r.code, r.stderr).to.equal(1);
       expect(r.stderr.trim().split('\n')).to.have.length(1);
-      expect(r.stderr).to.contain(`auth file ${link} is a symbolic link: refusing to replace it`);
+      expect(r.stderr).to.contain(`auth file ${link} is a symbolic link, not a regular file: refusing to replace it`);
       expect(r.stdout + r.stderr).not.to.contain(reg().password!);
       expect((await lstat(link)).isSymbolicLink()).to.equal(true);
       expect(await readlink(link)).to.equal(target);
@@ -48,10 +48,10 @@ describe('cli/commands/login and logout: an auth file that is not a regular file
     expect((await run('mknod', [dev, 'c', '1', '3'])).code).to.equal(0);
     const fifo = path.join(dir, 'fifo');
     expect((await run('mkfifo', [fifo])).code).to.equal(0);
-    for (const [p, isKind] of [[dev, 'isCharacterDevice'], [fifo, 'isFIFO']] as const) {
+    for (const [p, isKind, kind] of [[dev, 'isCharacterDevice', 'a character device'], [fifo, 'isFIFO', 'a FIFO']] as const) {
       for (const r of [await login(p), await logout(p)]) {
         expect(r.code, r.stderr).to.equal(1);
-        expect(r.stderr).to.contain(`auth file ${p} is not a regular file: refusing to replace it`);
+        expect(r.stderr).to.contain(`auth file ${p} is ${kind}, not a regular file: refusing to replace it`);
         expect((await lstat(p))[isKind]()).to.equal(true);
       }
     }
