@@ -48,6 +48,11 @@ const DOMAIN_AND_PORT = `(?:${DOMAIN_NAME}|${IPV6_ADDRESS})(?::[0-9]+)?`;
 const anchoredPath = new RegExp(`^${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
 const anchoredDomain = new RegExp(`^${DOMAIN_AND_PORT}$`);
 const anchoredTag = /^[\w][\w.-]{0,127}$/;
+
+/** Whether `tag` is a tag of the reference grammar: a word character, then at most 127 word characters, `.` or `-`. */
+export function isValidTag(tag: string): boolean {
+  return anchoredTag.test(tag);
+}
 const anchoredDigestSyntax = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
 const anchoredIdentifier = /^[a-f0-9]{64}$/;
 

@@ -12,8 +12,16 @@
  *   as a whole. A registry v2 deletes manifests by digest, which removes every tag pointing at the digest: a tag
  *   whose digest a kept tag or a tag the sync writes also points to (or that a kept index lists) is left, with a
  *   warning; so is a referrer tag (`sha256-HEX`, cosign's `sha256-HEX.sig`) of such a digest.
- * - Not detected: two syncs from different sources writing the same destination repository (each prunes what the
- *   other wrote: give each its own destination, e.g. with `--scoped`), a source listing cut short without an error.
+ * - What the run leaves out ({@link PruneOptions.leftOut}: the YAML entries of other `--shard`s, those the filters
+ *   skip, the tags the filters take out of an entry) still counts: their destination tags are the sync
+ *   configuration's as much as those of the entries the run syncs. A left-out entry with a tag list keeps those
+ *   tags. One for a whole repository (or a regex, a semver range, a filtered part of one) has tags only a listing
+ *   of its source would tell; its destination repository is not pruned when a group of another source repository
+ *   prunes there, with a warning. Listing it instead would rest a deletion on a listing of a source the run does not
+ *   sync (the other shard's credentials, reachability and timing), and multiply the listings by the shards.
+ * - Not detected: two syncs with different configurations writing the same destination repository (each prunes
+ *   what the other wrote: give each its own destination, e.g. with `--scoped`), a source listing cut short without
+ *   an error.
  */
 import { FerryError, ErrorCode } from '../errors.js';
 import { isIndexType } from '../manifest/media-types.js';
@@ -24,7 +32,7 @@ import { RegistryClient } from '../registry/client.js';
 import type { OpOptions, SystemContext } from '../types/context.js';
 import { DockerReference } from '../transports/docker/reference.js';
 import { destinationReference, type SyncOptions } from './sync.js';
-import type { SyncSourceGroup } from './sources.js';
+import type { LeftOutSource, SyncSourceGroup } from './sources.js';
 
 /** `--prune-max`: a number of tags, or a percentage of the repository's tags. */
 export type PruneMax = { count: number } | { percent: number };
@@ -81,6 +89,8 @@ export type PruneOptions = Pick<SyncOptions, 'destKind' | 'destination' | 'targe
   OpOptions & {
     destCtx: SystemContext;
     max: PruneMax;
+    /** The parts of the sync configuration this run leaves out (see the module comment). */
+    leftOut?: readonly LeftOutSource[];
     /** Warnings for the user (a repository not pruned because its source failed, a tag kept for its digest). */
     onWarning?: (message: string) => void;
   };
@@ -102,6 +112,8 @@ export async function planPrune(groups: SyncSourceGroup[], opts: PruneOptions): 
   const synced = new Map<string, Set<string>>();
   const covers = new Map<string, Array<(tag: string) => boolean>>();
   const unsafe = new Set<string>();
+  /** The source repositories of the groups pruning each destination repository. */
+  const pruners = new Map<string, Set<string>>();
   for (const group of groups) {
     if (group.expand) {
       // a registry's catalog: which repositories it has is not a listing a deletion may rest on
@@ -146,6 +158,35 @@ export async function planPrune(groups: SyncSourceGroup[], opts: PruneOptions): 
       const filter = group.pruneScope!.covers;
       const fn = (tag: string) => tag.endsWith(suffix) && filter(tag.slice(0, tag.length - suffix.length));
       covers.set(scopeRepo, [...(covers.get(scopeRepo) ?? []), fn]);
+      pruners.set(scopeRepo, (pruners.get(scopeRepo) ?? new Set()).add(group.pruneScope!.repository));
+    }
+  }
+  for (const left of opts.leftOut ?? []) {
+    const stub: SyncSourceGroup = { label: left.repository, ctx: {}, list: async () => [] };
+    const to = (tag: string) => repoAndTag(destinationReference(DockerReference.fromName(`${left.repository}:${tag}`), stub, opts).name);
+    let repo: string;
+    try {
+      repo = to('sample').repo;
+    } catch {
+      continue; // a name the sync cannot make: nothing of it is at the destination
+    }
+    if (left.tags !== undefined) {
+      if (!synced.has(repo)) synced.set(repo, new Set());
+      for (const t of left.tags) {
+        try {
+          synced.get(repo)!.add(to(t).tag!);
+        } catch {
+          // a name the sync cannot make (the tag and --append-suffix too long): that image never gets there
+        }
+      }
+      continue;
+    }
+    // Tags only a listing of the left-out source could tell. A group of the same source repository lists that
+    // very repository, and does not delete what it has; one of another source would delete them.
+    const others = [...(pruners.get(repo) ?? [])].filter((r) => r !== left.repository);
+    if (others.length > 0 && !unsafe.has(repo)) {
+      unsafe.add(repo);
+      opts.onWarning?.(`not pruning ${repo}: ${left.repository}, which this run leaves out (${left.why}), also syncs to it, and its tags are not known without listing it (run --prune without --shard and filters, or keep the sources apart with --scoped)`);
     }
   }
   const out: RepositoryPrune[] = [];

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { FerryError, ErrorCode } from '../errors.js';
 import type { OpOptions, SystemContext } from '../types/context.js';
 import type { ImageReference } from '../types/reference.js';
-import { type DockerName, parseNormalizedName, repositoryString } from '../reference/name.js';
+import { type DockerName, isValidTag, parseNormalizedName, repositoryString } from '../reference/name.js';
 import { DockerReference } from '../transports/docker/reference.js';
 import { dirTransport } from '../transports/dir/transport.js';
 import { readSyncConfig, type RegistrySyncConfig, type SyncConfigOptions } from './config.js';
@@ -75,6 +75,23 @@ export interface SyncSelection {
   shard?: Shard;
 }
 
+/**
+ * A YAML entry, or part of one, that this run leaves out (`--shard`, `--include`/`--exclude`, the registry's
+ * `include:`/`exclude:`) although it may write the same destination repositories as the entries the run syncs: a
+ * run of another shard, or one without the filter, puts its images there. `sync --prune` must not delete them.
+ */
+export interface LeftOutSource {
+  /** The source repository, `host/path`. */
+  readonly repository: string;
+  /** Why it is left out, for messages: `not in --shard 2/3`, `left out by the filters`. */
+  readonly why: string;
+  /**
+   * The tags it would sync, when the configuration names them (an explicit tag list); undefined when only a
+   * listing of the source repository could tell (an entry for a whole repository, a tag regex, a semver range).
+   */
+  readonly tags?: readonly string[];
+}
+
 /** A tag list filter of a YAML group. */
 type TagFilter = (tag: string) => boolean;
 
@@ -84,7 +101,12 @@ type TagFilter = (tag: string) => boolean;
  * @throws FerryError: E_INVALID_REFERENCE for a bad docker name, E_CONFIG for a bad YAML file, E_NOT_FOUND when the
  *         YAML file or the source directory does not exist.
  */
-export async function syncSources(kind: SyncSourceKind, source: string, ctx: SystemContext, opts: OpOptions & SyncConfigOptions & { select?: SyncSelection } = {}): Promise<SyncSourceGroup[]> {
+export async function syncSources(
+  kind: SyncSourceKind,
+  source: string,
+  ctx: SystemContext,
+  opts: OpOptions & SyncConfigOptions & { select?: SyncSelection; onLeftOut?: (l: LeftOutSource) => void } = {},
+): Promise<SyncSourceGroup[]> {
   const select = opts.select ?? {};
   if ((kind !== 'docker' && kind !== 'yaml') && (select.shard || (select.filter && !select.filter.isEmpty))) {
     throw new FerryError(ErrorCode.Usage, `--include, --exclude and --shard apply to --src docker and --src yaml sources, not --src ${kind}`);
@@ -95,7 +117,7 @@ export async function syncSources(kind: SyncSourceKind, source: string, ctx: Sys
     case 'dir':
       return [await dirGroup(source, ctx)];
     case 'yaml':
-      return yamlGroups(await readSyncConfig(source, opts), source, ctx, select);
+      return yamlGroups(await readSyncConfig(source, opts), source, ctx, select, opts.onLeftOut ?? (() => undefined));
     case 'oci':
       return [(await import('./archive-sources.js')).ociLayoutGroup(source, ctx)];
     case 'oci-archive':
@@ -131,8 +153,9 @@ function repoGroup(repo: DockerName, ctx: SystemContext, filter: TagFilter, empt
     label,
     ctx,
     // the tags the group speaks for: those its own filter takes and --include/--exclude leave in (a tag the user
-    // left out of the sync is not the sync's to delete)
-    pruneScope: { repository: label, covers: (tag) => filter(tag) && images.takes(repo.path, tag) },
+    // left out of the sync is not the sync's to delete). Here and in `list` a tag's grammar is checked before any
+    // filter sees it: a user's regex runs on a registry's text only once it is a tag of at most 128 characters.
+    pruneScope: { repository: label, covers: (tag) => isValidTag(tag) && filter(tag) && images.takes(repo.path, tag) },
     async list(opts: OpOptions = {}) {
       const { listDockerTags } = await import('../transports/docker/tags.js');
       let tags: string[];
@@ -145,7 +168,7 @@ function repoGroup(repo: DockerName, ctx: SystemContext, filter: TagFilter, empt
       const refs: ImageReference[] = [];
       let nameable = 0;
       for (const tag of tags) {
-        if (!filter(tag)) continue;
+        if (!isValidTag(tag) || !filter(tag)) continue;
         let ref: DockerReference;
         try {
           ref = new DockerReference(parseNormalizedName(`${repositoryString(repo)}:${tag}`));
@@ -208,11 +231,31 @@ export async function findDirImages(base: string, opts: OpOptions = {}): Promise
   return out;
 }
 
-function yamlGroups(config: RegistrySyncConfig[], file: string, base: SystemContext, select: SyncSelection): SyncSourceGroup[] {
+/** Why `repo` is not taken at all by `select` (its shard, else the filters). */
+function leftOutWhy(repo: DockerName, select: SyncSelection): string {
+  const shard = select.shard;
+  return shard !== undefined && !shardTakes(shard, repositoryString(repo)) ? `not in --shard ${shard.index}/${shard.count}` : 'left out by the filters';
+}
+
+/**
+ * The groups of a YAML file. `leftOut` hears of every entry (or part of one) the selection leaves out: the entries
+ * of other shards or that the filters skip, and the tags the filters take out of an entry.
+ */
+function yamlGroups(config: RegistrySyncConfig[], file: string, base: SystemContext, select: SyncSelection, leftOut: (l: LeftOutSource) => void): SyncSourceGroup[] {
   const groups: SyncSourceGroup[] = [];
   for (const reg of config) {
     const filter = (select.filter ?? ImageFilter.all).and(reg.filter ?? ImageFilter.all);
     const sel: SyncSelection = { shard: select.shard, filter };
+    /** A whole-repository entry: left out, or with the tags the filters leave out (unknown without listing them). */
+    const repoEntry = (repo: DockerName): boolean => {
+      const repository = repositoryString(repo);
+      if (!selects(repo, sel)) {
+        leftOut({ repository, why: leftOutWhy(repo, sel) });
+        return false;
+      }
+      if (!filter.isEmpty) leftOut({ repository, why: 'left out by the filters' });
+      return true;
+    };
     const ctx: SystemContext = { ...base };
     if (reg.certDir !== undefined) ctx.certDir = reg.certDir;
     if (reg.tlsVerify !== undefined) ctx.tlsVerify = reg.tlsVerify;
@@ -236,7 +279,7 @@ function yamlGroups(config: RegistrySyncConfig[], file: string, base: SystemCont
     for (const entry of reg.images) {
       const repo = repoName(entry.repo, entry.line);
       if (entry.refs.length === 0) {
-        if (selects(repo, sel)) groups.push(repoGroup(repo, ctx, acceptAll, false, filter));
+        if (repoEntry(repo)) groups.push(repoGroup(repo, ctx, acceptAll, false, filter));
         continue;
       }
       const refs = entry.refs.map((r) => {
@@ -247,19 +290,24 @@ function yamlGroups(config: RegistrySyncConfig[], file: string, base: SystemCont
           throw new FerryError(ErrorCode.Config, `${file}:${entry.line}: invalid ${isDigest ? 'digest' : 'tag'} "${r}" for ${repositoryString(repo)}: ${(e as Error).message}`, { cause: e });
         }
       });
-      if (!selects(repo, sel)) continue;
+      const tagsOf = (list: DockerReference[]) => list.flatMap((r) => (r.name.tag !== undefined ? [r.name.tag] : []));
+      if (!selects(repo, sel)) {
+        leftOut({ repository: repositoryString(repo), why: leftOutWhy(repo, sel), tags: tagsOf(refs) });
+        continue;
+      }
       const taken = refs.filter((r) => filter.takes(repo.path, r.name.tag));
+      if (taken.length < refs.length) leftOut({ repository: repositoryString(repo), why: 'left out by the filters', tags: tagsOf(refs.filter((r) => !taken.includes(r))) });
       groups.push({ label: repositoryString(repo), ctx, list: async () => taken });
     }
     for (const entry of reg.imagesByTagRegex) {
       const repo = repoName(entry.repo, entry.line);
-      if (!selects(repo, sel)) continue;
+      if (!repoEntry(repo)) continue;
       const re = entry.pattern;
       groups.push(repoGroup(repo, ctx, (t) => re.test(t), false, filter));
     }
     for (const entry of reg.imagesBySemver) {
       const repo = repoName(entry.repo, entry.line);
-      if (!selects(repo, sel)) continue;
+      if (!repoEntry(repo)) continue;
       const c = entry.constraint;
       groups.push(
         repoGroup(repo, ctx, (t) => {

@@ -5,7 +5,7 @@ import { FerryError, ErrorCode } from '../../errors.js';
 import { redactCredentials } from '../../util/redact.js';
 import { write } from '../io.js';
 import type { ProgressMode } from '../output/progress.js';
-import type { SyncSourceKind } from '../../sync/sources.js';
+import type { LeftOutSource, SyncSourceKind } from '../../sync/sources.js';
 import type { SyncDestKind } from '../../sync/naming.js';
 import type { SyncFailure, SyncImage, SyncReporter } from '../../sync/sync.js';
 import type { SyncView } from '../output/sync-view.js';
@@ -151,9 +151,11 @@ const spec: CommandSpec = {
     const { syncImages } = await import('../../sync/sync.js');
     const { createProgressRenderer, formatBytes } = await import('../output/progress.js');
     const select = await selectionFromArgs(args, cli.io.env);
+    const leftOut: LeftOutSource[] = [];
     const groups = await syncSources(srcKind, source, srcCtx, {
       signal: cli.signal,
       select,
+      onLeftOut: (l) => leftOut.push(l),
       onWarning: (m: string) => void write(cli.io.stderr, `Warning: ${redactCredentials(m)}\n`),
     });
     const { openSyncTarget } = await import('../../sync/archive-dest.js');
@@ -170,6 +172,7 @@ const spec: CommandSpec = {
       appendSuffix: (args['append-suffix'] as string | undefined) ?? '',
       destCtx: copy.destCtx ?? {},
       max: pruneMax,
+      leftOut,
       signal: cli.signal,
       onWarning: (m: string) => void write(cli.io.stderr, `Warning: ${redactCredentials(m)}\n`),
     };

@@ -11,6 +11,7 @@ import { buildImage, pushImage, type BuiltImage } from '../../harness/images.js'
 import { startFaultProxy, type Fault, type FaultProxy } from '../../harness/fault-proxy.js';
 import { useRegistry } from '../../harness/registry.js';
 import { useCleanup } from '../../harness/tmp.js';
+import { shardOf } from '../../../src/sync/shard.js';
 
 const ACCEPT = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.oci.image.index.v1+json'].join(', ');
 
@@ -53,7 +54,7 @@ describe('cli: ferry sync --prune (real registry)', function () {
   before(async () => {
     dir = await cleanup.tempDir('cli-sync-prune');
     await writeFile(join(dir, 'empty.conf'), '');
-    for (const [i, name] of ['a', 'b', 'c', 'd', 'e'].entries()) img.set(name, await buildImage(join(dir, name), { seed: 950 + i, layers: 1, layerSize: 1_000 }));
+    for (const [i, name] of ['a', 'b', 'c', 'd', 'e', 'f'].entries()) img.set(name, await buildImage(join(dir, name), { seed: 950 + i, layers: 1, layerSize: 1_000 }));
     for (const [tag, name] of [['v1', 'a'], ['v2', 'b'], ['v3', 'c']] as const) await pushImage(img.get(name)!, registry(), `src/app:${tag}`);
   });
 
@@ -130,6 +131,15 @@ describe('cli: ferry sync --prune (real registry)', function () {
     const r = await ferryProcess(['sync', '--src', 'docker', '--dest', 'docker', '--prune', '--prune-max', '100%', '--exclude', 'src/app:v2', ...tls, `${host()}/src/app`, `${host()}/p4`], { env: env() });
     expect(r.code, r.stderr).to.equal(0);
     expect(await tags('p4/app')).to.deep.equal(['v1', 'v2', 'v3']);
+
+    // a YAML registry's exclude: the entry's own left-out tags do not stop it pruning its destination
+    await pushImage(img.get('d')!, registry(), 'p4/app:old1');
+    const yaml = join(dir, 'p4.yaml');
+    await writeFile(yaml, `${host()}:\n  tls-verify: false\n  exclude: ['src/app:v2']\n  images:\n    src/app: []\n`);
+    const y = await ferryProcess(['sync', '--src', 'yaml', '--dest', 'docker', '--prune', '--prune-max', '100%', '--dest-tls-verify=false', yaml, `${host()}/p4`], { env: env() });
+    expect(y.code, y.stderr).to.equal(0);
+    expect(y.stderr).to.not.contain('Warning');
+    expect(await tags('p4/app')).to.deep.equal(['v1', 'v2', 'v3']);
   });
 
   it('an empty source listing (a registry answering [] after a failure) prunes nothing, with a line saying why; a page it refuses fails the listing', async () => {
@@ -167,6 +177,70 @@ describe('cli: ferry sync --prune (real registry)', function () {
     expect(r.stderr).to.contain(`Warning: not pruning docker://${proxy.host}/p6/app:old: not in source, but its manifest ${img.get('a')!.digest} is also that of tag v1, which is kept`);
     expect(await tags('p6/app')).to.deep.equal(['old', 'v1', 'v2', 'v3']);
     expect(await digest('p6/app', 'v1')).to.equal(img.get('a')!.digest);
+  });
+
+  /**
+   * A second source: `REPO` (tags w1, w2) on a second registry host (a fault proxy that changes nothing in front of
+   * the same registry), whose shard of 2 differs from that of ${host}/src/app when `otherShard`.
+   */
+  async function secondSource(otherShard: boolean): Promise<{ proxy: FaultProxy; repo: string }> {
+    const proxy = await startFaultProxy(registry().url, () => undefined);
+    cleanup.defer(() => proxy.stop());
+    let i = 0;
+    while (otherShard && shardOf(`${proxy.host}/s${i}/app`, 2) === shardOf(`${host()}/src/app`, 2)) i++;
+    const repo = `s${i}/app`;
+    for (const [tag, name] of [['w1', 'd'], ['w2', 'e']] as const) await pushImage(img.get(name)!, registry(), `${repo}:${tag}`);
+    return { proxy, repo };
+  }
+
+  it('a YAML file run as --shard 1/2 then 2/2, two registries writing one destination repository: no shard prunes the other\'s tags', async () => {
+    const { proxy, repo } = await secondSource(true);
+    const yaml = join(dir, 'q1.yaml');
+    await writeFile(yaml, `${host()}:\n  tls-verify: false\n  images:\n    src/app: []\n${proxy.host}:\n  tls-verify: false\n  images:\n    ${repo}: []\n`);
+    const run = (shard: string) => ferryProcess(['sync', '--src', 'yaml', '--dest', 'docker', '--prune', '--prune-max', '100%', '--shard', shard, '--dest-tls-verify=false', yaml, `${host()}/q1`], { env: env() });
+    const first = await run('1/2');
+    expect(first.code, first.stderr).to.equal(0);
+    const second = await run('2/2');
+    expect(second.code, second.stderr).to.equal(0);
+    expect(await tags('q1/app')).to.deep.equal(['v1', 'v2', 'v3', 'w1', 'w2']);
+    // the shard that syncs src/app names the left-out entry
+    const srcShard = shardOf(`${host()}/src/app`, 2) === 1 ? first : second;
+    expect(srcShard.stderr).to.contain(`Warning: not pruning ${host()}/q1/app: ${proxy.host}/${repo}, which this run leaves out (not in --shard ${shardOf(`${host()}/src/app`, 2)}/2), also syncs to it`);
+  });
+
+  it("a registry's include:/exclude: leaving tags out: another registry writing the same destination repository does not prune them", async () => {
+    const { proxy, repo } = await secondSource(false);
+    // w2 is there from a run before the exclude was written
+    await seed('q2', { w1: 'd', w2: 'e' });
+    const yaml = join(dir, 'q2.yaml');
+    await writeFile(yaml, `${host()}:\n  tls-verify: false\n  images:\n    src/app: []\n${proxy.host}:\n  tls-verify: false\n  exclude: ['${repo}:w2']\n  images:\n    ${repo}: []\n`);
+    const args = ['sync', '--src', 'yaml', '--dest', 'docker', '--prune', '--prune-max', '100%', '--dest-tls-verify=false', yaml, `${host()}/q2`];
+    const r = await ferryProcess(args, { env: env() });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(await tags('q2/app')).to.deep.equal(['v1', 'v2', 'v3', 'w1', 'w2']);
+    expect(r.stderr).to.contain(`Warning: not pruning ${host()}/q2/app: ${proxy.host}/${repo}, which this run leaves out (left out by the filters), also syncs to it`);
+  });
+
+  it("a registry's exclude: leaving tags out of its tag list: those tags are kept, a tag no entry has is pruned", async () => {
+    const { proxy, repo } = await secondSource(false);
+    await seed('q3', { w1: 'd', w2: 'e', old1: 'f' });
+    const yaml = join(dir, 'q3.yaml');
+    await writeFile(yaml, `${host()}:\n  tls-verify: false\n  images:\n    src/app: []\n${proxy.host}:\n  tls-verify: false\n  exclude: ['${repo}:w2']\n  images:\n    ${repo}: [w1, w2]\n`);
+    const r = await ferryProcess(['sync', '--src', 'yaml', '--dest', 'docker', '--prune', '--prune-max', '100%', '--dest-tls-verify=false', yaml, `${host()}/q3`], { env: env() });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(await tags('q3/app')).to.deep.equal(['v1', 'v2', 'v3', 'w1', 'w2']);
+    expect(r.stderr).to.contain(`Pruned docker://${host()}/q3/app:old1: ${img.get('f')!.digest} (not in source)`);
+  });
+
+  it("never runs a user's images-by-tag-regex on a listed name that is not a tag (a hostile registry's text)", async () => {
+    // (\w+)+$ backtracks exponentially on a run of word characters that does not end the string; the grammar (at
+    // most 128 word characters, "." or "-") rules the name out first. The bound only ends the run on a regression.
+    const proxy = await listing('src/app', ['v1', `${'a'.repeat(40)}!`]);
+    const yaml = join(dir, 'q4.yaml');
+    await writeFile(yaml, `${proxy.host}:\n  tls-verify: false\n  images-by-tag-regex:\n    src/app: '^(\\w+)+$'\n`);
+    const r = await ferryProcess(['sync', '--src', 'yaml', '--dest', 'docker', '--prune', '--dest-tls-verify=false', yaml, `${host()}/q4`], { env: env(), timeoutMs: 30_000 });
+    expect(r.code, `${r.stderr}(128: killed while still matching)`).to.equal(0);
+    expect(await tags('q4/app')).to.deep.equal(['v1']);
   });
 
   it("keeps a signature the destination holds for a kept image (a mirror signing what it serves); prunes one whose image is gone", async () => {
