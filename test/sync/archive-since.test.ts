@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ferry } from '../harness/cli.js';
 import { buildImage, pushImage, type BuiltImage } from '../harness/images.js';
 import { runOk } from '../harness/procs.js';
+import { tarBlobDigests } from '../harness/tar-listing.js';
 import { type TestRegistry, useRegistry } from '../harness/registry.js';
 import { useCleanup } from '../harness/tmp.js';
 
@@ -24,14 +25,6 @@ async function remoteDigest(reg: TestRegistry, repo: string, tag: string): Promi
   return r.headers.get('docker-content-digest') ?? undefined;
 }
 
-/** The blob digests a tar holds (`blobs/sha256/HEX`). */
-async function blobsOf(file: string): Promise<string[]> {
-  return (await runOk('tar', ['-tf', file])).stdout
-    .split('\n')
-    .filter((n) => /blobs\/sha256\/[0-9a-f]{64}$/.test(n))
-    .map((n) => `sha256:${n.slice(-64)}`)
-    .sort();
-}
 
 /** Every blob of an image: its manifests (index and children), configs and layers. */
 function blobsOfImage(img: BuiltImage): Map<string, number> {
@@ -221,7 +214,7 @@ describe('air-gapped archives: --since on import, copy --since / --split-size, 2
     const expected = new Map<string, number>();
     for (const img of changed) for (const [d, s] of blobsOfImage(img)) expected.set(d, s);
     for (const img of now) for (const m of [img, ...(img.manifests.length > 1 ? img.manifests : [])]) expected.set(m.digest, m.bytes.length);
-    const carried = await blobsOf(inc);
+    const carried = (await tarBlobDigests(inc)).sort();
     expect(carried).to.deep.equal([...expected.keys()].sort());
     const doc = JSON.parse((await runOk('tar', ['-xOf', inc, 'ferry-archive.json'])).stdout) as { carries: { digest: string; size: number }[] };
     const total = [...expected.values()].reduce((n, s) => n + s, 0);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ferry } from '../harness/cli.js';
 import { buildImage, pushImage, type BuiltImage } from '../harness/images.js';
 import { runOk } from '../harness/procs.js';
+import { tarBlobDigests } from '../harness/tar-listing.js';
 import { useRegistry } from '../harness/registry.js';
 import { useCleanup } from '../harness/tmp.js';
 
@@ -15,10 +16,6 @@ const ACCEPT = [
   'application/vnd.docker.distribution.manifest.list.v2+json',
 ].join(', ');
 
-/** Blob entry names of a tar. */
-async function blobNames(file: string): Promise<string[]> {
-  return (await runOk('tar', ['-tf', file])).stdout.split('\n').filter((n) => /blobs\/sha256\/[0-9a-f]{64}$/.test(n));
-}
 
 describe('sync: OCI archives and layouts (real registry)', function () {
   this.timeout(120_000);
@@ -78,7 +75,7 @@ describe('sync: OCI archives and layouts (real registry)', function () {
     for (const [ref, rt] of [['app:v1', 'team/app:v1'], ['app:v1-again', 'team/app:v1'], ['multi:1', 'team/multi:1']]) {
       expect(await archivedDigest(archive, ref), ref).to.equal(pushed.get(rt)!.digest);
     }
-    const names = await blobNames(archive);
+    const names = await tarBlobDigests(archive);
     expect(new Set(names).size).to.equal(names.length);
     // Only the staged archive is left: no staging directory, no lock.
     expect((await readdir(root)).filter((n) => n.startsWith('.'))).to.deep.equal([]);
@@ -148,7 +145,7 @@ describe('sync: OCI archives and layouts (real registry)', function () {
     expect(r.code, r.stderr).to.equal(0);
     const m = b2.manifests[0]!;
     const changed = [b2.digest, m.configDigest, ...m.layers.map((l) => l.digest)];
-    const carried = (await blobNames(inc)).map((n) => `sha256:${n.slice(-64)}`).sort();
+    const carried = (await tarBlobDigests(inc)).sort();
     expect(carried).to.deep.equal([...new Set([...changed, a!.digest, c!.digest])].sort());
     const doc = JSON.parse((await runOk('tar', ['-xOf', inc, 'ferry-archive.json'])).stdout) as {
       carries: { digest: string; size: number }[];
@@ -187,7 +184,7 @@ describe('sync: OCI archives and layouts (real registry)', function () {
     const inc2 = join(dir, 'inc2.tar');
     r = await ferry(['sync', '--src', 'docker', '--dest', 'oci-archive', '-q', '--since', full, '--since', inc, ...tls, `${host()}/inc/app`, inc2]);
     expect(r.code, r.stderr).to.equal(0);
-    expect((await blobNames(inc2)).map((n) => `sha256:${n.slice(-64)}`).sort()).to.deep.equal([a!.digest, b2.digest, c!.digest].sort());
+    expect((await tarBlobDigests(inc2)).sort()).to.deep.equal([a!.digest, b2.digest, c!.digest].sort());
   });
 
   it('--split-size: parts and a checksum list sha256sum accepts; read from the first part; a bad part is named, nothing pushed', async () => {

@@ -4,16 +4,9 @@ import { join } from 'node:path';
 import { ferry } from '../../harness/cli.js';
 import { buildImage } from '../../harness/images.js';
 import { runOk } from '../../harness/procs.js';
+import { tarBlobDigests } from '../../harness/tar-listing.js';
 import { useCleanup } from '../../harness/tmp.js';
 
-/** The blob digests a tar holds (`blobs/sha256/HEX`). */
-async function blobsOf(file: string): Promise<string[]> {
-  return (await runOk('tar', ['-tf', file])).stdout
-    .split('\n')
-    .filter((n) => /blobs\/sha256\/[0-9a-f]{64}$/.test(n))
-    .map((n) => `sha256:${n.slice(-64)}`)
-    .sort();
-}
 
 describe('transports/oci-archive: the index beside an archive (PATH.index.json)', function () {
   this.timeout(60_000);
@@ -37,6 +30,6 @@ describe('transports/oci-archive: the index beside an archive (PATH.index.json)'
     const inc = join(dir, 'inc.tar');
     r = await ferry(['copy', '-q', '--since', full, `oci:${b.layoutDir}:latest`, `oci-archive:${inc}:b:1`]);
     expect(r.code, r.stderr).to.equal(0);
-    expect(await blobsOf(inc)).to.deep.equal([b.digest]);
+    expect((await tarBlobDigests(inc)).sort()).to.deep.equal([b.digest]);
   });
 });

@@ -8,13 +8,10 @@ import { parseImageName } from '../../../src/transports/registry.js';
 import { ferry } from '../../harness/cli.js';
 import { buildImage, type BuiltImage } from '../../harness/images.js';
 import { runOk } from '../../harness/procs.js';
+import { tarBlobDigests, tarNames } from '../../harness/tar-listing.js';
 import { useCleanup } from '../../harness/tmp.js';
 import { fileDigest, rejection, sha256, skopeoRaw } from '../docker-archive/helpers.js';
 
-/** Names of the entries of a tar (GNU tar's listing). */
-async function tarNames(file: string): Promise<string[]> {
-  return (await runOk('tar', ['-tf', file])).stdout.split('\n').filter((n) => n !== '');
-}
 
 async function copyOk(src: string, dest: string, extra: string[] = []): Promise<void> {
   const r = await ferry(['copy', '-q', ...extra, src, dest]);
@@ -46,7 +43,7 @@ describe('transports: many images in one archive', function () {
         expect(sha256(await skopeoRaw(`oci-archive:${file}:${ref}`)), ref).to.equal(img.digest);
       }
       // Each blob once: a's manifest, config and two layers, the same for b.
-      const blobs = (await tarNames(file)).filter((n) => /blobs\/sha256\/[0-9a-f]{64}$/.test(n));
+      const blobs = await tarBlobDigests(file);
       expect(blobs).to.have.length(8);
       expect(new Set(blobs).size).to.equal(8);
       // The same name again: replaced; a's blobs go once nothing uses them.
@@ -55,7 +52,7 @@ describe('transports: many images in one archive', function () {
       expect(sha256(await skopeoRaw(`oci-archive:${file}:team/a:1`))).to.equal(b.digest);
       const index = JSON.parse((await runOk('tar', ['-xOf', file, 'index.json'])).stdout) as { manifests: { annotations: Record<string, string> }[] };
       expect(index.manifests.map((d) => d.annotations['org.opencontainers.image.ref.name'])).to.deep.equal(['team/b:1', 'team/a:1', 'team/a:latest']);
-      const left = (await tarNames(file)).filter((n) => /blobs\/sha256\/[0-9a-f]{64}$/.test(n)).map((n) => `sha256:${n.slice(-64)}`);
+      const left = await tarBlobDigests(file);
       expect(left).to.not.include(a.digest);
       expect(left).to.include(b.digest);
       expect(left).to.have.length(4);
