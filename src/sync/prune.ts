@@ -10,8 +10,9 @@
  *   source could not be listed, or lists none of the tags the group covers, is not pruned.
  * - Safeguards: at most `max` deletions per repository (see {@link pruneLimit}); above it the repository is refused
  *   as a whole. A registry v2 deletes manifests by digest, which removes every tag pointing at the digest: a tag
- *   whose digest a kept tag or a tag the sync writes also points to (or that a kept index lists) is left, with a
- *   warning; so is a referrer tag (`sha256-HEX`, cosign's `sha256-HEX.sig`) of such a digest.
+ *   whose digest a kept tag, a tag the sync writes or an image it copies by digest also points to (or that a kept
+ *   index lists) is left, with a warning; so is a referrer tag (`sha256-HEX`, cosign's `sha256-HEX.sig`) of such a
+ *   digest.
  * - What the run leaves out ({@link PruneOptions.leftOut}: the YAML entries of other `--shard`s, those the filters
  *   skip, the tags the filters take out of an entry) still counts: their destination tags are the sync
  *   configuration's as much as those of the entries the run syncs. A left-out entry with a tag list keeps those
@@ -95,10 +96,10 @@ export type PruneOptions = Pick<SyncOptions, 'destKind' | 'destination' | 'targe
     onWarning?: (message: string) => void;
   };
 
-/** `host/path` and tag of a `docker://` destination name. */
-function repoAndTag(name: string): { repo: string; tag: string | undefined } {
+/** `host/path`, tag and digest of a `docker://` destination name. */
+function repoAndTag(name: string): { repo: string; tag: string | undefined; digest: string | undefined } {
   const ref = DockerReference.fromName(name.replace(/^docker:\/\//, ''));
-  return { repo: `${ref.name.domain}/${ref.name.path}`, tag: ref.name.tag };
+  return { repo: `${ref.name.domain}/${ref.name.path}`, tag: ref.name.tag, digest: ref.name.digest };
 }
 
 /**
@@ -110,6 +111,8 @@ export async function planPrune(groups: SyncSourceGroup[], opts: PruneOptions): 
   if (opts.destKind !== 'docker' || opts.target !== undefined) throw new FerryError(ErrorCode.Usage, '--prune applies only to --dest docker');
   const suffix = opts.appendSuffix ?? '';
   const synced = new Map<string, Set<string>>();
+  /** The digests of the images synced by digest (`repo@sha256:…`), per destination repository. */
+  const pinned = new Map<string, Set<string>>();
   const covers = new Map<string, Array<(tag: string) => boolean>>();
   const unsafe = new Set<string>();
   /** The source repositories of the groups pruning each destination repository. */
@@ -146,6 +149,7 @@ export async function planPrune(groups: SyncSourceGroup[], opts: PruneOptions): 
       }
       if (!synced.has(to.repo)) synced.set(to.repo, new Set());
       if (to.tag !== undefined) synced.get(to.repo)!.add(to.tag);
+      else if (to.digest !== undefined) pinned.set(to.repo, (pinned.get(to.repo) ?? new Set()).add(to.digest));
       if (to.repo === scopeRepo) inScope++;
     }
     if (scopeRepo !== undefined && inScope === 0 && !unsafe.has(scopeRepo)) {
@@ -192,13 +196,13 @@ export async function planPrune(groups: SyncSourceGroup[], opts: PruneOptions): 
   const out: RepositoryPrune[] = [];
   for (const [repo, filters] of covers) {
     if (unsafe.has(repo)) continue;
-    const plan = await planRepository(repo, filters, synced.get(repo) ?? new Set(), opts);
+    const plan = await planRepository(repo, filters, synced.get(repo) ?? new Set(), pinned.get(repo) ?? new Set(), opts);
     if (plan !== undefined) out.push(plan);
   }
   return out;
 }
 
-async function planRepository(repo: string, filters: Array<(tag: string) => boolean>, synced: Set<string>, opts: PruneOptions): Promise<RepositoryPrune | undefined> {
+async function planRepository(repo: string, filters: Array<(tag: string) => boolean>, synced: Set<string>, pinned: Set<string>, opts: PruneOptions): Promise<RepositoryPrune | undefined> {
   const ref = DockerReference.fromName(repo);
   const client = RegistryClient.open({ registry: ref.name.domain, repository: ref.name.path, ctx: opts.destCtx, actions: ['pull'] });
   try {
@@ -217,16 +221,21 @@ async function planRepository(repo: string, filters: Array<(tag: string) => bool
     // What the kept tags point at, the instances of kept indexes included. The tags the sync writes count even when
     // the destination's listing leaves them out (a listing that lags behind the pushes, a registry that lists
     // names otherwise than it stores them): the prune deletes by digest, and must not take what the sync wrote.
+    // So do the images the sync copies by digest, which no tag names.
     const listed = new Set(tags);
     const keptDigests = new Map<string, string>();
-    for (const t of [...tags.filter((x) => !goneSet.has(x)), ...[...synced].filter((x) => !listed.has(x)).sort()]) {
-      const h = await client.headManifest(t, { signal: opts.signal });
+    const keptRefs = [
+      ...[...tags.filter((x) => !goneSet.has(x)), ...[...synced].filter((x) => !listed.has(x)).sort()].map((t) => ({ ref: t, what: `tag ${t}`, index: `index ${t}` })),
+      ...[...pinned].sort().map((d) => ({ ref: d, what: `the image synced by digest ${d}`, index: `the index synced by digest ${d}` })),
+    ];
+    for (const { ref, what, index } of keptRefs) {
+      const h = await client.headManifest(ref, { signal: opts.signal });
       if (!h) continue;
-      if (!keptDigests.has(h.digest)) keptDigests.set(h.digest, `tag ${t}`);
+      if (!keptDigests.has(h.digest)) keptDigests.set(h.digest, what);
       if (isIndexType(h.mediaType)) {
         const m = await client.getManifest(h.digest, { signal: opts.signal });
         const list = parseManifest(m.bytes, m.mediaType) as ManifestList;
-        for (const d of list.manifests) if (!keptDigests.has(d.digest)) keptDigests.set(d.digest, `index ${t}`);
+        for (const d of list.manifests) if (!keptDigests.has(d.digest)) keptDigests.set(d.digest, index);
       }
     }
     const candidates: PruneTag[] = [];

@@ -105,6 +105,21 @@ describe('cli: ferry sync --prune (real registry)', function () {
     expect(await tags('p2/other')).to.deep.equal(['x']);
   });
 
+  it('never deletes an image the sync copies by digest, which no tag names (a stale tag sharing its digest is kept)', async () => {
+    // src/pin: v1, and d under a tag the regex does not cover; d is synced by its digest
+    await pushImage(img.get('a')!, registry(), 'src/pin:v1');
+    await pushImage(img.get('d')!, registry(), 'src/pin:by-digest');
+    for (const [tag, name] of [['v1', 'a'], ['v9', 'd']] as const) await pushImage(img.get(name)!, registry(), `p9/pin:${tag}`);
+    const d = img.get('d')!.digest;
+    const yaml = join(dir, 'p9.yaml');
+    await writeFile(yaml, `${host()}:\n  tls-verify: false\n  images-by-tag-regex:\n    src/pin: '^v'\n  images:\n    src/pin: ['${d}']\n`);
+    const r = await ferryProcess(['sync', '--src', 'yaml', '--dest', 'docker', '--prune', '--prune-max', '100%', '--dest-tls-verify=false', yaml, `${host()}/p9`], { env: env() });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.contain(`not pruning docker://${host()}/p9/pin:v9: not in source, but its manifest ${d} is also that of the image synced by digest ${d}, which is kept`);
+    expect(await digest('p9/pin', d)).to.equal(d);
+    expect(await tags('p9/pin')).to.deep.equal(['v1', 'v9']);
+  });
+
   it('a YAML tag list never prunes; a tag regex prunes only the tags it covers; --prune needs --dest docker', async () => {
     await seed('p3', { old1: 'd', 'x-keep': 'e' });
     const yaml = join(dir, 'p3.yaml');
