@@ -11,6 +11,7 @@ import { indexTar } from '../../src/tar/file-index.js';
 import { TarReader } from '../../src/tar/stream-reader.js';
 import { ByteReader } from '../../src/tar/byte-reader.js';
 import { FerryError } from '../../src/errors.js';
+import { rejection } from '../harness/expect.js';
 import { useCleanup } from '../harness/tmp.js';
 
 /** A header block of type `flag` for a body of `size` bytes, with a correct checksum. */
@@ -90,22 +91,12 @@ describe('tar: hostile extension headers (seekable index and stream reader)', fu
     const tar = Buffer.concat([...chain, file('a.txt', 'hello'), END]);
     const p = path.join(await cleanup.tempDir('tar-hostile-'), 'chain.tar');
     await writeFile(p, tar);
-    let err: unknown;
-    try {
-      await indexTar(p, 'test archive');
-    } catch (e) {
-      err = e;
-    }
+    const err = await rejection(indexTar(p, 'test archive'));
     expect(err).to.be.instanceOf(FerryError);
-    expect((err as Error).message).to.contain('extension headers of more than');
-    let streamErr: unknown;
-    try {
-      await readStream(tar);
-    } catch (e) {
-      streamErr = e;
-    }
+    expect(err.message).to.contain('extension headers of more than');
+    const streamErr = await rejection(readStream(tar));
     expect(streamErr).to.be.instanceOf(FerryError);
-    expect((streamErr as Error).message).to.contain('extension headers of more than');
+    expect(streamErr.message).to.contain('extension headers of more than');
   });
 
   it('still reads a few PAX headers before one entry', async () => {
@@ -123,29 +114,14 @@ describe('tar: hostile extension headers (seekable index and stream reader)', fu
       const tar = Buffer.concat([paxHeader(paxRecord('size', size)), file('a.txt', 'hello'), END]);
       const p = path.join(dir, 'num.tar');
       await writeFile(p, tar);
-      let err: unknown;
-      try {
-        await indexTar(p, 'test archive');
-      } catch (e) {
-        err = e;
-      }
-      expect((err as Error | undefined)?.message, `size=${JSON.stringify(size)}`).to.contain('invalid entry size');
-      let streamErr: unknown;
-      try {
-        await readStream(tar);
-      } catch (e) {
-        streamErr = e;
-      }
-      expect((streamErr as Error | undefined)?.message, `size=${JSON.stringify(size)}`).to.contain('bad size');
+      const err = await rejection(indexTar(p, 'test archive'));
+      expect(err.message, `size=${JSON.stringify(size)}`).to.contain('invalid entry size');
+      const streamErr = await rejection(readStream(tar));
+      expect(streamErr.message, `size=${JSON.stringify(size)}`).to.contain('bad size');
     }
     const badUid = Buffer.concat([paxHeader(paxRecord('uid', '0x10')), file('a.txt', 'hello'), END]);
-    let uidErr: unknown;
-    try {
-      await readStream(badUid);
-    } catch (e) {
-      uidErr = e;
-    }
-    expect((uidErr as Error | undefined)?.message).to.contain('bad owner');
+    const uidErr = await rejection(readStream(badUid));
+    expect(uidErr.message).to.contain('bad owner');
   });
 
   it('names a hostile entry in a message of bounded length, however long its PAX name', async () => {
@@ -153,26 +129,16 @@ describe('tar: hostile extension headers (seekable index and stream reader)', fu
     const tar = Buffer.concat([paxHeader(paxRecord('path', long)), file('x.txt', 'hello'), END]);
     const p = path.join(await cleanup.tempDir('tar-hostile-'), 'long.tar');
     await writeFile(p, tar);
-    let err: unknown;
-    try {
-      await indexTar(p, 'test archive');
-    } catch (e) {
-      err = e;
-    }
-    expect((err as Error | undefined)?.message).to.contain('contains a ".." component');
-    expect((err as Error).message.length).to.be.below(1000);
+    const err = await rejection(indexTar(p, 'test archive'));
+    expect(err.message).to.contain('contains a ".." component');
+    expect(err.message.length).to.be.below(1000);
   });
 
   it('refuses a PAX (GNU 1.0) sparse file in a layer instead of taking its sparse map for its content', async () => {
     const records = paxRecord('GNU.sparse.major', '1') + paxRecord('GNU.sparse.minor', '0') + paxRecord('GNU.sparse.name', 'big.img') + paxRecord('GNU.sparse.realsize', '1048576');
     const tar = Buffer.concat([paxHeader(records), file('GNUSparseFile.0/big.img', '1\n0\n5\nhello'), END]);
-    let err: unknown;
-    try {
-      await readStream(tar);
-    } catch (e) {
-      err = e;
-    }
-    expect((err as Error | undefined)?.message).to.contain('is a GNU sparse file (PAX), which is not supported');
+    const err = await rejection(readStream(tar));
+    expect(err.message).to.contain('is a GNU sparse file (PAX), which is not supported');
   });
 
   it('takes an empty PAX record as no record (the header field stands), as Go does', async () => {
