@@ -5,18 +5,16 @@
  * byte moves.
  */
 import { expect } from 'chai';
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ferry } from '../harness/cli.js';
-import { buildArtifact, buildImage, pushImage, type BuiltArtifact, type BuiltImage } from '../harness/images.js';
+import { buildArtifact, buildCosignAttestation, buildImage, pushImage, type BuiltArtifact, type BuiltAttestation, type BuiltImage } from '../harness/images.js';
 import { pushRaw } from '../harness/push.js';
 import { useRegistry } from '../harness/registry.js';
 import { useCleanup } from '../harness/tmp.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const tagOf = (digest: string, suffix = '') => `sha256-${digest.slice('sha256:'.length)}${suffix}`;
 
 interface Event {
@@ -38,7 +36,7 @@ describe('copy and sync --include-referrers report the referrers they copy', fun
   const tls = ['--src-tls-verify=false', '--dest-tls-verify=false'];
   let img: BuiltImage;
   let sbom: BuiltArtifact;
-  let att: { bytes: Buffer; digest: string; blobs: Map<string, Buffer> };
+  let att: BuiltAttestation;
   /** Size of every distinct blob of the image, by digest. */
   const imageBlobs = new Map<string, number>();
 
@@ -49,15 +47,7 @@ describe('copy and sync --include-referrers report the referrers they copy', fun
     for (const b of [m.config, ...m.layers]) imageBlobs.set(b.digest, b.size);
     await pushImage(img, near(), 'src/app:v1');
     sbom = buildArtifact({ digest: img.digest, size: img.bytes.length, mediaType: img.mediaType }, { content: 'x'.repeat(3_000) });
-    const payload = Buffer.from('{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}');
-    const config = Buffer.from('{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}');
-    const bytes = Buffer.from(JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-      layers: [{ mediaType: 'application/vnd.dsse.envelope.v1+json', digest: sha(payload), size: payload.length }],
-    }));
-    att = { bytes, digest: sha(bytes), blobs: new Map([[sha(config), config], [sha(payload), payload]]) };
+    att = buildCosignAttestation();
     const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: sbom.mediaType, digest: sbom.digest, size: sbom.size, artifactType: sbom.artifactType }] }));
     await pushRaw(near(), 'src/app', [...sbom.blobs.values(), ...att.blobs.values()], [
       { ref: sbom.digest, mediaType: sbom.mediaType, bytes: sbom.bytes },

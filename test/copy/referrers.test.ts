@@ -10,7 +10,7 @@ import path from 'node:path';
 import { ferry } from '../harness/cli.js';
 import { runOk } from '../harness/procs.js';
 import { expectOneLineError } from '../harness/expect.js';
-import { buildArtifact, buildImage, pushImage, type BuiltArtifact, type BuiltImage } from '../harness/images.js';
+import { buildArtifact, buildCosignAttestation, buildImage, pushImage, type BuiltArtifact, type BuiltAttestation, type BuiltImage } from '../harness/images.js';
 import { pushRaw } from '../harness/push.js';
 import { useRegistry } from '../harness/registry.js';
 import { useCleanup } from '../harness/tmp.js';
@@ -41,7 +41,7 @@ describe('copy --include-referrers (registry → registry)', function () {
   let img: BuiltImage;
   let sbom: BuiltArtifact;
   let onSbom: BuiltArtifact;
-  let att: { bytes: Buffer; digest: string };
+  let att: BuiltAttestation;
 
   /** The manifest `ref` names in `repo`: its bytes' digest, or undefined. */
   async function manifestAt(repo: string, ref: string): Promise<{ digest: string; bytes: Buffer } | undefined> {
@@ -69,21 +69,13 @@ describe('copy --include-referrers (registry → registry)', function () {
     sbom = buildArtifact(subject);
     onSbom = buildArtifact({ digest: sbom.digest, size: sbom.size, mediaType: sbom.mediaType }, { artifactType: 'application/vnd.example.review', content: 'reviewed' });
     // an attestation stored as cosign does, under sha256-HEX.att
-    const payload = Buffer.from('{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}');
-    const config = Buffer.from('{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}');
-    const attBytes = Buffer.from(JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-      layers: [{ mediaType: 'application/vnd.dsse.envelope.v1+json', digest: sha(payload), size: payload.length, annotations: { predicateType: 'https://slsa.dev/provenance/v0.2' } }],
-    }));
-    att = { bytes: attBytes, digest: sha(attBytes) };
-    await pushRaw(registry(), 'src/app', [...sbom.blobs.values(), ...onSbom.blobs.values(), payload, config], [
+    att = buildCosignAttestation({ predicateType: 'https://slsa.dev/provenance/v0.2' });
+    await pushRaw(registry(), 'src/app', [...sbom.blobs.values(), ...onSbom.blobs.values(), ...att.blobs.values()], [
       { ref: sbom.digest, mediaType: sbom.mediaType, bytes: sbom.bytes },
       { ref: onSbom.digest, mediaType: onSbom.mediaType, bytes: onSbom.bytes },
       { ref: tagOf(img.digest), mediaType: OCI_INDEX, bytes: fallbackIndex([sbom]) },
       { ref: tagOf(sbom.digest), mediaType: OCI_INDEX, bytes: fallbackIndex([onSbom]) },
-      { ref: tagOf(img.digest, '.att'), mediaType: OCI_MANIFEST, bytes: attBytes },
+      { ref: tagOf(img.digest, '.att'), mediaType: OCI_MANIFEST, bytes: att.bytes },
     ]);
   });
 

@@ -303,6 +303,30 @@ async function addToLayoutIndex(dir: string, tag: string, desc: { mediaType: str
   await writeFile(file, JSON.stringify(index));
 }
 
+/** A cosign-style attestation built by {@link buildCosignAttestation}: its manifest and the blobs it names. */
+export interface BuiltAttestation {
+  bytes: Buffer;
+  digest: string;
+  /** Config and DSSE envelope, by digest. */
+  blobs: Map<string, Buffer>;
+}
+
+/**
+ * An attestation as cosign stores it under `sha256-HEX.att`: an OCI image manifest (no subject) whose one layer is an
+ * in-toto DSSE envelope, `layerAnnotations` on that layer.
+ */
+export function buildCosignAttestation(layerAnnotations?: Record<string, string>): BuiltAttestation {
+  const payload = Buffer.from('{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}');
+  const config = Buffer.from('{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}');
+  const bytes = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MT.ociManifest,
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
+    layers: [{ mediaType: 'application/vnd.dsse.envelope.v1+json', digest: sha256(payload), size: payload.length, ...(layerAnnotations ? { annotations: layerAnnotations } : {}) }],
+  }));
+  return { bytes, digest: sha256(bytes), blobs: new Map([[sha256(config), config], [sha256(payload), payload]]) };
+}
+
 /** An OCI 1.1 artifact built by {@link buildArtifact}: its manifest and the blobs it names. */
 export interface BuiltArtifact {
   bytes: Buffer;
